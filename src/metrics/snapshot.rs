@@ -1,0 +1,120 @@
+//! `Snapshot`: the plain data the recorder publishes at every tick. Views
+//! (TUI, headless lines) read it and nothing else. No view types here.
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub p50_us: u64,
+    pub p90_us: u64,
+    pub p95_us: u64,
+    pub p99_us: u64,
+    pub p999_us: u64,
+    pub max_us: u64,
+    pub min_us: u64,
+    pub mean_us: f64,
+}
+
+/// One tick's worth of measurements (normally one second).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IntervalStats {
+    /// Seconds since measurement started, at the end of this interval.
+    pub t_s: f64,
+    pub length_s: f64,
+    /// Replies (successes and failures) that arrived in the interval.
+    pub completed: u64,
+    pub errors: u64,
+    /// Completed per second.
+    pub throughput: f64,
+    /// Sends per second the schedule asked for (open loop).
+    pub asked_rate: Option<f64>,
+    /// Sends per second actually made.
+    pub sent_rate: f64,
+    pub corrected: Percentiles,
+    pub service: Percentiles,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OpSummary {
+    pub label: String,
+    pub ok: u64,
+    pub errors: u64,
+    /// Completed per second over the measured time.
+    pub throughput: f64,
+    pub corrected: Percentiles,
+    pub service: Percentiles,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Bucket {
+    /// Inclusive upper edge, µs; the lower edge is the previous bucket's upper + 1.
+    pub upper_us: u64,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Phase {
+    #[default]
+    Connecting,
+    Warmup,
+    Measuring,
+    Draining,
+    Done,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Connecting => "connecting",
+            Phase::Warmup => "warm-up",
+            Phase::Measuring => "measuring",
+            Phase::Draining => "draining",
+            Phase::Done => "done",
+        }
+    }
+}
+
+/// What the load looks like right now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoadNow {
+    /// Asked requests/s (open loop).
+    pub rate: Option<f64>,
+    /// Requests kept in flight (closed loop).
+    pub concurrency: Option<u32>,
+    pub in_flight: u64,
+    pub sessions: u32,
+    pub paused: bool,
+}
+
+/// Protocol-level events not tied to one request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProtocolCounters {
+    pub notifications: u64,
+    pub server_requests: u64,
+    pub violations: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub phase: Phase,
+    /// Measured time so far (zero during warm-up).
+    pub elapsed: Duration,
+    /// Measured time the workload asks for, when bounded by time.
+    pub planned: Option<Duration>,
+    pub load: LoadNow,
+    /// The latest interval, if one has ended.
+    pub last: Option<IntervalStats>,
+    /// Recent intervals, oldest first (bounded).
+    pub history: Vec<IntervalStats>,
+    pub total: OpSummary,
+    pub ops: Vec<OpSummary>,
+    /// Failures by kind label, most frequent first.
+    pub errors: Vec<(String, u64)>,
+    pub warnings: Vec<String>,
+    /// Log-bucketed corrected latency of every success so far.
+    pub histogram: Vec<Bucket>,
+    pub protocol: ProtocolCounters,
+    pub late_sends: u64,
+    pub max_send_lag_us: u64,
+}

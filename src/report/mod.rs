@@ -1,0 +1,260 @@
+//! Reports: the versioned JSON result file (written atomically), threshold
+//! verdicts, and the plain-text summary. Everything here reads `RunMetrics`;
+//! nothing recomputes a percentile.
+
+pub mod text;
+
+use crate::engine::{RunOutcome, StopReason, TargetInfo};
+use crate::metrics::recorder::OpMetrics;
+use crate::metrics::RunMetrics;
+use crate::workload::spec::WorkloadSpec;
+use crate::workload::{Bound, LoadShape, Metric, Threshold, Workload};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+pub const SCHEMA: &str = "mcptop.run";
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    pub mcptop_version: String,
+    pub target: String,
+    pub server_name: String,
+    pub protocol_version: String,
+    pub os: String,
+    pub arch: String,
+    pub cpus: usize,
+    pub build: String,
+}
+
+impl Environment {
+    pub fn current(target: &str, info: &TargetInfo) -> Environment {
+        Environment {
+            mcptop_version: env!("CARGO_PKG_VERSION").to_string(),
+            target: target.to_string(),
+            server_name: info.server_name.clone(),
+            protocol_version: info.protocol_version.clone(),
+            os: std::env::consts::OS.to_string(),
+            arch: std::env::consts::ARCH.to_string(),
+            cpus: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            build: if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            }
+            .to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadDescription {
+    /// "open" or "closed".
+    pub shape: String,
+    pub rate: Option<f64>,
+    pub concurrency: Option<u32>,
+    pub sessions: u32,
+    pub pipeline: u32,
+    pub warmup_s: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdVerdict {
+    pub metric: String,
+    pub op: Option<String>,
+    pub limit: String,
+    pub actual: String,
+    pub passed: bool,
+}
+
+/// The result file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    pub schema: String,
+    pub schema_version: u32,
+    pub workload_id: String,
+    pub started_at: String,
+    pub environment: Environment,
+    pub workload: WorkloadSpec,
+    pub load: LoadDescription,
+    pub stopped_by: StopReason,
+    pub target_pids: Vec<u32>,
+    pub unfinished: u64,
+    pub thresholds: Vec<ThresholdVerdict>,
+    pub passed: bool,
+    #[serde(flatten)]
+    pub metrics: RunMetrics,
+}
+
+impl RunReport {
+    pub fn build(
+        workload: &Workload,
+        target: &str,
+        started_at: std::time::SystemTime,
+        outcome: RunOutcome,
+    ) -> RunReport {
+        let mut metrics = outcome.metrics;
+        metrics.overall.workload_id = workload.name.clone();
+        for op in &mut metrics.ops {
+            op.workload_id = workload.name.clone();
+        }
+        let thresholds: Vec<ThresholdVerdict> = workload
+            .thresholds
+            .iter()
+            .map(|t| judge(t, &metrics))
+            .collect();
+        let passed = thresholds.iter().all(|t| t.passed);
+        let (shape, rate, concurrency) = match workload.shape {
+            LoadShape::OpenLoop { rate } => ("open", Some(rate), None),
+            LoadShape::ClosedLoop { concurrency } => ("closed", None, Some(concurrency)),
+        };
+        RunReport {
+            schema: SCHEMA.into(),
+            schema_version: SCHEMA_VERSION,
+            workload_id: workload.name.clone(),
+            started_at: humantime::format_rfc3339_seconds(started_at).to_string(),
+            environment: Environment::current(target, &outcome.target),
+            workload: workload.spec.clone(),
+            load: LoadDescription {
+                shape: shape.into(),
+                rate,
+                concurrency,
+                sessions: workload.sessions,
+                pipeline: workload.pipeline,
+                warmup_s: workload.warmup.as_secs_f64(),
+            },
+            stopped_by: outcome.stopped_by,
+            target_pids: outcome.target.pids,
+            unfinished: outcome.unfinished,
+            thresholds,
+            passed,
+            metrics,
+        }
+    }
+
+    /// True when the run itself failed (the target died), whatever the thresholds say.
+    pub fn target_failed(&self) -> bool {
+        matches!(
+            self.stopped_by,
+            StopReason::TargetExited { .. } | StopReason::AllSessionsClosed
+        )
+    }
+
+    pub fn read(path: &Path) -> Result<RunReport, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        let report: RunReport = serde_json::from_str(&text)
+            .map_err(|e| format!("{}: not an mcptop result file: {e}", path.display()))?;
+        if report.schema != SCHEMA || report.schema_version != SCHEMA_VERSION {
+            return Err(format!(
+                "{}: schema {} v{} is not {SCHEMA} v{SCHEMA_VERSION}",
+                path.display(),
+                report.schema,
+                report.schema_version
+            ));
+        }
+        Ok(report)
+    }
+}
+
+fn judge(t: &Threshold, m: &RunMetrics) -> ThresholdVerdict {
+    let scope = match &t.op {
+        Some(label) => m.ops.iter().find(|o| &o.label == label),
+        None => Some(&m.overall),
+    };
+    let metric_name = match t.metric {
+        Metric::Latency(q) => q.name().to_string(),
+        Metric::ErrorRate => "error_rate".into(),
+        Metric::Throughput => "throughput".into(),
+    };
+    let (limit_value, at_most) = match t.bound {
+        Bound::AtMost(x) => (x, true),
+        Bound::AtLeast(x) => (x, false),
+    };
+    let fmt = |x: f64| match t.metric {
+        Metric::Latency(_) => text::fmt_us(x.round() as u64),
+        Metric::ErrorRate => format!("{:.4}%", x * 100.0),
+        Metric::Throughput => format!("{x:.1} req/s"),
+    };
+    let limit = format!("{} {}", if at_most { "<=" } else { ">=" }, fmt(limit_value));
+    let verdict = |actual: String, passed: bool| ThresholdVerdict {
+        metric: metric_name.clone(),
+        op: t.op.clone(),
+        limit: limit.clone(),
+        actual,
+        passed,
+    };
+    let Some(op) = scope else {
+        return verdict("operation not run".into(), false);
+    };
+    let value = match t.metric {
+        Metric::Latency(q) => {
+            if op.ok == 0 {
+                return verdict("no successful replies".into(), false);
+            }
+            latency_of(op, q) as f64
+        }
+        Metric::ErrorRate => {
+            if op.operations == 0 {
+                return verdict("no replies".into(), false);
+            }
+            op.error_rate
+        }
+        Metric::Throughput => op.throughput_msg_per_s,
+    };
+    let passed = if at_most {
+        value <= limit_value
+    } else {
+        value >= limit_value
+    };
+    verdict(fmt(value), passed)
+}
+
+fn latency_of(op: &OpMetrics, q: crate::workload::Quantile) -> u64 {
+    use crate::workload::Quantile::*;
+    match q {
+        P50 => op.latency_p50_us,
+        P90 => op.latency_p90_us,
+        P95 => op.latency_p95_us,
+        P99 => op.latency_p99_us,
+        P999 => op.latency_p999_us,
+        Max => op.latency_max_us,
+    }
+}
+
+/// Writes `bytes` to `path` so a reader sees the old file or the new one,
+/// never half of one: write a sibling temp file, sync it, rename it.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir)?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("result");
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+pub fn write_report(path: &Path, report: &RunReport) -> Result<(), String> {
+    let mut bytes = serde_json::to_vec_pretty(report).map_err(|e| e.to_string())?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,199 @@
+//! Plain-text output: the one-line progress a headless run prints every
+//! tick, and the final summary table. Formatting only; figures come from the
+//! `Snapshot` and the `RunReport`.
+
+use super::RunReport;
+use crate::engine::StopReason;
+use crate::metrics::recorder::OpMetrics;
+use crate::metrics::Snapshot;
+use std::fmt::Write;
+
+/// Microseconds as a short human figure: 850µs, 12.30ms, 1.20s.
+pub fn fmt_us(us: u64) -> String {
+    if us < 1_000 {
+        format!("{us}µs")
+    } else if us < 1_000_000 {
+        format!("{:.2}ms", us as f64 / 1e3)
+    } else {
+        format!("{:.2}s", us as f64 / 1e6)
+    }
+}
+
+pub fn progress_line(s: &Snapshot) -> String {
+    let mut line = format!("[{:>5.1}s] {:<9}", s.elapsed.as_secs_f64(), s.phase.name());
+    match &s.last {
+        Some(i) => {
+            let _ = write!(line, " {:>9.1} req/s", i.throughput);
+            if let Some(asked) = i.asked_rate {
+                let _ = write!(line, " (asked {asked:.0})");
+            }
+            let _ = write!(
+                line,
+                "  p50 {}  p99 {}  p99.9 {}  err {}",
+                fmt_us(i.corrected.p50_us),
+                fmt_us(i.corrected.p99_us),
+                fmt_us(i.corrected.p999_us),
+                i.errors
+            );
+        }
+        None => line.push_str("  (no interval measured yet)"),
+    }
+    let _ = write!(line, "  in flight {}", s.load.in_flight);
+    if s.load.paused {
+        line.push_str("  PAUSED");
+    }
+    line
+}
+
+fn op_row(out: &mut String, op: &OpMetrics, width: usize) {
+    let _ = writeln!(
+        out,
+        "{:<width$} {:>9} {:>7} {:>10.1} {:>9} {:>9} {:>9} {:>9} {:>9} | {:>9} {:>9}",
+        op.label,
+        op.ok,
+        op.errors,
+        op.throughput_msg_per_s,
+        fmt_us(op.latency_p50_us),
+        fmt_us(op.latency_p90_us),
+        fmt_us(op.latency_p99_us),
+        fmt_us(op.latency_p999_us),
+        fmt_us(op.latency_max_us),
+        fmt_us(op.service_p50_us),
+        fmt_us(op.service_p99_us),
+    );
+}
+
+pub fn summary(r: &RunReport) -> String {
+    let m = &r.metrics;
+    let mut out = String::new();
+    let shape = match (r.load.rate, r.load.concurrency) {
+        (Some(rate), _) => format!("open loop {rate} req/s"),
+        (_, Some(c)) => format!("closed loop {c} in flight"),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "{} -> {} ({} {}, protocol {})",
+        r.workload_id,
+        r.environment.target,
+        if r.environment.server_name.is_empty() {
+            "server"
+        } else {
+            &r.environment.server_name
+        },
+        r.environment.build,
+        r.environment.protocol_version
+    );
+    let _ = writeln!(
+        out,
+        "measured {:.1}s, {shape}, {} sessions, stopped: {}",
+        m.duration_s,
+        r.load.sessions,
+        describe_stop(&r.stopped_by)
+    );
+    let width = m
+        .ops
+        .iter()
+        .map(|o| o.label.len())
+        .max()
+        .unwrap_or(3)
+        .clamp(9, 40);
+    let _ = writeln!(
+        out,
+        "\n{:<width$} {:>9} {:>7} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} | {:>9} {:>9}",
+        "operation",
+        "ok",
+        "errors",
+        "req/s",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "max",
+        "svc p50",
+        "svc p99"
+    );
+    for op in &m.ops {
+        op_row(&mut out, op, width);
+    }
+    if m.ops.len() > 1 {
+        op_row(&mut out, &m.overall, width);
+    }
+    out.push_str("(latency from the planned start; svc = service time from the actual send)\n");
+    match m.asked_rate {
+        Some(asked) => {
+            let _ = writeln!(
+                out,
+                "\nrate: asked {asked:.1}/s, sent {:.1}/s, achieved {:.1}/s; late sends {} (max lag {})",
+                m.sent_rate,
+                m.achieved_rate,
+                m.late_sends,
+                fmt_us(m.max_send_lag_us)
+            );
+        }
+        None => {
+            let _ = writeln!(out, "\nrate: achieved {:.1}/s", m.achieved_rate);
+        }
+    }
+    if m.overall.errors_by_kind.is_empty() {
+        out.push_str("errors: none\n");
+    } else {
+        let kinds: Vec<String> = m
+            .overall
+            .errors_by_kind
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        let _ = writeln!(out, "errors: {}", kinds.join(", "));
+    }
+    if m.protocol.violations > 0 {
+        let _ = writeln!(
+            out,
+            "protocol violations (not matched to a request): {}",
+            m.protocol.violations
+        );
+    }
+    if r.unfinished > 0 {
+        let _ = writeln!(out, "unanswered when the run ended: {}", r.unfinished);
+    }
+    for w in &m.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    if let StopReason::TargetExited { stderr_tail, .. } = &r.stopped_by {
+        if !stderr_tail.is_empty() {
+            let _ = writeln!(out, "target stderr (tail):\n{stderr_tail}");
+        }
+    }
+    for t in &r.thresholds {
+        let scope =
+            t.op.as_deref()
+                .map(|o| format!(" [{o}]"))
+                .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "threshold {}{scope} {}: {} (actual {})",
+            t.metric,
+            t.limit,
+            if t.passed { "pass" } else { "FAIL" },
+            t.actual
+        );
+    }
+    out
+}
+
+pub fn describe_stop(s: &StopReason) -> String {
+    match s {
+        StopReason::Completed => "completed".into(),
+        StopReason::RequestLimit => "request count reached".into(),
+        StopReason::Interrupted => "interrupted".into(),
+        StopReason::TargetExited {
+            session,
+            status,
+            after_s,
+            ..
+        } => {
+            format!("target session {session} {status} after {after_s:.1}s")
+        }
+        StopReason::AllSessionsClosed => "every session was closed by the target".into(),
+    }
+}

@@ -1,0 +1,311 @@
+//! The builtin MCP server, on rmcp (the official Rust SDK). It is the default
+//! target, driven in-process over an in-memory duplex, and `mcptop serve
+//! --stdio` serves it to other clients. Its tools have known costs so users
+//! can calibrate: `sleep` has a known latency, `cpu` a known CPU time spent in
+//! `burn_cpu`, `payload` a known reply size.
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{
+    CallToolResult, ContentBlock, GetPromptRequestParams, GetPromptResponse, GetPromptResult,
+    Implementation, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+    PaginatedRequestParams, Prompt, PromptArgument, PromptMessage, ReadResourceRequestParams,
+    ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ResourceTemplate, Role,
+    ServerCapabilities, ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{schemars, tool, tool_handler, tool_router, ErrorData, RoleServer, ServerHandler};
+use serde::Deserialize;
+use std::time::Duration;
+
+/// Largest reply the `payload` tool and resource will build.
+pub const MAX_PAYLOAD_BYTES: u64 = 16 * 1024 * 1024;
+/// Longest the `sleep` and `cpu` tools will wait.
+const MAX_WAIT_MS: u64 = 60_000;
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct EchoArgs {
+    /// Text to return unchanged.
+    pub message: String,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct AddArgs {
+    pub a: f64,
+    pub b: f64,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct SleepArgs {
+    /// Milliseconds to wait before replying.
+    pub ms: u64,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct CpuArgs {
+    /// Microseconds of CPU to burn before replying.
+    pub us: u64,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct PayloadArgs {
+    /// Bytes of text in the reply.
+    pub bytes: u64,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct JsonArgs {
+    /// Any JSON value; it is returned as structured content.
+    pub data: serde_json::Value,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct FailArgs {}
+
+#[derive(Debug, Clone)]
+pub struct BuiltinServer {
+    tool_router: ToolRouter<Self>,
+}
+
+impl Default for BuiltinServer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[tool_router]
+impl BuiltinServer {
+    pub fn new() -> Self {
+        Self {
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    #[tool(description = "Returns the message unchanged")]
+    fn echo(&self, Parameters(EchoArgs { message }): Parameters<EchoArgs>) -> String {
+        format!("Echo: {message}")
+    }
+
+    #[tool(description = "Adds two numbers")]
+    fn add(&self, Parameters(AddArgs { a, b }): Parameters<AddArgs>) -> String {
+        (a + b).to_string()
+    }
+
+    #[tool(description = "Sleeps `ms` milliseconds, then replies: a known latency")]
+    async fn sleep(&self, Parameters(SleepArgs { ms }): Parameters<SleepArgs>) -> CallToolResult {
+        if ms > MAX_WAIT_MS {
+            return tool_error(format!("ms must be at most {MAX_WAIT_MS}"));
+        }
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        CallToolResult::success(vec![ContentBlock::text(format!("slept {ms} ms"))])
+    }
+
+    #[tool(description = "Burns `us` microseconds of CPU in burn_cpu, then replies")]
+    fn cpu(&self, Parameters(CpuArgs { us }): Parameters<CpuArgs>) -> CallToolResult {
+        if us > MAX_WAIT_MS * 1000 {
+            return tool_error(format!("us must be at most {}", MAX_WAIT_MS * 1000));
+        }
+        let spins = burn_cpu(Duration::from_micros(us));
+        CallToolResult::success(vec![ContentBlock::text(format!(
+            "burned {us} us ({spins} rounds)"
+        ))])
+    }
+
+    #[tool(description = "Replies with `bytes` bytes of text")]
+    fn payload(
+        &self,
+        Parameters(PayloadArgs { bytes }): Parameters<PayloadArgs>,
+    ) -> CallToolResult {
+        match payload_text(bytes) {
+            Ok(text) => CallToolResult::success(vec![ContentBlock::text(text)]),
+            Err(e) => tool_error(e),
+        }
+    }
+
+    #[tool(description = "Returns `data` as structured content: JSON encode/decode cost")]
+    fn json(&self, Parameters(JsonArgs { data }): Parameters<JsonArgs>) -> CallToolResult {
+        CallToolResult::structured(serde_json::json!({ "data": data }))
+    }
+
+    #[tool(description = "Always fails with a tool error (isError: true)")]
+    fn fail(&self, Parameters(_): Parameters<FailArgs>) -> CallToolResult {
+        tool_error("this tool always fails".to_string())
+    }
+}
+
+fn tool_error(message: String) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(message)])
+}
+
+/// Spins until `budget` of wall time has passed on this thread. Named and
+/// kept out of line so flame graphs attribute the `cpu` tool's time to it.
+#[inline(never)]
+pub fn burn_cpu(budget: Duration) -> u64 {
+    let start = std::time::Instant::now();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut rounds = 0u64;
+    while start.elapsed() < budget {
+        for _ in 0..64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+        }
+        rounds += 1;
+    }
+    std::hint::black_box(x);
+    rounds
+}
+
+fn payload_text(bytes: u64) -> Result<String, String> {
+    if bytes > MAX_PAYLOAD_BYTES {
+        return Err(format!("bytes must be at most {MAX_PAYLOAD_BYTES}"));
+    }
+    const PATTERN: &[u8] = b"mcptop-payload-";
+    let text: Vec<u8> = PATTERN
+        .iter()
+        .copied()
+        .cycle()
+        .take(bytes as usize)
+        .collect();
+    Ok(String::from_utf8_lossy(&text).into_owned())
+}
+
+const README_TEXT: &str =
+    "mcptop builtin server: tools echo, add, sleep, cpu, payload, json, fail; \
+resources mcptop://static/readme, mcptop://static/config, mcptop://payload/{bytes}; prompt greet.";
+const CONFIG_TEXT: &str = r#"{"name":"mcptop-builtin","tools":7,"resources":3,"prompts":1}"#;
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for BuiltinServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .enable_prompts()
+                .build(),
+        )
+        .with_server_info(Implementation::new(
+            "mcptop-builtin",
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .with_instructions("mcptop's builtin calibration server")
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(ListResourcesResult::with_all_items(vec![
+            Resource::new("mcptop://static/readme", "readme"),
+            Resource::new("mcptop://static/config", "config"),
+        ]))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(ListResourceTemplatesResult::with_all_items(vec![
+            ResourceTemplate::new("mcptop://payload/{bytes}", "payload"),
+        ]))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let uri = request.uri;
+        let text = match uri.as_str() {
+            "mcptop://static/readme" => README_TEXT.to_string(),
+            "mcptop://static/config" => CONFIG_TEXT.to_string(),
+            other => match other
+                .strip_prefix("mcptop://payload/")
+                .map(str::parse::<u64>)
+            {
+                Some(Ok(bytes)) => {
+                    payload_text(bytes).map_err(|e| ErrorData::invalid_params(e, None))?
+                }
+                _ => {
+                    return Err(ErrorData::resource_not_found(
+                        format!("no resource {other}"),
+                        None,
+                    ))
+                }
+            },
+        };
+        Ok(ReadResourceResult::new(vec![ResourceContents::text(text, uri)]).into())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Ok(ListPromptsResult::with_all_items(vec![Prompt::new(
+            "greet",
+            Some("Greets someone by name"),
+            Some(vec![PromptArgument::new("name")]),
+        )]))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        if request.name != "greet" {
+            return Err(ErrorData::invalid_params(
+                format!("no prompt {}", request.name),
+                None,
+            ));
+        }
+        let name = request
+            .arguments
+            .as_ref()
+            .and_then(|a| a.get("name"))
+            .and_then(|v| v.as_str())
+            .unwrap_or("world")
+            .to_string();
+        Ok(GetPromptResult::new(vec![PromptMessage::new_text(
+            Role::User,
+            format!("Please greet {name} warmly."),
+        )])
+        .into())
+    }
+}
+
+/// Serves the builtin server on this process's stdin and stdout until the
+/// client closes them.
+pub async fn serve_stdio() -> anyhow::Result<()> {
+    use rmcp::ServiceExt;
+    let running = BuiltinServer::new()
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| anyhow::anyhow!("MCP handshake on stdio failed: {e}"))?;
+    running.waiting().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn burn_cpu_spends_at_least_its_budget() {
+        let start = std::time::Instant::now();
+        let rounds = burn_cpu(Duration::from_millis(2));
+        assert!(start.elapsed() >= Duration::from_millis(2));
+        assert!(rounds > 0);
+    }
+
+    #[test]
+    fn payload_has_exact_length_and_a_cap() {
+        assert_eq!(payload_text(0).expect("ok").len(), 0);
+        assert_eq!(payload_text(4096).expect("ok").len(), 4096);
+        assert!(payload_text(MAX_PAYLOAD_BYTES + 1).is_err());
+    }
+}

@@ -1,0 +1,200 @@
+//! The stdio target: one child process per session, as MCP hosts run stdio
+//! servers. Stderr is kept (its tail) for error messages; a child that exits
+//! while the run goes on is reported with its status; every child is killed
+//! when its session ends.
+
+use super::{ConnectOptions, Connected, Connector, TargetError, TargetEvent};
+use crate::client::McpSession;
+use futures_util::future::BoxFuture;
+use std::collections::VecDeque;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
+use tokio::sync::{mpsc, oneshot};
+
+/// How much of a child's stderr is kept for messages.
+const STDERR_TAIL_BYTES: usize = 8 * 1024;
+
+pub struct StdioConnector {
+    pub program: String,
+    pub args: Vec<String>,
+    pub options: ConnectOptions,
+    pub events: mpsc::UnboundedSender<TargetEvent>,
+}
+
+/// The last bytes a child wrote to stderr.
+#[derive(Clone, Default)]
+pub struct StderrTail(Arc<Mutex<VecDeque<u8>>>);
+
+impl StderrTail {
+    fn push(&self, bytes: &[u8]) {
+        if let Ok(mut buf) = self.0.lock() {
+            buf.extend(bytes);
+            let excess = buf.len().saturating_sub(STDERR_TAIL_BYTES);
+            buf.drain(..excess);
+        }
+    }
+
+    pub fn text(&self) -> String {
+        match self.0.lock() {
+            Ok(buf) => {
+                let bytes: Vec<u8> = buf.iter().copied().collect();
+                String::from_utf8_lossy(&bytes).trim().to_string()
+            }
+            Err(_) => String::new(),
+        }
+    }
+}
+
+/// Kills the child when its session is dropped; the exit that follows is
+/// expected and not reported.
+struct ChildGuard {
+    stopping: Arc<AtomicBool>,
+    kill: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        if let Some(kill) = self.kill.take() {
+            let _ = kill.send(());
+        }
+    }
+}
+
+impl Connector for StdioConnector {
+    fn connect(&self, session: u32) -> BoxFuture<'_, Result<Connected, TargetError>> {
+        Box::pin(self.connect_one(session))
+    }
+}
+
+impl StdioConnector {
+    async fn connect_one(&self, session: u32) -> Result<Connected, TargetError> {
+        let mut child = Command::new(&self.program)
+            .args(&self.args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| TargetError::Spawn {
+                program: self.program.clone(),
+                reason: match e.kind() {
+                    std::io::ErrorKind::NotFound => "command not found".to_string(),
+                    std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+                    _ => e.to_string(),
+                },
+            })?;
+        let pid = child.id();
+        let (Some(stdin), Some(stdout), Some(mut stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(TargetError::Spawn {
+                program: self.program.clone(),
+                reason: "child has no stdio pipes".into(),
+            });
+        };
+        let tail = StderrTail::default();
+        let tail_writer = tail.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                tail_writer.push(&buf[..n]);
+            }
+        });
+
+        let stopping = Arc::new(AtomicBool::new(false));
+        let (kill_tx, kill_rx) = oneshot::channel::<()>();
+        let (exit_tx, mut exit_rx) = mpsc::unbounded_channel::<String>();
+        let events = self.events.clone();
+        let watch_stopping = stopping.clone();
+        let watch_tail = tail.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                status = child.wait() => {
+                    let status = match status {
+                        Ok(s) => describe_status(s),
+                        Err(e) => format!("wait failed: {e}"),
+                    };
+                    let _ = exit_tx.send(status.clone());
+                    if !watch_stopping.load(Ordering::SeqCst) {
+                        // Let the stderr reader catch the last words.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        let _ = events.send(TargetEvent::Exited {
+                            session,
+                            status,
+                            stderr_tail: watch_tail.text(),
+                        });
+                    }
+                }
+                _ = kill_rx => {
+                    let _ = child.start_kill();
+                    let _ = child.wait().await;
+                }
+            }
+        });
+        let guard = ChildGuard {
+            stopping: stopping.clone(),
+            kill: Some(kill_tx),
+        };
+
+        let connected = McpSession::connect(
+            stdout,
+            stdin,
+            &self.options.protocol,
+            self.options.handshake_timeout,
+        )
+        .await;
+        let client = match connected {
+            Ok(c) => c,
+            Err(e) => {
+                // The handshake failed: say how the child ended if it did.
+                stopping.store(true, Ordering::SeqCst);
+                let exit = tokio::time::timeout(Duration::from_millis(300), exit_rx.recv())
+                    .await
+                    .ok()
+                    .flatten();
+                let mut reason = format!("`{}`: {e}", self.program);
+                if let Some(status) = exit {
+                    reason.push_str(&format!("; the process {status}"));
+                }
+                let stderr = tail.text();
+                if !stderr.is_empty() {
+                    reason.push_str(&format!(
+                        "; its stderr ends with:\n{}",
+                        last_lines(&stderr, 8)
+                    ));
+                }
+                drop(guard);
+                return Err(TargetError::Handshake { session, reason });
+            }
+        };
+        Ok(Connected {
+            server_name: client.server.name.clone(),
+            protocol_version: client.server.protocol_version.clone(),
+            session: Arc::new(client),
+            pid,
+            keep_alive: Box::new(guard),
+        })
+    }
+}
+
+pub fn describe_status(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with code {code}"),
+        (None, Some(sig)) => format!("was killed by signal {sig}"),
+        _ => "exited".into(),
+    }
+}
+
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}

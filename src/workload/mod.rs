@@ -1,0 +1,661 @@
+//! Workloads: what to send, how fast, for how long, and what counts as a pass.
+//! `spec` is the file format; this module validates a spec into a typed
+//! `Workload` and names the file and key of anything wrong.
+
+pub mod catalog;
+pub mod spec;
+
+use serde_json::Value;
+use spec::{OpSpec, StageSpec, ThresholdSpec, ThresholdValue, WorkloadSpec};
+use std::path::Path;
+use std::time::Duration;
+
+/// A workload file (or override) that does not make sense, with where and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{source_name}: {key}: {message}")]
+pub struct WorkloadError {
+    pub source_name: String,
+    pub key: String,
+    pub message: String,
+}
+
+/// Protocol versions the client knows, newest first.
+pub const KNOWN_PROTOCOLS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LoadShape {
+    /// Requests are planned at `1/rate` intervals whatever the server does.
+    OpenLoop { rate: f64 },
+    /// `concurrency` requests are kept in flight.
+    ClosedLoop { concurrency: u32 },
+}
+
+impl LoadShape {
+    pub fn describe(&self) -> String {
+        match self {
+            LoadShape::OpenLoop { rate } => format!("open loop, {rate} req/s"),
+            LoadShape::ClosedLoop { concurrency } => {
+                format!("closed loop, {concurrency} in flight")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    pub duration: Duration,
+    pub shape: LoadShape,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Method {
+    ToolsCall { tool: String, arguments: Value },
+    ResourcesRead { uri: String },
+    PromptsGet { prompt: String, arguments: Value },
+    ToolsList,
+    ResourcesList,
+    PromptsList,
+    Ping,
+}
+
+impl Method {
+    pub fn wire_name(&self) -> &'static str {
+        match self {
+            Method::ToolsCall { .. } => "tools/call",
+            Method::ResourcesRead { .. } => "resources/read",
+            Method::PromptsGet { .. } => "prompts/get",
+            Method::ToolsList => "tools/list",
+            Method::ResourcesList => "resources/list",
+            Method::PromptsList => "prompts/list",
+            Method::Ping => "ping",
+        }
+    }
+
+    /// JSON-RPC `params` for this method.
+    pub fn params(&self) -> Value {
+        match self {
+            Method::ToolsCall { tool, arguments } => {
+                serde_json::json!({ "name": tool, "arguments": arguments })
+            }
+            Method::ResourcesRead { uri } => serde_json::json!({ "uri": uri }),
+            Method::PromptsGet { prompt, arguments } => {
+                serde_json::json!({ "name": prompt, "arguments": arguments })
+            }
+            Method::ToolsList | Method::ResourcesList | Method::PromptsList | Method::Ping => {
+                serde_json::json!({})
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Operation {
+    pub label: String,
+    pub weight: u32,
+    pub method: Method,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Metric {
+    Latency(Quantile),
+    ErrorRate,
+    Throughput,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Quantile {
+    P50,
+    P90,
+    P95,
+    P99,
+    P999,
+    Max,
+}
+
+impl Quantile {
+    pub fn name(self) -> &'static str {
+        match self {
+            Quantile::P50 => "p50",
+            Quantile::P90 => "p90",
+            Quantile::P95 => "p95",
+            Quantile::P99 => "p99",
+            Quantile::P999 => "p99.9",
+            Quantile::Max => "max",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bound {
+    AtMost(f64),
+    AtLeast(f64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Threshold {
+    pub metric: Metric,
+    pub op: Option<String>,
+    /// Latency bounds are in microseconds, rates in fractions, throughput in req/s.
+    pub bound: Bound,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workload {
+    pub name: String,
+    pub description: String,
+    pub target: Option<String>,
+    pub sessions: u32,
+    pub shape: LoadShape,
+    pub pipeline: u32,
+    pub duration: Option<Duration>,
+    pub requests: Option<u64>,
+    pub warmup: Duration,
+    pub stages: Vec<Stage>,
+    pub ops: Vec<Operation>,
+    pub thresholds: Vec<Threshold>,
+    pub protocol: String,
+    /// The spec as run (after command-line overrides), for result files.
+    pub spec: WorkloadSpec,
+}
+
+/// Command-line changes applied to a spec before validation.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub duration: Option<String>,
+    pub rate: Option<f64>,
+    pub concurrency: Option<u32>,
+    pub sessions: Option<u32>,
+    pub requests: Option<u64>,
+    pub warmup: Option<String>,
+}
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_OPEN_PIPELINE: u32 = 64;
+const MAX_SESSIONS: u32 = 100_000;
+
+impl Workload {
+    pub fn parse(text: &str, source_name: &str) -> Result<Workload, WorkloadError> {
+        Self::parse_with(text, source_name, &Overrides::default())
+    }
+
+    pub fn parse_with(
+        text: &str,
+        source_name: &str,
+        overrides: &Overrides,
+    ) -> Result<Workload, WorkloadError> {
+        let spec: WorkloadSpec = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| {
+                    format!(
+                        " (line {})",
+                        text[..s.start.min(text.len())].matches('\n').count() + 1
+                    )
+                })
+                .unwrap_or_default();
+            WorkloadError {
+                source_name: source_name.to_string(),
+                key: toml_error_key(&e),
+                message: format!("{}{line}", e.message().trim_end()),
+            }
+        })?;
+        Self::from_spec(apply_overrides(spec, overrides), source_name)
+    }
+
+    pub fn load(path: &Path, overrides: &Overrides) -> Result<Workload, WorkloadError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| WorkloadError {
+            source_name: name.clone(),
+            key: "(file)".into(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::parse_with(&text, &name, overrides)
+    }
+
+    pub fn from_spec(spec: WorkloadSpec, source_name: &str) -> Result<Workload, WorkloadError> {
+        let err = |key: &str, message: String| WorkloadError {
+            source_name: source_name.to_string(),
+            key: key.to_string(),
+            message,
+        };
+        if spec.name.trim().is_empty() {
+            return Err(err("name", "expected a non-empty name".into()));
+        }
+        let sessions = spec.sessions.unwrap_or(1);
+        if sessions == 0 || sessions > MAX_SESSIONS {
+            return Err(err(
+                "sessions",
+                format!("expected 1 to {MAX_SESSIONS}, got {sessions}"),
+            ));
+        }
+        let shape = match (spec.rate, spec.concurrency) {
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    "rate",
+                    "set either rate (open loop) or concurrency (closed loop), not both".into(),
+                ))
+            }
+            (Some(rate), None) => LoadShape::OpenLoop {
+                rate: check_rate(rate).map_err(|m| err("rate", m))?,
+            },
+            (None, Some(c)) => LoadShape::ClosedLoop {
+                concurrency: check_concurrency(c).map_err(|m| err("concurrency", m))?,
+            },
+            (None, None) => {
+                return Err(err(
+                    "rate",
+                    "expected rate (requests/s, open loop) or concurrency (closed loop)".into(),
+                ))
+            }
+        };
+        let pipeline = match (spec.pipeline, shape) {
+            (Some(0), _) => return Err(err("pipeline", "expected at least 1".into())),
+            (Some(p), _) => p,
+            (None, LoadShape::ClosedLoop { concurrency }) => concurrency.div_ceil(sessions),
+            (None, LoadShape::OpenLoop { .. }) => DEFAULT_OPEN_PIPELINE,
+        };
+        let stages = spec
+            .stages
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                parse_stage(s, &shape).map_err(|(k, m)| err(&format!("stages[{i}].{k}"), m))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let duration = spec
+            .duration
+            .as_deref()
+            .map(|d| parse_duration(d).map_err(|m| err("duration", m)))
+            .transpose()?;
+        if !stages.is_empty() && duration.is_some() {
+            return Err(err(
+                "duration",
+                "with stages the run lasts the sum of the stage durations; remove duration".into(),
+            ));
+        }
+        if let Some(0) = spec.requests {
+            return Err(err("requests", "expected at least 1".into()));
+        }
+        if stages.is_empty() && duration.is_none() && spec.requests.is_none() {
+            return Err(err(
+                "duration",
+                "expected a duration (e.g. \"10s\"), a request count (requests), or stages".into(),
+            ));
+        }
+        let warmup = spec
+            .warmup
+            .as_deref()
+            .map(|d| parse_duration(d).map_err(|m| err("warmup", m)))
+            .transpose()?
+            .unwrap_or(Duration::ZERO);
+        let default_timeout = spec
+            .timeout
+            .as_deref()
+            .map(|d| parse_positive_duration(d).map_err(|m| err("timeout", m)))
+            .transpose()?
+            .unwrap_or(DEFAULT_TIMEOUT);
+        if spec.ops.is_empty() {
+            return Err(err(
+                "ops",
+                "expected at least one [[ops]] entry with a method".into(),
+            ));
+        }
+        let ops = spec
+            .ops
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                parse_op(o, default_timeout).map_err(|(k, m)| err(&format!("ops[{i}].{k}"), m))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let labels: std::collections::HashSet<&str> =
+            ops.iter().map(|o| o.label.as_str()).collect();
+        if labels.len() != ops.len() {
+            return Err(err(
+                "ops",
+                "two operations have the same label; give one a distinct `name`".into(),
+            ));
+        }
+        let thresholds = spec
+            .thresholds
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                parse_threshold(t, &labels)
+                    .map_err(|(k, m)| err(&format!("thresholds[{i}].{k}"), m))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let protocol = spec
+            .protocol
+            .clone()
+            .unwrap_or_else(|| KNOWN_PROTOCOLS[0].to_string());
+        if !KNOWN_PROTOCOLS.contains(&protocol.as_str()) {
+            return Err(err(
+                "protocol",
+                format!(
+                    "expected one of {}, got {protocol:?}",
+                    KNOWN_PROTOCOLS.join(", ")
+                ),
+            ));
+        }
+        if let Some(t) = &spec.target {
+            crate::target::TargetSpec::parse(t).map_err(|e| err("target", e.to_string()))?;
+        }
+        Ok(Workload {
+            name: spec.name.clone(),
+            description: spec.description.clone(),
+            target: spec.target.clone(),
+            sessions,
+            shape,
+            pipeline,
+            duration,
+            requests: spec.requests,
+            warmup,
+            stages,
+            ops,
+            thresholds,
+            protocol,
+            spec,
+        })
+    }
+
+    /// The measured duration, when it is bounded by time.
+    pub fn planned_duration(&self) -> Option<Duration> {
+        if self.stages.is_empty() {
+            self.duration
+        } else {
+            Some(self.stages.iter().map(|s| s.duration).sum())
+        }
+    }
+
+    /// The shape in force `elapsed` into the measured phase (warm-up uses the first).
+    pub fn shape_at(&self, elapsed: Duration) -> LoadShape {
+        let mut end = Duration::ZERO;
+        for stage in &self.stages {
+            end += stage.duration;
+            if elapsed < end {
+                return stage.shape;
+            }
+        }
+        self.stages.last().map(|s| s.shape).unwrap_or(self.shape)
+    }
+
+    /// The shape during warm-up: the first stage's, or the base shape.
+    pub fn initial_shape(&self) -> LoadShape {
+        self.stages.first().map(|s| s.shape).unwrap_or(self.shape)
+    }
+}
+
+fn apply_overrides(mut spec: WorkloadSpec, o: &Overrides) -> WorkloadSpec {
+    if let Some(d) = &o.duration {
+        spec.duration = Some(d.clone());
+        spec.stages.clear();
+    }
+    if let Some(r) = o.rate {
+        spec.rate = Some(r);
+        spec.concurrency = None;
+        spec.stages.clear();
+    }
+    if let Some(c) = o.concurrency {
+        spec.concurrency = Some(c);
+        spec.rate = None;
+        spec.pipeline = None;
+        spec.stages.clear();
+    }
+    if let Some(s) = o.sessions {
+        spec.sessions = Some(s);
+        if spec.concurrency.is_some() {
+            spec.pipeline = None;
+        }
+    }
+    if let Some(n) = o.requests {
+        spec.requests = Some(n);
+    }
+    if let Some(w) = &o.warmup {
+        spec.warmup = Some(w.clone());
+    }
+    spec
+}
+
+fn check_rate(rate: f64) -> Result<f64, String> {
+    if rate.is_finite() && rate > 0.0 && rate <= 10_000_000.0 {
+        Ok(rate)
+    } else {
+        Err(format!(
+            "expected requests/s above 0 and at most 10000000, got {rate}"
+        ))
+    }
+}
+
+fn check_concurrency(c: u32) -> Result<u32, String> {
+    if (1..=1_000_000).contains(&c) {
+        Ok(c)
+    } else {
+        Err(format!("expected 1 to 1000000 requests in flight, got {c}"))
+    }
+}
+
+fn parse_stage(s: &StageSpec, base: &LoadShape) -> Result<Stage, (&'static str, String)> {
+    let duration = parse_positive_duration(&s.duration).map_err(|m| ("duration", m))?;
+    let shape = match (base, s.rate, s.concurrency) {
+        (LoadShape::OpenLoop { .. }, Some(rate), None) => LoadShape::OpenLoop {
+            rate: check_rate(rate).map_err(|m| ("rate", m))?,
+        },
+        (LoadShape::ClosedLoop { .. }, None, Some(c)) => LoadShape::ClosedLoop {
+            concurrency: check_concurrency(c).map_err(|m| ("concurrency", m))?,
+        },
+        (LoadShape::OpenLoop { .. }, _, _) => {
+            return Err((
+                "rate",
+                "an open-loop workload's stages each set rate (only)".into(),
+            ))
+        }
+        (LoadShape::ClosedLoop { .. }, _, _) => {
+            return Err((
+                "concurrency",
+                "a closed-loop workload's stages each set concurrency (only)".into(),
+            ))
+        }
+    };
+    Ok(Stage { duration, shape })
+}
+
+fn parse_op(o: &OpSpec, default_timeout: Duration) -> Result<Operation, (&'static str, String)> {
+    let arguments = || -> Result<Value, (&'static str, String)> {
+        match &o.arguments {
+            None => Ok(Value::Object(Default::default())),
+            Some(t) => serde_json::to_value(t).map_err(|e| ("arguments", e.to_string())),
+        }
+    };
+    let forbid = |key: &'static str, present: bool| -> Result<(), (&'static str, String)> {
+        if present {
+            Err((key, format!("not used by method {:?}", o.method)))
+        } else {
+            Ok(())
+        }
+    };
+    let method = match o.method.as_str() {
+        "tools/call" => {
+            forbid("uri", o.uri.is_some())?;
+            forbid("prompt", o.prompt.is_some())?;
+            let tool = o.tool.clone().filter(|t| !t.is_empty()).ok_or((
+                "tool",
+                "tools/call needs the tool's name in `tool`".to_string(),
+            ))?;
+            Method::ToolsCall {
+                tool,
+                arguments: arguments()?,
+            }
+        }
+        "resources/read" => {
+            forbid("tool", o.tool.is_some())?;
+            forbid("prompt", o.prompt.is_some())?;
+            forbid("arguments", o.arguments.is_some())?;
+            let uri = o
+                .uri
+                .clone()
+                .filter(|u| !u.is_empty())
+                .ok_or(("uri", "resources/read needs `uri`".to_string()))?;
+            Method::ResourcesRead { uri }
+        }
+        "prompts/get" => {
+            forbid("tool", o.tool.is_some())?;
+            forbid("uri", o.uri.is_some())?;
+            let prompt = o.prompt.clone().filter(|p| !p.is_empty()).ok_or((
+                "prompt",
+                "prompts/get needs the prompt's name in `prompt`".to_string(),
+            ))?;
+            Method::PromptsGet {
+                prompt,
+                arguments: arguments()?,
+            }
+        }
+        simple @ ("tools/list" | "resources/list" | "prompts/list" | "ping") => {
+            forbid("tool", o.tool.is_some())?;
+            forbid("uri", o.uri.is_some())?;
+            forbid("prompt", o.prompt.is_some())?;
+            forbid("arguments", o.arguments.is_some())?;
+            match simple {
+                "tools/list" => Method::ToolsList,
+                "resources/list" => Method::ResourcesList,
+                "prompts/list" => Method::PromptsList,
+                _ => Method::Ping,
+            }
+        }
+        other => {
+            return Err((
+                "method",
+                format!(
+                    "expected one of tools/call, resources/read, prompts/get, tools/list, \
+                     resources/list, prompts/list, ping; got {other:?}"
+                ),
+            ))
+        }
+    };
+    let weight = o.weight.unwrap_or(1);
+    if weight == 0 {
+        return Err((
+            "weight",
+            "expected at least 1 (remove the entry to disable it)".into(),
+        ));
+    }
+    let timeout = o
+        .timeout
+        .as_deref()
+        .map(|t| parse_positive_duration(t).map_err(|m| ("timeout", m)))
+        .transpose()?
+        .unwrap_or(default_timeout);
+    let label = o.name.clone().unwrap_or_else(|| match &method {
+        Method::ToolsCall { tool, .. } => tool.clone(),
+        Method::ResourcesRead { uri } => uri.clone(),
+        Method::PromptsGet { prompt, .. } => format!("prompt {prompt}"),
+        m => m.wire_name().to_string(),
+    });
+    Ok(Operation {
+        label,
+        weight,
+        method,
+        timeout,
+    })
+}
+
+fn parse_threshold(
+    t: &ThresholdSpec,
+    labels: &std::collections::HashSet<&str>,
+) -> Result<Threshold, (&'static str, String)> {
+    if let Some(op) = &t.op {
+        if !labels.contains(op.as_str()) {
+            let mut known: Vec<&str> = labels.iter().copied().collect();
+            known.sort_unstable();
+            return Err((
+                "op",
+                format!("no operation labelled {op:?}; known: {}", known.join(", ")),
+            ));
+        }
+    }
+    let metric = match t.metric.as_str() {
+        "p50" => Metric::Latency(Quantile::P50),
+        "p90" => Metric::Latency(Quantile::P90),
+        "p95" => Metric::Latency(Quantile::P95),
+        "p99" => Metric::Latency(Quantile::P99),
+        "p999" | "p99.9" => Metric::Latency(Quantile::P999),
+        "max" => Metric::Latency(Quantile::Max),
+        "error_rate" => Metric::ErrorRate,
+        "throughput" => Metric::Throughput,
+        other => {
+            return Err((
+                "metric",
+                format!(
+                "expected p50, p90, p95, p99, p999, max, error_rate or throughput; got {other:?}"
+            ),
+            ))
+        }
+    };
+    let bound = match (metric, &t.max, &t.min) {
+        (Metric::Latency(_), Some(ThresholdValue::Text(d)), None) => {
+            Bound::AtMost(parse_duration(d).map_err(|m| ("max", m))?.as_secs_f64() * 1e6)
+        }
+        (Metric::Latency(_), _, _) => {
+            return Err((
+                "max",
+                "a latency threshold needs max = \"<duration>\", e.g. \"20ms\"".into(),
+            ))
+        }
+        (Metric::ErrorRate, Some(ThresholdValue::Number(x)), None) if (0.0..=1.0).contains(x) => {
+            Bound::AtMost(*x)
+        }
+        (Metric::ErrorRate, _, _) => {
+            return Err((
+                "max",
+                "error_rate needs max = a fraction from 0 to 1, e.g. 0.01".into(),
+            ))
+        }
+        (Metric::Throughput, None, Some(ThresholdValue::Number(x))) if *x >= 0.0 => {
+            Bound::AtLeast(*x)
+        }
+        (Metric::Throughput, _, _) => {
+            return Err((
+                "min",
+                "throughput needs min = requests per second, e.g. 1000".into(),
+            ))
+        }
+    };
+    Ok(Threshold {
+        metric,
+        op: t.op.clone(),
+        bound,
+    })
+}
+
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("expected a duration like \"10s\" or \"250ms\", got {text:?} ({e})"))
+}
+
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d.is_zero() {
+        Err(format!("expected a duration above zero, got {text:?}"))
+    } else {
+        Ok(d)
+    }
+}
+
+/// The dotted key a TOML error points at, taken from its span when it has one.
+fn toml_error_key(e: &toml::de::Error) -> String {
+    let msg = e.message();
+    // serde's messages name fields in backticks: "unknown field `x`", "missing field `y`".
+    if let Some(start) = msg.find('`') {
+        if let Some(len) = msg[start + 1..].find('`') {
+            return msg[start + 1..start + 1 + len].to_string();
+        }
+    }
+    match e.span() {
+        Some(span) => format!("(at byte {})", span.start),
+        None => "(file)".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
