@@ -108,11 +108,9 @@ async fn run_command(args: RunArgs) -> anyhow::Result<Exit> {
         .out
         .clone()
         .unwrap_or_else(|| default_out(&workload.name));
-    let show_progress = !args.quiet;
-    if !args.headless && std::io::stdout().is_terminal() && show_progress {
-        // The live screen arrives with the TUI; until then a terminal gets the same lines.
-    }
-    let report = run_workload(&workload, &spec, show_progress).await?;
+    let _interactive = !args.headless && !args.quiet && std::io::stdout().is_terminal();
+    let view = if args.quiet { View::Quiet } else { View::Lines };
+    let report = run_workload(&workload, &spec, view).await?;
     report::write_report(&out, &report).map_err(|e| anyhow!(e))?;
     print!("{}", text::summary(&report));
     println!("result: {}", out.display());
@@ -129,12 +127,32 @@ pub fn exit_for(report: &RunReport) -> Exit {
     }
 }
 
-/// Runs one workload against one target with Ctrl-C/SIGTERM handling and
-/// optional progress lines; returns the report (also on interruption).
+/// Starts a view of a run: it gets every snapshot and may send controls. The
+/// task it returns must end once the snapshot channel closes.
+pub type ViewStarter = Box<
+    dyn FnOnce(
+            watch::Receiver<Snapshot>,
+            mpsc::UnboundedSender<Control>,
+        ) -> tokio::task::JoinHandle<()>
+        + Send,
+>;
+
+/// How a run is shown while it goes.
+pub enum View {
+    /// Nothing until the summary.
+    Quiet,
+    /// One progress line per tick on stderr.
+    Lines,
+    /// Anything else (the live screen).
+    Custom(ViewStarter),
+}
+
+/// Runs one workload against one target with Ctrl-C/SIGTERM handling and a
+/// view; returns the report (also on interruption).
 pub async fn run_workload(
     workload: &Workload,
     spec: &TargetSpec,
-    show_progress: bool,
+    view: View,
 ) -> anyhow::Result<RunReport> {
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let connector = target::connector(
@@ -148,7 +166,11 @@ pub async fn run_workload(
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let (snap_tx, snap_rx) = watch::channel(Snapshot::default());
     let signals = tokio::spawn(stop_on_signal(control_tx.clone()));
-    let printer = show_progress.then(|| tokio::spawn(print_progress(snap_rx)));
+    let printer = match view {
+        View::Quiet => None,
+        View::Lines => Some(tokio::spawn(print_progress(snap_rx))),
+        View::Custom(start) => Some(start(snap_rx, control_tx.clone())),
+    };
     let started_at = std::time::SystemTime::now();
     let outcome = engine::run(RunSetup {
         workload,

@@ -382,6 +382,8 @@ impl Recorder {
             protocol: status.protocol,
             late_sends: self.late_sends,
             max_send_lag_us: self.max_send_lag_us,
+            memory: None,
+            allocator: None,
         }
     }
 

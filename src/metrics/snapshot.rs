@@ -95,6 +95,50 @@ pub struct ProtocolCounters {
     pub violations: u64,
 }
 
+/// One process as sampled from the OS.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProcessStats {
+    pub pid: u32,
+    pub rss_bytes: u64,
+    pub cpu_percent: f64,
+    pub threads: u64,
+    pub open_fds: u64,
+    pub fd_limit: Option<u64>,
+}
+
+/// Memory of mcptop and of the target, with growth over the run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MemoryStats {
+    pub mcptop: Option<ProcessStats>,
+    /// Target processes summed (RSS, threads, fds); `None` for in-process targets.
+    pub target: Option<ProcessStats>,
+    /// Least-squares RSS growth over the run, MiB per minute.
+    pub mcptop_slope_mib_per_min: Option<f64>,
+    pub target_slope_mib_per_min: Option<f64>,
+    /// ΔRSS / Δsessions while sessions ramp.
+    pub bytes_per_session: Option<f64>,
+    /// RSS grew beyond noise for the whole run.
+    pub leak_suspect: bool,
+    /// (seconds since start, mcptop RSS, target RSS) samples, oldest first (bounded).
+    pub history: Vec<(f64, u64, u64)>,
+}
+
+/// The allocator's view (jemalloc): our GC equivalent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct AllocatorStats {
+    pub allocated_bytes: u64,
+    pub active_bytes: u64,
+    pub resident_bytes: u64,
+    pub retained_bytes: u64,
+    pub metadata_bytes: u64,
+    /// 1 - allocated/active.
+    pub fragmentation: f64,
+    pub bytes_per_s: f64,
+    pub allocs_per_s: f64,
+    pub allocs_per_request: Option<f64>,
+    pub bytes_per_request: Option<f64>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub phase: Phase,
@@ -117,4 +161,7 @@ pub struct Snapshot {
     pub protocol: ProtocolCounters,
     pub late_sends: u64,
     pub max_send_lag_us: u64,
+    /// Not measured yet: `None` (views say so; never a made-up figure).
+    pub memory: Option<MemoryStats>,
+    pub allocator: Option<AllocatorStats>,
 }

@@ -1,0 +1,4 @@
+//! The one integration test binary: each module is a concern, each test gets
+//! its own temporary directory from `harness`.
+
+mod harness;
