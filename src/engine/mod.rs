@@ -84,6 +84,7 @@ pub struct RunSetup<'a> {
 const CONNECT_PARALLELISM: usize = 32;
 /// Longest wait for in-flight requests after a stop.
 const MAX_DRAIN: Duration = Duration::from_secs(5);
+const DRAIN_GRACE: Duration = Duration::from_millis(250);
 const INTERRUPTED_DRAIN: Duration = Duration::from_secs(1);
 
 /// Asked sends: the integral of the asked rate over measured, unpaused time.
@@ -200,7 +201,7 @@ pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut stopped_by: Option<StopReason> = None;
 
-    let status = |plan: &Plan, asked: &AskedMeter, phase: Phase| EngineStatus {
+    let status = |plan: &Plan, asked: &AskedMeter, phase: Phase, paused: Duration| EngineStatus {
         phase,
         load: load_now(plan, &counters, workload.sessions),
         planned_total: if matches!(plan.shape, LoadShape::OpenLoop { .. }) {
@@ -210,6 +211,7 @@ pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
         },
         sent_total: counters.measured_sends.load(Ordering::Relaxed),
         backpressure_total: counters.backpressure_waits.load(Ordering::Relaxed),
+        paused,
         protocol: protocol_counters(&session_counters),
     };
 
@@ -261,7 +263,7 @@ pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
             _ = ticker.tick() => {
                 let now = Instant::now();
                 asked.advance(now, now >= measure_start, plan.paused);
-                let snap = recorder.tick(now, status(&plan, &asked, phase));
+                let snap = recorder.tick(now, status(&plan, &asked, phase, paused_total));
                 let _ = snapshots.send(snap);
             }
             _ = sleep_until(next_wake) => {
@@ -269,10 +271,11 @@ pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
                     stopped_by = Some(StopReason::Completed);
                 }
             }
-            control = controls.recv() => {
+            // A closed control channel only means nobody steers this run.
+            Some(control) = controls.recv() => {
                 let now = Instant::now();
                 asked.advance(now, now >= measure_start, plan.paused);
-                match control {
+                match Some(control) {
                     None | Some(Control::Stop) => stopped_by = Some(StopReason::Interrupted),
                     Some(Control::Pause) if !plan.paused => {
                         plan.paused = true;
@@ -333,11 +336,17 @@ pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
         .max()
         .unwrap_or(MAX_DRAIN);
     let drain = match stopped_by {
-        Some(StopReason::Completed | StopReason::RequestLimit) => max_timeout.min(MAX_DRAIN),
+        // A little past the longest timeout, so a request that times out is counted as one.
+        Some(StopReason::Completed | StopReason::RequestLimit) => {
+            (max_timeout + DRAIN_GRACE).min(MAX_DRAIN)
+        }
         _ => INTERRUPTED_DRAIN,
     };
     let drain_deadline = stop_at + drain;
-    let _ = snapshots.send(recorder.snapshot(stop_at, status(&plan, &asked, Phase::Draining)));
+    let _ = snapshots.send(recorder.snapshot(
+        stop_at,
+        status(&plan, &asked, Phase::Draining, paused_total),
+    ));
     while counters.in_flight.load(Ordering::Relaxed) > 0 {
         tokio::select! {
             Some(sample) = sample_rx.recv() => recorder.record(&sample),
@@ -350,7 +359,7 @@ pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
     if !scheduler_task.is_finished() {
         scheduler_task.abort();
     }
-    let final_status = status(&plan, &asked, Phase::Done);
+    let final_status = status(&plan, &asked, Phase::Done, paused_total);
     let unfinished = counters.in_flight.load(Ordering::Relaxed);
     let metrics = recorder.finish(stop_at, final_status);
     let last = snapshots.borrow().clone();

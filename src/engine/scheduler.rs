@@ -70,6 +70,12 @@ pub struct Scheduler {
     pub plan: watch::Receiver<Plan>,
 }
 
+enum SlotWait {
+    Slot(usize),
+    Paused,
+    Stop,
+}
+
 enum Wait {
     Ready,
     PlanChanged,
@@ -108,12 +114,12 @@ impl Scheduler {
                 }
                 LoadShape::ClosedLoop { .. } => None,
             };
-            let Some(slot) = self.wait_for_slot(&mut cursor).await else {
-                return if self.all_closed() {
-                    SchedulerEnd::AllSessionsClosed
-                } else {
-                    SchedulerEnd::Stopped
-                };
+            let slot = match self.wait_for_slot(&mut cursor).await {
+                SlotWait::Slot(i) => i,
+                // Pausing drops the planned send; resuming restarts the schedule.
+                SlotWait::Paused => continue,
+                SlotWait::Stop if self.all_closed() => return SchedulerEnd::AllSessionsClosed,
+                SlotWait::Stop => return SchedulerEnd::Stopped,
             };
             // Closed loop: the request was due the moment its slot freed.
             let planned = planned.unwrap_or_else(Instant::now);
@@ -163,19 +169,19 @@ impl Scheduler {
     }
 
     /// Waits until the in-flight limit and a session allow one more send.
-    /// Returns `None` when told to stop or when every session has closed.
-    async fn wait_for_slot(&mut self, cursor: &mut usize) -> Option<usize> {
+    async fn wait_for_slot(&mut self, cursor: &mut usize) -> SlotWait {
         let mut waited = false;
         loop {
-            if self.plan.borrow().stop {
-                return None;
+            let plan = *self.plan.borrow();
+            if plan.stop || self.all_closed() {
+                return SlotWait::Stop;
             }
-            if self.all_closed() {
-                return None;
+            if plan.paused {
+                return SlotWait::Paused;
             }
             if self.counters.in_flight.load(Ordering::Relaxed) < self.limit() {
                 if let Some(i) = self.pick(cursor) {
-                    return Some(i);
+                    return SlotWait::Slot(i);
                 }
             }
             if !waited {
@@ -188,7 +194,7 @@ impl Scheduler {
                 _ = self.counters.slot_freed.notified() => {}
                 changed = self.plan.changed() => {
                     if changed.is_err() {
-                        return None;
+                        return SlotWait::Stop;
                     }
                 }
                 // A session may close with nothing in flight to wake us.

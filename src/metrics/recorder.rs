@@ -34,6 +34,8 @@ pub struct EngineStatus {
     pub sent_total: u64,
     /// Times a send waited because the in-flight limit was reached.
     pub backpressure_total: u64,
+    /// Time spent paused since measuring began; not part of the measured duration.
+    pub paused: Duration,
     pub protocol: ProtocolCounters,
 }
 
@@ -301,6 +303,7 @@ impl Recorder {
     fn measured(&self, now: Instant) -> Duration {
         let end = self.stopped_at.unwrap_or(now);
         end.saturating_duration_since(self.measure_start)
+            .saturating_sub(self.last_status.paused)
     }
 
     fn summary(
@@ -396,6 +399,7 @@ impl Recorder {
 
     pub fn finish(mut self, now: Instant, status: EngineStatus) -> RunMetrics {
         self.stop(now);
+        self.last_status.paused = status.paused;
         let end = self.stopped_at.unwrap_or(now);
         if end > self.last_tick {
             let length = end
