@@ -10,15 +10,13 @@
 pub mod wire;
 
 use crate::workload::KNOWN_PROTOCOLS;
-use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 use wire::{Incoming, PreparedRequest, ResultProbe, RpcError};
 
 /// Longest line accepted from a server; longer ones are dropped and counted.
@@ -173,6 +171,21 @@ impl McpSession {
         R: AsyncRead + Unpin + Send + 'static,
         W: AsyncWrite + Unpin + Send + 'static,
     {
+        Self::connect_with_limit(reader, writer, protocol, handshake_timeout, MAX_LINE_BYTES).await
+    }
+
+    /// `connect` with a chosen longest accepted line.
+    pub async fn connect_with_limit<R, W>(
+        reader: R,
+        writer: W,
+        protocol: &str,
+        handshake_timeout: Duration,
+        max_line_bytes: usize,
+    ) -> Result<McpSession, ConnectError>
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
         let shared = Arc::new(Shared {
             pending: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
@@ -183,7 +196,12 @@ impl McpSession {
         });
         let (out_tx, out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
         let writer_task = tokio::spawn(write_loop(writer, out_rx, shared.clone()));
-        let reader_task = tokio::spawn(read_loop(reader, shared.clone(), out_tx.clone()));
+        let reader_task = tokio::spawn(read_loop(
+            reader,
+            shared.clone(),
+            out_tx.clone(),
+            max_line_bytes,
+        ));
         let mut session = McpSession {
             shared,
             out: out_tx,
@@ -313,34 +331,91 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     let _ = writer.shutdown().await;
 }
 
+/// How reading one line ended.
+enum LineRead {
+    Line,
+    /// Longer than the limit: skipped up to its newline, nothing kept.
+    TooLong,
+    Eof,
+}
+
+/// Reads one newline-terminated line into `buf` keeping at most `max` bytes,
+/// so an endless line costs bounded memory and the stream stays usable.
+async fn next_line<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<LineRead> {
+    buf.clear();
+    let mut too_long = false;
+    loop {
+        let available = reader.fill_buf().await?;
+        if available.is_empty() {
+            return Ok(match (too_long, buf.is_empty()) {
+                (true, _) => LineRead::TooLong,
+                (false, true) => LineRead::Eof,
+                (false, false) => LineRead::Line,
+            });
+        }
+        let (chunk, used, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (&available[..i], i + 1, true),
+            None => (available, available.len(), false),
+        };
+        if !too_long {
+            if buf.len() + chunk.len() > max {
+                too_long = true;
+                buf.clear();
+            } else {
+                buf.extend_from_slice(chunk);
+            }
+        }
+        reader.consume(used);
+        if done {
+            return Ok(if too_long {
+                LineRead::TooLong
+            } else {
+                LineRead::Line
+            });
+        }
+    }
+}
+
 async fn read_loop<R: AsyncRead + Unpin>(
     reader: R,
     shared: Arc<Shared>,
     out: mpsc::UnboundedSender<Vec<u8>>,
+    max_line_bytes: usize,
 ) {
-    let mut lines = FramedRead::new(reader, LinesCodec::new_with_max_length(MAX_LINE_BYTES));
+    let mut reader = tokio::io::BufReader::with_capacity(64 * 1024, reader);
+    let mut buf = Vec::with_capacity(4096);
     loop {
-        let line = match lines.next().await {
-            None => {
+        match next_line(&mut reader, &mut buf, max_line_bytes).await {
+            Ok(LineRead::Eof) => {
                 shared.close("connection closed by the server".into());
                 return;
             }
-            Some(Err(LinesCodecError::MaxLineLengthExceeded)) => {
-                let what = format!("line longer than {MAX_LINE_BYTES} bytes (dropped)");
-                on_violation(&shared, what);
+            Ok(LineRead::TooLong) => {
+                on_violation(
+                    &shared,
+                    format!("line longer than {max_line_bytes} bytes (dropped)"),
+                );
                 continue;
             }
-            Some(Err(LinesCodecError::Io(e))) => {
+            Ok(LineRead::Line) => {}
+            Err(e) => {
                 shared.close(format!("read failed: {e}"));
                 return;
             }
-            Some(Ok(line)) => line,
-        };
+        }
         let at = Instant::now();
+        let Ok(line) = std::str::from_utf8(&buf) else {
+            on_violation(&shared, "line is not UTF-8".into());
+            continue;
+        };
         if line.trim().is_empty() {
             continue;
         }
-        match wire::classify(&line) {
+        match wire::classify(line) {
             Incoming::Response { id, outcome } => {
                 let waiter = shared.pending.lock().ok().and_then(|mut p| p.remove(&id));
                 match waiter {

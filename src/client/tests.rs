@@ -1,1 +1,292 @@
+//! The client against scripted servers on an in-memory duplex: correlation,
+//! server requests, and every kind of bad behaviour classified, not panicked on.
 
+use super::*;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream};
+
+const T: Duration = Duration::from_secs(2);
+
+fn init_reply(id: &Value, version: &str) -> String {
+    json!({"jsonrpc": "2.0", "id": id, "result": {
+        "protocolVersion": version, "capabilities": {}, "serverInfo": {"name": "fake", "version": "9"}
+    }})
+    .to_string()
+}
+
+/// A server that answers `initialize` with `version`, then hands every other
+/// message to `handle`, writing back the lines it returns.
+async fn fake_server(
+    io: DuplexStream,
+    version: &'static str,
+    mut handle: impl FnMut(Value) -> Vec<String> + Send + 'static,
+) {
+    let (r, mut w) = tokio::io::split(io);
+    let mut lines = BufReader::new(r).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let msg: Value = serde_json::from_str(&line).expect("client sends JSON");
+        let out = if msg["method"] == "initialize" {
+            vec![init_reply(&msg["id"], version)]
+        } else {
+            handle(msg)
+        };
+        for l in out {
+            if w.write_all(format!("{l}\n").as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+async fn connect_to(
+    version: &'static str,
+    handle: impl FnMut(Value) -> Vec<String> + Send + 'static,
+) -> Result<McpSession, ConnectError> {
+    let (client, server) = tokio::io::duplex(1 << 20);
+    tokio::spawn(fake_server(server, version, handle));
+    let (r, w) = tokio::io::split(client);
+    McpSession::connect(r, w, "2025-11-25", T).await
+}
+
+fn ping() -> PreparedRequest {
+    PreparedRequest::new("ping", &json!({}))
+}
+
+#[tokio::test]
+async fn handshake_records_the_server_and_sends_initialized() {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Value>();
+    let session = connect_to("2025-06-18", move |m| {
+        let _ = tx.send(m);
+        vec![]
+    })
+    .await
+    .expect("connect");
+    assert_eq!(session.server.name, "fake");
+    assert_eq!(session.server.protocol_version, "2025-06-18");
+    let first = rx.recv().await.expect("a message after initialize");
+    assert_eq!(first["method"], "notifications/initialized");
+    assert!(first.get("id").is_none());
+}
+
+#[tokio::test]
+async fn replies_in_any_order_reach_their_own_callers() {
+    // Holds ten requests, then answers them in reverse, each with an error
+    // whose code is the request id: every caller must get its own code.
+    let mut held: Vec<Value> = Vec::new();
+    let session = connect_to("2025-11-25", move |m| {
+        if m.get("id").is_none() {
+            return vec![];
+        }
+        held.push(m["id"].clone());
+        if held.len() < 10 {
+            return vec![];
+        }
+        held.drain(..)
+            .rev()
+            .map(|id| {
+                json!({"jsonrpc": "2.0", "id": id, "error": {"code": id, "message": "m"}})
+                    .to_string()
+            })
+            .collect()
+    })
+    .await
+    .expect("connect");
+    let req = ping();
+    let calls = (0..10).map(|_| session.call(&req));
+    let results = futures_util::future::join_all(calls).await;
+    let mut codes: Vec<i64> = results
+        .into_iter()
+        .map(|r| match r {
+            Err(CallError::JsonRpc { code, .. }) => code,
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    codes.sort_unstable();
+    assert_eq!(codes, (2..=11).collect::<Vec<i64>>());
+    assert_eq!(session.counters().violations.load(Ordering::Relaxed), 0);
+}
+
+#[tokio::test]
+async fn tool_is_error_is_a_tool_error() {
+    let session = connect_to("2025-11-25", |m| {
+        if m.get("id").is_none() {
+            return vec![];
+        }
+        vec![
+            json!({"jsonrpc": "2.0", "id": m["id"], "result": {"content": [], "isError": true}})
+                .to_string(),
+        ]
+    })
+    .await
+    .expect("connect");
+    let req = PreparedRequest::new("tools/call", &json!({"name": "fail"}));
+    assert_eq!(session.call(&req).await, Err(CallError::ToolError));
+}
+
+#[tokio::test]
+async fn server_ping_is_answered_and_notifications_counted() {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Value>();
+    let session = connect_to("2025-11-25", move |m| {
+        let _ = tx.send(m.clone());
+        if m["method"] == "ping" {
+            vec![
+                json!({"jsonrpc": "2.0", "method": "notifications/message", "params": {}})
+                    .to_string(),
+                json!({"jsonrpc": "2.0", "id": "srv-1", "method": "ping"}).to_string(),
+                json!({"jsonrpc": "2.0", "id": m["id"], "result": {}}).to_string(),
+            ]
+        } else {
+            vec![]
+        }
+    })
+    .await
+    .expect("connect");
+    session.call(&ping()).await.expect("ping answered");
+    // initialized, our ping, then our answer to the server's ping.
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        seen.push(
+            tokio::time::timeout(T, rx.recv())
+                .await
+                .expect("in time")
+                .expect("msg"),
+        );
+    }
+    assert_eq!(
+        seen[2],
+        json!({"jsonrpc": "2.0", "id": "srv-1", "result": {}})
+    );
+    let c = session.counters();
+    assert_eq!(c.notifications.load(Ordering::Relaxed), 1);
+    assert_eq!(c.server_requests.load(Ordering::Relaxed), 1);
+}
+
+#[tokio::test]
+async fn garbage_during_handshake_fails_fast_with_what_was_sent() {
+    let (client, server) = tokio::io::duplex(1 << 16);
+    tokio::spawn(async move {
+        let (r, mut w) = tokio::io::split(server);
+        let mut lines = BufReader::new(r).lines();
+        let _ = lines.next_line().await;
+        let _ = w
+            .write_all(b"Traceback (most recent call last): oops\n")
+            .await;
+        std::future::pending::<()>().await;
+    });
+    let (r, w) = tokio::io::split(client);
+    let started = std::time::Instant::now();
+    let err = McpSession::connect(r, w, "2025-11-25", Duration::from_secs(30))
+        .await
+        .err()
+        .expect("garbage is an error");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "fails fast, not by timeout"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("invalid JSON") && text.contains("Traceback"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn silence_during_handshake_times_out_clearly() {
+    let (client, _server) = tokio::io::duplex(1 << 16);
+    let (r, w) = tokio::io::split(client);
+    let err = McpSession::connect(r, w, "2025-11-25", Duration::from_millis(100))
+        .await
+        .err()
+        .expect("timeout");
+    assert!(
+        err.to_string().contains("no reply to initialize within"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_version_is_refused() {
+    let err = connect_to("1999-01-01", |_| vec![])
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("\"1999-01-01\""), "{err}");
+}
+
+#[tokio::test]
+async fn wrong_and_duplicate_ids_are_counted_not_fatal() {
+    let session = connect_to("2025-11-25", |m| {
+        if m.get("id").is_none() {
+            return vec![];
+        }
+        let ok = json!({"jsonrpc": "2.0", "id": m["id"], "result": {}}).to_string();
+        vec![
+            json!({"jsonrpc": "2.0", "id": 999_999, "result": {}}).to_string(),
+            ok.clone(),
+            ok,
+            "{not json".to_string(),
+        ]
+    })
+    .await
+    .expect("connect");
+    session
+        .call(&ping())
+        .await
+        .expect("the right reply still arrives");
+    // The duplicate and the garbage line after it.
+    session.call(&ping()).await.expect("second call");
+    let c = session.counters();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(c.violations.load(Ordering::Relaxed), 6);
+    assert!(c
+        .last_violation()
+        .is_some_and(|v| v.contains("invalid JSON")));
+}
+
+#[tokio::test]
+async fn a_closed_connection_fails_pending_and_later_calls() {
+    let session = connect_to("2025-11-25", |m| {
+        if m["method"] == "ping" {
+            // Dropping the server: returning a line is impossible after this.
+            panic!("server task ends here");
+        }
+        vec![]
+    })
+    .await
+    .expect("connect");
+    let first = session.call(&ping()).await;
+    assert!(
+        matches!(first, Err(CallError::Transport(ref m)) if m.contains("closed")),
+        "{first:?}"
+    );
+    assert!(session.is_closed());
+    let second = session.call(&ping()).await;
+    assert!(matches!(second, Err(CallError::Transport(_))), "{second:?}");
+}
+
+#[tokio::test]
+async fn an_endless_line_is_dropped_with_bounded_memory() {
+    let (client, server) = tokio::io::duplex(1 << 16);
+    tokio::spawn(fake_server(server, "2025-11-25", |m| {
+        if m.get("id").is_none() {
+            return vec![];
+        }
+        vec![
+            "x".repeat(100_000),
+            json!({"jsonrpc": "2.0", "id": m["id"], "result": {}}).to_string(),
+        ]
+    }));
+    let (r, w) = tokio::io::split(client);
+    let session = McpSession::connect_with_limit(r, w, "2025-11-25", T, 4096)
+        .await
+        .expect("connect");
+    session
+        .call(&ping())
+        .await
+        .expect("the reply after the long line arrives");
+    let c = session.counters();
+    assert_eq!(c.violations.load(Ordering::Relaxed), 1);
+    assert!(c
+        .last_violation()
+        .is_some_and(|v| v.contains("longer than 4096")));
+}

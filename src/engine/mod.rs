@@ -86,6 +86,8 @@ const CONNECT_PARALLELISM: usize = 32;
 const MAX_DRAIN: Duration = Duration::from_secs(5);
 const DRAIN_GRACE: Duration = Duration::from_millis(250);
 const INTERRUPTED_DRAIN: Duration = Duration::from_secs(1);
+/// How long to wait for a dead child's exit status once its pipes closed.
+const EXIT_STATUS_GRACE: Duration = Duration::from_millis(500);
 
 /// Asked sends: the integral of the asked rate over measured, unpaused time.
 struct AskedMeter {
@@ -314,8 +316,19 @@ pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
                 stopped_by = Some(match end {
                     Ok(SchedulerEnd::RequestLimit) => StopReason::RequestLimit,
                     Ok(SchedulerEnd::AllSessionsClosed) => {
-                        recorder.warn("every session was closed by the target".into());
-                        StopReason::AllSessionsClosed
+                        // A child that died closes its pipes before its exit
+                        // status is known: give the status a moment to arrive.
+                        match tokio::time::timeout(EXIT_STATUS_GRACE, target_events.recv()).await {
+                            Ok(Some(TargetEvent::Exited { session, status, stderr_tail })) => {
+                                let after_s = Instant::now().saturating_duration_since(t0).as_secs_f64();
+                                recorder.warn(format!("target session {session} {status} after {after_s:.1}s"));
+                                StopReason::TargetExited { session, status, stderr_tail, after_s }
+                            }
+                            _ => {
+                                recorder.warn("every session was closed by the target".into());
+                                StopReason::AllSessionsClosed
+                            }
+                        }
                     }
                     _ => StopReason::Interrupted,
                 });

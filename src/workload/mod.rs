@@ -196,7 +196,7 @@ impl Workload {
                 .unwrap_or_default();
             WorkloadError {
                 source_name: source_name.to_string(),
-                key: toml_error_key(&e),
+                key: toml_error_key(&e, text),
                 message: format!("{}{line}", e.message().trim_end()),
             }
         })?;
@@ -642,18 +642,26 @@ fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
-/// The dotted key a TOML error points at, taken from its span when it has one.
-fn toml_error_key(e: &toml::de::Error) -> String {
+/// The key a TOML error is about: the field serde names, else the key on
+/// the line the error points at, else the line number.
+fn toml_error_key(e: &toml::de::Error, text: &str) -> String {
     let msg = e.message();
-    // serde's messages name fields in backticks: "unknown field `x`", "missing field `y`".
-    if let Some(start) = msg.find('`') {
-        if let Some(len) = msg[start + 1..].find('`') {
-            return msg[start + 1..start + 1 + len].to_string();
+    for prefix in ["unknown field `", "missing field `", "duplicate field `"] {
+        if let Some(rest) = msg.strip_prefix(prefix) {
+            if let Some(end) = rest.find('`') {
+                return rest[..end].to_string();
+            }
         }
     }
-    match e.span() {
-        Some(span) => format!("(at byte {})", span.start),
-        None => "(file)".into(),
+    let Some(span) = e.span() else {
+        return "(file)".into();
+    };
+    let start = span.start.min(text.len());
+    let line_no = text[..start].matches('\n').count() + 1;
+    let line = text.lines().nth(line_no - 1).unwrap_or_default();
+    match line.split_once('=') {
+        Some((key, _)) if !key.trim().is_empty() && !key.contains('"') => key.trim().to_string(),
+        _ => format!("line {line_no}"),
     }
 }
 

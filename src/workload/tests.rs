@@ -1,1 +1,214 @@
+use super::*;
+use std::path::PathBuf;
 
+#[test]
+fn every_shipped_workload_parses_and_validates() {
+    for (name, text) in catalog::SHIPPED {
+        let w = Workload::parse(text, name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(&w.name, name, "file name and workload name agree");
+        assert!(!w.description.is_empty(), "{name} has a description");
+        assert!(w.planned_duration().is_some() || w.requests.is_some());
+    }
+}
+
+#[test]
+fn every_file_in_workloads_dir_is_shipped() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("workloads");
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .expect("workloads dir")
+        .flatten()
+        .filter_map(|e| {
+            let p = e.path();
+            (p.extension()? == "toml").then(|| p.file_stem()?.to_str().map(str::to_string))?
+        })
+        .collect();
+    on_disk.sort();
+    let mut shipped: Vec<String> = catalog::SHIPPED
+        .iter()
+        .map(|(n, _)| n.to_string())
+        .collect();
+    shipped.sort();
+    assert_eq!(on_disk, shipped);
+}
+
+/// Each file in tests/invalid_workloads is rejected, naming the key at fault.
+#[test]
+fn invalid_workloads_name_the_key_and_the_problem() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("unknown-key", "concurency", "unknown field"),
+        ("both-rate-and-concurrency", "rate", "not both"),
+        ("no-load-shape", "rate", "expected rate"),
+        ("bad-duration", "duration", "expected a duration"),
+        ("no-ops", "ops", "at least one"),
+        (
+            "unknown-method",
+            "ops[0].method",
+            "expected one of tools/call",
+        ),
+        ("tool-missing", "ops[0].tool", "needs the tool's name"),
+        ("negative-rate", "rate", "above 0"),
+        ("stage-wrong-shape", "stages[0].rate", "open-loop"),
+        (
+            "stages-and-duration",
+            "duration",
+            "sum of the stage durations",
+        ),
+        (
+            "threshold-unknown-op",
+            "thresholds[0].op",
+            "no operation labelled \"nope\"",
+        ),
+        (
+            "threshold-latency-number",
+            "thresholds[0].max",
+            "<duration>",
+        ),
+        ("zero-sessions", "sessions", "expected 1 to"),
+        ("wrong-type", "concurrency", "invalid type"),
+        ("not-toml", "name", "(line 1)"),
+        ("bad-target", "target", "expected `builtin`"),
+        ("bad-protocol", "protocol", "expected one of 2025-11-25"),
+        ("zero-weight", "ops[0].weight", "at least 1"),
+        ("duplicate-labels", "ops", "same label"),
+    ];
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/invalid_workloads");
+    let files = std::fs::read_dir(&dir).expect("dir").count();
+    assert_eq!(files, cases.len(), "every fixture has a case");
+    for (file, key, message) in cases {
+        let path = dir.join(format!("{file}.toml"));
+        let err = Workload::load(&path, &Overrides::default())
+            .expect_err(&format!("{file} must be rejected"));
+        assert!(
+            err.source_name.ends_with(&format!("{file}.toml")),
+            "{file}: {err}"
+        );
+        assert!(
+            err.key.starts_with(key),
+            "{file}: key {:?} should be {key:?} ({err})",
+            err.key
+        );
+        assert!(err.message.contains(message), "{file}: {err}");
+    }
+}
+
+#[test]
+fn missing_file_is_a_clear_error() {
+    let err = Workload::load(Path::new("/no/such/file.toml"), &Overrides::default())
+        .expect_err("missing");
+    assert!(err.to_string().contains("cannot read"), "{err}");
+}
+
+#[test]
+fn closed_loop_pipeline_defaults_to_concurrency_per_session() {
+    let w = Workload::parse(
+        "name='x'\nsessions=4\nconcurrency=10\nduration='1s'\n[[ops]]\nmethod='ping'\n",
+        "t",
+    )
+    .expect("valid");
+    assert_eq!(w.pipeline, 3);
+    assert_eq!(w.shape, LoadShape::ClosedLoop { concurrency: 10 });
+    assert_eq!(w.ops[0].label, "ping");
+    assert_eq!(w.ops[0].timeout, DEFAULT_TIMEOUT);
+}
+
+#[test]
+fn overrides_replace_shape_and_clear_stages() {
+    let text = catalog::SHIPPED
+        .iter()
+        .find(|(n, _)| *n == "ramp")
+        .expect("ramp")
+        .1;
+    let o = Overrides {
+        concurrency: Some(8),
+        duration: Some("2s".into()),
+        sessions: Some(2),
+        ..Overrides::default()
+    };
+    let w = Workload::parse_with(text, "ramp", &o).expect("valid");
+    assert_eq!(w.shape, LoadShape::ClosedLoop { concurrency: 8 });
+    assert!(w.stages.is_empty());
+    assert_eq!(w.duration, Some(Duration::from_secs(2)));
+    assert_eq!(w.pipeline, 4);
+    assert_eq!(
+        w.spec.concurrency,
+        Some(8),
+        "the spec as run records the override"
+    );
+}
+
+#[test]
+fn shape_follows_stages_then_holds_the_last() {
+    let text = catalog::SHIPPED
+        .iter()
+        .find(|(n, _)| *n == "ramp")
+        .expect("ramp")
+        .1;
+    let w = Workload::parse(text, "ramp").expect("valid");
+    let rate = |ms| match w.shape_at(Duration::from_millis(ms)) {
+        LoadShape::OpenLoop { rate } => rate,
+        LoadShape::ClosedLoop { .. } => panic!("open loop expected"),
+    };
+    assert_eq!(rate(0), 500.0);
+    assert_eq!(rate(3_000), 2000.0);
+    assert_eq!(rate(7_999), 4000.0);
+    assert_eq!(rate(9_000), 500.0);
+    assert_eq!(rate(60_000), 500.0);
+    assert_eq!(w.planned_duration(), Some(Duration::from_secs(10)));
+}
+
+#[test]
+fn thresholds_are_typed() {
+    let w = Workload::parse(
+        "name='x'\nconcurrency=1\nduration='1s'\n[[ops]]\nmethod='ping'\n\
+         [[thresholds]]\nmetric='p99'\nmax='20ms'\n\
+         [[thresholds]]\nmetric='error_rate'\nop='ping'\nmax=0.01\n\
+         [[thresholds]]\nmetric='throughput'\nmin=1000\n",
+        "t",
+    )
+    .expect("valid");
+    assert_eq!(
+        w.thresholds,
+        vec![
+            Threshold {
+                metric: Metric::Latency(Quantile::P99),
+                op: None,
+                bound: Bound::AtMost(20_000.0)
+            },
+            Threshold {
+                metric: Metric::ErrorRate,
+                op: Some("ping".into()),
+                bound: Bound::AtMost(0.01)
+            },
+            Threshold {
+                metric: Metric::Throughput,
+                op: None,
+                bound: Bound::AtLeast(1000.0)
+            },
+        ]
+    );
+}
+
+#[test]
+fn method_params_are_what_the_spec_says() {
+    let w = Workload::parse(
+        "name='x'\nconcurrency=1\nduration='1s'\n\
+         [[ops]]\nmethod='tools/call'\ntool='add'\narguments={a=1,b=2}\n\
+         [[ops]]\nmethod='resources/read'\nuri='mcptop://static/readme'\n\
+         [[ops]]\nmethod='prompts/get'\nprompt='greet'\narguments={name='n'}\n",
+        "t",
+    )
+    .expect("valid");
+    assert_eq!(
+        w.ops[0].method.params(),
+        serde_json::json!({"name": "add", "arguments": {"a": 1, "b": 2}})
+    );
+    assert_eq!(
+        w.ops[1].method.params(),
+        serde_json::json!({"uri": "mcptop://static/readme"})
+    );
+    assert_eq!(
+        w.ops[2].method.params(),
+        serde_json::json!({"name": "greet", "arguments": {"name": "n"}})
+    );
+    assert_eq!(w.ops[2].label, "prompt greet");
+}
