@@ -91,6 +91,8 @@ const EXIT_STATUS_GRACE: Duration = Duration::from_millis(500);
 
 /// Asked sends: the integral of the asked rate over measured, unpaused time.
 struct AskedMeter {
+    /// Asked sends count from here (the end of warm-up).
+    measure_start: Instant,
     since: Instant,
     rate: Option<f64>,
     total: f64,
@@ -100,7 +102,8 @@ impl AskedMeter {
     fn advance(&mut self, now: Instant, measuring: bool, paused: bool) {
         if measuring && !paused {
             if let Some(rate) = self.rate {
-                self.total += rate * now.saturating_duration_since(self.since).as_secs_f64();
+                let from = self.since.max(self.measure_start);
+                self.total += rate * now.saturating_duration_since(from).as_secs_f64();
             }
         }
         self.since = now;
@@ -195,6 +198,7 @@ pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
     let mut paused_since: Option<Instant> = None;
     let mut paused_total = Duration::ZERO;
     let mut asked = AskedMeter {
+        measure_start,
         since: t0,
         rate: None,
         total: 0.0,

@@ -458,3 +458,19 @@ async fn snapshots_are_published_every_tick() {
     assert_eq!(last.t_s, 2.0);
     assert_eq!(measured[1].history.len(), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn asked_sends_start_counting_when_warmup_ends() {
+    // 100/s with a 1.5 s warm-up then 2 s measured: 200 asked, 200 sent, and
+    // no interval may look like the generator fell behind.
+    let w = workload("rate = 100\nwarmup = \"1500ms\"\nduration = \"2s\"");
+    let out = run_plain(&w, fixed(3)).await;
+    let m = &out.metrics;
+    assert_eq!(m.planned_sends, 200);
+    assert_eq!(m.sends, 200);
+    assert_eq!(m.asked_rate, Some(100.0));
+    for i in &m.intervals {
+        assert_eq!(i.asked_rate, Some(100.0), "{i:?}");
+    }
+    assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+}

@@ -286,7 +286,7 @@ impl Recorder {
         }
         let c = self.all_corrected.value_at_quantile(0.99);
         let s = self.all_service.value_at_quantile(0.99);
-        if c > 2 * s && c - s > 1_000 {
+        if c > 2 * s && c - s > LATE_SEND_US {
             self.warnings.insert(
                 "gap",
                 format!(

@@ -1,1 +1,172 @@
+//! Result files: thresholds judged from the measured numbers, atomic writes,
+//! and a schema that reads back what it wrote.
 
+use super::*;
+use crate::engine::TargetInfo;
+use crate::metrics::recorder::{EngineStatus, Recorder};
+use crate::metrics::snapshot::{LoadNow, Phase};
+use crate::metrics::{ErrorKind, Sample};
+use std::time::Duration;
+use tokio::time::Instant;
+
+fn workload(thresholds: &str) -> Workload {
+    let text = format!(
+        "name = \"t\"\nconcurrency = 1\nduration = \"1s\"\n\
+         [[ops]]\nmethod = \"tools/call\"\ntool = \"echo\"\n\
+         [[ops]]\nmethod = \"ping\"\n{thresholds}"
+    );
+    Workload::parse(&text, "test").expect("valid workload")
+}
+
+/// One second measured: 90 echo replies of 10 ms, 10 pings of 100 ms, and
+/// `errors` failed pings.
+fn outcome(w: &Workload, errors: u64) -> RunOutcome {
+    let t0 = Instant::now();
+    let labels: Vec<String> = w.ops.iter().map(|o| o.label.clone()).collect();
+    let mut r = Recorder::new(&labels, t0, None);
+    let mut add = |op: usize, took: u64, outcome: Result<(), ErrorKind>| {
+        r.record(&Sample {
+            op,
+            planned: t0,
+            sent: t0,
+            done: t0 + Duration::from_millis(took),
+            outcome,
+        })
+    };
+    for _ in 0..90 {
+        add(0, 10, Ok(()));
+    }
+    for _ in 0..10 {
+        add(1, 100, Ok(()));
+    }
+    for _ in 0..errors {
+        add(1, 1, Err(ErrorKind::Timeout));
+    }
+    let status = EngineStatus {
+        phase: Phase::Measuring,
+        load: LoadNow::default(),
+        ..EngineStatus::default()
+    };
+    RunOutcome {
+        metrics: r.finish(t0 + Duration::from_secs(1), status),
+        stopped_by: StopReason::Completed,
+        target: TargetInfo::default(),
+        unfinished: 0,
+    }
+}
+
+fn build(thresholds: &str, errors: u64) -> RunReport {
+    let w = workload(thresholds);
+    let o = outcome(&w, errors);
+    RunReport::build(&w, "builtin", std::time::SystemTime::UNIX_EPOCH, o)
+}
+
+#[tokio::test(start_paused = true)]
+async fn latency_thresholds_pass_and_fail_on_the_measured_percentile() {
+    let r = build(
+        "[[thresholds]]\nmetric = \"p50\"\nmax = \"20ms\"\n\
+         [[thresholds]]\nmetric = \"p99\"\nmax = \"20ms\"\n\
+         [[thresholds]]\nmetric = \"p99\"\nop = \"echo\"\nmax = \"20ms\"\n",
+        0,
+    );
+    let passed: Vec<bool> = r.thresholds.iter().map(|t| t.passed).collect();
+    assert_eq!(passed, vec![true, false, true]);
+    assert!(!r.passed);
+    assert_eq!(r.thresholds[1].metric, "p99");
+    assert_eq!(r.thresholds[1].limit, "<= 20.00ms");
+    assert!(
+        r.thresholds[1].actual.starts_with("100"),
+        "{:?}",
+        r.thresholds[1]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn error_rate_and_throughput_thresholds() {
+    let t = "[[thresholds]]\nmetric = \"error_rate\"\nmax = 0.05\n\
+             [[thresholds]]\nmetric = \"throughput\"\nmin = 100\n";
+    let clean = build(t, 0);
+    assert!(clean.passed, "{:?}", clean.thresholds);
+    assert_eq!(clean.metrics.overall.throughput_msg_per_s, 100.0);
+    // 10 errors in 110 replies is 9.1 %: over 5 %.
+    let noisy = build(t, 10);
+    assert!(!noisy.thresholds[0].passed);
+    assert_eq!(noisy.thresholds[0].actual, "9.0909%");
+    assert!(noisy.thresholds[1].passed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_threshold_on_an_operation_that_never_ran_fails() {
+    let r = build(
+        "[[thresholds]]\nmetric = \"p50\"\nop = \"echo\"\nmax = \"1s\"\n",
+        0,
+    );
+    assert!(r.passed);
+    let w = workload("[[thresholds]]\nmetric = \"p50\"\nop = \"ping\"\nmax = \"1s\"\n");
+    let t0 = Instant::now();
+    let labels: Vec<String> = w.ops.iter().map(|o| o.label.clone()).collect();
+    let metrics = Recorder::new(&labels, t0, None).finish(t0, EngineStatus::default());
+    let o = RunOutcome {
+        metrics,
+        stopped_by: StopReason::Interrupted,
+        target: TargetInfo::default(),
+        unfinished: 0,
+    };
+    let r = RunReport::build(&w, "builtin", std::time::SystemTime::UNIX_EPOCH, o);
+    assert!(!r.passed);
+    assert_eq!(r.thresholds[0].actual, "no successful replies");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_report_reads_back_what_was_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("sub/dir/r.json");
+    let r = build("", 3);
+    write_report(&path, &r).expect("write");
+    let back = RunReport::read(&path).expect("read");
+    assert_eq!(back, r);
+    assert_eq!(back.metrics.overall.errors_by_kind.get("timeout"), Some(&3));
+    // The histograms survive the trip and decode to the same counts.
+    let h = crate::metrics::decode_histogram(&back.metrics.overall.histogram_corrected)
+        .expect("histogram");
+    assert_eq!(h.len(), 100);
+    // No temporary file is left beside it.
+    let names: Vec<_> = std::fs::read_dir(path.parent().expect("parent"))
+        .expect("list")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("r.json")]);
+}
+
+#[test]
+fn reading_a_foreign_or_broken_file_names_the_problem() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = RunReport::read(&dir.path().join("nope.json")).expect_err("missing");
+    assert!(
+        missing.contains("nope.json") && missing.contains("cannot read"),
+        "{missing}"
+    );
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, "{\"schema\": \"mcptop.run\",").expect("write");
+    let e = RunReport::read(&broken).expect_err("broken");
+    assert!(e.contains("not an mcptop result file"), "{e}");
+}
+
+#[test]
+fn atomic_write_replaces_whole_files_and_cleans_up_on_failure() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("r.json");
+    write_atomic(&path, b"old").expect("first");
+    write_atomic(&path, b"new contents").expect("second");
+    assert_eq!(std::fs::read(&path).expect("read"), b"new contents");
+    // A directory where the file should go: the rename fails, the temp file goes.
+    let blocked = dir.path().join("blocked");
+    std::fs::create_dir_all(blocked.join("inside")).expect("mkdir");
+    assert!(write_atomic(&blocked, b"x").is_err());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
