@@ -1,5 +1,6 @@
 //! Command-line interface: clap types only. Parsing here, work in `runner`.
 
+use crate::report::formats::Format;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -33,6 +34,72 @@ pub enum Command {
     },
     /// Serve the builtin MCP server
     Serve(ServeArgs),
+    /// Save baselines: run workloads several times and store the runs
+    #[command(subcommand)]
+    Baseline(BaselineCommand),
+    /// Compare fresh runs with the baseline; exit 1 on a significant regression
+    #[command(after_help = EXIT_CODES)]
+    Check(CheckArgs),
+    /// Compare two result or baseline files with the same verdict table
+    #[command(after_help = EXIT_CODES)]
+    Compare(CompareArgs),
+    /// Print a saved result file as text, Markdown or JUnit XML
+    Report {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BaselineCommand {
+    /// Run each workload --repeats times and store the runs in the baseline file
+    Save(GateArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GateArgs {
+    /// Workload names or files (default: mcptop.toml's [check] workloads, else the baseline's)
+    pub workloads: Vec<String>,
+    /// Baseline file (default: mcptop.toml's [check] baseline, else .mcptop/baselines/baseline.json)
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// Short runs (1 s each after 300 ms warm-up) for a pre-commit check
+    #[arg(long)]
+    pub quick: bool,
+    /// Runs per workload (default 5)
+    #[arg(long)]
+    pub repeats: Option<u32>,
+    /// Target for every workload (default: each workload's own)
+    #[arg(long, short)]
+    pub target: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub gate: GateArgs,
+    /// Replace the baseline with these runs when the check passes
+    #[arg(long)]
+    pub update_baseline: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Write a git pre-commit hook running `mcptop check --quick`
+    #[arg(long)]
+    pub install_git_hook: bool,
+    /// With --install-git-hook: replace an existing hook
+    #[arg(long, requires = "install_git_hook")]
+    pub force: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CompareArgs {
+    /// Baseline side: a result file or a baseline file
+    pub a: PathBuf,
+    /// Current side: a result file or a baseline file
+    pub b: PathBuf,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -69,6 +136,9 @@ pub struct RunArgs {
     /// No progress lines, only the summary
     #[arg(long, short)]
     pub quiet: bool,
+    /// Format of the final summary
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 //! Data flows one way: workload -> engine (scheduler + target sessions) ->
 //! samples -> metrics::Recorder -> Snapshot (views) and RunMetrics (reports).
 
+pub mod check;
 pub mod cli;
 pub mod client;
 pub mod engine;

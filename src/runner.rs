@@ -2,7 +2,8 @@
 //! engine with signal handling, show progress, write the result file, print
 //! the summary, pick the exit code.
 
-use crate::cli::{Cli, Command, RunArgs};
+use crate::check;
+use crate::cli::{BaselineCommand, Cli, Command, RunArgs};
 use crate::engine::{self, Control, RunSetup};
 use crate::metrics::Snapshot;
 use crate::report::{self, text, RunReport};
@@ -37,6 +38,12 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             Ok(Exit::Ok)
         }
         Some(Command::Run(args)) => runtime()?.block_on(run_command(args)),
+        Some(Command::Baseline(BaselineCommand::Save(args))) => {
+            runtime()?.block_on(check::commands::baseline_save(args))
+        }
+        Some(Command::Check(args)) => runtime()?.block_on(check::commands::check(args)),
+        Some(Command::Compare(args)) => check::commands::compare(args),
+        Some(Command::Report { file, format }) => check::commands::report(&file, format),
     }
 }
 
@@ -112,8 +119,12 @@ async fn run_command(args: RunArgs) -> anyhow::Result<Exit> {
     let view = if args.quiet { View::Quiet } else { View::Lines };
     let report = run_workload(&workload, &spec, view).await?;
     report::write_report(&out, &report).map_err(|e| anyhow!(e))?;
-    print!("{}", text::summary(&report));
-    println!("result: {}", out.display());
+    print!("{}", report::formats::render(&report, args.format));
+    if args.format == report::formats::Format::Text {
+        println!("result: {}", out.display());
+    } else {
+        eprintln!("result: {}", out.display());
+    }
     Ok(exit_for(&report))
 }
 

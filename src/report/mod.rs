@@ -2,6 +2,8 @@
 //! verdicts, and the plain-text summary. Everything here reads `RunMetrics`;
 //! nothing recomputes a percentile.
 
+pub mod formats;
+pub mod junit;
 pub mod text;
 
 use crate::engine::{RunOutcome, StopReason, TargetInfo};

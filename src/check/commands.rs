@@ -1,0 +1,346 @@
+//! The gate's commands: save a baseline, check against it, compare two files,
+//! install a git hook.
+
+use super::baseline::{self, Baseline, RunSettings};
+use super::project::Project;
+use super::verdict::Thresholds;
+use super::{compare_runs, format, Comparison};
+use crate::cli::{CheckArgs, CompareArgs, GateArgs};
+use crate::report::formats::Format;
+use crate::report::RunReport;
+use crate::runner::{run_workload, View};
+use crate::target::TargetSpec;
+use crate::workload::{catalog, Overrides, Workload};
+use crate::Exit;
+use anyhow::{anyhow, bail, Context};
+use std::path::{Path, PathBuf};
+
+/// Runs per workload unless told otherwise.
+pub const DEFAULT_REPEATS: u32 = 5;
+/// `--quick`: each run this long after this warm-up.
+pub const QUICK_DURATION: &str = "1s";
+pub const QUICK_WARMUP: &str = "300ms";
+
+struct Gate {
+    project: Project,
+    baseline_path: PathBuf,
+    repeats: u32,
+    target: Option<String>,
+}
+
+fn gate(args: &GateArgs) -> anyhow::Result<Gate> {
+    let project = Project::load(Path::new(".")).map_err(|e| anyhow!(e))?;
+    let baseline_path = args
+        .baseline
+        .clone()
+        .or_else(|| project.check.baseline.clone())
+        .unwrap_or_else(baseline::default_path);
+    let repeats = args
+        .repeats
+        .or(project.check.repeats)
+        .unwrap_or(DEFAULT_REPEATS);
+    if repeats == 0 {
+        bail!("--repeats must be at least 1");
+    }
+    let target = args.target.clone().or_else(|| project.check.target.clone());
+    Ok(Gate {
+        project,
+        baseline_path,
+        repeats,
+        target,
+    })
+}
+
+fn overrides(quick: bool) -> Overrides {
+    if quick {
+        Overrides {
+            duration: Some(QUICK_DURATION.into()),
+            warmup: Some(QUICK_WARMUP.into()),
+            ..Overrides::default()
+        }
+    } else {
+        Overrides::default()
+    }
+}
+
+/// Resolves every workload and target before anything runs, so a typo fails
+/// in milliseconds rather than after minutes of runs.
+fn resolve_all(
+    names: &[String],
+    quick: bool,
+    target: &Option<String>,
+) -> anyhow::Result<Vec<(String, Workload, TargetSpec)>> {
+    names
+        .iter()
+        .map(|name| {
+            let w = catalog::resolve(name, &overrides(quick))?;
+            let t = target
+                .clone()
+                .or_else(|| w.target.clone())
+                .unwrap_or_else(|| "builtin".into());
+            let spec = TargetSpec::parse(&t)?;
+            Ok((w.name.clone(), w, spec))
+        })
+        .collect()
+}
+
+async fn repeat(
+    name: &str,
+    workload: &Workload,
+    spec: &TargetSpec,
+    repeats: u32,
+) -> anyhow::Result<Vec<RunReport>> {
+    let mut runs = Vec::new();
+    for i in 1..=repeats {
+        let report = run_workload(workload, spec, View::Quiet).await?;
+        let o = &report.metrics.overall;
+        eprintln!(
+            "{name}: run {i}/{repeats}: {:.1} req/s, p50 {}, p99 {}, errors {}",
+            o.throughput_msg_per_s,
+            crate::report::text::fmt_us(o.latency_p50_us),
+            crate::report::text::fmt_us(o.latency_p99_us),
+            o.errors
+        );
+        if report.target_failed() {
+            bail!(
+                "{name}: run {i} failed: {}",
+                crate::report::text::describe_stop(&report.stopped_by)
+            );
+        }
+        if matches!(report.stopped_by, crate::engine::StopReason::Interrupted) {
+            bail!("{name}: interrupted");
+        }
+        runs.push(report);
+    }
+    Ok(runs)
+}
+
+pub async fn baseline_save(args: GateArgs) -> anyhow::Result<Exit> {
+    let g = gate(&args)?;
+    let names = if !args.workloads.is_empty() {
+        args.workloads.clone()
+    } else if !g.project.check.workloads.is_empty() {
+        g.project.check.workloads.clone()
+    } else {
+        bail!(
+            "name the workloads to baseline (or list them under [check] workloads in mcptop.toml)"
+        );
+    };
+    let resolved = resolve_all(&names, args.quick, &g.target)?;
+    let settings = RunSettings {
+        repeats: g.repeats,
+        quick: args.quick,
+        target: g
+            .target
+            .clone()
+            .unwrap_or_else(|| "workload default".into()),
+    };
+    // Keep the other workloads of an existing baseline.
+    let mut base = match Baseline::read(&g.baseline_path) {
+        Ok(mut b) => {
+            if b.settings != settings {
+                eprintln!(
+                    "mcptop: note: {} was saved with other settings ({:?}); they are replaced",
+                    g.baseline_path.display(),
+                    b.settings
+                );
+                b.settings = settings.clone();
+            }
+            b
+        }
+        Err(baseline::BaselineError::Missing(_)) => Baseline::new(settings.clone()),
+        Err(e) => return Err(e.into()),
+    };
+    for (name, w, spec) in &resolved {
+        let runs = repeat(name, w, spec, g.repeats).await?;
+        base.workloads.insert(name.clone(), runs);
+    }
+    base.created_at = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    base.write(&g.baseline_path)?;
+    println!(
+        "baseline: {} ({} workload(s), {} run(s) each{})",
+        g.baseline_path.display(),
+        resolved.len(),
+        g.repeats,
+        if args.quick { ", quick" } else { "" }
+    );
+    Ok(Exit::Ok)
+}
+
+pub async fn check(args: CheckArgs) -> anyhow::Result<Exit> {
+    if args.install_git_hook {
+        return install_git_hook(&args);
+    }
+    let g = gate(&args.gate)?;
+    let base = Baseline::read(&g.baseline_path)?;
+    let names = if !args.gate.workloads.is_empty() {
+        args.gate.workloads.clone()
+    } else if !g.project.check.workloads.is_empty() {
+        g.project.check.workloads.clone()
+    } else {
+        base.workloads.keys().cloned().collect()
+    };
+    let resolved = resolve_all(&names, args.gate.quick, &g.target)?;
+    for (name, _, _) in &resolved {
+        if !base.workloads.contains_key(name) {
+            let known: Vec<&str> = base.workloads.keys().map(String::as_str).collect();
+            bail!(
+                "workload {name} is not in the baseline {} (it has: {}); save it with `mcptop baseline save {name}`",
+                g.baseline_path.display(),
+                known.join(", ")
+            );
+        }
+    }
+    let mut comparisons: Vec<Comparison> = Vec::new();
+    let mut current = Vec::new();
+    for (name, w, spec) in &resolved {
+        let runs = repeat(name, w, spec, g.repeats).await?;
+        let base_runs = &base.workloads[name];
+        let mut c = compare_runs(name, base_runs, &runs, &g.project.check.thresholds);
+        if base.settings.quick != args.gate.quick {
+            c.notes.push(format!(
+                "the baseline was saved {} --quick, this check ran {} it",
+                if base.settings.quick {
+                    "with"
+                } else {
+                    "without"
+                },
+                if args.gate.quick { "with" } else { "without" }
+            ));
+        }
+        comparisons.push(c);
+        current.push((name.clone(), runs));
+    }
+    print!("{}", format::render(&comparisons, args.format));
+    let regressed = comparisons.iter().any(Comparison::regressed);
+    if args.update_baseline {
+        if regressed {
+            eprintln!("mcptop: baseline not updated: the check failed");
+        } else {
+            let mut updated = base;
+            updated.workloads.extend(current);
+            updated.created_at =
+                humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+            updated.write(&g.baseline_path)?;
+            eprintln!("mcptop: baseline updated: {}", g.baseline_path.display());
+        }
+    }
+    Ok(if regressed { Exit::Failed } else { Exit::Ok })
+}
+
+/// `mcptop compare A B`: each side a result file or a baseline file.
+pub fn compare(args: CompareArgs) -> anyhow::Result<Exit> {
+    let project = Project::load(Path::new(".")).map_err(|e| anyhow!(e))?;
+    let a = load_side(&args.a)?;
+    let b = load_side(&args.b)?;
+    let mut comparisons = Vec::new();
+    for (name, runs_a) in &a {
+        let Some((_, runs_b)) = b.iter().find(|(n, _)| n == name) else {
+            eprintln!("mcptop: note: {name} is only in {}", args.a.display());
+            continue;
+        };
+        comparisons.push(compare_runs(name, runs_a, runs_b, &thresholds(&project)));
+    }
+    if comparisons.is_empty() {
+        // Two single results of differently named workloads still compare.
+        if let ([(na, ra)], [(nb, rb)]) = (a.as_slice(), b.as_slice()) {
+            comparisons.push(compare_runs(
+                &format!("{na} vs {nb}"),
+                ra,
+                rb,
+                &thresholds(&project),
+            ));
+        } else {
+            bail!(
+                "{} and {} have no workload in common",
+                args.a.display(),
+                args.b.display()
+            );
+        }
+    }
+    print!("{}", format::render(&comparisons, args.format));
+    Ok(if comparisons.iter().any(Comparison::regressed) {
+        Exit::Failed
+    } else {
+        Exit::Ok
+    })
+}
+
+fn thresholds(p: &Project) -> Thresholds {
+    p.check.thresholds.clone()
+}
+
+fn load_side(path: &Path) -> anyhow::Result<Vec<(String, Vec<RunReport>)>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let schema = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("schema").and_then(|s| s.as_str()).map(String::from));
+    match schema.as_deref() {
+        Some(baseline::SCHEMA) => {
+            let b = Baseline::read(path)?;
+            Ok(b.workloads.into_iter().collect())
+        }
+        _ => {
+            let r = RunReport::read(path).map_err(|e| anyhow!(e))?;
+            Ok(vec![(r.workload_id.clone(), vec![r])])
+        }
+    }
+}
+
+/// `mcptop report FILE --format F`: a saved result in another format.
+pub fn report(file: &Path, format: Format) -> anyhow::Result<Exit> {
+    let r = RunReport::read(file).map_err(|e| anyhow!(e))?;
+    print!("{}", crate::report::formats::render(&r, format));
+    Ok(Exit::Ok)
+}
+
+fn install_git_hook(args: &CheckArgs) -> anyhow::Result<Exit> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "--git-path", "hooks"])
+        .output()
+        .context("cannot run git (is it installed?)")?;
+    if !out.status.success() {
+        bail!(
+            "not in a git repository: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let hooks = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let hook = hooks.join("pre-commit");
+    if hook.exists() && !args.force {
+        bail!(
+            "{} already exists; not overwriting it (use --force to replace it)",
+            hook.display()
+        );
+    }
+    let exe = std::env::current_exe().context("cannot find the mcptop executable")?;
+    let mut command = vec![
+        shell_words::quote(&exe.to_string_lossy()).into_owned(),
+        "check".into(),
+        "--quick".into(),
+    ];
+    if let Some(b) = &args.gate.baseline {
+        command.push("--baseline".into());
+        command.push(shell_words::quote(&b.to_string_lossy()).into_owned());
+    }
+    for w in &args.gate.workloads {
+        command.push(shell_words::quote(w).into_owned());
+    }
+    let script = format!(
+        "#!/bin/sh\n# Installed by `mcptop check --install-git-hook`: refuse commits that make\n# the MCP server measurably slower than the saved baseline.\nexec {}\n",
+        command.join(" ")
+    );
+    std::fs::create_dir_all(&hooks)
+        .with_context(|| format!("cannot create {}", hooks.display()))?;
+    crate::report::write_atomic(&hook, script.as_bytes())
+        .with_context(|| format!("cannot write {}", hook.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755))
+            .with_context(|| format!("cannot make {} executable", hook.display()))?;
+    }
+    println!("installed {}", hook.display());
+    Ok(Exit::Ok)
+}

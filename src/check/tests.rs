@@ -1,0 +1,183 @@
+//! Comparisons of whole runs and baseline files that cannot be read.
+
+use super::baseline::{Baseline, BaselineError, RunSettings};
+use super::verdict::{CheckMetric, Status, Thresholds};
+use super::*;
+use crate::engine::{RunOutcome, StopReason, TargetInfo};
+use crate::metrics::recorder::{EngineStatus, Recorder};
+use crate::metrics::snapshot::Phase;
+use crate::metrics::Sample;
+use crate::workload::Workload;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// A run of `secs` one-second intervals, each with `per_s` replies of
+/// `took_ms` (the n-th interval's latency scaled by `wobble[n % len]`).
+fn run(per_s: u64, took_us: u64, secs: u64, wobble: &[f64]) -> RunReport {
+    let w = Workload::parse(
+        "name = \"w\"\nconcurrency = 1\nduration = \"1s\"\n[[ops]]\nmethod = \"ping\"\n",
+        "test",
+    )
+    .expect("workload");
+    let t0 = Instant::now();
+    let mut r = Recorder::new(&["ping".to_string()], t0, None);
+    for s in 0..secs {
+        let f = wobble[(s as usize) % wobble.len()];
+        for i in 0..per_s {
+            let planned =
+                t0 + Duration::from_secs(s) + Duration::from_micros(i * 1_000_000 / per_s);
+            r.record(&Sample {
+                op: 0,
+                planned,
+                sent: planned,
+                done: planned + Duration::from_micros((took_us as f64 * f) as u64),
+                outcome: Ok(()),
+            });
+        }
+        let status = EngineStatus {
+            phase: Phase::Measuring,
+            ..EngineStatus::default()
+        };
+        r.tick(t0 + Duration::from_secs(s + 1), status);
+    }
+    let status = EngineStatus {
+        phase: Phase::Measuring,
+        ..EngineStatus::default()
+    };
+    let o = RunOutcome {
+        metrics: r.finish(t0 + Duration::from_secs(secs), status),
+        stopped_by: StopReason::Completed,
+        target: TargetInfo::default(),
+        unfinished: 0,
+    };
+    RunReport::build(&w, "builtin", std::time::SystemTime::UNIX_EPOCH, o)
+}
+
+fn status_of(c: &Comparison, m: CheckMetric) -> Status {
+    c.metrics
+        .iter()
+        .find(|v| v.metric == m)
+        .map(|v| v.status)
+        .expect("metric present")
+}
+
+#[tokio::test(start_paused = true)]
+async fn repeated_runs_compare_run_by_run() {
+    let base: Vec<RunReport> = [1.0, 1.02, 0.98]
+        .iter()
+        .map(|f| run(100, (1000.0 * f) as u64, 2, &[1.0]))
+        .collect();
+    let slow: Vec<RunReport> = [1.0, 1.02, 0.98]
+        .iter()
+        .map(|f| run(100, (1500.0 * f) as u64, 2, &[1.0]))
+        .collect();
+    let c = compare_runs("w", &base, &slow, &Thresholds::default());
+    assert!(c.regressed());
+    assert_eq!(status_of(&c, CheckMetric::P50), Status::Regressed);
+    assert_eq!(status_of(&c, CheckMetric::Throughput), Status::Unchanged);
+    assert_eq!(status_of(&c, CheckMetric::Memory), Status::NotMeasured);
+    let p50 = c
+        .metrics
+        .iter()
+        .find(|v| v.metric == CheckMetric::P50)
+        .expect("p50");
+    assert_eq!(p50.baseline_samples, 3);
+    assert!(c.notes.is_empty(), "{:?}", c.notes);
+    let same = compare_runs("w", &base, &base, &Thresholds::default());
+    assert!(!same.regressed());
+}
+
+#[tokio::test(start_paused = true)]
+async fn single_runs_use_their_intervals_as_the_spread() {
+    let base = run(100, 1000, 10, &[1.0, 1.03, 0.97]);
+    let noisy = run(100, 1250, 10, &[2.5, 0.4, 1.0]);
+    let c = compare_runs(
+        "w",
+        std::slice::from_ref(&base),
+        &[noisy],
+        &Thresholds::default(),
+    );
+    assert!(c.notes[0].contains("one-second intervals"), "{:?}", c.notes);
+    let p50 = c
+        .metrics
+        .iter()
+        .find(|v| v.metric == CheckMetric::P50)
+        .expect("p50");
+    assert_eq!(p50.current_samples, 10);
+    // About +25 %, but scattered from -60 % to +150 %: not a verdict.
+    assert_eq!(p50.status, Status::Noisy, "{p50:?}");
+    let steady = run(100, 1300, 10, &[1.0, 1.03, 0.97]);
+    let c = compare_runs("w", &[base], &[steady], &Thresholds::default());
+    assert_eq!(status_of(&c, CheckMetric::P50), Status::Regressed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn environment_differences_are_named() {
+    let base = run(10, 1000, 1, &[1.0]);
+    let mut cur = base.clone();
+    cur.environment.cpus = 64;
+    cur.environment.build = "release".into();
+    cur.environment.target = "stdio:./server".into();
+    let notes = environment_notes(&base, &cur);
+    assert_eq!(notes.len(), 3, "{notes:?}");
+    assert!(notes
+        .iter()
+        .any(|n| n.contains("CPUs 2") || n.contains("CPUs")));
+    assert!(notes.iter().any(|n| n.contains("stdio:./server")));
+}
+
+#[test]
+fn baseline_files_that_cannot_be_used_say_why() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = Baseline::read(&dir.path().join("none.json")).expect_err("missing");
+    assert!(matches!(missing, BaselineError::Missing(_)));
+    assert!(missing.to_string().contains("mcptop baseline save"));
+    let corrupt = dir.path().join("corrupt.json");
+    std::fs::write(&corrupt, "{\"schema\": \"mcptop.baseline\", ").expect("write");
+    let e = Baseline::read(&corrupt).expect_err("corrupt").to_string();
+    assert!(
+        e.contains("corrupt.json") && e.contains("not an mcptop baseline"),
+        "{e}"
+    );
+    let result_file = dir.path().join("run.json");
+    std::fs::write(
+        &result_file,
+        "{\"schema\": \"mcptop.run\", \"schema_version\": 1}",
+    )
+    .expect("write");
+    let e = Baseline::read(&result_file)
+        .expect_err("wrong schema")
+        .to_string();
+    assert!(e.contains("not an mcptop baseline"), "{e}");
+    let mut empty = Baseline::new(RunSettings {
+        repeats: 1,
+        quick: true,
+        target: "builtin".into(),
+    });
+    empty.workloads.insert("echo".into(), Vec::new());
+    let path = dir.path().join("empty.json");
+    empty.write(&path).expect("write");
+    let e = Baseline::read(&path).expect_err("no runs").to_string();
+    assert!(e.contains("echo has no runs"), "{e}");
+}
+
+#[test]
+fn project_thresholds_override_only_what_they_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("mcptop.toml"),
+        "[check]\nworkloads = [\"echo\"]\n[check.thresholds]\np99 = 0.5\n",
+    )
+    .expect("write");
+    let p = project::Project::load(dir.path()).expect("project");
+    assert_eq!(p.check.workloads, vec!["echo".to_string()]);
+    assert_eq!(p.check.thresholds.get(CheckMetric::P99), 0.5);
+    assert_eq!(p.check.thresholds.get(CheckMetric::Throughput), 0.10);
+    std::fs::write(
+        dir.path().join("mcptop.toml"),
+        "[check.thresholds]\np42 = 0.5\n",
+    )
+    .expect("write");
+    let e = project::Project::load(dir.path()).expect_err("unknown metric");
+    assert!(e.contains("mcptop.toml") && e.contains("p42"), "{e}");
+}

@@ -1,0 +1,361 @@
+//! The verdict per metric: regressed only when the change is beyond its
+//! threshold **and** its confidence interval excludes no change.
+
+use super::stats::{estimate, median, Estimate, Scale};
+use crate::report::RunReport;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckMetric {
+    Throughput,
+    P50,
+    P95,
+    P99,
+    ErrorRate,
+    /// Peak resident memory of the target (or of mcptop for the builtin target).
+    Memory,
+    AllocsPerRequest,
+}
+
+impl CheckMetric {
+    pub const ALL: [CheckMetric; 7] = [
+        CheckMetric::Throughput,
+        CheckMetric::P50,
+        CheckMetric::P95,
+        CheckMetric::P99,
+        CheckMetric::ErrorRate,
+        CheckMetric::Memory,
+        CheckMetric::AllocsPerRequest,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckMetric::Throughput => "throughput",
+            CheckMetric::P50 => "p50",
+            CheckMetric::P95 => "p95",
+            CheckMetric::P99 => "p99",
+            CheckMetric::ErrorRate => "error_rate",
+            CheckMetric::Memory => "memory",
+            CheckMetric::AllocsPerRequest => "allocs_per_request",
+        }
+    }
+
+    pub fn higher_is_better(self) -> bool {
+        self == CheckMetric::Throughput
+    }
+
+    pub fn scale(self) -> Scale {
+        match self {
+            CheckMetric::ErrorRate => Scale::Difference,
+            _ => Scale::Ratio,
+        }
+    }
+
+    /// The seeds' thresholds: throughput -10 %, latency +20 %, memory +25 %;
+    /// error rate +0.1 percentage point; allocations per request +10 %.
+    pub fn default_threshold(self) -> f64 {
+        match self {
+            CheckMetric::Throughput => 0.10,
+            CheckMetric::P50 | CheckMetric::P95 | CheckMetric::P99 => 0.20,
+            CheckMetric::ErrorRate => 0.001,
+            CheckMetric::Memory => 0.25,
+            CheckMetric::AllocsPerRequest => 0.10,
+        }
+    }
+
+    /// This metric of one run, when the run measured it.
+    pub fn of_run(self, r: &RunReport) -> Option<f64> {
+        let o = &r.metrics.overall;
+        let latency = |v: u64| (o.ok > 0).then_some(v as f64);
+        match self {
+            CheckMetric::Throughput => Some(o.throughput_msg_per_s),
+            CheckMetric::P50 => latency(o.latency_p50_us),
+            CheckMetric::P95 => latency(o.latency_p95_us),
+            CheckMetric::P99 => latency(o.latency_p99_us),
+            CheckMetric::ErrorRate => (o.operations > 0).then_some(o.error_rate),
+            CheckMetric::Memory | CheckMetric::AllocsPerRequest => None,
+        }
+    }
+
+    /// This metric per one-second interval of a single run: the spread used
+    /// when only one run a side exists (`mcptop compare A.json B.json`).
+    pub fn of_intervals(self, r: &RunReport) -> Vec<f64> {
+        let full = r.metrics.intervals.iter().filter(|i| i.length_s >= 0.5);
+        match self {
+            CheckMetric::Throughput => full.map(|i| i.throughput).collect(),
+            CheckMetric::P50 => full
+                .filter(|i| i.completed > i.errors)
+                .map(|i| i.corrected.p50_us as f64)
+                .collect(),
+            CheckMetric::P95 => full
+                .filter(|i| i.completed > i.errors)
+                .map(|i| i.corrected.p95_us as f64)
+                .collect(),
+            CheckMetric::P99 => full
+                .filter(|i| i.completed > i.errors)
+                .map(|i| i.corrected.p99_us as f64)
+                .collect(),
+            CheckMetric::ErrorRate => full
+                .filter(|i| i.completed > 0)
+                .map(|i| i.errors as f64 / i.completed as f64)
+                .collect(),
+            CheckMetric::Memory | CheckMetric::AllocsPerRequest => {
+                self.of_run(r).into_iter().collect()
+            }
+        }
+    }
+}
+
+/// Thresholds per metric, as fractions (0.1 = 10 %), error rate absolute.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Thresholds(pub BTreeMap<CheckMetric, f64>);
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds(
+            CheckMetric::ALL
+                .iter()
+                .map(|m| (*m, m.default_threshold()))
+                .collect(),
+        )
+    }
+}
+
+impl Thresholds {
+    pub fn get(&self, m: CheckMetric) -> f64 {
+        self.0.get(&m).copied().unwrap_or(m.default_threshold())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Regressed,
+    Improved,
+    /// Within the threshold (whether or not significant).
+    Unchanged,
+    /// Beyond the threshold but not significant: the runs are too noisy to say.
+    Noisy,
+    NotMeasured,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Regressed => "REGRESSED",
+            Status::Improved => "improved",
+            Status::Unchanged => "ok",
+            Status::Noisy => "noisy (not significant)",
+            Status::NotMeasured => "not measured",
+        }
+    }
+}
+
+/// The seeds' classes by size of the change: critical > 20 %, high 15-20 %,
+/// medium 10-15 %, low 5-10 %, negligible < 5 %.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Negligible,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn of_change(change: f64) -> Severity {
+        let pct = change.abs() * 100.0;
+        if pct > 20.0 {
+            Severity::Critical
+        } else if pct > 15.0 {
+            Severity::High
+        } else if pct > 10.0 {
+            Severity::Medium
+        } else if pct >= 5.0 {
+            Severity::Low
+        } else {
+            Severity::Negligible
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Negligible => "negligible",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricVerdict {
+    pub metric: CheckMetric,
+    pub baseline_median: f64,
+    pub current_median: f64,
+    pub baseline_samples: usize,
+    pub current_samples: usize,
+    /// Relative change (absolute for the error rate), with its interval.
+    pub change: Option<f64>,
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+    pub threshold: f64,
+    pub severity: Severity,
+    pub status: Status,
+}
+
+pub fn judge(metric: CheckMetric, threshold: f64, base: &[f64], cur: &[f64]) -> MetricVerdict {
+    let est = estimate(base, cur, metric.scale());
+    let status = match est {
+        None if base.is_empty() || cur.is_empty() => Status::NotMeasured,
+        // A ratio with a zero side (no replies at all): only a drop to zero
+        // throughput can be judged, and it is a regression.
+        None => {
+            if metric.higher_is_better() && median(cur) == 0.0 && median(base) > 0.0 {
+                Status::Regressed
+            } else {
+                Status::NotMeasured
+            }
+        }
+        Some(e) => classify(metric, threshold, &e),
+    };
+    let severity = match (metric.scale(), est) {
+        (_, None) if status == Status::Regressed => Severity::Critical,
+        (_, None) => Severity::Negligible,
+        // Any significant rise in errors past the threshold is critical.
+        (Scale::Difference, Some(_)) if status == Status::Regressed => Severity::Critical,
+        (Scale::Difference, Some(_)) => Severity::Negligible,
+        (Scale::Ratio, Some(e)) => Severity::of_change(e.change),
+    };
+    MetricVerdict {
+        metric,
+        baseline_median: median(base),
+        current_median: median(cur),
+        baseline_samples: base.len(),
+        current_samples: cur.len(),
+        change: est.map(|e| e.change),
+        ci_low: est.map(|e| e.low),
+        ci_high: est.map(|e| e.high),
+        threshold,
+        severity,
+        status,
+    }
+}
+
+fn classify(metric: CheckMetric, threshold: f64, e: &Estimate) -> Status {
+    // Signed so that positive is worse.
+    let worse = if metric.higher_is_better() {
+        -e.change
+    } else {
+        e.change
+    };
+    if worse.abs() <= threshold {
+        Status::Unchanged
+    } else if !e.significant() {
+        Status::Noisy
+    } else if worse > 0.0 {
+        Status::Regressed
+    } else {
+        Status::Improved
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: [f64; 5] = [1000.0, 1010.0, 990.0, 1005.0, 995.0];
+
+    fn scaled(f: f64) -> Vec<f64> {
+        BASE.iter().map(|x| x * f).collect()
+    }
+
+    #[test]
+    fn a_clear_throughput_drop_regresses_with_its_severity() {
+        let v = judge(CheckMetric::Throughput, 0.10, &BASE, &scaled(0.82));
+        assert_eq!(v.status, Status::Regressed);
+        assert_eq!(v.severity, Severity::High);
+        let change = v.change.expect("change");
+        assert!((change + 0.18).abs() < 1e-9, "{change}");
+        let (lo, hi) = (v.ci_low.expect("lo"), v.ci_high.expect("hi"));
+        assert!(lo < change && change < hi && hi < 0.0, "{lo} {hi}");
+    }
+
+    #[test]
+    fn a_clear_latency_improvement_is_not_a_regression() {
+        let v = judge(CheckMetric::P99, 0.20, &BASE, &scaled(0.5));
+        assert_eq!(v.status, Status::Improved);
+        assert_eq!(v.severity, Severity::Critical);
+    }
+
+    #[test]
+    fn noise_only_passes() {
+        let cur = [1003.0, 996.0, 1008.0, 992.0, 1001.0];
+        let v = judge(CheckMetric::P50, 0.20, &BASE, &cur);
+        assert_eq!(v.status, Status::Unchanged);
+        assert_eq!(v.severity, Severity::Negligible);
+    }
+
+    #[test]
+    fn beyond_the_threshold_but_not_significant_is_noisy_not_regressed() {
+        // Geometric mean +30 %, but the runs scatter from -20 % to +100 %.
+        let cur = [800.0, 2000.0, 1100.0, 1600.0, 1300.0];
+        let v = judge(CheckMetric::P99, 0.20, &BASE, &cur);
+        assert!(v.change.expect("change") > 0.2, "{v:?}");
+        assert_eq!(v.status, Status::Noisy);
+    }
+
+    #[test]
+    fn significant_but_below_the_threshold_passes() {
+        // A steady +5 % latency: real, but within the 20 % budget.
+        let v = judge(CheckMetric::P50, 0.20, &BASE, &scaled(1.05));
+        assert!(v.ci_low.expect("lo") > 0.0, "significant: {v:?}");
+        assert_eq!(v.status, Status::Unchanged);
+        assert_eq!(v.severity, Severity::Low);
+    }
+
+    #[test]
+    fn error_rate_is_judged_in_percentage_points() {
+        let v = judge(CheckMetric::ErrorRate, 0.001, &[0.0; 5], &[0.02; 5]);
+        assert_eq!(v.status, Status::Regressed);
+        assert_eq!(v.severity, Severity::Critical);
+        let v = judge(CheckMetric::ErrorRate, 0.001, &[0.0; 5], &[0.0005; 5]);
+        assert_eq!(v.status, Status::Unchanged);
+    }
+
+    #[test]
+    fn throughput_falling_to_zero_regresses() {
+        let v = judge(CheckMetric::Throughput, 0.10, &BASE, &[0.0, 0.0]);
+        assert_eq!(v.status, Status::Regressed);
+    }
+
+    #[test]
+    fn a_metric_missing_on_either_side_is_not_measured() {
+        let v = judge(CheckMetric::Memory, 0.25, &[], &BASE);
+        assert_eq!(v.status, Status::NotMeasured);
+    }
+
+    #[test]
+    fn severity_classes_follow_the_seeds() {
+        let classes: Vec<Severity> = [0.04, 0.05, 0.12, 0.17, 0.21, -0.3]
+            .iter()
+            .map(|c| Severity::of_change(*c))
+            .collect();
+        assert_eq!(
+            classes,
+            vec![
+                Severity::Negligible,
+                Severity::Low,
+                Severity::Medium,
+                Severity::High,
+                Severity::Critical,
+                Severity::Critical
+            ]
+        );
+    }
+}

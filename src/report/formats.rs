@@ -1,0 +1,151 @@
+//! A run's report in the formats CI and people read: Markdown and JUnit XML.
+
+use super::junit::{self, Case, Suite};
+use super::text::{describe_stop, fmt_us};
+use super::RunReport;
+use std::fmt::Write;
+
+/// How a report or a verdict is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Markdown,
+    Junit,
+}
+
+pub fn markdown(r: &RunReport) -> String {
+    let m = &r.metrics;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "## mcptop: `{}` on `{}`\n",
+        r.workload_id, r.environment.target
+    );
+    let _ = writeln!(
+        out,
+        "{} · measured {:.1} s · stopped: {} · mcptop {} ({}) · {} CPUs\n",
+        if r.passed && !r.target_failed() {
+            "**pass**"
+        } else {
+            "**FAIL**"
+        },
+        m.duration_s,
+        describe_stop(&r.stopped_by),
+        r.environment.mcptop_version,
+        r.environment.build,
+        r.environment.cpus
+    );
+    let _ = writeln!(
+        out,
+        "| operation | ok | errors | req/s | p50 | p90 | p99 | p99.9 | max | service p50 | service p99 |"
+    );
+    let _ = writeln!(
+        out,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for o in m.ops.iter().chain(std::iter::once(&m.overall)) {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} |",
+            if o.label == "all" {
+                "**all**"
+            } else {
+                &o.label
+            },
+            o.ok,
+            o.errors,
+            o.throughput_msg_per_s,
+            fmt_us(o.latency_p50_us),
+            fmt_us(o.latency_p90_us),
+            fmt_us(o.latency_p99_us),
+            fmt_us(o.latency_p999_us),
+            fmt_us(o.latency_max_us),
+            fmt_us(o.service_p50_us),
+            fmt_us(o.service_p99_us)
+        );
+    }
+    let _ = writeln!(out, "\nLatency from the planned start (coordinated-omission corrected); service time from the actual send.");
+    if let Some(asked) = m.asked_rate {
+        let _ = writeln!(
+            out,
+            "\nAsked {asked:.1} req/s, sent {:.1}/s, achieved {:.1}/s, {} late sends.",
+            m.sent_rate, m.achieved_rate, m.late_sends
+        );
+    }
+    if !m.overall.errors_by_kind.is_empty() {
+        let _ = writeln!(out, "\n| error | count |\n|---|---:|");
+        for (kind, n) in &m.overall.errors_by_kind {
+            let _ = writeln!(out, "| {kind} | {n} |");
+        }
+    }
+    if !r.thresholds.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n| threshold | limit | actual | verdict |\n|---|---|---|---|"
+        );
+        for t in &r.thresholds {
+            let _ = writeln!(
+                out,
+                "| {}{} | {} | {} | {} |",
+                t.metric,
+                t.op.as_deref()
+                    .map(|o| format!(" ({o})"))
+                    .unwrap_or_default(),
+                t.limit,
+                t.actual,
+                if t.passed { "pass" } else { "**FAIL**" }
+            );
+        }
+    }
+    for w in &m.warnings {
+        let _ = writeln!(out, "\n> warning: {w}");
+    }
+    out
+}
+
+pub fn junit(r: &RunReport) -> String {
+    let class = format!("mcptop.{}", r.workload_id);
+    let mut cases = vec![Case {
+        name: "run completed".into(),
+        classname: class.clone(),
+        failure: r
+            .target_failed()
+            .then(|| format!("the run failed: {}", describe_stop(&r.stopped_by))),
+        skipped: None,
+        output: format!(
+            "{} requests, {:.1} req/s, p50 {}, p99 {}, errors {}",
+            r.metrics.overall.operations,
+            r.metrics.overall.throughput_msg_per_s,
+            fmt_us(r.metrics.overall.latency_p50_us),
+            fmt_us(r.metrics.overall.latency_p99_us),
+            r.metrics.overall.errors
+        ),
+    }];
+    for t in &r.thresholds {
+        let name = match &t.op {
+            Some(op) => format!("{} of {op} {}", t.metric, t.limit),
+            None => format!("{} {}", t.metric, t.limit),
+        };
+        cases.push(Case {
+            name,
+            classname: class.clone(),
+            failure: (!t.passed).then(|| format!("actual {}, limit {}", t.actual, t.limit)),
+            skipped: None,
+            output: format!("actual {}", t.actual),
+        });
+    }
+    junit::render(&[Suite {
+        name: r.workload_id.clone(),
+        time_s: r.metrics.duration_s,
+        cases,
+    }])
+}
+
+pub fn render(r: &RunReport, format: Format) -> String {
+    match format {
+        Format::Text => super::text::summary(r),
+        Format::Markdown => markdown(r),
+        Format::Junit => junit(r),
+    }
+}

@@ -1,0 +1,212 @@
+//! The regression gate end to end: baselines, checks, comparisons, report
+//! formats and the git hook, on the builtin target.
+
+use crate::harness::{read_json, TestDir};
+use predicates::prelude::*;
+
+/// A workload whose latency is set by the sleep tool: a slowdown that no
+/// amount of machine noise hides.
+fn sleepy(dir: &TestDir, ms: u32) {
+    std::fs::create_dir_all(dir.join("workloads")).expect("mkdir");
+    dir.write(
+        "workloads/gate.toml",
+        &format!(
+            "name = \"gate\"\nconcurrency = 2\nsessions = 1\nduration = \"1s\"\n\
+             [[ops]]\nmethod = \"tools/call\"\ntool = \"sleep\"\narguments = {{ ms = {ms} }}\n"
+        ),
+    );
+}
+
+#[test]
+fn save_then_check_passes_unchanged_and_fails_a_slowdown() {
+    let dir = TestDir::new();
+    sleepy(&dir, 2);
+    dir.mcptop()
+        .args(["baseline", "save", "gate", "--quick", "--repeats", "3"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(".mcptop/baselines/baseline.json"));
+    let b = read_json(&dir.join(".mcptop/baselines/baseline.json"));
+    assert_eq!(b["schema"], "mcptop.baseline");
+    assert_eq!(b["workloads"]["gate"].as_array().map(Vec::len), Some(3));
+
+    dir.mcptop()
+        .args(["check", "--quick", "--repeats", "3"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("gate: pass"))
+        .stdout(predicate::str::contains("PASS"));
+
+    sleepy(&dir, 8);
+    dir.mcptop()
+        .args([
+            "check",
+            "--quick",
+            "--repeats",
+            "3",
+            "--update-baseline",
+            "--format",
+            "junit",
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("<testsuites"))
+        .stdout(predicate::str::contains("<failure"))
+        .stderr(predicate::str::contains("baseline not updated"));
+    // The failed check left the baseline alone: still 2 ms runs.
+    let b2 = read_json(&dir.join(".mcptop/baselines/baseline.json"));
+    assert_eq!(b2["workloads"]["gate"], b["workloads"]["gate"]);
+}
+
+#[test]
+fn a_missing_or_corrupt_baseline_or_unknown_workload_exits_2() {
+    let dir = TestDir::new();
+    dir.mcptop()
+        .args(["check", "--quick", "echo"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("no baseline").and(predicate::str::contains("baseline save")),
+        );
+    dir.write("broken.json", "{\"schema\": \"mcptop.baseline\"");
+    dir.mcptop()
+        .args(["check", "--quick", "--baseline", "broken.json"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("broken.json"));
+    sleepy(&dir, 1);
+    dir.mcptop()
+        .args([
+            "baseline",
+            "save",
+            "gate",
+            "--quick",
+            "--repeats",
+            "1",
+            "--baseline",
+            "b.json",
+        ])
+        .assert()
+        .success();
+    dir.mcptop()
+        .args(["check", "--quick", "--baseline", "b.json", "echo"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("echo is not in the baseline"));
+    dir.mcptop()
+        .args(["check", "--quick", "--baseline", "b.json", "nonesuch"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("nonesuch"));
+}
+
+#[test]
+fn compare_two_result_files_and_render_reports() {
+    let dir = TestDir::new();
+    sleepy(&dir, 1);
+    dir.mcptop()
+        .args([
+            "run",
+            "gate",
+            "--duration",
+            "3s",
+            "--warmup",
+            "0s",
+            "--out",
+            "a.json",
+        ])
+        .assert()
+        .success();
+    sleepy(&dir, 6);
+    dir.mcptop()
+        .args([
+            "run",
+            "gate",
+            "--duration",
+            "3s",
+            "--warmup",
+            "0s",
+            "--out",
+            "b.json",
+        ])
+        .assert()
+        .success();
+    dir.mcptop()
+        .args(["compare", "a.json", "b.json"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("REGRESSED"))
+        .stdout(predicate::str::contains("one-second intervals"))
+        .stdout(predicate::str::contains("the workload file changed"));
+    dir.mcptop()
+        .args(["compare", "a.json", "a.json", "--format", "markdown"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("| throughput |"));
+    dir.mcptop()
+        .args(["report", "a.json", "--format", "markdown"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("## mcptop: `gate`"))
+        .stdout(predicate::str::contains("| **all** |"));
+    dir.mcptop()
+        .args(["report", "a.json", "--format", "junit"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("<testcase name=\"run completed\""));
+    dir.mcptop()
+        .args(["report", "nope.json"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("nope.json"));
+}
+
+#[test]
+fn the_git_hook_is_installed_once_unless_forced() {
+    let dir = TestDir::new();
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    dir.mcptop()
+        .args(["check", "--install-git-hook", "echo"])
+        .assert()
+        .success();
+    let hook = dir.join(".git/hooks/pre-commit");
+    let text = std::fs::read_to_string(&hook).expect("hook");
+    assert!(
+        text.starts_with("#!/bin/sh") && text.contains("check --quick echo"),
+        "{text}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&hook).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o111, 0o111);
+    }
+    std::fs::write(&hook, "#!/bin/sh\nmine\n").expect("write");
+    dir.mcptop()
+        .args(["check", "--install-git-hook"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("already exists").and(predicate::str::contains("--force")),
+        );
+    assert_eq!(
+        std::fs::read_to_string(&hook).expect("hook"),
+        "#!/bin/sh\nmine\n"
+    );
+    dir.mcptop()
+        .args(["check", "--install-git-hook", "--force"])
+        .assert()
+        .success();
+    assert!(std::fs::read_to_string(&hook)
+        .expect("hook")
+        .contains("check --quick"));
+}
