@@ -5,6 +5,7 @@
 //! a run goes on; it blocks, so call it from a background thread.
 
 pub mod alloc;
+pub mod command;
 pub mod flame;
 #[cfg(target_os = "linux")]
 pub mod perf;
@@ -153,8 +154,25 @@ pub struct SelfProfiler {
     started: Instant,
 }
 
+/// Frames of pprof's signal handler and unwinder.
+fn is_unwinder_frame(name: &str) -> bool {
+    name.starts_with("backtrace::")
+        || name.contains("pprof::")
+        || name == "__restore_rt"
+        || name.starts_with("<pprof::")
+}
+
 #[cfg(unix)]
 impl SelfProfiler {
+    /// Loads the symbol tables the profiler needs (a second or more for a
+    /// debug build). `start` does it too; calling this ahead of time keeps
+    /// that cost out of the profiled window.
+    pub fn warm_up() {
+        if let Ok(guard) = pprof::ProfilerGuardBuilder::default().frequency(1).build() {
+            drop(guard);
+        }
+    }
+
     pub fn start(frequency: u32) -> Result<SelfProfiler, ProfileError> {
         let hz = i32::try_from(frequency.clamp(1, 10_000)).unwrap_or(DEFAULT_HZ as i32);
         let guard = pprof::ProfilerGuardBuilder::default()
@@ -182,14 +200,18 @@ impl SelfProfiler {
         drop(self.guard);
         let mut stacks = Folded::new();
         for (frames, count) in &report.data {
-            let mut line = flame::clean_frame(&frames.thread_name_or_id());
+            let mut names = vec![flame::clean_frame(&frames.thread_name_or_id())];
             for frame in frames.frames.iter().rev() {
                 for symbol in frame.iter().rev() {
-                    line.push(';');
-                    line.push_str(&flame::clean_frame(&symbol.name()));
+                    names.push(flame::clean_frame(&symbol.name()));
                 }
             }
-            *stacks.entry(line).or_default() += u64::try_from(*count).unwrap_or(0);
+            // The sampler's own unwinding sits on top of every stack: it is
+            // the profiler, not the profiled.
+            while names.len() > 1 && names.last().is_some_and(|n| is_unwinder_frame(n)) {
+                names.pop();
+            }
+            *stacks.entry(names.join(";")).or_default() += u64::try_from(*count).unwrap_or(0);
         }
         Ok((stacks, duration))
     }
@@ -222,6 +244,16 @@ pub fn capture_self(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unwinder_frames_are_recognised() {
+        assert!(is_unwinder_frame("backtrace::backtrace::libunwind::trace"));
+        assert!(is_unwinder_frame(
+            "<pprof::backtrace::backtrace_rs::Trace as pprof::backtrace::Trace>::trace"
+        ));
+        assert!(is_unwinder_frame("pprof::profiler::perf_signal_handler"));
+        assert!(!is_unwinder_frame("mcptop::server::burn_cpu"));
+    }
 
     #[test]
     fn zero_samples_is_an_error_not_an_empty_graph() {
