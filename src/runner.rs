@@ -112,7 +112,8 @@ async fn run_command(args: RunArgs) -> anyhow::Result<Exit> {
         .unwrap_or_else(|| default_out(&workload.name));
     let _interactive = !args.headless && !args.quiet && std::io::stdout().is_terminal();
     let view = if args.quiet { View::Quiet } else { View::Lines };
-    let monitor = ResourceMonitor::new(!args.no_memory_stats, args.target_pid.into_iter().collect());
+    let monitor =
+        ResourceMonitor::new(!args.no_memory_stats, args.target_pid.into_iter().collect());
     let report = run_workload_with(&workload, &spec, view, monitor).await?;
     report::write_report(&out, &report).map_err(|e| anyhow!(e))?;
     print!("{}", text::summary(&report));

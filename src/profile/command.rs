@@ -37,7 +37,9 @@ enum Running {
 
 pub async fn run(args: ProfileArgs) -> anyhow::Result<Exit> {
     let overrides = Overrides {
-        duration: args.seconds.map(|s| format!("{}ms", (s * 1000.0).round() as u64)),
+        duration: args
+            .seconds
+            .map(|s| format!("{}ms", (s * 1000.0).round() as u64)),
         rate: args.rate,
         concurrency: args.concurrency,
         sessions: args.sessions,
@@ -79,13 +81,19 @@ pub async fn run(args: ProfileArgs) -> anyhow::Result<Exit> {
         title: format!("mcptop profile: {} on {who}", workload.name),
         diff_against: args.diff.clone(),
     };
+    #[cfg(unix)]
+    if subject == Subject::SelfProcess {
+        // Before the run, so loading symbols does not eat into it.
+        tokio::task::spawn_blocking(super::SelfProfiler::warm_up).await?;
+    }
     let monitor = ResourceMonitor::new(true, args.target_pid.into_iter().collect());
     let (done_tx, done_rx) = oneshot::channel();
     let watcher_monitor = monitor.clone();
     let quiet = args.quiet;
     let view = View::Custom(Box::new(move |snaps, _controls| {
         tokio::spawn(async move {
-            let result = profile_measured_phase(snaps, subject, options, watcher_monitor, quiet).await;
+            let result =
+                profile_measured_phase(snaps, subject, options, watcher_monitor, quiet).await;
             let _ = done_tx.send(result);
         })
     }));
@@ -128,10 +136,6 @@ async fn profile_measured_phase(
     quiet: bool,
 ) -> Result<ProfileOutput, ProfileError> {
     let mut running: Option<Running> = None;
-    #[cfg(unix)]
-    if subject == Subject::SelfProcess {
-        let _ = tokio::task::spawn_blocking(super::SelfProfiler::warm_up).await;
-    }
     while snaps.changed().await.is_ok() {
         let snap = snaps.borrow_and_update().clone();
         if snap.phase == Phase::Measuring && running.is_none() {

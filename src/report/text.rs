@@ -206,21 +206,30 @@ fn mib(bytes: u64) -> String {
 /// Memory and allocator lines, when they were measured.
 fn resources(out: &mut String, m: &crate::metrics::RunMetrics) {
     if let Some(mem) = &m.memory {
-        let proc_line = |name: &str, p: &crate::metrics::snapshot::ProcessStats, slope: Option<f64>| {
-            format!(
-                "{name}: RSS {} ({}), CPU {:.0}%, {} threads, {} fds",
-                mib(p.rss_bytes),
-                slope.map_or("no slope".into(), |s| format!("{s:+.2} MiB/min")),
-                p.cpu_percent,
-                p.threads,
-                p.open_fds
-            )
-        };
+        let proc_line =
+            |name: &str, p: &crate::metrics::snapshot::ProcessStats, slope: Option<f64>| {
+                format!(
+                    "{name}: RSS {} ({}), CPU {:.0}%, {} threads, {} fds",
+                    mib(p.rss_bytes),
+                    slope.map_or("no slope".into(), |s| format!("{s:+.2} MiB/min")),
+                    p.cpu_percent,
+                    p.threads,
+                    p.open_fds
+                )
+            };
         if let Some(p) = &mem.mcptop {
-            let _ = writeln!(out, "{}", proc_line("mcptop", p, mem.mcptop_slope_mib_per_min));
+            let _ = writeln!(
+                out,
+                "{}",
+                proc_line("mcptop", p, mem.mcptop_slope_mib_per_min)
+            );
         }
         if let Some(p) = &mem.target {
-            let _ = writeln!(out, "{}", proc_line("target", p, mem.target_slope_mib_per_min));
+            let _ = writeln!(
+                out,
+                "{}",
+                proc_line("target", p, mem.target_slope_mib_per_min)
+            );
         }
         if let Some(b) = mem.bytes_per_session {
             let _ = writeln!(out, "memory per session: {:.1} KiB", b / 1024.0);
