@@ -32,6 +32,10 @@ pub enum Command {
         #[arg(required = true)]
         workloads: Vec<String>,
     },
+    /// Run a workload and record a CPU flame graph of the measured phase
+    /// (mcptop itself for the builtin target, the server processes with perf otherwise)
+    #[command(after_help = EXIT_CODES)]
+    Profile(ProfileArgs),
     /// Serve the builtin MCP server
     Serve(ServeArgs),
     /// Save baselines: run workloads several times and store the runs
@@ -139,6 +143,54 @@ pub struct RunArgs {
     /// Format of the final summary
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// Also sample this process as the target (a server mcptop did not start)
+    #[arg(long)]
+    pub target_pid: Option<u32>,
+    /// Do not sample processes nor count allocations (to measure their cost)
+    #[arg(long)]
+    pub no_memory_stats: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ProfileArgs {
+    /// A workload name (`mcptop list`) or a path to a workload file
+    pub workload: String,
+    /// `builtin` (default: profiles mcptop in-process) or `stdio:COMMAND ARGS...` (profiles the children with perf)
+    #[arg(long, short)]
+    pub target: Option<String>,
+    /// Seconds to measure and profile (replaces the workload's duration)
+    #[arg(long)]
+    pub seconds: Option<f64>,
+    /// Samples per second
+    #[arg(long, short = 'F', default_value_t = crate::profile::DEFAULT_HZ)]
+    pub frequency: u32,
+    /// Flame graph SVG; the folded stacks go beside it (.folded). Default profiles/WORKLOAD-TIME.svg
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+    /// An earlier .folded capture: also writes a differential flame graph (NAME.diff.svg)
+    #[arg(long)]
+    pub diff: Option<PathBuf>,
+    /// Profile this process with perf (a server mcptop did not start)
+    #[arg(long)]
+    pub target_pid: Option<u32>,
+    /// Open loop at this many requests per second in total
+    #[arg(long, conflicts_with = "concurrency")]
+    pub rate: Option<f64>,
+    /// Closed loop with this many requests in flight
+    #[arg(long, short)]
+    pub concurrency: Option<u32>,
+    /// Number of MCP sessions
+    #[arg(long, short)]
+    pub sessions: Option<u32>,
+    /// Warm-up before measuring, e.g. 1s (0s for none)
+    #[arg(long)]
+    pub warmup: Option<String>,
+    /// Result file (JSON); default .mcptop/runs/WORKLOAD-TIME.json
+    #[arg(long)]
+    pub result: Option<PathBuf>,
+    /// No progress lines, only the summary
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

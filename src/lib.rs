@@ -9,6 +9,7 @@ pub mod cli;
 pub mod client;
 pub mod engine;
 pub mod metrics;
+pub mod profile;
 pub mod report;
 pub mod runner;
 pub mod server;

@@ -6,6 +6,7 @@ use crate::check;
 use crate::cli::{BaselineCommand, Cli, Command, RunArgs};
 use crate::engine::{self, Control, RunSetup};
 use crate::metrics::Snapshot;
+use crate::profile::sampler::{ResourceMonitor, TrackedConnector};
 use crate::report::{self, text, RunReport};
 use crate::target::{self, ConnectOptions, TargetSpec};
 use crate::workload::{catalog, Overrides, Workload};
@@ -44,10 +45,11 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Some(Command::Check(args)) => runtime()?.block_on(check::commands::check(args)),
         Some(Command::Compare(args)) => check::commands::compare(args),
         Some(Command::Report { file, format }) => check::commands::report(&file, format),
+        Some(Command::Profile(args)) => runtime()?.block_on(crate::profile::command::run(args)),
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -94,7 +96,7 @@ fn overrides(args: &RunArgs) -> Overrides {
     }
 }
 
-fn default_out(workload: &str) -> PathBuf {
+pub(crate) fn default_out(workload: &str) -> PathBuf {
     let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
         .to_string()
         .replace(':', "-");
@@ -117,7 +119,9 @@ async fn run_command(args: RunArgs) -> anyhow::Result<Exit> {
         .unwrap_or_else(|| default_out(&workload.name));
     let _interactive = !args.headless && !args.quiet && std::io::stdout().is_terminal();
     let view = if args.quiet { View::Quiet } else { View::Lines };
-    let report = run_workload(&workload, &spec, view).await?;
+    let monitor =
+        ResourceMonitor::new(!args.no_memory_stats, args.target_pid.into_iter().collect());
+    let report = run_workload_with(&workload, &spec, view, monitor).await?;
     report::write_report(&out, &report).map_err(|e| anyhow!(e))?;
     print!("{}", report::formats::render(&report, args.format));
     if args.format == report::formats::Format::Text {
@@ -159,11 +163,24 @@ pub enum View {
 }
 
 /// Runs one workload against one target with Ctrl-C/SIGTERM handling and a
-/// view; returns the report (also on interruption).
+/// view; returns the report (also on interruption). Processes and the
+/// allocator are sampled; see `run_workload_with` to choose how.
 pub async fn run_workload(
     workload: &Workload,
     spec: &TargetSpec,
     view: View,
+) -> anyhow::Result<RunReport> {
+    run_workload_with(workload, spec, view, ResourceMonitor::new(true, Vec::new())).await
+}
+
+/// `run_workload` with a given resource monitor: it samples mcptop and the
+/// target while the run goes, fills the snapshots' memory and allocator
+/// fields on their way to the view, and the result file's at the end.
+pub async fn run_workload_with(
+    workload: &Workload,
+    spec: &TargetSpec,
+    view: View,
+    monitor: ResourceMonitor,
 ) -> anyhow::Result<RunReport> {
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let connector = target::connector(
@@ -174,8 +191,23 @@ pub async fn run_workload(
         },
         events_tx,
     );
+    let connector = TrackedConnector {
+        inner: connector.as_ref(),
+        monitor: monitor.clone(),
+    };
     let (control_tx, control_rx) = mpsc::unbounded_channel();
+    let (engine_tx, mut engine_rx) = watch::channel(Snapshot::default());
     let (snap_tx, snap_rx) = watch::channel(Snapshot::default());
+    let relay_monitor = monitor.clone();
+    // Snapshots pass through the monitor, which adds memory and allocator figures.
+    let relay = tokio::spawn(async move {
+        while engine_rx.changed().await.is_ok() {
+            let mut snap = engine_rx.borrow_and_update().clone();
+            relay_monitor.observe(&mut snap);
+            let _ = snap_tx.send(snap);
+        }
+    });
+    let sampler = monitor.start();
     let signals = tokio::spawn(stop_on_signal(control_tx.clone()));
     let printer = match view {
         View::Quiet => None,
@@ -185,19 +217,25 @@ pub async fn run_workload(
     let started_at = std::time::SystemTime::now();
     let outcome = engine::run(RunSetup {
         workload,
-        connector: connector.as_ref(),
+        connector: &connector,
         target_events: events_rx,
         controls: control_rx,
-        snapshots: snap_tx,
+        snapshots: engine_tx,
         tick: TICK,
     })
     .await;
     signals.abort();
+    let _ = relay.await;
     if let Some(p) = printer {
         let _ = p.await;
     }
     drop(control_tx);
-    let outcome = outcome.map_err(|e| anyhow!("{}: {e}", spec.describe()))?;
+    monitor.stop();
+    if let Some(s) = sampler {
+        let _ = tokio::task::spawn_blocking(move || s.join()).await;
+    }
+    let mut outcome = outcome.map_err(|e| anyhow!("{}: {e}", spec.describe()))?;
+    monitor.finish(&mut outcome.metrics);
     Ok(RunReport::build(
         workload,
         &spec.describe(),

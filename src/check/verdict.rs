@@ -14,7 +14,8 @@ pub enum CheckMetric {
     P95,
     P99,
     ErrorRate,
-    /// Peak resident memory of the target (or of mcptop for the builtin target).
+    /// Resident memory of the target at the end of the run (of mcptop for the
+    /// builtin target, which runs in-process).
     Memory,
     AllocsPerRequest,
 }
@@ -75,7 +76,13 @@ impl CheckMetric {
             CheckMetric::P95 => latency(o.latency_p95_us),
             CheckMetric::P99 => latency(o.latency_p99_us),
             CheckMetric::ErrorRate => (o.operations > 0).then_some(o.error_rate),
-            CheckMetric::Memory | CheckMetric::AllocsPerRequest => None,
+            CheckMetric::Memory => r
+                .metrics
+                .memory
+                .as_ref()
+                .and_then(|m| m.target.as_ref().or(m.mcptop.as_ref()))
+                .map(|p| p.rss_bytes as f64),
+            CheckMetric::AllocsPerRequest => o.allocs_per_request,
         }
     }
 

@@ -4,6 +4,7 @@
 //! made here.
 
 pub mod recorder;
+pub mod resources;
 pub mod snapshot;
 
 use crate::client::CallError;

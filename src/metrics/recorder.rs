@@ -4,7 +4,10 @@
 //! exactly. Memory is bounded: histograms have fixed size and the interval
 //! history is a ring.
 
-use super::snapshot::{IntervalStats, LoadNow, OpSummary, Phase, ProtocolCounters, Snapshot};
+use super::snapshot::{
+    AllocatorStats, IntervalStats, LoadNow, MemoryStats, OpSummary, Phase, ProtocolCounters,
+    Snapshot,
+};
 use super::{encode_histogram, log_buckets, new_histogram, percentiles, ErrorKind, Sample};
 use crate::report::text::fmt_us;
 use hdrhistogram::Histogram;
@@ -107,6 +110,12 @@ pub struct OpMetrics {
     /// HdrHistogram V2 deflate, base64: merge and compare distributions.
     pub histogram_corrected: String,
     pub histogram_service: String,
+    /// Allocations per completed request over the measured window (overall only).
+    #[serde(default)]
+    pub allocs_per_request: Option<f64>,
+    /// Bytes allocated per completed request over the measured window (overall only).
+    #[serde(default)]
+    pub bytes_per_request: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -129,6 +138,11 @@ pub struct RunMetrics {
     pub protocol: ProtocolCounters,
     pub warnings: Vec<String>,
     pub intervals: Vec<IntervalStats>,
+    /// Processes sampled during the run (absent with `--no-memory-stats`).
+    #[serde(default)]
+    pub memory: Option<MemoryStats>,
+    #[serde(default)]
+    pub allocator: Option<AllocatorStats>,
 }
 
 impl Recorder {
@@ -439,6 +453,8 @@ impl Recorder {
             protocol: status.protocol,
             warnings: self.warnings(),
             intervals: self.history.iter().cloned().collect(),
+            memory: None,
+            allocator: None,
         }
     }
 }
@@ -488,6 +504,8 @@ fn op_metrics(
         errors_by_kind: errors.iter().map(|(k, n)| (k.label(), *n)).collect(),
         histogram_corrected: encode_histogram(c),
         histogram_service: encode_histogram(s),
+        allocs_per_request: None,
+        bytes_per_request: None,
     }
 }
 

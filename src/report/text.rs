@@ -156,6 +156,7 @@ pub fn summary(r: &RunReport) -> String {
     if r.unfinished > 0 {
         let _ = writeln!(out, "unanswered when the run ended: {}", r.unfinished);
     }
+    resources(&mut out, m);
     for w in &m.warnings {
         let _ = writeln!(out, "warning: {w}");
     }
@@ -195,5 +196,56 @@ pub fn describe_stop(s: &StopReason) -> String {
             format!("target session {session} {status} after {after_s:.1}s")
         }
         StopReason::AllSessionsClosed => "every session was closed by the target".into(),
+    }
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// Memory and allocator lines, when they were measured.
+fn resources(out: &mut String, m: &crate::metrics::RunMetrics) {
+    if let Some(mem) = &m.memory {
+        let proc_line =
+            |name: &str, p: &crate::metrics::snapshot::ProcessStats, slope: Option<f64>| {
+                format!(
+                    "{name}: RSS {} ({}), CPU {:.0}%, {} threads, {} fds",
+                    mib(p.rss_bytes),
+                    slope.map_or("no slope".into(), |s| format!("{s:+.2} MiB/min")),
+                    p.cpu_percent,
+                    p.threads,
+                    p.open_fds
+                )
+            };
+        if let Some(p) = &mem.mcptop {
+            let _ = writeln!(
+                out,
+                "{}",
+                proc_line("mcptop", p, mem.mcptop_slope_mib_per_min)
+            );
+        }
+        if let Some(p) = &mem.target {
+            let _ = writeln!(
+                out,
+                "{}",
+                proc_line("target", p, mem.target_slope_mib_per_min)
+            );
+        }
+        if let Some(b) = mem.bytes_per_session {
+            let _ = writeln!(out, "memory per session: {:.1} KiB", b / 1024.0);
+        }
+    }
+    if let Some(a) = &m.allocator {
+        let per_request = match (a.allocs_per_request, a.bytes_per_request) {
+            (Some(n), Some(b)) => format!("{n:.1} allocations, {b:.0} bytes per request"),
+            _ => "per request: not measured".into(),
+        };
+        let _ = writeln!(
+            out,
+            "allocator: {per_request}; {} allocated, {} resident, fragmentation {:.1}%",
+            mib(a.allocated_bytes),
+            mib(a.resident_bytes),
+            a.fragmentation * 100.0
+        );
     }
 }

@@ -4,4 +4,5 @@
 mod check;
 mod cli;
 mod harness;
+mod profile;
 mod stdio;

@@ -1,0 +1,305 @@
+//! What a run costs: CPU profiles rendered as flame graphs (mcptop itself
+//! through `pprof`'s in-process sampler, other processes through `perf`),
+//! the counting global allocator, and process sampling (RSS, CPU, threads,
+//! fds). `capture_self` is the one call a view needs to profile mcptop while
+//! a run goes on; it blocks, so call it from a background thread.
+
+pub mod alloc;
+pub mod command;
+pub mod flame;
+#[cfg(target_os = "linux")]
+pub mod perf;
+pub mod process;
+pub mod sampler;
+
+use flame::Folded;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Default sampling frequency: not a multiple of common timer rates, so
+/// samples do not lock step with periodic work.
+pub const DEFAULT_HZ: u32 = 99;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("another profile is being captured in this process")]
+    Busy,
+    #[error("cannot start the CPU profiler: {0}")]
+    Start(String),
+    #[error("cannot read the CPU profile: {0}")]
+    Report(String),
+    #[error("CPU profiling of mcptop itself is not supported on this platform")]
+    Unsupported,
+    #[error(
+        "the profile has no samples: the profiled process did not run on a CPU while \
+         it was sampled (is it idle, or was the run too short?)"
+    )]
+    NoSamples,
+    #[error("the run ended before measuring began; nothing was profiled")]
+    NotMeasured,
+    #[error("no target process to profile (is the target in-process?)")]
+    NoTargetProcess,
+    #[error("perf is not available: {0}")]
+    PerfMissing(String),
+    #[error("perf may not profile the target: {0}")]
+    PerfNotPermitted(String),
+    #[error("perf failed: {0}")]
+    Perf(String),
+    #[error("cannot render the flame graph: {0}")]
+    Render(String),
+    #[error("{0}: no folded stacks in this file")]
+    NotFolded(PathBuf),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl ProfileError {
+    pub fn io(path: &Path, source: std::io::Error) -> ProfileError {
+        ProfileError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Where a capture goes and how it is labelled.
+#[derive(Debug, Clone)]
+pub struct ProfileOptions {
+    /// Samples per second.
+    pub frequency: u32,
+    /// The SVG; the folded stacks go beside it with the extension `.folded`.
+    pub svg: PathBuf,
+    /// Start of the graph's title (workload, target); the duration and the
+    /// sample count are appended.
+    pub title: String,
+    /// An earlier `.folded` capture to compare with (a differential graph).
+    pub diff_against: Option<PathBuf>,
+}
+
+impl ProfileOptions {
+    pub fn folded_path(&self) -> PathBuf {
+        self.svg.with_extension("folded")
+    }
+
+    pub fn diff_path(&self) -> PathBuf {
+        self.svg.with_extension("diff.svg")
+    }
+}
+
+/// What a capture wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileOutput {
+    pub svg: PathBuf,
+    pub folded: PathBuf,
+    pub diff_svg: Option<PathBuf>,
+    pub samples: u64,
+    pub duration: Duration,
+    /// Busiest functions by self time, with their sample counts.
+    pub top: Vec<(String, u64)>,
+}
+
+/// Default SVG path: `profiles/NAME-TIMESTAMP.svg`.
+pub fn default_svg(name: &str) -> PathBuf {
+    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        .to_string()
+        .replace(':', "-");
+    PathBuf::from("profiles").join(format!("{name}-{stamp}.svg"))
+}
+
+/// Writes the folded stacks and the SVG (and the differential graph when
+/// asked for). Zero samples is an error: never an empty graph.
+pub fn write_capture(
+    stacks: &Folded,
+    duration: Duration,
+    options: &ProfileOptions,
+) -> Result<ProfileOutput, ProfileError> {
+    let samples = flame::total_samples(stacks);
+    if samples == 0 {
+        return Err(ProfileError::NoSamples);
+    }
+    let title = format!(
+        "{}, {:.1} s, {samples} samples at {} Hz",
+        options.title,
+        duration.as_secs_f64(),
+        options.frequency
+    );
+    let folded = options.folded_path();
+    flame::write_flamegraph(stacks, &title, &folded, &options.svg)?;
+    let diff_svg = match &options.diff_against {
+        Some(old) => {
+            let out = options.diff_path();
+            let diff_title = format!("{title} (vs {})", old.display());
+            flame::write_differential(old, &folded, &diff_title, &out)?;
+            Some(out)
+        }
+        None => None,
+    };
+    Ok(ProfileOutput {
+        svg: options.svg.clone(),
+        folded,
+        diff_svg,
+        samples,
+        duration,
+        top: flame::top_self(stacks, 5),
+    })
+}
+
+/// An in-process CPU profile of mcptop (every thread), running until `finish`.
+#[cfg(unix)]
+pub struct SelfProfiler {
+    guard: pprof::ProfilerGuard<'static>,
+    started: Instant,
+}
+
+/// Frames of pprof's signal handler and unwinder.
+fn is_unwinder_frame(name: &str) -> bool {
+    name.starts_with("backtrace::")
+        || name.contains("pprof::")
+        || name == "__restore_rt"
+        || name.starts_with("<pprof::")
+}
+
+#[cfg(unix)]
+impl SelfProfiler {
+    /// Loads the symbol tables the profiler needs (a second or more for a
+    /// debug build). `start` does it too; calling this ahead of time keeps
+    /// that cost out of the profiled window.
+    pub fn warm_up() {
+        if let Ok(guard) = pprof::ProfilerGuardBuilder::default().frequency(1).build() {
+            drop(guard);
+        }
+    }
+
+    pub fn start(frequency: u32) -> Result<SelfProfiler, ProfileError> {
+        let hz = i32::try_from(frequency.clamp(1, 10_000)).unwrap_or(DEFAULT_HZ as i32);
+        let guard = pprof::ProfilerGuardBuilder::default()
+            .frequency(hz)
+            .blocklist(&["libc", "libgcc", "pthread", "vdso"])
+            .build()
+            .map_err(|e| match e {
+                pprof::Error::Running => ProfileError::Busy,
+                e => ProfileError::Start(e.to_string()),
+            })?;
+        Ok(SelfProfiler {
+            guard,
+            started: Instant::now(),
+        })
+    }
+
+    /// Stops sampling and returns the stacks, thread name first.
+    pub fn stop(self) -> Result<(Folded, Duration), ProfileError> {
+        let duration = self.started.elapsed();
+        let report = self
+            .guard
+            .report()
+            .build()
+            .map_err(|e| ProfileError::Report(e.to_string()))?;
+        drop(self.guard);
+        let mut stacks = Folded::new();
+        for (frames, count) in &report.data {
+            let mut names = vec![flame::clean_frame(&frames.thread_name_or_id())];
+            for frame in frames.frames.iter().rev() {
+                for symbol in frame.iter().rev() {
+                    names.push(flame::clean_frame(&symbol.name()));
+                }
+            }
+            // The sampler's own unwinding sits on top of every stack: it is
+            // the profiler, not the profiled.
+            while names.len() > 1 && names.last().is_some_and(|n| is_unwinder_frame(n)) {
+                names.pop();
+            }
+            *stacks.entry(names.join(";")).or_default() += u64::try_from(*count).unwrap_or(0);
+        }
+        Ok((stacks, duration))
+    }
+
+    pub fn finish(self, options: &ProfileOptions) -> Result<ProfileOutput, ProfileError> {
+        let (stacks, duration) = self.stop()?;
+        write_capture(&stacks, duration, options)
+    }
+}
+
+/// Profiles mcptop for `duration` and writes the graphs. Blocks the calling
+/// thread (not the others): run it on a background thread during a run.
+pub fn capture_self(
+    duration: Duration,
+    options: &ProfileOptions,
+) -> Result<ProfileOutput, ProfileError> {
+    #[cfg(unix)]
+    {
+        let profiler = SelfProfiler::start(options.frequency)?;
+        std::thread::sleep(duration);
+        profiler.finish(options)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (duration, options);
+        Err(ProfileError::Unsupported)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unwinder_frames_are_recognised() {
+        assert!(is_unwinder_frame("backtrace::backtrace::libunwind::trace"));
+        assert!(is_unwinder_frame(
+            "<pprof::backtrace::backtrace_rs::Trace as pprof::backtrace::Trace>::trace"
+        ));
+        assert!(is_unwinder_frame("pprof::profiler::perf_signal_handler"));
+        assert!(!is_unwinder_frame("mcptop::server::burn_cpu"));
+    }
+
+    #[test]
+    fn zero_samples_is_an_error_not_an_empty_graph() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let options = ProfileOptions {
+            frequency: 99,
+            svg: dir.path().join("p.svg"),
+            title: "t".into(),
+            diff_against: None,
+        };
+        let err =
+            write_capture(&Folded::new(), Duration::from_secs(1), &options).expect_err("empty");
+        assert!(matches!(err, ProfileError::NoSamples), "{err:?}");
+        assert!(!options.svg.exists());
+        assert_eq!(options.folded_path(), dir.path().join("p.folded"));
+        assert_eq!(options.diff_path(), dir.path().join("p.diff.svg"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn captures_a_busy_thread() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let options = ProfileOptions {
+            frequency: 199,
+            svg: dir.path().join("busy.svg"),
+            title: "busy test".into(),
+            diff_against: None,
+        };
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let worker = std::thread::spawn(move || {
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                crate::server::burn_cpu(Duration::from_millis(5));
+            }
+        });
+        let out = capture_self(Duration::from_millis(800), &options);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = worker.join();
+        let out = out.expect("captured");
+        assert!(out.samples > 10, "{out:?}");
+        let stacks = flame::read_folded(&out.folded).expect("folded");
+        assert!(
+            flame::share_with_frame(&stacks, "burn_cpu") > 0.3,
+            "{stacks:?}"
+        );
+        let svg = std::fs::read_to_string(&out.svg).expect("svg");
+        assert!(svg.contains("busy test") && svg.contains("samples at 199 Hz"));
+    }
+}

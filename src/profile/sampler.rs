@@ -1,0 +1,232 @@
+//! The resource sampler: a plain thread that reads mcptop's and the target's
+//! processes and the allocator every `SAMPLE_PERIOD`, feeding a
+//! `metrics::resources::ResourceRecorder`. It also watches sessions connect
+//! (for the cost of one session) and the engine's snapshots (for the
+//! measured window), and fills the snapshot's memory and allocator fields.
+
+use super::{alloc, process};
+use crate::metrics::resources::{RequestMark, ResourceReading, ResourceRecorder};
+use crate::metrics::snapshot::Phase;
+use crate::metrics::{RunMetrics, Snapshot};
+use crate::target::{Connected, Connector, TargetError};
+use futures_util::future::BoxFuture;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How often processes and the allocator are read.
+pub const SAMPLE_PERIOD: Duration = Duration::from_millis(250);
+
+struct Shared {
+    started: Instant,
+    enabled: bool,
+    recorder: Mutex<ResourceRecorder>,
+    /// Target processes other than mcptop itself.
+    target_pids: Mutex<Vec<u32>>,
+    sessions: AtomicU32,
+    /// RSS of each target process when its session connected, summed.
+    target_rss_at_connect: AtomicU64,
+    measuring_ended: AtomicBool,
+    stop: AtomicBool,
+}
+
+/// Process and allocator sampling for one run. Cheap to clone; every clone
+/// sees the same readings.
+#[derive(Clone)]
+pub struct ResourceMonitor {
+    shared: Arc<Shared>,
+}
+
+impl ResourceMonitor {
+    /// `enabled: false` measures nothing (and stops counting allocations), to
+    /// measure what the sampling costs. `target_pids` adds processes to
+    /// watch beyond the ones sessions report (`--target-pid`).
+    pub fn new(enabled: bool, target_pids: Vec<u32>) -> ResourceMonitor {
+        alloc::set_counting(enabled);
+        let monitor = ResourceMonitor {
+            shared: Arc::new(Shared {
+                started: Instant::now(),
+                enabled,
+                recorder: Mutex::new(ResourceRecorder::new()),
+                target_pids: Mutex::new(Vec::new()),
+                sessions: AtomicU32::new(0),
+                target_rss_at_connect: AtomicU64::new(0),
+                measuring_ended: AtomicBool::new(false),
+                stop: AtomicBool::new(false),
+            }),
+        };
+        for pid in target_pids {
+            monitor.add_target_pid(pid);
+        }
+        if enabled {
+            let rss = process::read_self().map_or(0, |r| r.rss_bytes);
+            monitor.recorder().session_connected(0, rss);
+        }
+        monitor
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.shared.enabled
+    }
+
+    fn recorder(&self) -> MutexGuard<'_, ResourceRecorder> {
+        // A panic while holding the lock leaves plain data; keep using it.
+        self.shared
+            .recorder
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn now_s(&self) -> f64 {
+        self.shared.started.elapsed().as_secs_f64()
+    }
+
+    pub fn add_target_pid(&self, pid: u32) {
+        if pid == std::process::id() {
+            return;
+        }
+        let mut pids = self
+            .shared
+            .target_pids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if !pids.contains(&pid) {
+            pids.push(pid);
+        }
+    }
+
+    /// Target processes other than mcptop, in the order they appeared.
+    pub fn target_pids(&self) -> Vec<u32> {
+        self.shared
+            .target_pids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Reads everything once, now.
+    pub fn read_now(&self) -> ResourceReading {
+        let pids = self.target_pids();
+        ResourceReading {
+            t_s: self.now_s(),
+            mcptop: process::read_self(),
+            target: if pids.is_empty() {
+                None
+            } else {
+                process::read_sum(&pids)
+            },
+            alloc: Some(alloc::read()),
+        }
+    }
+
+    /// Starts the sampling thread; it runs until `stop` (or the last clone is dropped).
+    pub fn start(&self) -> Option<std::thread::JoinHandle<()>> {
+        if !self.shared.enabled {
+            return None;
+        }
+        let weak = Arc::downgrade(&self.shared);
+        std::thread::Builder::new()
+            .name("mcptop-sampler".into())
+            .spawn(move || loop {
+                let Some(shared) = weak.upgrade() else { return };
+                if shared.stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let monitor = ResourceMonitor { shared };
+                let reading = monitor.read_now();
+                monitor.recorder().push(reading);
+                drop(monitor);
+                std::thread::sleep(SAMPLE_PERIOD);
+            })
+            .ok()
+    }
+
+    pub fn stop(&self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Called when a session connected: remembers its process and the RSS now.
+    pub fn session_connected(&self, pid: Option<u32>) {
+        if !self.shared.enabled {
+            return;
+        }
+        let sessions = self.shared.sessions.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(pid) = pid.filter(|&p| p != std::process::id()) {
+            self.add_target_pid(pid);
+            let rss = process::read_pid(pid).map_or(0, |r| r.rss_bytes);
+            self.shared
+                .target_rss_at_connect
+                .fetch_add(rss, Ordering::Relaxed);
+        }
+        let total = process::read_self().map_or(0, |r| r.rss_bytes)
+            + self.shared.target_rss_at_connect.load(Ordering::Relaxed);
+        self.recorder().session_connected(sessions, total);
+    }
+
+    /// Sees one engine snapshot: marks the measured window and fills the
+    /// snapshot's memory, allocator and leak warning.
+    pub fn observe(&self, snap: &mut Snapshot) {
+        if !self.shared.enabled {
+            return;
+        }
+        let (allocs, bytes) = alloc::counts();
+        let mark = RequestMark {
+            requests: snap.total.ok + snap.total.errors,
+            allocs,
+            bytes,
+        };
+        let t = self.now_s();
+        let mut rec = self.recorder();
+        match snap.phase {
+            Phase::Connecting | Phase::Warmup => {}
+            Phase::Measuring => {
+                rec.measuring_started(t, mark);
+                rec.measured_until(t, mark);
+            }
+            Phase::Draining | Phase::Done => {
+                if !self.shared.measuring_ended.swap(true, Ordering::Relaxed) {
+                    rec.measured_until(t, mark);
+                }
+            }
+        }
+        snap.memory = rec.memory();
+        snap.allocator = rec.allocator();
+        if let Some(w) = rec.leak_warning() {
+            snap.warnings.push(w);
+        }
+    }
+
+    /// Stops sampling and puts the run's memory and allocator figures into `metrics`.
+    pub fn finish(&self, metrics: &mut RunMetrics) {
+        self.stop();
+        if !self.shared.enabled {
+            return;
+        }
+        let rec = self.recorder();
+        metrics.memory = rec.memory();
+        metrics.allocator = rec.allocator();
+        if let Some(a) = metrics.allocator {
+            metrics.overall.allocs_per_request = a.allocs_per_request;
+            metrics.overall.bytes_per_request = a.bytes_per_request;
+        }
+        if let Some(w) = rec.leak_warning() {
+            metrics.warnings.push(w);
+        }
+    }
+}
+
+/// A connector that tells the monitor about every session it opens.
+pub struct TrackedConnector<'a> {
+    pub inner: &'a dyn Connector,
+    pub monitor: ResourceMonitor,
+}
+
+impl Connector for TrackedConnector<'_> {
+    fn connect(&self, session: u32) -> BoxFuture<'_, Result<Connected, TargetError>> {
+        Box::pin(async move {
+            let connected = self.inner.connect(session).await?;
+            self.monitor.session_connected(connected.pid);
+            Ok(connected)
+        })
+    }
+}
