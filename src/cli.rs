@@ -39,9 +39,11 @@ pub enum Command {
 pub struct RunArgs {
     /// A workload name (`mcptop list`) or a path to a workload file
     pub workload: String,
-    /// `builtin` (default) or `stdio:COMMAND ARGS...` (split as a shell would, no shell run)
+    /// `builtin` (default), `stdio:COMMAND ARGS...` (split as a shell would, no
+    /// shell run), `http://HOST:PORT/PATH`, `tcp://HOST:PORT` or `ws://HOST:PORT/PATH`.
+    /// Repeat to run the workload against each in turn and compare them.
     #[arg(long, short)]
-    pub target: Option<String>,
+    pub target: Vec<String>,
     /// Measured duration, e.g. 10s or 2m (replaces the workload's duration and stages)
     #[arg(long, short)]
     pub duration: Option<String>,
@@ -72,8 +74,24 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("transport").required(true).args(["stdio", "http", "tcp", "ws"])))]
 pub struct ServeArgs {
     /// Serve on stdin/stdout
-    #[arg(long, required = true)]
+    #[arg(long)]
     pub stdio: bool,
+    /// Streamable HTTP on ADDR (e.g. 127.0.0.1:3001; port 0 picks one), path /mcp
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+    /// Newline-delimited JSON-RPC over TCP on ADDR
+    #[arg(long, value_name = "ADDR")]
+    pub tcp: Option<String>,
+    /// WebSocket (subprotocol `mcp`) on ADDR
+    #[arg(long, value_name = "ADDR")]
+    pub ws: Option<String>,
+    /// HTTP: reply with plain JSON instead of an event stream when possible
+    #[arg(long, requires = "http")]
+    pub json_response: bool,
+    /// HTTP: no sessions; every request stands alone
+    #[arg(long, requires = "http")]
+    pub stateless: bool,
 }

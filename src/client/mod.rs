@@ -60,7 +60,7 @@ pub struct SessionCounters {
 }
 
 impl SessionCounters {
-    fn violation(&self, what: String) {
+    pub fn violation(&self, what: String) {
         self.violations.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut last) = self.last_violation.lock() {
             *last = Some(what);
@@ -459,7 +459,7 @@ fn on_violation(shared: &Shared, what: String) {
     }
 }
 
-fn rpc_error(e: RpcError) -> CallError {
+pub fn rpc_error(e: RpcError) -> CallError {
     CallError::JsonRpc {
         code: e.code,
         message: e.message,

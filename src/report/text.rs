@@ -197,3 +197,33 @@ pub fn describe_stop(s: &StopReason) -> String {
         StopReason::AllSessionsClosed => "every session was closed by the target".into(),
     }
 }
+
+/// One line per run of the same workload against different targets.
+pub fn comparison(reports: &[RunReport]) -> String {
+    let mut out = String::new();
+    let width = reports
+        .iter()
+        .map(|r| r.environment.target.len())
+        .max()
+        .unwrap_or(6)
+        .clamp(6, 60);
+    let _ = writeln!(
+        out,
+        "{:<width$} {:>11} {:>9} {:>9} {:>9} {:>8}",
+        "target", "req/s", "p50", "p99", "errors", "protocol"
+    );
+    for r in reports {
+        let o = &r.metrics.overall;
+        let _ = writeln!(
+            out,
+            "{:<width$} {:>11.1} {:>9} {:>9} {:>9} {:>8}",
+            r.environment.target,
+            o.throughput_msg_per_s,
+            fmt_us(o.latency_p50_us),
+            fmt_us(o.latency_p99_us),
+            o.errors,
+            r.environment.protocol_version
+        );
+    }
+    out
+}
