@@ -62,6 +62,9 @@ pub struct RunArgs {
     /// Warm-up before measuring, e.g. 1s (0s for none)
     #[arg(long)]
     pub warmup: Option<String>,
+    /// Protocol era: `auto` (negotiate) or a version to force, e.g. 2025-06-18 or 2026-07-28
+    #[arg(long)]
+    pub protocol: Option<String>,
     /// Result file (JSON); default .mcptop/runs/WORKLOAD-TIME.json
     #[arg(long, short)]
     pub out: Option<PathBuf>,

@@ -98,6 +98,7 @@ fn overrides(args: &RunArgs) -> Overrides {
         sessions: args.sessions,
         requests: args.requests,
         warmup: args.warmup.clone(),
+        protocol: args.protocol.clone(),
     }
 }
 

@@ -182,6 +182,7 @@ pub struct Overrides {
     pub sessions: Option<u32>,
     pub requests: Option<u64>,
     pub warmup: Option<String>,
+    pub protocol: Option<String>,
 }
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -434,6 +435,9 @@ fn apply_overrides(mut spec: WorkloadSpec, o: &Overrides) -> WorkloadSpec {
     }
     if let Some(w) = &o.warmup {
         spec.warmup = Some(w.clone());
+    }
+    if let Some(p) = &o.protocol {
+        spec.protocol = Some(p.clone());
     }
     spec
 }
