@@ -214,6 +214,7 @@ pub async fn run_workload(
             protocol: workload.protocol.clone(),
             handshake_timeout: HANDSHAKE_TIMEOUT,
             http_connections: workload.connections,
+            server_stream: workload.server_stream,
         },
         events_tx,
     );

@@ -171,6 +171,8 @@ pub struct ConnectOptions {
     pub handshake_timeout: Duration,
     /// HTTP connections per session, opened as needed.
     pub http_connections: u32,
+    /// Streamable HTTP sessions: also listen on the GET stream.
+    pub server_stream: bool,
 }
 
 impl ConnectOptions {

@@ -162,6 +162,8 @@ pub struct Workload {
     pub pipeline: u32,
     /// HTTP connections per session.
     pub connections: u32,
+    /// Listen on the Streamable HTTP GET stream.
+    pub server_stream: bool,
     pub duration: Option<Duration>,
     pub requests: Option<u64>,
     pub warmup: Duration,
@@ -370,6 +372,7 @@ impl Workload {
             shape,
             pipeline,
             connections,
+            server_stream: spec.server_stream.unwrap_or(false),
             duration,
             requests: spec.requests,
             warmup,

@@ -29,6 +29,10 @@ pub struct WorkloadSpec {
     /// session's pipeline, one per request in flight.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connections: Option<u32>,
+    /// Streamable HTTP sessions: also open the GET stream for the server's
+    /// own messages (resumed with `Last-Event-ID` when it drops).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_stream: Option<bool>,
     /// Measured duration (excludes warm-up), a humantime string like "10s".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<String>,

@@ -4,5 +4,6 @@
 mod cli;
 mod harness;
 mod hostile;
+mod http_stream;
 mod net;
 mod stdio;

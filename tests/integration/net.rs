@@ -302,3 +302,53 @@ fn python_sdk_over_stateless_json_http() {
         assert_eq!(r["environment"]["protocol_version"], protocol);
     }
 }
+
+#[test]
+fn a_forgotten_http_session_is_renewed_after_404() {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let first = serve(&["--http", &addr]);
+    let dir = TestDir::new();
+    let mut run = std::process::Command::new(mcptop_bin())
+        .current_dir(dir.path())
+        .args(["run", "transport-tcp", "--target", &first.url])
+        .args([
+            "--protocol",
+            "2025-11-25",
+            "--sessions",
+            "1",
+            "--concurrency",
+            "2",
+        ])
+        .args([
+            "--duration",
+            "4s",
+            "--warmup",
+            "0s",
+            "--out",
+            "r.json",
+            "--quiet",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run");
+    std::thread::sleep(Duration::from_millis(1500));
+    // A restarted server knows no sessions: the next request gets 404.
+    drop(first);
+    let _second = serve(&["--http", &addr]);
+    let status = run.wait().expect("wait");
+    // Requests fail while no server listens, which breaks the error-rate
+    // threshold (exit 1); anything worse is a failure.
+    assert!(matches!(status.code(), Some(0 | 1)), "{status}");
+    let r = read_json(&dir.join("r.json"));
+    let intervals = r["intervals"].as_array().expect("intervals");
+    let last = intervals.last().expect("an interval");
+    assert!(last["completed"].as_u64().unwrap_or(0) > 20, "{last}");
+    assert_eq!(last["errors"], 0, "{last}");
+    assert!(
+        r["protocol"]["violations"].as_u64().unwrap_or(0) >= 1,
+        "{}",
+        r["protocol"]
+    );
+}

@@ -7,6 +7,7 @@
 
 pub mod pool;
 pub mod sse;
+mod stream;
 
 use super::endpoint::Endpoint;
 use super::{ConnectOptions, Connected, Connector, TargetError};
@@ -95,6 +96,8 @@ struct Inner {
 pub struct HttpSession {
     inner: Arc<Inner>,
     pub server: ServerIdentity,
+    /// The GET stream for server messages, when asked for.
+    listener: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// What one POST came to.
@@ -148,7 +151,13 @@ impl HttpSession {
             inner.era = Era::Stateless;
             let inner = Arc::new(inner);
             match tokio::time::timeout(options.handshake_timeout, inner.discover()).await {
-                Ok(Ok(server)) => return Ok(HttpSession { inner, server }),
+                Ok(Ok(server)) => {
+                    return Ok(HttpSession {
+                        inner,
+                        server,
+                        listener: None,
+                    })
+                }
                 Ok(Err(e)) if stateless => return Err(e),
                 Err(_) if stateless => {
                     return Err(ConnectError::Timeout(
@@ -165,11 +174,20 @@ impl HttpSession {
             inner.counters = Arc::new(SessionCounters::default());
             let inner = Arc::new(inner);
             let server = inner.initialize().await?;
-            return Ok(HttpSession { inner, server });
+            return Ok(HttpSession::started(inner, server, options.server_stream));
         }
         let inner = Arc::new(inner);
         let server = inner.initialize().await?;
-        Ok(HttpSession { inner, server })
+        Ok(HttpSession::started(inner, server, options.server_stream))
+    }
+
+    fn started(inner: Arc<Inner>, server: ServerIdentity, server_stream: bool) -> HttpSession {
+        let listener = server_stream.then(|| tokio::spawn(stream::listen(inner.clone())));
+        HttpSession {
+            inner,
+            server,
+            listener,
+        }
     }
 
     pub async fn call(&self, req: &PreparedRequest) -> Result<Instant, CallError> {
@@ -215,6 +233,9 @@ impl HttpSession {
 impl Drop for HttpSession {
     /// Ends the session on the server, as the transport asks of clients.
     fn drop(&mut self) {
+        if let Some(listener) = self.listener.take() {
+            listener.abort();
+        }
         let Some(session_id) = self.inner.state().session_id else {
             return;
         };
