@@ -110,9 +110,11 @@ pub struct CompareArgs {
 pub struct RunArgs {
     /// A workload name (`mcptop list`) or a path to a workload file
     pub workload: String,
-    /// `builtin` (default) or `stdio:COMMAND ARGS...` (split as a shell would, no shell run)
+    /// `builtin` (default), `stdio:COMMAND ARGS...` (split as a shell would, no
+    /// shell run), `http://HOST:PORT/PATH`, `tcp://HOST:PORT` or `ws://HOST:PORT/PATH`.
+    /// Repeat to run the workload against each in turn and compare them.
     #[arg(long, short)]
-    pub target: Option<String>,
+    pub target: Vec<String>,
     /// Measured duration, e.g. 10s or 2m (replaces the workload's duration and stages)
     #[arg(long, short)]
     pub duration: Option<String>,
@@ -131,6 +133,9 @@ pub struct RunArgs {
     /// Warm-up before measuring, e.g. 1s (0s for none)
     #[arg(long)]
     pub warmup: Option<String>,
+    /// Protocol era: `auto` (negotiate) or a version to force, e.g. 2025-06-18 or 2026-07-28
+    #[arg(long)]
+    pub protocol: Option<String>,
     /// Result file (JSON); default .mcptop/runs/WORKLOAD-TIME.json
     #[arg(long, short)]
     pub out: Option<PathBuf>,
@@ -194,8 +199,24 @@ pub struct ProfileArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("transport").required(true).args(["stdio", "http", "tcp", "ws"])))]
 pub struct ServeArgs {
     /// Serve on stdin/stdout
-    #[arg(long, required = true)]
+    #[arg(long)]
     pub stdio: bool,
+    /// Streamable HTTP on ADDR (e.g. 127.0.0.1:3001; port 0 picks one), path /mcp
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+    /// Newline-delimited JSON-RPC over TCP on ADDR
+    #[arg(long, value_name = "ADDR")]
+    pub tcp: Option<String>,
+    /// WebSocket (subprotocol `mcp`) on ADDR
+    #[arg(long, value_name = "ADDR")]
+    pub ws: Option<String>,
+    /// HTTP: reply with plain JSON instead of an event stream when possible
+    #[arg(long, requires = "http")]
+    pub json_response: bool,
+    /// HTTP: no sessions; every request stands alone
+    #[arg(long, requires = "http")]
+    pub stateless: bool,
 }

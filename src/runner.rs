@@ -34,8 +34,22 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             Ok(Exit::Ok)
         }
         Some(Command::Validate { workloads }) => Ok(validate(&workloads)),
-        Some(Command::Serve(_)) => {
-            runtime()?.block_on(crate::server::serve_stdio())?;
+        Some(Command::Serve(args)) => {
+            use crate::server::net::Listen;
+            let listen = match (args.http, args.tcp, args.ws) {
+                (Some(addr), _, _) => Some(Listen::Http {
+                    addr,
+                    json_response: args.json_response,
+                    stateless: args.stateless,
+                }),
+                (_, Some(addr), _) => Some(Listen::Tcp { addr }),
+                (_, _, Some(addr)) => Some(Listen::Ws { addr }),
+                _ => None,
+            };
+            match listen {
+                Some(listen) => runtime()?.block_on(crate::server::net::serve(listen))?,
+                None => runtime()?.block_on(crate::server::serve_stdio())?,
+            }
             Ok(Exit::Ok)
         }
         Some(Command::Run(args)) => runtime()?.block_on(run_command(args)),
@@ -93,6 +107,7 @@ fn overrides(args: &RunArgs) -> Overrides {
         sessions: args.sessions,
         requests: args.requests,
         warmup: args.warmup.clone(),
+        protocol: args.protocol.clone(),
     }
 }
 
@@ -107,29 +122,67 @@ pub(crate) fn default_out(workload: &str) -> PathBuf {
 
 async fn run_command(args: RunArgs) -> anyhow::Result<Exit> {
     let workload = catalog::resolve(&args.workload, &overrides(&args))?;
-    let target_text = args
-        .target
-        .clone()
-        .or_else(|| workload.target.clone())
-        .unwrap_or_else(|| "builtin".into());
-    let spec = TargetSpec::parse(&target_text)?;
+    let targets: Vec<String> = if args.target.is_empty() {
+        vec![workload.target.clone().unwrap_or_else(|| "builtin".into())]
+    } else {
+        args.target.clone()
+    };
+    let specs = targets
+        .iter()
+        .map(|t| TargetSpec::parse(t))
+        .collect::<Result<Vec<_>, _>>()?;
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| default_out(&workload.name));
     let _interactive = !args.headless && !args.quiet && std::io::stdout().is_terminal();
-    let view = if args.quiet { View::Quiet } else { View::Lines };
-    let monitor =
-        ResourceMonitor::new(!args.no_memory_stats, args.target_pid.into_iter().collect());
-    let report = run_workload_with(&workload, &spec, view, monitor).await?;
-    report::write_report(&out, &report).map_err(|e| anyhow!(e))?;
-    print!("{}", report::formats::render(&report, args.format));
-    if args.format == report::formats::Format::Text {
-        println!("result: {}", out.display());
-    } else {
-        eprintln!("result: {}", out.display());
+    let monitor_pids: Vec<u32> = args.target_pid.into_iter().collect();
+    let mut reports = Vec::new();
+    let mut exit = Exit::Ok;
+    for (i, spec) in specs.iter().enumerate() {
+        let view = if args.quiet { View::Quiet } else { View::Lines };
+        let monitor = ResourceMonitor::new(!args.no_memory_stats, monitor_pids.clone());
+        let report = run_workload_with(&workload, spec, view, monitor).await?;
+        let path = if specs.len() == 1 {
+            out.clone()
+        } else {
+            numbered(&out, i + 1)
+        };
+        report::write_report(&path, &report).map_err(|e| anyhow!(e))?;
+        print!("{}", report::formats::render(&report, args.format));
+        if args.format == report::formats::Format::Text {
+            println!("result: {}", path.display());
+        } else {
+            eprintln!("result: {}", path.display());
+        }
+        exit = worst(exit, exit_for(&report));
+        reports.push(report);
     }
-    Ok(exit_for(&report))
+    if reports.len() > 1 && args.format == report::formats::Format::Text {
+        print!("\n{}", text::comparison(&reports));
+    }
+    Ok(exit)
+}
+
+/// `runs/x.json` -> `runs/x-2.json`, one result file per target.
+fn numbered(path: &std::path::Path, n: usize) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = path
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    path.with_file_name(format!("{stem}-{n}{ext}"))
+}
+
+fn worst(a: Exit, b: Exit) -> Exit {
+    if a.code() >= b.code() {
+        a
+    } else {
+        b
+    }
 }
 
 pub fn exit_for(report: &RunReport) -> Exit {
@@ -188,6 +241,8 @@ pub async fn run_workload_with(
         ConnectOptions {
             protocol: workload.protocol.clone(),
             handshake_timeout: HANDSHAKE_TIMEOUT,
+            http_connections: workload.connections,
+            server_stream: workload.server_stream,
         },
         events_tx,
     );

@@ -21,6 +21,11 @@ use wire::{Incoming, PreparedRequest, ResultProbe, RpcError};
 
 /// Longest line accepted from a server; longer ones are dropped and counted.
 pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
+/// Read and write buffers per session. Small, because ten thousand idle
+/// sessions must stay cheap (the reader's buffer is zeroed, so it is resident
+/// from the start); bursts are coalesced anyway and long lines are assembled
+/// piecewise.
+const IO_BUFFER_BYTES: usize = 8 * 1024;
 
 /// Why one request did not succeed. Grouped by kind, never by message text.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -60,7 +65,7 @@ pub struct SessionCounters {
 }
 
 impl SessionCounters {
-    fn violation(&self, what: String) {
+    pub fn violation(&self, what: String) {
         self.violations.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut last) = self.last_violation.lock() {
             *last = Some(what);
@@ -310,7 +315,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
     shared: Arc<Shared>,
 ) {
-    let mut writer = tokio::io::BufWriter::with_capacity(64 * 1024, writer);
+    let mut writer = tokio::io::BufWriter::with_capacity(IO_BUFFER_BYTES, writer);
     while let Some(first) = rx.recv().await {
         let mut result = writer.write_all(&first).await;
         // Coalesce whatever else is queued into one flush.
@@ -386,8 +391,8 @@ async fn read_loop<R: AsyncRead + Unpin>(
     out: mpsc::UnboundedSender<Vec<u8>>,
     max_line_bytes: usize,
 ) {
-    let mut reader = tokio::io::BufReader::with_capacity(64 * 1024, reader);
-    let mut buf = Vec::with_capacity(4096);
+    let mut reader = tokio::io::BufReader::with_capacity(IO_BUFFER_BYTES, reader);
+    let mut buf = Vec::new();
     loop {
         match next_line(&mut reader, &mut buf, max_line_bytes).await {
             Ok(LineRead::Eof) => {
@@ -459,7 +464,7 @@ fn on_violation(shared: &Shared, what: String) {
     }
 }
 
-fn rpc_error(e: RpcError) -> CallError {
+pub fn rpc_error(e: RpcError) -> CallError {
     CallError::JsonRpc {
         code: e.code,
         message: e.message,

@@ -15,6 +15,11 @@ pub struct PreparedRequest {
     tail: Vec<u8>,
     /// tools/call replies carry `isError`, which counts as a tool error.
     pub is_tool_call: bool,
+    /// Where `params` starts in `tail`, to splice in a per-request `_meta`.
+    params_at: usize,
+    /// The tool, prompt or resource named (`params.name` or `params.uri`),
+    /// for transports that route on it (the `Mcp-Name` header).
+    pub target_name: Option<String>,
 }
 
 impl PreparedRequest {
@@ -24,13 +29,39 @@ impl PreparedRequest {
         // Serializing a &str and a Value into a Vec cannot fail.
         serde_json::to_writer(&mut tail, method).unwrap_or_default();
         tail.extend_from_slice(b",\"params\":");
+        let params_at = tail.len();
         serde_json::to_writer(&mut tail, params).unwrap_or_default();
         tail.extend_from_slice(b"}\n");
+        let target_name = ["name", "uri"]
+            .iter()
+            .find_map(|k| params.get(*k).and_then(Value::as_str))
+            .map(str::to_string);
         PreparedRequest {
             method,
             tail,
             is_tool_call: method == "tools/call",
+            params_at,
+            target_name,
         }
+    }
+
+    /// `encode` with `"_meta": meta` added to `params` (which must be an
+    /// object, as every MCP request's is); `meta` is a serialized JSON object.
+    pub fn encode_with_meta(&self, id: u64, meta: &[u8]) -> Vec<u8> {
+        let plain = self.encode(id);
+        let at = plain.len() - self.tail.len() + self.params_at;
+        if plain.get(at) != Some(&b'{') {
+            return plain;
+        }
+        let mut buf = Vec::with_capacity(plain.len() + meta.len() + 12);
+        buf.extend_from_slice(&plain[..=at]);
+        buf.extend_from_slice(b"\"_meta\":");
+        buf.extend_from_slice(meta);
+        if plain.get(at + 1) != Some(&b'}') {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(&plain[at + 1..]);
+        buf
     }
 
     pub fn encode(&self, id: u64) -> Vec<u8> {
@@ -89,6 +120,18 @@ pub struct ResultProbe {
     #[serde(rename = "protocolVersion", default)]
     pub protocol_version: Option<String>,
     #[serde(rename = "serverInfo", default)]
+    pub server_info: Option<ServerInfo>,
+    /// `server/discover` (2026-07-28 and later).
+    #[serde(rename = "supportedVersions", default)]
+    pub supported_versions: Option<Vec<String>>,
+    #[serde(rename = "_meta", default)]
+    pub meta: Option<MetaProbe>,
+}
+
+/// The `_meta` fields the client reads.
+#[derive(Debug, Default, Deserialize)]
+pub struct MetaProbe {
+    #[serde(rename = "io.modelcontextprotocol/serverInfo", default)]
     pub server_info: Option<ServerInfo>,
 }
 
@@ -268,6 +311,22 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    #[test]
+    fn splices_meta_into_params() {
+        let p = PreparedRequest::new("tools/call", &serde_json::json!({"name": "echo"}));
+        assert_eq!(p.target_name.as_deref(), Some("echo"));
+        let text = String::from_utf8(p.encode_with_meta(5, b"{\"k\":1}")).expect("utf8");
+        let v: Value = serde_json::from_str(&text).expect("valid json");
+        assert_eq!(v["params"]["_meta"]["k"], 1);
+        assert_eq!(v["params"]["name"], "echo");
+        let empty = PreparedRequest::new("ping", &serde_json::json!({}));
+        assert_eq!(empty.target_name, None);
+        let text = String::from_utf8(empty.encode_with_meta(6, b"{}")).expect("utf8");
+        let v: Value = serde_json::from_str(&text).expect("valid json");
+        assert_eq!(v["params"]["_meta"], serde_json::json!({}));
+        assert_eq!(v["id"], 6);
     }
 
     #[test]

@@ -45,6 +45,7 @@ pub async fn run(args: ProfileArgs) -> anyhow::Result<Exit> {
         sessions: args.sessions,
         requests: None,
         warmup: args.warmup.clone(),
+        protocol: None,
     };
     let workload = catalog::resolve(&args.workload, &overrides)?;
     let target_text = args

@@ -249,3 +249,38 @@ fn resources(out: &mut String, m: &crate::metrics::RunMetrics) {
         );
     }
 }
+
+/// One line per run of the same workload against different targets.
+pub fn comparison(reports: &[RunReport]) -> String {
+    let mut out = String::new();
+    let width = reports
+        .iter()
+        .map(|r| r.environment.target.len())
+        .max()
+        .unwrap_or(6)
+        .clamp(6, 60);
+    let _ = writeln!(
+        out,
+        "{:<width$} {:>11} {:>9} {:>9} {:>9} {:>11} {:>10}",
+        "target", "req/s", "p50", "p99", "errors", "target RSS", "protocol"
+    );
+    for r in reports {
+        let o = &r.metrics.overall;
+        let _ = writeln!(
+            out,
+            "{:<width$} {:>11.1} {:>9} {:>9} {:>9} {:>11} {:>10}",
+            r.environment.target,
+            o.throughput_msg_per_s,
+            fmt_us(o.latency_p50_us),
+            fmt_us(o.latency_p99_us),
+            o.errors,
+            r.metrics
+                .memory
+                .as_ref()
+                .and_then(|m| m.target.as_ref())
+                .map_or("-".into(), |p| mib(p.rss_bytes)),
+            r.environment.protocol_version
+        );
+    }
+    out
+}

@@ -4,6 +4,8 @@
 //! can calibrate: `sleep` has a known latency, `cpu` a known CPU time spent in
 //! `burn_cpu`, `payload` a known reply size.
 
+pub mod net;
+
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{

@@ -38,7 +38,7 @@ impl Connector for BuiltinConnector {
             let client = McpSession::connect(
                 reader,
                 writer,
-                &self.options.protocol,
+                self.options.initialize_version(),
                 self.options.handshake_timeout,
             )
             .await

@@ -4,10 +4,15 @@
 //! by the same scheduler.
 
 pub mod builtin;
+pub mod endpoint;
+pub mod http;
 pub mod stdio;
+pub mod tcp;
+pub mod ws;
 
 use crate::client::wire::PreparedRequest;
 use crate::client::{CallError, McpSession, SessionCounters};
+use endpoint::Endpoint;
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,11 +25,17 @@ pub enum TargetSpec {
     Builtin,
     /// One child process per session, speaking MCP on stdin/stdout.
     Stdio { program: String, args: Vec<String> },
+    /// Streamable HTTP: `http://host:port/path`.
+    Http(Endpoint),
+    /// Newline-delimited JSON-RPC over one TCP connection per session.
+    Tcp(Endpoint),
+    /// WebSocket (subprotocol `mcp`), one text message per JSON-RPC message.
+    Ws(Endpoint),
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
-    #[error("unknown target {0:?}: expected `builtin` or `stdio:COMMAND ARGS...`")]
+    #[error("unknown target {0:?}: expected `builtin`, `stdio:COMMAND ARGS...`, `http://HOST:PORT/PATH`, `tcp://HOST:PORT` or `ws://HOST:PORT/PATH`")]
     Unknown(String),
     #[error("target {0:?}: {1}")]
     BadCommand(String, String),
@@ -52,6 +63,31 @@ impl TargetSpec {
                 args: words.collect(),
             });
         }
+        let url = |rest: &str, default_port: u16| {
+            Endpoint::parse(rest, default_port).map_err(|e| TargetError::BadCommand(text.into(), e))
+        };
+        if let Some(rest) = text.strip_prefix("http://") {
+            return Ok(TargetSpec::Http(url(rest, 80)?));
+        }
+        if let Some(rest) = text.strip_prefix("tcp://") {
+            let e = url(rest, 0)?;
+            if e.port == 0 || e.path != "/" {
+                return Err(TargetError::BadCommand(
+                    text.into(),
+                    "expected tcp://HOST:PORT".into(),
+                ));
+            }
+            return Ok(TargetSpec::Tcp(e));
+        }
+        if let Some(rest) = text.strip_prefix("ws://") {
+            return Ok(TargetSpec::Ws(url(rest, 80)?));
+        }
+        if text.starts_with("https://") || text.starts_with("wss://") {
+            return Err(TargetError::BadCommand(
+                text.into(),
+                "TLS is not supported; measure on loopback with http:// or ws://".into(),
+            ));
+        }
         Err(TargetError::Unknown(text.into()))
     }
 
@@ -63,6 +99,9 @@ impl TargetSpec {
                 words.extend(args.iter().cloned());
                 format!("stdio:{}", shell_words::join(words))
             }
+            TargetSpec::Http(e) => format!("http://{}{}", e.authority(), e.path),
+            TargetSpec::Tcp(e) => format!("tcp://{}", e.authority()),
+            TargetSpec::Ws(e) => format!("ws://{}{}", e.authority(), e.path),
         }
     }
 }
@@ -127,8 +166,26 @@ pub trait Connector: Send + Sync {
 /// Settings every connector needs.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
+    /// A version from `KNOWN_PROTOCOLS`, or `auto`.
     pub protocol: String,
     pub handshake_timeout: Duration,
+    /// HTTP connections per session, opened as needed.
+    pub http_connections: u32,
+    /// Streamable HTTP sessions: also listen on the GET stream.
+    pub server_stream: bool,
+}
+
+impl ConnectOptions {
+    /// The version to offer in `initialize`: the forced one, or the newest
+    /// with a handshake for `auto` (and for the stateless era, whose servers
+    /// answer `initialize` with a handshake era).
+    pub fn initialize_version(&self) -> &str {
+        if self.protocol == "auto" || self.protocol == crate::workload::STATELESS_PROTOCOL {
+            crate::workload::NEWEST_INITIALIZE_PROTOCOL
+        } else {
+            &self.protocol
+        }
+    }
 }
 
 /// Builds the connector for a spec. `events` receives target exits.
@@ -144,6 +201,18 @@ pub fn connector(
             args: args.clone(),
             options,
             events,
+        }),
+        TargetSpec::Http(endpoint) => Box::new(http::HttpConnector {
+            endpoint: endpoint.clone(),
+            options,
+        }),
+        TargetSpec::Tcp(endpoint) => Box::new(tcp::TcpConnector {
+            endpoint: endpoint.clone(),
+            options,
+        }),
+        TargetSpec::Ws(endpoint) => Box::new(ws::WsConnector {
+            endpoint: endpoint.clone(),
+            options,
         }),
     }
 }
@@ -175,7 +244,31 @@ mod tests {
 
     #[test]
     fn describe_round_trips() {
-        let spec = TargetSpec::parse("stdio:python3 -m 'my mod'").expect("ok");
-        assert_eq!(TargetSpec::parse(&spec.describe()).expect("ok"), spec);
+        for text in [
+            "stdio:python3 -m 'my mod'",
+            "http://127.0.0.1:3001/mcp",
+            "tcp://127.0.0.1:9000",
+            "ws://localhost:80/",
+        ] {
+            let spec = TargetSpec::parse(text).expect("ok");
+            assert_eq!(TargetSpec::parse(&spec.describe()).expect("ok"), spec);
+        }
+    }
+
+    #[test]
+    fn parses_network_targets() {
+        let TargetSpec::Http(e) = TargetSpec::parse("http://127.0.0.1:3001/mcp").expect("ok")
+        else {
+            panic!("not http");
+        };
+        assert_eq!((e.port, e.path.as_str()), (3001, "/mcp"));
+        assert!(matches!(
+            TargetSpec::parse("tcp://127.0.0.1:9").expect("ok"),
+            TargetSpec::Tcp(_)
+        ));
+        let err = TargetSpec::parse("tcp://127.0.0.1").expect_err("no port");
+        assert!(err.to_string().contains("tcp://HOST:PORT"), "{err}");
+        let err = TargetSpec::parse("https://x/mcp").expect_err("tls");
+        assert!(err.to_string().contains("TLS"), "{err}");
     }
 }

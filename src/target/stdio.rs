@@ -147,7 +147,7 @@ impl StdioConnector {
         let connected = McpSession::connect(
             stdout,
             stdin,
-            &self.options.protocol,
+            self.options.initialize_version(),
             self.options.handshake_timeout,
         )
         .await;

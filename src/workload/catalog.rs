@@ -25,6 +25,22 @@ pub const SHIPPED: &[(&str, &str)] = &[
     ("cpu", include_str!("../../workloads/cpu.toml")),
     ("sleep", include_str!("../../workloads/sleep.toml")),
     ("ramp", include_str!("../../workloads/ramp.toml")),
+    (
+        "transport-stdio",
+        include_str!("../../workloads/transport-stdio.toml"),
+    ),
+    (
+        "transport-http",
+        include_str!("../../workloads/transport-http.toml"),
+    ),
+    (
+        "transport-tcp",
+        include_str!("../../workloads/transport-tcp.toml"),
+    ),
+    (
+        "transport-ws",
+        include_str!("../../workloads/transport-ws.toml"),
+    ),
 ];
 
 /// Where a workload came from, for messages and result files.

@@ -20,7 +20,19 @@ pub struct WorkloadError {
 }
 
 /// Protocol versions the client knows, newest first.
-pub const KNOWN_PROTOCOLS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+pub const KNOWN_PROTOCOLS: &[&str] = &[
+    "2026-07-28",
+    "2025-11-25",
+    "2025-06-18",
+    "2025-03-26",
+    "2024-11-05",
+];
+/// The stateless era: no `initialize`, version and client in every request.
+pub const STATELESS_PROTOCOL: &str = "2026-07-28";
+/// The newest era with an `initialize` handshake.
+pub const NEWEST_INITIALIZE_PROTOCOL: &str = "2025-11-25";
+/// The `protocol` setting that lets client and server negotiate.
+pub const AUTO_PROTOCOL: &str = "auto";
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LoadShape {
@@ -148,6 +160,10 @@ pub struct Workload {
     pub sessions: u32,
     pub shape: LoadShape,
     pub pipeline: u32,
+    /// HTTP connections per session.
+    pub connections: u32,
+    /// Listen on the Streamable HTTP GET stream.
+    pub server_stream: bool,
     pub duration: Option<Duration>,
     pub requests: Option<u64>,
     pub warmup: Duration,
@@ -168,6 +184,7 @@ pub struct Overrides {
     pub sessions: Option<u32>,
     pub requests: Option<u64>,
     pub warmup: Option<String>,
+    pub protocol: Option<String>,
 }
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -255,6 +272,11 @@ impl Workload {
             (None, LoadShape::ClosedLoop { concurrency }) => concurrency.div_ceil(sessions),
             (None, LoadShape::OpenLoop { .. }) => DEFAULT_OPEN_PIPELINE,
         };
+        let connections = match spec.connections {
+            Some(0) => return Err(err("connections", "expected at least 1".into())),
+            Some(c) => c,
+            None => pipeline,
+        };
         let stages = spec
             .stages
             .iter()
@@ -329,12 +351,12 @@ impl Workload {
         let protocol = spec
             .protocol
             .clone()
-            .unwrap_or_else(|| KNOWN_PROTOCOLS[0].to_string());
-        if !KNOWN_PROTOCOLS.contains(&protocol.as_str()) {
+            .unwrap_or_else(|| AUTO_PROTOCOL.to_string());
+        if protocol != AUTO_PROTOCOL && !KNOWN_PROTOCOLS.contains(&protocol.as_str()) {
             return Err(err(
                 "protocol",
                 format!(
-                    "expected one of {}, got {protocol:?}",
+                    "expected auto or one of {}, got {protocol:?}",
                     KNOWN_PROTOCOLS.join(", ")
                 ),
             ));
@@ -349,6 +371,8 @@ impl Workload {
             sessions,
             shape,
             pipeline,
+            connections,
+            server_stream: spec.server_stream.unwrap_or(false),
             duration,
             requests: spec.requests,
             warmup,
@@ -414,6 +438,9 @@ fn apply_overrides(mut spec: WorkloadSpec, o: &Overrides) -> WorkloadSpec {
     }
     if let Some(w) = &o.warmup {
         spec.warmup = Some(w.clone());
+    }
+    if let Some(p) = &o.protocol {
+        spec.protocol = Some(p.clone());
     }
     spec
 }

@@ -25,6 +25,14 @@ pub struct WorkloadSpec {
     /// Requests in flight on one session at most.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pipeline: Option<u32>,
+    /// HTTP connections per session (opened as needed); default: the
+    /// session's pipeline, one per request in flight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections: Option<u32>,
+    /// Streamable HTTP sessions: also open the GET stream for the server's
+    /// own messages (resumed with `Last-Event-ID` when it drops).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_stream: Option<bool>,
     /// Measured duration (excludes warm-up), a humantime string like "10s".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<String>,
@@ -37,7 +45,8 @@ pub struct WorkloadSpec {
     /// Default per-operation timeout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
-    /// Protocol version offered in `initialize`.
+    /// `auto` (default: negotiate) or a version to force, e.g. `2025-06-18`
+    /// or the stateless `2026-07-28`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -67,7 +67,11 @@ fn invalid_workloads_name_the_key_and_the_problem() {
         ("wrong-type", "concurrency", "invalid type"),
         ("not-toml", "name", "(line 1)"),
         ("bad-target", "target", "expected `builtin`"),
-        ("bad-protocol", "protocol", "expected one of 2025-11-25"),
+        (
+            "bad-protocol",
+            "protocol",
+            "expected auto or one of 2026-07-28",
+        ),
         ("zero-weight", "ops[0].weight", "at least 1"),
         ("duplicate-labels", "ops", "same label"),
     ];

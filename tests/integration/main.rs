@@ -4,5 +4,8 @@
 mod check;
 mod cli;
 mod harness;
+mod hostile;
+mod http_stream;
+mod net;
 mod profile;
 mod stdio;

@@ -1,0 +1,152 @@
+//! The Streamable HTTP GET stream against a scripted server: the first
+//! stream sends two events and drops; mcptop must reopen it with
+//! `Last-Event-ID` of the last event it saw, and count the replayed events.
+
+use crate::harness::{read_json, TestDir};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What the scripted server saw.
+#[derive(Default)]
+struct Seen {
+    gets: Vec<Option<String>>,
+    deletes: u32,
+}
+
+/// Method, lower-cased headers, body.
+type Scripted = (String, Vec<(String, String)>, String);
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Scripted> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let method = line.split_whitespace().next()?.to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).ok()?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':')?;
+        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+    }
+    let len = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    reader.read_exact(&mut body).ok()?;
+    Some((method, headers, String::from_utf8_lossy(&body).into_owned()))
+}
+
+fn json_reply(out: &mut TcpStream, body: &str) -> std::io::Result<()> {
+    write!(
+        out,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nMcp-Session-Id: s1\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn connection(stream: TcpStream, seen: Arc<Mutex<Seen>>) -> std::io::Result<()> {
+    let mut out = stream.try_clone()?;
+    let mut reader = BufReader::new(stream);
+    while let Some((method, headers, body)) = read_request(&mut reader) {
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        match method.as_str() {
+            "GET" => {
+                let last = header("last-event-id");
+                let first = {
+                    let mut s = seen.lock().expect("lock");
+                    s.gets.push(last.clone());
+                    s.gets.len() == 1
+                };
+                out.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n")?;
+                let note = r#"{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}}"#;
+                if first {
+                    write!(out, "id: e1\ndata: {note}\n\nid: e2\ndata: {note}\n\n")?;
+                    return Ok(()); // dropped mid-session
+                }
+                // Replays what followed the last event the client saw.
+                write!(out, "id: e3\ndata: {note}\n\n")?;
+                out.flush()?;
+                std::thread::sleep(Duration::from_secs(30));
+                return Ok(());
+            }
+            "DELETE" => {
+                seen.lock().expect("lock").deletes += 1;
+                out.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")?;
+            }
+            _ => {
+                let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                let Some(id) = v.get("id").cloned() else {
+                    out.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")?;
+                    continue;
+                };
+                let result = if v["method"] == "initialize" {
+                    serde_json::json!({"protocolVersion": "2025-06-18", "capabilities": {}, "serverInfo": {"name": "scripted", "version": "0"}})
+                } else {
+                    assert_eq!(header("mcp-session-id").as_deref(), Some("s1"));
+                    serde_json::json!({"content": []})
+                };
+                let reply = serde_json::json!({"jsonrpc": "2.0", "id": id, "result": result});
+                json_reply(&mut out, &reply.to_string())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn the_get_stream_resumes_with_last_event_id_and_the_session_is_deleted() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let server_seen = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let seen = server_seen.clone();
+            std::thread::spawn(move || connection(stream, seen));
+        }
+    });
+    let dir = TestDir::new();
+    dir.write(
+        "w.toml",
+        r#"name = "stream"
+sessions = 1
+concurrency = 1
+duration = "1s"
+warmup = "0s"
+server_stream = true
+[[ops]]
+method = "tools/call"
+tool = "echo"
+arguments = { message = "hi" }
+"#,
+    );
+    dir.mcptop()
+        .args(["run", "w.toml", "--target"])
+        .arg(format!("http://127.0.0.1:{port}/mcp"))
+        .args(["--out", "r.json", "--quiet"])
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .success();
+    let r = read_json(&dir.join("r.json"));
+    assert_eq!(r["overall"]["errors"], 0, "{}", r["overall"]);
+    assert_eq!(r["protocol"]["notifications"], 3, "{}", r["protocol"]);
+    // DELETE is sent as the session ends; give it a moment to land.
+    std::thread::sleep(Duration::from_millis(300));
+    let seen = seen.lock().expect("lock");
+    assert_eq!(seen.gets, vec![None, Some("e2".to_string())]);
+    assert_eq!(seen.deletes, 1);
+}
