@@ -126,23 +126,30 @@ static GLOBAL: CountingAllocator<std::alloc::System> = CountingAllocator::new(st
 /// The counters plus, with jemalloc, what the allocator holds.
 pub fn read() -> AllocReading {
     let (allocs, bytes) = counts();
-    let mut reading = AllocReading {
+    let reading = AllocReading {
         allocs,
         bytes,
         ..AllocReading::default()
     };
-    #[cfg(feature = "jemalloc")]
-    {
-        use tikv_jemalloc_ctl::{epoch, stats};
-        // jemalloc's statistics are a snapshot refreshed by advancing the epoch.
-        if epoch::advance().is_ok() {
-            reading.allocated_bytes = stats::allocated::read().unwrap_or(0) as u64;
-            reading.active_bytes = stats::active::read().unwrap_or(0) as u64;
-            reading.resident_bytes = stats::resident::read().unwrap_or(0) as u64;
-            reading.retained_bytes = stats::retained::read().unwrap_or(0) as u64;
-            reading.metadata_bytes = stats::metadata::read().unwrap_or(0) as u64;
-        }
+    with_jemalloc_stats(reading)
+}
+
+#[cfg(feature = "jemalloc")]
+fn with_jemalloc_stats(mut reading: AllocReading) -> AllocReading {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    // jemalloc's statistics are a snapshot refreshed by advancing the epoch.
+    if epoch::advance().is_ok() {
+        reading.allocated_bytes = stats::allocated::read().unwrap_or(0) as u64;
+        reading.active_bytes = stats::active::read().unwrap_or(0) as u64;
+        reading.resident_bytes = stats::resident::read().unwrap_or(0) as u64;
+        reading.retained_bytes = stats::retained::read().unwrap_or(0) as u64;
+        reading.metadata_bytes = stats::metadata::read().unwrap_or(0) as u64;
     }
+    reading
+}
+
+#[cfg(not(feature = "jemalloc"))]
+fn with_jemalloc_stats(reading: AllocReading) -> AllocReading {
     reading
 }
 
