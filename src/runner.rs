@@ -22,6 +22,11 @@ pub const TICK: Duration = Duration::from_secs(1);
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
+        #[cfg(feature = "tui")]
+        None if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() => {
+            let runs = runtime()?.block_on(crate::tui::interactive(None, tui_hooks()))?;
+            Ok(print_runs(&runs))
+        }
         None => {
             print_list();
             println!("\nRun one with `mcptop run NAME` (see `mcptop --help`).");
@@ -87,7 +92,8 @@ fn overrides(args: &RunArgs) -> Overrides {
     }
 }
 
-fn default_out(workload: &str) -> PathBuf {
+/// Where a run's result goes when `--out` is not given.
+pub fn default_out(workload: &str) -> PathBuf {
     let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
         .to_string()
         .replace(':', "-");
@@ -108,13 +114,42 @@ async fn run_command(args: RunArgs) -> anyhow::Result<Exit> {
         .out
         .clone()
         .unwrap_or_else(|| default_out(&workload.name));
-    let _interactive = !args.headless && !args.quiet && std::io::stdout().is_terminal();
+    let interactive = !args.headless && !args.quiet && std::io::stdout().is_terminal();
+    #[cfg(feature = "tui")]
+    if interactive {
+        let first = crate::tui::RunPlan {
+            workload,
+            spec,
+            out,
+        };
+        let runs = crate::tui::interactive(Some(first), tui_hooks()).await?;
+        return Ok(print_runs(&runs));
+    }
+    #[cfg(not(feature = "tui"))]
+    let _ = interactive;
     let view = if args.quiet { View::Quiet } else { View::Lines };
     let report = run_workload(&workload, &spec, view).await?;
     report::write_report(&out, &report).map_err(|e| anyhow!(e))?;
     print!("{}", text::summary(&report));
     println!("result: {}", out.display());
     Ok(exit_for(&report))
+}
+
+/// The hooks the live screen offers for `p` and `b`; none are built yet.
+#[cfg(feature = "tui")]
+fn tui_hooks() -> crate::tui::TuiHooks {
+    crate::tui::TuiHooks::default()
+}
+
+/// The summary of every run an interactive session finished (printed once
+/// the terminal is back); the exit code is the last run's.
+#[cfg(feature = "tui")]
+fn print_runs(runs: &[crate::tui::FinishedRun]) -> Exit {
+    for run in runs {
+        print!("{}", text::summary(&run.report));
+        println!("result: {}", run.out.display());
+    }
+    runs.last().map(|r| exit_for(&r.report)).unwrap_or(Exit::Ok)
 }
 
 pub fn exit_for(report: &RunReport) -> Exit {
