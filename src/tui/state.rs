@@ -291,13 +291,19 @@ impl LiveModel {
     }
 
     /// The chart window's time axis, seconds of measured time: the last
-    /// `window_s` up to the newest interval, or from zero early in a run so
-    /// the charts fill from the left.
+    /// `window_s` up to the newest interval; early in a run, from zero to
+    /// the window or the planned duration if shorter, so the charts fill
+    /// from the left.
     pub fn window_bounds(&self) -> (f64, f64) {
         let window = self.window_s() as f64;
+        let span = self
+            .snapshot
+            .planned
+            .map(|p| p.as_secs_f64().clamp(1.0, window))
+            .unwrap_or(window);
         let end = self.snapshot.history.last().map(|i| i.t_s).unwrap_or(0.0);
-        let hi = end.max(window);
-        (hi - window, hi)
+        let hi = end.max(span);
+        ((hi - window).max(0.0), hi)
     }
 
     /// Warnings the view derives from the snapshot's own figures.
@@ -491,6 +497,17 @@ mod tests {
         }
         assert_eq!(m.window_s(), 600);
         assert_eq!(m.window_intervals().len(), 100);
+        assert_eq!(m.window_bounds(), (0.0, 600.0));
+        m.snapshot.planned = Some(Duration::from_secs(30));
+        assert_eq!(m.window_bounds(), (0.0, 100.0));
+        m.snapshot.history.truncate(12);
+        assert_eq!(m.window_bounds(), (0.0, 30.0));
+        m.update(Msg::Action(Action::NarrowWindow));
+        m.update(Msg::Action(Action::NarrowWindow));
+        m.update(Msg::Action(Action::NarrowWindow));
+        m.update(Msg::Action(Action::NarrowWindow));
+        assert_eq!(m.window_s(), 10);
+        assert_eq!(m.window_bounds(), (2.0, 12.0));
     }
 
     #[test]

@@ -205,7 +205,7 @@ fn live_closed_loop_paused_with_memory_120x40() {
     let text = live(120, 40, &m);
     for shown in [
         "PAUSED",
-        "closed loop, 16 in flight",
+        "closed loop: 16 in flight",
         "throughput: 1.9k req/s (closed)",
         "mcptop RSS 24.0 MiB +0.25 MiB/min",
         "fragmentation 7.7%",

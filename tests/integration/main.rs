@@ -4,3 +4,5 @@
 mod cli;
 mod harness;
 mod stdio;
+#[cfg(feature = "tui")]
+mod tui;

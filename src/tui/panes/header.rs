@@ -105,7 +105,7 @@ fn load_line(m: &LiveModel) -> Line<'static> {
     let s = &m.snapshot;
     let asked = match (s.load.rate, s.load.concurrency) {
         (Some(rate), _) => format!("asked {} req/s", fmt_rate(rate)),
-        (_, Some(c)) => format!("closed loop, {c} in flight asked"),
+        (_, Some(c)) => format!("closed loop: {c} in flight"),
         _ => "load not known yet".to_string(),
     };
     let achieved = match &s.last {
