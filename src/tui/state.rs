@@ -502,10 +502,9 @@ mod tests {
         assert_eq!(m.window_bounds(), (0.0, 100.0));
         m.snapshot.history.truncate(12);
         assert_eq!(m.window_bounds(), (0.0, 30.0));
-        m.update(Msg::Action(Action::NarrowWindow));
-        m.update(Msg::Action(Action::NarrowWindow));
-        m.update(Msg::Action(Action::NarrowWindow));
-        m.update(Msg::Action(Action::NarrowWindow));
+        for _ in 0..5 {
+            m.update(Msg::Action(Action::NarrowWindow));
+        }
         assert_eq!(m.window_s(), 10);
         assert_eq!(m.window_bounds(), (2.0, 12.0));
     }
