@@ -5,6 +5,7 @@
 use crate::harness::{mcptop_bin, read_json, TestDir};
 use std::path::Path;
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// A tmux server of our own (its own socket), killed however the test ends.
@@ -14,8 +15,14 @@ struct Tmux {
 
 impl Tmux {
     fn start(dir: &Path, width: u16, height: u16) -> Tmux {
+        // One server per test: tests run in parallel and each kills its own.
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
         let tmux = Tmux {
-            socket: format!("mcptop-test-{}", std::process::id()),
+            socket: format!(
+                "mcptop-test-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ),
         };
         let out = tmux.run(&[
             "new-session",
@@ -47,6 +54,15 @@ impl Tmux {
         let mut args = vec!["send-keys", "-t", "t"];
         args.extend_from_slice(keys);
         assert!(self.run(&args).status.success(), "send-keys {keys:?}");
+    }
+
+    /// The process the pane's shell started (mcptop), once it runs.
+    fn child_pid(&self) -> Option<u32> {
+        let out = self.run(&["list-panes", "-t", "t", "-F", "#{pane_pid}"]);
+        let shell = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let children =
+            std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).ok()?;
+        children.split_whitespace().next()?.parse().ok()
     }
 
     fn screen(&self) -> String {
@@ -146,4 +162,39 @@ fn live_screen_shows_the_run_and_q_stops_it_and_restores_the_terminal() {
     assert_eq!(report["stopped_by"]["reason"], "interrupted");
     let ops = report["overall"]["operations"].as_u64().unwrap_or_default();
     assert!(ops > 0, "no operations in r.json: {report}");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn sigterm_during_the_live_screen_writes_the_result_and_restores_the_terminal() {
+    if !tmux_available() {
+        eprintln!("SKIPPED: tmux is not installed and could not be installed");
+        return;
+    }
+    let dir = TestDir::new();
+    let tmux = Tmux::start(dir.path(), 100, 30);
+    tmux.send(&[
+        &format!(
+            "{} run echo --duration 30s --out r.json; echo EXITED=$?",
+            mcptop_bin().display()
+        ),
+        "Enter",
+    ]);
+    tmux.wait_for("a measured interval", Duration::from_secs(30), |s| {
+        throughput_shown(s).is_some_and(|r| r > 0.0)
+    });
+    let pid = tmux.child_pid().expect("mcptop's pid");
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+    let screen = tmux.wait_for("mcptop to exit", Duration::from_secs(20), |s| {
+        s.contains("EXITED=")
+    });
+    assert!(screen.contains("EXITED=0"), "{screen}");
+    assert!(screen.contains("stopped: interrupted"), "{screen}");
+    assert!(!screen.contains("latency histogram"), "{screen}");
+    let report = read_json(&dir.join("r.json"));
+    assert_eq!(report["stopped_by"]["reason"], "interrupted");
 }
