@@ -49,3 +49,21 @@ impl TuiHooks {
         }
     }
 }
+
+#[cfg(test)]
+mod hook_tests {
+    use super::*;
+
+    #[test]
+    fn missing_hooks_say_not_built_and_present_ones_answer() {
+        let none = TuiHooks::default();
+        assert_eq!(none.capture_profile(), "profiles: not built yet");
+        assert_eq!(none.save_baseline(), "baselines: not built yet");
+        let some = TuiHooks {
+            capture_profile: Some(Box::new(|| "profile: p.svg".into())),
+            save_baseline: Some(Box::new(|| "baseline saved".into())),
+        };
+        assert_eq!(some.capture_profile(), "profile: p.svg");
+        assert_eq!(some.save_baseline(), "baseline saved");
+    }
+}
