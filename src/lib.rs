@@ -14,6 +14,8 @@ pub mod report;
 pub mod runner;
 pub mod server;
 pub mod target;
+#[cfg(feature = "tui")]
+pub mod tui;
 pub mod workload;
 
 /// What the process exits with.

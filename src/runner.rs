@@ -24,6 +24,11 @@ pub const TICK: Duration = Duration::from_secs(1);
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
+        #[cfg(feature = "tui")]
+        None if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() => {
+            let runs = runtime()?.block_on(crate::tui::interactive(None, tui_hooks()))?;
+            Ok(print_runs(&runs))
+        }
         None => {
             print_list();
             println!("\nRun one with `mcptop run NAME` (see `mcptop --help`).");
@@ -111,7 +116,8 @@ fn overrides(args: &RunArgs) -> Overrides {
     }
 }
 
-pub(crate) fn default_out(workload: &str) -> PathBuf {
+/// Where a run's result goes when `--out` is not given.
+pub fn default_out(workload: &str) -> PathBuf {
     let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
         .to_string()
         .replace(':', "-");
@@ -135,7 +141,23 @@ async fn run_command(args: RunArgs) -> anyhow::Result<Exit> {
         .out
         .clone()
         .unwrap_or_else(|| default_out(&workload.name));
-    let _interactive = !args.headless && !args.quiet && std::io::stdout().is_terminal();
+    let interactive = !args.headless
+        && !args.quiet
+        && args.format == report::formats::Format::Text
+        && std::io::stdout().is_terminal();
+    // The live screen shows one run; several targets in turn print lines.
+    #[cfg(feature = "tui")]
+    if let (true, [spec]) = (interactive, specs.as_slice()) {
+        let first = crate::tui::RunPlan {
+            workload,
+            spec: spec.clone(),
+            out,
+        };
+        let runs = crate::tui::interactive(Some(first), tui_hooks()).await?;
+        return Ok(print_runs(&runs));
+    }
+    #[cfg(not(feature = "tui"))]
+    let _ = interactive;
     let monitor_pids: Vec<u32> = args.target_pid.into_iter().collect();
     let mut reports = Vec::new();
     let mut exit = Exit::Ok;
@@ -183,6 +205,63 @@ fn worst(a: Exit, b: Exit) -> Exit {
     } else {
         b
     }
+}
+
+/// The hooks the live screen offers for `p` and `b`; none are built yet.
+#[cfg(feature = "tui")]
+fn tui_hooks() -> crate::tui::TuiHooks {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    /// A `p` capture's length: long enough for a readable graph, short
+    /// enough to watch it land.
+    const CAPTURE: Duration = Duration::from_secs(10);
+    const HZ: u32 = 99;
+    let busy = Arc::new(AtomicBool::new(false));
+    let capture = move || {
+        if busy.swap(true, Ordering::SeqCst) {
+            return "a profile is already being captured".to_string();
+        }
+        let options = crate::profile::ProfileOptions {
+            frequency: HZ,
+            svg: crate::profile::default_svg("live"),
+            title: "mcptop live capture (mcptop's own process)".into(),
+            diff_against: None,
+        };
+        let svg = options.svg.clone();
+        let busy = busy.clone();
+        let log = svg.with_extension("log");
+        std::thread::spawn(move || {
+            // The screen owns the terminal: the outcome goes beside the graph.
+            let outcome = match crate::profile::capture_self(CAPTURE, &options) {
+                Ok(out) => format!("{} samples in {}\n", out.samples, out.svg.display()),
+                Err(e) => format!("profile failed: {e}\n"),
+            };
+            let _ = crate::report::write_atomic(&log, outcome.as_bytes());
+            busy.store(false, Ordering::SeqCst);
+        });
+        format!(
+            "profiling mcptop for {}s at {HZ} Hz -> {} (outcome in .log)",
+            CAPTURE.as_secs(),
+            svg.display()
+        )
+    };
+    crate::tui::TuiHooks {
+        capture_profile: Some(Box::new(capture)),
+        save_baseline: Some(Box::new(|| {
+            "baselines are repeated runs: quit and run `mcptop baseline save WORKLOAD`".to_string()
+        })),
+    }
+}
+
+/// The summary of every run an interactive session finished (printed once
+/// the terminal is back); the exit code is the last run's.
+#[cfg(feature = "tui")]
+fn print_runs(runs: &[crate::tui::FinishedRun]) -> Exit {
+    for run in runs {
+        print!("{}", text::summary(&run.report));
+        println!("result: {}", run.out.display());
+    }
+    runs.last().map(|r| exit_for(&r.report)).unwrap_or(Exit::Ok)
 }
 
 pub fn exit_for(report: &RunReport) -> Exit {

@@ -9,3 +9,5 @@ mod http_stream;
 mod net;
 mod profile;
 mod stdio;
+#[cfg(feature = "tui")]
+mod tui;

@@ -1,0 +1,282 @@
+//! The glue: owns the terminal for the whole interactive session, runs the
+//! picker and the live screen on a blocking thread of their own (so drawing
+//! never delays the load), starts runs through the runner, writes each
+//! result file, and hands the finished runs back for the summary.
+
+use super::input;
+use super::state::picker::{PickerModel, PickerOutcome};
+use super::state::{Effect, LiveExit, LiveModel, Msg, RunLabel};
+use super::term::Screen;
+use super::view;
+use super::TuiHooks;
+use crate::engine::Control;
+use crate::metrics::Snapshot;
+use crate::report::{self, RunReport};
+use crate::runner::{self, View, ViewStarter};
+use crate::target::TargetSpec;
+use crate::workload::{catalog, Overrides, Workload};
+use anyhow::{anyhow, Context};
+use crossterm::event::{self, Event};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Time between frames: 10 frames a second.
+pub const FRAME: Duration = Duration::from_millis(100);
+
+/// A run, ready to start.
+pub struct RunPlan {
+    pub workload: Workload,
+    pub spec: TargetSpec,
+    pub out: PathBuf,
+}
+
+/// A run that ended and whose result file is written.
+pub struct FinishedRun {
+    pub report: RunReport,
+    pub out: PathBuf,
+}
+
+type SharedScreen = Arc<Mutex<Screen>>;
+
+/// Runs the interactive session: `first` straight away (from `mcptop run`)
+/// or the picker first (plain `mcptop`). Returns the finished runs once the
+/// user quits, with the terminal restored.
+pub async fn interactive(
+    first: Option<RunPlan>,
+    hooks: TuiHooks,
+) -> anyhow::Result<Vec<FinishedRun>> {
+    let screen: SharedScreen = Arc::new(Mutex::new(
+        Screen::enter().context("cannot set up the terminal")?,
+    ));
+    let terminate = Arc::new(AtomicBool::new(false));
+    let signals = tokio::spawn(flag_on_terminate(terminate.clone()));
+    let hooks = Arc::new(hooks);
+    let result = session(&screen, first, hooks, terminate).await;
+    signals.abort();
+    // Every other handle was on a thread that has ended: this restores the
+    // terminal before the caller prints anything.
+    drop(screen);
+    result
+}
+
+async fn session(
+    screen: &SharedScreen,
+    first: Option<RunPlan>,
+    hooks: Arc<TuiHooks>,
+    terminate: Arc<AtomicBool>,
+) -> anyhow::Result<Vec<FinishedRun>> {
+    let straight_run = first.is_some();
+    let mut next = first;
+    let mut picker = PickerModel::new(catalog::list());
+    let mut used_picker = false;
+    let mut finished = Vec::new();
+    loop {
+        let plan = match next.take() {
+            Some(plan) => plan,
+            None => {
+                used_picker = true;
+                let (back, plan) = pick(screen.clone(), picker, terminate.clone()).await?;
+                picker = back;
+                match plan {
+                    Some(plan) => plan,
+                    None => break,
+                }
+            }
+        };
+        picker.select(&plan.workload.name);
+        match run_one(screen, &plan, hooks.clone()).await {
+            Ok((report, how)) => {
+                report::write_report(&plan.out, &report).map_err(|e| anyhow!(e))?;
+                picker.message = Some(format!(
+                    "last run: {} -> {}: {:.0} req/s, stopped: {}; result {}",
+                    plan.workload.name,
+                    report.environment.target,
+                    report.metrics.overall.throughput_msg_per_s,
+                    report::text::describe_stop(&report.stopped_by),
+                    plan.out.display()
+                ));
+                finished.push(FinishedRun {
+                    report,
+                    out: plan.out,
+                });
+                let back_to_picker = match how {
+                    LiveExit::Quit => false,
+                    LiveExit::BackToPicker => true,
+                    // `mcptop run` ends with its run, as a headless run does;
+                    // a session that began at the picker goes back to it.
+                    LiveExit::RunEnded => used_picker,
+                };
+                if !back_to_picker || terminate.load(Ordering::Relaxed) {
+                    break;
+                }
+            }
+            Err(e) if straight_run && !used_picker => return Err(e),
+            Err(e) => picker.message = Some(format!("the run failed: {e:#}")),
+        }
+    }
+    Ok(finished)
+}
+
+async fn run_one(
+    screen: &SharedScreen,
+    plan: &RunPlan,
+    hooks: Arc<TuiHooks>,
+) -> anyhow::Result<(RunReport, LiveExit)> {
+    let label = RunLabel {
+        workload: plan.workload.name.clone(),
+        target: plan.spec.describe(),
+    };
+    let (exit_tx, exit_rx) = oneshot::channel();
+    let screen = screen.clone();
+    let starter: ViewStarter = Box::new(move |snaps, controls| {
+        tokio::task::spawn_blocking(move || {
+            let exit = live_loop(&screen, snaps, controls, LiveModel::new(label), &hooks);
+            let _ = exit_tx.send(exit);
+        })
+    });
+    let report = runner::run_workload(&plan.workload, &plan.spec, View::Custom(starter)).await?;
+    let how = exit_rx.await.unwrap_or(LiveExit::RunEnded);
+    Ok((report, how))
+}
+
+fn draw(screen: &Mutex<Screen>, render: impl FnOnce(&mut ratatui::Frame)) {
+    let mut screen = screen.lock().unwrap_or_else(PoisonError::into_inner);
+    // A terminal that cannot be drawn on (closed, hung up) must not stop the
+    // run: it still ends, writes its result and restores what it can.
+    let _ = screen.terminal.draw(render);
+}
+
+/// The next terminal event, waiting at most `wait`.
+fn next_event(wait: Duration) -> Option<Event> {
+    match event::poll(wait) {
+        Ok(true) => event::read().ok(),
+        Ok(false) => None,
+        Err(_) => {
+            std::thread::sleep(wait);
+            None
+        }
+    }
+}
+
+/// The live screen until the run's snapshots end: draws every `FRAME`,
+/// turns keys into controls and hook calls. Returns why it ended.
+fn live_loop(
+    screen: &Mutex<Screen>,
+    mut snaps: watch::Receiver<Snapshot>,
+    controls: mpsc::UnboundedSender<Control>,
+    mut model: LiveModel,
+    hooks: &TuiHooks,
+) -> LiveExit {
+    let started = Instant::now();
+    model.update(Msg::Snapshot(Box::new(snaps.borrow_and_update().clone())));
+    let mut next_frame = started;
+    loop {
+        let now = Instant::now();
+        if now >= next_frame {
+            match snaps.has_changed() {
+                Ok(true) => {
+                    let snapshot = snaps.borrow_and_update().clone();
+                    model.update(Msg::Snapshot(Box::new(snapshot)));
+                }
+                Ok(false) => {}
+                Err(_) => break,
+            }
+            model.update(Msg::Clock(now - started));
+            draw(screen, |f| view::live(f, &model));
+            next_frame = (next_frame + FRAME).max(now);
+        }
+        let Some(event) = next_event(next_frame.saturating_duration_since(Instant::now())) else {
+            continue;
+        };
+        match event {
+            Event::Key(key) => {
+                let Some(action) = input::action(key, &model.mode()) else {
+                    continue;
+                };
+                let effect = model.update(Msg::Action(action));
+                let said = match effect {
+                    Some(Effect::Engine(control)) => {
+                        let _ = controls.send(control);
+                        None
+                    }
+                    Some(Effect::CaptureProfile) => Some(hooks.capture_profile()),
+                    Some(Effect::SaveBaseline) => Some(hooks.save_baseline()),
+                    None => None,
+                };
+                if let Some(text) = said {
+                    model.update(Msg::Status(text));
+                }
+                next_frame = Instant::now();
+            }
+            Event::Resize(..) => next_frame = Instant::now(),
+            _ => {}
+        }
+    }
+    model.exit.unwrap_or(LiveExit::RunEnded)
+}
+
+/// Shows the picker until a workload and target resolve or the user quits.
+async fn pick(
+    screen: SharedScreen,
+    model: PickerModel,
+    terminate: Arc<AtomicBool>,
+) -> anyhow::Result<(PickerModel, Option<RunPlan>)> {
+    tokio::task::spawn_blocking(move || picker_loop(&screen, model, &terminate))
+        .await
+        .context("the picker stopped")
+}
+
+fn picker_loop(
+    screen: &Mutex<Screen>,
+    mut model: PickerModel,
+    terminate: &AtomicBool,
+) -> (PickerModel, Option<RunPlan>) {
+    loop {
+        if terminate.load(Ordering::Relaxed) {
+            return (model, None);
+        }
+        draw(screen, |f| view::picker::picker(f, &model));
+        let Some(Event::Key(key)) = next_event(FRAME) else {
+            continue;
+        };
+        let Some(action) = input::action(key, &model.mode()) else {
+            continue;
+        };
+        match model.update(action) {
+            Some(PickerOutcome::Quit) => return (model, None),
+            Some(PickerOutcome::Start { workload, target }) => match resolve(&workload, &target) {
+                Ok(plan) => return (model, Some(plan)),
+                Err(e) => model.message = Some(format!("{e:#}")),
+            },
+            None => {}
+        }
+    }
+}
+
+fn resolve(workload: &str, target: &str) -> anyhow::Result<RunPlan> {
+    let workload = catalog::resolve(workload, &Overrides::default())?;
+    let spec = TargetSpec::parse(target)?;
+    let out = runner::default_out(&workload.name);
+    Ok(RunPlan {
+        workload,
+        spec,
+        out,
+    })
+}
+
+/// SIGTERM while the picker is up: leave it (a run has its own handling).
+async fn flag_on_terminate(flag: Arc<AtomicBool>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            term.recv().await;
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = flag;
+}

@@ -1,0 +1,51 @@
+//! Errors by kind, late sends and warnings: the recorder's and those the
+//! view derives from measured memory and descriptors.
+
+use super::{block, dim, fmt_us_short};
+use crate::tui::state::LiveModel;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::Frame;
+
+pub const TITLE: &str = " errors & warnings ";
+
+pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
+    let s = &m.snapshot;
+    let mut lines = Vec::new();
+    if s.errors.is_empty() {
+        lines.push(Line::from(Span::styled("no errors", dim())));
+    }
+    for (kind, n) in &s.errors {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{n:>8} "), Style::default().fg(Color::Red)),
+            Span::raw(kind.clone()),
+        ]));
+    }
+    if s.late_sends > 0 {
+        lines.push(Line::from(format!(
+            "{:>8} late sends (max lag {})",
+            s.late_sends,
+            fmt_us_short(s.max_send_lag_us)
+        )));
+    }
+    if s.protocol.violations > 0 {
+        lines.push(Line::from(format!(
+            "{:>8} protocol violations",
+            s.protocol.violations
+        )));
+    }
+    for w in s.warnings.iter().cloned().chain(m.view_warnings()) {
+        lines.push(Line::from(Span::styled(
+            format!("! {w}"),
+            Style::default().fg(Color::Yellow),
+        )));
+    }
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block(TITLE)),
+        area,
+    );
+}

@@ -1,0 +1,141 @@
+//! The header: what runs against what, the phase, measured time with a
+//! progress gauge, asked against achieved rate, sessions and in-flight.
+
+use super::{dim, fmt_rate, fmt_us_short};
+use crate::metrics::snapshot::Phase;
+use crate::tui::state::LiveModel;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Gauge, Paragraph};
+use ratatui::Frame;
+
+/// Rows the header wants with its frame.
+pub const HEIGHT: u16 = 5;
+
+pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
+    let framed = area.height >= 3 && area.width >= 20;
+    let inner = if framed {
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .border_style(dim())
+            .title(Span::styled(
+                " mcptop ",
+                Style::default().add_modifier(Modifier::BOLD),
+            ));
+        let inner = block.inner(area);
+        f.render_widget(block, area);
+        inner
+    } else {
+        area
+    };
+    let with_gauge = inner.height >= 3;
+    let load = if inner.width >= 60 {
+        load_line(m)
+    } else {
+        short_load_line(m)
+    };
+    let mut rows = vec![title_line(m, !with_gauge), load];
+    if with_gauge {
+        let gauge_area = Rect {
+            y: inner.y + 1,
+            height: 1,
+            ..inner
+        };
+        f.render_widget(progress(m), gauge_area);
+        rows.insert(1, Line::default());
+    }
+    f.render_widget(Paragraph::new(rows), inner);
+}
+
+fn title_line(m: &LiveModel, with_progress: bool) -> Line<'static> {
+    let s = &m.snapshot;
+    let phase_style = match s.phase {
+        Phase::Measuring => Style::default().fg(Color::Green),
+        Phase::Connecting | Phase::Warmup => Style::default().fg(Color::Yellow),
+        Phase::Draining | Phase::Done => Style::default().fg(Color::Cyan),
+    };
+    let mut spans = vec![
+        Span::styled(
+            m.run.workload.clone(),
+            Style::default().add_modifier(Modifier::BOLD),
+        ),
+        Span::raw(" -> "),
+        Span::raw(m.run.target.clone()),
+        Span::raw("  "),
+        Span::styled(s.phase.name(), phase_style),
+    ];
+    if with_progress {
+        spans.push(Span::raw(format!("  {}", time_label(m))));
+    }
+    if s.load.paused {
+        spans.push(Span::styled(
+            "  PAUSED",
+            Style::default()
+                .fg(Color::Black)
+                .bg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
+        ));
+    }
+    Line::from(spans)
+}
+
+fn time_label(m: &LiveModel) -> String {
+    let s = &m.snapshot;
+    let elapsed = s.elapsed.as_secs_f64();
+    match s.planned {
+        Some(p) => format!("{elapsed:.1}s / {:.1}s", p.as_secs_f64()),
+        None => format!("{elapsed:.1}s (no time bound)"),
+    }
+}
+
+fn progress(m: &LiveModel) -> Gauge<'static> {
+    let s = &m.snapshot;
+    let ratio = match s.planned {
+        Some(p) if !p.is_zero() => (s.elapsed.as_secs_f64() / p.as_secs_f64()).clamp(0.0, 1.0),
+        _ => 0.0,
+    };
+    Gauge::default()
+        .gauge_style(Style::default().fg(Color::Blue).bg(Color::Black))
+        .ratio(ratio)
+        .label(time_label(m))
+}
+
+fn load_line(m: &LiveModel) -> Line<'static> {
+    let s = &m.snapshot;
+    let asked = match (s.load.rate, s.load.concurrency) {
+        (Some(rate), _) => format!("asked {} req/s", fmt_rate(rate)),
+        (_, Some(c)) => format!("closed loop: {c} in flight"),
+        _ => "load not known yet".to_string(),
+    };
+    let achieved = match &s.last {
+        Some(i) => Span::styled(
+            format!("achieved {} req/s", fmt_rate(i.throughput)),
+            Style::default().add_modifier(Modifier::BOLD),
+        ),
+        None => Span::styled("achieved: no interval yet", dim()),
+    };
+    Line::from(vec![
+        Span::raw(asked),
+        Span::raw("  "),
+        achieved,
+        Span::raw(format!(
+            "  sessions {}  in flight {}",
+            s.load.sessions, s.load.in_flight
+        )),
+    ])
+}
+
+/// The figures that matter most, for narrow screens.
+fn short_load_line(m: &LiveModel) -> Line<'static> {
+    let s = &m.snapshot;
+    match &s.last {
+        Some(i) => Line::from(format!(
+            "{} req/s p99 {} in flight {}",
+            fmt_rate(i.throughput),
+            fmt_us_short(m.latency.of_interval(i).p99_us),
+            s.load.in_flight
+        )),
+        None => Line::from(Span::styled("no interval yet", dim())),
+    }
+}

@@ -1,0 +1,550 @@
+//! The live screen's model, Elm style: a `LiveModel`, the messages that
+//! change it (`Msg`), `update` (which may answer with one `Control` for the
+//! engine) and the derived figures the panes show. Plain data only: no
+//! terminal, no clock reads, no ratatui types.
+
+pub mod picker;
+
+use super::input::{Action, Mode};
+use crate::engine::Control;
+use crate::metrics::snapshot::{IntervalStats, OpSummary, Percentiles, Phase};
+use crate::metrics::Snapshot;
+use std::time::Duration;
+
+/// Chart time windows, seconds; `[` and `]` step through them.
+pub const WINDOWS_S: &[u64] = &[10, 30, 60, 120, 300, 600];
+const DEFAULT_WINDOW: usize = 2;
+/// How long a status message stays on screen.
+pub const STATUS_FOR: Duration = Duration::from_secs(4);
+/// `+`/`-` multiply or divide the load by this.
+pub const LOAD_STEP: f64 = 1.25;
+/// Open files above this share of the limit raise a warning.
+const FD_WARN_SHARE: f64 = 0.8;
+
+/// What is being run, as the header names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunLabel {
+    pub workload: String,
+    pub target: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LatencyKind {
+    /// From the planned start (coordinated omission corrected).
+    Corrected,
+    /// From the actual send.
+    Service,
+}
+
+impl LatencyKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            LatencyKind::Corrected => "corrected",
+            LatencyKind::Service => "service time",
+        }
+    }
+
+    pub fn of_interval(self, i: &IntervalStats) -> &Percentiles {
+        match self {
+            LatencyKind::Corrected => &i.corrected,
+            LatencyKind::Service => &i.service,
+        }
+    }
+
+    pub fn of_op(self, o: &OpSummary) -> &Percentiles {
+        match self {
+            LatencyKind::Corrected => &o.corrected,
+            LatencyKind::Service => &o.service,
+        }
+    }
+}
+
+/// Why the live screen ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveExit {
+    /// `q` or Ctrl-C: stop the run and leave.
+    Quit,
+    /// `w`: stop the run and choose another.
+    BackToPicker,
+    /// The run ended by itself (time up, target gone, signal).
+    RunEnded,
+}
+
+/// The load the user asked for with `+`/`-`, which the engine keeps for the
+/// rest of the run; remembered so quick presses build on each other instead
+/// of on a snapshot up to a tick old.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Requested {
+    Rate(f64),
+    Concurrency(u32),
+}
+
+/// What `update` asks the glue to do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Effect {
+    /// Send this to the engine.
+    Engine(Control),
+    /// Run the profile hook and show what it says.
+    CaptureProfile,
+    /// Run the baseline hook and show what it says.
+    SaveBaseline,
+}
+
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Snapshot(Box<Snapshot>),
+    /// Time since the screen opened (for status messages only).
+    Clock(Duration),
+    Action(Action),
+    /// A message for the status line (a hook's answer).
+    Status(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct LiveModel {
+    pub run: RunLabel,
+    pub snapshot: Snapshot,
+    pub latency: LatencyKind,
+    pub help: bool,
+    pub exit: Option<LiveExit>,
+    window: usize,
+    now: Duration,
+    status: Option<(String, Duration)>,
+    requested: Option<Requested>,
+    pause_asked: bool,
+}
+
+impl LiveModel {
+    pub fn new(run: RunLabel) -> LiveModel {
+        LiveModel {
+            run,
+            snapshot: Snapshot::default(),
+            latency: LatencyKind::Corrected,
+            help: false,
+            exit: None,
+            window: DEFAULT_WINDOW,
+            now: Duration::ZERO,
+            status: None,
+            requested: None,
+            pause_asked: false,
+        }
+    }
+
+    pub fn mode(&self) -> Mode {
+        if self.help {
+            Mode::Help
+        } else {
+            Mode::Live
+        }
+    }
+
+    pub fn window_s(&self) -> u64 {
+        WINDOWS_S[self.window.min(WINDOWS_S.len() - 1)]
+    }
+
+    /// The status message, while it is fresh.
+    pub fn status(&self) -> Option<&str> {
+        self.status
+            .as_ref()
+            .filter(|(_, until)| self.now < *until)
+            .map(|(text, _)| text.as_str())
+    }
+
+    fn say(&mut self, text: impl Into<String>) {
+        self.status = Some((text.into(), self.now + STATUS_FOR));
+    }
+
+    pub fn update(&mut self, msg: Msg) -> Option<Effect> {
+        match msg {
+            Msg::Snapshot(s) => {
+                self.snapshot = *s;
+                None
+            }
+            Msg::Clock(now) => {
+                self.now = now;
+                None
+            }
+            Msg::Action(a) => self.act(a),
+            Msg::Status(text) => {
+                self.say(text);
+                None
+            }
+        }
+    }
+
+    fn act(&mut self, action: Action) -> Option<Effect> {
+        match action {
+            Action::Quit => {
+                self.exit = Some(LiveExit::Quit);
+                Some(Effect::Engine(Control::Stop))
+            }
+            Action::BackToPicker => {
+                self.exit = Some(LiveExit::BackToPicker);
+                Some(Effect::Engine(Control::Stop))
+            }
+            Action::TogglePause => {
+                if !self.accepts_controls() {
+                    self.say("the run is not measuring: nothing to pause");
+                    return None;
+                }
+                self.pause_asked = !self.pause_asked;
+                if self.pause_asked {
+                    self.say("paused: no requests are sent (space resumes)");
+                    Some(Effect::Engine(Control::Pause))
+                } else {
+                    self.say("resumed");
+                    Some(Effect::Engine(Control::Resume))
+                }
+            }
+            Action::LoadUp => self.change_load(true),
+            Action::LoadDown => self.change_load(false),
+            Action::NarrowWindow => {
+                self.window = self.window.saturating_sub(1);
+                self.say(format!("chart window {}s", self.window_s()));
+                None
+            }
+            Action::WidenWindow => {
+                self.window = (self.window + 1).min(WINDOWS_S.len() - 1);
+                self.say(format!("chart window {}s", self.window_s()));
+                None
+            }
+            Action::ToggleLatency => {
+                self.latency = match self.latency {
+                    LatencyKind::Corrected => LatencyKind::Service,
+                    LatencyKind::Service => LatencyKind::Corrected,
+                };
+                self.say(format!("latency: {}", self.latency.name()));
+                None
+            }
+            Action::CaptureProfile => Some(Effect::CaptureProfile),
+            Action::SaveBaseline => Some(Effect::SaveBaseline),
+            Action::ToggleHelp => {
+                self.help = !self.help;
+                None
+            }
+            Action::CloseHelp => {
+                self.help = false;
+                None
+            }
+            // Picker actions do not reach a live screen.
+            Action::Up
+            | Action::Down
+            | Action::Start
+            | Action::FocusTarget
+            | Action::FocusList
+            | Action::Type(_)
+            | Action::Erase => None,
+        }
+    }
+
+    fn accepts_controls(&self) -> bool {
+        matches!(
+            self.snapshot.phase,
+            Phase::Connecting | Phase::Warmup | Phase::Measuring
+        )
+    }
+
+    fn change_load(&mut self, up: bool) -> Option<Effect> {
+        if !self.accepts_controls() {
+            self.say("the run is ending: the load cannot change");
+            return None;
+        }
+        let load = &self.snapshot.load;
+        let current = self.requested.or(match (load.rate, load.concurrency) {
+            (Some(rate), _) => Some(Requested::Rate(rate)),
+            (_, Some(c)) => Some(Requested::Concurrency(c)),
+            _ => None,
+        });
+        match current {
+            Some(Requested::Rate(rate)) => {
+                let next = if up {
+                    rate * LOAD_STEP
+                } else {
+                    (rate / LOAD_STEP).max(1.0)
+                };
+                self.requested = Some(Requested::Rate(next));
+                self.say(format!("asked rate {rate:.0}/s -> {next:.0}/s"));
+                Some(Effect::Engine(Control::SetRate(next)))
+            }
+            Some(Requested::Concurrency(c)) => {
+                let next = step_concurrency(c, up);
+                self.requested = Some(Requested::Concurrency(next));
+                self.say(format!("in flight {c} -> {next}"));
+                Some(Effect::Engine(Control::SetConcurrency(next)))
+            }
+            None => {
+                self.say("the load is not known yet: try again in a second");
+                None
+            }
+        }
+    }
+
+    /// Intervals inside the chart window, oldest first.
+    pub fn window_intervals(&self) -> &[IntervalStats] {
+        let h = &self.snapshot.history;
+        let Some(end) = h.last().map(|i| i.t_s) else {
+            return h;
+        };
+        let from = end - self.window_s() as f64;
+        let first = h.iter().position(|i| i.t_s > from).unwrap_or(h.len());
+        &h[first..]
+    }
+
+    /// The chart window's time axis, seconds of measured time: the last
+    /// `window_s` up to the newest interval; early in a run, from zero to
+    /// the window or the planned duration if shorter, so the charts fill
+    /// from the left.
+    pub fn window_bounds(&self) -> (f64, f64) {
+        let window = self.window_s() as f64;
+        let span = self
+            .snapshot
+            .planned
+            .map(|p| p.as_secs_f64().clamp(1.0, window))
+            .unwrap_or(window);
+        let end = self.snapshot.history.last().map(|i| i.t_s).unwrap_or(0.0);
+        let hi = end.max(span);
+        ((hi - window).max(0.0), hi)
+    }
+
+    /// Warnings the view derives from the snapshot's own figures.
+    pub fn view_warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let Some(mem) = &self.snapshot.memory else {
+            return out;
+        };
+        for (who, stats) in [("mcptop", &mem.mcptop), ("target", &mem.target)] {
+            let Some(p) = stats else { continue };
+            if let Some(limit) = p.fd_limit.filter(|l| *l > 0) {
+                if p.open_fds as f64 >= limit as f64 * FD_WARN_SHARE {
+                    out.push(format!(
+                        "{who}: {} of {limit} file descriptors open",
+                        p.open_fds
+                    ));
+                }
+            }
+        }
+        if mem.leak_suspect {
+            let slopes: Vec<String> = [
+                ("mcptop", mem.mcptop_slope_mib_per_min),
+                ("target", mem.target_slope_mib_per_min),
+            ]
+            .iter()
+            .filter_map(|(who, s)| s.map(|s| format!("{who} {s:+.2} MiB/min")))
+            .collect();
+            if slopes.is_empty() {
+                out.push("memory keeps growing (leak suspect)".into());
+            } else {
+                out.push(format!(
+                    "memory keeps growing (leak suspect): {}",
+                    slopes.join(", ")
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// One `+`/`-` step of in-flight requests: ×1.25 or ÷1.25, and always at
+/// least one, so small figures still move.
+pub fn step_concurrency(c: u32, up: bool) -> u32 {
+    let c = c.max(1);
+    if up {
+        let scaled = (c as f64 * LOAD_STEP).round() as u32;
+        scaled.max(c.saturating_add(1))
+    } else {
+        let scaled = (c as f64 / LOAD_STEP).round() as u32;
+        scaled.min(c - 1).max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::snapshot::{LoadNow, MemoryStats, ProcessStats};
+
+    fn model(load: LoadNow) -> LiveModel {
+        let mut m = LiveModel::new(RunLabel {
+            workload: "echo".into(),
+            target: "builtin".into(),
+        });
+        m.update(Msg::Snapshot(Box::new(Snapshot {
+            phase: Phase::Measuring,
+            load,
+            ..Snapshot::default()
+        })));
+        m
+    }
+
+    fn closed(c: u32) -> LiveModel {
+        model(LoadNow {
+            concurrency: Some(c),
+            ..LoadNow::default()
+        })
+    }
+
+    #[test]
+    fn rate_steps_build_on_the_last_request() {
+        let mut m = model(LoadNow {
+            rate: Some(1000.0),
+            ..LoadNow::default()
+        });
+        assert_eq!(
+            m.update(Msg::Action(Action::LoadUp)),
+            Some(Effect::Engine(Control::SetRate(1250.0)))
+        );
+        assert_eq!(
+            m.update(Msg::Action(Action::LoadUp)),
+            Some(Effect::Engine(Control::SetRate(1562.5)))
+        );
+        assert_eq!(
+            m.update(Msg::Action(Action::LoadDown)),
+            Some(Effect::Engine(Control::SetRate(1250.0)))
+        );
+        assert_eq!(m.status(), Some("asked rate 1562/s -> 1250/s"));
+    }
+
+    #[test]
+    fn concurrency_steps_move_at_least_one() {
+        assert_eq!(step_concurrency(16, true), 20);
+        assert_eq!(step_concurrency(16, false), 13);
+        assert_eq!(step_concurrency(1, true), 2);
+        assert_eq!(step_concurrency(2, true), 3);
+        assert_eq!(step_concurrency(2, false), 1);
+        assert_eq!(step_concurrency(1, false), 1);
+        let mut m = closed(16);
+        assert_eq!(
+            m.update(Msg::Action(Action::LoadDown)),
+            Some(Effect::Engine(Control::SetConcurrency(13)))
+        );
+    }
+
+    #[test]
+    fn load_keys_wait_for_a_known_load_and_stop_at_the_end() {
+        let mut m = model(LoadNow::default());
+        assert_eq!(m.update(Msg::Action(Action::LoadUp)), None);
+        assert!(m.status().is_some_and(|s| s.contains("not known")));
+        let mut m = closed(4);
+        m.snapshot.phase = Phase::Draining;
+        assert_eq!(m.update(Msg::Action(Action::LoadUp)), None);
+        assert_eq!(m.update(Msg::Action(Action::TogglePause)), None);
+    }
+
+    #[test]
+    fn space_alternates_pause_and_resume() {
+        let mut m = closed(4);
+        assert_eq!(
+            m.update(Msg::Action(Action::TogglePause)),
+            Some(Effect::Engine(Control::Pause))
+        );
+        assert_eq!(
+            m.update(Msg::Action(Action::TogglePause)),
+            Some(Effect::Engine(Control::Resume))
+        );
+    }
+
+    #[test]
+    fn quit_and_picker_stop_the_run() {
+        let mut m = closed(4);
+        assert_eq!(
+            m.update(Msg::Action(Action::Quit)),
+            Some(Effect::Engine(Control::Stop))
+        );
+        assert_eq!(m.exit, Some(LiveExit::Quit));
+        let mut m = closed(4);
+        assert_eq!(
+            m.update(Msg::Action(Action::BackToPicker)),
+            Some(Effect::Engine(Control::Stop))
+        );
+        assert_eq!(m.exit, Some(LiveExit::BackToPicker));
+    }
+
+    #[test]
+    fn hooks_are_effects_and_status_expires() {
+        let mut m = closed(4);
+        m.update(Msg::Clock(Duration::from_secs(10)));
+        assert_eq!(
+            m.update(Msg::Action(Action::CaptureProfile)),
+            Some(Effect::CaptureProfile)
+        );
+        assert_eq!(
+            m.update(Msg::Action(Action::SaveBaseline)),
+            Some(Effect::SaveBaseline)
+        );
+        m.update(Msg::Status("baselines: not built yet".into()));
+        assert_eq!(m.status(), Some("baselines: not built yet"));
+        m.update(Msg::Clock(Duration::from_secs(10) + STATUS_FOR));
+        assert_eq!(m.status(), None);
+    }
+
+    #[test]
+    fn window_steps_are_bounded_and_select_intervals() {
+        let mut m = closed(4);
+        m.snapshot.history = (1..=100)
+            .map(|t| IntervalStats {
+                t_s: t as f64,
+                ..IntervalStats::default()
+            })
+            .collect();
+        assert_eq!(m.window_s(), 60);
+        assert_eq!(m.window_intervals().len(), 60);
+        for _ in 0..10 {
+            m.update(Msg::Action(Action::NarrowWindow));
+        }
+        assert_eq!(m.window_s(), 10);
+        assert_eq!(m.window_intervals().first().map(|i| i.t_s), Some(91.0));
+        for _ in 0..10 {
+            m.update(Msg::Action(Action::WidenWindow));
+        }
+        assert_eq!(m.window_s(), 600);
+        assert_eq!(m.window_intervals().len(), 100);
+        assert_eq!(m.window_bounds(), (0.0, 600.0));
+        m.snapshot.planned = Some(Duration::from_secs(30));
+        assert_eq!(m.window_bounds(), (0.0, 100.0));
+        m.snapshot.history.truncate(12);
+        assert_eq!(m.window_bounds(), (0.0, 30.0));
+        for _ in 0..5 {
+            m.update(Msg::Action(Action::NarrowWindow));
+        }
+        assert_eq!(m.window_s(), 10);
+        assert_eq!(m.window_bounds(), (2.0, 12.0));
+    }
+
+    #[test]
+    fn latency_and_help_toggle() {
+        let mut m = closed(4);
+        m.update(Msg::Action(Action::ToggleLatency));
+        assert_eq!(m.latency, LatencyKind::Service);
+        m.update(Msg::Action(Action::ToggleHelp));
+        assert_eq!(m.mode(), Mode::Help);
+        m.update(Msg::Action(Action::CloseHelp));
+        assert_eq!(m.mode(), Mode::Live);
+    }
+
+    #[test]
+    fn view_warnings_need_measured_memory() {
+        let mut m = closed(4);
+        assert!(m.view_warnings().is_empty());
+        m.snapshot.memory = Some(MemoryStats {
+            target: Some(ProcessStats {
+                open_fds: 900,
+                fd_limit: Some(1024),
+                ..ProcessStats::default()
+            }),
+            mcptop: Some(ProcessStats {
+                open_fds: 10,
+                fd_limit: Some(1024),
+                ..ProcessStats::default()
+            }),
+            leak_suspect: true,
+            mcptop_slope_mib_per_min: Some(1.5),
+            ..MemoryStats::default()
+        });
+        assert_eq!(
+            m.view_warnings(),
+            vec![
+                "target: 900 of 1024 file descriptors open".to_string(),
+                "memory keeps growing (leak suspect): mcptop +1.50 MiB/min".to_string(),
+            ]
+        );
+    }
+}

@@ -1,0 +1,308 @@
+//! Whole screens rendered into ratatui's `TestBackend` from hand-built
+//! snapshots and a fixed clock, compared with `insta` snapshots. The
+//! snapshot contents here are test input; the figures on screen must be
+//! exactly those.
+
+use super::input::Action;
+use super::state::picker::PickerModel;
+use super::state::{LiveModel, Msg, RunLabel};
+use super::view;
+use crate::metrics::snapshot::{
+    AllocatorStats, Bucket, IntervalStats, LoadNow, MemoryStats, OpSummary, Percentiles, Phase,
+    ProcessStats,
+};
+use crate::metrics::Snapshot;
+use crate::workload::catalog::{Entry, Origin};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use std::time::Duration;
+
+fn pct(base: u64) -> Percentiles {
+    Percentiles {
+        p50_us: base,
+        p90_us: base * 2,
+        p95_us: base * 3,
+        p99_us: base * 5,
+        p999_us: base * 12,
+        max_us: base * 20,
+        min_us: base / 2,
+        mean_us: base as f64 * 1.2,
+    }
+}
+
+fn interval(t: u64, open: bool) -> IntervalStats {
+    // A slow wave, so the lines move: 400µs..1ms median, 1.9k..2k req/s.
+    let wobble = t % 10;
+    IntervalStats {
+        t_s: t as f64,
+        length_s: 1.0,
+        completed: 1_900 + wobble * 10,
+        errors: u64::from(t.is_multiple_of(7)),
+        throughput: 1_900.0 + wobble as f64 * 10.0,
+        asked_rate: open.then_some(2_000.0),
+        sent_rate: 1_950.0,
+        corrected: pct(400 + wobble * 60),
+        service: pct(300 + wobble * 40),
+    }
+}
+
+fn op(label: &str, ok: u64, errors: u64, throughput: f64, base: u64) -> OpSummary {
+    OpSummary {
+        label: label.into(),
+        ok,
+        errors,
+        throughput,
+        corrected: pct(base),
+        service: pct(base * 3 / 4),
+    }
+}
+
+/// An open-loop run 42 s into 60, with errors and a warning.
+fn open_snapshot() -> Snapshot {
+    let history: Vec<IntervalStats> = (1..=42).map(|t| interval(t, true)).collect();
+    Snapshot {
+        phase: Phase::Measuring,
+        elapsed: Duration::from_secs(42),
+        planned: Some(Duration::from_secs(60)),
+        load: LoadNow {
+            rate: Some(2_000.0),
+            concurrency: None,
+            in_flight: 7,
+            sessions: 4,
+            paused: false,
+        },
+        last: history.last().cloned(),
+        history,
+        total: op("all", 80_000, 6, 1_904.9, 520),
+        ops: vec![
+            op("echo", 60_000, 0, 1_428.6, 480),
+            op("add", 20_000, 6, 476.3, 650),
+        ],
+        errors: vec![("timeout".into(), 5), ("jsonrpc -32603".into(), 1)],
+        warnings: vec!["mcptop fell behind the asked rate for 2s".into()],
+        histogram: (7..=16)
+            .map(|k| Bucket {
+                upper_us: 1 << k,
+                count: [2, 40, 900, 30_000, 41_000, 7_000, 900, 100, 12, 2][k - 7],
+            })
+            .collect(),
+        late_sends: 12,
+        max_send_lag_us: 3_400,
+        ..Snapshot::default()
+    }
+}
+
+/// A closed-loop run, paused, with memory and allocator figures measured.
+fn closed_snapshot() -> Snapshot {
+    let history: Vec<IntervalStats> = (1..=20).map(|t| interval(t, false)).collect();
+    Snapshot {
+        phase: Phase::Measuring,
+        elapsed: Duration::from_secs(20),
+        planned: None,
+        load: LoadNow {
+            rate: None,
+            concurrency: Some(16),
+            in_flight: 16,
+            sessions: 2,
+            paused: true,
+        },
+        last: history.last().cloned(),
+        history,
+        total: op("all", 38_000, 0, 1_900.0, 450),
+        ops: vec![op("echo", 38_000, 0, 1_900.0, 450)],
+        histogram: vec![Bucket {
+            upper_us: 512,
+            count: 38_000,
+        }],
+        memory: Some(MemoryStats {
+            mcptop: Some(ProcessStats {
+                pid: 10,
+                rss_bytes: 24 * 1024 * 1024,
+                open_fds: 20,
+                fd_limit: Some(1024),
+                ..ProcessStats::default()
+            }),
+            target: None,
+            mcptop_slope_mib_per_min: Some(0.25),
+            ..MemoryStats::default()
+        }),
+        allocator: Some(AllocatorStats {
+            allocated_bytes: 12 * 1024 * 1024,
+            active_bytes: 13 * 1024 * 1024,
+            fragmentation: 0.077,
+            bytes_per_s: 3.5 * 1024.0 * 1024.0,
+            allocs_per_s: 41_000.0,
+            allocs_per_request: Some(21.5),
+            bytes_per_request: Some(1_900.0),
+            ..AllocatorStats::default()
+        }),
+        ..Snapshot::default()
+    }
+}
+
+fn model(snapshot: Snapshot) -> LiveModel {
+    let mut m = LiveModel::new(RunLabel {
+        workload: "mixed".into(),
+        target: "builtin".into(),
+    });
+    m.update(Msg::Snapshot(Box::new(snapshot)));
+    m.update(Msg::Clock(Duration::from_secs(42)));
+    m
+}
+
+fn render(
+    width: u16,
+    height: u16,
+    draw: impl FnOnce(&mut ratatui::Frame),
+) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
+    terminal.draw(draw).expect("draw");
+    terminal
+}
+
+fn screen(width: u16, height: u16, draw: impl FnOnce(&mut ratatui::Frame)) -> String {
+    render(width, height, draw).backend().to_string()
+}
+
+fn live(width: u16, height: u16, m: &LiveModel) -> String {
+    screen(width, height, |f| view::live(f, m))
+}
+
+#[test]
+fn live_open_loop_120x40() {
+    let m = model(open_snapshot());
+    let text = live(120, 40, &m);
+    for shown in [
+        "latency (corrected): p50 520µs",
+        "p99 2.6ms",
+        "achieved 1.9k req/s",
+        "asked 2.0k req/s",
+        "42.0s / 60.0s",
+        "in flight 7",
+        "timeout",
+        "late sends",
+        "not measured",
+        "latency histogram",
+    ] {
+        assert!(text.contains(shown), "{shown:?} missing:\n{text}");
+    }
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn live_open_loop_80x24() {
+    let m = model(open_snapshot());
+    let text = live(80, 24, &m);
+    assert!(text.contains("latency: p50 520µs p99 2.6ms"), "{text}");
+    assert!(text.contains("throughput: 1.9k req/s"), "{text}");
+    assert!(!text.contains("latency histogram"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn live_closed_loop_paused_with_memory_120x40() {
+    let m = model(closed_snapshot());
+    let text = live(120, 40, &m);
+    for shown in [
+        "PAUSED",
+        "closed loop: 16 in flight",
+        "throughput: 1.9k req/s (closed)",
+        "mcptop RSS 24.0 MiB +0.25 MiB/min",
+        "fragmentation 7.7%",
+        "20.0s (no time bound)",
+    ] {
+        assert!(text.contains(shown), "{shown:?} missing:\n{text}");
+    }
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn live_service_time_with_help_80x24() {
+    let mut m = model(open_snapshot());
+    m.update(Msg::Action(Action::ToggleLatency));
+    m.update(Msg::Action(Action::ToggleHelp));
+    let text = live(80, 24, &m);
+    assert!(text.contains("esc or ? closes this box"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn live_before_the_first_interval_80x24() {
+    let m = model(Snapshot {
+        phase: Phase::Connecting,
+        ..Snapshot::default()
+    });
+    let text = live(80, 24, &m);
+    assert!(text.contains("waiting for the first interval"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn live_tiny_20x5() {
+    let m = model(open_snapshot());
+    insta::assert_snapshot!(live(20, 5, &m));
+}
+
+#[test]
+fn no_size_panics() {
+    let models = [
+        model(open_snapshot()),
+        model(closed_snapshot()),
+        model(Snapshot::default()),
+    ];
+    let mut helped = model(open_snapshot());
+    helped.update(Msg::Action(Action::ToggleHelp));
+    for m in models.iter().chain([&helped]) {
+        for width in (0..=130).step_by(13) {
+            for height in (0..=42).step_by(3) {
+                render(width, height, |f| view::live(f, m));
+            }
+        }
+    }
+    let p = picker();
+    for width in (0..=90).step_by(9) {
+        for height in 0..=26 {
+            render(width, height, |f| view::picker::picker(f, &p));
+        }
+    }
+}
+
+fn picker() -> PickerModel {
+    let mut p = PickerModel::new(
+        [
+            ("echo", "echo tool, closed loop"),
+            ("echo-open", "echo tool, open loop at a fixed rate"),
+            ("mixed", "tools, resources and prompts"),
+        ]
+        .iter()
+        .map(|(name, description)| Entry {
+            name: name.to_string(),
+            origin: Origin::Shipped,
+            description: description.to_string(),
+        })
+        .collect(),
+    );
+    p.update(Action::Down);
+    p
+}
+
+#[test]
+fn picker_80x24() {
+    let mut p = picker();
+    p.message = Some("last run: echo -> builtin: 41234 req/s".into());
+    let text = screen(80, 24, |f| view::picker::picker(f, &p));
+    assert!(text.contains("> echo-open"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn picker_editing_the_target_80x24() {
+    let mut p = picker();
+    p.update(Action::FocusTarget);
+    for c in ":x".chars() {
+        p.update(Action::Type(c));
+    }
+    let text = screen(80, 24, |f| view::picker::picker(f, &p));
+    assert!(text.contains("builtin:x_"), "{text}");
+    insta::assert_snapshot!(text);
+}

@@ -1,0 +1,200 @@
+//! The live screen end to end: a real `mcptop run` inside a detached tmux
+//! session (a real terminal), read with `capture-pane`, stopped with `q`.
+//! Skips with a message when tmux is not installed and cannot be.
+
+use crate::harness::{mcptop_bin, read_json, TestDir};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// A tmux server of our own (its own socket), killed however the test ends.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(dir: &Path, width: u16, height: u16) -> Tmux {
+        // One server per test: tests run in parallel and each kills its own.
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let tmux = Tmux {
+            socket: format!(
+                "mcptop-test-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ),
+        };
+        let out = tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+            "-c",
+            &dir.display().to_string(),
+            "bash --norc --noprofile",
+        ]);
+        assert!(out.status.success(), "tmux new-session: {out:?}");
+        tmux
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .env_remove("TMUX")
+            .output()
+            .expect("run tmux")
+    }
+
+    fn send(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "t"];
+        args.extend_from_slice(keys);
+        assert!(self.run(&args).status.success(), "send-keys {keys:?}");
+    }
+
+    /// The process the pane's shell started (mcptop), once it runs.
+    fn child_pid(&self) -> Option<u32> {
+        let out = self.run(&["list-panes", "-t", "t", "-F", "#{pane_pid}"]);
+        let shell = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let children =
+            std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).ok()?;
+        children.split_whitespace().next()?.parse().ok()
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned()
+    }
+
+    /// Waits (bounded) until the screen satisfies `ok`; returns the last screen.
+    fn wait_for(&self, what: &str, limit: Duration, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "timed out after {limit:?} waiting for {what}; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+fn tmux_available() -> bool {
+    let found = || {
+        Command::new("tmux")
+            .arg("-V")
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    if found() {
+        return true;
+    }
+    let _ = Command::new("apt-get")
+        .args(["install", "-y", "-qq", "tmux"])
+        .output();
+    found()
+}
+
+/// The figure before " req/s" in the throughput pane's title.
+fn throughput_shown(screen: &str) -> Option<f64> {
+    let after = screen.split("throughput: ").nth(1)?;
+    let figure = after.split(" req/s").next()?.trim();
+    let (digits, scale) = match figure.chars().last()? {
+        'k' => (&figure[..figure.len() - 1], 1e3),
+        'M' => (&figure[..figure.len() - 1], 1e6),
+        _ => (figure, 1.0),
+    };
+    digits.parse::<f64>().ok().map(|v| v * scale)
+}
+
+#[test]
+fn live_screen_shows_the_run_and_q_stops_it_and_restores_the_terminal() {
+    if !tmux_available() {
+        eprintln!("SKIPPED: tmux is not installed and could not be installed");
+        return;
+    }
+    let dir = TestDir::new();
+    let tmux = Tmux::start(dir.path(), 120, 40);
+    tmux.send(&[
+        &format!(
+            "{} run echo --duration 30s --out r.json; echo EXITED=$?",
+            mcptop_bin().display()
+        ),
+        "Enter",
+    ]);
+    let screen = tmux.wait_for("a measured interval", Duration::from_secs(30), |s| {
+        throughput_shown(s).is_some_and(|r| r > 0.0)
+    });
+    assert!(screen.contains("latency (corrected): p50"), "{screen}");
+    assert!(screen.contains("p99.9"), "{screen}");
+    assert!(screen.contains("latency histogram"), "{screen}");
+    assert!(screen.contains("operations (corrected)"), "{screen}");
+    assert!(screen.contains("echo -> builtin"), "{screen}");
+    assert!(
+        !dir.join("r.json").exists(),
+        "result written before the end"
+    );
+
+    tmux.send(&["q"]);
+    let screen = tmux.wait_for("mcptop to exit", Duration::from_secs(20), |s| {
+        s.contains("EXITED=")
+    });
+    // Back on the shell: the summary printed after the alternate screen left.
+    assert!(screen.contains("EXITED=0"), "{screen}");
+    assert!(screen.contains("stopped: interrupted"), "{screen}");
+    assert!(screen.contains("result: r.json"), "{screen}");
+    assert!(!screen.contains("latency histogram"), "{screen}");
+    let report = read_json(&dir.join("r.json"));
+    assert_eq!(report["stopped_by"]["reason"], "interrupted");
+    let ops = report["overall"]["operations"].as_u64().unwrap_or_default();
+    assert!(ops > 0, "no operations in r.json: {report}");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn sigterm_during_the_live_screen_writes_the_result_and_restores_the_terminal() {
+    if !tmux_available() {
+        eprintln!("SKIPPED: tmux is not installed and could not be installed");
+        return;
+    }
+    let dir = TestDir::new();
+    let tmux = Tmux::start(dir.path(), 100, 30);
+    tmux.send(&[
+        &format!(
+            "{} run echo --duration 30s --out r.json; echo EXITED=$?",
+            mcptop_bin().display()
+        ),
+        "Enter",
+    ]);
+    tmux.wait_for("a measured interval", Duration::from_secs(30), |s| {
+        throughput_shown(s).is_some_and(|r| r > 0.0)
+    });
+    let pid = tmux.child_pid().expect("mcptop's pid");
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+    let screen = tmux.wait_for("mcptop to exit", Duration::from_secs(20), |s| {
+        s.contains("EXITED=")
+    });
+    assert!(screen.contains("EXITED=0"), "{screen}");
+    assert!(screen.contains("stopped: interrupted"), "{screen}");
+    assert!(!screen.contains("latency histogram"), "{screen}");
+    let report = read_json(&dir.join("r.json"));
+    assert_eq!(report["stopped_by"]["reason"], "interrupted");
+}
