@@ -22,26 +22,28 @@ BIN=${CARGO_TARGET_DIR:-target}/release/mcptop
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-# Starts `mcptop serve ARGS` and prints the URL it listens on.
+# Starts `mcptop serve ARGS` (in this shell, so cleanup can kill it); sets
+# SERVER_PID and URL.
 serve() {
+    rm -f "$WORK/serve.out"
     "$BIN" serve "$@" >"$WORK/serve.out" 2>/dev/null &
-    PIDS+=($!)
+    SERVER_PID=$!
+    PIDS+=("$SERVER_PID")
     for _ in $(seq 100); do
         if [ -s "$WORK/serve.out" ]; then break; fi
         sleep 0.05
     done
-    head -1 "$WORK/serve.out" | sed 's/^listening on //'
+    URL=$(head -1 "$WORK/serve.out" | sed 's/^listening on //')
 }
 
-rm -f "$WORK/serve.out"
-URL=$(serve --http 127.0.0.1:0 --json-response --stateless)
+serve --http 127.0.0.1:0 --json-response --stateless
 cat >"$WORK/echo-http.toml" <<TOML
 name = "echo-http-bench"
 description = "echo only, one session, $C connections, $C in flight"
@@ -78,10 +80,10 @@ import sys
 m, w = float(sys.argv[1]), float(sys.argv[2])
 print(f"HTTP rate: mcptop {m:.0f} req/s, wrk {w:.0f} req/s -> {100*m/w:.1f} % of wrk (goal >= 90 %)")
 PY
-kill "${PIDS[0]}"
+kill "$SERVER_PID"
 
-rm -f "$WORK/serve.out"
-TCP=$(serve --tcp 127.0.0.1:0)
+serve --tcp 127.0.0.1:0
+TCP=$URL
 # Peak resident memory of `mcptop run` holding $1 idle TCP sessions, in KiB.
 peak_rss() {
     cat >"$WORK/idle.toml" <<TOML
