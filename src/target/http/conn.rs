@@ -273,3 +273,90 @@ impl Conn {
         Ok(String::from_utf8_lossy(&line).trim_end().to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// A server that answers every request with the next canned reply.
+    async fn canned(replies: Vec<&'static str>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        tokio::spawn(async move {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buf = vec![0u8; 4096];
+            for reply in replies {
+                let _ = socket.read(&mut buf).await;
+                let _ = socket.write_all(reply.as_bytes()).await;
+            }
+        });
+        addr
+    }
+
+    async fn body(conn: &mut Conn, head: &Head) -> String {
+        let mut framing = head.framing;
+        let mut out = Vec::new();
+        while conn.body_chunk(&mut framing, &mut out).await.expect("body") {}
+        String::from_utf8(out).expect("utf8")
+    }
+
+    #[tokio::test]
+    async fn reads_length_chunked_and_informational_replies_on_one_connection() {
+        let addr = canned(vec![
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nMcp-Session-Id: abc\r\nContent-Length: 5\r\n\r\nhello",
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\ndata\r\n3\r\n: x\r\n0\r\nTrailer: 1\r\n\r\n",
+            "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        ])
+        .await;
+        let mut conn = Conn::dial(&addr).await.expect("dial");
+        let request = RequestBytes::new("POST", "/mcp", &addr).finish(b"{}");
+        let head = conn.send(&request).await.expect("head");
+        assert_eq!(head.status, 200);
+        assert_eq!(head.session_id.as_deref(), Some("abc"));
+        assert!(!head.event_stream);
+        assert_eq!(body(&mut conn, &head).await, "hello");
+        assert!(conn.reusable);
+
+        let head = conn.send(&request).await.expect("head");
+        assert_eq!(head.status, 200);
+        assert!(head.event_stream);
+        assert_eq!(body(&mut conn, &head).await, "data: x");
+        assert!(conn.was_reused());
+
+        let head = conn.send(&request).await.expect("head");
+        assert_eq!((head.status, head.framing), (202, Framing::Done));
+        assert!(!conn.reusable, "Connection: close");
+    }
+
+    #[tokio::test]
+    async fn a_close_before_the_reply_and_a_bad_status_line_are_errors() {
+        let addr = canned(vec!["garbage\r\n\r\n"]).await;
+        let mut conn = Conn::dial(&addr).await.expect("dial");
+        let request = RequestBytes::new("GET", "/", &addr).finish(b"");
+        let err = conn.send(&request).await.expect_err("not HTTP");
+        assert!(err.to_string().contains("not an HTTP/1 reply"), "{err}");
+        let addr = canned(vec![]).await;
+        let mut conn = Conn::dial(&addr).await.expect("dial");
+        let err = conn.send(&request).await.expect_err("closed");
+        // Closed with the request unread: EOF or a reset, depending on timing.
+        assert!(
+            matches!(
+                err.kind(),
+                io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn header_values_with_line_breaks_are_left_out() {
+        let mut r = RequestBytes::new("POST", "/mcp", "h:1");
+        r.header("A", "ok").header("B", "bad\r\nX-Injected: 1");
+        let text = String::from_utf8(r.finish(b"")).expect("utf8");
+        assert!(text.contains("A: ok\r\n"));
+        assert!(!text.contains("Injected"));
+    }
+}
