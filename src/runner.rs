@@ -207,6 +207,15 @@ pub async fn run_workload(
     spec: &TargetSpec,
     view: View,
 ) -> anyhow::Result<RunReport> {
+    if workload.protocol == crate::workload::STATELESS_PROTOCOL
+        && !matches!(spec, TargetSpec::Http(_))
+    {
+        return Err(anyhow!(
+            "{}: protocol {} (stateless) is implemented for http:// targets only; use auto or a 2025 version",
+            spec.describe(),
+            crate::workload::STATELESS_PROTOCOL
+        ));
+    }
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let connector = target::connector(
         spec,
