@@ -314,6 +314,15 @@ pub async fn run_workload_with(
     view: View,
     monitor: ResourceMonitor,
 ) -> anyhow::Result<RunReport> {
+    if workload.protocol == crate::workload::STATELESS_PROTOCOL
+        && !matches!(spec, TargetSpec::Http(_))
+    {
+        return Err(anyhow!(
+            "{}: protocol {} (stateless) is implemented for http:// targets only; use auto or a 2025 version",
+            spec.describe(),
+            crate::workload::STATELESS_PROTOCOL
+        ));
+    }
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let connector = target::connector(
         spec,

@@ -22,10 +22,11 @@ use wire::{Incoming, PreparedRequest, ResultProbe, RpcError};
 /// Longest line accepted from a server; longer ones are dropped and counted.
 pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
 /// Read and write buffers per session. Small, because ten thousand idle
-/// sessions must stay cheap (the reader's buffer is zeroed, so it is resident
-/// from the start); bursts are coalesced anyway and long lines are assembled
-/// piecewise.
-const IO_BUFFER_BYTES: usize = 8 * 1024;
+/// sessions must stay cheap: the reader's buffer is zeroed, so all of it is
+/// resident from the start, while the writer's pages are touched only as far
+/// as a burst fills it. Long lines are assembled piecewise either way.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+const WRITE_BUFFER_BYTES: usize = 8 * 1024;
 
 /// Why one request did not succeed. Grouped by kind, never by message text.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -315,7 +316,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
     shared: Arc<Shared>,
 ) {
-    let mut writer = tokio::io::BufWriter::with_capacity(IO_BUFFER_BYTES, writer);
+    let mut writer = tokio::io::BufWriter::with_capacity(WRITE_BUFFER_BYTES, writer);
     while let Some(first) = rx.recv().await {
         let mut result = writer.write_all(&first).await;
         // Coalesce whatever else is queued into one flush.
@@ -391,7 +392,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
     out: mpsc::UnboundedSender<Vec<u8>>,
     max_line_bytes: usize,
 ) {
-    let mut reader = tokio::io::BufReader::with_capacity(IO_BUFFER_BYTES, reader);
+    let mut reader = tokio::io::BufReader::with_capacity(READ_BUFFER_BYTES, reader);
     let mut buf = Vec::new();
     loop {
         match next_line(&mut reader, &mut buf, max_line_bytes).await {

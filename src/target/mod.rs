@@ -6,6 +6,7 @@
 pub mod builtin;
 pub mod endpoint;
 pub mod http;
+pub mod legacy_sse;
 pub mod stdio;
 pub mod tcp;
 pub mod ws;
@@ -31,11 +32,14 @@ pub enum TargetSpec {
     Tcp(Endpoint),
     /// WebSocket (subprotocol `mcp`), one text message per JSON-RPC message.
     Ws(Endpoint),
+    /// The 2024-11-05 HTTP+SSE transport: GET an event stream, POST to the
+    /// endpoint it names.
+    LegacySse(Endpoint),
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
-    #[error("unknown target {0:?}: expected `builtin`, `stdio:COMMAND ARGS...`, `http://HOST:PORT/PATH`, `tcp://HOST:PORT` or `ws://HOST:PORT/PATH`")]
+    #[error("unknown target {0:?}: expected `builtin`, `stdio:COMMAND ARGS...`, `http://HOST:PORT/PATH`, `tcp://HOST:PORT`, `ws://HOST:PORT/PATH` or `sse://HOST:PORT/PATH` (2024-11-05 HTTP+SSE)")]
     Unknown(String),
     #[error("target {0:?}: {1}")]
     BadCommand(String, String),
@@ -82,6 +86,9 @@ impl TargetSpec {
         if let Some(rest) = text.strip_prefix("ws://") {
             return Ok(TargetSpec::Ws(url(rest, 80)?));
         }
+        if let Some(rest) = text.strip_prefix("sse://") {
+            return Ok(TargetSpec::LegacySse(url(rest, 80)?));
+        }
         if text.starts_with("https://") || text.starts_with("wss://") {
             return Err(TargetError::BadCommand(
                 text.into(),
@@ -102,6 +109,7 @@ impl TargetSpec {
             TargetSpec::Http(e) => format!("http://{}{}", e.authority(), e.path),
             TargetSpec::Tcp(e) => format!("tcp://{}", e.authority()),
             TargetSpec::Ws(e) => format!("ws://{}{}", e.authority(), e.path),
+            TargetSpec::LegacySse(e) => format!("sse://{}{}", e.authority(), e.path),
         }
     }
 }
@@ -214,6 +222,10 @@ pub fn connector(
             endpoint: endpoint.clone(),
             options,
         }),
+        TargetSpec::LegacySse(endpoint) => Box::new(legacy_sse::LegacySseConnector {
+            endpoint: endpoint.clone(),
+            options,
+        }),
     }
 }
 
@@ -249,6 +261,7 @@ mod tests {
             "http://127.0.0.1:3001/mcp",
             "tcp://127.0.0.1:9000",
             "ws://localhost:80/",
+            "sse://127.0.0.1:8000/sse",
         ] {
             let spec = TargetSpec::parse(text).expect("ok");
             assert_eq!(TargetSpec::parse(&spec.describe()).expect("ok"), spec);

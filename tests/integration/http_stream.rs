@@ -1,6 +1,7 @@
-//! The Streamable HTTP GET stream against a scripted server: the first
+//! Scripted HTTP servers. The Streamable HTTP GET stream: the first
 //! stream sends two events and drops; mcptop must reopen it with
 //! `Last-Event-ID` of the last event it saw, and count the replayed events.
+//! And the 2024-11-05 HTTP+SSE transport, replies travelling on the stream.
 
 use crate::harness::{read_json, TestDir};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -149,4 +150,68 @@ arguments = { message = "hi" }
     let seen = seen.lock().expect("lock");
     assert_eq!(seen.gets, vec![None, Some("e2".to_string())]);
     assert_eq!(seen.deletes, 1);
+}
+
+/// A 2024-11-05 HTTP+SSE server: GET /sse names /messages; replies to the
+/// POSTs travel on the stream.
+fn legacy_connection(stream: TcpStream, sse: Arc<Mutex<Option<TcpStream>>>) -> std::io::Result<()> {
+    let mut out = stream.try_clone()?;
+    let mut reader = BufReader::new(stream);
+    while let Some((method, _, body)) = read_request(&mut reader) {
+        if method == "GET" {
+            out.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n",
+            )?;
+            out.write_all(b"event: endpoint\ndata: /messages?session_id=1\n\n")?;
+            *sse.lock().expect("lock") = Some(out.try_clone()?);
+            std::thread::sleep(Duration::from_secs(30));
+            return Ok(());
+        }
+        out.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 8\r\n\r\nAccepted")?;
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let Some(id) = v.get("id").cloned() else {
+            continue;
+        };
+        let result = if v["method"] == "initialize" {
+            serde_json::json!({"protocolVersion": "2024-11-05", "capabilities": {}, "serverInfo": {"name": "legacy", "version": "0"}})
+        } else {
+            serde_json::json!({"content": []})
+        };
+        let reply = serde_json::json!({"jsonrpc": "2.0", "id": id, "result": result});
+        if let Some(s) = sse.lock().expect("lock").as_mut() {
+            write!(s, "event: message\ndata: {reply}\n\n")?;
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn the_legacy_http_sse_transport_carries_a_run() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        // One session: one event stream shared by every POST connection.
+        let sse = Arc::new(Mutex::new(None));
+        for stream in listener.incoming().flatten() {
+            let sse = sse.clone();
+            std::thread::spawn(move || legacy_connection(stream, sse));
+        }
+    });
+    let dir = TestDir::new();
+    dir.mcptop()
+        .args(["run", "transport-tcp", "--target"])
+        .arg(format!("sse://127.0.0.1:{port}/sse"))
+        .args(["--sessions", "1", "--concurrency", "4", "--duration", "1s"])
+        .args(["--warmup", "0s", "--out", "r.json", "--quiet"])
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .success();
+    let r = read_json(&dir.join("r.json"));
+    assert_eq!(r["overall"]["errors"], 0, "{}", r["overall"]);
+    assert!(
+        r["overall"]["ok"].as_u64().unwrap_or(0) > 20,
+        "{}",
+        r["overall"]
+    );
+    assert_eq!(r["environment"]["protocol_version"], "2024-11-05");
 }

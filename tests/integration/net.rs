@@ -343,7 +343,12 @@ fn a_forgotten_http_session_is_renewed_after_404() {
     assert!(matches!(status.code(), Some(0 | 1)), "{status}");
     let r = read_json(&dir.join("r.json"));
     let intervals = r["intervals"].as_array().expect("intervals");
-    let last = intervals.last().expect("an interval");
+    // The last whole second (a run may end with a sliver of an interval).
+    let last = intervals
+        .iter()
+        .rev()
+        .find(|i| i["length_s"].as_f64().unwrap_or(0.0) >= 0.5)
+        .expect("a whole interval");
     assert!(last["completed"].as_u64().unwrap_or(0) > 20, "{last}");
     assert_eq!(last["errors"], 0, "{last}");
     assert!(
@@ -351,4 +356,16 @@ fn a_forgotten_http_session_is_renewed_after_404() {
         "{}",
         r["protocol"]
     );
+}
+
+#[test]
+fn the_stateless_era_is_refused_on_stream_transports() {
+    let server = serve(&["--tcp", "127.0.0.1:0"]);
+    let dir = TestDir::new();
+    dir.mcptop()
+        .args(["run", "transport-tcp", "--target", &server.url])
+        .args(["--protocol", "2026-07-28", "--duration", "1s"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("http:// targets only"));
 }

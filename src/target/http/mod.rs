@@ -5,6 +5,7 @@
 //! 2026-07-28 era there is no `initialize`: every request carries its version
 //! in `_meta` and in headers.
 
+pub mod conn;
 pub mod pool;
 pub mod sse;
 mod stream;
@@ -15,21 +16,17 @@ use crate::client::wire::{self, Incoming, PreparedRequest, ResultProbe};
 use crate::client::MAX_LINE_BYTES;
 use crate::client::{rpc_error, CallError, ConnectError, ServerIdentity, SessionCounters};
 use crate::workload::{KNOWN_PROTOCOLS, STATELESS_PROTOCOL};
-use bytes::Bytes;
+use conn::RequestBytes;
 use futures_util::future::BoxFuture;
-use http::header::{HeaderValue, ACCEPT, CONTENT_TYPE, HOST};
-use http::{Method, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming as Body;
-use pool::{Lease, Pool};
+use pool::{Body, Pool};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::time::Instant;
 
 const ACCEPT_BOTH: &str = "application/json, text/event-stream";
-const SESSION_HEADER: &str = "mcp-session-id";
-const VERSION_HEADER: &str = "mcp-protocol-version";
+const SESSION_HEADER: &str = "Mcp-Session-Id";
+const VERSION_HEADER: &str = "MCP-Protocol-Version";
 
 pub struct HttpConnector {
     pub endpoint: Endpoint,
@@ -71,16 +68,16 @@ enum Era {
 
 #[derive(Clone)]
 struct State {
-    session_id: Option<HeaderValue>,
-    version: Option<HeaderValue>,
+    session_id: Option<String>,
+    version: Option<String>,
     /// Bumped on every new session, so concurrent 404s start only one.
     generation: u64,
 }
 
 struct Inner {
     pool: Arc<Pool>,
-    host: HeaderValue,
-    path: http::Uri,
+    host: String,
+    path: String,
     era: Era,
     /// The serialized `_meta` object for stateless requests.
     meta: Vec<u8>,
@@ -112,12 +109,11 @@ impl HttpSession {
         endpoint: &Endpoint,
         options: &ConnectOptions,
     ) -> Result<HttpSession, ConnectError> {
-        let host = HeaderValue::from_str(&endpoint.authority())
-            .map_err(|e| ConnectError::Other(format!("bad host: {e}")))?;
-        let path: http::Uri = endpoint
-            .path
-            .parse()
-            .map_err(|e| ConnectError::Other(format!("bad path {:?}: {e}", endpoint.path)))?;
+        let host = endpoint.authority();
+        let path = endpoint.path.clone();
+        if path.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err(ConnectError::Other(format!("bad path {path:?}")));
+        }
         let stateless = options.protocol == STATELESS_PROTOCOL;
         let meta = serde_json::to_vec(&serde_json::json!({
             "io.modelcontextprotocol/protocolVersion": STATELESS_PROTOCOL,
@@ -298,7 +294,7 @@ impl Inner {
                 .write()
                 .map_err(|_| ConnectError::Other("poisoned".into()))?;
             state.session_id = session_id;
-            state.version = HeaderValue::from_str(&version).ok();
+            state.version = Some(version.clone());
             state.generation += 1;
         }
         let note = wire::encode_notification("notifications/initialized");
@@ -321,7 +317,7 @@ impl Inner {
     /// `server/discover`, the stateless era's way to learn about the server.
     async fn discover(&self) -> Result<ServerIdentity, ConnectError> {
         if let Ok(mut state) = self.state.write() {
-            state.version = Some(HeaderValue::from_static(STATELESS_PROTOCOL));
+            state.version = Some(STATELESS_PROTOCOL.to_string());
         }
         let req = PreparedRequest::new("server/discover", &serde_json::json!({}));
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -366,26 +362,14 @@ impl Inner {
             .map_err(|e| CallError::Transport(format!("cannot start a new session: {e}")))
     }
 
-    async fn delete(&self, session_id: HeaderValue) {
-        let state = self.state();
-        let mut builder = Request::builder()
-            .method(Method::DELETE)
-            .uri(self.path.clone())
-            .header(HOST, self.host.clone())
-            .header(SESSION_HEADER, session_id);
-        if let Some(v) = state.version {
-            builder = builder.header(VERSION_HEADER, v);
+    async fn delete(&self, session_id: String) {
+        let mut request = RequestBytes::new("DELETE", &self.path, &self.host);
+        request.header(SESSION_HEADER, &session_id);
+        if let Some(v) = self.state().version {
+            request.header(VERSION_HEADER, &v);
         }
-        let Ok(request) = builder.body(Full::new(Bytes::new())) else {
-            return;
-        };
-        let Ok(mut lease) = self.pool.lease().await else {
-            return;
-        };
-        if let Some(sender) = lease.sender.as_mut() {
-            if let Ok(response) = sender.send_request(request).await {
-                let _ = response.into_body().collect().await;
-            }
+        if let Ok((_, body)) = self.pool.send(&request.finish(b"")).await {
+            let _ = body.collect(64 * 1024).await;
         }
     }
 
@@ -407,69 +391,40 @@ impl Inner {
         method: &str,
         name: Option<&str>,
         with_session: bool,
-    ) -> (Posted, Option<HeaderValue>) {
+    ) -> (Posted, Option<String>) {
         let state = self.state();
-        let mut builder = Request::builder()
-            .method(Method::POST)
-            .uri(self.path.clone())
-            .header(HOST, self.host.clone())
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .header(ACCEPT, HeaderValue::from_static(ACCEPT_BOTH));
+        let mut request = RequestBytes::new("POST", &self.path, &self.host);
+        request
+            .header("Content-Type", "application/json")
+            .header("Accept", ACCEPT_BOTH);
         let sent_session = with_session && state.session_id.is_some();
         if with_session {
-            if let Some(id) = state.session_id {
-                builder = builder.header(SESSION_HEADER, id);
+            if let Some(id) = &state.session_id {
+                request.header(SESSION_HEADER, id);
             }
-            if let Some(v) = state.version {
-                builder = builder.header(VERSION_HEADER, v);
+            if let Some(v) = &state.version {
+                request.header(VERSION_HEADER, v);
             }
         }
         if self.era == Era::Stateless {
-            builder = builder.header("mcp-method", method);
-            if let Some(value) = name.and_then(header_text) {
-                builder = builder.header("mcp-name", value);
+            request.header("Mcp-Method", method);
+            if let Some(value) = name.map(header_text) {
+                request.header("Mcp-Name", &value);
             }
         }
-        let request = match builder.body(Full::new(Bytes::from(body))) {
+        let (head, reply) = match self.pool.send(&request.finish(&body)).await {
             Ok(r) => r,
-            Err(e) => {
-                return (
-                    fail(CallError::Protocol(format!("cannot build request: {e}"))),
-                    None,
-                )
-            }
-        };
-        let mut lease = match self.pool.lease().await {
-            Ok(l) => l,
             Err(e) => return (fail(e), None),
         };
-        let Some(sender) = lease.sender.as_mut() else {
-            return (fail(CallError::Transport("no connection".into())), None);
-        };
-        let response = match sender.send_request(request).await {
-            Ok(r) => r,
-            Err(e) => {
-                lease.sender = None;
-                return (
-                    fail(CallError::Transport(format!("HTTP request failed: {e}"))),
-                    None,
-                );
-            }
-        };
-        let status = response.status();
-        let session_id = response.headers().get(SESSION_HEADER).cloned();
-        let is_sse = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("text/event-stream"));
-        let body = response.into_body();
-        if status == StatusCode::NOT_FOUND && sent_session {
-            drain_later(body, lease);
+        let status = head.status;
+        let ok = (200..300).contains(&status);
+        let session_id = head.session_id;
+        if status == 404 && sent_session {
+            reply.drain_later();
             return (Posted::SessionExpired, session_id);
         }
-        if status == StatusCode::ACCEPTED || (status.is_success() && want.is_none()) {
-            drain_later(body, lease);
+        if status == 202 || (ok && want.is_none()) {
+            reply.drain_later();
             return match want {
                 None => (
                     Posted::Reply(Instant::now(), Ok(ResultProbe::default())),
@@ -483,23 +438,19 @@ impl Inner {
                 ),
             };
         }
-        if is_sse && status.is_success() {
-            return (self.read_events(body, lease, want).await, session_id);
+        if head.event_stream && ok {
+            return (self.read_events(reply, want).await, session_id);
         }
-        let bytes = match read_limited(body, MAX_LINE_BYTES).await {
+        let bytes = match reply.collect(MAX_LINE_BYTES).await {
             Ok(b) => b,
-            Err(e) => {
-                lease.sender = None;
-                return (fail(e), session_id);
-            }
+            Err(e) => return (fail(e), session_id),
         };
-        drop(lease);
         let at = Instant::now();
         let mut found = None;
         if let Ok(text) = std::str::from_utf8(&bytes) {
-            self.on_body(text, want, at, &mut found, status.is_success());
+            self.on_body(text, want, at, &mut found, ok);
         }
-        let posted = match (found, status.is_success()) {
+        let posted = match (found, ok) {
             (Some(outcome), _) => Posted::Reply(at, outcome),
             (None, true) => fail(CallError::Protocol(format!(
                 "HTTP {status} without the reply: {}",
@@ -515,23 +466,19 @@ impl Inner {
 
     /// Reads an event stream until the reply to `want` arrives; the rest of
     /// the stream is read in the background before the connection is reused.
-    async fn read_events(&self, mut body: Body, mut lease: Lease, want: Option<u64>) -> Posted {
+    async fn read_events(&self, mut body: Body, want: Option<u64>) -> Posted {
         let mut parser = sse::SseParser::new(MAX_LINE_BYTES);
         let mut found = None;
+        let mut chunk = Vec::with_capacity(4096);
         loop {
-            let frame = match body.frame().await {
-                None => break,
-                Some(Ok(f)) => f,
-                Some(Err(e)) => {
-                    lease.sender = None;
-                    return fail(CallError::Transport(format!("event stream broke: {e}")));
-                }
-            };
-            let Some(chunk) = frame.data_ref() else {
-                continue;
-            };
+            chunk.clear();
+            match body.chunk(&mut chunk).await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return fail(e),
+            }
             let mut parsed = sse::Parsed::default();
-            parser.push(chunk, &mut parsed);
+            parser.push(&chunk, &mut parsed);
             let at = Instant::now();
             for _ in 0..parsed.oversized {
                 self.counters.violation(format!(
@@ -542,7 +489,7 @@ impl Inner {
                 self.on_body(&event.data, want, at, &mut found, true);
             }
             if let Some(outcome) = found.take() {
-                drain_later(body, lease);
+                body.drain_later();
                 return Posted::Reply(at, outcome);
             }
         }
@@ -619,31 +566,22 @@ impl Inner {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let pool = self.pool.clone();
         let state = self.state();
-        let (host, path) = (self.host.clone(), self.path.clone());
+        let mut request = RequestBytes::new("POST", &self.path, &self.host);
+        request
+            .header("Content-Type", "application/json")
+            .header("Accept", ACCEPT_BOTH);
+        if let Some(id) = &state.session_id {
+            request.header(SESSION_HEADER, id);
+        }
+        if let Some(v) = &state.version {
+            request.header(VERSION_HEADER, v);
+        }
+        let request = request.finish(&reply);
+        let pool = self.pool.clone();
         runtime.spawn(async move {
-            let mut builder = Request::builder()
-                .method(Method::POST)
-                .uri(path)
-                .header(HOST, host)
-                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-                .header(ACCEPT, HeaderValue::from_static(ACCEPT_BOTH));
-            if let Some(id) = state.session_id {
-                builder = builder.header(SESSION_HEADER, id);
-            }
-            if let Some(v) = state.version {
-                builder = builder.header(VERSION_HEADER, v);
-            }
-            let Ok(request) = builder.body(Full::new(Bytes::from(reply))) else {
-                return;
-            };
-            if let Ok(mut lease) = pool.lease().await {
-                if let Some(sender) = lease.sender.as_mut() {
-                    if let Ok(r) = sender.send_request(request).await {
-                        let _ = r.into_body().collect().await;
-                    }
-                }
+            if let Ok((_, body)) = pool.send(&request).await {
+                let _ = body.collect(64 * 1024).await;
             }
         });
     }
@@ -655,43 +593,18 @@ fn fail(e: CallError) -> Posted {
 
 /// A header value for a name: as is when it is plain printable ASCII, else
 /// in the `=?base64?...?=` form the 2026-07-28 transport defines.
-fn header_text(name: &str) -> Option<HeaderValue> {
+fn header_text(name: &str) -> String {
     let plain = !name.is_empty()
         && name.bytes().all(|b| (0x20..0x7f).contains(&b))
         && !name.starts_with(' ')
         && !name.ends_with(' ')
         && !name.starts_with("=?base64?");
     if plain {
-        return HeaderValue::from_str(name).ok();
+        return name.to_string();
     }
     use base64::Engine;
     let encoded = base64::engine::general_purpose::STANDARD.encode(name.as_bytes());
-    HeaderValue::from_str(&format!("=?base64?{encoded}?=")).ok()
-}
-
-async fn read_limited(mut body: Body, max: usize) -> Result<Vec<u8>, CallError> {
-    let mut out = Vec::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| CallError::Transport(format!("reading the reply: {e}")))?;
-        if let Some(chunk) = frame.data_ref() {
-            if out.len() + chunk.len() > max {
-                return Err(CallError::Protocol(format!("reply body over {max} bytes")));
-            }
-            out.extend_from_slice(chunk);
-        }
-    }
-    Ok(out)
-}
-
-/// Reads the rest of a body so its connection can be reused, without making
-/// the caller wait; a body that never ends holds only its own connection.
-fn drain_later(body: Body, lease: Lease) {
-    tokio::spawn(async move {
-        let mut lease = lease;
-        if body.collect().await.is_err() {
-            lease.sender = None;
-        }
-    });
+    format!("=?base64?{encoded}?=")
 }
 
 #[cfg(test)]
@@ -700,12 +613,8 @@ mod tests {
 
     #[test]
     fn names_become_header_values() {
-        assert_eq!(header_text("echo").expect("plain"), "echo");
-        assert_eq!(header_text("héllo").expect("b64"), "=?base64?aMOpbGxv?=");
-        assert!(header_text(" lead")
-            .expect("b64")
-            .to_str()
-            .expect("ascii")
-            .starts_with("=?base64?"));
+        assert_eq!(header_text("echo"), "echo");
+        assert_eq!(header_text("héllo"), "=?base64?aMOpbGxv?=");
+        assert!(header_text(" lead").starts_with("=?base64?"));
     }
 }

@@ -6,6 +6,8 @@
 #[derive(Debug, Clone, PartialEq)]
 pub struct SseEvent {
     pub id: Option<String>,
+    /// The `event:` type; `None` means `message`.
+    pub event: Option<String>,
     pub data: String,
 }
 
@@ -23,6 +25,7 @@ pub struct SseParser {
     data: Vec<u8>,
     data_too_long: bool,
     id: Option<String>,
+    event: Option<String>,
     /// The id of the last event, kept across events (`Last-Event-ID`).
     pub last_event_id: Option<String>,
     max: usize,
@@ -36,6 +39,7 @@ impl SseParser {
             data: Vec::new(),
             data_too_long: false,
             id: None,
+            event: None,
             last_event_id: None,
             max,
         }
@@ -102,12 +106,14 @@ impl SseParser {
                 self.data.extend_from_slice(value);
             }
             b"id" => self.id = Some(String::from_utf8_lossy(value).into_owned()),
+            b"event" => self.event = Some(String::from_utf8_lossy(value).into_owned()),
             _ => {}
         }
     }
 
     fn dispatch(&mut self, out: &mut Parsed) {
         let id = self.id.take();
+        let event = self.event.take();
         if id.is_some() {
             self.last_event_id = id.clone();
         }
@@ -123,7 +129,7 @@ impl SseParser {
         }
         let data = String::from_utf8_lossy(&self.data).into_owned();
         self.data.clear();
-        out.events.push(SseEvent { id, data });
+        out.events.push(SseEvent { id, event, data });
     }
 }
 
@@ -155,10 +161,12 @@ mod tests {
             vec![
                 SseEvent {
                     id: Some("1".into()),
+                    event: Some("message".into()),
                     data: "{\"a\":1}".into()
                 },
                 SseEvent {
                     id: Some("2".into()),
+                    event: None,
                     data: "x\ny".into()
                 },
             ]
