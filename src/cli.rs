@@ -118,21 +118,11 @@ pub struct RunArgs {
     /// Measured duration, e.g. 10s or 2m (replaces the workload's duration and stages)
     #[arg(long, short)]
     pub duration: Option<String>,
-    /// Open loop at this many requests per second in total
-    #[arg(long, conflicts_with = "concurrency")]
-    pub rate: Option<f64>,
-    /// Closed loop with this many requests in flight
-    #[arg(long, short)]
-    pub concurrency: Option<u32>,
-    /// Number of MCP sessions
-    #[arg(long, short)]
-    pub sessions: Option<u32>,
+    #[command(flatten)]
+    pub load: LoadArgs,
     /// Stop after this many measured requests
     #[arg(long)]
     pub requests: Option<u64>,
-    /// Warm-up before measuring, e.g. 1s (0s for none)
-    #[arg(long)]
-    pub warmup: Option<String>,
     /// Protocol era: `auto` (negotiate) or a version to force, e.g. 2025-06-18 or 2026-07-28
     #[arg(long)]
     pub protocol: Option<String>,
@@ -154,6 +144,23 @@ pub struct RunArgs {
     /// Do not sample processes nor count allocations (to measure their cost)
     #[arg(long)]
     pub no_memory_stats: bool,
+}
+
+/// The load-shape flags `run` and `profile` share.
+#[derive(Debug, Args, Clone)]
+pub struct LoadArgs {
+    /// Open loop at this many requests per second in total
+    #[arg(long, conflicts_with = "concurrency")]
+    pub rate: Option<f64>,
+    /// Closed loop with this many requests in flight
+    #[arg(long, short)]
+    pub concurrency: Option<u32>,
+    /// Number of MCP sessions
+    #[arg(long, short)]
+    pub sessions: Option<u32>,
+    /// Warm-up before measuring, e.g. 1s (0s for none)
+    #[arg(long)]
+    pub warmup: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -178,18 +185,8 @@ pub struct ProfileArgs {
     /// Profile this process with perf (a server mcptop did not start)
     #[arg(long)]
     pub target_pid: Option<u32>,
-    /// Open loop at this many requests per second in total
-    #[arg(long, conflicts_with = "concurrency")]
-    pub rate: Option<f64>,
-    /// Closed loop with this many requests in flight
-    #[arg(long, short)]
-    pub concurrency: Option<u32>,
-    /// Number of MCP sessions
-    #[arg(long, short)]
-    pub sessions: Option<u32>,
-    /// Warm-up before measuring, e.g. 1s (0s for none)
-    #[arg(long)]
-    pub warmup: Option<String>,
+    #[command(flatten)]
+    pub load: LoadArgs,
     /// Result file (JSON); default .mcptop/runs/WORKLOAD-TIME.json
     #[arg(long)]
     pub result: Option<PathBuf>,

@@ -107,11 +107,11 @@ fn validate(names: &[String]) -> Exit {
 fn overrides(args: &RunArgs) -> Overrides {
     Overrides {
         duration: args.duration.clone(),
-        rate: args.rate,
-        concurrency: args.concurrency,
-        sessions: args.sessions,
+        rate: args.load.rate,
+        concurrency: args.load.concurrency,
+        sessions: args.load.sessions,
         requests: args.requests,
-        warmup: args.warmup.clone(),
+        warmup: args.load.warmup.clone(),
         protocol: args.protocol.clone(),
     }
 }

@@ -40,11 +40,11 @@ pub async fn run(args: ProfileArgs) -> anyhow::Result<Exit> {
         duration: args
             .seconds
             .map(|s| format!("{}ms", (s * 1000.0).round() as u64)),
-        rate: args.rate,
-        concurrency: args.concurrency,
-        sessions: args.sessions,
+        rate: args.load.rate,
+        concurrency: args.load.concurrency,
+        sessions: args.load.sessions,
         requests: None,
-        warmup: args.warmup.clone(),
+        warmup: args.load.warmup.clone(),
         protocol: None,
     };
     let workload = catalog::resolve(&args.workload, &overrides)?;
