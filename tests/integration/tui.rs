@@ -121,6 +121,15 @@ fn throughput_shown(screen: &str) -> Option<f64> {
     digits.parse::<f64>().ok().map(|v| v * scale)
 }
 
+/// The shell's `echo EXITED=$?` has run: a line of its own, not the typed
+/// command line (which also contains "EXITED=" and is on screen first).
+fn shell_printed_exit(screen: &str) -> bool {
+    screen.lines().any(|line| {
+        line.strip_prefix("EXITED=")
+            .is_some_and(|code| code.starts_with(|c: char| c.is_ascii_digit()))
+    })
+}
+
 #[test]
 fn live_screen_shows_the_run_and_q_stops_it_and_restores_the_terminal() {
     if !tmux_available() {
@@ -150,9 +159,11 @@ fn live_screen_shows_the_run_and_q_stops_it_and_restores_the_terminal() {
     );
 
     tmux.send(&["q"]);
-    let screen = tmux.wait_for("mcptop to exit", Duration::from_secs(20), |s| {
-        s.contains("EXITED=")
-    });
+    let screen = tmux.wait_for(
+        "mcptop to exit",
+        Duration::from_secs(20),
+        shell_printed_exit,
+    );
     // Back on the shell: the summary printed after the alternate screen left.
     assert!(screen.contains("EXITED=0"), "{screen}");
     assert!(screen.contains("stopped: interrupted"), "{screen}");
@@ -189,9 +200,11 @@ fn sigterm_during_the_live_screen_writes_the_result_and_restores_the_terminal() 
         .status()
         .expect("run kill");
     assert!(killed.success());
-    let screen = tmux.wait_for("mcptop to exit", Duration::from_secs(20), |s| {
-        s.contains("EXITED=")
-    });
+    let screen = tmux.wait_for(
+        "mcptop to exit",
+        Duration::from_secs(20),
+        shell_printed_exit,
+    );
     assert!(screen.contains("EXITED=0"), "{screen}");
     assert!(screen.contains("stopped: interrupted"), "{screen}");
     assert!(!screen.contains("latency histogram"), "{screen}");
