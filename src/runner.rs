@@ -207,7 +207,8 @@ fn worst(a: Exit, b: Exit) -> Exit {
     }
 }
 
-/// The hooks the live screen offers for `p` and `b`; none are built yet.
+/// The live screen's `p`: a CPU profile of mcptop's own process, captured in
+/// the background while the run goes on.
 #[cfg(feature = "tui")]
 fn tui_hooks() -> crate::tui::TuiHooks {
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -217,26 +218,35 @@ fn tui_hooks() -> crate::tui::TuiHooks {
     const CAPTURE: Duration = Duration::from_secs(10);
     const HZ: u32 = 99;
     let busy = Arc::new(AtomicBool::new(false));
-    let capture = move || {
+    let capture = move |run: &crate::tui::RunLabel, notify: crate::tui::Notify| {
         if busy.swap(true, Ordering::SeqCst) {
             return "a profile is already being captured".to_string();
         }
         let options = crate::profile::ProfileOptions {
             frequency: HZ,
-            svg: crate::profile::default_svg("live"),
-            title: "mcptop live capture (mcptop's own process)".into(),
+            svg: crate::profile::default_svg(&format!("{}-live", run.workload)),
+            title: format!(
+                "{} -> {}, live capture of mcptop's own process",
+                run.workload, run.target
+            ),
             diff_against: None,
         };
         let svg = options.svg.clone();
         let busy = busy.clone();
         let log = svg.with_extension("log");
         std::thread::spawn(move || {
-            // The screen owns the terminal: the outcome goes beside the graph.
+            // On the status line if the screen is still up, and beside the
+            // graph in any case.
             let outcome = match crate::profile::capture_self(CAPTURE, &options) {
-                Ok(out) => format!("{} samples in {}\n", out.samples, out.svg.display()),
-                Err(e) => format!("profile failed: {e}\n"),
+                Ok(out) => format!(
+                    "profile written: {} samples in {}",
+                    out.samples,
+                    out.svg.display()
+                ),
+                Err(e) => format!("profile failed: {e}"),
             };
-            let _ = crate::report::write_atomic(&log, outcome.as_bytes());
+            let _ = crate::report::write_atomic(&log, format!("{outcome}\n").as_bytes());
+            let _ = notify.send(outcome);
             busy.store(false, Ordering::SeqCst);
         });
         format!(
@@ -247,9 +257,6 @@ fn tui_hooks() -> crate::tui::TuiHooks {
     };
     crate::tui::TuiHooks {
         capture_profile: Some(Box::new(capture)),
-        save_baseline: Some(Box::new(|| {
-            "baselines are repeated runs: quit and run `mcptop baseline save WORKLOAD`".to_string()
-        })),
     }
 }
 
@@ -260,6 +267,9 @@ fn print_runs(runs: &[crate::tui::FinishedRun]) -> Exit {
     for run in runs {
         print!("{}", text::summary(&run.report));
         println!("result: {}", run.out.display());
+        for note in &run.notes {
+            println!("{note}");
+        }
     }
     runs.last().map(|r| exit_for(&r.report)).unwrap_or(Exit::Ok)
 }

@@ -167,6 +167,49 @@ pub async fn baseline_save(args: GateArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// Measured intervals a single run needs before it can stand as a baseline:
+/// its spread comes from them.
+pub const MIN_BASELINE_INTERVALS: usize = 3;
+
+/// Saves one finished run (from the live screen's `b`) as its workload's
+/// baseline in the project's baseline file, keeping the file's other
+/// workloads. Refuses a run whose target failed or that measured too little
+/// to give a spread. Returns the file written.
+pub fn baseline_from_run(report: &RunReport) -> anyhow::Result<PathBuf> {
+    if report.target_failed() {
+        bail!(
+            "the target failed ({})",
+            crate::report::text::describe_stop(&report.stopped_by)
+        );
+    }
+    let intervals = super::verdict::full_intervals(report).count();
+    if intervals < MIN_BASELINE_INTERVALS {
+        bail!(
+            "only {intervals} measured second(s); a baseline needs at least {MIN_BASELINE_INTERVALS}"
+        );
+    }
+    let project = Project::load(Path::new(".")).map_err(|e| anyhow!(e))?;
+    let path = project
+        .check
+        .baseline
+        .clone()
+        .unwrap_or_else(baseline::default_path);
+    let mut base = match Baseline::read(&path) {
+        Ok(b) => b,
+        Err(baseline::BaselineError::Missing(_)) => Baseline::new(RunSettings {
+            repeats: 1,
+            quick: false,
+            target: report.environment.target.clone(),
+        }),
+        Err(e) => return Err(e.into()),
+    };
+    base.workloads
+        .insert(report.workload_id.clone(), vec![report.clone()]);
+    base.created_at = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    base.write(&path)?;
+    Ok(path)
+}
+
 pub async fn check(args: CheckArgs) -> anyhow::Result<Exit> {
     if args.install_git_hook {
         return install_git_hook(&args);

@@ -36,10 +36,16 @@ pub fn compare_runs(
     cur: &[RunReport],
     thresholds: &Thresholds,
 ) -> Comparison {
-    let per_interval = base.len() == 1 && cur.len() == 1;
+    // One run has no run-to-run spread: then both sides are judged by their
+    // one-second intervals, so a lone run never looks exact.
+    let per_interval = base.len() == 1 || cur.len() == 1;
     let mut notes = Vec::new();
     if per_interval {
-        notes.push("one run a side: spread taken from one-second intervals".into());
+        notes.push(format!(
+            "{} run(s) vs {}: spread taken from one-second intervals",
+            base.len(),
+            cur.len()
+        ));
     }
     if let (Some(b), Some(c)) = (base.first(), cur.first()) {
         notes.extend(environment_notes(b, c));

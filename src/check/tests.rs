@@ -112,6 +112,36 @@ async fn single_runs_use_their_intervals_as_the_spread() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn one_run_against_repeated_runs_uses_intervals_on_both_sides() {
+    // A baseline saved from one live run, checked with three quick runs.
+    let base = run(100, 1000, 10, &[1.0, 1.03, 0.97]);
+    let cur: Vec<RunReport> = [1.0, 1.02, 0.98]
+        .iter()
+        .map(|f| run(100, (1000.0 * f) as u64, 2, &[1.0]))
+        .collect();
+    let c = compare_runs(
+        "w",
+        std::slice::from_ref(&base),
+        &cur,
+        &Thresholds::default(),
+    );
+    assert!(c.notes[0].contains("1 run(s) vs 3"), "{:?}", c.notes);
+    let p50 = c
+        .metrics
+        .iter()
+        .find(|v| v.metric == CheckMetric::P50)
+        .expect("p50");
+    assert_eq!((p50.baseline_samples, p50.current_samples), (10, 6));
+    assert!(!c.regressed(), "{c:?}");
+    let slow: Vec<RunReport> = [1.0, 1.02, 0.98]
+        .iter()
+        .map(|f| run(100, (1400.0 * f) as u64, 2, &[1.0]))
+        .collect();
+    let c = compare_runs("w", &[base], &slow, &Thresholds::default());
+    assert_eq!(status_of(&c, CheckMetric::P50), Status::Regressed);
+}
+
+#[tokio::test(start_paused = true)]
 async fn environment_differences_are_named() {
     let base = run(10, 1000, 1, &[1.0]);
     let mut cur = base.clone();

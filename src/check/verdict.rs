@@ -2,6 +2,7 @@
 //! threshold **and** its confidence interval excludes no change.
 
 use super::stats::{estimate, median, Estimate, Scale};
+use crate::metrics::snapshot::IntervalStats;
 use crate::report::RunReport;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -89,7 +90,7 @@ impl CheckMetric {
     /// This metric per one-second interval of a single run: the spread used
     /// when only one run a side exists (`mcptop compare A.json B.json`).
     pub fn of_intervals(self, r: &RunReport) -> Vec<f64> {
-        let full = r.metrics.intervals.iter().filter(|i| i.length_s >= 0.5);
+        let full = full_intervals(r);
         match self {
             CheckMetric::Throughput => full.map(|i| i.throughput).collect(),
             CheckMetric::P50 => full
@@ -214,6 +215,11 @@ pub struct MetricVerdict {
     pub threshold: f64,
     pub severity: Severity,
     pub status: Status,
+}
+
+/// A run's one-second intervals, without a short last one.
+pub fn full_intervals(r: &RunReport) -> impl Iterator<Item = &IntervalStats> {
+    r.metrics.intervals.iter().filter(|i| i.length_s >= 0.5)
 }
 
 pub fn judge(metric: CheckMetric, threshold: f64, base: &[f64], cur: &[f64]) -> MetricVerdict {

@@ -37,6 +37,8 @@ pub struct RunPlan {
 pub struct FinishedRun {
     pub report: RunReport,
     pub out: PathBuf,
+    /// What else became of it (a baseline saved or refused), for the summary.
+    pub notes: Vec<String>,
 }
 
 type SharedScreen = Arc<Mutex<Screen>>;
@@ -88,20 +90,28 @@ async fn session(
         };
         picker.select(&plan.workload.name);
         match run_one(screen, &plan, hooks.clone()).await {
-            Ok((report, how)) => {
+            Ok((report, model)) => {
                 report::write_report(&plan.out, &report).map_err(|e| anyhow!(e))?;
+                let notes: Vec<String> = model
+                    .baseline_asked()
+                    .then(|| save_baseline(&report))
+                    .into_iter()
+                    .collect();
                 picker.message = Some(format!(
-                    "last run: {} -> {}: {:.0} req/s, stopped: {}; result {}",
+                    "last run: {} -> {}: {:.0} req/s, stopped: {}; result {}{}",
                     plan.workload.name,
                     report.environment.target,
                     report.metrics.overall.throughput_msg_per_s,
                     report::text::describe_stop(&report.stopped_by),
-                    plan.out.display()
+                    plan.out.display(),
+                    notes.iter().map(|n| format!("; {n}")).collect::<String>()
                 ));
                 finished.push(FinishedRun {
                     report,
                     out: plan.out,
+                    notes,
                 });
+                let how = model.exit.unwrap_or(LiveExit::RunEnded);
                 let back_to_picker = match how {
                     LiveExit::Quit => false,
                     LiveExit::BackToPicker => true,
@@ -120,11 +130,26 @@ async fn session(
     Ok(finished)
 }
 
+/// `b` asked for it: the finished run becomes its workload's baseline.
+fn save_baseline(report: &RunReport) -> String {
+    match crate::check::commands::baseline_from_run(report) {
+        Ok(path) => format!(
+            "baseline: this run of {} saved in {} (`mcptop check {}` compares against it)",
+            report.workload_id,
+            path.display(),
+            report.workload_id
+        ),
+        Err(e) => format!("baseline not saved: {e:#}"),
+    }
+}
+
+/// Runs one plan with the live screen; returns its report and the screen's
+/// final model (how it was left, what was asked of the run).
 async fn run_one(
     screen: &SharedScreen,
     plan: &RunPlan,
     hooks: Arc<TuiHooks>,
-) -> anyhow::Result<(RunReport, LiveExit)> {
+) -> anyhow::Result<(RunReport, LiveModel)> {
     let label = RunLabel {
         workload: plan.workload.name.clone(),
         target: plan.spec.describe(),
@@ -133,13 +158,15 @@ async fn run_one(
     let screen = screen.clone();
     let starter: ViewStarter = Box::new(move |snaps, controls| {
         tokio::task::spawn_blocking(move || {
-            let exit = live_loop(&screen, snaps, controls, LiveModel::new(label), &hooks);
-            let _ = exit_tx.send(exit);
+            let model = live_loop(&screen, snaps, controls, LiveModel::new(label), &hooks);
+            let _ = exit_tx.send(model);
         })
     });
     let report = runner::run_workload(&plan.workload, &plan.spec, View::Custom(starter)).await?;
-    let how = exit_rx.await.unwrap_or(LiveExit::RunEnded);
-    Ok((report, how))
+    let model = exit_rx
+        .await
+        .context("the live screen stopped before its run")?;
+    Ok((report, model))
 }
 
 fn draw(screen: &Mutex<Screen>, render: impl FnOnce(&mut ratatui::Frame)) {
@@ -162,15 +189,17 @@ fn next_event(wait: Duration) -> Option<Event> {
 }
 
 /// The live screen until the run's snapshots end: draws every `FRAME`,
-/// turns keys into controls and hook calls. Returns why it ended.
+/// turns keys into controls and hook calls, shows what hooks report later.
+/// Returns the final model.
 fn live_loop(
     screen: &Mutex<Screen>,
     mut snaps: watch::Receiver<Snapshot>,
     controls: mpsc::UnboundedSender<Control>,
     mut model: LiveModel,
     hooks: &TuiHooks,
-) -> LiveExit {
+) -> LiveModel {
     let started = Instant::now();
+    let (notify, news) = std::sync::mpsc::channel::<String>();
     model.update(Msg::Snapshot(Box::new(snaps.borrow_and_update().clone())));
     let mut next_frame = started;
     loop {
@@ -185,6 +214,9 @@ fn live_loop(
                 Err(_) => break,
             }
             model.update(Msg::Clock(now - started));
+            while let Ok(text) = news.try_recv() {
+                model.update(Msg::Status(text));
+            }
             draw(screen, |f| view::live(f, &model));
             next_frame = (next_frame + FRAME).max(now);
         }
@@ -202,8 +234,9 @@ fn live_loop(
                         let _ = controls.send(control);
                         None
                     }
-                    Some(Effect::CaptureProfile) => Some(hooks.capture_profile()),
-                    Some(Effect::SaveBaseline) => Some(hooks.save_baseline()),
+                    Some(Effect::CaptureProfile) => {
+                        Some(hooks.capture_profile(&model.run, notify.clone()))
+                    }
                     None => None,
                 };
                 if let Some(text) = said {
@@ -215,7 +248,7 @@ fn live_loop(
             _ => {}
         }
     }
-    model.exit.unwrap_or(LiveExit::RunEnded)
+    model
 }
 
 /// Shows the picker until a workload and target resolve or the user quits.

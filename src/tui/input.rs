@@ -109,7 +109,7 @@ pub const LIVE_KEYS: &[(&str, &str)] = &[
         "latency: corrected (from planned start) / service time",
     ),
     ("p", "capture a CPU profile"),
-    ("b", "save a baseline"),
+    ("b", "save this run as the baseline when it ends"),
     ("w", "stop this run, back to the workload picker"),
     ("?", "this help"),
     (

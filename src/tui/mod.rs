@@ -17,35 +17,32 @@ pub mod view;
 mod tests;
 
 pub use app::{interactive, FinishedRun, RunPlan};
+pub use state::RunLabel;
 
-/// A hook's work: it returns the message the status line shows. It runs on
-/// the screen's thread, so it should start long work and return.
-pub type Hook = Box<dyn Fn() -> String + Send + Sync>;
+/// Where a hook's later news goes: each message shows on the status line of
+/// the live screen that is up when it arrives.
+pub type Notify = std::sync::mpsc::Sender<String>;
+
+/// A hook's work: it returns the message the status line shows at once. It
+/// runs on the screen's thread, so it should start long work elsewhere and
+/// report how it ended through the `Notify` it is given. It is told which
+/// run is on screen.
+pub type Hook = Box<dyn Fn(&RunLabel, Notify) -> String + Send + Sync>;
 
 /// Features other parts of mcptop plug into the live screen. A missing hook
-/// makes its key say that the feature is not built yet.
+/// makes its key say that the feature is not built.
 #[derive(Default)]
 pub struct TuiHooks {
     /// `p`: capture a CPU profile.
     pub capture_profile: Option<Hook>,
-    /// `b`: save a baseline.
-    pub save_baseline: Option<Hook>,
 }
 
 impl TuiHooks {
     /// What the status line says after `p`.
-    pub fn capture_profile(&self) -> String {
+    pub fn capture_profile(&self, run: &RunLabel, notify: Notify) -> String {
         match &self.capture_profile {
-            Some(hook) => hook(),
-            None => "profiles: not built yet".into(),
-        }
-    }
-
-    /// What the status line says after `b`.
-    pub fn save_baseline(&self) -> String {
-        match &self.save_baseline {
-            Some(hook) => hook(),
-            None => "baselines: not built yet".into(),
+            Some(hook) => hook(run, notify),
+            None => "profiles: not available in this build".into(),
         }
     }
 }
@@ -55,15 +52,24 @@ mod hook_tests {
     use super::*;
 
     #[test]
-    fn missing_hooks_say_not_built_and_present_ones_answer() {
-        let none = TuiHooks::default();
-        assert_eq!(none.capture_profile(), "profiles: not built yet");
-        assert_eq!(none.save_baseline(), "baselines: not built yet");
-        let some = TuiHooks {
-            capture_profile: Some(Box::new(|| "profile: p.svg".into())),
-            save_baseline: Some(Box::new(|| "baseline saved".into())),
+    fn a_missing_hook_says_so_and_a_present_one_answers_now_and_later() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let run = RunLabel {
+            workload: "echo".into(),
+            target: "builtin".into(),
         };
-        assert_eq!(some.capture_profile(), "profile: p.svg");
-        assert_eq!(some.save_baseline(), "baseline saved");
+        let none = TuiHooks::default();
+        assert_eq!(
+            none.capture_profile(&run, tx.clone()),
+            "profiles: not available in this build"
+        );
+        let some = TuiHooks {
+            capture_profile: Some(Box::new(|run: &RunLabel, notify: Notify| {
+                let _ = notify.send("profile written".into());
+                format!("profiling {}", run.workload)
+            })),
+        };
+        assert_eq!(some.capture_profile(&run, tx), "profiling echo");
+        assert_eq!(rx.try_recv().as_deref(), Ok("profile written"));
     }
 }

@@ -86,8 +86,6 @@ pub enum Effect {
     Engine(Control),
     /// Run the profile hook and show what it says.
     CaptureProfile,
-    /// Run the baseline hook and show what it says.
-    SaveBaseline,
 }
 
 #[derive(Debug, Clone)]
@@ -112,6 +110,11 @@ pub struct LiveModel {
     status: Option<(String, Duration)>,
     requested: Option<Requested>,
     pause_asked: bool,
+    /// `b`: save this run as its workload's baseline once it ends.
+    baseline_asked: bool,
+    /// The load was changed by hand (`+`/`-`/space): the run is no longer
+    /// the workload as written, so it cannot be a baseline.
+    load_changed: bool,
 }
 
 impl LiveModel {
@@ -127,6 +130,8 @@ impl LiveModel {
             status: None,
             requested: None,
             pause_asked: false,
+            baseline_asked: false,
+            load_changed: false,
         }
     }
 
@@ -148,6 +153,11 @@ impl LiveModel {
             .as_ref()
             .filter(|(_, until)| self.now < *until)
             .map(|(text, _)| text.as_str())
+    }
+
+    /// Whether the run should be saved as a baseline when it ends.
+    pub fn baseline_asked(&self) -> bool {
+        self.baseline_asked
     }
 
     fn say(&mut self, text: impl Into<String>) {
@@ -188,13 +198,15 @@ impl LiveModel {
                     return None;
                 }
                 self.pause_asked = !self.pause_asked;
-                if self.pause_asked {
+                let control = if self.pause_asked {
                     self.say("paused: no requests are sent (space resumes)");
-                    Some(Effect::Engine(Control::Pause))
+                    Control::Pause
                 } else {
                     self.say("resumed");
-                    Some(Effect::Engine(Control::Resume))
-                }
+                    Control::Resume
+                };
+                self.changed_load();
+                Some(Effect::Engine(control))
             }
             Action::LoadUp => self.change_load(true),
             Action::LoadDown => self.change_load(false),
@@ -217,7 +229,10 @@ impl LiveModel {
                 None
             }
             Action::CaptureProfile => Some(Effect::CaptureProfile),
-            Action::SaveBaseline => Some(Effect::SaveBaseline),
+            Action::SaveBaseline => {
+                self.toggle_baseline();
+                None
+            }
             Action::ToggleHelp => {
                 self.help = !self.help;
                 None
@@ -234,6 +249,30 @@ impl LiveModel {
             | Action::FocusList
             | Action::Type(_)
             | Action::Erase => None,
+        }
+    }
+
+    fn toggle_baseline(&mut self) {
+        if self.load_changed {
+            self.say("not a baseline: the load was changed by hand (+/-/space) in this run");
+        } else if self.baseline_asked {
+            self.baseline_asked = false;
+            self.say("baseline cancelled");
+        } else {
+            self.baseline_asked = true;
+            let name = &self.run.workload;
+            self.say(format!(
+                "this run becomes the baseline of {name} when it ends (b again cancels)"
+            ));
+        }
+    }
+
+    /// The run leaves the workload as written: it can no longer be a baseline.
+    fn changed_load(&mut self) {
+        self.load_changed = true;
+        if self.baseline_asked {
+            self.baseline_asked = false;
+            self.say("baseline cancelled: the load was changed by hand");
         }
     }
 
@@ -264,12 +303,14 @@ impl LiveModel {
                 };
                 self.requested = Some(Requested::Rate(next));
                 self.say(format!("asked rate {rate:.0}/s -> {next:.0}/s"));
+                self.changed_load();
                 Some(Effect::Engine(Control::SetRate(next)))
             }
             Some(Requested::Concurrency(c)) => {
                 let next = step_concurrency(c, up);
                 self.requested = Some(Requested::Concurrency(next));
                 self.say(format!("in flight {c} -> {next}"));
+                self.changed_load();
                 Some(Effect::Engine(Control::SetConcurrency(next)))
             }
             None => {
@@ -466,14 +507,41 @@ mod tests {
             m.update(Msg::Action(Action::CaptureProfile)),
             Some(Effect::CaptureProfile)
         );
-        assert_eq!(
-            m.update(Msg::Action(Action::SaveBaseline)),
-            Some(Effect::SaveBaseline)
-        );
-        m.update(Msg::Status("baselines: not built yet".into()));
-        assert_eq!(m.status(), Some("baselines: not built yet"));
+        m.update(Msg::Status("profile written".into()));
+        assert_eq!(m.status(), Some("profile written"));
         m.update(Msg::Clock(Duration::from_secs(10) + STATUS_FOR));
         assert_eq!(m.status(), None);
+    }
+
+    #[test]
+    fn b_marks_the_run_as_a_baseline_until_the_load_is_changed() {
+        let mut m = closed(4);
+        assert!(!m.baseline_asked());
+        assert_eq!(m.update(Msg::Action(Action::SaveBaseline)), None);
+        assert!(m.baseline_asked());
+        assert_eq!(
+            m.status(),
+            Some("this run becomes the baseline of echo when it ends (b again cancels)")
+        );
+        m.update(Msg::Action(Action::SaveBaseline));
+        assert!(!m.baseline_asked());
+        assert_eq!(m.status(), Some("baseline cancelled"));
+        m.update(Msg::Action(Action::SaveBaseline));
+        // Changing the load by hand cancels it, and it cannot be asked again.
+        m.update(Msg::Action(Action::LoadUp));
+        assert!(!m.baseline_asked());
+        assert_eq!(
+            m.status(),
+            Some("baseline cancelled: the load was changed by hand")
+        );
+        m.update(Msg::Action(Action::SaveBaseline));
+        assert!(!m.baseline_asked());
+        assert!(m.status().is_some_and(|s| s.starts_with("not a baseline")));
+        // Pausing changes the load too.
+        let mut m = closed(4);
+        m.update(Msg::Action(Action::SaveBaseline));
+        m.update(Msg::Action(Action::TogglePause));
+        assert!(!m.baseline_asked());
     }
 
     #[test]

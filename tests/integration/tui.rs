@@ -211,3 +211,91 @@ fn sigterm_during_the_live_screen_writes_the_result_and_restores_the_terminal() 
     let report = read_json(&dir.join("r.json"));
     assert_eq!(report["stopped_by"]["reason"], "interrupted");
 }
+
+#[test]
+fn b_saves_the_run_as_a_baseline_and_p_writes_a_flame_graph() {
+    if !tmux_available() {
+        eprintln!("SKIPPED: tmux is not installed and could not be installed");
+        return;
+    }
+    let dir = TestDir::new();
+    let tmux = Tmux::start(dir.path(), 120, 40);
+    tmux.send(&[
+        &format!(
+            "{} run echo --duration 60s --out r.json; echo EXITED=$?",
+            mcptop_bin().display()
+        ),
+        "Enter",
+    ]);
+    tmux.wait_for("a measured interval", Duration::from_secs(30), |s| {
+        throughput_shown(s).is_some_and(|r| r > 0.0)
+    });
+    tmux.send(&["b"]);
+    tmux.wait_for("the baseline mark", Duration::from_secs(10), |s| {
+        s.contains("this run becomes the baseline of echo")
+    });
+    tmux.send(&["p"]);
+    tmux.wait_for("the capture to start", Duration::from_secs(10), |s| {
+        s.contains("profiling mcptop for 10s")
+    });
+    // The capture takes 10 s of the run; its outcome comes back on screen.
+    let screen = tmux.wait_for("the profile", Duration::from_secs(40), |s| {
+        s.contains("profile written: ") || s.contains("profile failed")
+    });
+    assert!(!screen.contains("profile failed"), "{screen}");
+    tmux.send(&["q"]);
+    let screen = tmux.wait_for(
+        "mcptop to exit",
+        Duration::from_secs(20),
+        shell_printed_exit,
+    );
+    assert!(screen.contains("EXITED=0"), "{screen}");
+    assert!(
+        screen.contains("baseline: this run of echo saved in .mcptop/baselines/baseline.json"),
+        "{screen}"
+    );
+
+    // The baseline holds exactly the run written to r.json.
+    let result = read_json(&dir.join("r.json"));
+    let baseline = read_json(&dir.join(".mcptop/baselines/baseline.json"));
+    let runs = baseline["workloads"]["echo"].as_array().expect("echo runs");
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["overall"], result["overall"]);
+    let compared = dir
+        .mcptop()
+        .args(["compare", ".mcptop/baselines/baseline.json", "r.json"])
+        .output()
+        .expect("run compare");
+    let table = String::from_utf8_lossy(&compared.stdout);
+    assert_eq!(compared.status.code(), Some(0), "{table}");
+    assert!(table.contains("1 run(s) vs 1"), "{table}");
+
+    // The flame graph, its folded stacks and the outcome beside them.
+    let files: Vec<String> = std::fs::read_dir(dir.join("profiles"))
+        .expect("profiles/")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let named = |ext: &str| {
+        files
+            .iter()
+            .find(|f| f.starts_with("echo-live-") && f.ends_with(ext))
+            .map(|f| dir.join("profiles").join(f))
+            .unwrap_or_else(|| panic!("no echo-live-*{ext} in {files:?}"))
+    };
+    let svg = std::fs::read_to_string(named(".svg")).expect("svg");
+    assert!(
+        svg.contains("<svg") && svg.contains("echo -&gt; builtin"),
+        "title"
+    );
+    let folded = std::fs::read_to_string(named(".folded")).expect("folded");
+    assert!(folded.lines().count() > 0);
+    let log = std::fs::read_to_string(named(".log")).expect("log");
+    let samples: u64 = log
+        .trim()
+        .strip_prefix("profile written: ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("log: {log}"));
+    assert!(samples > 0, "{log}");
+}

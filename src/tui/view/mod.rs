@@ -147,13 +147,20 @@ fn status(f: &mut Frame, area: Rect, m: &LiveModel) {
             Style::default().fg(Color::Yellow),
         ))
     } else {
+        let baseline = if m.baseline_asked() {
+            "b baseline: on"
+        } else {
+            "b baseline"
+        };
         let long = format!(
-            "space pause  +/- load  [/] window {}s  c {}  p profile  b baseline  w picker  ? help  q quit",
+            "space pause  +/- load  [/] window {}s  c {}  p profile  {baseline}  w picker  ? help  q quit",
             m.window_s(),
             m.latency.name()
         );
         let hints = if long.chars().count() <= usize::from(area.width) {
             long
+        } else if m.baseline_asked() {
+            "space pause  +/- load  b baseline: on  ? help  q quit".to_string()
         } else {
             "space pause  +/- load  c latency  ? help  q quit".to_string()
         };
