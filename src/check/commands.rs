@@ -14,12 +14,41 @@ use crate::workload::{catalog, Overrides, Workload};
 use crate::Exit;
 use anyhow::{anyhow, bail, Context};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Runs per workload unless told otherwise.
 pub const DEFAULT_REPEATS: u32 = 5;
-/// `--quick`: each run this long after this warm-up.
-pub const QUICK_DURATION: &str = "1s";
-pub const QUICK_WARMUP: &str = "300ms";
+/// `--quick`: the measured time and warm-up of all runs together, so a
+/// check of several workloads stays under 20 s with room for start-up.
+pub const QUICK_BUDGET: Duration = Duration::from_secs(15);
+/// `--quick`: one run's bounds, whatever the number of workloads.
+const QUICK_RUN: (Duration, Duration) = (Duration::from_millis(300), Duration::from_secs(1));
+const QUICK_WARMUP: (Duration, Duration) = (Duration::from_millis(100), Duration::from_millis(300));
+/// A quick check past this says how to get back under it.
+const QUICK_LIMIT: Duration = Duration::from_secs(20);
+
+/// How long each run of a `--quick` check is: the budget shared by every
+/// run, a quarter of each share as warm-up, within bounds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QuickPlan {
+    pub run: Duration,
+    pub warmup: Duration,
+}
+
+impl QuickPlan {
+    pub fn new(workloads: usize, repeats: u32) -> QuickPlan {
+        let runs = (workloads.max(1) as u32).saturating_mul(repeats.max(1));
+        let share = QUICK_BUDGET / runs;
+        let warmup = (share / 4).clamp(QUICK_WARMUP.0, QUICK_WARMUP.1);
+        let run = share.saturating_sub(warmup).clamp(QUICK_RUN.0, QUICK_RUN.1);
+        QuickPlan { run, warmup }
+    }
+
+    /// Measured time plus warm-up of `runs` runs.
+    pub fn total(&self, runs: u32) -> Duration {
+        (self.run + self.warmup) * runs
+    }
+}
 
 struct Gate {
     project: Project,
@@ -51,23 +80,47 @@ fn gate(args: &GateArgs) -> anyhow::Result<Gate> {
     })
 }
 
-fn overrides(quick: bool) -> Overrides {
-    if quick {
-        Overrides {
-            duration: Some(QUICK_DURATION.into()),
-            warmup: Some(QUICK_WARMUP.into()),
+fn overrides(quick: Option<QuickPlan>) -> Overrides {
+    let ms = |d: Duration| format!("{}ms", d.as_millis());
+    match quick {
+        Some(plan) => Overrides {
+            duration: Some(ms(plan.run)),
+            warmup: Some(ms(plan.warmup)),
             ..Overrides::default()
-        }
-    } else {
-        Overrides::default()
+        },
+        None => Overrides::default(),
     }
+}
+
+/// The quick plan for these runs (`None` without `--quick`), said on stderr
+/// with a hint when it cannot stay under the limit.
+fn quick_plan(quick: bool, workloads: usize, repeats: u32) -> Option<QuickPlan> {
+    if !quick {
+        return None;
+    }
+    let plan = QuickPlan::new(workloads, repeats);
+    let runs = workloads as u32 * repeats;
+    let total = plan.total(runs);
+    eprintln!(
+        "quick: {workloads} workload(s) x {repeats} run(s) of {}ms after {}ms warm-up: about {:.1}s",
+        plan.run.as_millis(),
+        plan.warmup.as_millis(),
+        total.as_secs_f64()
+    );
+    if total > QUICK_LIMIT {
+        eprintln!(
+            "mcptop: note: a quick check of this many runs takes over {}s; list fewer workloads or lower --repeats",
+            QUICK_LIMIT.as_secs()
+        );
+    }
+    Some(plan)
 }
 
 /// Resolves every workload and target before anything runs, so a typo fails
 /// in milliseconds rather than after minutes of runs.
 fn resolve_all(
     names: &[String],
-    quick: bool,
+    quick: Option<QuickPlan>,
     target: &Option<String>,
 ) -> anyhow::Result<Vec<(String, Workload, TargetSpec)>> {
     names
@@ -126,7 +179,8 @@ pub async fn baseline_save(args: GateArgs) -> anyhow::Result<Exit> {
             "name the workloads to baseline (or list them under [check] workloads in mcptop.toml)"
         );
     };
-    let resolved = resolve_all(&names, args.quick, &g.target)?;
+    let quick = quick_plan(args.quick, names.len(), g.repeats);
+    let resolved = resolve_all(&names, quick, &g.target)?;
     let settings = RunSettings {
         repeats: g.repeats,
         quick: args.quick,
@@ -223,7 +277,8 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<Exit> {
     } else {
         base.workloads.keys().cloned().collect()
     };
-    let resolved = resolve_all(&names, args.gate.quick, &g.target)?;
+    let quick = quick_plan(args.gate.quick, names.len(), g.repeats);
+    let resolved = resolve_all(&names, quick, &g.target)?;
     for (name, _, _) in &resolved {
         if !base.workloads.contains_key(name) {
             let known: Vec<&str> = base.workloads.keys().map(String::as_str).collect();
@@ -386,4 +441,34 @@ fn install_git_hook(args: &CheckArgs) -> anyhow::Result<Exit> {
     }
     println!("installed {}", hook.display());
     Ok(Exit::Ok)
+}
+
+#[cfg(test)]
+mod quick_tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn quick_runs_share_one_budget_within_bounds() {
+        // One or two workloads: the longest runs.
+        for n in [1, 2] {
+            let p = QuickPlan::new(n, 5);
+            assert_eq!((p.run, p.warmup), (ms(1000), ms(300)), "{n} workloads");
+        }
+        // Three workloads share 15 s: 1 s a run, a quarter of it warm-up.
+        let p = QuickPlan::new(3, 5);
+        assert_eq!((p.run, p.warmup), (ms(750), ms(250)));
+        assert_eq!(p.total(15), Duration::from_secs(15));
+        let p = QuickPlan::new(5, 5);
+        assert_eq!((p.run, p.warmup), (ms(450), ms(150)));
+        // Many workloads: the shortest runs, and past the limit.
+        let p = QuickPlan::new(20, 5);
+        assert_eq!((p.run, p.warmup), (ms(300), ms(100)));
+        assert!(p.total(100) > QUICK_LIMIT);
+        // Zero is treated as one.
+        assert_eq!(QuickPlan::new(0, 0), QuickPlan::new(1, 1));
+    }
 }

@@ -92,7 +92,33 @@ pub fn environment_notes(base: &RunReport, cur: &RunReport) -> Vec<String> {
     differ("build", &b.build, &c.build);
     differ("server", &b.server_name, &c.server_name);
     differ("OS", &b.os, &c.os);
-    if base.workload != cur.workload {
+    // Run length is the check's to choose (`--quick` shares a budget among
+    // the workloads it runs); anything else differing is the file.
+    let (bw, cw) = (&base.workload, &cur.workload);
+    let length = |w: &crate::workload::spec::WorkloadSpec| {
+        let run = match (&w.duration, w.stages.len()) {
+            (Some(d), 0) => d.clone(),
+            (_, n) => format!("{n} stage(s)"),
+        };
+        format!(
+            "{run} after {} warm-up",
+            w.warmup.as_deref().unwrap_or("default")
+        )
+    };
+    if (&bw.duration, &bw.warmup, &bw.stages) != (&cw.duration, &cw.warmup, &cw.stages) {
+        notes.push(format!(
+            "runs differ in length: {} (baseline) vs {} (now)",
+            length(bw),
+            length(cw)
+        ));
+    }
+    let same_file = crate::workload::spec::WorkloadSpec {
+        duration: cw.duration.clone(),
+        warmup: cw.warmup.clone(),
+        stages: cw.stages.clone(),
+        ..bw.clone()
+    } == *cw;
+    if !same_file {
         notes.push("the workload file changed since the baseline".into());
     }
     notes

@@ -156,6 +156,22 @@ async fn environment_differences_are_named() {
     assert!(notes.iter().any(|n| n.contains("stdio:./server")));
 }
 
+#[tokio::test(start_paused = true)]
+async fn run_length_is_not_a_changed_workload_file() {
+    let base = run(10, 1000, 1, &[1.0]);
+    let mut cur = base.clone();
+    cur.workload.duration = Some("750ms".into());
+    cur.workload.warmup = Some("250ms".into());
+    assert_eq!(
+        environment_notes(&base, &cur),
+        vec!["runs differ in length: 1s after default warm-up (baseline) vs 750ms after 250ms warm-up (now)".to_string()]
+    );
+    cur.workload.sessions = Some(8);
+    let notes = environment_notes(&base, &cur);
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert_eq!(notes[1], "the workload file changed since the baseline");
+}
+
 #[test]
 fn baseline_files_that_cannot_be_used_say_why() {
     let dir = tempfile::tempdir().expect("tempdir");

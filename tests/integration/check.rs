@@ -33,10 +33,14 @@ fn save_then_check_passes_unchanged_and_fails_a_slowdown() {
         .args(["baseline", "save", "gate", "--quick", "--repeats", "3"])
         .assert()
         .success()
-        .stdout(predicate::str::contains(".mcptop/baselines/baseline.json"));
+        .stdout(predicate::str::contains(".mcptop/baselines/baseline.json"))
+        .stderr(predicate::str::contains(
+            "quick: 1 workload(s) x 3 run(s) of 1000ms after 300ms warm-up: about 3.9s",
+        ));
     let b = read_json(&dir.join(".mcptop/baselines/baseline.json"));
     assert_eq!(b["schema"], "mcptop.baseline");
     assert_eq!(b["workloads"]["gate"].as_array().map(Vec::len), Some(3));
+    assert_eq!(b["workloads"]["gate"][0]["workload"]["duration"], "1000ms");
 
     dir.mcptop()
         .args(["check", "--quick", "--repeats", "3"])
