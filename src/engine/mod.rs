@@ -206,6 +206,10 @@ pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
     let mut ticker = tokio::time::interval_at(t0 + tick, tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut stopped_by: Option<StopReason> = None;
+    // Measuring began and a snapshot said so: observers (the allocator
+    // counts per request) need that moment, not the next tick, which a
+    // short run may never reach.
+    let mut announced_measuring = false;
 
     let status = |plan: &Plan, asked: &AskedMeter, phase: Phase, paused: Duration| EngineStatus {
         phase,
@@ -229,6 +233,12 @@ pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
         } else {
             Phase::Warmup
         };
+        if measuring && !announced_measuring {
+            announced_measuring = true;
+            let _ = snapshots.send(
+                recorder.snapshot(now, status(&plan, &asked, Phase::Measuring, paused_total)),
+            );
+        }
         // The shape in force now: a manual override, else the stage schedule.
         let paused_offset = paused_total + paused_since.map(|p| now - p).unwrap_or_default();
         let measured_elapsed = now

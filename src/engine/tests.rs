@@ -451,12 +451,18 @@ async fn snapshots_are_published_every_tick() {
         .iter()
         .filter(|s| s.phase == Phase::Measuring)
         .collect();
-    assert_eq!(measured.len(), 2, "ticks at 1 s and 2 s");
-    let last = measured[1].last.as_ref().expect("interval");
+    assert_eq!(
+        measured.len(),
+        3,
+        "when measuring begins, then ticks at 1 s and 2 s"
+    );
+    assert_eq!(measured[0].elapsed, Duration::ZERO);
+    assert!(measured[0].history.is_empty());
+    let last = measured[2].last.as_ref().expect("interval");
     assert_eq!(last.completed, 100);
     assert_eq!(last.throughput, 100.0);
     assert_eq!(last.t_s, 2.0);
-    assert_eq!(measured[1].history.len(), 2);
+    assert_eq!(measured[2].history.len(), 2);
 }
 
 #[tokio::test(start_paused = true)]

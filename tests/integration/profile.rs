@@ -195,6 +195,32 @@ fn echo_on_builtin_is_not_a_leak() {
     assert!(per_request > 1.0 && per_request < 10_000.0, "{per_request}");
 }
 
+/// A run shorter than the snapshot tick (as `check --quick` makes when it
+/// shares its budget among many workloads) still measures allocations.
+#[test]
+fn allocations_per_request_are_measured_in_runs_shorter_than_a_tick() {
+    let t = TestDir::new();
+    t.mcptop()
+        .args([
+            "run",
+            "echo",
+            "-q",
+            "-d",
+            "400ms",
+            "--warmup",
+            "150ms",
+            "-o",
+            "short.json",
+        ])
+        .assert()
+        .success();
+    let run = read_json(&t.join("short.json"));
+    let per_request = run["overall"]["allocs_per_request"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("not measured: {}", run["overall"]));
+    assert!(per_request > 1.0 && per_request < 10_000.0, "{per_request}");
+}
+
 #[test]
 fn memory_stats_can_be_turned_off() {
     let t = TestDir::new();
