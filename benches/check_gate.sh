@@ -44,6 +44,8 @@ run_checks() {
         case $rc in 0) pass=$((pass + 1)) ;; 1) fail=$((fail + 1)) ;; *) other=$((other + 1)) ;; esac
     done
     echo "$label: $n checks: $pass passed, $fail failed (regression), $other errors; slowest check ${worst}s"
+    # Which metrics decided the failures (for an unchanged workload: false alarms).
+    grep -h "REGRESSED" "check-$label-"*.txt | awk '{print "  regressed:", $1}' | sort | uniq -c || true
 }
 run_checks unchanged
 gate 120

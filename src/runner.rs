@@ -361,7 +361,9 @@ pub async fn run_workload_with(
         }
     });
     let sampler = monitor.start();
-    let signals = tokio::spawn(stop_on_signal(control_tx.clone()));
+    // A live screen owns the terminal: a line printed on it would flash.
+    let announce = !matches!(view, View::Custom(_));
+    let signals = tokio::spawn(stop_on_signal(control_tx.clone(), announce));
     let printer = match view {
         View::Quiet => None,
         View::Lines => Some(tokio::spawn(print_progress(snap_rx))),
@@ -397,7 +399,7 @@ pub async fn run_workload_with(
     ))
 }
 
-async fn stop_on_signal(control: mpsc::UnboundedSender<Control>) {
+async fn stop_on_signal(control: mpsc::UnboundedSender<Control>, announce: bool) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -413,7 +415,9 @@ async fn stop_on_signal(control: mpsc::UnboundedSender<Control>) {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
-    eprintln!("mcptop: stopping; writing what was measured");
+    if announce {
+        eprintln!("mcptop: stopping; writing what was measured");
+    }
     let _ = control.send(Control::Stop);
 }
 

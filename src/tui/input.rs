@@ -52,6 +52,11 @@ pub fn action(key: KeyEvent, mode: &Mode) -> Option<Action> {
             _ => None,
         };
     }
+    // Esc then a key in quick succession arrives as Alt+key: in the target
+    // field that is leaving the field, not typing the key.
+    if key.modifiers.contains(KeyModifiers::ALT) && *mode == (Mode::Picker { editing: true }) {
+        return Some(Action::FocusList);
+    }
     match mode {
         Mode::Live => live(key.code),
         Mode::Help => match key.code {
@@ -216,5 +221,8 @@ mod tests {
         assert_eq!(action(key(KeyCode::Enter), &EDITING), Some(Action::Start));
         assert_eq!(action(key(KeyCode::Esc), &EDITING), Some(Action::FocusList));
         assert_eq!(action(key(KeyCode::Tab), &EDITING), Some(Action::FocusList));
+        // Esc then `j` typed fast arrives as Alt+j: leave the field.
+        let esc_j = KeyEvent::new(KeyCode::Char('j'), KeyModifiers::ALT);
+        assert_eq!(action(esc_j, &EDITING), Some(Action::FocusList));
     }
 }
