@@ -12,7 +12,7 @@ pub mod tcp;
 pub mod ws;
 
 use crate::client::wire::PreparedRequest;
-use crate::client::{CallError, McpSession, SessionCounters};
+use crate::client::{BatchItem, CallError, McpSession, SessionCounters};
 use endpoint::Endpoint;
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
@@ -131,6 +131,22 @@ pub trait Session: Send + Sync {
     /// was read) or it failed.
     fn call<'a>(&'a self, req: &'a PreparedRequest) -> BoxFuture<'a, Result<Instant, CallError>>;
 
+    /// Sends the requests as one JSON-RPC batch (the 2025-03-26 era); one
+    /// outcome per request, in order, each within its own timeout.
+    fn call_batch<'a>(
+        &'a self,
+        items: &'a [BatchItem<'a>],
+    ) -> BoxFuture<'a, Vec<Result<Instant, CallError>>> {
+        let refused = || {
+            Err(CallError::Protocol(
+                "this target sends no JSON-RPC batches".into(),
+            ))
+        };
+        Box::pin(std::future::ready(
+            items.iter().map(|_| refused()).collect(),
+        ))
+    }
+
     /// Notifications, server requests and protocol violations seen so far.
     fn counters(&self) -> Option<Arc<SessionCounters>> {
         None
@@ -145,6 +161,13 @@ pub trait Session: Send + Sync {
 impl Session for McpSession {
     fn call<'a>(&'a self, req: &'a PreparedRequest) -> BoxFuture<'a, Result<Instant, CallError>> {
         Box::pin(McpSession::call(self, req))
+    }
+
+    fn call_batch<'a>(
+        &'a self,
+        items: &'a [BatchItem<'a>],
+    ) -> BoxFuture<'a, Vec<Result<Instant, CallError>>> {
+        Box::pin(McpSession::call_batch(self, items))
     }
 
     fn counters(&self) -> Option<Arc<SessionCounters>> {
