@@ -327,7 +327,7 @@ pub async fn run_workload_with(
     let connector = target::connector(
         spec,
         ConnectOptions {
-            protocol: workload.protocol.clone(),
+            protocol: offered_protocol(workload),
             handshake_timeout: HANDSHAKE_TIMEOUT,
             http_connections: workload.connections,
             server_stream: workload.server_stream,
@@ -385,6 +385,17 @@ pub async fn run_workload_with(
         started_at,
         outcome,
     ))
+}
+
+/// The protocol setting sessions open with. Batches exist in one era only,
+/// so with `auto` a batch workload offers that era.
+fn offered_protocol(workload: &Workload) -> String {
+    use crate::workload::{AUTO_PROTOCOL, BATCH_PROTOCOL};
+    if workload.batch > 1 && workload.protocol == AUTO_PROTOCOL {
+        BATCH_PROTOCOL.to_string()
+    } else {
+        workload.protocol.clone()
+    }
 }
 
 async fn stop_on_signal(control: mpsc::UnboundedSender<Control>) {
