@@ -4,9 +4,8 @@
 
 use super::{ConnectOptions, Connected, Connector, TargetError};
 use crate::client::McpSession;
-use crate::server::BuiltinServer;
+use crate::server::batch::BatchingTransport;
 use futures_util::future::BoxFuture;
-use rmcp::ServiceExt;
 use std::sync::Arc;
 
 const DUPLEX_BYTES: usize = 256 * 1024;
@@ -29,9 +28,8 @@ impl Connector for BuiltinConnector {
         Box::pin(async move {
             let (client_io, server_io) = tokio::io::duplex(DUPLEX_BYTES);
             let server = tokio::spawn(async move {
-                if let Ok(running) = BuiltinServer::new().serve(server_io).await {
-                    let _ = running.waiting().await;
-                }
+                let (reader, writer) = tokio::io::split(server_io);
+                let _ = crate::server::serve_lines(BatchingTransport::new(reader, writer)).await;
             });
             let server = ServerTask(server);
             let (reader, writer) = tokio::io::split(client_io);
