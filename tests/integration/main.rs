@@ -1,6 +1,7 @@
 //! The one integration test binary: each module is a concern, each test gets
 //! its own temporary directory from `harness`.
 
+mod batch;
 mod check;
 mod cli;
 mod harness;

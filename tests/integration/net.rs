@@ -56,7 +56,7 @@ fn free_port() -> u16 {
 
 /// A peer from the environment on a free port, once it accepts connections;
 /// `None` (and a note) when the peer is not installed.
-fn peer(var: &str, mode: Option<&str>) -> Option<Server> {
+pub fn peer(var: &str, mode: Option<&str>) -> Option<Server> {
     let Ok(command) = std::env::var(var) else {
         eprintln!("skipped: {var} is not set (run: eval \"$(/work/shared/peers/install.sh)\")");
         return None;
