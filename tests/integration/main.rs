@@ -6,6 +6,7 @@ mod check;
 mod cli;
 mod harness;
 mod hostile;
+mod hostile_http;
 mod http_stream;
 mod net;
 mod profile;

@@ -28,6 +28,9 @@ use tokio::time::Instant;
 const ACCEPT_BOTH: &str = "application/json, text/event-stream";
 const SESSION_HEADER: &str = "Mcp-Session-Id";
 const VERSION_HEADER: &str = "MCP-Protocol-Version";
+/// New sessions one request may start after 404s: a server may forget a
+/// session again while a request waits, but not without end.
+const MAX_RENEWALS: u32 = 3;
 
 pub struct HttpConnector {
     pub endpoint: Endpoint,
@@ -182,7 +185,7 @@ impl HttpSession {
 
     pub async fn call(&self, req: &PreparedRequest) -> Result<Instant, CallError> {
         let inner = &self.inner;
-        let mut renewed = false;
+        let mut renewals = 0;
         loop {
             let generation = inner.state().generation;
             let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
@@ -199,8 +202,8 @@ impl HttpSession {
                     return judge(req, at, outcome);
                 }
                 Posted::Failed(e) => return Err(e),
-                Posted::SessionExpired if !renewed => {
-                    renewed = true;
+                Posted::SessionExpired if renewals < MAX_RENEWALS => {
+                    renewals += 1;
                     inner.renew(generation).await?;
                 }
                 Posted::SessionExpired => return Err(expired_again()),
@@ -220,7 +223,7 @@ impl HttpSession {
         }
         let sent = Instant::now();
         let longest = items.iter().map(|i| i.timeout).max().unwrap_or_default();
-        let mut renewed = false;
+        let mut renewals = 0;
         loop {
             let generation = inner.state().generation;
             let count = items.len() as u64;
@@ -236,8 +239,8 @@ impl HttpSession {
             let posted = inner.post(body, &mut replies, method, None);
             match tokio::time::timeout_at(sent + longest, posted).await {
                 Ok(Posted::Failed(e)) => return all(e),
-                Ok(Posted::SessionExpired) if !renewed => {
-                    renewed = true;
+                Ok(Posted::SessionExpired) if renewals < MAX_RENEWALS => {
+                    renewals += 1;
                     if let Err(e) = inner.renew(generation).await {
                         return all(e);
                     }
@@ -323,7 +326,7 @@ fn no_reply() -> CallError {
 }
 
 fn expired_again() -> CallError {
-    CallError::Transport("HTTP 404 again right after a new session".into())
+    CallError::Transport(format!("HTTP 404 on {MAX_RENEWALS} new sessions in a row"))
 }
 
 impl Inner {
