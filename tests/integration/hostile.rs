@@ -123,28 +123,31 @@ fn converse(stream: TcpStream, mode: Misbehaviour) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Runs a short bounded echo workload against the peer; returns the result
-/// file and the exit code.
-fn run_against(server: &Hostile) -> (serde_json::Value, i32) {
+/// Runs a short bounded echo workload (2 sessions, 4 in flight, 1 s) against
+/// `target`, with `extra` workload keys; returns the result file and the
+/// exit code. mcptop must not panic.
+pub fn run_hostile_echo(target: &str, timeout: &str, extra: &str) -> (serde_json::Value, i32) {
     let dir = TestDir::new();
     dir.write(
         "w.toml",
-        r#"name = "hostile"
+        &format!(
+            r#"name = "hostile"
+{extra}
 sessions = 2
 concurrency = 4
 duration = "1s"
 warmup = "0s"
-timeout = "300ms"
+timeout = "{timeout}"
 [[ops]]
 method = "tools/call"
 tool = "echo"
-arguments = { message = "hi" }
-"#,
+arguments = {{ message = "hi" }}
+"#
+        ),
     );
     let output = dir
         .mcptop()
-        .args(["run", "w.toml", "--target"])
-        .arg(format!("tcp://127.0.0.1:{}", server.port))
+        .args(["run", "w.toml", "--target", target])
         .args(["--out", "r.json", "--quiet"])
         .timeout(Duration::from_secs(60))
         .output()
@@ -155,7 +158,12 @@ arguments = { message = "hi" }
     (read_json(&dir.join("r.json")), code)
 }
 
-fn errors_of(r: &serde_json::Value, kind: &str) -> u64 {
+fn run_against(server: &Hostile) -> (serde_json::Value, i32) {
+    let target = format!("tcp://127.0.0.1:{}", server.port);
+    run_hostile_echo(&target, "300ms", "")
+}
+
+pub fn errors_of(r: &serde_json::Value, kind: &str) -> u64 {
     r["overall"]["errors_by_kind"][kind].as_u64().unwrap_or(0)
 }
 

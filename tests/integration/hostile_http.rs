@@ -4,12 +4,12 @@
 //! itself with the misbehaviour classified in the result file (an error kind,
 //! a protocol violation or both), its memory bounded and no panic.
 
-use crate::harness::{read_json, TestDir};
+use crate::harness::RequestHead;
+use crate::hostile::{errors_of, run_hostile_echo};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
@@ -83,51 +83,22 @@ fn hostile_http(mode: Misbehaviour) -> HostileHttp {
     }
 }
 
-/// Method, lower-cased headers, body.
-struct Request {
-    method: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-async fn read_request(reader: &mut BufReader<OwnedReadHalf>) -> Option<Request> {
+async fn read_request(reader: &mut BufReader<OwnedReadHalf>) -> Option<(RequestHead, String)> {
     let mut line = String::new();
     if reader.read_line(&mut line).await.ok()? == 0 {
         return None;
     }
-    let method = line.split_whitespace().next()?.to_string();
-    let mut headers = Vec::new();
+    let mut head = RequestHead::start(&line)?;
     loop {
-        let mut h = String::new();
-        reader.read_line(&mut h).await.ok()?;
-        let h = h.trim_end();
-        if h.is_empty() {
+        line.clear();
+        reader.read_line(&mut line).await.ok()?;
+        if !head.add(&line)? {
             break;
         }
-        let (k, v) = h.split_once(':')?;
-        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
     }
-    let len = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.parse::<usize>().ok())
-        .unwrap_or(0);
-    let mut body = vec![0u8; len];
+    let mut body = vec![0u8; head.content_length()];
     reader.read_exact(&mut body).await.ok()?;
-    Some(Request {
-        method,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    })
+    Some((head, String::from_utf8_lossy(&body).into_owned()))
 }
 
 async fn respond(
@@ -163,7 +134,7 @@ async fn converse(stream: TcpStream, script: Arc<Script>) -> std::io::Result<()>
     stream.set_nodelay(true)?;
     let (reader, mut out) = stream.into_split();
     let mut reader = BufReader::new(reader);
-    while let Some(request) = read_request(&mut reader).await {
+    while let Some((request, body)) = read_request(&mut reader).await {
         if request.method != "POST" {
             // No GET stream; DELETE is welcome.
             let status = if request.method == "GET" {
@@ -174,7 +145,7 @@ async fn converse(stream: TcpStream, script: Arc<Script>) -> std::io::Result<()>
             respond(&mut out, status, "", "").await?;
             continue;
         }
-        let message: Value = serde_json::from_str(&request.body).unwrap_or_default();
+        let message: Value = serde_json::from_str(&body).unwrap_or_default();
         let Some(id) = message.get("id").and_then(Value::as_u64) else {
             respond(&mut out, "202 Accepted", "", "").await?;
             continue;
@@ -282,37 +253,11 @@ async fn converse(stream: TcpStream, script: Arc<Script>) -> std::io::Result<()>
     Ok(())
 }
 
-/// Runs a bounded echo workload against the peer; returns the result file.
+/// Runs the hostile echo workload against the peer (2025-06-18, so there
+/// is no stateless probe to script); it must end by itself, exit 0.
 fn run_against(server: &HostileHttp, timeout: &str) -> Value {
-    let dir = TestDir::new();
-    dir.write(
-        "w.toml",
-        &format!(
-            r#"name = "hostile-http"
-protocol = "2025-06-18"
-sessions = 2
-concurrency = 4
-duration = "1s"
-warmup = "0s"
-timeout = "{timeout}"
-[[ops]]
-method = "tools/call"
-tool = "echo"
-arguments = {{ message = "hi" }}
-"#
-        ),
-    );
-    let output = dir
-        .mcptop()
-        .args(["run", "w.toml", "--target", &server.url])
-        .args(["--out", "r.json", "--quiet"])
-        .timeout(Duration::from_secs(60))
-        .output()
-        .expect("run");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!stderr.contains("panicked"), "mcptop panicked: {stderr}");
-    assert_eq!(output.status.code(), Some(0), "no thresholds: {stderr}");
-    let r = read_json(&dir.join("r.json"));
+    let (r, code) = run_hostile_echo(&server.url, timeout, "protocol = \"2025-06-18\"");
+    assert_eq!(code, 0, "no thresholds");
     assert_eq!(
         r["stopped_by"]["reason"], "completed",
         "{}",
@@ -321,8 +266,14 @@ arguments = {{ message = "hi" }}
     r
 }
 
-fn errors_of(r: &Value, kind: &str) -> u64 {
-    r["overall"]["errors_by_kind"][kind].as_u64().unwrap_or(0)
+/// Nothing succeeded, and more than ten requests failed as `kind`.
+fn all_failed_as(r: &Value, kind: &str) {
+    assert_eq!(count(r, ["overall", "ok"]), 0, "{}", r["overall"]);
+    assert!(errors_of(r, kind) > 10, "{}", r["overall"]);
+}
+
+fn violations(r: &Value) -> u64 {
+    count(r, ["protocol", "violations"])
 }
 
 fn count(r: &Value, path: [&str; 2]) -> u64 {
@@ -341,25 +292,15 @@ fn peak_rss_mib(r: &Value) -> f64 {
 #[test]
 fn a_malformed_json_reply_is_a_protocol_error_and_a_violation() {
     let r = run_against(&hostile_http(Misbehaviour::MalformedJson), "300ms");
-    assert_eq!(count(&r, ["overall", "ok"]), 0);
-    assert!(errors_of(&r, "protocol") > 10, "{}", r["overall"]);
-    assert!(
-        count(&r, ["protocol", "violations"]) > 10,
-        "{}",
-        r["protocol"]
-    );
+    all_failed_as(&r, "protocol");
+    assert!(violations(&r) > 10, "{}", r["protocol"]);
 }
 
 #[test]
 fn a_reply_with_the_wrong_id_is_a_protocol_error_and_a_violation() {
     let r = run_against(&hostile_http(Misbehaviour::WrongId), "300ms");
-    assert_eq!(count(&r, ["overall", "ok"]), 0);
-    assert!(errors_of(&r, "protocol") > 10, "{}", r["overall"]);
-    assert!(
-        count(&r, ["protocol", "violations"]) > 10,
-        "{}",
-        r["protocol"]
-    );
+    all_failed_as(&r, "protocol");
+    assert!(violations(&r) > 10, "{}", r["protocol"]);
 }
 
 #[test]
@@ -367,11 +308,7 @@ fn a_duplicate_reply_counts_once_and_is_a_violation() {
     let r = run_against(&hostile_http(Misbehaviour::DuplicateId), "300ms");
     assert!(count(&r, ["overall", "ok"]) > 10, "{}", r["overall"]);
     assert_eq!(r["overall"]["errors"], 0, "{}", r["overall"]);
-    assert!(
-        count(&r, ["protocol", "violations"]) > 0,
-        "{}",
-        r["protocol"]
-    );
+    assert!(violations(&r) > 0, "{}", r["protocol"]);
 }
 
 #[test]
@@ -384,19 +321,14 @@ fn a_stream_that_never_answers_times_out_per_request() {
 #[test]
 fn a_stream_closed_mid_event_is_a_transport_error() {
     let r = run_against(&hostile_http(Misbehaviour::ClosesMidStream), "300ms");
-    assert_eq!(count(&r, ["overall", "ok"]), 0);
-    assert!(errors_of(&r, "transport") > 10, "{}", r["overall"]);
+    all_failed_as(&r, "transport");
 }
 
 #[test]
 fn an_endless_event_is_dropped_with_bounded_memory() {
     let r = run_against(&hostile_http(Misbehaviour::EndlessEvent), "20s");
     assert!(count(&r, ["overall", "ok"]) > 10, "{}", r["overall"]);
-    assert!(
-        count(&r, ["protocol", "violations"]) >= 1,
-        "{}",
-        r["protocol"]
-    );
+    assert!(violations(&r) >= 1, "{}", r["protocol"]);
     // 160 MiB went through; the client kept at most its 64 MiB limit of it.
     let peak = peak_rss_mib(&r);
     assert!(peak > 0.0 && peak < 150.0, "peak RSS {peak:.0} MiB");
@@ -405,8 +337,7 @@ fn an_endless_event_is_dropped_with_bounded_memory() {
 #[test]
 fn an_endless_header_line_is_a_transport_error() {
     let r = run_against(&hostile_http(Misbehaviour::EndlessHeaderLine), "300ms");
-    assert_eq!(count(&r, ["overall", "ok"]), 0);
-    assert!(errors_of(&r, "transport") > 10, "{}", r["overall"]);
+    all_failed_as(&r, "transport");
 }
 
 #[test]
@@ -424,8 +355,7 @@ fn a_notification_flood_on_the_stream_is_counted_not_fatal() {
 #[test]
 fn http_500_is_a_transport_error() {
     let r = run_against(&hostile_http(Misbehaviour::ServerError), "300ms");
-    assert_eq!(count(&r, ["overall", "ok"]), 0);
-    assert!(errors_of(&r, "transport") > 10, "{}", r["overall"]);
+    all_failed_as(&r, "transport");
 }
 
 #[test]
@@ -441,9 +371,5 @@ fn http_404_on_the_session_starts_a_new_one() {
         initializes > 2,
         "{initializes} initializes for {ok} requests"
     );
-    assert!(
-        count(&r, ["protocol", "violations"]) >= 1,
-        "{}",
-        r["protocol"]
-    );
+    assert!(violations(&r) >= 1, "{}", r["protocol"]);
 }
