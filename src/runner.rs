@@ -315,10 +315,11 @@ pub async fn run_workload_with(
     monitor: ResourceMonitor,
 ) -> anyhow::Result<RunReport> {
     if workload.protocol == crate::workload::STATELESS_PROTOCOL
-        && !matches!(spec, TargetSpec::Http(_))
+        && matches!(spec, TargetSpec::LegacySse(_))
     {
         return Err(anyhow!(
-            "{}: protocol {} (stateless) is implemented for http:// targets only; use auto or a 2025 version",
+            "{}: protocol {} (stateless) runs over Streamable HTTP and stdio-framed streams \
+             (stdio, tcp, ws, builtin), not the 2024-11-05 HTTP+SSE transport; use http://",
             spec.describe(),
             crate::workload::STATELESS_PROTOCOL
         ));

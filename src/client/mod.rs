@@ -7,10 +7,12 @@
 //! exact send and receive instants, counting protocol violations), so the
 //! client is written here; the server side uses rmcp.
 
+pub mod handshake;
 pub mod lines;
 pub mod wire;
 
-use crate::workload::KNOWN_PROTOCOLS;
+use crate::workload::STATELESS_PROTOCOL;
+pub use handshake::ServerIdentity;
 use lines::{LineRead, LineReader};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -55,10 +57,10 @@ pub enum CallError {
 /// Why a session could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("no reply to initialize within {0:?}{1}")]
-    Timeout(Duration, String),
-    #[error("initialize failed: {0}")]
-    Call(CallError),
+    #[error("no reply to {1} within {0:?}{2}")]
+    Timeout(Duration, &'static str, String),
+    #[error("{0} failed: {1}")]
+    Call(&'static str, CallError),
     #[error("server chose protocol version {0:?}, which mcptop does not speak (known: {1})")]
     Version(String, String),
     #[error("{0}")]
@@ -188,19 +190,13 @@ impl Shared {
     }
 }
 
-/// What the server said about itself in `initialize`.
-#[derive(Debug, Clone, Default)]
-pub struct ServerIdentity {
-    pub name: String,
-    pub version: String,
-    pub protocol_version: String,
-}
-
 /// One MCP session. Cheap to share: calls take `&self`.
 pub struct McpSession {
     shared: Arc<Shared>,
     out: mpsc::UnboundedSender<Vec<u8>>,
     pub server: ServerIdentity,
+    /// The stateless era's per-request `_meta`, serialized.
+    meta: Option<Vec<u8>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -227,7 +223,9 @@ impl Drop for PendingGuard<'_> {
 }
 
 impl McpSession {
-    /// Starts the reader and writer tasks and performs the `initialize` handshake.
+    /// Starts the reader and writer tasks and performs the handshake:
+    /// `initialize` offering `protocol`, or `server/discover` when it is the
+    /// stateless era.
     pub async fn connect<R, W>(
         reader: R,
         writer: W,
@@ -274,51 +272,16 @@ impl McpSession {
             shared,
             out: out_tx,
             server: ServerIdentity::default(),
+            meta: None,
             tasks: vec![writer_task, reader_task],
         };
-        session.server = session.initialize(protocol, handshake_timeout).await?;
-        Ok(session)
-    }
-
-    async fn initialize(
-        &self,
-        protocol: &str,
-        handshake_timeout: Duration,
-    ) -> Result<ServerIdentity, ConnectError> {
-        let params = serde_json::json!({
-            "protocolVersion": protocol,
-            "capabilities": {},
-            "clientInfo": { "name": "mcptop", "version": env!("CARGO_PKG_VERSION") },
-        });
-        let req = PreparedRequest::new("initialize", &params);
-        let reply = tokio::time::timeout(handshake_timeout, self.send(&req)).await;
-        let probe = match reply {
-            Err(_) => {
-                let hint = self
-                    .shared
-                    .counters
-                    .last_violation()
-                    .map(|v| format!("; the server sent: {v}"))
-                    .unwrap_or_default();
-                return Err(ConnectError::Timeout(handshake_timeout, hint));
-            }
-            Ok((_, Err(e))) => return Err(ConnectError::Call(e)),
-            Ok((_, Ok(p))) => p,
+        session.server = if protocol == STATELESS_PROTOCOL {
+            session.meta = Some(handshake::stateless_meta());
+            session.discover(handshake_timeout).await?
+        } else {
+            session.initialize(protocol, handshake_timeout).await?
         };
-        let version = probe.protocol_version.unwrap_or_default();
-        if !KNOWN_PROTOCOLS.contains(&version.as_str()) {
-            return Err(ConnectError::Version(version, KNOWN_PROTOCOLS.join(", ")));
-        }
-        self.shared.initialized.store(true, Ordering::SeqCst);
-        self.out
-            .send(wire::encode_notification("notifications/initialized"))
-            .map_err(|_| ConnectError::Other("connection closed after initialize".into()))?;
-        let info = probe.server_info.unwrap_or_default();
-        Ok(ServerIdentity {
-            name: info.name,
-            version: info.version,
-            protocol_version: version,
-        })
+        Ok(session)
     }
 
     /// Sends one request and waits for its reply; returns when it arrived.
@@ -357,7 +320,7 @@ impl McpSession {
             items
                 .iter()
                 .zip(first..)
-                .map(|(item, id)| item.request.encode(id)),
+                .map(|(item, id)| self.encode(item.request, id)),
         );
         let sent = !self.shared.closed.load(Ordering::Relaxed) && self.out.send(body).is_ok();
         let waits = items.iter().zip(receivers).map(|(item, rx)| async move {
@@ -391,7 +354,7 @@ impl McpSession {
             shared: &self.shared,
             id,
         };
-        if self.out.send(req.encode(id)).is_err() {
+        if self.out.send(self.encode(req, id)).is_err() {
             return (
                 Instant::now(),
                 Err(CallError::Transport(self.shared.close_reason())),
@@ -403,6 +366,13 @@ impl McpSession {
                 Instant::now(),
                 Err(CallError::Transport(self.shared.close_reason())),
             ),
+        }
+    }
+
+    fn encode(&self, req: &PreparedRequest, id: u64) -> Vec<u8> {
+        match &self.meta {
+            Some(meta) => req.encode_with_meta(id, meta),
+            None => req.encode(id),
         }
     }
 

@@ -412,3 +412,63 @@ async fn an_array_reply_to_a_single_request_is_a_violation() {
         .last_violation()
         .is_some_and(|v| v.contains("mcptop sent no batch")));
 }
+
+fn discover_reply(id: &Value, versions: &[&str]) -> String {
+    json!({"jsonrpc": "2.0", "id": id, "result": {
+        "supportedVersions": versions, "capabilities": {},
+        "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "modern", "version": "2"}}
+    }})
+    .to_string()
+}
+
+#[tokio::test]
+async fn the_stateless_era_discovers_and_puts_meta_on_every_request() {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Value>();
+    let (client, server) = tokio::io::duplex(1 << 16);
+    tokio::spawn(fake_server(server, "unused", move |m| {
+        let _ = tx.send(m.clone());
+        match m["method"].as_str() {
+            Some("server/discover") => vec![discover_reply(&m["id"], &["2026-07-28"])],
+            _ => vec![json!({"jsonrpc": "2.0", "id": m["id"], "result": {}}).to_string()],
+        }
+    }));
+    let (r, w) = tokio::io::split(client);
+    let session = McpSession::connect(r, w, "2026-07-28", T)
+        .await
+        .expect("connect");
+    assert_eq!(session.server.name, "modern");
+    assert_eq!(session.server.protocol_version, "2026-07-28");
+    session.call(&ping()).await.expect("ping");
+    let discover = rx.recv().await.expect("discover");
+    let call = rx
+        .recv()
+        .await
+        .expect("the call, with no initialized in between");
+    assert_eq!(discover["method"], "server/discover");
+    assert_eq!(call["method"], "ping");
+    for m in [&discover, &call] {
+        let meta = &m["params"]["_meta"];
+        assert_eq!(
+            meta["io.modelcontextprotocol/protocolVersion"],
+            "2026-07-28"
+        );
+        assert_eq!(meta["io.modelcontextprotocol/clientInfo"]["name"], "mcptop");
+    }
+}
+
+#[tokio::test]
+async fn a_server_without_the_stateless_era_is_refused_by_name() {
+    let (client, server) = tokio::io::duplex(1 << 16);
+    tokio::spawn(fake_server(server, "unused", |m| {
+        vec![discover_reply(&m["id"], &["2025-11-25"])]
+    }));
+    let (r, w) = tokio::io::split(client);
+    let err = McpSession::connect(r, w, "2026-07-28", T)
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(err, ConnectError::Version(ref v, _) if v == "2025-11-25"),
+        "{err}"
+    );
+}

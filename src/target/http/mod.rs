@@ -12,10 +12,11 @@ pub mod sse;
 mod stream;
 
 use super::endpoint::Endpoint;
-use super::{ConnectOptions, Connected, Connector, TargetError};
+use super::{setup_failed, ConnectOptions, Connected, Connector, TargetError};
+use crate::client::handshake;
 use crate::client::wire::{self, PreparedRequest, ResultProbe};
 use crate::client::{judge, BatchItem, CallError, ConnectError, ServerIdentity, SessionCounters};
-use crate::workload::{KNOWN_PROTOCOLS, STATELESS_PROTOCOL};
+use crate::workload::STATELESS_PROTOCOL;
 use conn::RequestBytes;
 use futures_util::future::BoxFuture;
 use pool::Pool;
@@ -40,16 +41,10 @@ pub struct HttpConnector {
 impl Connector for HttpConnector {
     fn connect(&self, session: u32) -> BoxFuture<'_, Result<Connected, TargetError>> {
         Box::pin(async move {
+            let url = self.endpoint.url("http");
             let client = HttpSession::open(&self.endpoint, &self.options)
                 .await
-                .map_err(|e| TargetError::Handshake {
-                    session,
-                    reason: format!(
-                        "http://{}{}: {e}",
-                        self.endpoint.authority(),
-                        self.endpoint.path
-                    ),
-                })?;
+                .map_err(|e| setup_failed(session, &url)(e.to_string()))?;
             Ok(Connected {
                 server_name: client.server.name.clone(),
                 protocol_version: client.server.protocol_version.clone(),
@@ -112,12 +107,7 @@ impl HttpSession {
             return Err(ConnectError::Other(format!("bad path {path:?}")));
         }
         let stateless = options.protocol == STATELESS_PROTOCOL;
-        let meta = serde_json::to_vec(&serde_json::json!({
-            "io.modelcontextprotocol/protocolVersion": STATELESS_PROTOCOL,
-            "io.modelcontextprotocol/clientInfo": { "name": "mcptop", "version": env!("CARGO_PKG_VERSION") },
-            "io.modelcontextprotocol/clientCapabilities": {},
-        }))
-        .unwrap_or_default();
+        let meta = handshake::stateless_meta();
         let mut inner = Inner {
             pool: Pool::new(endpoint.clone(), options.http_connections),
             host,
@@ -136,7 +126,7 @@ impl HttpSession {
             renew: tokio::sync::Mutex::new(()),
             next_id: AtomicU64::new(1),
             counters: Arc::new(SessionCounters::default()),
-            offered_version: options.initialize_version().to_string(),
+            offered_version: options.offered_version().to_string(),
             handshake_timeout: options.handshake_timeout,
         };
         let auto = options.protocol == "auto";
@@ -155,6 +145,7 @@ impl HttpSession {
                 Err(_) if stateless => {
                     return Err(ConnectError::Timeout(
                         options.handshake_timeout,
+                        "server/discover",
                         String::new(),
                     ))
                 }
@@ -308,15 +299,15 @@ impl super::Session for HttpSession {
 fn handshake_reply(
     posted: Posted,
     replies: Replies,
-    method: &str,
+    method: &'static str,
 ) -> Result<ResultProbe, ConnectError> {
     match posted {
         Posted::Answered => match replies.into_replies().pop().flatten() {
             Some((_, Ok(probe))) => Ok(probe),
-            Some((_, Err(e))) => Err(ConnectError::Call(e)),
-            None => Err(ConnectError::Call(no_reply())),
+            Some((_, Err(e))) => Err(ConnectError::Call(method, e)),
+            None => Err(ConnectError::Call(method, no_reply())),
         },
-        Posted::Failed(e) => Err(ConnectError::Call(e)),
+        Posted::Failed(e) => Err(ConnectError::Call(method, e)),
         Posted::SessionExpired => Err(ConnectError::Other(format!("{method} answered 404"))),
     }
 }
@@ -326,7 +317,7 @@ fn no_reply() -> CallError {
 }
 
 fn expired_again() -> CallError {
-    CallError::Transport(format!("HTTP 404 on {MAX_RENEWALS} new sessions in a row"))
+    CallError::Transport(format!("HTTP 404 again after {MAX_RENEWALS} new sessions"))
 }
 
 impl Inner {
@@ -338,54 +329,31 @@ impl Inner {
     }
 
     async fn initialize(&self) -> Result<ServerIdentity, ConnectError> {
-        let params = serde_json::json!({
-            "protocolVersion": self.offered_version,
-            "capabilities": {},
-            "clientInfo": { "name": "mcptop", "version": env!("CARGO_PKG_VERSION") },
-        });
-        let req = PreparedRequest::new("initialize", &params);
+        let req = handshake::initialize_request(&self.offered_version);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut replies = Replies::one(id);
         let (posted, session_id) = tokio::time::timeout(
             self.handshake_timeout,
-            self.post_raw(req.encode(id), &mut replies, "initialize", None, false),
+            self.post_raw(req.encode(id), &mut replies, req.method, None, false),
         )
         .await
-        .map_err(|_| ConnectError::Timeout(self.handshake_timeout, String::new()))?;
-        let probe = handshake_reply(posted, replies, "initialize")?;
-        let version = probe.protocol_version.unwrap_or_default();
-        if !KNOWN_PROTOCOLS.contains(&version.as_str()) || version == STATELESS_PROTOCOL {
-            return Err(ConnectError::Version(version, KNOWN_PROTOCOLS.join(", ")));
-        }
+        .map_err(|_| ConnectError::Timeout(self.handshake_timeout, req.method, String::new()))?;
+        let server = handshake::initialized(handshake_reply(posted, replies, req.method)?)?;
         {
             let mut state = self
                 .state
                 .write()
                 .map_err(|_| ConnectError::Other("poisoned".into()))?;
             state.session_id = session_id;
-            state.version = Some(version.clone());
+            state.version = Some(server.protocol_version.clone());
             state.generation += 1;
         }
         let note = wire::encode_notification("notifications/initialized");
-        if let Posted::Failed(e) = self
-            .post(
-                note,
-                &mut Replies::none(),
-                "notifications/initialized",
-                None,
-            )
-            .await
-        {
-            return Err(ConnectError::Other(format!(
-                "notifications/initialized was refused: {e}"
-            )));
+        let method = "notifications/initialized";
+        if let Posted::Failed(e) = self.post(note, &mut Replies::none(), method, None).await {
+            return Err(ConnectError::Other(format!("{method} was refused: {e}")));
         }
-        let info = probe.server_info.unwrap_or_default();
-        Ok(ServerIdentity {
-            name: info.name,
-            version: info.version,
-            protocol_version: version,
-        })
+        Ok(server)
     }
 
     /// `server/discover`, the stateless era's way to learn about the server.
@@ -393,29 +361,12 @@ impl Inner {
         if let Ok(mut state) = self.state.write() {
             state.version = Some(STATELESS_PROTOCOL.to_string());
         }
-        let req = PreparedRequest::new("server/discover", &serde_json::json!({}));
+        let req = handshake::discover_request();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body = req.encode_with_meta(id, &self.meta);
         let mut replies = Replies::one(id);
-        let posted = self.post(body, &mut replies, "server/discover", None).await;
-        let probe = handshake_reply(posted, replies, "server/discover")?;
-        let versions = probe.supported_versions.unwrap_or_default();
-        if !versions.iter().any(|v| v == STATELESS_PROTOCOL) {
-            return Err(ConnectError::Version(
-                versions.join(", "),
-                STATELESS_PROTOCOL.into(),
-            ));
-        }
-        let info = probe
-            .meta
-            .and_then(|m| m.server_info)
-            .or(probe.server_info)
-            .unwrap_or_default();
-        Ok(ServerIdentity {
-            name: info.name,
-            version: info.version,
-            protocol_version: STATELESS_PROTOCOL.into(),
-        })
+        let posted = self.post(body, &mut replies, req.method, None).await;
+        handshake::discovered(handshake_reply(posted, replies, req.method)?)
     }
 
     /// Starts a new session after a 404, once for all the requests that saw it.
