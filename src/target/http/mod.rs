@@ -394,3 +394,6 @@ impl Inner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
