@@ -325,10 +325,11 @@ pub async fn run_workload_with(
     monitor: ResourceMonitor,
 ) -> anyhow::Result<RunReport> {
     if workload.protocol == crate::workload::STATELESS_PROTOCOL
-        && !matches!(spec, TargetSpec::Http(_))
+        && matches!(spec, TargetSpec::LegacySse(_))
     {
         return Err(anyhow!(
-            "{}: protocol {} (stateless) is implemented for http:// targets only; use auto or a 2025 version",
+            "{}: protocol {} (stateless) runs over Streamable HTTP and stdio-framed streams \
+             (stdio, tcp, ws, builtin), not the 2024-11-05 HTTP+SSE transport; use http://",
             spec.describe(),
             crate::workload::STATELESS_PROTOCOL
         ));
@@ -337,7 +338,7 @@ pub async fn run_workload_with(
     let connector = target::connector(
         spec,
         ConnectOptions {
-            protocol: workload.protocol.clone(),
+            protocol: offered_protocol(workload),
             handshake_timeout: HANDSHAKE_TIMEOUT,
             http_connections: workload.connections,
             server_stream: workload.server_stream,
@@ -397,6 +398,17 @@ pub async fn run_workload_with(
         started_at,
         outcome,
     ))
+}
+
+/// The protocol setting sessions open with. Batches exist in one era only,
+/// so with `auto` a batch workload offers that era.
+fn offered_protocol(workload: &Workload) -> String {
+    use crate::workload::{AUTO_PROTOCOL, BATCH_PROTOCOL};
+    if workload.batch > 1 && workload.protocol == AUTO_PROTOCOL {
+        BATCH_PROTOCOL.to_string()
+    } else {
+        workload.protocol.clone()
+    }
 }
 
 async fn stop_on_signal(control: mpsc::UnboundedSender<Control>, announce: bool) {

@@ -7,17 +7,21 @@
 //! exact send and receive instants, counting protocol violations), so the
 //! client is written here; the server side uses rmcp.
 
+pub mod handshake;
+pub mod lines;
 pub mod wire;
 
-use crate::workload::KNOWN_PROTOCOLS;
+use crate::workload::STATELESS_PROTOCOL;
+pub use handshake::ServerIdentity;
+use lines::{LineRead, LineReader};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use wire::{Incoming, PreparedRequest, ResultProbe, RpcError};
+use wire::{Incoming, Messages, PreparedRequest, ResultProbe, RpcError};
 
 /// Longest line accepted from a server; longer ones are dropped and counted.
 pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
@@ -27,6 +31,13 @@ pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
 /// as a burst fills it. Long lines are assembled piecewise either way.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
 const WRITE_BUFFER_BYTES: usize = 8 * 1024;
+
+/// One request of a JSON-RPC batch, with how long its reply may take.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchItem<'a> {
+    pub request: &'a PreparedRequest,
+    pub timeout: Duration,
+}
 
 /// Why one request did not succeed. Grouped by kind, never by message text.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -46,10 +57,10 @@ pub enum CallError {
 /// Why a session could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("no reply to initialize within {0:?}{1}")]
-    Timeout(Duration, String),
-    #[error("initialize failed: {0}")]
-    Call(CallError),
+    #[error("no reply to {1} within {0:?}{2}")]
+    Timeout(Duration, &'static str, String),
+    #[error("{0} failed: {1}")]
+    Call(&'static str, CallError),
     #[error("server chose protocol version {0:?}, which mcptop does not speak (known: {1})")]
     Version(String, String),
     #[error("{0}")]
@@ -78,7 +89,20 @@ impl SessionCounters {
     }
 }
 
-type Waiter = oneshot::Sender<(Instant, Result<ResultProbe, CallError>)>;
+type Reply = (Instant, Result<ResultProbe, CallError>);
+
+/// Who waits for a reply, and the batch its request went out in.
+struct Waiter {
+    tx: oneshot::Sender<Reply>,
+    batch: Option<BatchIds>,
+}
+
+/// The ids of one batch: consecutive, so a start and a count name them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct BatchIds {
+    first: u64,
+    count: u64,
+}
 
 struct Shared {
     pending: Mutex<HashMap<u64, Waiter>>,
@@ -86,6 +110,8 @@ struct Shared {
     closed: AtomicBool,
     close_reason: Mutex<Option<String>>,
     initialized: AtomicBool,
+    /// Once a batch went out, an array from the server is its reply.
+    batch_sent: AtomicBool,
     counters: Arc<SessionCounters>,
 }
 
@@ -103,7 +129,7 @@ impl Shared {
         };
         let now = Instant::now();
         for w in waiters {
-            let _ = w.send((now, Err(CallError::Transport(reason.clone()))));
+            let _ = w.tx.send((now, Err(CallError::Transport(reason.clone()))));
         }
     }
 
@@ -114,7 +140,44 @@ impl Shared {
         };
         let now = Instant::now();
         for w in waiters {
-            let _ = w.send((now, Err(error.clone())));
+            let _ = w.tx.send((now, Err(error.clone())));
+        }
+    }
+
+    /// Hands a reply to whoever waits for `id`; the batch it belonged to, if
+    /// any. An id nobody waits for is a violation.
+    fn resolve(&self, id: u64, reply: Reply) -> Option<BatchIds> {
+        let waiter = self.pending.lock().ok().and_then(|mut p| p.remove(&id));
+        match waiter {
+            Some(w) => {
+                let _ = w.tx.send(reply);
+                w.batch
+            }
+            None => {
+                on_violation(
+                    self,
+                    format!(
+                        "response for id {id}, which is not awaited (unknown, late or duplicate)"
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// After a batch reply: its requests that it did not answer fail now
+    /// instead of waiting for their timeout.
+    fn fail_unanswered(&self, batch: BatchIds, at: Instant) {
+        for id in batch.first..batch.first + batch.count {
+            let waiter = self.pending.lock().ok().and_then(|mut p| p.remove(&id));
+            if let Some(w) = waiter {
+                let _ = w.tx.send((
+                    at,
+                    Err(CallError::Protocol(format!(
+                        "the batch reply has no response for id {id}"
+                    ))),
+                ));
+            }
         }
     }
 
@@ -127,19 +190,13 @@ impl Shared {
     }
 }
 
-/// What the server said about itself in `initialize`.
-#[derive(Debug, Clone, Default)]
-pub struct ServerIdentity {
-    pub name: String,
-    pub version: String,
-    pub protocol_version: String,
-}
-
 /// One MCP session. Cheap to share: calls take `&self`.
 pub struct McpSession {
     shared: Arc<Shared>,
     out: mpsc::UnboundedSender<Vec<u8>>,
     pub server: ServerIdentity,
+    /// The stateless era's per-request `_meta`, serialized.
+    meta: Option<Vec<u8>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -166,7 +223,9 @@ impl Drop for PendingGuard<'_> {
 }
 
 impl McpSession {
-    /// Starts the reader and writer tasks and performs the `initialize` handshake.
+    /// Starts the reader and writer tasks and performs the handshake:
+    /// `initialize` offering `protocol`, or `server/discover` when it is the
+    /// stateless era.
     pub async fn connect<R, W>(
         reader: R,
         writer: W,
@@ -198,6 +257,7 @@ impl McpSession {
             closed: AtomicBool::new(false),
             close_reason: Mutex::new(None),
             initialized: AtomicBool::new(false),
+            batch_sent: AtomicBool::new(false),
             counters: Arc::new(SessionCounters::default()),
         });
         let (out_tx, out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
@@ -212,66 +272,73 @@ impl McpSession {
             shared,
             out: out_tx,
             server: ServerIdentity::default(),
+            meta: None,
             tasks: vec![writer_task, reader_task],
         };
-        session.server = session.initialize(protocol, handshake_timeout).await?;
-        Ok(session)
-    }
-
-    async fn initialize(
-        &self,
-        protocol: &str,
-        handshake_timeout: Duration,
-    ) -> Result<ServerIdentity, ConnectError> {
-        let params = serde_json::json!({
-            "protocolVersion": protocol,
-            "capabilities": {},
-            "clientInfo": { "name": "mcptop", "version": env!("CARGO_PKG_VERSION") },
-        });
-        let req = PreparedRequest::new("initialize", &params);
-        let reply = tokio::time::timeout(handshake_timeout, self.send(&req)).await;
-        let probe = match reply {
-            Err(_) => {
-                let hint = self
-                    .shared
-                    .counters
-                    .last_violation()
-                    .map(|v| format!("; the server sent: {v}"))
-                    .unwrap_or_default();
-                return Err(ConnectError::Timeout(handshake_timeout, hint));
-            }
-            Ok((_, Err(e))) => return Err(ConnectError::Call(e)),
-            Ok((_, Ok(p))) => p,
+        session.server = if protocol == STATELESS_PROTOCOL {
+            session.meta = Some(handshake::stateless_meta());
+            session.discover(handshake_timeout).await?
+        } else {
+            session.initialize(protocol, handshake_timeout).await?
         };
-        let version = probe.protocol_version.unwrap_or_default();
-        if !KNOWN_PROTOCOLS.contains(&version.as_str()) {
-            return Err(ConnectError::Version(version, KNOWN_PROTOCOLS.join(", ")));
-        }
-        self.shared.initialized.store(true, Ordering::SeqCst);
-        self.out
-            .send(wire::encode_notification("notifications/initialized"))
-            .map_err(|_| ConnectError::Other("connection closed after initialize".into()))?;
-        let info = probe.server_info.unwrap_or_default();
-        Ok(ServerIdentity {
-            name: info.name,
-            version: info.version,
-            protocol_version: version,
-        })
+        Ok(session)
     }
 
     /// Sends one request and waits for its reply; returns when it arrived.
     pub async fn call(&self, req: &PreparedRequest) -> Result<Instant, CallError> {
         let (at, outcome) = self.send(req).await;
-        match outcome {
-            Ok(probe) if req.is_tool_call && probe.is_error == Some(true) => {
-                Err(CallError::ToolError)
-            }
-            Ok(_) => Ok(at),
-            Err(e) => Err(e),
-        }
+        judge(req, at, outcome)
     }
 
-    async fn send(&self, req: &PreparedRequest) -> (Instant, Result<ResultProbe, CallError>) {
+    /// Sends the requests as one JSON-RPC batch and waits for each reply (or
+    /// its own timeout); one outcome per request, in order.
+    pub async fn call_batch(&self, items: &[BatchItem<'_>]) -> Vec<Result<Instant, CallError>> {
+        let count = items.len() as u64;
+        let first = self.shared.next_id.fetch_add(count, Ordering::Relaxed);
+        let batch = BatchIds { first, count };
+        let mut receivers = Vec::with_capacity(items.len());
+        let mut guards = Vec::with_capacity(items.len());
+        {
+            let mut pending = self
+                .shared
+                .pending
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            for id in first..first + count {
+                let (tx, rx) = oneshot::channel();
+                let batch = Some(batch);
+                pending.insert(id, Waiter { tx, batch });
+                receivers.push(rx);
+                guards.push(PendingGuard {
+                    shared: &self.shared,
+                    id,
+                });
+            }
+        }
+        self.shared.batch_sent.store(true, Ordering::SeqCst);
+        let body = wire::encode_batch(
+            items
+                .iter()
+                .zip(first..)
+                .map(|(item, id)| self.encode(item.request, id)),
+        );
+        let sent = !self.shared.closed.load(Ordering::Relaxed) && self.out.send(body).is_ok();
+        let waits = items.iter().zip(receivers).map(|(item, rx)| async move {
+            if !sent {
+                return Err(CallError::Transport(self.shared.close_reason()));
+            }
+            match tokio::time::timeout(item.timeout, rx).await {
+                Ok(Ok((at, outcome))) => judge(item.request, at, outcome),
+                Ok(Err(_)) => Err(CallError::Transport(self.shared.close_reason())),
+                Err(_) => Err(CallError::Timeout),
+            }
+        });
+        let outcomes = futures_util::future::join_all(waits).await;
+        drop(guards);
+        outcomes
+    }
+
+    async fn send(&self, req: &PreparedRequest) -> Reply {
         if self.shared.closed.load(Ordering::Relaxed) {
             return (
                 Instant::now(),
@@ -281,13 +348,13 @@ impl McpSession {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         if let Ok(mut p) = self.shared.pending.lock() {
-            p.insert(id, tx);
+            p.insert(id, Waiter { tx, batch: None });
         }
         let _guard = PendingGuard {
             shared: &self.shared,
             id,
         };
-        if self.out.send(req.encode(id)).is_err() {
+        if self.out.send(self.encode(req, id)).is_err() {
             return (
                 Instant::now(),
                 Err(CallError::Transport(self.shared.close_reason())),
@@ -299,6 +366,13 @@ impl McpSession {
                 Instant::now(),
                 Err(CallError::Transport(self.shared.close_reason())),
             ),
+        }
+    }
+
+    fn encode(&self, req: &PreparedRequest, id: u64) -> Vec<u8> {
+        match &self.meta {
+            Some(meta) => req.encode_with_meta(id, meta),
+            None => req.encode(id),
         }
     }
 
@@ -337,65 +411,16 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     let _ = writer.shutdown().await;
 }
 
-/// How reading one line ended.
-enum LineRead {
-    Line,
-    /// Longer than the limit: skipped up to its newline, nothing kept.
-    TooLong,
-    Eof,
-}
-
-/// Reads one newline-terminated line into `buf` keeping at most `max` bytes,
-/// so an endless line costs bounded memory and the stream stays usable.
-async fn next_line<R: AsyncBufRead + Unpin>(
-    reader: &mut R,
-    buf: &mut Vec<u8>,
-    max: usize,
-) -> std::io::Result<LineRead> {
-    buf.clear();
-    let mut too_long = false;
-    loop {
-        let available = reader.fill_buf().await?;
-        if available.is_empty() {
-            return Ok(match (too_long, buf.is_empty()) {
-                (true, _) => LineRead::TooLong,
-                (false, true) => LineRead::Eof,
-                (false, false) => LineRead::Line,
-            });
-        }
-        let (chunk, used, done) = match available.iter().position(|&b| b == b'\n') {
-            Some(i) => (&available[..i], i + 1, true),
-            None => (available, available.len(), false),
-        };
-        if !too_long {
-            if buf.len() + chunk.len() > max {
-                too_long = true;
-                buf.clear();
-            } else {
-                buf.extend_from_slice(chunk);
-            }
-        }
-        reader.consume(used);
-        if done {
-            return Ok(if too_long {
-                LineRead::TooLong
-            } else {
-                LineRead::Line
-            });
-        }
-    }
-}
-
 async fn read_loop<R: AsyncRead + Unpin>(
     reader: R,
     shared: Arc<Shared>,
     out: mpsc::UnboundedSender<Vec<u8>>,
     max_line_bytes: usize,
 ) {
-    let mut reader = tokio::io::BufReader::with_capacity(READ_BUFFER_BYTES, reader);
-    let mut buf = Vec::new();
+    let reader = tokio::io::BufReader::with_capacity(READ_BUFFER_BYTES, reader);
+    let mut lines = LineReader::new(reader, max_line_bytes);
     loop {
-        match next_line(&mut reader, &mut buf, max_line_bytes).await {
+        match lines.next().await {
             Ok(LineRead::Eof) => {
                 shared.close("connection closed by the server".into());
                 return;
@@ -414,47 +439,62 @@ async fn read_loop<R: AsyncRead + Unpin>(
             }
         }
         let at = Instant::now();
-        let Ok(line) = std::str::from_utf8(&buf) else {
+        let Ok(line) = std::str::from_utf8(lines.line()) else {
             on_violation(&shared, "line is not UTF-8".into());
             continue;
         };
         if line.trim().is_empty() {
             continue;
         }
-        match wire::classify(line) {
-            Incoming::Response { id, outcome } => {
-                let waiter = shared.pending.lock().ok().and_then(|mut p| p.remove(&id));
-                match waiter {
-                    Some(w) => {
-                        let _ = w.send((at, outcome.map_err(rpc_error)));
+        match wire::classify_text(line, shared.batch_sent.load(Ordering::Relaxed)) {
+            Messages::One(message) => {
+                on_message(&shared, &out, message, at);
+            }
+            Messages::Batch(messages) => {
+                let mut batches = Vec::new();
+                for message in messages {
+                    if let Some(b) = on_message(&shared, &out, message, at) {
+                        if !batches.contains(&b) {
+                            batches.push(b);
+                        }
                     }
-                    None => on_violation(
-                        &shared,
-                        format!("response for id {id}, which is not awaited (unknown, late or duplicate)"),
-                    ),
+                }
+                for b in batches {
+                    shared.fail_unanswered(b, at);
                 }
             }
-            Incoming::ServerRequest { id, method } => {
-                shared
-                    .counters
-                    .server_requests
-                    .fetch_add(1, Ordering::Relaxed);
-                let reply = if method == "ping" {
-                    wire::encode_reply(&id, Ok(serde_json::json!({})))
-                } else {
-                    wire::encode_reply(&id, Err((-32601, "mcptop does not handle this request")))
-                };
-                let _ = out.send(reply);
-            }
-            Incoming::Notification { .. } => {
-                shared
-                    .counters
-                    .notifications
-                    .fetch_add(1, Ordering::Relaxed);
-            }
-            Incoming::Invalid(what) => on_violation(&shared, what),
         }
     }
+}
+
+/// Handles one message from the server; for a reply to a batched request,
+/// returns its batch.
+fn on_message(
+    shared: &Shared,
+    out: &mpsc::UnboundedSender<Vec<u8>>,
+    message: Incoming,
+    at: Instant,
+) -> Option<BatchIds> {
+    match message {
+        Incoming::Response { id, outcome } => {
+            return shared.resolve(id, (at, outcome.map_err(rpc_error)));
+        }
+        Incoming::ServerRequest { id, method } => {
+            shared
+                .counters
+                .server_requests
+                .fetch_add(1, Ordering::Relaxed);
+            let _ = out.send(wire::reply_to_server(&id, &method));
+        }
+        Incoming::Notification { .. } => {
+            shared
+                .counters
+                .notifications
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        Incoming::Invalid(what) => on_violation(shared, what),
+    }
+    None
 }
 
 fn on_violation(shared: &Shared, what: String) {
@@ -462,6 +502,20 @@ fn on_violation(shared: &Shared, what: String) {
     // Before the handshake completes nothing else can be trusted: fail fast.
     if !shared.initialized.load(Ordering::Relaxed) {
         shared.fail_pending(CallError::Protocol(what));
+    }
+}
+
+/// A reply's outcome for the request it answers: `isError` on a tool call
+/// is a tool error.
+pub fn judge(
+    req: &PreparedRequest,
+    at: Instant,
+    outcome: Result<ResultProbe, CallError>,
+) -> Result<Instant, CallError> {
+    match outcome {
+        Ok(probe) if req.is_tool_call && probe.is_error == Some(true) => Err(CallError::ToolError),
+        Ok(_) => Ok(at),
+        Err(e) => Err(e),
     }
 }
 

@@ -236,7 +236,11 @@ async fn wrong_and_duplicate_ids_are_counted_not_fatal() {
     // The duplicate and the garbage line after it.
     session.call(&ping()).await.expect("second call");
     let c = session.counters();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The last reply's trailing garbage may still be on its way.
+    let deadline = Instant::now() + T;
+    while c.violations.load(Ordering::Relaxed) < 6 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     assert_eq!(c.violations.load(Ordering::Relaxed), 6);
     assert!(c
         .last_violation()
@@ -289,4 +293,186 @@ async fn an_endless_line_is_dropped_with_bounded_memory() {
     assert!(c
         .last_violation()
         .is_some_and(|v| v.contains("longer than 4096")));
+}
+
+/// A server that answers each JSON-RPC batch with what `answer` makes of
+/// its request ids (lines to write back).
+async fn batch_server(
+    mut answer: impl FnMut(Vec<Value>) -> Vec<String> + Send + 'static,
+) -> McpSession {
+    connect_to(wire_batch_version(), move |m| match m.as_array() {
+        Some(items) => answer(items.iter().map(|i| i["id"].clone()).collect()),
+        None => vec![],
+    })
+    .await
+    .expect("connect")
+}
+
+fn wire_batch_version() -> &'static str {
+    crate::workload::BATCH_PROTOCOL
+}
+
+fn error_reply(id: &Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": id, "message": "m"}})
+}
+
+fn batch_of(req: &PreparedRequest, n: usize) -> Vec<BatchItem<'_>> {
+    (0..n)
+        .map(|_| BatchItem {
+            request: req,
+            timeout: T,
+        })
+        .collect()
+}
+
+/// Each outcome's error code, which the servers below set to the request id.
+fn codes(outcomes: Vec<Result<Instant, CallError>>) -> Vec<i64> {
+    outcomes
+        .into_iter()
+        .map(|r| match r {
+            Err(CallError::JsonRpc { code, .. }) => code,
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_batch_goes_out_as_one_array_and_replies_in_any_order_find_their_request() {
+    let (tx, mut rx) = mpsc::unbounded_channel::<usize>();
+    let session = batch_server(move |ids| {
+        let _ = tx.send(ids.len());
+        // One array, in reverse order.
+        let reversed: Vec<Value> = ids.iter().rev().map(error_reply).collect();
+        vec![Value::Array(reversed).to_string()]
+    })
+    .await;
+    let req = ping();
+    let outcomes = session.call_batch(&batch_of(&req, 5)).await;
+    // initialize took id 1; the batch's ids follow in order.
+    assert_eq!(codes(outcomes), vec![2, 3, 4, 5, 6]);
+    assert_eq!(rx.recv().await, Some(5), "one array of five requests");
+    assert_eq!(session.counters().violations.load(Ordering::Relaxed), 0);
+}
+
+#[tokio::test]
+async fn batch_replies_may_come_as_separate_messages() {
+    let session =
+        batch_server(|ids| ids.iter().map(|id| error_reply(id).to_string()).collect()).await;
+    let req = ping();
+    let outcomes = session.call_batch(&batch_of(&req, 3)).await;
+    assert_eq!(codes(outcomes), vec![2, 3, 4]);
+}
+
+#[tokio::test]
+async fn a_batch_reply_without_an_id_fails_that_request_at_once() {
+    let session = batch_server(|ids| {
+        // The middle request goes unanswered.
+        let answered: Vec<Value> = ids
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != 1)
+            .map(|(_, id)| json!({"jsonrpc": "2.0", "id": id, "result": {}}))
+            .collect();
+        vec![Value::Array(answered).to_string()]
+    })
+    .await;
+    let req = ping();
+    // A timeout far longer than the test: a hang would fail it as Timeout.
+    let items: Vec<BatchItem> = (0..3)
+        .map(|_| BatchItem {
+            request: &req,
+            timeout: Duration::from_secs(60),
+        })
+        .collect();
+    let outcomes = session.call_batch(&items).await;
+    assert!(outcomes[0].is_ok() && outcomes[2].is_ok(), "{outcomes:?}");
+    assert!(
+        matches!(&outcomes[1], Err(CallError::Protocol(m)) if m.contains("no response for id 3")),
+        "{outcomes:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_array_reply_to_a_single_request_is_a_violation() {
+    let session = connect_to("2025-11-25", |m| match m.get("id") {
+        Some(id) => vec![json!([{"jsonrpc": "2.0", "id": id, "result": {}}]).to_string()],
+        None => vec![],
+    })
+    .await
+    .expect("connect");
+    let req = ping();
+    let call = session.call(&req);
+    tokio::pin!(call);
+    let counters = session.counters();
+    let deadline = Instant::now() + T;
+    while counters.last_violation().is_none() {
+        assert!(Instant::now() < deadline, "no violation within {T:?}");
+        tokio::select! {
+            r = &mut call => panic!("the array was taken as the reply: {r:?}"),
+            _ = tokio::time::sleep(Duration::from_millis(5)) => {}
+        }
+    }
+    assert!(counters
+        .last_violation()
+        .is_some_and(|v| v.contains("mcptop sent no batch")));
+}
+
+fn discover_reply(id: &Value, versions: &[&str]) -> String {
+    json!({"jsonrpc": "2.0", "id": id, "result": {
+        "supportedVersions": versions, "capabilities": {},
+        "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "modern", "version": "2"}}
+    }})
+    .to_string()
+}
+
+#[tokio::test]
+async fn the_stateless_era_discovers_and_puts_meta_on_every_request() {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Value>();
+    let (client, server) = tokio::io::duplex(1 << 16);
+    tokio::spawn(fake_server(server, "unused", move |m| {
+        let _ = tx.send(m.clone());
+        match m["method"].as_str() {
+            Some("server/discover") => vec![discover_reply(&m["id"], &["2026-07-28"])],
+            _ => vec![json!({"jsonrpc": "2.0", "id": m["id"], "result": {}}).to_string()],
+        }
+    }));
+    let (r, w) = tokio::io::split(client);
+    let session = McpSession::connect(r, w, "2026-07-28", T)
+        .await
+        .expect("connect");
+    assert_eq!(session.server.name, "modern");
+    assert_eq!(session.server.protocol_version, "2026-07-28");
+    session.call(&ping()).await.expect("ping");
+    let discover = rx.recv().await.expect("discover");
+    let call = rx
+        .recv()
+        .await
+        .expect("the call, with no initialized in between");
+    assert_eq!(discover["method"], "server/discover");
+    assert_eq!(call["method"], "ping");
+    for m in [&discover, &call] {
+        let meta = &m["params"]["_meta"];
+        assert_eq!(
+            meta["io.modelcontextprotocol/protocolVersion"],
+            "2026-07-28"
+        );
+        assert_eq!(meta["io.modelcontextprotocol/clientInfo"]["name"], "mcptop");
+    }
+}
+
+#[tokio::test]
+async fn a_server_without_the_stateless_era_is_refused_by_name() {
+    let (client, server) = tokio::io::duplex(1 << 16);
+    tokio::spawn(fake_server(server, "unused", |m| {
+        vec![discover_reply(&m["id"], &["2025-11-25"])]
+    }));
+    let (r, w) = tokio::io::split(client);
+    let err = McpSession::connect(r, w, "2026-07-28", T)
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(err, ConnectError::Version(ref v, _) if v == "2025-11-25"),
+        "{err}"
+    );
 }

@@ -213,6 +213,52 @@ pub enum Incoming {
     Invalid(String),
 }
 
+/// What one line or body holds: a message, or a JSON-RPC batch of them.
+#[derive(Debug)]
+pub enum Messages {
+    One(Incoming),
+    Batch(Vec<Incoming>),
+}
+
+/// Classifies a line or body. An array is a batch reply, which is only
+/// expected once mcptop sent a batch (`batch_sent`); otherwise it is invalid.
+pub fn classify_text(text: &str, batch_sent: bool) -> Messages {
+    let trimmed = text.trim();
+    if !trimmed.starts_with('[') {
+        return Messages::One(classify(trimmed));
+    }
+    if !batch_sent {
+        return Messages::One(Incoming::Invalid(
+            "unexpected JSON-RPC batch (mcptop sent no batch)".into(),
+        ));
+    }
+    let items: Vec<Value> = match serde_json::from_str(trimmed) {
+        Ok(items) => items,
+        Err(e) => {
+            return Messages::One(Incoming::Invalid(format!(
+                "invalid JSON batch ({e}): {}",
+                snippet(trimmed)
+            )))
+        }
+    };
+    if items.is_empty() {
+        return Messages::One(Incoming::Invalid("empty JSON-RPC batch".into()));
+    }
+    Messages::Batch(
+        items
+            .into_iter()
+            .map(|item| match Envelope::deserialize(&item) {
+                Ok(env) => classify_envelope(env, &item.to_string()),
+                Err(e) => Incoming::Invalid(format!(
+                    "invalid message in a batch ({e}): {}",
+                    snippet(&item.to_string())
+                )),
+            })
+            .collect(),
+    )
+}
+
+/// Classifies one message (not a batch).
 pub fn classify(line: &str) -> Incoming {
     let trimmed = line.trim();
     if trimmed.is_empty() {
@@ -221,10 +267,13 @@ pub fn classify(line: &str) -> Incoming {
     if trimmed.starts_with('[') {
         return Incoming::Invalid("unexpected JSON-RPC batch (mcptop sent no batch)".into());
     }
-    let env: Envelope = match serde_json::from_str(trimmed) {
-        Ok(e) => e,
-        Err(e) => return Incoming::Invalid(format!("invalid JSON ({e}): {}", snippet(trimmed))),
-    };
+    match serde_json::from_str(trimmed) {
+        Ok(env) => classify_envelope(env, trimmed),
+        Err(e) => Incoming::Invalid(format!("invalid JSON ({e}): {}", snippet(trimmed))),
+    }
+}
+
+fn classify_envelope(env: Envelope, raw: &str) -> Incoming {
     match (env.method, env.id) {
         (Some(method), Some(id)) => Incoming::ServerRequest { id, method },
         (Some(method), None) => Incoming::Notification { method },
@@ -251,7 +300,7 @@ pub fn classify(line: &str) -> Incoming {
         }
         (None, None) => Incoming::Invalid(format!(
             "message with neither id nor method: {}",
-            snippet(trimmed)
+            snippet(raw)
         )),
     }
 }
@@ -279,6 +328,29 @@ pub fn encode_reply(id: &Value, result: Result<Value, (i64, &str)>) -> Vec<u8> {
     };
     let mut buf = serde_json::to_vec(&msg).unwrap_or_default();
     buf.push(b'\n');
+    buf
+}
+
+/// mcptop's answer to a request from the server: `ping` is answered, the
+/// rest refused as not handled.
+pub fn reply_to_server(id: &Value, method: &str) -> Vec<u8> {
+    if method == "ping" {
+        encode_reply(id, Ok(serde_json::json!({})))
+    } else {
+        encode_reply(id, Err((-32601, "mcptop does not handle this request")))
+    }
+}
+
+/// One JSON-RPC batch (an array, newline-terminated) of encoded messages.
+pub fn encode_batch(messages: impl IntoIterator<Item = Vec<u8>>) -> Vec<u8> {
+    let mut buf = vec![b'['];
+    for message in messages {
+        if buf.len() > 1 {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(message.trim_ascii_end());
+    }
+    buf.extend_from_slice(b"]\n");
     buf
 }
 
@@ -377,6 +449,64 @@ mod tests {
                 "{bad} should be invalid"
             );
         }
+    }
+
+    #[test]
+    fn a_batch_is_one_array_line_of_the_encoded_requests() {
+        let p = PreparedRequest::new("ping", &serde_json::json!({}));
+        let line = encode_batch([p.encode(1), p.encode(2)]);
+        assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1);
+        assert_eq!(line.last(), Some(&b'\n'));
+        let v: Value = serde_json::from_slice(&line).expect("valid json");
+        let ids: Vec<u64> = v
+            .as_array()
+            .expect("array")
+            .iter()
+            .filter_map(|m| m["id"].as_u64())
+            .collect();
+        assert_eq!(ids, vec![1, 2]);
+        assert_eq!(v[1]["method"], "ping");
+    }
+
+    #[test]
+    fn arrays_are_batches_only_once_a_batch_was_sent() {
+        let reply = r#"[{"jsonrpc":"2.0","id":2,"result":{}},{"jsonrpc":"2.0","id":1,"error":{"code":-1,"message":"x"}},{"id":"x"},5]"#;
+        assert!(matches!(
+            classify_text(reply, false),
+            Messages::One(Incoming::Invalid(m)) if m.contains("sent no batch")
+        ));
+        let Messages::Batch(items) = classify_text(reply, true) else {
+            panic!("a batch");
+        };
+        assert!(matches!(
+            items[0],
+            Incoming::Response {
+                id: 2,
+                outcome: Ok(_)
+            }
+        ));
+        assert!(matches!(
+            items[1],
+            Incoming::Response {
+                id: 1,
+                outcome: Err(_)
+            }
+        ));
+        assert!(matches!(&items[2], Incoming::Invalid(_)));
+        assert!(matches!(&items[3], Incoming::Invalid(m) if m.contains("in a batch")));
+        for bad in ["[]", "[{", "[1,"] {
+            assert!(
+                matches!(
+                    classify_text(bad, true),
+                    Messages::One(Incoming::Invalid(_))
+                ),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            classify_text(r#"{"jsonrpc":"2.0","id":3,"result":{}}"#, true),
+            Messages::One(Incoming::Response { id: 3, .. })
+        ));
     }
 
     #[test]

@@ -9,7 +9,7 @@ pub mod scheduler;
 use crate::metrics::snapshot::{LoadNow, Phase, ProtocolCounters};
 use crate::metrics::{EngineStatus, Recorder, RunMetrics, Snapshot};
 use crate::target::{Connected, Connector, TargetError, TargetEvent};
-use crate::workload::{LoadShape, Workload};
+use crate::workload::{LoadShape, Workload, BATCH_PROTOCOL};
 use futures_util::stream::{self, StreamExt};
 use scheduler::{LoadCounters, Plan, PreparedOp, Scheduler, SchedulerEnd, SessionSlot};
 use serde::{Deserialize, Serialize};
@@ -52,6 +52,8 @@ pub enum StopReason {
 pub enum EngineError {
     #[error("cannot connect to the target: {0}")]
     Connect(#[from] TargetError),
+    #[error("batch: JSON-RPC batches exist only in protocol {BATCH_PROTOCOL}, but the server chose {0}; set protocol = \"{BATCH_PROTOCOL}\" or remove batch")]
+    BatchEra(String),
 }
 
 /// What the run learnt about the target at connect time.
@@ -129,6 +131,14 @@ pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
         ..Snapshot::default()
     });
     let connected = connect_all(connector, workload.sessions).await?;
+    if workload.batch > 1 {
+        if let Some(c) = connected
+            .iter()
+            .find(|c| c.protocol_version != BATCH_PROTOCOL)
+        {
+            return Err(EngineError::BatchEra(c.protocol_version.clone()));
+        }
+    }
     let target = TargetInfo {
         server_name: connected
             .first()
@@ -185,6 +195,7 @@ pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
         ops,
         mix: mix::Mix::new(&weights),
         pipeline: workload.pipeline,
+        batch: workload.batch,
         measure_start,
         request_limit: workload.requests,
         counters: counters.clone(),

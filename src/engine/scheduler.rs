@@ -3,10 +3,13 @@
 //! limit: `concurrency` in closed loop, a safety cap in open loop, and the
 //! per-session pipeline depth), then send. Latency is measured from the
 //! planned time, so a send that had to wait is charged for the wait
-//! (coordinated omission corrected, as wrk2 does).
+//! (coordinated omission corrected, as wrk2 does). With JSON-RPC batches,
+//! requests are planned one by one as always and go out `batch` at a time,
+//! each still measured from its own planned time.
 
 use super::mix::Mix;
 use crate::client::wire::PreparedRequest;
+use crate::client::{BatchItem, CallError};
 use crate::metrics::{ErrorKind, Sample};
 use crate::target::Session;
 use crate::workload::LoadShape;
@@ -19,6 +22,8 @@ use tokio::time::{sleep_until, Instant};
 /// Requests in flight at most in open loop, whatever the rate: bounds memory
 /// when a target stalls.
 pub const OPEN_LOOP_MAX_IN_FLIGHT: u64 = 100_000;
+/// How much longer than its longest timeout a batch may take as a whole.
+const BATCH_GRACE: Duration = Duration::from_secs(1);
 
 /// What the run loop tells the scheduler.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -63,6 +68,8 @@ pub struct Scheduler {
     pub ops: Arc<[PreparedOp]>,
     pub mix: Mix,
     pub pipeline: u32,
+    /// Requests per send: 1, or the size of a JSON-RPC batch.
+    pub batch: u32,
     pub measure_start: Instant,
     pub request_limit: Option<u64>,
     pub counters: Arc<LoadCounters>,
@@ -86,19 +93,25 @@ impl Scheduler {
     pub async fn run(mut self) -> SchedulerEnd {
         let mut next_planned: Option<Instant> = None;
         let mut cursor = 0usize;
+        let batch = self.batch.max(1) as usize;
+        // Planned times of the requests of the next send (`None`: closed
+        // loop, due when the send goes).
+        let mut gathered: Vec<Option<Instant>> = Vec::with_capacity(batch);
         loop {
             let plan = *self.plan.borrow_and_update();
             if plan.stop {
                 return SchedulerEnd::Stopped;
             }
             if plan.paused {
+                // Pausing drops the planned sends; resuming restarts the schedule.
                 next_planned = None;
+                gathered.clear();
                 if self.plan.changed().await.is_err() {
                     return SchedulerEnd::Stopped;
                 }
                 continue;
             }
-            let planned = match plan.shape {
+            match plan.shape {
                 LoadShape::OpenLoop { rate } => {
                     let now = Instant::now();
                     let t = *next_planned.get_or_insert(now);
@@ -110,28 +123,65 @@ impl Scheduler {
                         }
                     }
                     next_planned = Some(t + Duration::from_secs_f64(1.0 / rate));
-                    Some(t)
+                    gathered.push(Some(t));
                 }
-                LoadShape::ClosedLoop { .. } => None,
-            };
-            let slot = match self.wait_for_slot(&mut cursor).await {
+                LoadShape::ClosedLoop { .. } => gathered.push(None),
+            }
+            if gathered.len() < batch && !self.limit_reached_with(&gathered) {
+                continue;
+            }
+            let slot = match self.wait_for_slot(&mut cursor, gathered.len() as u32).await {
                 SlotWait::Slot(i) => i,
-                // Pausing drops the planned send; resuming restarts the schedule.
-                SlotWait::Paused => continue,
+                SlotWait::Paused => {
+                    gathered.clear();
+                    continue;
+                }
                 SlotWait::Stop if self.all_closed() => return SchedulerEnd::AllSessionsClosed,
                 SlotWait::Stop => return SchedulerEnd::Stopped,
             };
-            // Closed loop: the request was due the moment its slot freed.
-            let planned = planned.unwrap_or_else(Instant::now);
-            let op_index = self.mix.next_op();
-            self.send(slot, planned, op_index);
-            if planned >= self.measure_start {
-                let n = self.counters.measured_sends.fetch_add(1, Ordering::Relaxed) + 1;
+            // Closed loop: the requests were due the moment their slots freed.
+            let now = Instant::now();
+            let measured = gathered
+                .iter()
+                .filter(|p| p.unwrap_or(now) >= self.measure_start)
+                .count() as u64;
+            if batch == 1 {
+                let planned = gathered.pop().flatten().unwrap_or(now);
+                let op_index = self.mix.next_op();
+                self.send(slot, planned, op_index);
+            } else {
+                let planned: Vec<(Instant, usize)> = gathered
+                    .drain(..)
+                    .map(|p| (p.unwrap_or(now), self.mix.next_op()))
+                    .collect();
+                self.send_batch(slot, planned);
+            }
+            gathered.clear();
+            if measured > 0 {
+                let n = self
+                    .counters
+                    .measured_sends
+                    .fetch_add(measured, Ordering::Relaxed)
+                    + measured;
                 if self.request_limit.is_some_and(|limit| n >= limit) {
                     return SchedulerEnd::RequestLimit;
                 }
             }
         }
+    }
+
+    /// True when sending what is gathered reaches the request limit, so a
+    /// last batch goes out short rather than overshooting.
+    fn limit_reached_with(&self, gathered: &[Option<Instant>]) -> bool {
+        let Some(limit) = self.request_limit else {
+            return false;
+        };
+        let now = Instant::now();
+        let measured = gathered
+            .iter()
+            .filter(|p| p.unwrap_or(now) >= self.measure_start)
+            .count() as u64;
+        self.counters.measured_sends.load(Ordering::Relaxed) + measured >= limit
     }
 
     async fn wait_until(&mut self, t: Instant) -> Wait {
@@ -154,13 +204,16 @@ impl Scheduler {
         self.sessions.iter().all(|s| s.session.is_closed())
     }
 
-    /// A session with room, round robin from `cursor`; `None` when none is open.
-    fn pick(&self, cursor: &mut usize) -> Option<usize> {
+    /// A session with room for `count` more, round robin from `cursor`;
+    /// `None` when none is open. A send larger than the pipeline fits an idle
+    /// session, so a batch can never wait forever.
+    fn pick(&self, cursor: &mut usize, count: u32) -> Option<usize> {
         let n = self.sessions.len();
+        let room = self.pipeline.max(count);
         for k in 0..n {
             let i = (*cursor + k) % n;
             let slot = &self.sessions[i];
-            if !slot.session.is_closed() && slot.in_flight.load(Ordering::Relaxed) < self.pipeline {
+            if !slot.session.is_closed() && slot.in_flight.load(Ordering::Relaxed) + count <= room {
                 *cursor = (i + 1) % n;
                 return Some(i);
             }
@@ -168,8 +221,9 @@ impl Scheduler {
         None
     }
 
-    /// Waits until the in-flight limit and a session allow one more send.
-    async fn wait_for_slot(&mut self, cursor: &mut usize) -> SlotWait {
+    /// Waits until the in-flight limit and a session allow `count` more
+    /// requests (as with the pipeline, a limit below `count` is raised to it).
+    async fn wait_for_slot(&mut self, cursor: &mut usize, count: u32) -> SlotWait {
         let mut waited = false;
         loop {
             let plan = *self.plan.borrow();
@@ -179,8 +233,11 @@ impl Scheduler {
             if plan.paused {
                 return SlotWait::Paused;
             }
-            if self.counters.in_flight.load(Ordering::Relaxed) < self.limit() {
-                if let Some(i) = self.pick(cursor) {
+            let count64 = u64::from(count);
+            if self.counters.in_flight.load(Ordering::Relaxed) + count64
+                <= self.limit().max(count64)
+            {
+                if let Some(i) = self.pick(cursor, count) {
                     return SlotWait::Slot(i);
                 }
             }
@@ -220,9 +277,8 @@ impl Scheduler {
                 Ok(Err(e)) => (Instant::now(), Err(ErrorKind::from(&e))),
                 Err(_) => (Instant::now(), Err(ErrorKind::Timeout)),
             };
-            slot_ref.in_flight.fetch_sub(1, Ordering::Relaxed);
-            counters.in_flight.fetch_sub(1, Ordering::Relaxed);
-            counters.slot_freed.notify_one();
+            // The sample first: a drain that sees nothing in flight must
+            // find every sample queued.
             let _ = samples.send(Sample {
                 op: op_index,
                 planned,
@@ -230,6 +286,57 @@ impl Scheduler {
                 done,
                 outcome,
             });
+            slot_ref.in_flight.fetch_sub(1, Ordering::Relaxed);
+            counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+            counters.slot_freed.notify_one();
+        });
+    }
+
+    /// Sends `(planned, op)` requests as one batch; each gets its own sample.
+    fn send_batch(&self, slot: usize, requests: Vec<(Instant, usize)>) {
+        let sessions = self.sessions.clone();
+        let ops = self.ops.clone();
+        let counters = self.counters.clone();
+        let samples = self.samples.clone();
+        let count = requests.len() as u32;
+        sessions[slot].in_flight.fetch_add(count, Ordering::Relaxed);
+        counters
+            .in_flight
+            .fetch_add(u64::from(count), Ordering::Relaxed);
+        tokio::spawn(async move {
+            let items: Vec<BatchItem> = requests
+                .iter()
+                .map(|&(_, op)| BatchItem {
+                    request: &ops[op].request,
+                    timeout: ops[op].timeout,
+                })
+                .collect();
+            let longest = items.iter().map(|i| i.timeout).max().unwrap_or_default();
+            let slot_ref = &sessions[slot];
+            let sent = Instant::now();
+            let outcomes =
+                tokio::time::timeout(longest + BATCH_GRACE, slot_ref.session.call_batch(&items))
+                    .await
+                    .unwrap_or_else(|_| items.iter().map(|_| Err(CallError::Timeout)).collect());
+            let finished = Instant::now();
+            for (&(planned, op), outcome) in requests.iter().zip(outcomes) {
+                let (done, outcome) = match outcome {
+                    Ok(at) => (at, Ok(())),
+                    Err(e) => (finished, Err(ErrorKind::from(&e))),
+                };
+                let _ = samples.send(Sample {
+                    op,
+                    planned,
+                    sent,
+                    done,
+                    outcome,
+                });
+            }
+            slot_ref.in_flight.fetch_sub(count, Ordering::Relaxed);
+            counters
+                .in_flight
+                .fetch_sub(u64::from(count), Ordering::Relaxed);
+            counters.slot_freed.notify_one();
         });
     }
 }

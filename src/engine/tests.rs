@@ -30,6 +30,8 @@ struct ScriptedSession {
     calls: AtomicU64,
     close_after: Option<u64>,
     closed: AtomicBool,
+    /// The size of every batch sent on any session.
+    batches: Arc<Mutex<Vec<usize>>>,
 }
 
 impl Session for ScriptedSession {
@@ -50,6 +52,18 @@ impl Session for ScriptedSession {
         })
     }
 
+    /// Each request of a batch is scripted on its own and answered in its
+    /// own time, as a server working through a batch would.
+    fn call_batch<'a>(
+        &'a self,
+        items: &'a [crate::client::BatchItem<'a>],
+    ) -> BoxFuture<'a, Vec<Result<Instant, CallError>>> {
+        self.batches.lock().expect("lock").push(items.len());
+        Box::pin(futures_util::future::join_all(
+            items.iter().map(|i| self.call(i.request)),
+        ))
+    }
+
     fn is_closed(&self) -> bool {
         self.closed.load(Ordering::SeqCst)
     }
@@ -60,6 +74,8 @@ struct ScriptedConnector {
     origin: Instant,
     close_after: Option<u64>,
     connected: Mutex<u32>,
+    protocol_version: &'static str,
+    batches: Arc<Mutex<Vec<usize>>>,
 }
 
 impl ScriptedConnector {
@@ -69,6 +85,8 @@ impl ScriptedConnector {
             origin: Instant::now(),
             close_after: None,
             connected: Mutex::new(0),
+            protocol_version: "2025-11-25",
+            batches: Arc::default(),
         }
     }
 }
@@ -84,10 +102,11 @@ impl Connector for ScriptedConnector {
                     calls: AtomicU64::new(0),
                     close_after: self.close_after,
                     closed: AtomicBool::new(false),
+                    batches: self.batches.clone(),
                 }),
                 pid: None,
                 server_name: "scripted".into(),
-                protocol_version: "2025-11-25".into(),
+                protocol_version: self.protocol_version.into(),
                 keep_alive: Box::new(()),
             })
         })
@@ -480,3 +499,5 @@ async fn asked_sends_start_counting_when_warmup_ends() {
     }
     assert!(m.warnings.is_empty(), "{:?}", m.warnings);
 }
+
+mod batch;

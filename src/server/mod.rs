@@ -4,6 +4,8 @@
 //! can calibrate: `sleep` has a known latency, `cpu` a known CPU time spent in
 //! `burn_cpu`, `payload` a known reply size.
 
+pub mod batch;
+pub mod http_batch;
 pub mod net;
 
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -283,12 +285,24 @@ impl ServerHandler for BuiltinServer {
 /// Serves the builtin server on this process's stdin and stdout until the
 /// client closes them.
 pub async fn serve_stdio() -> anyhow::Result<()> {
-    use rmcp::ServiceExt;
-    let running = BuiltinServer::new()
-        .serve(rmcp::transport::stdio())
+    let transport = batch::BatchingTransport::new(tokio::io::stdin(), tokio::io::stdout());
+    serve_lines(transport)
         .await
-        .map_err(|e| anyhow::anyhow!("MCP handshake on stdio failed: {e}"))?;
-    running.waiting().await?;
+        .map_err(|e| anyhow::anyhow!("MCP handshake on stdio failed: {e}"))
+}
+
+/// Serves one client on a line transport until it leaves; JSON-RPC batches
+/// are split and gathered around rmcp.
+pub async fn serve_lines<R, W>(
+    transport: batch::BatchingTransport<R, W>,
+) -> Result<(), rmcp::service::ServerInitializeError>
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use rmcp::ServiceExt;
+    let running = BuiltinServer::new().serve(transport).await?;
+    let _ = running.waiting().await;
     Ok(())
 }
 

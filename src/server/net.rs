@@ -4,11 +4,12 @@
 //! caller that asked for port 0 learns the port. Loopback by default; Nagle
 //! off on every accepted socket.
 
+use super::batch::BatchingTransport;
+use super::http_batch;
 use super::BuiltinServer;
 use crate::target::ws;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use rmcp::ServiceExt;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -89,7 +90,11 @@ async fn serve_http(addr: &str, json_response: bool, stateless: bool) -> anyhow:
     );
     let listener = bind(addr, "http", "/mcp").await?;
     while let Some(stream) = accept(&listener).await {
-        let service = hyper_util::service::TowerToHyperService::new(service.clone());
+        let service = service.clone();
+        let service = hyper::service::service_fn(move |request| {
+            let service = service.clone();
+            async move { Ok::<_, std::convert::Infallible>(http_batch::handle(service, request).await) }
+        });
         tokio::spawn(async move {
             let _ = hyper::server::conn::http1::Builder::new()
                 .keep_alive(true)
@@ -105,9 +110,7 @@ async fn serve_tcp(addr: &str) -> anyhow::Result<()> {
     while let Some(stream) = accept(&listener).await {
         tokio::spawn(async move {
             let (reader, writer) = stream.into_split();
-            if let Ok(running) = BuiltinServer::new().serve((reader, writer)).await {
-                let _ = running.waiting().await;
-            }
+            let _ = super::serve_lines(BatchingTransport::new(reader, writer)).await;
         });
     }
     Ok(())
@@ -155,9 +158,7 @@ async fn serve_ws(addr: &str) -> anyhow::Result<()> {
             let (server_io, bridge_io) = tokio::io::duplex(256 * 1024);
             let bridge = tokio::spawn(ws::bridge(socket, bridge_io));
             let (reader, writer) = tokio::io::split(server_io);
-            if let Ok(running) = BuiltinServer::new().serve((reader, writer)).await {
-                let _ = running.waiting().await;
-            }
+            let _ = super::serve_lines(BatchingTransport::new(reader, writer)).await;
             bridge.abort();
         });
     }

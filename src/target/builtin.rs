@@ -2,12 +2,9 @@
 //! client over an in-memory duplex, so a run needs no set-up and a profile of
 //! mcptop shows both sides.
 
-use super::{ConnectOptions, Connected, Connector, TargetError};
-use crate::client::McpSession;
-use crate::server::BuiltinServer;
+use super::{connect_lines, ConnectOptions, Connected, Connector, TargetError};
+use crate::server::batch::BatchingTransport;
 use futures_util::future::BoxFuture;
-use rmcp::ServiceExt;
-use std::sync::Arc;
 
 const DUPLEX_BYTES: usize = 256 * 1024;
 
@@ -29,30 +26,24 @@ impl Connector for BuiltinConnector {
         Box::pin(async move {
             let (client_io, server_io) = tokio::io::duplex(DUPLEX_BYTES);
             let server = tokio::spawn(async move {
-                if let Ok(running) = BuiltinServer::new().serve(server_io).await {
-                    let _ = running.waiting().await;
-                }
+                let (reader, writer) = tokio::io::split(server_io);
+                let _ = crate::server::serve_lines(BatchingTransport::new(reader, writer)).await;
             });
             let server = ServerTask(server);
-            let (reader, writer) = tokio::io::split(client_io);
-            let client = McpSession::connect(
-                reader,
-                writer,
-                self.options.initialize_version(),
-                self.options.handshake_timeout,
+            let options = &self.options;
+            let offered = options.offered_version();
+            let lines = tokio::io::split(client_io);
+            let pid = Some(std::process::id());
+            connect_lines(
+                lines,
+                offered,
+                options,
+                session,
+                "builtin",
+                pid,
+                Box::new(server),
             )
             .await
-            .map_err(|e| TargetError::Handshake {
-                session,
-                reason: e.to_string(),
-            })?;
-            Ok(Connected {
-                server_name: client.server.name.clone(),
-                protocol_version: client.server.protocol_version.clone(),
-                session: Arc::new(client),
-                pid: Some(std::process::id()),
-                keep_alive: Box::new(server),
-            })
         })
     }
 }

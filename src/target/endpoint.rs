@@ -50,6 +50,11 @@ impl Endpoint {
     pub fn authority(&self) -> String {
         format!("{}:{}", self.host, self.port)
     }
+
+    /// The whole URL with `scheme`, e.g. `ws://host:port/path`.
+    pub fn url(&self, scheme: &str) -> String {
+        format!("{scheme}://{}{}", self.authority(), self.path)
+    }
 }
 
 #[cfg(test)]
@@ -72,6 +77,7 @@ mod tests {
         let v6 = Endpoint::parse("[::1]:9/x", 80).expect("ok");
         assert_eq!((v6.host.as_str(), v6.port), ("[::1]", 9));
         assert_eq!(v6.authority(), "[::1]:9");
+        assert_eq!(v6.url("ws"), "ws://[::1]:9/x");
         assert!(Endpoint::parse(":80", 80).is_err());
         assert!(Endpoint::parse("h:99999", 80).is_err());
         assert!(Endpoint::parse("u:p@h:1", 80).is_err());

@@ -8,12 +8,13 @@ use super::endpoint::Endpoint;
 use super::http::conn::RequestBytes;
 use super::http::pool::{Body, Pool};
 use super::http::sse::{Parsed, SseParser};
-use super::ws::BridgeTask;
-use super::{ConnectOptions, Connected, Connector, TargetError};
-use crate::client::{McpSession, MAX_LINE_BYTES};
+use super::ConnectOptions;
+use super::{connect_bridged, message_line, next_message, setup_failed, BridgeTask};
+use super::{Connected, Connector, TargetError};
+use crate::client::MAX_LINE_BYTES;
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, DuplexStream};
+use tokio::io::{AsyncWriteExt, DuplexStream};
 
 /// The era this transport belongs to, offered under `protocol = "auto"`.
 const LEGACY_PROTOCOL: &str = "2024-11-05";
@@ -27,11 +28,8 @@ pub struct LegacySseConnector {
 impl Connector for LegacySseConnector {
     fn connect(&self, session: u32) -> BoxFuture<'_, Result<Connected, TargetError>> {
         Box::pin(async move {
-            let url = format!("sse://{}{}", self.endpoint.authority(), self.endpoint.path);
-            let fail = |reason: String| TargetError::Handshake {
-                session,
-                reason: format!("{url}: {reason}"),
-            };
+            let url = self.endpoint.url("sse");
+            let fail = setup_failed(session, &url);
             let host = self.endpoint.authority();
             let stream_pool = Pool::new(self.endpoint.clone(), 1);
             let mut get = RequestBytes::new("GET", &self.endpoint.path, &host);
@@ -62,20 +60,9 @@ impl Connector for LegacySseConnector {
             let offered = if self.options.protocol == crate::workload::AUTO_PROTOCOL {
                 LEGACY_PROTOCOL
             } else {
-                self.options.initialize_version()
+                self.options.offered_version()
             };
-            let (reader, writer) = tokio::io::split(client_io);
-            let client =
-                McpSession::connect(reader, writer, offered, self.options.handshake_timeout)
-                    .await
-                    .map_err(|e| fail(e.to_string()))?;
-            Ok(Connected {
-                server_name: client.server.name.clone(),
-                protocol_version: client.server.protocol_version.clone(),
-                session: Arc::new(client),
-                pid: None,
-                keep_alive: Box::new(bridge),
-            })
+            connect_bridged(client_io, bridge, offered, &self.options, session, &url).await
         })
     }
 }
@@ -130,14 +117,8 @@ async fn bridge(
                 if event.event.as_deref().is_some_and(|t| t != "message") {
                     continue;
                 }
-                let mut bytes = event.data.into_bytes();
-                for b in bytes.iter_mut() {
-                    if *b == b'\n' || *b == b'\r' {
-                        *b = b' ';
-                    }
-                }
-                bytes.push(b'\n');
-                if line_tx.write_all(&bytes).await.is_err() {
+                let line = message_line(event.data.into_bytes());
+                if line_tx.write_all(&line).await.is_err() {
                     return;
                 }
             }
@@ -147,15 +128,10 @@ async fn bridge(
     let outgoing = async {
         let mut line_rx = tokio::io::BufReader::new(line_rx);
         let mut line = String::new();
-        loop {
-            line.clear();
-            match line_rx.read_line(&mut line).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
+        while let Some(message) = next_message(&mut line_rx, &mut line).await {
             let mut request = RequestBytes::new("POST", &post_path, &host);
             request.header("Content-Type", "application/json");
-            let request = request.finish(line.trim_end().as_bytes());
+            let request = request.finish(message.as_bytes());
             let posts = posts.clone();
             // Replies come on the stream; the POST only says "accepted".
             tokio::spawn(async move {

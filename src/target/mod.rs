@@ -12,7 +12,7 @@ pub mod tcp;
 pub mod ws;
 
 use crate::client::wire::PreparedRequest;
-use crate::client::{CallError, McpSession, SessionCounters};
+use crate::client::{BatchItem, CallError, McpSession, SessionCounters};
 use endpoint::Endpoint;
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
@@ -106,10 +106,10 @@ impl TargetSpec {
                 words.extend(args.iter().cloned());
                 format!("stdio:{}", shell_words::join(words))
             }
-            TargetSpec::Http(e) => format!("http://{}{}", e.authority(), e.path),
+            TargetSpec::Http(e) => e.url("http"),
             TargetSpec::Tcp(e) => format!("tcp://{}", e.authority()),
-            TargetSpec::Ws(e) => format!("ws://{}{}", e.authority(), e.path),
-            TargetSpec::LegacySse(e) => format!("sse://{}{}", e.authority(), e.path),
+            TargetSpec::Ws(e) => e.url("ws"),
+            TargetSpec::LegacySse(e) => e.url("sse"),
         }
     }
 }
@@ -131,6 +131,22 @@ pub trait Session: Send + Sync {
     /// was read) or it failed.
     fn call<'a>(&'a self, req: &'a PreparedRequest) -> BoxFuture<'a, Result<Instant, CallError>>;
 
+    /// Sends the requests as one JSON-RPC batch (the 2025-03-26 era); one
+    /// outcome per request, in order, each within its own timeout.
+    fn call_batch<'a>(
+        &'a self,
+        items: &'a [BatchItem<'a>],
+    ) -> BoxFuture<'a, Vec<Result<Instant, CallError>>> {
+        let refused = || {
+            Err(CallError::Protocol(
+                "this target sends no JSON-RPC batches".into(),
+            ))
+        };
+        Box::pin(std::future::ready(
+            items.iter().map(|_| refused()).collect(),
+        ))
+    }
+
     /// Notifications, server requests and protocol violations seen so far.
     fn counters(&self) -> Option<Arc<SessionCounters>> {
         None
@@ -145,6 +161,13 @@ pub trait Session: Send + Sync {
 impl Session for McpSession {
     fn call<'a>(&'a self, req: &'a PreparedRequest) -> BoxFuture<'a, Result<Instant, CallError>> {
         Box::pin(McpSession::call(self, req))
+    }
+
+    fn call_batch<'a>(
+        &'a self,
+        items: &'a [BatchItem<'a>],
+    ) -> BoxFuture<'a, Vec<Result<Instant, CallError>>> {
+        Box::pin(McpSession::call_batch(self, items))
     }
 
     fn counters(&self) -> Option<Arc<SessionCounters>> {
@@ -184,15 +207,116 @@ pub struct ConnectOptions {
 }
 
 impl ConnectOptions {
-    /// The version to offer in `initialize`: the forced one, or the newest
-    /// with a handshake for `auto` (and for the stateless era, whose servers
-    /// answer `initialize` with a handshake era).
-    pub fn initialize_version(&self) -> &str {
-        if self.protocol == "auto" || self.protocol == crate::workload::STATELESS_PROTOCOL {
+    /// The version a session opens with: the forced one (the stateless era
+    /// by `server/discover`, the others by `initialize`), or for `auto` the
+    /// newest with an `initialize` handshake.
+    pub fn offered_version(&self) -> &str {
+        if self.protocol == crate::workload::AUTO_PROTOCOL {
             crate::workload::NEWEST_INITIALIZE_PROTOCOL
         } else {
             &self.protocol
         }
+    }
+}
+
+impl Connected {
+    /// Wraps a line-stream session for the engine.
+    pub fn from_client(
+        client: McpSession,
+        pid: Option<u32>,
+        keep_alive: Box<dyn std::any::Any + Send + Sync>,
+    ) -> Connected {
+        Connected {
+            server_name: client.server.name.clone(),
+            protocol_version: client.server.protocol_version.clone(),
+            session: Arc::new(client),
+            pid,
+            keep_alive,
+        }
+    }
+}
+
+/// Stops a bridge task (and so closes its connection) with its session.
+pub struct BridgeTask(pub tokio::task::JoinHandle<()>);
+
+impl Drop for BridgeTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Opens an MCP session through a bridge (WebSocket, legacy HTTP+SSE): the
+/// client speaks lines on `client_io`, and `bridge` moves them to and from
+/// the network for as long as the session lives.
+pub async fn connect_bridged(
+    client_io: tokio::io::DuplexStream,
+    bridge: BridgeTask,
+    offered: &str,
+    options: &ConnectOptions,
+    session: u32,
+    context: &str,
+) -> Result<Connected, TargetError> {
+    let lines = tokio::io::split(client_io);
+    let keep_alive = Box::new(bridge);
+    connect_lines(lines, offered, options, session, context, None, keep_alive).await
+}
+
+/// The next message the client wrote to a bridge (a line, without its end;
+/// blank lines skipped); `None` once the client is gone.
+pub async fn next_message<'a, R>(lines: &mut R, buf: &'a mut String) -> Option<&'a str>
+where
+    R: tokio::io::AsyncBufRead + Unpin,
+{
+    use tokio::io::AsyncBufReadExt;
+    loop {
+        buf.clear();
+        match lines.read_line(buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(_) if buf.trim_end().is_empty() => continue,
+            Ok(_) => return Some(buf.trim_end()),
+        }
+    }
+}
+
+/// One message as one line for the client: raw newlines in a JSON message
+/// can only be whitespace, so they become spaces.
+pub fn message_line(mut message: Vec<u8>) -> Vec<u8> {
+    for b in message.iter_mut() {
+        if *b == b'\n' || *b == b'\r' {
+            *b = b' ';
+        }
+    }
+    message.push(b'\n');
+    message
+}
+
+/// Opens an MCP session on a line stream (a socket, a pipe or a bridge's
+/// end) offering `offered`; a failed handshake is reported for `session` as
+/// `context: why`.
+pub async fn connect_lines<R, W>(
+    (reader, writer): (R, W),
+    offered: &str,
+    options: &ConnectOptions,
+    session: u32,
+    context: &str,
+    pid: Option<u32>,
+    keep_alive: Box<dyn std::any::Any + Send + Sync>,
+) -> Result<Connected, TargetError>
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let client = McpSession::connect(reader, writer, offered, options.handshake_timeout)
+        .await
+        .map_err(|e| setup_failed(session, context)(e.to_string()))?;
+    Ok(Connected::from_client(client, pid, keep_alive))
+}
+
+/// Reports that setting up `session` failed, as `context: why`.
+pub fn setup_failed(session: u32, context: &str) -> impl Fn(String) -> TargetError + '_ {
+    move |why| TargetError::Handshake {
+        session,
+        reason: format!("{context}: {why}"),
     }
 }
 

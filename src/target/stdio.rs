@@ -147,7 +147,7 @@ impl StdioConnector {
         let connected = McpSession::connect(
             stdout,
             stdin,
-            self.options.initialize_version(),
+            self.options.offered_version(),
             self.options.handshake_timeout,
         )
         .await;
@@ -175,13 +175,7 @@ impl StdioConnector {
                 return Err(TargetError::Handshake { session, reason });
             }
         };
-        Ok(Connected {
-            server_name: client.server.name.clone(),
-            protocol_version: client.server.protocol_version.clone(),
-            session: Arc::new(client),
-            pid,
-            keep_alive: Box::new(guard),
-        })
+        Ok(Connected::from_client(client, pid, Box::new(guard)))
     }
 }
 

@@ -3,10 +3,8 @@
 //! leave at once.
 
 use super::endpoint::Endpoint;
-use super::{ConnectOptions, Connected, Connector, TargetError};
-use crate::client::McpSession;
+use super::{connect_lines, ConnectOptions, Connected, Connector, TargetError};
 use futures_util::future::BoxFuture;
-use std::sync::Arc;
 use tokio::net::TcpStream;
 
 pub struct TcpConnector {
@@ -35,25 +33,20 @@ impl Connector for TcpConnector {
     fn connect(&self, session: u32) -> BoxFuture<'_, Result<Connected, TargetError>> {
         Box::pin(async move {
             let stream = dial(&self.endpoint, session).await?;
-            let (reader, writer) = stream.into_split();
-            let client = McpSession::connect(
-                reader,
-                writer,
-                self.options.initialize_version(),
-                self.options.handshake_timeout,
+            let context = format!("tcp://{}", self.endpoint.authority());
+            let options = &self.options;
+            let offered = options.offered_version();
+            let lines = stream.into_split();
+            connect_lines(
+                lines,
+                offered,
+                options,
+                session,
+                &context,
+                None,
+                Box::new(()),
             )
             .await
-            .map_err(|e| TargetError::Handshake {
-                session,
-                reason: format!("tcp://{}: {e}", self.endpoint.authority()),
-            })?;
-            Ok(Connected {
-                server_name: client.server.name.clone(),
-                protocol_version: client.server.protocol_version.clone(),
-                session: Arc::new(client),
-                pid: None,
-                keep_alive: Box::new(()),
-            })
         })
     }
 }

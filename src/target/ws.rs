@@ -4,12 +4,13 @@
 //! runs over it unchanged.
 
 use super::endpoint::Endpoint;
-use super::{ConnectOptions, Connected, Connector, TargetError};
-use crate::client::{McpSession, MAX_LINE_BYTES};
+use super::ConnectOptions;
+use super::{connect_bridged, message_line, next_message, setup_failed, BridgeTask};
+use super::{Connected, Connector, TargetError};
+use crate::client::MAX_LINE_BYTES;
 use futures_util::future::BoxFuture;
 use futures_util::{SinkExt, StreamExt};
-use std::sync::Arc;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, DuplexStream};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, DuplexStream};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -35,11 +36,8 @@ pub fn config() -> WebSocketConfig {
 impl Connector for WsConnector {
     fn connect(&self, session: u32) -> BoxFuture<'_, Result<Connected, TargetError>> {
         Box::pin(async move {
-            let url = format!("ws://{}{}", self.endpoint.authority(), self.endpoint.path);
-            let fail = |reason: String| TargetError::Handshake {
-                session,
-                reason: format!("{url}: {reason}"),
-            };
+            let url = self.endpoint.url("ws");
+            let fail = setup_failed(session, &url);
             let stream = super::tcp::dial(&self.endpoint, session).await?;
             let mut request = url
                 .as_str()
@@ -64,39 +62,15 @@ impl Connector for WsConnector {
             }
             let (client_io, bridge_io) = tokio::io::duplex(BRIDGE_BYTES);
             let bridge = BridgeTask(tokio::spawn(bridge(ws, bridge_io)));
-            let (reader, writer) = tokio::io::split(client_io);
-            let client = McpSession::connect(
-                reader,
-                writer,
-                self.options.initialize_version(),
-                self.options.handshake_timeout,
-            )
-            .await
-            .map_err(|e| fail(e.to_string()))?;
-            Ok(Connected {
-                server_name: client.server.name.clone(),
-                protocol_version: client.server.protocol_version.clone(),
-                session: Arc::new(client),
-                pid: None,
-                keep_alive: Box::new(bridge),
-            })
+            let offered = self.options.offered_version();
+            connect_bridged(client_io, bridge, offered, &self.options, session, &url).await
         })
-    }
-}
-
-/// Stops the bridge (and so closes the socket) with its session.
-pub struct BridgeTask(pub tokio::task::JoinHandle<()>);
-
-impl Drop for BridgeTask {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
 /// Moves messages between a WebSocket and a line stream until either ends:
 /// each text (or UTF-8 binary) message becomes one line, each line one text
-/// message. Raw newlines in a message can only be JSON whitespace, so they
-/// become spaces and the message stays one line.
+/// message.
 pub async fn bridge<S>(ws: WebSocketStream<S>, lines: DuplexStream)
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -106,16 +80,7 @@ where
     let mut line_rx = tokio::io::BufReader::with_capacity(64 * 1024, line_rx);
     let outgoing = async {
         let mut line = String::new();
-        loop {
-            line.clear();
-            match line_rx.read_line(&mut line).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-            let text = line.trim_end();
-            if text.is_empty() {
-                continue;
-            }
+        while let Some(text) = next_message(&mut line_rx, &mut line).await {
             if ws_tx.send(Message::text(text)).await.is_err() {
                 break;
             }
@@ -124,19 +89,13 @@ where
     };
     let incoming = async {
         while let Some(Ok(message)) = ws_rx.next().await {
-            let mut bytes: Vec<u8> = match message {
+            let bytes: Vec<u8> = match message {
                 Message::Text(t) => t.as_bytes().to_vec(),
                 Message::Binary(b) => b.to_vec(),
                 Message::Close(_) => break,
                 _ => continue,
             };
-            for b in bytes.iter_mut() {
-                if *b == b'\n' || *b == b'\r' {
-                    *b = b' ';
-                }
-            }
-            bytes.push(b'\n');
-            if line_tx.write_all(&bytes).await.is_err() {
+            if line_tx.write_all(&message_line(bytes)).await.is_err() {
                 break;
             }
         }

@@ -25,6 +25,7 @@ pub const SHIPPED: &[(&str, &str)] = &[
     ("cpu", include_str!("../../workloads/cpu.toml")),
     ("sleep", include_str!("../../workloads/sleep.toml")),
     ("ramp", include_str!("../../workloads/ramp.toml")),
+    ("batch", include_str!("../../workloads/batch.toml")),
     (
         "transport-stdio",
         include_str!("../../workloads/transport-stdio.toml"),

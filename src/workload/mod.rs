@@ -3,10 +3,16 @@
 //! `Workload` and names the file and key of anything wrong.
 
 pub mod catalog;
+mod fields;
 pub mod spec;
 
+pub use fields::parse_duration;
+use fields::{
+    check_batch, check_concurrency, check_rate, parse_op, parse_positive_duration, parse_stage,
+    parse_threshold, toml_error_key,
+};
 use serde_json::Value;
-use spec::{OpSpec, StageSpec, ThresholdSpec, ThresholdValue, WorkloadSpec};
+use spec::WorkloadSpec;
 use std::path::Path;
 use std::time::Duration;
 
@@ -33,6 +39,10 @@ pub const STATELESS_PROTOCOL: &str = "2026-07-28";
 pub const NEWEST_INITIALIZE_PROTOCOL: &str = "2025-11-25";
 /// The `protocol` setting that lets client and server negotiate.
 pub const AUTO_PROTOCOL: &str = "auto";
+/// The only era with JSON-RPC batches (added in it, removed in 2025-06-18).
+pub const BATCH_PROTOCOL: &str = "2025-03-26";
+/// The most requests one batch may carry.
+pub const MAX_BATCH: u32 = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LoadShape {
@@ -171,6 +181,8 @@ pub struct Workload {
     pub ops: Vec<Operation>,
     pub thresholds: Vec<Threshold>,
     pub protocol: String,
+    /// Requests per send: 1, or the size of a JSON-RPC batch.
+    pub batch: u32,
     /// The spec as run (after command-line overrides), for result files.
     pub spec: WorkloadSpec,
 }
@@ -266,11 +278,33 @@ impl Workload {
                 ))
             }
         };
+        let protocol = spec
+            .protocol
+            .clone()
+            .unwrap_or_else(|| AUTO_PROTOCOL.to_string());
+        if protocol != AUTO_PROTOCOL && !KNOWN_PROTOCOLS.contains(&protocol.as_str()) {
+            return Err(err(
+                "protocol",
+                format!(
+                    "expected auto or one of {}, got {protocol:?}",
+                    KNOWN_PROTOCOLS.join(", ")
+                ),
+            ));
+        }
+        let batch = check_batch(spec.batch, &protocol).map_err(|m| err("batch", m))?;
         let pipeline = match (spec.pipeline, shape) {
             (Some(0), _) => return Err(err("pipeline", "expected at least 1".into())),
+            (Some(p), _) if p < batch => {
+                return Err(err(
+                    "pipeline",
+                    format!("a session carries whole batches: expected at least batch = {batch}"),
+                ))
+            }
             (Some(p), _) => p,
-            (None, LoadShape::ClosedLoop { concurrency }) => concurrency.div_ceil(sessions),
-            (None, LoadShape::OpenLoop { .. }) => DEFAULT_OPEN_PIPELINE,
+            (None, LoadShape::ClosedLoop { concurrency }) => {
+                concurrency.div_ceil(sessions).max(batch)
+            }
+            (None, LoadShape::OpenLoop { .. }) => DEFAULT_OPEN_PIPELINE.max(batch),
         };
         let connections = match spec.connections {
             Some(0) => return Err(err("connections", "expected at least 1".into())),
@@ -285,6 +319,21 @@ impl Workload {
                 parse_stage(s, &shape).map_err(|(k, m)| err(&format!("stages[{i}].{k}"), m))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let too_few = std::iter::once(shape)
+            .chain(stages.iter().map(|s| s.shape))
+            .find_map(|s| match s {
+                LoadShape::ClosedLoop { concurrency } if concurrency < batch => Some(concurrency),
+                _ => None,
+            });
+        if let Some(concurrency) = too_few {
+            return Err(err(
+                "batch",
+                format!(
+                    "a batch goes out whole: batch = {batch} needs concurrency of at least \
+                     {batch}, got {concurrency}"
+                ),
+            ));
+        }
         let duration = spec
             .duration
             .as_deref()
@@ -348,19 +397,6 @@ impl Workload {
                     .map_err(|(k, m)| err(&format!("thresholds[{i}].{k}"), m))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let protocol = spec
-            .protocol
-            .clone()
-            .unwrap_or_else(|| AUTO_PROTOCOL.to_string());
-        if protocol != AUTO_PROTOCOL && !KNOWN_PROTOCOLS.contains(&protocol.as_str()) {
-            return Err(err(
-                "protocol",
-                format!(
-                    "expected auto or one of {}, got {protocol:?}",
-                    KNOWN_PROTOCOLS.join(", ")
-                ),
-            ));
-        }
         if let Some(t) = &spec.target {
             crate::target::TargetSpec::parse(t).map_err(|e| err("target", e.to_string()))?;
         }
@@ -380,6 +416,7 @@ impl Workload {
             ops,
             thresholds,
             protocol,
+            batch,
             spec,
         })
     }
@@ -443,253 +480,6 @@ fn apply_overrides(mut spec: WorkloadSpec, o: &Overrides) -> WorkloadSpec {
         spec.protocol = Some(p.clone());
     }
     spec
-}
-
-fn check_rate(rate: f64) -> Result<f64, String> {
-    if rate.is_finite() && rate > 0.0 && rate <= 10_000_000.0 {
-        Ok(rate)
-    } else {
-        Err(format!(
-            "expected requests/s above 0 and at most 10000000, got {rate}"
-        ))
-    }
-}
-
-fn check_concurrency(c: u32) -> Result<u32, String> {
-    if (1..=1_000_000).contains(&c) {
-        Ok(c)
-    } else {
-        Err(format!("expected 1 to 1000000 requests in flight, got {c}"))
-    }
-}
-
-fn parse_stage(s: &StageSpec, base: &LoadShape) -> Result<Stage, (&'static str, String)> {
-    let duration = parse_positive_duration(&s.duration).map_err(|m| ("duration", m))?;
-    let shape = match (base, s.rate, s.concurrency) {
-        (LoadShape::OpenLoop { .. }, Some(rate), None) => LoadShape::OpenLoop {
-            rate: check_rate(rate).map_err(|m| ("rate", m))?,
-        },
-        (LoadShape::ClosedLoop { .. }, None, Some(c)) => LoadShape::ClosedLoop {
-            concurrency: check_concurrency(c).map_err(|m| ("concurrency", m))?,
-        },
-        (LoadShape::OpenLoop { .. }, _, _) => {
-            return Err((
-                "rate",
-                "an open-loop workload's stages each set rate (only)".into(),
-            ))
-        }
-        (LoadShape::ClosedLoop { .. }, _, _) => {
-            return Err((
-                "concurrency",
-                "a closed-loop workload's stages each set concurrency (only)".into(),
-            ))
-        }
-    };
-    Ok(Stage { duration, shape })
-}
-
-fn parse_op(o: &OpSpec, default_timeout: Duration) -> Result<Operation, (&'static str, String)> {
-    let arguments = || -> Result<Value, (&'static str, String)> {
-        match &o.arguments {
-            None => Ok(Value::Object(Default::default())),
-            Some(t) => serde_json::to_value(t).map_err(|e| ("arguments", e.to_string())),
-        }
-    };
-    let forbid = |key: &'static str, present: bool| -> Result<(), (&'static str, String)> {
-        if present {
-            Err((key, format!("not used by method {:?}", o.method)))
-        } else {
-            Ok(())
-        }
-    };
-    let method = match o.method.as_str() {
-        "tools/call" => {
-            forbid("uri", o.uri.is_some())?;
-            forbid("prompt", o.prompt.is_some())?;
-            let tool = o.tool.clone().filter(|t| !t.is_empty()).ok_or((
-                "tool",
-                "tools/call needs the tool's name in `tool`".to_string(),
-            ))?;
-            Method::ToolsCall {
-                tool,
-                arguments: arguments()?,
-            }
-        }
-        "resources/read" => {
-            forbid("tool", o.tool.is_some())?;
-            forbid("prompt", o.prompt.is_some())?;
-            forbid("arguments", o.arguments.is_some())?;
-            let uri = o
-                .uri
-                .clone()
-                .filter(|u| !u.is_empty())
-                .ok_or(("uri", "resources/read needs `uri`".to_string()))?;
-            Method::ResourcesRead { uri }
-        }
-        "prompts/get" => {
-            forbid("tool", o.tool.is_some())?;
-            forbid("uri", o.uri.is_some())?;
-            let prompt = o.prompt.clone().filter(|p| !p.is_empty()).ok_or((
-                "prompt",
-                "prompts/get needs the prompt's name in `prompt`".to_string(),
-            ))?;
-            Method::PromptsGet {
-                prompt,
-                arguments: arguments()?,
-            }
-        }
-        simple @ ("tools/list" | "resources/list" | "prompts/list" | "ping") => {
-            forbid("tool", o.tool.is_some())?;
-            forbid("uri", o.uri.is_some())?;
-            forbid("prompt", o.prompt.is_some())?;
-            forbid("arguments", o.arguments.is_some())?;
-            match simple {
-                "tools/list" => Method::ToolsList,
-                "resources/list" => Method::ResourcesList,
-                "prompts/list" => Method::PromptsList,
-                _ => Method::Ping,
-            }
-        }
-        other => {
-            return Err((
-                "method",
-                format!(
-                    "expected one of tools/call, resources/read, prompts/get, tools/list, \
-                     resources/list, prompts/list, ping; got {other:?}"
-                ),
-            ))
-        }
-    };
-    let weight = o.weight.unwrap_or(1);
-    if weight == 0 {
-        return Err((
-            "weight",
-            "expected at least 1 (remove the entry to disable it)".into(),
-        ));
-    }
-    let timeout = o
-        .timeout
-        .as_deref()
-        .map(|t| parse_positive_duration(t).map_err(|m| ("timeout", m)))
-        .transpose()?
-        .unwrap_or(default_timeout);
-    let label = o.name.clone().unwrap_or_else(|| match &method {
-        Method::ToolsCall { tool, .. } => tool.clone(),
-        Method::ResourcesRead { uri } => uri.clone(),
-        Method::PromptsGet { prompt, .. } => format!("prompt {prompt}"),
-        m => m.wire_name().to_string(),
-    });
-    Ok(Operation {
-        label,
-        weight,
-        method,
-        timeout,
-    })
-}
-
-fn parse_threshold(
-    t: &ThresholdSpec,
-    labels: &std::collections::HashSet<&str>,
-) -> Result<Threshold, (&'static str, String)> {
-    if let Some(op) = &t.op {
-        if !labels.contains(op.as_str()) {
-            let mut known: Vec<&str> = labels.iter().copied().collect();
-            known.sort_unstable();
-            return Err((
-                "op",
-                format!("no operation labelled {op:?}; known: {}", known.join(", ")),
-            ));
-        }
-    }
-    let metric = match t.metric.as_str() {
-        "p50" => Metric::Latency(Quantile::P50),
-        "p90" => Metric::Latency(Quantile::P90),
-        "p95" => Metric::Latency(Quantile::P95),
-        "p99" => Metric::Latency(Quantile::P99),
-        "p999" | "p99.9" => Metric::Latency(Quantile::P999),
-        "max" => Metric::Latency(Quantile::Max),
-        "error_rate" => Metric::ErrorRate,
-        "throughput" => Metric::Throughput,
-        other => {
-            return Err((
-                "metric",
-                format!(
-                "expected p50, p90, p95, p99, p999, max, error_rate or throughput; got {other:?}"
-            ),
-            ))
-        }
-    };
-    let bound = match (metric, &t.max, &t.min) {
-        (Metric::Latency(_), Some(ThresholdValue::Text(d)), None) => {
-            Bound::AtMost(parse_duration(d).map_err(|m| ("max", m))?.as_secs_f64() * 1e6)
-        }
-        (Metric::Latency(_), _, _) => {
-            return Err((
-                "max",
-                "a latency threshold needs max = \"<duration>\", e.g. \"20ms\"".into(),
-            ))
-        }
-        (Metric::ErrorRate, Some(ThresholdValue::Number(x)), None) if (0.0..=1.0).contains(x) => {
-            Bound::AtMost(*x)
-        }
-        (Metric::ErrorRate, _, _) => {
-            return Err((
-                "max",
-                "error_rate needs max = a fraction from 0 to 1, e.g. 0.01".into(),
-            ))
-        }
-        (Metric::Throughput, None, Some(ThresholdValue::Number(x))) if *x >= 0.0 => {
-            Bound::AtLeast(*x)
-        }
-        (Metric::Throughput, _, _) => {
-            return Err((
-                "min",
-                "throughput needs min = requests per second, e.g. 1000".into(),
-            ))
-        }
-    };
-    Ok(Threshold {
-        metric,
-        op: t.op.clone(),
-        bound,
-    })
-}
-
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim())
-        .map_err(|e| format!("expected a duration like \"10s\" or \"250ms\", got {text:?} ({e})"))
-}
-
-fn parse_positive_duration(text: &str) -> Result<Duration, String> {
-    let d = parse_duration(text)?;
-    if d.is_zero() {
-        Err(format!("expected a duration above zero, got {text:?}"))
-    } else {
-        Ok(d)
-    }
-}
-
-/// The key a TOML error is about: the field serde names, else the key on
-/// the line the error points at, else the line number.
-fn toml_error_key(e: &toml::de::Error, text: &str) -> String {
-    let msg = e.message();
-    for prefix in ["unknown field `", "missing field `", "duplicate field `"] {
-        if let Some(rest) = msg.strip_prefix(prefix) {
-            if let Some(end) = rest.find('`') {
-                return rest[..end].to_string();
-            }
-        }
-    }
-    let Some(span) = e.span() else {
-        return "(file)".into();
-    };
-    let start = span.start.min(text.len());
-    let line_no = text[..start].matches('\n').count() + 1;
-    let line = text.lines().nth(line_no - 1).unwrap_or_default();
-    match line.split_once('=') {
-        Some((key, _)) if !key.trim().is_empty() && !key.contains('"') => key.trim().to_string(),
-        _ => format!("line {line_no}"),
-    }
 }
 
 #[cfg(test)]

@@ -49,6 +49,9 @@ pub struct WorkloadSpec {
     /// or the stateless `2026-07-28`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<String>,
+    /// Requests per JSON-RPC batch (2 or more; the 2025-03-26 era only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stages: Vec<StageSpec>,
     #[serde(default)]

@@ -74,6 +74,12 @@ fn invalid_workloads_name_the_key_and_the_problem() {
         ),
         ("zero-weight", "ops[0].weight", "at least 1"),
         ("duplicate-labels", "ops", "same label"),
+        (
+            "batch-other-era",
+            "batch",
+            "exist only in protocol 2025-03-26",
+        ),
+        ("batch-of-one", "batch", "expected 2 to 1000"),
     ];
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/invalid_workloads");
     let files = std::fs::read_dir(&dir).expect("dir").count();
@@ -215,4 +221,32 @@ fn method_params_are_what_the_spec_says() {
         serde_json::json!({"name": "greet", "arguments": {"name": "n"}})
     );
     assert_eq!(w.ops[2].label, "prompt greet");
+}
+
+#[test]
+fn a_batch_fits_the_in_flight_limits() {
+    let parse = |extra: &str| {
+        Workload::parse(
+            &format!("name='x'\nduration='1s'\nbatch=10\n{extra}\n[[ops]]\nmethod='ping'\n"),
+            "t",
+        )
+    };
+    // The pipeline defaults high enough to carry a whole batch.
+    let w = parse("sessions=4\nconcurrency=20").expect("valid");
+    assert_eq!((w.batch, w.pipeline), (10, 10));
+    assert_eq!(parse("rate=100").expect("valid").pipeline, 64);
+    let err = parse("concurrency=5").expect_err("too few in flight");
+    assert_eq!(err.key, "batch", "{err}");
+    assert!(err.message.contains("at least 10, got 5"), "{err}");
+    let err = parse("concurrency=10\n[[stages]]\nduration='1s'\nconcurrency=4")
+        .expect_err("a stage with too few in flight");
+    assert_eq!(err.key, "batch", "{err}");
+    let err = parse("concurrency=20\npipeline=4").expect_err("pipeline below batch");
+    assert_eq!(err.key, "pipeline", "{err}");
+    let w = Workload::parse(
+        "name='x'\nduration='1s'\nconcurrency=1\n[[ops]]\nmethod='ping'\n",
+        "t",
+    )
+    .expect("valid");
+    assert_eq!(w.batch, 1, "no batch: one request per send");
 }

@@ -53,3 +53,46 @@ pub fn read_json(path: &Path) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
+
+/// An HTTP/1.1 request head as the scripted test servers read it: the
+/// method and the headers, names lower-cased.
+pub struct RequestHead {
+    pub method: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl RequestHead {
+    /// From the request line; header lines follow through `add`.
+    pub fn start(request_line: &str) -> Option<RequestHead> {
+        Some(RequestHead {
+            method: request_line.split_whitespace().next()?.to_string(),
+            headers: Vec::new(),
+        })
+    }
+
+    /// Takes one header line; `Some(false)` at the blank line that ends
+    /// the head, `None` for a line that is no header.
+    pub fn add(&mut self, line: &str) -> Option<bool> {
+        let line = line.trim_end();
+        if line.is_empty() {
+            return Some(false);
+        }
+        let (k, v) = line.split_once(':')?;
+        self.headers
+            .push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        Some(true)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn content_length(&self) -> usize {
+        self.header("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+}

@@ -123,25 +123,30 @@ fn converse(stream: TcpStream, mode: Misbehaviour) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Runs a short bounded echo workload against the peer; returns the result
-/// file and the exit code.
-fn run_against(server: &Hostile) -> (serde_json::Value, i32) {
-    run_bounded(server, "duration = \"1s\"\ntimeout = \"300ms\"")
+/// One second of load, each request given `timeout`.
+pub fn one_second(timeout: &str) -> String {
+    format!("duration = \"1s\"\ntimeout = \"{timeout}\"")
 }
 
-/// `run_against` with the stop and timeout lines given: for peers whose
-/// first answer takes long on a loaded machine, a request count keeps the
-/// test about the peer rather than about the clock.
-fn run_bounded(server: &Hostile, stop_and_timeout: &str) -> (serde_json::Value, i32) {
+/// For peers whose first answer may take seconds on a busy machine (tens of
+/// MiB to skip in a debug build): the run ends by request count, with a
+/// timeout that covers the wait, so the test is about the peer, not the clock.
+pub const BY_COUNT: &str = "requests = 40\nduration = \"60s\"\ntimeout = \"20s\"";
+
+/// Runs a bounded echo workload (2 sessions, 4 in flight) against `target`,
+/// with `stop` (its duration, count and timeout keys) and `extra` workload
+/// keys; returns the result file and the exit code. mcptop must not panic.
+pub fn run_hostile_echo(target: &str, stop: &str, extra: &str) -> (serde_json::Value, i32) {
     let dir = TestDir::new();
     dir.write(
         "w.toml",
         &format!(
             r#"name = "hostile"
+{extra}
 sessions = 2
 concurrency = 4
 warmup = "0s"
-{stop_and_timeout}
+{stop}
 [[ops]]
 method = "tools/call"
 tool = "echo"
@@ -151,8 +156,7 @@ arguments = {{ message = "hi" }}
     );
     let output = dir
         .mcptop()
-        .args(["run", "w.toml", "--target"])
-        .arg(format!("tcp://127.0.0.1:{}", server.port))
+        .args(["run", "w.toml", "--target", target])
         .args(["--out", "r.json", "--quiet"])
         .timeout(Duration::from_secs(60))
         .output()
@@ -163,7 +167,16 @@ arguments = {{ message = "hi" }}
     (read_json(&dir.join("r.json")), code)
 }
 
-fn errors_of(r: &serde_json::Value, kind: &str) -> u64 {
+fn run_against(server: &Hostile) -> (serde_json::Value, i32) {
+    run_stopped(server, &one_second("300ms"))
+}
+
+fn run_stopped(server: &Hostile, stop: &str) -> (serde_json::Value, i32) {
+    let target = format!("tcp://127.0.0.1:{}", server.port);
+    run_hostile_echo(&target, stop, "")
+}
+
+pub fn errors_of(r: &serde_json::Value, kind: &str) -> u64 {
     r["overall"]["errors_by_kind"][kind].as_u64().unwrap_or(0)
 }
 
@@ -212,12 +225,7 @@ fn a_server_that_closes_mid_message_is_a_transport_error() {
 
 #[test]
 fn an_endless_line_is_dropped_and_the_session_goes_on() {
-    // Skipping 80 MiB may take seconds in a debug build on a busy machine:
-    // the run ends by count, with a timeout that covers it.
-    let (r, _) = run_bounded(
-        &hostile(Misbehaviour::EndlessLine),
-        "requests = 40\nduration = \"60s\"\ntimeout = \"20s\"",
-    );
+    let (r, _) = run_stopped(&hostile(Misbehaviour::EndlessLine), BY_COUNT);
     assert_eq!(r["overall"]["errors"], 0, "{}", r["overall"]);
     assert!(
         r["overall"]["ok"].as_u64().unwrap_or(0) >= 40,

@@ -3,7 +3,7 @@
 //! `Last-Event-ID` of the last event it saw, and count the replayed events.
 //! And the 2024-11-05 HTTP+SSE transport, replies travelling on the stream.
 
-use crate::harness::{read_json, TestDir};
+use crate::harness::{read_json, RequestHead, TestDir};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -24,26 +24,18 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Scripted> {
     if reader.read_line(&mut line).ok()? == 0 {
         return None;
     }
-    let method = line.split_whitespace().next()?.to_string();
-    let mut headers = Vec::new();
+    let mut head = RequestHead::start(&line)?;
     loop {
-        let mut h = String::new();
-        reader.read_line(&mut h).ok()?;
-        let h = h.trim_end();
-        if h.is_empty() {
+        line.clear();
+        reader.read_line(&mut line).ok()?;
+        if !head.add(&line)? {
             break;
         }
-        let (k, v) = h.split_once(':')?;
-        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
     }
-    let len = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.parse::<usize>().ok())
-        .unwrap_or(0);
-    let mut body = vec![0u8; len];
+    let mut body = vec![0u8; head.content_length()];
     reader.read_exact(&mut body).ok()?;
-    Some((method, headers, String::from_utf8_lossy(&body).into_owned()))
+    let body = String::from_utf8_lossy(&body).into_owned();
+    Some((head.method, head.headers, body))
 }
 
 fn json_reply(out: &mut TcpStream, body: &str) -> std::io::Result<()> {

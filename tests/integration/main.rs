@@ -1,10 +1,12 @@
 //! The one integration test binary: each module is a concern, each test gets
 //! its own temporary directory from `harness`.
 
+mod batch;
 mod check;
 mod cli;
 mod harness;
 mod hostile;
+mod hostile_http;
 mod http_stream;
 mod net;
 mod profile;

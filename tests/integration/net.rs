@@ -56,7 +56,7 @@ fn free_port() -> u16 {
 
 /// A peer from the environment on a free port, once it accepts connections;
 /// `None` (and a note) when the peer is not installed.
-fn peer(var: &str, mode: Option<&str>) -> Option<Server> {
+pub fn peer(var: &str, mode: Option<&str>) -> Option<Server> {
     let Ok(command) = std::env::var(var) else {
         eprintln!("skipped: {var} is not set (run: eval \"$(/work/shared/peers/install.sh)\")");
         return None;
@@ -359,13 +359,24 @@ fn a_forgotten_http_session_is_renewed_after_404() {
 }
 
 #[test]
-fn the_stateless_era_is_refused_on_stream_transports() {
-    let server = serve(&["--tcp", "127.0.0.1:0"]);
+fn the_stateless_era_over_tcp_and_websocket() {
+    for mode in ["--tcp", "--ws"] {
+        let server = serve(&[mode, "127.0.0.1:0"]);
+        let r = run_echo(&server.url, &["--protocol", "2026-07-28"]);
+        assert_clean(&r, 50);
+        assert_eq!(r["environment"]["protocol_version"], "2026-07-28");
+    }
+}
+
+#[test]
+fn the_stateless_era_is_refused_on_the_legacy_sse_transport() {
     let dir = TestDir::new();
     dir.mcptop()
-        .args(["run", "transport-tcp", "--target", &server.url])
+        .args(["run", "transport-tcp", "--target", "sse://127.0.0.1:9/sse"])
         .args(["--protocol", "2026-07-28", "--duration", "1s"])
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("http:// targets only"));
+        .stderr(predicates::str::contains(
+            "not the 2024-11-05 HTTP+SSE transport",
+        ));
 }

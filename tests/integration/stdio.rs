@@ -142,23 +142,45 @@ fn a_server_that_never_answers_initialize_times_out_clearly() {
 }
 
 #[test]
+fn the_stateless_era_over_stdio_to_mcptop_serve() {
+    let r = echo_300(&self_target(), &["--protocol", "2026-07-28"]);
+    assert_eq!(r["environment"]["server_name"], "mcptop-builtin");
+    assert_eq!(r["environment"]["protocol_version"], "2026-07-28");
+}
+
+#[test]
 fn peer_typescript_reference_server_echo() {
-    peer_echo("PEER_EVERYTHING_STDIO");
+    peer_echo("PEER_EVERYTHING_STDIO", &[]);
 }
 
 #[test]
 fn peer_python_sdk_server_echo() {
-    peer_echo("PEER_PY_STDIO");
+    peer_echo("PEER_PY_STDIO", &[]);
 }
 
-fn peer_echo(var: &str) {
+#[test]
+fn peer_python_sdk_server_in_the_stateless_era() {
+    if let Some(r) = peer_echo("PEER_PY_STDIO", &["--protocol", "2026-07-28"]) {
+        assert_eq!(r["environment"]["protocol_version"], "2026-07-28");
+    }
+}
+
+fn peer_echo(var: &str, extra: &[&str]) -> Option<serde_json::Value> {
     let Ok(command) = std::env::var(var) else {
         eprintln!("skipped: {var} is not set (eval \"$(../shared/peers/install.sh)\")");
-        return;
+        return None;
     };
+    let r = echo_300(&format!("stdio:{command}"), extra);
+    assert_ne!(r["environment"]["server_name"], "mcptop-builtin");
+    Some(r)
+}
+
+/// 300 echo requests, two in flight on one session; every one must succeed.
+fn echo_300(target: &str, extra: &[&str]) -> serde_json::Value {
     let dir = TestDir::new();
     dir.mcptop()
-        .args(["run", "echo", "--target", &format!("stdio:{command}")])
+        .args(["run", "echo", "--target", target])
+        .args(extra)
         .args([
             "--sessions",
             "1",
@@ -176,5 +198,5 @@ fn peer_echo(var: &str) {
     let r = read_json(&dir.join("r.json"));
     assert_eq!(r["overall"]["operations"], 300);
     assert_eq!(r["overall"]["errors"], 0, "{}", r["overall"]);
-    assert_ne!(r["environment"]["server_name"], "mcptop-builtin");
+    r
 }

@@ -4,6 +4,7 @@
 
 use super::conn::RequestBytes;
 use super::pool::Pool;
+use super::post::Replies;
 use super::sse::{Parsed, SseParser};
 use super::{Inner, SESSION_HEADER, VERSION_HEADER};
 use crate::client::MAX_LINE_BYTES;
@@ -57,7 +58,7 @@ pub(super) async fn listen(inner: Arc<Inner>) {
                     let at = Instant::now();
                     for event in parsed.events {
                         any = true;
-                        inner.on_body(&event.data, None, at, &mut None, true);
+                        inner.on_body(&event.data, &mut Replies::none(), at, true);
                     }
                     if parser.last_event_id.is_some() {
                         last_event_id = parser.last_event_id.clone();

@@ -1,0 +1,284 @@
+//! Validation of the parts of a workload spec, one section or value at a
+//! time. Each returns what was wrong (and, inside a section, the key), and
+//! `Workload::from_spec` adds the file and the section's place.
+
+use super::spec::{OpSpec, StageSpec, ThresholdSpec, ThresholdValue};
+use super::{
+    Bound, LoadShape, Method, Metric, Operation, Quantile, Stage, Threshold, AUTO_PROTOCOL,
+    BATCH_PROTOCOL, MAX_BATCH,
+};
+use serde_json::Value;
+use std::time::Duration;
+
+/// Requests per send: 1 without `batch`; batches only in their era.
+pub(super) fn check_batch(batch: Option<u32>, protocol: &str) -> Result<u32, String> {
+    let Some(n) = batch else {
+        return Ok(1);
+    };
+    if !(2..=MAX_BATCH).contains(&n) {
+        return Err(format!(
+            "expected 2 to {MAX_BATCH} requests per batch, got {n} (remove the key to send \
+             requests one by one)"
+        ));
+    }
+    if protocol != BATCH_PROTOCOL && protocol != AUTO_PROTOCOL {
+        return Err(format!(
+            "JSON-RPC batches exist only in protocol {BATCH_PROTOCOL} (removed in 2025-06-18); \
+             set protocol = \"{BATCH_PROTOCOL}\" (or auto), not {protocol:?}"
+        ));
+    }
+    Ok(n)
+}
+
+pub(super) fn check_rate(rate: f64) -> Result<f64, String> {
+    if rate.is_finite() && rate > 0.0 && rate <= 10_000_000.0 {
+        Ok(rate)
+    } else {
+        Err(format!(
+            "expected requests/s above 0 and at most 10000000, got {rate}"
+        ))
+    }
+}
+
+pub(super) fn check_concurrency(c: u32) -> Result<u32, String> {
+    if (1..=1_000_000).contains(&c) {
+        Ok(c)
+    } else {
+        Err(format!("expected 1 to 1000000 requests in flight, got {c}"))
+    }
+}
+
+pub(super) fn parse_stage(
+    s: &StageSpec,
+    base: &LoadShape,
+) -> Result<Stage, (&'static str, String)> {
+    let duration = parse_positive_duration(&s.duration).map_err(|m| ("duration", m))?;
+    let shape = match (base, s.rate, s.concurrency) {
+        (LoadShape::OpenLoop { .. }, Some(rate), None) => LoadShape::OpenLoop {
+            rate: check_rate(rate).map_err(|m| ("rate", m))?,
+        },
+        (LoadShape::ClosedLoop { .. }, None, Some(c)) => LoadShape::ClosedLoop {
+            concurrency: check_concurrency(c).map_err(|m| ("concurrency", m))?,
+        },
+        (LoadShape::OpenLoop { .. }, _, _) => {
+            return Err((
+                "rate",
+                "an open-loop workload's stages each set rate (only)".into(),
+            ))
+        }
+        (LoadShape::ClosedLoop { .. }, _, _) => {
+            return Err((
+                "concurrency",
+                "a closed-loop workload's stages each set concurrency (only)".into(),
+            ))
+        }
+    };
+    Ok(Stage { duration, shape })
+}
+
+pub(super) fn parse_op(
+    o: &OpSpec,
+    default_timeout: Duration,
+) -> Result<Operation, (&'static str, String)> {
+    let arguments = || -> Result<Value, (&'static str, String)> {
+        match &o.arguments {
+            None => Ok(Value::Object(Default::default())),
+            Some(t) => serde_json::to_value(t).map_err(|e| ("arguments", e.to_string())),
+        }
+    };
+    let forbid = |key: &'static str, present: bool| -> Result<(), (&'static str, String)> {
+        if present {
+            Err((key, format!("not used by method {:?}", o.method)))
+        } else {
+            Ok(())
+        }
+    };
+    let method = match o.method.as_str() {
+        "tools/call" => {
+            forbid("uri", o.uri.is_some())?;
+            forbid("prompt", o.prompt.is_some())?;
+            let tool = o.tool.clone().filter(|t| !t.is_empty()).ok_or((
+                "tool",
+                "tools/call needs the tool's name in `tool`".to_string(),
+            ))?;
+            Method::ToolsCall {
+                tool,
+                arguments: arguments()?,
+            }
+        }
+        "resources/read" => {
+            forbid("tool", o.tool.is_some())?;
+            forbid("prompt", o.prompt.is_some())?;
+            forbid("arguments", o.arguments.is_some())?;
+            let uri = o
+                .uri
+                .clone()
+                .filter(|u| !u.is_empty())
+                .ok_or(("uri", "resources/read needs `uri`".to_string()))?;
+            Method::ResourcesRead { uri }
+        }
+        "prompts/get" => {
+            forbid("tool", o.tool.is_some())?;
+            forbid("uri", o.uri.is_some())?;
+            let prompt = o.prompt.clone().filter(|p| !p.is_empty()).ok_or((
+                "prompt",
+                "prompts/get needs the prompt's name in `prompt`".to_string(),
+            ))?;
+            Method::PromptsGet {
+                prompt,
+                arguments: arguments()?,
+            }
+        }
+        simple @ ("tools/list" | "resources/list" | "prompts/list" | "ping") => {
+            forbid("tool", o.tool.is_some())?;
+            forbid("uri", o.uri.is_some())?;
+            forbid("prompt", o.prompt.is_some())?;
+            forbid("arguments", o.arguments.is_some())?;
+            match simple {
+                "tools/list" => Method::ToolsList,
+                "resources/list" => Method::ResourcesList,
+                "prompts/list" => Method::PromptsList,
+                _ => Method::Ping,
+            }
+        }
+        other => {
+            return Err((
+                "method",
+                format!(
+                    "expected one of tools/call, resources/read, prompts/get, tools/list, \
+                     resources/list, prompts/list, ping; got {other:?}"
+                ),
+            ))
+        }
+    };
+    let weight = o.weight.unwrap_or(1);
+    if weight == 0 {
+        return Err((
+            "weight",
+            "expected at least 1 (remove the entry to disable it)".into(),
+        ));
+    }
+    let timeout = o
+        .timeout
+        .as_deref()
+        .map(|t| parse_positive_duration(t).map_err(|m| ("timeout", m)))
+        .transpose()?
+        .unwrap_or(default_timeout);
+    let label = o.name.clone().unwrap_or_else(|| match &method {
+        Method::ToolsCall { tool, .. } => tool.clone(),
+        Method::ResourcesRead { uri } => uri.clone(),
+        Method::PromptsGet { prompt, .. } => format!("prompt {prompt}"),
+        m => m.wire_name().to_string(),
+    });
+    Ok(Operation {
+        label,
+        weight,
+        method,
+        timeout,
+    })
+}
+
+pub(super) fn parse_threshold(
+    t: &ThresholdSpec,
+    labels: &std::collections::HashSet<&str>,
+) -> Result<Threshold, (&'static str, String)> {
+    if let Some(op) = &t.op {
+        if !labels.contains(op.as_str()) {
+            let mut known: Vec<&str> = labels.iter().copied().collect();
+            known.sort_unstable();
+            return Err((
+                "op",
+                format!("no operation labelled {op:?}; known: {}", known.join(", ")),
+            ));
+        }
+    }
+    let metric = match t.metric.as_str() {
+        "p50" => Metric::Latency(Quantile::P50),
+        "p90" => Metric::Latency(Quantile::P90),
+        "p95" => Metric::Latency(Quantile::P95),
+        "p99" => Metric::Latency(Quantile::P99),
+        "p999" | "p99.9" => Metric::Latency(Quantile::P999),
+        "max" => Metric::Latency(Quantile::Max),
+        "error_rate" => Metric::ErrorRate,
+        "throughput" => Metric::Throughput,
+        other => {
+            return Err((
+                "metric",
+                format!(
+                "expected p50, p90, p95, p99, p999, max, error_rate or throughput; got {other:?}"
+            ),
+            ))
+        }
+    };
+    let bound = match (metric, &t.max, &t.min) {
+        (Metric::Latency(_), Some(ThresholdValue::Text(d)), None) => {
+            Bound::AtMost(parse_duration(d).map_err(|m| ("max", m))?.as_secs_f64() * 1e6)
+        }
+        (Metric::Latency(_), _, _) => {
+            return Err((
+                "max",
+                "a latency threshold needs max = \"<duration>\", e.g. \"20ms\"".into(),
+            ))
+        }
+        (Metric::ErrorRate, Some(ThresholdValue::Number(x)), None) if (0.0..=1.0).contains(x) => {
+            Bound::AtMost(*x)
+        }
+        (Metric::ErrorRate, _, _) => {
+            return Err((
+                "max",
+                "error_rate needs max = a fraction from 0 to 1, e.g. 0.01".into(),
+            ))
+        }
+        (Metric::Throughput, None, Some(ThresholdValue::Number(x))) if *x >= 0.0 => {
+            Bound::AtLeast(*x)
+        }
+        (Metric::Throughput, _, _) => {
+            return Err((
+                "min",
+                "throughput needs min = requests per second, e.g. 1000".into(),
+            ))
+        }
+    };
+    Ok(Threshold {
+        metric,
+        op: t.op.clone(),
+        bound,
+    })
+}
+
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("expected a duration like \"10s\" or \"250ms\", got {text:?} ({e})"))
+}
+
+pub(super) fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d.is_zero() {
+        Err(format!("expected a duration above zero, got {text:?}"))
+    } else {
+        Ok(d)
+    }
+}
+
+/// The key a TOML error is about: the field serde names, else the key on
+/// the line the error points at, else the line number.
+pub(super) fn toml_error_key(e: &toml::de::Error, text: &str) -> String {
+    let msg = e.message();
+    for prefix in ["unknown field `", "missing field `", "duplicate field `"] {
+        if let Some(rest) = msg.strip_prefix(prefix) {
+            if let Some(end) = rest.find('`') {
+                return rest[..end].to_string();
+            }
+        }
+    }
+    let Some(span) = e.span() else {
+        return "(file)".into();
+    };
+    let start = span.start.min(text.len());
+    let line_no = text[..start].matches('\n').count() + 1;
+    let line = text.lines().nth(line_no - 1).unwrap_or_default();
+    match line.split_once('=') {
+        Some((key, _)) if !key.trim().is_empty() && !key.contains('"') => key.trim().to_string(),
+        _ => format!("line {line_no}"),
+    }
+}
