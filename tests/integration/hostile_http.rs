@@ -262,9 +262,10 @@ fn run_against(server: &HostileHttp, timeout: &str) -> Value {
 fn run_stopped(server: &HostileHttp, stop: &str) -> Value {
     let (r, code) = run_hostile_echo(&server.url, stop, "protocol = \"2025-06-18\"");
     assert_eq!(code, 0, "no thresholds");
-    assert_eq!(
-        r["stopped_by"]["reason"], "completed",
-        "{}",
+    let reason = r["stopped_by"]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason == "completed" || reason == "request_limit",
+        "ended by itself: {}",
         r["stopped_by"]
     );
     r

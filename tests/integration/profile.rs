@@ -170,14 +170,29 @@ fn a_leaking_target_raises_the_leak_warning() {
     assert!(stdout.contains("warning: possible memory leak"), "{stdout}");
 }
 
-#[test]
-fn echo_on_builtin_is_not_a_leak() {
+/// The result of a quiet `mcptop run echo` with these extra arguments.
+fn echo_run(extra: &[&str]) -> serde_json::Value {
     let t = TestDir::new();
     t.mcptop()
-        .args(["run", "echo", "-q", "-d", "5s", "-o", "echo.json"])
+        .args(["run", "echo", "-q", "-o", "echo.json"])
+        .args(extra)
         .assert()
         .success();
-    let run = read_json(&t.join("echo.json"));
+    read_json(&t.join("echo.json"))
+}
+
+/// Allocations per request, which must have been measured and be sane.
+fn allocs_per_request(run: &serde_json::Value) -> f64 {
+    let per_request = run["overall"]["allocs_per_request"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("not measured: {}", run["overall"]));
+    assert!(per_request > 1.0 && per_request < 10_000.0, "{per_request}");
+    per_request
+}
+
+#[test]
+fn echo_on_builtin_is_not_a_leak() {
+    let run = echo_run(&["-d", "5s"]);
     assert_eq!(run["memory"]["leak_suspect"], false, "{}", run["memory"]);
     assert!(
         !run["warnings"].to_string().contains("leak"),
@@ -189,55 +204,19 @@ fn echo_on_builtin_is_not_a_leak() {
         serde_json::Value::Null,
         "in-process target"
     );
-    let per_request = run["overall"]["allocs_per_request"]
-        .as_f64()
-        .expect("allocs per request");
-    assert!(per_request > 1.0 && per_request < 10_000.0, "{per_request}");
+    allocs_per_request(&run);
 }
 
 /// A run shorter than the snapshot tick (as `check --quick` makes when it
 /// shares its budget among many workloads) still measures allocations.
 #[test]
 fn allocations_per_request_are_measured_in_runs_shorter_than_a_tick() {
-    let t = TestDir::new();
-    t.mcptop()
-        .args([
-            "run",
-            "echo",
-            "-q",
-            "-d",
-            "400ms",
-            "--warmup",
-            "150ms",
-            "-o",
-            "short.json",
-        ])
-        .assert()
-        .success();
-    let run = read_json(&t.join("short.json"));
-    let per_request = run["overall"]["allocs_per_request"]
-        .as_f64()
-        .unwrap_or_else(|| panic!("not measured: {}", run["overall"]));
-    assert!(per_request > 1.0 && per_request < 10_000.0, "{per_request}");
+    allocs_per_request(&echo_run(&["-d", "400ms", "--warmup", "150ms"]));
 }
 
 #[test]
 fn memory_stats_can_be_turned_off() {
-    let t = TestDir::new();
-    t.mcptop()
-        .args([
-            "run",
-            "echo",
-            "-q",
-            "-d",
-            "1s",
-            "--no-memory-stats",
-            "-o",
-            "off.json",
-        ])
-        .assert()
-        .success();
-    let run = read_json(&t.join("off.json"));
+    let run = echo_run(&["-d", "1s", "--no-memory-stats"]);
     assert_eq!(run["memory"], serde_json::Value::Null);
     assert_eq!(run["allocator"], serde_json::Value::Null);
     assert_eq!(

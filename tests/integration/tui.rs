@@ -130,17 +130,18 @@ fn shell_printed_exit(screen: &str) -> bool {
     })
 }
 
-#[test]
-fn live_screen_shows_the_run_and_q_stops_it_and_restores_the_terminal() {
+/// `mcptop run echo` for `duration` on a live screen of its own, once it
+/// shows a measured interval: the tmux server and that screen. `None`
+/// (with a message) when tmux cannot be had.
+fn live_echo(dir: &TestDir, size: (u16, u16), duration: &str) -> Option<(Tmux, String)> {
     if !tmux_available() {
         eprintln!("SKIPPED: tmux is not installed and could not be installed");
-        return;
+        return None;
     }
-    let dir = TestDir::new();
-    let tmux = Tmux::start(dir.path(), 120, 40);
+    let tmux = Tmux::start(dir.path(), size.0, size.1);
     tmux.send(&[
         &format!(
-            "{} run echo --duration 30s --out r.json; echo EXITED=$?",
+            "{} run echo --duration {duration} --out r.json; echo EXITED=$?",
             mcptop_bin().display()
         ),
         "Enter",
@@ -148,6 +149,26 @@ fn live_screen_shows_the_run_and_q_stops_it_and_restores_the_terminal() {
     let screen = tmux.wait_for("a measured interval", Duration::from_secs(30), |s| {
         throughput_shown(s).is_some_and(|r| r > 0.0)
     });
+    Some((tmux, screen))
+}
+
+impl Tmux {
+    /// The screen once mcptop has exited and the shell printed its code.
+    fn exited(&self) -> String {
+        self.wait_for(
+            "mcptop to exit",
+            Duration::from_secs(20),
+            shell_printed_exit,
+        )
+    }
+}
+
+#[test]
+fn live_screen_shows_the_run_and_q_stops_it_and_restores_the_terminal() {
+    let dir = TestDir::new();
+    let Some((tmux, screen)) = live_echo(&dir, (120, 40), "30s") else {
+        return;
+    };
     assert!(screen.contains("latency (corrected): p50"), "{screen}");
     assert!(screen.contains("p99.9"), "{screen}");
     assert!(screen.contains("latency histogram"), "{screen}");
@@ -159,11 +180,7 @@ fn live_screen_shows_the_run_and_q_stops_it_and_restores_the_terminal() {
     );
 
     tmux.send(&["q"]);
-    let screen = tmux.wait_for(
-        "mcptop to exit",
-        Duration::from_secs(20),
-        shell_printed_exit,
-    );
+    let screen = tmux.exited();
     // Back on the shell: the summary printed after the alternate screen left.
     assert!(screen.contains("EXITED=0"), "{screen}");
     assert!(screen.contains("stopped: interrupted"), "{screen}");
@@ -178,33 +195,17 @@ fn live_screen_shows_the_run_and_q_stops_it_and_restores_the_terminal() {
 #[cfg(target_os = "linux")]
 #[test]
 fn sigterm_during_the_live_screen_writes_the_result_and_restores_the_terminal() {
-    if !tmux_available() {
-        eprintln!("SKIPPED: tmux is not installed and could not be installed");
-        return;
-    }
     let dir = TestDir::new();
-    let tmux = Tmux::start(dir.path(), 100, 30);
-    tmux.send(&[
-        &format!(
-            "{} run echo --duration 30s --out r.json; echo EXITED=$?",
-            mcptop_bin().display()
-        ),
-        "Enter",
-    ]);
-    tmux.wait_for("a measured interval", Duration::from_secs(30), |s| {
-        throughput_shown(s).is_some_and(|r| r > 0.0)
-    });
+    let Some((tmux, _)) = live_echo(&dir, (100, 30), "30s") else {
+        return;
+    };
     let pid = tmux.child_pid().expect("mcptop's pid");
     let killed = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status()
         .expect("run kill");
     assert!(killed.success());
-    let screen = tmux.wait_for(
-        "mcptop to exit",
-        Duration::from_secs(20),
-        shell_printed_exit,
-    );
+    let screen = tmux.exited();
     assert!(screen.contains("EXITED=0"), "{screen}");
     assert!(screen.contains("stopped: interrupted"), "{screen}");
     assert!(!screen.contains("latency histogram"), "{screen}");
@@ -214,22 +215,10 @@ fn sigterm_during_the_live_screen_writes_the_result_and_restores_the_terminal() 
 
 #[test]
 fn b_saves_the_run_as_a_baseline_and_p_writes_a_flame_graph() {
-    if !tmux_available() {
-        eprintln!("SKIPPED: tmux is not installed and could not be installed");
-        return;
-    }
     let dir = TestDir::new();
-    let tmux = Tmux::start(dir.path(), 120, 40);
-    tmux.send(&[
-        &format!(
-            "{} run echo --duration 60s --out r.json; echo EXITED=$?",
-            mcptop_bin().display()
-        ),
-        "Enter",
-    ]);
-    tmux.wait_for("a measured interval", Duration::from_secs(30), |s| {
-        throughput_shown(s).is_some_and(|r| r > 0.0)
-    });
+    let Some((tmux, _)) = live_echo(&dir, (120, 40), "60s") else {
+        return;
+    };
     tmux.send(&["b"]);
     tmux.wait_for("the baseline mark", Duration::from_secs(10), |s| {
         s.contains("this run becomes the baseline of echo")
@@ -244,11 +233,7 @@ fn b_saves_the_run_as_a_baseline_and_p_writes_a_flame_graph() {
     });
     assert!(!screen.contains("profile failed"), "{screen}");
     tmux.send(&["q"]);
-    let screen = tmux.wait_for(
-        "mcptop to exit",
-        Duration::from_secs(20),
-        shell_printed_exit,
-    );
+    let screen = tmux.exited();
     assert!(screen.contains("EXITED=0"), "{screen}");
     assert!(
         screen.contains("baseline: this run of echo saved in .mcptop/baselines/baseline.json"),
