@@ -1,13 +1,13 @@
 //! Latency percentiles over time: p50, p90, p99 and p99.9 per interval on a
 //! log-scale axis, corrected or service time (`c`), over the chart window.
 
-use super::{block, dim, fit_title, fmt_us_short};
+use super::{block, dim, fit_title, fmt_us_short, time_chart};
 use crate::tui::state::LiveModel;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph};
+use ratatui::widgets::{Dataset, GraphType, Paragraph};
 use ratatui::Frame;
 
 pub const TITLE: &str = "latency percentiles";
@@ -101,20 +101,6 @@ pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
                 .data(points)
         })
         .collect();
-    let (x_lo, x_hi) = m.window_bounds();
-    let chart = Chart::new(datasets)
-        .block(block)
-        .x_axis(
-            Axis::default()
-                .bounds([x_lo, x_hi])
-                .labels([format!("{x_lo:.0}s"), format!("{x_hi:.0}s")])
-                .style(dim()),
-        )
-        .y_axis(
-            Axis::default()
-                .bounds([lo, hi])
-                .labels(y_labels)
-                .style(dim()),
-        );
+    let chart = time_chart(datasets, block, m, [lo, hi], y_labels);
     f.render_widget(chart, area);
 }

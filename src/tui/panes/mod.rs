@@ -13,7 +13,7 @@ pub mod throughput;
 
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders};
+use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset};
 
 /// A pane's frame with its title.
 pub fn block(title: &str) -> Block<'_> {
@@ -24,6 +24,27 @@ pub fn block(title: &str) -> Block<'_> {
             title,
             Style::default().add_modifier(Modifier::BOLD),
         ))
+}
+
+/// A chart over the model's time window: seconds along x, `y` bounds with
+/// their labels up the side. Shared by the latency and throughput panes.
+pub fn time_chart<'a>(
+    datasets: Vec<Dataset<'a>>,
+    frame: Block<'a>,
+    m: &crate::tui::state::LiveModel,
+    y: [f64; 2],
+    y_labels: Vec<Line<'a>>,
+) -> Chart<'a> {
+    let (x_lo, x_hi) = m.window_bounds();
+    Chart::new(datasets)
+        .block(frame)
+        .x_axis(
+            Axis::default()
+                .bounds([x_lo, x_hi])
+                .labels([format!("{x_lo:.0}s"), format!("{x_hi:.0}s")])
+                .style(dim()),
+        )
+        .y_axis(Axis::default().bounds(y).labels(y_labels).style(dim()))
 }
 
 /// The first of `variants` (longest first) that fits a frame `width` wide,

@@ -1,13 +1,13 @@
 //! Throughput over time: replies per second achieved against the rate the
 //! schedule asked for (open loop only; a closed loop asks for no rate).
 
-use super::{block, dim, fit_title, fmt_rate};
+use super::{block, dim, fit_title, fmt_rate, time_chart};
 use crate::tui::state::LiveModel;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph};
+use ratatui::widgets::{Dataset, GraphType, Paragraph};
 use ratatui::Frame;
 
 pub const TITLE: &str = "throughput";
@@ -95,20 +95,11 @@ pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
             .style(Style::default().fg(ACHIEVED))
             .data(&achieved),
     );
-    let (x_lo, x_hi) = m.window_bounds();
-    let chart = Chart::new(datasets)
-        .block(block)
-        .x_axis(
-            Axis::default()
-                .bounds([x_lo, x_hi])
-                .labels([format!("{x_lo:.0}s"), format!("{x_hi:.0}s")])
-                .style(dim()),
-        )
-        .y_axis(
-            Axis::default()
-                .bounds([0.0, top])
-                .labels(["0".to_string(), fmt_rate(top / 2.0), fmt_rate(top)])
-                .style(dim()),
-        );
+    let y_labels = vec![
+        Line::from("0"),
+        Line::from(fmt_rate(top / 2.0)),
+        Line::from(fmt_rate(top)),
+    ];
+    let chart = time_chart(datasets, block, m, [0.0, top], y_labels);
     f.render_widget(chart, area);
 }
