@@ -197,18 +197,19 @@ pub struct ProfileArgs {
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("transport").required(true).args(["stdio", "http", "tcp", "ws"])))]
+#[command(after_help = SERVE_HELP)]
 pub struct ServeArgs {
     /// Serve on stdin/stdout
     #[arg(long)]
     pub stdio: bool,
-    /// Streamable HTTP on ADDR (e.g. 127.0.0.1:3001; port 0 picks one), path /mcp
-    #[arg(long, value_name = "ADDR")]
+    /// Streamable HTTP on ADDR, path /mcp [ADDR default: 127.0.0.1:3001]
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
     pub http: Option<String>,
-    /// Newline-delimited JSON-RPC over TCP on ADDR
-    #[arg(long, value_name = "ADDR")]
+    /// Newline-delimited JSON-RPC over TCP on ADDR [ADDR default: 127.0.0.1:3002]
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
     pub tcp: Option<String>,
-    /// WebSocket (subprotocol `mcp`) on ADDR
-    #[arg(long, value_name = "ADDR")]
+    /// WebSocket (subprotocol `mcp`) on ADDR [ADDR default: 127.0.0.1:3003]
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
     pub ws: Option<String>,
     /// HTTP: reply with plain JSON instead of an event stream when possible
     #[arg(long, requires = "http")]
@@ -216,4 +217,27 @@ pub struct ServeArgs {
     /// HTTP: no sessions; every request stands alone
     #[arg(long, requires = "http")]
     pub stateless: bool,
+    /// HTTP, WebSocket: also accept requests from this browser origin
+    /// (SCHEME://HOST[:PORT|:*], `null`, or `*` for any); repeatable
+    #[arg(long, value_name = "ORIGIN", conflicts_with_all = ["stdio", "tcp"])]
+    pub allow_origin: Vec<String>,
+    /// HTTP, WebSocket: also accept this Host header (a name; `*` for any); repeatable
+    #[arg(long, value_name = "HOST", conflicts_with_all = ["stdio", "tcp"])]
+    pub allow_host: Vec<String>,
+    /// Time to receive what a client sends first: an HTTP request head (and
+    /// then its body), the WebSocket upgrade, a TCP client's first message
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_timeout: std::time::Duration,
+    /// HTTP: close a kept-alive connection after this long without a request
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration, requires = "http")]
+    pub idle_timeout: std::time::Duration,
+    /// Connections open at once; past it a new one is told "busy" (HTTP 503) and closed
+    #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
 }
+
+pub const SERVE_HELP: &str = "ADDR is HOST:PORT, a port alone (3001 or :3001, on 127.0.0.1) or a host alone (default port).\n\
+Any address that is not loopback gets a warning: the server has no authentication.\n\
+HTTP and WebSocket refuse (403) a browser Origin that is not loopback and a Host that is\n\
+neither a loopback name nor the address the client connected to (DNS rebinding);\n\
+TCP refuses a client whose first bytes are not JSON-RPC. stdio has no Origin to check.";

@@ -39,24 +39,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             Ok(Exit::Ok)
         }
         Some(Command::Validate { workloads }) => Ok(validate(&workloads)),
-        Some(Command::Serve(args)) => {
-            use crate::server::net::Listen;
-            let listen = match (args.http, args.tcp, args.ws) {
-                (Some(addr), _, _) => Some(Listen::Http {
-                    addr,
-                    json_response: args.json_response,
-                    stateless: args.stateless,
-                }),
-                (_, Some(addr), _) => Some(Listen::Tcp { addr }),
-                (_, _, Some(addr)) => Some(Listen::Ws { addr }),
-                _ => None,
-            };
-            match listen {
-                Some(listen) => runtime()?.block_on(crate::server::net::serve(listen))?,
-                None => runtime()?.block_on(crate::server::serve_stdio())?,
-            }
-            Ok(Exit::Ok)
-        }
+        Some(Command::Serve(args)) => serve(args),
         Some(Command::Run(args)) => runtime()?.block_on(run_command(args)),
         Some(Command::Baseline(BaselineCommand::Save(args))) => {
             runtime()?.block_on(check::commands::baseline_save(args))
@@ -66,6 +49,37 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Some(Command::Report { file, format }) => check::commands::report(&file, format),
         Some(Command::Profile(args)) => runtime()?.block_on(crate::profile::command::run(args)),
     }
+}
+
+/// `mcptop serve`: the builtin server on stdio or on a network transport.
+fn serve(args: crate::cli::ServeArgs) -> anyhow::Result<Exit> {
+    use crate::server::net::{self, Listen};
+    let listen = match (args.http, args.tcp, args.ws) {
+        (Some(addr), _, _) => Some(Listen::Http {
+            addr: net::listen_address(&addr, net::DEFAULT_HTTP_PORT),
+            json_response: args.json_response,
+            stateless: args.stateless,
+        }),
+        (_, Some(addr), _) => Some(Listen::Tcp {
+            addr: net::listen_address(&addr, net::DEFAULT_TCP_PORT),
+        }),
+        (_, _, Some(addr)) => Some(Listen::Ws {
+            addr: net::listen_address(&addr, net::DEFAULT_WS_PORT),
+        }),
+        _ => None,
+    };
+    let Some(listen) = listen else {
+        runtime()?.block_on(crate::server::serve_stdio())?;
+        return Ok(Exit::Ok);
+    };
+    let options = net::ServeOptions {
+        access: crate::server::access::AccessPolicy::new(&args.allow_origin, &args.allow_host)?,
+        header_timeout: args.header_timeout,
+        idle_timeout: args.idle_timeout,
+        max_connections: args.max_connections as usize,
+    };
+    runtime()?.block_on(net::serve(listen, options))?;
+    Ok(Exit::Ok)
 }
 
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

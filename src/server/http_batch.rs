@@ -4,6 +4,9 @@
 //! is an array becomes one inner request per message (same headers), and the
 //! responses to its requests go back as one JSON array. Other eras (named by
 //! `MCP-Protocol-Version`) get a 400; everything else passes through.
+//! A POST body must arrive within the time it is given (408 otherwise), so
+//! a client that sends a head and then trickles or withholds its body does
+//! not hold the connection forever.
 
 use super::net::MAX_REQUEST_BYTES;
 use super::BuiltinServer;
@@ -17,19 +20,35 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::StreamableHttpService;
 use serde_json::Value;
 use std::convert::Infallible;
+use std::time::Duration;
 
 pub type Service = StreamableHttpService<BuiltinServer, LocalSessionManager>;
-type Reply = Response<BoxBody<Bytes, Infallible>>;
+pub type Reply = Response<BoxBody<Bytes, Infallible>>;
 
-/// Answers one HTTP request, splitting a batch POST around rmcp.
-pub async fn handle(service: Service, request: Request<Incoming>) -> Reply {
+/// Answers one HTTP request, splitting a batch POST around rmcp; a POST
+/// body must arrive within `body_timeout`.
+pub async fn handle(service: Service, request: Request<Incoming>, body_timeout: Duration) -> Reply {
     if request.method() != hyper::Method::POST {
         return service.handle(request).await;
     }
     let (parts, body) = request.into_parts();
-    let bytes = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
+    let collected = tokio::time::timeout(
+        body_timeout,
+        Limited::new(body, MAX_REQUEST_BYTES).collect(),
+    );
+    let bytes = match collected.await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(_)) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
+        Err(_) => {
+            let why = format!("request body not received within {body_timeout:?}");
+            let mut reply = plain(StatusCode::REQUEST_TIMEOUT, &why);
+            // What is left of the body would be read as the next request.
+            reply.headers_mut().insert(
+                hyper::header::CONNECTION,
+                hyper::header::HeaderValue::from_static("close"),
+            );
+            return reply;
+        }
     };
     if bytes.trim_ascii_start().first() != Some(&b'[') {
         return service

@@ -4,8 +4,10 @@
 //! can calibrate: `sleep` has a known latency, `cpu` a known CPU time spent in
 //! `burn_cpu`, `payload` a known reply size.
 
+pub mod access;
 pub mod batch;
 pub mod http_batch;
+pub mod http_conn;
 pub mod net;
 
 use rmcp::handler::server::router::tool::ToolRouter;

@@ -1,26 +1,46 @@
 //! `mcptop serve` over the network: Streamable HTTP (rmcp's own service on
 //! hyper), raw TCP (newline-delimited JSON-RPC) and WebSocket (subprotocol
 //! `mcp`). Each prints `listening on URL` on stdout once it accepts, so a
-//! caller that asked for port 0 learns the port. Loopback by default; Nagle
-//! off on every accepted socket.
+//! caller that asked for port 0 learns the port.
+//!
+//! Bounds shared by the three: a loopback address unless told otherwise
+//! (with a warning on stderr for any other), at most `max_connections`
+//! connections at once (past that a new one is answered "busy" and closed
+//! at once, so clients fail fast instead of hanging in the listen queue),
+//! and the header timeout on whatever must come first (an HTTP request
+//! head, the WebSocket upgrade, a TCP client's first JSON-RPC byte).
+//! HTTP and WebSocket check Origin and Host (`access`); TCP refuses a peer
+//! whose first bytes are not JSON-RPC (a browser's cross-protocol POST).
+//! Nagle is off on every accepted socket.
 
+use super::access::{AccessPolicy, Refusal};
 use super::batch::BatchingTransport;
-use super::http_batch;
+use super::http_conn::{self, HttpShared, Timeouts};
 use super::BuiltinServer;
 use crate::target::ws;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use std::io::Write;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 
 /// Largest POST body the HTTP server reads.
 pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+/// Default ports when only a host, or nothing, is given.
+pub const DEFAULT_HTTP_PORT: u16 = 3001;
+pub const DEFAULT_TCP_PORT: u16 = 3002;
+pub const DEFAULT_WS_PORT: u16 = 3003;
+/// Leading whitespace a TCP client may send before its first message.
+const MAX_LEADING_WHITESPACE: usize = 1024;
 
-/// Where and how to serve.
+/// Which transport, on which address.
 #[derive(Debug, Clone)]
 pub enum Listen {
     Http {
@@ -38,90 +58,286 @@ pub enum Listen {
     },
 }
 
-pub async fn serve(listen: Listen) -> anyhow::Result<()> {
+/// What every transport is bounded by.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub access: AccessPolicy,
+    /// The first thing a client must send (HTTP head, WebSocket upgrade,
+    /// TCP's first byte), and an HTTP request body, must arrive within this.
+    pub header_timeout: Duration,
+    /// HTTP: how long a kept-alive connection may wait for its next request.
+    pub idle_timeout: Duration,
+    /// Connections open at once, per listener.
+    pub max_connections: usize,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            access: AccessPolicy::default(),
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 4096,
+        }
+    }
+}
+
+/// The address to bind for what the user gave: nothing (`""`) or a port
+/// (`3001`, `:3001`) means 127.0.0.1, a host without a port gets
+/// `default_port`; `HOST:PORT` and `[V6]:PORT` are kept.
+pub fn listen_address(given: &str, default_port: u16) -> String {
+    let given = given.trim();
+    let port_only = given.strip_prefix(':').unwrap_or(given);
+    if given.is_empty() {
+        return format!("127.0.0.1:{default_port}");
+    }
+    if port_only.parse::<u16>().is_ok() {
+        return format!("127.0.0.1:{port_only}");
+    }
+    if let Ok(ip) = given.parse::<IpAddr>() {
+        return SocketAddr::new(ip, default_port).to_string();
+    }
+    if given.starts_with('[') && given.ends_with(']') {
+        return format!("{given}:{default_port}");
+    }
+    match given.rsplit_once(':') {
+        Some((_, port)) if port.parse::<u16>().is_ok() => given.to_string(),
+        _ => format!("{given}:{default_port}"),
+    }
+}
+
+/// The warning a bind on `local` deserves: none on loopback.
+pub fn exposure_warning(local: SocketAddr) -> Option<String> {
+    if local.ip().to_canonical().is_loopback() {
+        return None;
+    }
+    Some(format!(
+        "warning: mcptop serve binds {local}, which is not a loopback address: \
+         other machines can reach it, and it has no authentication. Bind 127.0.0.1 \
+         (the default) unless that is what you want."
+    ))
+}
+
+pub async fn serve(listen: Listen, options: ServeOptions) -> anyhow::Result<()> {
+    raise_fd_limit(options.max_connections);
     match listen {
         Listen::Http {
             addr,
             json_response,
             stateless,
-        } => serve_http(&addr, json_response, stateless).await,
-        Listen::Tcp { addr } => serve_tcp(&addr).await,
-        Listen::Ws { addr } => serve_ws(&addr).await,
+        } => serve_http(&addr, json_response, stateless, options).await,
+        Listen::Tcp { addr } => serve_tcp(&addr, options).await,
+        Listen::Ws { addr } => serve_ws(&addr, options).await,
     }
 }
 
-async fn bind(addr: &str, scheme: &str, path: &str) -> anyhow::Result<TcpListener> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-    let local: SocketAddr = listener.local_addr()?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "listening on {scheme}://{local}{path}")?;
-    out.flush()?;
-    Ok(listener)
+/// Accepted connections, at most `max` at once.
+struct Listener {
+    socket: TcpListener,
+    slots: Arc<Semaphore>,
+    /// Whether "full" has been said since the last connection was accepted.
+    full_reported: AtomicBool,
+    max: usize,
+    /// What a connection refused for being one too many is told.
+    busy: &'static [u8],
 }
 
-async fn accept(listener: &TcpListener) -> Option<TcpStream> {
-    loop {
-        match listener.accept().await {
-            Ok((stream, _)) => {
-                let _ = stream.set_nodelay(true);
-                return Some(stream);
-            }
-            // Out of descriptors and the like: back off instead of spinning.
-            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+const HTTP_BUSY: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+const TCP_BUSY: &[u8] = b"{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32000,\"message\":\"server busy: too many connections\"}}\n";
+
+impl Listener {
+    async fn bind(
+        addr: &str,
+        scheme: &str,
+        path: &str,
+        options: &ServeOptions,
+    ) -> anyhow::Result<Listener> {
+        let cannot = |e: std::io::Error| anyhow::anyhow!("cannot listen on {addr}: {e}");
+        let wanted: Vec<SocketAddr> = tokio::net::lookup_host(addr)
+            .await
+            .map_err(cannot)?
+            .collect();
+        // Said before binding, so it is said even when the bind then fails.
+        if let Some(warning) = wanted.iter().find_map(|a| exposure_warning(*a)) {
+            eprintln!("{warning}");
+        }
+        let socket = TcpListener::bind(wanted.as_slice()).await.map_err(cannot)?;
+        let local: SocketAddr = socket.local_addr()?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on {scheme}://{local}{path}")?;
+        out.flush()?;
+        let max = options.max_connections.max(1);
+        Ok(Listener {
+            socket,
+            slots: Arc::new(Semaphore::new(max)),
+            full_reported: AtomicBool::new(false),
+            max,
+            busy: if scheme == "tcp" { TCP_BUSY } else { HTTP_BUSY },
+        })
+    }
+
+    /// The next connection with its slot, and the address it reached.
+    async fn accept(&self) -> (TcpStream, IpAddr, OwnedSemaphorePermit) {
+        loop {
+            let stream = match self.socket.accept().await {
+                Ok((stream, _)) => stream,
+                // Out of descriptors and the like: back off instead of spinning.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
+            let Ok(permit) = self.slots.clone().try_acquire_owned() else {
+                self.refuse(&stream);
+                continue;
+            };
+            self.full_reported.store(false, Ordering::Relaxed);
+            let _ = stream.set_nodelay(true);
+            let local = stream
+                .local_addr()
+                .map_or(IpAddr::from([127, 0, 0, 1]), |a| a.ip());
+            return (stream, local, permit);
+        }
+    }
+
+    fn refuse(&self, stream: &TcpStream) {
+        // A fresh socket's send buffer is empty: this never blocks.
+        let _ = stream.try_write(self.busy);
+        if !self.full_reported.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "mcptop serve: {} connections open (--max-connections): refusing new ones",
+                self.max
+            );
         }
     }
 }
 
-async fn serve_http(addr: &str, json_response: bool, stateless: bool) -> anyhow::Result<()> {
+/// Lets the process keep `connections` sockets open if the hard limit
+/// allows, and says so when it does not.
+fn raise_fd_limit(connections: usize) {
+    #[cfg(unix)]
+    {
+        // stdio, the listener, the runtime's own descriptors.
+        const RESERVE: libc::rlim_t = 64;
+        let wanted = (connections as libc::rlim_t).saturating_add(RESERVE);
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit and setrlimit only read and write the struct given.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+            return;
+        }
+        if limit.rlim_cur < wanted {
+            let raised = libc::rlimit {
+                rlim_cur: wanted.min(limit.rlim_max),
+                rlim_max: limit.rlim_max,
+            };
+            // SAFETY: as above.
+            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+                limit = raised;
+            }
+        }
+        if limit.rlim_cur < wanted {
+            eprintln!(
+                "warning: the open-file limit ({}) is below --max-connections {connections}: \
+                 connections past it wait in the listen queue",
+                limit.rlim_cur
+            );
+        }
+    }
+}
+
+async fn serve_http(
+    addr: &str,
+    json_response: bool,
+    stateless: bool,
+    options: ServeOptions,
+) -> anyhow::Result<()> {
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(!stateless)
         .with_json_response(json_response)
         .with_max_request_body_bytes(MAX_REQUEST_BYTES)
-        // Browsers on other sites must not reach a local server (DNS
-        // rebinding); pages served from loopback may.
-        .with_allowed_origins(["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"])
-        .enforce_origin_validation();
+        // `access` has checked Host and Origin before rmcp sees a request,
+        // with the same rules for WebSocket; rmcp's own host list would also
+        // refuse the address a non-loopback bind is reached by.
+        .disable_allowed_hosts()
+        .disable_allowed_origins();
     let service = StreamableHttpService::new(
         || Ok(BuiltinServer::new()),
         Arc::new(LocalSessionManager::default()),
         config,
     );
-    let listener = bind(addr, "http", "/mcp").await?;
-    while let Some(stream) = accept(&listener).await {
-        let service = service.clone();
-        let service = hyper::service::service_fn(move |request| {
-            let service = service.clone();
-            async move { Ok::<_, std::convert::Infallible>(http_batch::handle(service, request).await) }
-        });
+    let shared = HttpShared {
+        service,
+        access: Arc::new(options.access.clone()),
+        timeouts: Timeouts {
+            header: options.header_timeout,
+            idle: options.idle_timeout,
+        },
+    };
+    let listener = Listener::bind(addr, "http", "/mcp", &options).await?;
+    loop {
+        let (stream, local, permit) = listener.accept().await;
+        let shared = shared.clone();
         tokio::spawn(async move {
-            let _ = hyper::server::conn::http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
+            http_conn::serve_connection(stream, local, shared).await;
+            drop(permit);
         });
     }
-    Ok(())
 }
 
-async fn serve_tcp(addr: &str) -> anyhow::Result<()> {
-    let listener = bind(addr, "tcp", "").await?;
-    while let Some(stream) = accept(&listener).await {
+async fn serve_tcp(addr: &str, options: ServeOptions) -> anyhow::Result<()> {
+    let listener = Listener::bind(addr, "tcp", "", &options).await?;
+    let first_byte_within = options.header_timeout;
+    loop {
+        let (stream, _, permit) = listener.accept().await;
         tokio::spawn(async move {
-            let (reader, writer) = stream.into_split();
-            let _ = super::serve_lines(BatchingTransport::new(reader, writer)).await;
+            let (mut reader, writer) = stream.into_split();
+            let first = tokio::time::timeout(first_byte_within, first_message_byte(&mut reader));
+            match first.await {
+                Ok(Ok(byte)) if byte == b'{' || byte == b'[' => {
+                    let reader = std::io::Cursor::new([byte]).chain(reader);
+                    let _ = super::serve_lines(BatchingTransport::new(reader, writer)).await;
+                }
+                Ok(Ok(_)) => {
+                    let _ = writer.try_write(NOT_JSON_RPC);
+                }
+                _ => {}
+            }
+            drop(permit);
         });
     }
-    Ok(())
 }
 
-/// Accepts the handshake only when the client offers the `mcp` subprotocol.
+const NOT_JSON_RPC: &[u8] = b"{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32700,\"message\":\"not JSON-RPC: this port speaks newline-delimited JSON-RPC\"}}\n";
+
+/// The first byte that is not whitespace (the whitespace is dropped: it is
+/// nothing between JSON-RPC lines).
+async fn first_message_byte<R: AsyncRead + Unpin>(reader: &mut R) -> std::io::Result<u8> {
+    for _ in 0..MAX_LEADING_WHITESPACE {
+        let byte = reader.read_u8().await?;
+        if !byte.is_ascii_whitespace() {
+            return Ok(byte);
+        }
+    }
+    Err(std::io::Error::other("nothing but whitespace"))
+}
+
+/// The WebSocket upgrade: Origin and Host first, then the `mcp` subprotocol.
 #[allow(clippy::result_large_err)] // the signature tungstenite asks for
-fn choose_subprotocol(
+fn accept_upgrade(
+    access: &AccessPolicy,
+    local: IpAddr,
     request: &Request,
     mut response: Response,
 ) -> Result<Response, ErrorResponse> {
+    if let Err(Refusal { status, reason }) = access.check(request.headers(), local) {
+        let mut refusal = ErrorResponse::new(Some(format!("Forbidden: {reason}")));
+        *refusal.status_mut() = status;
+        return Err(refusal);
+    }
     let offered = request
         .headers()
         .get_all("Sec-WebSocket-Protocol")
@@ -142,17 +358,24 @@ fn choose_subprotocol(
     Ok(response)
 }
 
-async fn serve_ws(addr: &str) -> anyhow::Result<()> {
-    let listener = bind(addr, "ws", "/").await?;
-    while let Some(stream) = accept(&listener).await {
+async fn serve_ws(addr: &str, options: ServeOptions) -> anyhow::Result<()> {
+    let listener = Listener::bind(addr, "ws", "/", &options).await?;
+    let access = Arc::new(options.access.clone());
+    loop {
+        let (stream, local, permit) = listener.accept().await;
+        let access = access.clone();
+        let upgrade_within = options.header_timeout;
         tokio::spawn(async move {
-            let Ok(socket) = tokio_tungstenite::accept_hdr_async_with_config(
+            #[allow(clippy::result_large_err)] // the signature tungstenite asks for
+            let callback = |request: &Request, response: Response| {
+                accept_upgrade(&access, local, request, response)
+            };
+            let upgrade = tokio_tungstenite::accept_hdr_async_with_config(
                 stream,
-                choose_subprotocol,
+                callback,
                 Some(ws::config()),
-            )
-            .await
-            else {
+            );
+            let Ok(Ok(socket)) = tokio::time::timeout(upgrade_within, upgrade).await else {
                 return;
             };
             let (server_io, bridge_io) = tokio::io::duplex(256 * 1024);
@@ -160,7 +383,60 @@ async fn serve_ws(addr: &str) -> anyhow::Result<()> {
             let (reader, writer) = tokio::io::split(server_io);
             let _ = super::serve_lines(BatchingTransport::new(reader, writer)).await;
             bridge.abort();
+            drop(permit);
         });
     }
-    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_defaults_to_loopback_and_the_transport_port() {
+        assert_eq!(listen_address("", 3001), "127.0.0.1:3001");
+        assert_eq!(listen_address("4000", 3001), "127.0.0.1:4000");
+        assert_eq!(listen_address(":4000", 3001), "127.0.0.1:4000");
+        assert_eq!(listen_address("0", 3001), "127.0.0.1:0");
+        assert_eq!(listen_address("localhost", 3002), "localhost:3002");
+        assert_eq!(listen_address("localhost:9", 3002), "localhost:9");
+        assert_eq!(listen_address("0.0.0.0", 3003), "0.0.0.0:3003");
+        assert_eq!(listen_address("0.0.0.0:80", 3003), "0.0.0.0:80");
+        assert_eq!(listen_address("::1", 3003), "[::1]:3003");
+        assert_eq!(listen_address("[::1]", 3003), "[::1]:3003");
+        assert_eq!(listen_address("[::1]:7", 3003), "[::1]:7");
+    }
+
+    #[test]
+    fn a_non_loopback_bind_is_warned_about_a_loopback_one_is_not() {
+        for quiet in [
+            "127.0.0.1:3001",
+            "127.0.0.2:1",
+            "[::1]:3001",
+            "[::ffff:127.0.0.1]:1",
+        ] {
+            let addr: SocketAddr = quiet.parse().expect("addr");
+            assert_eq!(exposure_warning(addr), None, "{quiet}");
+        }
+        for loud in ["0.0.0.0:3001", "[::]:3001", "192.168.1.5:3001"] {
+            let addr: SocketAddr = loud.parse().expect("addr");
+            let warning = exposure_warning(addr).unwrap_or_default();
+            assert!(
+                warning.starts_with("warning:")
+                    && warning.contains(loud)
+                    && warning.contains("not a loopback"),
+                "{loud}: {warning:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn leading_whitespace_is_skipped_and_bounded() {
+        let mut ok: &[u8] = b"\r\n  {\"jsonrpc\"";
+        assert_eq!(first_message_byte(&mut ok).await.expect("byte"), b'{');
+        let mut http: &[u8] = b"POST / HTTP/1.1\r\n";
+        assert_eq!(first_message_byte(&mut http).await.expect("byte"), b'P');
+        let blank = vec![b' '; MAX_LEADING_WHITESPACE + 1];
+        assert!(first_message_byte(&mut blank.as_slice()).await.is_err());
+    }
 }

@@ -10,6 +10,7 @@ mod hostile_http;
 mod http_stream;
 mod net;
 mod profile;
+mod serve;
 mod stdio;
 #[cfg(feature = "tui")]
 mod tui;
