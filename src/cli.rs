@@ -212,10 +212,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
     pub ws: Option<String>,
     /// HTTP: reply with plain JSON instead of an event stream when possible
-    #[arg(long, requires = "http")]
+    #[arg(long, conflicts_with_all = ["stdio", "tcp", "ws"])]
     pub json_response: bool,
     /// HTTP: no sessions; every request stands alone
-    #[arg(long, requires = "http")]
+    #[arg(long, conflicts_with_all = ["stdio", "tcp", "ws"])]
     pub stateless: bool,
     /// HTTP, WebSocket: also accept requests from this browser origin
     /// (SCHEME://HOST[:PORT|:*], `null`, or `*` for any); repeatable
@@ -226,14 +226,24 @@ pub struct ServeArgs {
     pub allow_host: Vec<String>,
     /// Time to receive what a client sends first: an HTTP request head (and
     /// then its body), the WebSocket upgrade, a TCP client's first message
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = positive_duration)]
     pub header_timeout: std::time::Duration,
-    /// HTTP: close a kept-alive connection after this long without a request
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration, requires = "http")]
-    pub idle_timeout: std::time::Duration,
+    /// HTTP: close a kept-alive connection after this long without a request [default: 60s]
+    #[arg(long, value_name = "DURATION", value_parser = positive_duration, conflicts_with_all = ["stdio", "tcp", "ws"])]
+    pub idle_timeout: Option<std::time::Duration>,
     /// Connections open at once; past it a new one is told "busy" (HTTP 503) and closed
     #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
+}
+
+/// A humantime duration above zero (a zero timeout would close every
+/// connection at once).
+fn positive_duration(text: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("must be more than 0".to_string()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!("expected a duration like 10s or 500ms: {e}")),
+    }
 }
 
 pub const SERVE_HELP: &str = "ADDR is HOST:PORT, a port alone (3001 or :3001, on 127.0.0.1) or a host alone (default port).\n\

@@ -75,7 +75,9 @@ fn serve(args: crate::cli::ServeArgs) -> anyhow::Result<Exit> {
     let options = net::ServeOptions {
         access: crate::server::access::AccessPolicy::new(&args.allow_origin, &args.allow_host)?,
         header_timeout: args.header_timeout,
-        idle_timeout: args.idle_timeout,
+        idle_timeout: args
+            .idle_timeout
+            .unwrap_or(net::ServeOptions::default().idle_timeout),
         max_connections: args.max_connections as usize,
     };
     runtime()?.block_on(net::serve(listen, options))?;

@@ -196,6 +196,26 @@ fn an_unusable_allow_origin_is_a_usage_error() {
 }
 
 #[test]
+fn a_zero_timeout_and_an_idle_timeout_off_http_are_usage_errors() {
+    TestDir::new()
+        .mcptop()
+        .args(["serve", "--http", "127.0.0.1:0", "--header-timeout", "0s"])
+        .timeout(GUARD)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("must be more than 0"));
+    TestDir::new()
+        .mcptop()
+        .args(["serve", "--ws", "127.0.0.1:0", "--idle-timeout", "5s"])
+        .timeout(GUARD)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "cannot be used with '--idle-timeout",
+        ));
+}
+
+#[test]
 fn a_browser_post_to_the_tcp_port_runs_nothing() {
     let server = serve(&["--tcp", "127.0.0.1:0"]);
     let a = authority(&server);
