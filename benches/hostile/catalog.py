@@ -299,7 +299,9 @@ def main():
     parser.add_argument("--list", action="store_true", help="list the cases and their expectations")
     parser.add_argument("--keep", action="store_true", help="keep each case's directory")
     opts = parser.parse_args()
-    from cases import CASES
+    from issue_cases import CASES as ISSUE
+    from peer_cases import CASES as PEERS
+    CASES = PEERS + ISSUE
     cases = [c for c in CASES if opts.only in c.name]
     if opts.list:
         for c in cases:
