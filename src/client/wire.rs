@@ -3,6 +3,8 @@
 //! error, `isError`, the negotiated version) and skips the rest without
 //! building a tree, so the client's cost stays small beside the server's.
 
+use super::escape::escape_line;
+pub use super::probe::{MetaProbe, ResultProbe, ServerInfo};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::Value;
@@ -104,37 +106,6 @@ pub struct RpcError {
     pub message: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct ServerInfo {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub version: String,
-}
-
-/// The few fields of a `result` the client looks at.
-#[derive(Debug, Default, Deserialize)]
-pub struct ResultProbe {
-    #[serde(rename = "isError", default)]
-    pub is_error: Option<bool>,
-    #[serde(rename = "protocolVersion", default)]
-    pub protocol_version: Option<String>,
-    #[serde(rename = "serverInfo", default)]
-    pub server_info: Option<ServerInfo>,
-    /// `server/discover` (2026-07-28 and later).
-    #[serde(rename = "supportedVersions", default)]
-    pub supported_versions: Option<Vec<String>>,
-    #[serde(rename = "_meta", default)]
-    pub meta: Option<MetaProbe>,
-}
-
-/// The `_meta` fields the client reads.
-#[derive(Debug, Default, Deserialize)]
-pub struct MetaProbe {
-    #[serde(rename = "io.modelcontextprotocol/serverInfo", default)]
-    pub server_info: Option<ServerInfo>,
-}
-
 #[derive(Debug, Deserialize)]
 struct Envelope {
     #[serde(default)]
@@ -194,12 +165,25 @@ impl<'de> Deserialize<'de> for ResultOrNull {
     }
 }
 
+/// Why a reply to one of mcptop's requests is not a result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReplyError {
+    /// The server answered with a JSON-RPC error.
+    Rpc(RpcError),
+    /// The reply names the request's id but is not a valid response (no
+    /// result nor error, bad JSON, not UTF-8, too long): says what was wrong.
+    Malformed(String),
+}
+
 /// What one line from the server is.
+// Nearly every line is a response: boxing its probe to shrink the rare
+// variants would cost an allocation per reply.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Incoming {
     Response {
         id: u64,
-        outcome: Result<ResultProbe, RpcError>,
+        outcome: Result<ResultProbe, ReplyError>,
     },
     /// A request from the server (e.g. `ping`); must be answered.
     ServerRequest {
@@ -214,10 +198,29 @@ pub enum Incoming {
 }
 
 /// What one line or body holds: a message, or a JSON-RPC batch of them.
+#[allow(clippy::large_enum_variant)] // as `Incoming`
 #[derive(Debug)]
 pub enum Messages {
     One(Incoming),
     Batch(Vec<Incoming>),
+}
+
+/// Classifies a line's bytes: `classify_text`, except that a line that is
+/// not UTF-8 but names one of mcptop's ids fails that request.
+pub fn classify_bytes(bytes: &[u8], batch_sent: bool) -> Messages {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => classify_text(text, batch_sent),
+        Err(e) => {
+            let what = format!("line is not UTF-8 ({e})");
+            Messages::One(match salvage_id(bytes) {
+                Some(id) => malformed(id, what, &String::from_utf8_lossy(bytes)),
+                None => Incoming::Invalid(format!(
+                    "{what}: {}",
+                    snippet(&String::from_utf8_lossy(bytes))
+                )),
+            })
+        }
+    }
 }
 
 /// Classifies a line or body. An array is a batch reply, which is only
@@ -247,18 +250,27 @@ pub fn classify_text(text: &str, batch_sent: bool) -> Messages {
     Messages::Batch(
         items
             .into_iter()
-            .map(|item| match Envelope::deserialize(&item) {
-                Ok(env) => classify_envelope(env, &item.to_string()),
-                Err(e) => Incoming::Invalid(format!(
-                    "invalid message in a batch ({e}): {}",
-                    snippet(&item.to_string())
-                )),
+            .map(|item| {
+                let raw = item.to_string();
+                match Envelope::deserialize(&item) {
+                    Ok(env) => classify_envelope(env, &raw),
+                    Err(e) => match item.get("id").and_then(Value::as_u64) {
+                        Some(id) if item.get("method").is_none() => {
+                            malformed(id, format!("invalid response ({e})"), &raw)
+                        }
+                        _ => Incoming::Invalid(format!(
+                            "invalid message in a batch ({e}): {}",
+                            snippet(&raw)
+                        )),
+                    },
+                }
             })
             .collect(),
     )
 }
 
-/// Classifies one message (not a batch).
+/// Classifies one message (not a batch). A response that is malformed but
+/// names its id is that request's failure, not an unmatched line.
 pub fn classify(line: &str) -> Incoming {
     let trimmed = line.trim();
     if trimmed.is_empty() {
@@ -269,7 +281,20 @@ pub fn classify(line: &str) -> Incoming {
     }
     match serde_json::from_str(trimmed) {
         Ok(env) => classify_envelope(env, trimmed),
-        Err(e) => Incoming::Invalid(format!("invalid JSON ({e}): {}", snippet(trimmed))),
+        Err(e) => match salvage_id(trimmed.as_bytes()) {
+            Some(id) => malformed(id, format!("invalid JSON ({e})"), trimmed),
+            None => Incoming::Invalid(format!("invalid JSON ({e}): {}", snippet(trimmed))),
+        },
+    }
+}
+
+fn malformed(id: u64, what: String, raw: &str) -> Incoming {
+    Incoming::Response {
+        id,
+        outcome: Err(ReplyError::Malformed(format!(
+            "malformed response to id {id}: {what}: {}",
+            snippet(raw)
+        ))),
     }
 }
 
@@ -279,23 +304,28 @@ fn classify_envelope(env: Envelope, raw: &str) -> Incoming {
         (Some(method), None) => Incoming::Notification { method },
         (None, Some(id)) => {
             let Some(id) = id.as_u64() else {
-                return Incoming::Invalid(format!("response with an id mcptop never sent: {id}"));
+                return Incoming::Invalid(format!(
+                    "response with an id mcptop never sent: {}",
+                    snippet(&id.to_string())
+                ));
             };
             match (env.result, env.error) {
-                (Some(ResultOrNull(probe)), None) => Incoming::Response {
-                    id,
-                    outcome: Ok(probe),
-                },
+                (Some(ResultOrNull(mut probe)), None) => {
+                    if probe.is_error == Some(true) {
+                        probe.error_text = super::probe::first_text(raw)
+                            .map(|t| super::escape::escape_bounded(&t, MAX_MESSAGE_CHARS));
+                    }
+                    Incoming::Response {
+                        id,
+                        outcome: Ok(probe),
+                    }
+                }
                 (None, Some(err)) => Incoming::Response {
                     id,
-                    outcome: Err(err),
+                    outcome: Err(ReplyError::Rpc(err)),
                 },
-                (Some(_), Some(_)) => {
-                    Incoming::Invalid(format!("response {id} has both result and error"))
-                }
-                (None, None) => {
-                    Incoming::Invalid(format!("response {id} has neither result nor error"))
-                }
+                (Some(_), Some(_)) => malformed(id, "both result and error".into(), raw),
+                (None, None) => malformed(id, "neither result nor error".into(), raw),
             }
         }
         (None, None) => Incoming::Invalid(format!(
@@ -305,17 +335,85 @@ fn classify_envelope(env: Envelope, raw: &str) -> Incoming {
     }
 }
 
-/// The start of a line, for error messages.
+/// Longest server message kept in an error (characters, after escaping).
+pub const MAX_MESSAGE_CHARS: usize = 240;
+
+/// The id of a line that is meant as a response but cannot be parsed: the
+/// number after a top-level `"id":` key, when the line is an object with
+/// no `method` (a server's own request is never one of ours). Scans bytes,
+/// so it works on invalid UTF-8 and on the head of an over-long line.
+pub fn salvage_id(raw: &[u8]) -> Option<u64> {
+    match top_level_id(raw) {
+        (id, false) => id,
+        (_, true) => None,
+    }
+}
+
+/// The number after a top-level `"id":` key of what looks like a JSON
+/// object (even a cut or broken one), and whether it has a `method` key.
+pub fn top_level_id(raw: &[u8]) -> (Option<u64>, bool) {
+    let skip_ws = |mut i: usize| {
+        while raw.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        i
+    };
+    let mut i = skip_ws(0);
+    if raw.get(i) != Some(&b'{') {
+        return (None, false);
+    }
+    let (mut depth, mut id, mut has_method) = (0usize, None, false);
+    while i < raw.len() {
+        match raw[i] {
+            b'"' => {
+                let start = i + 1;
+                let mut end = start;
+                while end < raw.len() && raw[end] != b'"' {
+                    end += if raw[end] == b'\\' { 2 } else { 1 };
+                }
+                let Some(key) = raw.get(start..end) else {
+                    break;
+                };
+                i = skip_ws(end + 1);
+                if depth == 1 && raw.get(i) == Some(&b':') {
+                    has_method |= key == b"method";
+                    if key == b"id" && id.is_none() {
+                        let at = skip_ws(i + 1).min(raw.len());
+                        let digits = raw[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+                        // `5,` `5}` `5 ` or the end of a cut line: a number, not `5.0` or `5x`.
+                        let ends = raw
+                            .get(at + digits)
+                            .is_none_or(|b| matches!(b, b',' | b'}') || b.is_ascii_whitespace());
+                        if ends {
+                            id = std::str::from_utf8(&raw[at..at + digits])
+                                .ok()
+                                .and_then(|d| d.parse().ok());
+                        }
+                    }
+                }
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    (id, has_method)
+}
+
+/// The start of a line, for error messages, with control characters
+/// escaped (it is whatever the server sent).
 pub fn snippet(text: &str) -> String {
     const MAX: usize = 120;
     if text.len() <= MAX {
-        text.to_string()
+        escape_line(text).into_owned()
     } else {
         let mut end = MAX;
         while !text.is_char_boundary(end) {
             end -= 1;
         }
-        format!("{}… ({} bytes)", &text[..end], text.len())
+        format!("{}… ({} bytes)", escape_line(&text[..end]), text.len())
     }
 }
 
@@ -414,7 +512,7 @@ mod tests {
             Incoming::Response {
                 id: 3,
                 outcome: Err(e),
-            } => assert_eq!(e.code, -32601),
+            } => assert!(matches!(e, ReplyError::Rpc(RpcError { code: -32601, .. }))),
             other => panic!("unexpected {other:?}"),
         }
         match classify(r#"{"jsonrpc":"2.0","id":9,"result":{}}"#) {
@@ -438,15 +536,30 @@ mod tests {
         ));
         for bad in [
             "not json",
-            "{\"id\":1}",
             "{\"id\":\"abc\",\"result\":{}}",
             "{}",
             "[1,2]",
-            "{\"id\":1,\"result\":{},\"error\":{\"code\":1,\"message\":\"\"}}",
+            "{\"id\":2,\"method\":\"x\"",
         ] {
             assert!(
                 matches!(classify(bad), Incoming::Invalid(_)),
                 "{bad} should be invalid"
+            );
+        }
+        // Malformed, but they name the request they answer: its failure.
+        for bad in [
+            "{\"id\":1}",
+            "{\"id\":1,\"result\":{},\"error\":{\"code\":1,\"message\":\"\"}}",
+            "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"isError\":\"yes\"}}",
+            "{\"id\" : 1 , \"result\":{\"text\":\"cut here",
+        ] {
+            assert!(
+                matches!(
+                    classify(bad),
+                    Incoming::Response { id: 1, outcome: Err(ReplyError::Malformed(ref m)) }
+                        if m.contains("id 1")
+                ),
+                "{bad} should fail request 1"
             );
         }
     }
@@ -507,6 +620,47 @@ mod tests {
             classify_text(r#"{"jsonrpc":"2.0","id":3,"result":{}}"#, true),
             Messages::One(Incoming::Response { id: 3, .. })
         ));
+    }
+
+    #[test]
+    fn an_id_is_salvaged_only_from_a_top_level_response_key() {
+        let cases: &[(&[u8], Option<u64>)] = &[
+            (br#"{"jsonrpc":"2.0","id":42,"result":{"#, Some(42)),
+            (b"  { \"id\" :\t7 }", Some(7)),
+            (br#"{"result":{"id":3,"x":"}"},"id":9}"#, Some(9)),
+            (br#"{"result":{"id":3}}"#, None),
+            (br#"{"a":"\"id\":5","id":6}"#, Some(6)),
+            (br#"{"id":5,"method":"ping""#, None),
+            (br#"{"id":5.5}"#, None),
+            (br#"{"id":"5"}"#, None),
+            (br#"{"id":"#, None),
+            (br#"[{"id":1}]"#, None),
+            (b"{\"id\":8,\"result\":\"\xff\xfe\"}", Some(8)),
+        ];
+        for (raw, id) in cases {
+            assert_eq!(salvage_id(raw), *id, "{}", String::from_utf8_lossy(raw));
+        }
+    }
+
+    #[test]
+    fn a_reply_that_is_not_utf8_fails_the_request_it_names() {
+        let Messages::One(Incoming::Response {
+            id: 8,
+            outcome: Err(ReplyError::Malformed(m)),
+        }) = classify_bytes(b"{\"id\":8,\"result\":{\"t\":\"\xff\"}}", false)
+        else {
+            panic!("request 8 fails");
+        };
+        assert!(m.contains("not UTF-8"), "{m}");
+        assert!(matches!(
+            classify_bytes(b"\xff\xfe", false),
+            Messages::One(Incoming::Invalid(m)) if m.contains("not UTF-8")
+        ));
+    }
+
+    #[test]
+    fn snippets_escape_what_the_server_sent() {
+        assert_eq!(snippet("a\x1b[2Jb"), "a\\x1b[2Jb");
     }
 
     #[test]

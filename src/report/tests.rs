@@ -2,10 +2,11 @@
 //! and a schema that reads back what it wrote.
 
 use super::*;
+use crate::client::CallError;
 use crate::engine::TargetInfo;
 use crate::metrics::recorder::{EngineStatus, Recorder};
 use crate::metrics::snapshot::{LoadNow, Phase};
-use crate::metrics::{ErrorKind, Sample};
+use crate::metrics::Sample;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -24,7 +25,7 @@ fn outcome(w: &Workload, errors: u64) -> RunOutcome {
     let t0 = Instant::now();
     let labels: Vec<String> = w.ops.iter().map(|o| o.label.clone()).collect();
     let mut r = Recorder::new(&labels, t0, None);
-    let mut add = |op: usize, took: u64, outcome: Result<(), ErrorKind>| {
+    let mut add = |op: usize, took: u64, outcome: Result<(), CallError>| {
         r.record(&Sample {
             op,
             planned: t0,
@@ -40,7 +41,7 @@ fn outcome(w: &Workload, errors: u64) -> RunOutcome {
         add(1, 100, Ok(()));
     }
     for _ in 0..errors {
-        add(1, 1, Err(ErrorKind::Timeout));
+        add(1, 1, Err(CallError::Timeout));
     }
     let status = EngineStatus {
         phase: Phase::Measuring,

@@ -110,7 +110,8 @@ async fn serve_tcp(addr: &str) -> anyhow::Result<()> {
     while let Some(stream) = accept(&listener).await {
         tokio::spawn(async move {
             let (reader, writer) = stream.into_split();
-            let _ = super::serve_lines(BatchingTransport::new(reader, writer)).await;
+            let transport = BatchingTransport::new(reader, writer).announcing();
+            let _ = super::serve_lines(transport).await;
         });
     }
     Ok(())
@@ -158,7 +159,8 @@ async fn serve_ws(addr: &str) -> anyhow::Result<()> {
             let (server_io, bridge_io) = tokio::io::duplex(256 * 1024);
             let bridge = tokio::spawn(ws::bridge(socket, bridge_io));
             let (reader, writer) = tokio::io::split(server_io);
-            let _ = super::serve_lines(BatchingTransport::new(reader, writer)).await;
+            let transport = BatchingTransport::new(reader, writer).announcing();
+            let _ = super::serve_lines(transport).await;
             bridge.abort();
         });
     }
