@@ -243,6 +243,7 @@ pub(super) fn parse_threshold(
         metric,
         op: t.op.clone(),
         bound,
+        by_default: false,
     })
 }
 

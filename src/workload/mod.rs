@@ -160,6 +160,27 @@ pub struct Threshold {
     pub op: Option<String>,
     /// Latency bounds are in microseconds, rates in fractions, throughput in req/s.
     pub bound: Bound,
+    /// Not in the file: the default every workload gets (`default_error_rate`).
+    pub by_default: bool,
+}
+
+/// The error rate a run may have when its workload declares no
+/// `error_rate` threshold of its own: 1 %. Zero would fail an overload test
+/// over one timeout in a million; 1 % still fails anything broken for
+/// good (a misspelt tool fails every request, a server that answers twice
+/// breaks the protocol on every reply), and the summary shows every error
+/// with its first message whatever the verdict.
+pub const DEFAULT_MAX_ERROR_RATE: f64 = 0.01;
+
+/// The threshold a workload without an `error_rate` threshold gets. Over the
+/// whole run, an error rate counts protocol violations as failed requests.
+pub fn default_error_rate() -> Threshold {
+    Threshold {
+        metric: Metric::ErrorRate,
+        op: None,
+        bound: Bound::AtMost(DEFAULT_MAX_ERROR_RATE),
+        by_default: true,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -397,6 +418,10 @@ impl Workload {
                     .map_err(|(k, m)| err(&format!("thresholds[{i}].{k}"), m))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let mut thresholds = thresholds;
+        if !thresholds.iter().any(|t| t.metric == Metric::ErrorRate) {
+            thresholds.push(default_error_rate());
+        }
         if let Some(t) = &spec.target {
             crate::target::TargetSpec::parse(t).map_err(|e| err("target", e.to_string()))?;
         }

@@ -182,17 +182,20 @@ fn thresholds_are_typed() {
             Threshold {
                 metric: Metric::Latency(Quantile::P99),
                 op: None,
-                bound: Bound::AtMost(20_000.0)
+                bound: Bound::AtMost(20_000.0),
+                by_default: false,
             },
             Threshold {
                 metric: Metric::ErrorRate,
                 op: Some("ping".into()),
-                bound: Bound::AtMost(0.01)
+                bound: Bound::AtMost(0.01),
+                by_default: false,
             },
             Threshold {
                 metric: Metric::Throughput,
                 op: None,
-                bound: Bound::AtLeast(1000.0)
+                bound: Bound::AtLeast(1000.0),
+                by_default: false,
             },
         ]
     );
@@ -249,4 +252,24 @@ fn a_batch_fits_the_in_flight_limits() {
     )
     .expect("valid");
     assert_eq!(w.batch, 1, "no batch: one request per send");
+}
+
+#[test]
+fn a_workload_without_an_error_rate_threshold_gets_the_default() {
+    let base = "name='x'\nconcurrency=1\nduration='1s'\n[[ops]]\nmethod='ping'\n";
+    let w = Workload::parse(
+        &format!("{base}[[thresholds]]\nmetric='p99'\nmax='20ms'\n"),
+        "t",
+    )
+    .expect("valid");
+    assert_eq!(w.thresholds.len(), 2);
+    assert_eq!(w.thresholds[1], default_error_rate());
+    assert_eq!(w.thresholds[1].bound, Bound::AtMost(DEFAULT_MAX_ERROR_RATE));
+    // Any error_rate threshold of its own, even on one operation, replaces it.
+    let own = Workload::parse(
+        &format!("{base}[[thresholds]]\nmetric='error_rate'\nop='ping'\nmax=1.0\n"),
+        "t",
+    )
+    .expect("valid");
+    assert!(own.thresholds.iter().all(|t| !t.by_default), "{own:?}");
 }
