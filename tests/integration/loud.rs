@@ -189,3 +189,172 @@ fn a_target_that_dies_before_the_handshake_has_its_stderr_escaped() {
     let bad = steering_bytes(&output.stderr);
     assert!(bad.is_empty(), "stderr has {bad:?}: {stderr}");
 }
+
+/// Peak resident memory of a finished child, from `wait4` (Linux keeps the
+/// high-water mark of the child and the descendants it reaped). Waits at
+/// most `limit`, polling for the exit; kills the child past it.
+#[cfg(target_os = "linux")]
+fn wait_with_peak_rss(child: &mut std::process::Child, limit: Duration) -> (i32, u64) {
+    let pid = child.id() as libc::pid_t;
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let mut status = 0;
+        // SAFETY: plain out-parameters for one of our own children.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let done = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        assert!(done >= 0, "wait4 failed");
+        if done == pid {
+            let code = if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                -1
+            };
+            // ru_maxrss is in KiB on Linux.
+            return (code, usage.ru_maxrss as u64 * 1024);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("mcptop did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Sixteen sessions, each answered once with a 200 MB line (over the
+/// 64 MiB limit): the lines are violations, the requests they answer fail
+/// at once, the run goes on to its end, and mcptop's peak memory stays
+/// under 512 MiB: the shared line budget (256 MiB) bounds what sixteen
+/// buffers of up to 64 MiB each (1 GiB) would otherwise take.
+#[cfg(target_os = "linux")]
+#[test]
+fn sixteen_sessions_of_200_mb_lines_cost_bounded_memory() {
+    const SESSIONS: u64 = 16;
+    const MAX_PEAK: u64 = 512 << 20;
+    let dir = TestDir::new();
+    dir.write(
+        "w.toml",
+        &format!(
+            r#"name = "long-lines"
+sessions = {SESSIONS}
+concurrency = {SESSIONS}
+requests = {}
+warmup = "0s"
+timeout = "120s"
+[[ops]]
+method = "tools/call"
+tool = "echo"
+arguments = {{ message = "hi" }}
+"#,
+            SESSIONS * 4
+        ),
+    );
+    let mut child = std::process::Command::new(crate::harness::mcptop_bin())
+        .current_dir(dir.path())
+        .args([
+            "run",
+            "w.toml",
+            "--quiet",
+            "--no-memory-stats",
+            "--out",
+            "r.json",
+        ])
+        .args(["--target", &loud("long-lines", "200")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start mcptop");
+    let (code, peak) = wait_with_peak_rss(&mut child, Duration::from_secs(300));
+    let r = read_json(&dir.join("r.json"));
+    assert_eq!(
+        r["stopped_by"]["reason"], "request_limit",
+        "{}",
+        r["stopped_by"]
+    );
+    let violations = r["protocol"]["violations"].as_u64().unwrap_or(0);
+    assert_eq!(violations, SESSIONS, "one per long line: {}", r["protocol"]);
+    assert_eq!(r["overall"]["errors_by_kind"]["protocol"], SESSIONS);
+    assert_eq!(r["overall"]["ok"], SESSIONS * 3, "{}", r["overall"]);
+    assert_eq!(code, 1, "the violations fail the default error rate");
+    eprintln!("mcptop peak RSS: {:.1} MiB", peak as f64 / (1 << 20) as f64);
+    assert!(
+        peak < MAX_PEAK,
+        "peak RSS {:.1} MiB is over {} MiB",
+        peak as f64 / (1 << 20) as f64,
+        MAX_PEAK >> 20
+    );
+}
+
+/// `mcptop serve --tcp` with sixteen connections each sending a 100 MB
+/// request line (over the 64 MiB limit, as the client test's 200 MB lines
+/// are; half the bytes to push): each is skipped, counted and refused by
+/// its id, the connections go on answering, and the server's peak memory
+/// stays under 512 MiB (sixteen 64 MiB buffers would be 1 GiB).
+#[cfg(target_os = "linux")]
+#[test]
+fn serve_tcp_bounds_memory_for_sixteen_200_mb_requests() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    const CONNECTIONS: usize = 16;
+    let mut server = std::process::Command::new(crate::harness::mcptop_bin())
+        .args(["serve", "--tcp", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start mcptop serve");
+    let mut listening = String::new();
+    let stdout = server.stdout.take().expect("stdout");
+    BufReader::new(stdout)
+        .read_line(&mut listening)
+        .expect("the listening line");
+    let addr = listening
+        .trim()
+        .strip_prefix("listening on tcp://")
+        .unwrap_or_else(|| panic!("unexpected {listening:?}"))
+        .to_string();
+    let clients: Vec<_> = (0..CONNECTIONS)
+        .map(|i| {
+            let addr = addr.clone();
+            std::thread::spawn(move || -> std::io::Result<(String, String)> {
+                let mut socket = std::net::TcpStream::connect(&addr)?;
+                socket.set_read_timeout(Some(Duration::from_secs(120)))?;
+                write!(
+                    socket,
+                    r#"{{"jsonrpc":"2.0","id":{i},"method":"tools/call","params":{{"name":"echo","arguments":{{"message":""#
+                )?;
+                let chunk = vec![b'x'; 1 << 20];
+                for _ in 0..100 {
+                    socket.write_all(&chunk)?;
+                }
+                socket.write_all(b"\"}}}\n")?;
+                socket.write_all(br#"{"jsonrpc":"2.0","id":99,"method":"ping"}"#)?;
+                socket.write_all(b"\n")?;
+                let mut replies = BufReader::new(socket.try_clone()?).lines();
+                let refusal = replies.next().transpose()?.unwrap_or_default();
+                let pong = replies.next().transpose()?.unwrap_or_default();
+                Ok((refusal, pong))
+            })
+        })
+        .collect();
+    for (i, client) in clients.into_iter().enumerate() {
+        let (refusal, pong) = client.join().expect("client thread").expect("client io");
+        let refusal: serde_json::Value = serde_json::from_str(&refusal).expect("JSON");
+        assert_eq!(refusal["id"], i, "{refusal}");
+        assert_eq!(refusal["error"]["code"], -32600, "{refusal}");
+        assert!(pong.contains(r#""id":99"#), "{pong}");
+    }
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(server.id() as libc::pid_t, libc::SIGKILL) };
+    let (_, peak) = wait_with_peak_rss(&mut server, Duration::from_secs(30));
+    let mut stderr = String::new();
+    if let Some(mut e) = server.stderr.take() {
+        let _ = e.read_to_string(&mut stderr);
+    }
+    assert!(
+        stderr.contains(&format!("({CONNECTIONS} so far)")),
+        "{stderr}"
+    );
+    eprintln!(
+        "mcptop serve peak RSS: {:.1} MiB",
+        peak as f64 / (1 << 20) as f64
+    );
+    assert!(peak < 512 << 20, "peak RSS {} MiB", peak >> 20);
+}
