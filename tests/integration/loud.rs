@@ -291,7 +291,7 @@ arguments = {{ message = "hi" }}
 /// stays under 512 MiB (sixteen 64 MiB buffers would be 1 GiB).
 #[cfg(target_os = "linux")]
 #[test]
-fn serve_tcp_bounds_memory_for_sixteen_200_mb_requests() {
+fn serve_tcp_bounds_memory_for_sixteen_100_mb_requests() {
     use std::io::{BufRead, BufReader, Read, Write};
     const CONNECTIONS: usize = 16;
     let mut server = std::process::Command::new(crate::harness::mcptop_bin())
