@@ -16,6 +16,7 @@ pub mod server;
 pub mod target;
 #[cfg(feature = "tui")]
 pub mod tui;
+pub mod validate;
 pub mod workload;
 
 /// What the process exits with.

@@ -358,3 +358,120 @@ fn serve_tcp_bounds_memory_for_sixteen_100_mb_requests() {
     );
     assert!(peak < 512 << 20, "peak RSS {} MiB", peak >> 20);
 }
+
+#[test]
+fn validate_names_every_problem_of_a_file() {
+    let dir = TestDir::new();
+    let six = crate::harness::fixture("../invalid_workloads/six-mistakes.toml");
+    let output = dir
+        .mcptop()
+        .arg("validate")
+        .arg(&six)
+        .arg("echo")
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let keys = [
+        "sesions",
+        "concurrency",
+        "duration",
+        "ops[0].tool",
+        "ops[1].wieght",
+        "thresholds[0].max",
+    ];
+    for key in keys {
+        assert!(
+            stderr.contains(&format!("six-mistakes.toml: {key}: ")),
+            "{key} missing:\n{stderr}"
+        );
+    }
+    let problems = stderr
+        .lines()
+        .filter(|l| l.starts_with("mcptop: error: "))
+        .count();
+    assert_eq!(problems, 6, "{stderr}");
+    assert!(stderr.contains("six-mistakes.toml: 6 problems"), "{stderr}");
+    // The valid one is still judged.
+    assert!(String::from_utf8_lossy(&output.stdout).contains("echo: ok"));
+}
+
+/// `validate --target` lists what the target offers (every page, resource
+/// templates included) and names each operation that asks for something
+/// it does not have: against the builtin server, mcptop's own server as a
+/// child process, and a scripted server that pages its listings.
+#[test]
+fn validate_against_a_target_names_what_it_does_not_list() {
+    let dir = TestDir::new();
+    dir.write(
+        "w.toml",
+        r#"name = "w"
+concurrency = 1
+duration = "1s"
+[[ops]]
+method = "tools/call"
+tool = "ech"
+[[ops]]
+method = "resources/read"
+uri = "mcptop://payload/64"
+[[ops]]
+method = "resources/read"
+uri = "mcptop://static/nope"
+[[ops]]
+method = "prompts/get"
+prompt = "greet"
+[[ops]]
+method = "prompts/get"
+prompt = "gret"
+"#,
+    );
+    let serve = format!(
+        "stdio:{} serve --stdio",
+        crate::harness::mcptop_bin().display()
+    );
+    for target in ["builtin", serve.as_str()] {
+        let output = dir
+            .mcptop()
+            .args(["validate", "w.toml", "mixed", "--target", target])
+            .timeout(Duration::from_secs(60))
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        for expected in [
+            "w.toml: ops[0].tool: no tool \"ech\"",
+            "(did you mean \"echo\"?)",
+            "w.toml: ops[2].uri: no resource \"mcptop://static/nope\"",
+            "w.toml: ops[4].prompt: no prompt \"gret\"",
+            "w.toml: 3 problems",
+        ] {
+            assert!(stderr.contains(expected), "{expected:?} missing:\n{stderr}");
+        }
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(stdout.contains("mixed: ok"), "{stdout}");
+    }
+    dir.write(
+        "paged.toml",
+        r#"name = "paged"
+concurrency = 1
+duration = "1s"
+[[ops]]
+method = "tools/call"
+tool = "late-tool"
+[[ops]]
+method = "prompts/get"
+prompt = "late-prompt"
+[[ops]]
+method = "resources/read"
+uri = "loud://static/b"
+[[ops]]
+method = "resources/read"
+uri = "loud://items/42"
+"#,
+    );
+    dir.mcptop()
+        .args(["validate", "paged.toml", "--target", &loud("listing", "")])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .success();
+}
