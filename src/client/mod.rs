@@ -7,6 +7,7 @@
 //! exact send and receive instants, counting protocol violations), so the
 //! client is written here; the server side uses rmcp.
 
+pub mod classify;
 pub mod escape;
 pub mod handshake;
 pub mod lines;
