@@ -2,8 +2,9 @@
 //!
 //! cargo run --release --example recorder_cost [SAMPLES]
 
+use mcptop::client::CallError;
 use mcptop::metrics::recorder::{EngineStatus, Recorder};
-use mcptop::metrics::{ErrorKind, Sample};
+use mcptop::metrics::Sample;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -25,7 +26,7 @@ fn main() {
                 sent: t0 + Duration::from_micros(i % 7),
                 done: t0 + took,
                 outcome: if i % 97 == 0 {
-                    Err(ErrorKind::Timeout)
+                    Err(CallError::Timeout)
                 } else {
                     Ok(())
                 },

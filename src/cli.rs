@@ -31,6 +31,10 @@ pub enum Command {
         /// Workload files or names
         #[arg(required = true)]
         workloads: Vec<String>,
+        /// Also connect to this target and report every operation whose tool,
+        /// resource or prompt it does not list
+        #[arg(long, short)]
+        target: Option<String>,
     },
     /// Run a workload and record a CPU flame graph of the measured phase
     /// (mcptop itself for the builtin target, the server processes with perf otherwise)

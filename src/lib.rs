@@ -16,6 +16,7 @@ pub mod server;
 pub mod target;
 #[cfg(feature = "tui")]
 pub mod tui;
+pub mod validate;
 pub mod workload;
 
 /// What the process exits with.
@@ -43,7 +44,9 @@ pub fn run(cli: cli::Cli) -> Exit {
     match runner::dispatch(cli) {
         Ok(exit) => exit,
         Err(e) => {
-            eprintln!("mcptop: error: {e:#}");
+            // An error may quote the target (its stderr, what it sent).
+            let text = format!("{e:#}");
+            eprintln!("mcptop: error: {}", client::escape::escape_text(&text));
             Exit::Error
         }
     }

@@ -38,7 +38,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             print_list();
             Ok(Exit::Ok)
         }
-        Some(Command::Validate { workloads }) => Ok(validate(&workloads)),
+        Some(Command::Validate { workloads, target }) => {
+            crate::validate::run(&workloads, target.as_deref())
+        }
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Run(args)) => runtime()?.block_on(run_command(args)),
         Some(Command::Baseline(BaselineCommand::Save(args))) => {
@@ -99,25 +101,6 @@ fn print_list() {
         };
         println!("{:<14} {:<26} {}", entry.name, origin, entry.description);
     }
-}
-
-fn validate(names: &[String]) -> Exit {
-    let mut exit = Exit::Ok;
-    for name in names {
-        match catalog::resolve(name, &Overrides::default()) {
-            Ok(w) => println!(
-                "{name}: ok ({}, {} operation(s), {} session(s))",
-                w.shape.describe(),
-                w.ops.len(),
-                w.sessions
-            ),
-            Err(e) => {
-                eprintln!("mcptop: error: {e}");
-                exit = Exit::Error;
-            }
-        }
-    }
-    exit
 }
 
 fn overrides(args: &RunArgs) -> Overrides {

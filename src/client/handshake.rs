@@ -4,7 +4,8 @@
 //! stdio too: the spec has no header layer there). The line client's
 //! handshakes live here; HTTP builds and judges the same messages.
 
-use super::wire::{self, PreparedRequest, ResultProbe};
+use super::escape::escape_bounded;
+use super::wire::{self, PreparedRequest, ResultProbe, ServerInfo};
 use super::{ConnectError, McpSession};
 use crate::workload::{KNOWN_PROTOCOLS, STATELESS_PROTOCOL};
 use std::sync::atomic::Ordering;
@@ -35,12 +36,7 @@ pub fn initialized(probe: ResultProbe) -> Result<ServerIdentity, ConnectError> {
     if !KNOWN_PROTOCOLS.contains(&version.as_str()) || version == STATELESS_PROTOCOL {
         return Err(ConnectError::Version(version, KNOWN_PROTOCOLS.join(", ")));
     }
-    let info = probe.server_info.unwrap_or_default();
-    Ok(ServerIdentity {
-        name: info.name,
-        version: info.version,
-        protocol_version: version,
-    })
+    Ok(identity(probe.server_info.unwrap_or_default(), version))
 }
 
 /// The `_meta` object every stateless request carries, serialized.
@@ -71,11 +67,18 @@ pub fn discovered(probe: ResultProbe) -> Result<ServerIdentity, ConnectError> {
         .and_then(|m| m.server_info)
         .or(probe.server_info)
         .unwrap_or_default();
-    Ok(ServerIdentity {
-        name: info.name,
-        version: info.version,
-        protocol_version: STATELESS_PROTOCOL.into(),
-    })
+    Ok(identity(info, STATELESS_PROTOCOL.into()))
+}
+
+/// The server's name and version are its own words: escaped (and cut)
+/// here, once, so no printout can pass a control sequence to a terminal.
+fn identity(info: ServerInfo, protocol_version: String) -> ServerIdentity {
+    const MAX_CHARS: usize = 120;
+    ServerIdentity {
+        name: escape_bounded(&info.name, MAX_CHARS),
+        version: escape_bounded(&info.version, MAX_CHARS),
+        protocol_version,
+    }
 }
 
 impl McpSession {

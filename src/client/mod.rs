@@ -7,8 +7,11 @@
 //! exact send and receive instants, counting protocol violations), so the
 //! client is written here; the server side uses rmcp.
 
+pub mod classify;
+pub mod escape;
 pub mod handshake;
 pub mod lines;
+pub mod probe;
 pub mod wire;
 
 use crate::workload::STATELESS_PROTOCOL;
@@ -21,7 +24,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use wire::{Incoming, Messages, PreparedRequest, ResultProbe, RpcError};
+use wire::{Incoming, Messages, PreparedRequest, ReplyError, ResultProbe};
 
 /// Longest line accepted from a server; longer ones are dropped and counted.
 pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
@@ -48,10 +51,26 @@ pub enum CallError {
     Transport(String),
     #[error("JSON-RPC error {code}: {message}")]
     JsonRpc { code: i64, message: String },
-    #[error("tool returned isError")]
-    ToolError,
+    /// `isError` on a tool result, with the tool's message (its first text).
+    #[error("tool returned isError: {0}")]
+    ToolError(String),
     #[error("protocol violation: {0}")]
     Protocol(String),
+}
+
+impl CallError {
+    /// What the server (or the connection) said, without the kind: the
+    /// JSON-RPC message, the tool's text, what was wrong. `None` for a
+    /// timeout, which has no message.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            CallError::Timeout => None,
+            CallError::Transport(m)
+            | CallError::JsonRpc { message: m, .. }
+            | CallError::ToolError(m)
+            | CallError::Protocol(m) => Some(m),
+        }
+    }
 }
 
 /// Why a session could not be set up.
@@ -77,10 +96,11 @@ pub struct SessionCounters {
 }
 
 impl SessionCounters {
+    /// Counts a violation; `what` may quote the server, so it is escaped.
     pub fn violation(&self, what: String) {
         self.violations.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut last) = self.last_violation.lock() {
-            *last = Some(what);
+            *last = Some(escape::escape_bounded(&what, wire::MAX_MESSAGE_CHARS));
         }
     }
 
@@ -154,14 +174,28 @@ impl Shared {
                 w.batch
             }
             None => {
+                let not_awaited = format!(
+                    "response for id {id}, which is not awaited (unknown, late or duplicate)"
+                );
                 on_violation(
                     self,
-                    format!(
-                        "response for id {id}, which is not awaited (unknown, late or duplicate)"
-                    ),
+                    match reply.1 {
+                        // A malformed one says what was wrong with it too.
+                        Err(CallError::Protocol(what)) => format!("{not_awaited}; {what}"),
+                        _ => not_awaited,
+                    },
                 );
                 None
             }
+        }
+    }
+
+    /// Fails the request `id` at once, if it is still awaited.
+    fn fail_one(&self, id: u64, error: CallError) -> bool {
+        let waiter = self.pending.lock().ok().and_then(|mut p| p.remove(&id));
+        match waiter {
+            Some(w) => w.tx.send((Instant::now(), Err(error))).is_ok(),
+            None => false,
         }
     }
 
@@ -288,6 +322,12 @@ impl McpSession {
     pub async fn call(&self, req: &PreparedRequest) -> Result<Instant, CallError> {
         let (at, outcome) = self.send(req).await;
         judge(req, at, outcome)
+    }
+
+    /// Sends one request and returns what its result holds (a listing's
+    /// names, for example) instead of when it arrived.
+    pub async fn request(&self, req: &PreparedRequest) -> Result<ResultProbe, CallError> {
+        self.send(req).await.1
     }
 
     /// Sends the requests as one JSON-RPC batch and waits for each reply (or
@@ -426,10 +466,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 return;
             }
             Ok(LineRead::TooLong) => {
-                on_violation(
-                    &shared,
-                    format!("line longer than {max_line_bytes} bytes (dropped)"),
-                );
+                on_too_long(&shared, &lines);
                 continue;
             }
             Ok(LineRead::Line) => {}
@@ -439,14 +476,11 @@ async fn read_loop<R: AsyncRead + Unpin>(
             }
         }
         let at = Instant::now();
-        let Ok(line) = std::str::from_utf8(lines.line()) else {
-            on_violation(&shared, "line is not UTF-8".into());
-            continue;
-        };
-        if line.trim().is_empty() {
+        let line = lines.line();
+        if line.trim_ascii().is_empty() {
             continue;
         }
-        match wire::classify_text(line, shared.batch_sent.load(Ordering::Relaxed)) {
+        match wire::classify_bytes(line, shared.batch_sent.load(Ordering::Relaxed)) {
             Messages::One(message) => {
                 on_message(&shared, &out, message, at);
             }
@@ -465,6 +499,25 @@ async fn read_loop<R: AsyncRead + Unpin>(
             }
         }
     }
+}
+
+/// A line over the limit (or over the shared budget) was skipped: always a
+/// violation, and when its start names an awaited request, that request
+/// fails now rather than at its timeout.
+fn on_too_long<R>(shared: &Shared, lines: &LineReader<R>) {
+    let what = format!(
+        "line longer than {} bytes (skipped{})",
+        lines.max(),
+        if lines.over_budget() {
+            "; the shared line budget was in use by other sessions"
+        } else {
+            ""
+        }
+    );
+    if let Some(id) = wire::salvage_id(lines.head()) {
+        shared.fail_one(id, CallError::Protocol(format!("reply to id {id}: {what}")));
+    }
+    on_violation(shared, what);
 }
 
 /// Handles one message from the server; for a reply to a batched request,
@@ -513,16 +566,23 @@ pub fn judge(
     outcome: Result<ResultProbe, CallError>,
 ) -> Result<Instant, CallError> {
     match outcome {
-        Ok(probe) if req.is_tool_call && probe.is_error == Some(true) => Err(CallError::ToolError),
+        Ok(probe) if req.is_tool_call && probe.is_error == Some(true) => {
+            Err(CallError::ToolError(probe.error_text.unwrap_or_default()))
+        }
         Ok(_) => Ok(at),
         Err(e) => Err(e),
     }
 }
 
-pub fn rpc_error(e: RpcError) -> CallError {
-    CallError::JsonRpc {
-        code: e.code,
-        message: e.message,
+/// A reply's failure as a call's: a JSON-RPC error keeps its code and its
+/// message (escaped, bounded), a malformed reply is a protocol error.
+pub fn rpc_error(e: ReplyError) -> CallError {
+    match e {
+        ReplyError::Rpc(e) => CallError::JsonRpc {
+            code: e.code,
+            message: escape::escape_bounded(&e.message, wire::MAX_MESSAGE_CHARS),
+        },
+        ReplyError::Malformed(what) => CallError::Protocol(what),
     }
 }
 

@@ -112,15 +112,19 @@ async fn tool_is_error_is_a_tool_error() {
         if m.get("id").is_none() {
             return vec![];
         }
-        vec![
-            json!({"jsonrpc": "2.0", "id": m["id"], "result": {"content": [], "isError": true}})
-                .to_string(),
-        ]
+        vec![json!({"jsonrpc": "2.0", "id": m["id"], "result": {
+            "content": [{"type": "text", "text": "no \u{1b}]0;title\u{7}"}], "isError": true
+        }})
+        .to_string()]
     })
     .await
     .expect("connect");
     let req = PreparedRequest::new("tools/call", &json!({"name": "fail"}));
-    assert_eq!(session.call(&req).await, Err(CallError::ToolError));
+    // The tool's own message comes along, escaped.
+    assert_eq!(
+        session.call(&req).await,
+        Err(CallError::ToolError("no \\x1b]0;title\\x07".into()))
+    );
 }
 
 #[tokio::test]
@@ -475,4 +479,82 @@ async fn a_server_without_the_stateless_era_is_refused_by_name() {
         matches!(err, ConnectError::Version(ref v, _) if v == "2025-11-25"),
         "{err}"
     );
+}
+
+/// `connect_to` for a server whose replies are raw bytes (not always UTF-8).
+async fn connect_raw(
+    limit: usize,
+    mut handle: impl FnMut(&Value) -> Vec<Vec<u8>> + Send + 'static,
+) -> McpSession {
+    let (client, server) = tokio::io::duplex(1 << 16);
+    tokio::spawn(async move {
+        let (r, mut w) = tokio::io::split(server);
+        let mut lines = BufReader::new(r).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let msg: Value = serde_json::from_str(&line).expect("client sends JSON");
+            let out = if msg["method"] == "initialize" {
+                vec![init_reply(&msg["id"], "2025-11-25").into_bytes()]
+            } else if msg.get("id").is_some() {
+                handle(&msg)
+            } else {
+                vec![]
+            };
+            for mut l in out {
+                l.push(b'\n');
+                if w.write_all(&l).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let (r, w) = tokio::io::split(client);
+    McpSession::connect_with_limit(r, w, "2025-11-25", T, limit)
+        .await
+        .expect("connect")
+}
+
+/// A reply that names its request but is no valid response fails that
+/// request at once: on the paused clock no time passes, although the call
+/// may wait an hour.
+#[tokio::test(start_paused = true)]
+async fn a_malformed_reply_with_an_id_fails_its_request_at_once() {
+    let session = connect_raw(4096, |m| {
+        let id = m["id"].as_u64().unwrap_or_default();
+        vec![match id % 3 {
+            // No result, no error.
+            2 => format!(r#"{{"jsonrpc":"2.0","id":{id}}}"#).into_bytes(),
+            // Not UTF-8, with a valid id.
+            0 => format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{"t":"#)
+                .into_bytes()
+                .into_iter()
+                .chain(*b"\"\xff\xfe\"}}")
+                .collect(),
+            // Over the limit: only its start names the request.
+            _ => format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"result":{{"t":"{}"}}}}"#,
+                "x".repeat(8000)
+            )
+            .into_bytes(),
+        }]
+    })
+    .await;
+    let hour = Duration::from_secs(3600);
+    for expected in ["neither result nor error", "not UTF-8", "longer than 4096"] {
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(hour, session.call(&ping()))
+            .await
+            .expect("an answer, not the hour's timeout");
+        assert!(
+            matches!(&outcome, Err(CallError::Protocol(m)) if m.contains(expected)),
+            "{outcome:?}"
+        );
+        assert_eq!(
+            started.elapsed(),
+            Duration::ZERO,
+            "no waiting for a timeout"
+        );
+    }
+    // Only the over-long line is a violation; the other two were the
+    // failures of the requests they named.
+    assert_eq!(session.counters().violations.load(Ordering::Relaxed), 1);
 }

@@ -3,8 +3,12 @@
 //! error, `isError`, the negotiated version) and skips the rest without
 //! building a tree, so the client's cost stays small beside the server's.
 
-use serde::de::IgnoredAny;
-use serde::Deserialize;
+pub use super::classify::{
+    classify, classify_bytes, classify_text, salvage_id, top_level_id, Incoming, Messages,
+    ReplyError, RpcError, MAX_MESSAGE_CHARS,
+};
+use super::escape::escape_line;
+pub use super::probe::{MetaProbe, ResultProbe, ServerInfo};
 use serde_json::Value;
 
 /// A request body with a hole for the id: `{"jsonrpc":"2.0","id":` N `<tail>`.
@@ -96,226 +100,18 @@ fn itoa_buf(mut n: u64) -> Vec<u8> {
     tmp[i..].to_vec()
 }
 
-/// A JSON-RPC error object as a server sent it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct RpcError {
-    pub code: i64,
-    #[serde(default)]
-    pub message: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct ServerInfo {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub version: String,
-}
-
-/// The few fields of a `result` the client looks at.
-#[derive(Debug, Default, Deserialize)]
-pub struct ResultProbe {
-    #[serde(rename = "isError", default)]
-    pub is_error: Option<bool>,
-    #[serde(rename = "protocolVersion", default)]
-    pub protocol_version: Option<String>,
-    #[serde(rename = "serverInfo", default)]
-    pub server_info: Option<ServerInfo>,
-    /// `server/discover` (2026-07-28 and later).
-    #[serde(rename = "supportedVersions", default)]
-    pub supported_versions: Option<Vec<String>>,
-    #[serde(rename = "_meta", default)]
-    pub meta: Option<MetaProbe>,
-}
-
-/// The `_meta` fields the client reads.
-#[derive(Debug, Default, Deserialize)]
-pub struct MetaProbe {
-    #[serde(rename = "io.modelcontextprotocol/serverInfo", default)]
-    pub server_info: Option<ServerInfo>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Envelope {
-    #[serde(default)]
-    id: Option<Value>,
-    #[serde(default)]
-    method: Option<String>,
-    #[serde(default)]
-    result: Option<ResultOrNull>,
-    #[serde(default)]
-    error: Option<RpcError>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    params: Option<IgnoredAny>,
-}
-
-/// `result` may legally be any JSON value; only an object has fields to probe.
-#[derive(Debug)]
-struct ResultOrNull(ResultProbe);
-
-impl<'de> Deserialize<'de> for ResultOrNull {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::{MapAccess, SeqAccess, Visitor};
-        struct ProbeVisitor;
-        impl<'de> Visitor<'de> for ProbeVisitor {
-            type Value = ResultOrNull;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON-RPC result")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ResultOrNull, A::Error> {
-                ResultProbe::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-                    .map(ResultOrNull)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ResultOrNull, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(ResultOrNull(ResultProbe::default()))
-            }
-            fn visit_unit<E>(self) -> Result<ResultOrNull, E> {
-                Ok(ResultOrNull(ResultProbe::default()))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<ResultOrNull, E> {
-                Ok(ResultOrNull(ResultProbe::default()))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<ResultOrNull, E> {
-                Ok(ResultOrNull(ResultProbe::default()))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<ResultOrNull, E> {
-                Ok(ResultOrNull(ResultProbe::default()))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<ResultOrNull, E> {
-                Ok(ResultOrNull(ResultProbe::default()))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<ResultOrNull, E> {
-                Ok(ResultOrNull(ResultProbe::default()))
-            }
-        }
-        d.deserialize_any(ProbeVisitor)
-    }
-}
-
-/// What one line from the server is.
-#[derive(Debug)]
-pub enum Incoming {
-    Response {
-        id: u64,
-        outcome: Result<ResultProbe, RpcError>,
-    },
-    /// A request from the server (e.g. `ping`); must be answered.
-    ServerRequest {
-        id: Value,
-        method: String,
-    },
-    Notification {
-        method: String,
-    },
-    /// Not a valid JSON-RPC message: says what was wrong.
-    Invalid(String),
-}
-
-/// What one line or body holds: a message, or a JSON-RPC batch of them.
-#[derive(Debug)]
-pub enum Messages {
-    One(Incoming),
-    Batch(Vec<Incoming>),
-}
-
-/// Classifies a line or body. An array is a batch reply, which is only
-/// expected once mcptop sent a batch (`batch_sent`); otherwise it is invalid.
-pub fn classify_text(text: &str, batch_sent: bool) -> Messages {
-    let trimmed = text.trim();
-    if !trimmed.starts_with('[') {
-        return Messages::One(classify(trimmed));
-    }
-    if !batch_sent {
-        return Messages::One(Incoming::Invalid(
-            "unexpected JSON-RPC batch (mcptop sent no batch)".into(),
-        ));
-    }
-    let items: Vec<Value> = match serde_json::from_str(trimmed) {
-        Ok(items) => items,
-        Err(e) => {
-            return Messages::One(Incoming::Invalid(format!(
-                "invalid JSON batch ({e}): {}",
-                snippet(trimmed)
-            )))
-        }
-    };
-    if items.is_empty() {
-        return Messages::One(Incoming::Invalid("empty JSON-RPC batch".into()));
-    }
-    Messages::Batch(
-        items
-            .into_iter()
-            .map(|item| match Envelope::deserialize(&item) {
-                Ok(env) => classify_envelope(env, &item.to_string()),
-                Err(e) => Incoming::Invalid(format!(
-                    "invalid message in a batch ({e}): {}",
-                    snippet(&item.to_string())
-                )),
-            })
-            .collect(),
-    )
-}
-
-/// Classifies one message (not a batch).
-pub fn classify(line: &str) -> Incoming {
-    let trimmed = line.trim();
-    if trimmed.is_empty() {
-        return Incoming::Invalid("empty line".into());
-    }
-    if trimmed.starts_with('[') {
-        return Incoming::Invalid("unexpected JSON-RPC batch (mcptop sent no batch)".into());
-    }
-    match serde_json::from_str(trimmed) {
-        Ok(env) => classify_envelope(env, trimmed),
-        Err(e) => Incoming::Invalid(format!("invalid JSON ({e}): {}", snippet(trimmed))),
-    }
-}
-
-fn classify_envelope(env: Envelope, raw: &str) -> Incoming {
-    match (env.method, env.id) {
-        (Some(method), Some(id)) => Incoming::ServerRequest { id, method },
-        (Some(method), None) => Incoming::Notification { method },
-        (None, Some(id)) => {
-            let Some(id) = id.as_u64() else {
-                return Incoming::Invalid(format!("response with an id mcptop never sent: {id}"));
-            };
-            match (env.result, env.error) {
-                (Some(ResultOrNull(probe)), None) => Incoming::Response {
-                    id,
-                    outcome: Ok(probe),
-                },
-                (None, Some(err)) => Incoming::Response {
-                    id,
-                    outcome: Err(err),
-                },
-                (Some(_), Some(_)) => {
-                    Incoming::Invalid(format!("response {id} has both result and error"))
-                }
-                (None, None) => {
-                    Incoming::Invalid(format!("response {id} has neither result nor error"))
-                }
-            }
-        }
-        (None, None) => Incoming::Invalid(format!(
-            "message with neither id nor method: {}",
-            snippet(raw)
-        )),
-    }
-}
-
-/// The start of a line, for error messages.
+/// The start of a line, for error messages, with control characters
+/// escaped (it is whatever the server sent).
 pub fn snippet(text: &str) -> String {
     const MAX: usize = 120;
     if text.len() <= MAX {
-        text.to_string()
+        escape_line(text).into_owned()
     } else {
         let mut end = MAX;
         while !text.is_char_boundary(end) {
             end -= 1;
         }
-        format!("{}… ({} bytes)", &text[..end], text.len())
+        format!("{}… ({} bytes)", escape_line(&text[..end]), text.len())
     }
 }
 
@@ -402,56 +198,6 @@ mod tests {
     }
 
     #[test]
-    fn classifies_responses_and_errors() {
-        match classify(r#"{"jsonrpc":"2.0","id":7,"result":{"content":[],"isError":true}}"#) {
-            Incoming::Response {
-                id: 7,
-                outcome: Ok(p),
-            } => assert_eq!(p.is_error, Some(true)),
-            other => panic!("unexpected {other:?}"),
-        }
-        match classify(r#"{"jsonrpc":"2.0","id":3,"error":{"code":-32601,"message":"nope"}}"#) {
-            Incoming::Response {
-                id: 3,
-                outcome: Err(e),
-            } => assert_eq!(e.code, -32601),
-            other => panic!("unexpected {other:?}"),
-        }
-        match classify(r#"{"jsonrpc":"2.0","id":9,"result":{}}"#) {
-            Incoming::Response {
-                id: 9,
-                outcome: Ok(p),
-            } => assert_eq!(p.is_error, None),
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    #[test]
-    fn classifies_server_messages_and_garbage() {
-        assert!(matches!(
-            classify(r#"{"jsonrpc":"2.0","id":"s1","method":"ping"}"#),
-            Incoming::ServerRequest { method, .. } if method == "ping"
-        ));
-        assert!(matches!(
-            classify(r#"{"jsonrpc":"2.0","method":"notifications/message","params":{"x":1}}"#),
-            Incoming::Notification { method } if method == "notifications/message"
-        ));
-        for bad in [
-            "not json",
-            "{\"id\":1}",
-            "{\"id\":\"abc\",\"result\":{}}",
-            "{}",
-            "[1,2]",
-            "{\"id\":1,\"result\":{},\"error\":{\"code\":1,\"message\":\"\"}}",
-        ] {
-            assert!(
-                matches!(classify(bad), Incoming::Invalid(_)),
-                "{bad} should be invalid"
-            );
-        }
-    }
-
-    #[test]
     fn a_batch_is_one_array_line_of_the_encoded_requests() {
         let p = PreparedRequest::new("ping", &serde_json::json!({}));
         let line = encode_batch([p.encode(1), p.encode(2)]);
@@ -469,44 +215,8 @@ mod tests {
     }
 
     #[test]
-    fn arrays_are_batches_only_once_a_batch_was_sent() {
-        let reply = r#"[{"jsonrpc":"2.0","id":2,"result":{}},{"jsonrpc":"2.0","id":1,"error":{"code":-1,"message":"x"}},{"id":"x"},5]"#;
-        assert!(matches!(
-            classify_text(reply, false),
-            Messages::One(Incoming::Invalid(m)) if m.contains("sent no batch")
-        ));
-        let Messages::Batch(items) = classify_text(reply, true) else {
-            panic!("a batch");
-        };
-        assert!(matches!(
-            items[0],
-            Incoming::Response {
-                id: 2,
-                outcome: Ok(_)
-            }
-        ));
-        assert!(matches!(
-            items[1],
-            Incoming::Response {
-                id: 1,
-                outcome: Err(_)
-            }
-        ));
-        assert!(matches!(&items[2], Incoming::Invalid(_)));
-        assert!(matches!(&items[3], Incoming::Invalid(m) if m.contains("in a batch")));
-        for bad in ["[]", "[{", "[1,"] {
-            assert!(
-                matches!(
-                    classify_text(bad, true),
-                    Messages::One(Incoming::Invalid(_))
-                ),
-                "{bad}"
-            );
-        }
-        assert!(matches!(
-            classify_text(r#"{"jsonrpc":"2.0","id":3,"result":{}}"#, true),
-            Messages::One(Incoming::Response { id: 3, .. })
-        ));
+    fn snippets_escape_what_the_server_sent() {
+        assert_eq!(snippet("a\x1b[2Jb"), "a\\x1b[2Jb");
     }
 
     #[test]

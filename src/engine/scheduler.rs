@@ -10,7 +10,7 @@
 use super::mix::Mix;
 use crate::client::wire::PreparedRequest;
 use crate::client::{BatchItem, CallError};
-use crate::metrics::{ErrorKind, Sample};
+use crate::metrics::Sample;
 use crate::target::Session;
 use crate::workload::LoadShape;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -274,8 +274,8 @@ impl Scheduler {
             let result = tokio::time::timeout(op.timeout, slot_ref.session.call(&op.request)).await;
             let (done, outcome) = match result {
                 Ok(Ok(at)) => (at, Ok(())),
-                Ok(Err(e)) => (Instant::now(), Err(ErrorKind::from(&e))),
-                Err(_) => (Instant::now(), Err(ErrorKind::Timeout)),
+                Ok(Err(e)) => (Instant::now(), Err(e)),
+                Err(_) => (Instant::now(), Err(CallError::Timeout)),
             };
             // The sample first: a drain that sees nothing in flight must
             // find every sample queued.
@@ -322,7 +322,7 @@ impl Scheduler {
             for (&(planned, op), outcome) in requests.iter().zip(outcomes) {
                 let (done, outcome) = match outcome {
                     Ok(at) => (at, Ok(())),
-                    Err(e) => (finished, Err(ErrorKind::from(&e))),
+                    Err(e) => (finished, Err(e)),
                 };
                 let _ = samples.send(Sample {
                     op,

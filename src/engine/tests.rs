@@ -294,7 +294,10 @@ async fn errors_are_grouped_by_kind_and_operation() {
     let w = Workload::parse(text, "test").expect("valid");
     // Ops rotate echo, fail, ping, resources/read (equal weights): each 10 times.
     let script: Script = Arc::new(|c: ScriptCall| match (c.method, c.nth % 4) {
-        ("tools/call", 1) => (Duration::from_millis(1), Err(CallError::ToolError)),
+        ("tools/call", 1) => (
+            Duration::from_millis(1),
+            Err(CallError::ToolError("scripted".into())),
+        ),
         ("ping", _) => (
             Duration::from_millis(1),
             Err(CallError::JsonRpc {

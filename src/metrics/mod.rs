@@ -48,14 +48,14 @@ impl From<&CallError> for ErrorKind {
             CallError::Timeout => ErrorKind::Timeout,
             CallError::Transport(_) => ErrorKind::Transport,
             CallError::JsonRpc { code, .. } => ErrorKind::JsonRpc(*code),
-            CallError::ToolError => ErrorKind::ToolError,
+            CallError::ToolError(_) => ErrorKind::ToolError,
             CallError::Protocol(_) => ErrorKind::Protocol,
         }
     }
 }
 
 /// One request, as the engine saw it.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     /// Index of the operation in the workload.
     pub op: usize,
@@ -64,7 +64,9 @@ pub struct Sample {
     pub planned: Instant,
     pub sent: Instant,
     pub done: Instant,
-    pub outcome: Result<(), ErrorKind>,
+    /// The failure keeps what the server said: the recorder keeps the first
+    /// message of each kind.
+    pub outcome: Result<(), CallError>,
 }
 
 impl Sample {

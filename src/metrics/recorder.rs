@@ -9,9 +9,12 @@ use super::snapshot::{
     Snapshot,
 };
 use super::{encode_histogram, log_buckets, new_histogram, percentiles, ErrorKind, Sample};
+use crate::client::escape::escape_bounded;
+use crate::client::wire::MAX_MESSAGE_CHARS;
 use crate::report::text::fmt_us;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -47,6 +50,8 @@ struct OpState {
     corrected: Histogram<u64>,
     service: Histogram<u64>,
     errors: BTreeMap<ErrorKind, u64>,
+    /// The first message of each kind, escaped and bounded.
+    messages: BTreeMap<ErrorKind, String>,
 }
 
 impl OpState {
@@ -67,6 +72,8 @@ pub struct Recorder {
     interval_completed: u64,
     interval_errors: u64,
     history: VecDeque<IntervalStats>,
+    /// The first message of each kind over all operations.
+    messages: BTreeMap<ErrorKind, String>,
     warnings: BTreeMap<&'static str, String>,
     extra_warnings: Vec<String>,
     late_sends: u64,
@@ -107,6 +114,10 @@ pub struct OpMetrics {
     pub service_max_us: u64,
     pub service_mean_us: f64,
     pub errors_by_kind: BTreeMap<String, u64>,
+    /// The first message the server (or the connection) gave for each kind
+    /// of failure, escaped and cut to a bounded length; timeouts have none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub first_error_messages: BTreeMap<String, String>,
     /// HdrHistogram V2 deflate, base64: merge and compare distributions.
     pub histogram_corrected: String,
     pub histogram_service: String,
@@ -156,6 +167,7 @@ impl Recorder {
                     corrected: new_histogram(),
                     service: new_histogram(),
                     errors: BTreeMap::new(),
+                    messages: BTreeMap::new(),
                 })
                 .collect(),
             measure_start,
@@ -168,6 +180,7 @@ impl Recorder {
             interval_completed: 0,
             interval_errors: 0,
             history: VecDeque::new(),
+            messages: BTreeMap::new(),
             warnings: BTreeMap::new(),
             extra_warnings: Vec::new(),
             late_sends: 0,
@@ -192,7 +205,7 @@ impl Recorder {
         let Some(op) = self.ops.get_mut(s.op) else {
             return;
         };
-        match s.outcome {
+        match &s.outcome {
             Ok(()) => {
                 let (c, v) = (s.corrected_us().max(1), s.service_us().max(1));
                 op.corrected.saturating_record(c);
@@ -202,9 +215,15 @@ impl Recorder {
                 self.interval_corrected.saturating_record(c);
                 self.interval_service.saturating_record(v);
             }
-            Err(kind) => {
+            Err(e) => {
+                let kind = ErrorKind::from(e);
                 *op.errors.entry(kind).or_default() += 1;
                 self.interval_errors += 1;
+                if let (Some(detail), Entry::Vacant(slot)) = (e.detail(), op.messages.entry(kind)) {
+                    let message = escape_bounded(detail, MAX_MESSAGE_CHARS);
+                    self.messages.entry(kind).or_insert_with(|| message.clone());
+                    slot.insert(message);
+                }
             }
         }
     }
@@ -394,6 +413,7 @@ impl Recorder {
                 .map(|o| self.summary(&o.label, &o.corrected, &o.service, o.error_count(), secs))
                 .collect(),
             errors,
+            error_messages: labelled(&self.messages),
             warnings: self.warnings(),
             histogram: log_buckets(&self.all_corrected),
             protocol: status.protocol,
@@ -424,17 +444,21 @@ impl Recorder {
             }
         }
         let secs = self.measured(now).as_secs_f64();
-        let overall = op_metrics(
+        let mut overall = op_metrics(
             "all",
             &self.all_corrected,
             &self.all_service,
             &self.errors_by_kind(),
             secs,
         );
+        overall.first_error_messages = labelled(&self.messages);
         let ops = self
             .ops
             .iter()
-            .map(|o| op_metrics(&o.label, &o.corrected, &o.service, &o.errors, secs))
+            .map(|o| OpMetrics {
+                first_error_messages: labelled(&o.messages),
+                ..op_metrics(&o.label, &o.corrected, &o.service, &o.errors, secs)
+            })
             .collect();
         let per_sec = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
         RunMetrics {
@@ -457,6 +481,13 @@ impl Recorder {
             allocator: None,
         }
     }
+}
+
+fn labelled(messages: &BTreeMap<ErrorKind, String>) -> BTreeMap<String, String> {
+    messages
+        .iter()
+        .map(|(k, m)| (k.label(), m.clone()))
+        .collect()
 }
 
 fn op_metrics(
@@ -502,6 +533,7 @@ fn op_metrics(
         service_max_us: ps.max_us,
         service_mean_us: ps.mean_us,
         errors_by_kind: errors.iter().map(|(k, n)| (k.label(), *n)).collect(),
+        first_error_messages: BTreeMap::new(),
         histogram_corrected: encode_histogram(c),
         histogram_service: encode_histogram(s),
         allocs_per_request: None,

@@ -155,6 +155,9 @@ pub struct Snapshot {
     pub ops: Vec<OpSummary>,
     /// Failures by kind label, most frequent first.
     pub errors: Vec<(String, u64)>,
+    /// The first message of each failure kind (by label), escaped.
+    #[serde(default)]
+    pub error_messages: std::collections::BTreeMap<String, String>,
     pub warnings: Vec<String>,
     /// Log-bucketed corrected latency of every success so far.
     pub histogram: Vec<Bucket>,

@@ -1,8 +1,11 @@
 //! A run's report in the formats CI and people read: Markdown and JUnit XML.
+//! Text a target controls is escaped (control characters, and `|` inside
+//! Markdown tables).
 
 use super::junit::{self, Case, Suite};
 use super::text::{describe_stop, fmt_us};
 use super::RunReport;
+use crate::client::escape::{escape_line, escape_text};
 use std::fmt::Write;
 
 /// How a report or a verdict is printed.
@@ -74,10 +77,23 @@ pub fn markdown(r: &RunReport) -> String {
         );
     }
     if !m.overall.errors_by_kind.is_empty() {
-        let _ = writeln!(out, "\n| error | count |\n|---|---:|");
+        let _ = writeln!(out, "\n| error | count | first message |\n|---|---:|---|");
         for (kind, n) in &m.overall.errors_by_kind {
-            let _ = writeln!(out, "| {kind} | {n} |");
+            let first = m
+                .overall
+                .first_error_messages
+                .get(kind)
+                .map(|t| table_cell(t))
+                .unwrap_or_default();
+            let _ = writeln!(out, "| {kind} | {n} | {first} |");
         }
+    }
+    if m.protocol.violations > 0 {
+        let _ = writeln!(
+            out,
+            "\n{} protocol violations (failed requests in the run's error rate).",
+            m.protocol.violations
+        );
     }
     if !r.thresholds.is_empty() {
         let _ = writeln!(
@@ -87,11 +103,12 @@ pub fn markdown(r: &RunReport) -> String {
         for t in &r.thresholds {
             let _ = writeln!(
                 out,
-                "| {}{} | {} | {} | {} |",
+                "| {}{}{} | {} | {} | {} |",
                 t.metric,
                 t.op.as_deref()
                     .map(|o| format!(" ({o})"))
                     .unwrap_or_default(),
+                if t.by_default { " (default)" } else { "" },
                 t.limit,
                 t.actual,
                 if t.passed { "pass" } else { "**FAIL**" }
@@ -99,9 +116,14 @@ pub fn markdown(r: &RunReport) -> String {
         }
     }
     for w in &m.warnings {
-        let _ = writeln!(out, "\n> warning: {w}");
+        let _ = writeln!(out, "\n> warning: {}", escape_line(w));
     }
     out
+}
+
+/// Target text for a Markdown table cell: escaped, with its `|` quoted.
+fn table_cell(text: &str) -> String {
+    escape_line(text).replace('|', "\\|")
 }
 
 pub fn junit(r: &RunReport) -> String {
@@ -114,12 +136,13 @@ pub fn junit(r: &RunReport) -> String {
             .then(|| format!("the run failed: {}", describe_stop(&r.stopped_by))),
         skipped: None,
         output: format!(
-            "{} requests, {:.1} req/s, p50 {}, p99 {}, errors {}",
+            "{} requests, {:.1} req/s, p50 {}, p99 {}, errors {}{}",
             r.metrics.overall.operations,
             r.metrics.overall.throughput_msg_per_s,
             fmt_us(r.metrics.overall.latency_p50_us),
             fmt_us(r.metrics.overall.latency_p99_us),
-            r.metrics.overall.errors
+            r.metrics.overall.errors,
+            first_errors(r)
         ),
     }];
     for t in &r.thresholds {
@@ -140,6 +163,16 @@ pub fn junit(r: &RunReport) -> String {
         time_s: r.metrics.duration_s,
         cases,
     }])
+}
+
+/// "; jsonrpc -32602: first message; ..." for the JUnit output.
+fn first_errors(r: &RunReport) -> String {
+    r.metrics
+        .overall
+        .first_error_messages
+        .iter()
+        .map(|(kind, first)| format!("; {kind}: {}", escape_text(first)))
+        .collect()
 }
 
 pub fn render(r: &RunReport, format: Format) -> String {

@@ -1,5 +1,8 @@
 //! JUnit XML, the format CI systems read: suites of cases, some failed.
+//! Every text and attribute is escaped for control characters here (XML 1.0
+//! cannot carry most of them at all), then for XML by the writer.
 
+use crate::client::escape::{escape_line, escape_text};
 use quick_xml::events::{BytesDecl, BytesText, Event};
 use quick_xml::Writer;
 
@@ -80,22 +83,22 @@ fn write_suite(w: &mut Writer<Vec<u8>>, s: &Suite) -> std::io::Result<()> {
         .write_inner_content(|w| {
             for c in &s.cases {
                 w.create_element("testcase")
-                    .with_attribute(("name", c.name.as_str()))
-                    .with_attribute(("classname", c.classname.as_str()))
+                    .with_attribute(("name", escape_line(&c.name).as_ref()))
+                    .with_attribute(("classname", escape_line(&c.classname).as_ref()))
                     .write_inner_content(|w| {
                         if let Some(f) = &c.failure {
                             w.create_element("failure")
-                                .with_attribute(("message", f.as_str()))
-                                .write_text_content(BytesText::new(f))?;
+                                .with_attribute(("message", escape_line(f).as_ref()))
+                                .write_text_content(BytesText::new(&escape_text(f)))?;
                         }
                         if let Some(reason) = &c.skipped {
                             w.create_element("skipped")
-                                .with_attribute(("message", reason.as_str()))
+                                .with_attribute(("message", escape_line(reason).as_ref()))
                                 .write_empty()?;
                         }
                         if !c.output.is_empty() {
                             w.create_element("system-out")
-                                .write_text_content(BytesText::new(&c.output))?;
+                                .write_text_content(BytesText::new(&escape_text(&c.output)))?;
                         }
                         Ok(())
                     })?;

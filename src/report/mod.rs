@@ -69,6 +69,9 @@ pub struct ThresholdVerdict {
     pub limit: String,
     pub actual: String,
     pub passed: bool,
+    /// The workload declared no error_rate threshold: this is the default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_default: bool,
 }
 
 /// The result file.
@@ -187,6 +190,7 @@ fn judge(t: &Threshold, m: &RunMetrics) -> ThresholdVerdict {
         limit: limit.clone(),
         actual,
         passed,
+        by_default: t.by_default,
     };
     let Some(op) = scope else {
         return verdict("operation not run".into(), false);
@@ -197,6 +201,11 @@ fn judge(t: &Threshold, m: &RunMetrics) -> ThresholdVerdict {
                 return verdict("no successful replies".into(), false);
             }
             latency_of(op, q) as f64
+        }
+        Metric::ErrorRate if t.op.is_none() => {
+            return overall_error_rate(op, m.protocol.violations, |actual, rate| {
+                verdict(actual, rate <= limit_value)
+            });
         }
         Metric::ErrorRate => {
             if op.operations == 0 {
@@ -212,6 +221,37 @@ fn judge(t: &Threshold, m: &RunMetrics) -> ThresholdVerdict {
         value >= limit_value
     };
     verdict(fmt(value), passed)
+}
+
+/// The whole run's error rate for a threshold: protocol violations (replies
+/// to no request, duplicates, bad or over-long lines) count as failed
+/// requests, since none of them belongs to one: (errors + violations) /
+/// replies, at most 1.
+fn overall_error_rate(
+    all: &OpMetrics,
+    violations: u64,
+    verdict: impl Fn(String, f64) -> ThresholdVerdict,
+) -> ThresholdVerdict {
+    if all.operations == 0 {
+        let why = match violations {
+            0 => "no replies".to_string(),
+            n => format!("no replies, {n} protocol violations"),
+        };
+        return verdict(why, f64::INFINITY);
+    }
+    let failed = all.errors + violations;
+    let rate = (failed as f64 / all.operations as f64).min(1.0);
+    let actual = if violations == 0 {
+        format!("{:.4}%", rate * 100.0)
+    } else {
+        format!(
+            "{:.4}% ({} errors + {violations} protocol violations in {} replies)",
+            rate * 100.0,
+            all.errors,
+            all.operations
+        )
+    };
+    verdict(actual, rate)
 }
 
 fn latency_of(op: &OpMetrics, q: crate::workload::Quantile) -> u64 {

@@ -2,10 +2,11 @@
 //! and a schema that reads back what it wrote.
 
 use super::*;
+use crate::client::CallError;
 use crate::engine::TargetInfo;
 use crate::metrics::recorder::{EngineStatus, Recorder};
 use crate::metrics::snapshot::{LoadNow, Phase};
-use crate::metrics::{ErrorKind, Sample};
+use crate::metrics::Sample;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -24,7 +25,7 @@ fn outcome(w: &Workload, errors: u64) -> RunOutcome {
     let t0 = Instant::now();
     let labels: Vec<String> = w.ops.iter().map(|o| o.label.clone()).collect();
     let mut r = Recorder::new(&labels, t0, None);
-    let mut add = |op: usize, took: u64, outcome: Result<(), ErrorKind>| {
+    let mut add = |op: usize, took: u64, outcome: Result<(), CallError>| {
         r.record(&Sample {
             op,
             planned: t0,
@@ -40,7 +41,7 @@ fn outcome(w: &Workload, errors: u64) -> RunOutcome {
         add(1, 100, Ok(()));
     }
     for _ in 0..errors {
-        add(1, 1, Err(ErrorKind::Timeout));
+        add(1, 1, Err(CallError::Timeout));
     }
     let status = EngineStatus {
         phase: Phase::Measuring,
@@ -70,7 +71,9 @@ async fn latency_thresholds_pass_and_fail_on_the_measured_percentile() {
         0,
     );
     let passed: Vec<bool> = r.thresholds.iter().map(|t| t.passed).collect();
-    assert_eq!(passed, vec![true, false, true]);
+    // The last is the default error rate (no errors here).
+    assert_eq!(passed, vec![true, false, true, true]);
+    assert!(r.thresholds[3].by_default);
     assert!(!r.passed);
     assert_eq!(r.thresholds[1].metric, "p99");
     assert_eq!(r.thresholds[1].limit, "<= 20.00ms");
@@ -169,4 +172,65 @@ fn atomic_write_replaces_whole_files_and_cleans_up_on_failure() {
         .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty());
+}
+
+/// With no error_rate threshold of its own a workload gets the default,
+/// and over the whole run a protocol violation counts as a failed request:
+/// 100 clean replies plus 2 violations pass 1 %, plus 5 do not.
+#[tokio::test(start_paused = true)]
+async fn the_default_error_rate_counts_protocol_violations() {
+    let w = workload("");
+    let judged = |violations: u64| {
+        let mut o = outcome(&w, 0);
+        o.metrics.protocol.violations = violations;
+        RunReport::build(&w, "builtin", std::time::SystemTime::UNIX_EPOCH, o)
+    };
+    let clean = judged(0);
+    assert!(clean.passed);
+    assert_eq!(clean.thresholds.len(), 1);
+    assert!(clean.thresholds[0].by_default);
+    assert_eq!(clean.thresholds[0].limit, "<= 1.0000%");
+    assert!(judged(1).passed);
+    let noisy = judged(5);
+    assert!(!noisy.passed);
+    assert_eq!(
+        noisy.thresholds[0].actual,
+        "5.0000% (0 errors + 5 protocol violations in 100 replies)"
+    );
+    // A per-operation rate cannot own a violation: it judges errors only.
+    let per_op = workload("[[thresholds]]\nmetric = \"error_rate\"\nop = \"ping\"\nmax = 0.0\n");
+    let mut o = outcome(&per_op, 0);
+    o.metrics.protocol.violations = 50;
+    let r = RunReport::build(&per_op, "builtin", std::time::SystemTime::UNIX_EPOCH, o);
+    assert!(r.passed, "{:?}", r.thresholds);
+    // The summary says which threshold was the default.
+    assert!(
+        text::summary(&noisy).contains("threshold error_rate <= 1.0000% (default): FAIL"),
+        "{}",
+        text::summary(&noisy)
+    );
+}
+
+/// Whatever a result file holds, its summary prints no control character:
+/// a file from elsewhere (or from an older mcptop) is escaped as printed.
+#[tokio::test(start_paused = true)]
+async fn the_summary_escapes_what_a_target_said() {
+    let mut r = build("", 1);
+    let evil = "x\u{1b}]0;title\u{7}\u{1b}[2J";
+    r.environment.server_name = evil.into();
+    r.metrics.warnings.push(format!("warned {evil}"));
+    r.metrics
+        .overall
+        .first_error_messages
+        .insert("timeout".into(), evil.into());
+    r.stopped_by = StopReason::TargetExited {
+        session: 0,
+        status: "exited with code 1".into(),
+        stderr_tail: format!("line one\n{evil}"),
+        after_s: 1.0,
+    };
+    for out in [text::summary(&r), formats::markdown(&r), formats::junit(&r)] {
+        assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out}");
+        assert!(out.contains("x\\x1b]0;title\\x07"), "{out}");
+    }
 }

@@ -1,8 +1,11 @@
 //! Plain-text output: the one-line progress a headless run prints every
 //! tick, and the final summary table. Formatting only; figures come from the
-//! `Snapshot` and the `RunReport`.
+//! `Snapshot` and the `RunReport`. Whatever a target said (its name, error
+//! messages, stderr, warnings quoting it) is escaped as it is printed, also
+//! when the report was read back from a file someone else wrote.
 
 use super::RunReport;
+use crate::client::escape::{escape_line, escape_text};
 use crate::engine::StopReason;
 use crate::metrics::recorder::OpMetrics;
 use crate::metrics::Snapshot;
@@ -75,11 +78,11 @@ pub fn summary(r: &RunReport) -> String {
         out,
         "{} -> {} ({} {}, protocol {})",
         r.workload_id,
-        r.environment.target,
+        escape_line(&r.environment.target),
         if r.environment.server_name.is_empty() {
-            "server"
+            "server".into()
         } else {
-            &r.environment.server_name
+            escape_line(&r.environment.server_name)
         },
         r.environment.build,
         r.environment.protocol_version
@@ -135,21 +138,12 @@ pub fn summary(r: &RunReport) -> String {
             let _ = writeln!(out, "\nrate: achieved {:.1}/s", m.achieved_rate);
         }
     }
-    if m.overall.errors_by_kind.is_empty() {
-        out.push_str("errors: none\n");
-    } else {
-        let kinds: Vec<String> = m
-            .overall
-            .errors_by_kind
-            .iter()
-            .map(|(k, n)| format!("{k} {n}"))
-            .collect();
-        let _ = writeln!(out, "errors: {}", kinds.join(", "));
-    }
+    errors(&mut out, &m.overall);
     if m.protocol.violations > 0 {
         let _ = writeln!(
             out,
-            "protocol violations (not matched to a request): {}",
+            "protocol violations (not matched to a request; failed requests in the run's \
+             error rate): {}",
             m.protocol.violations
         );
     }
@@ -158,11 +152,11 @@ pub fn summary(r: &RunReport) -> String {
     }
     resources(&mut out, m);
     for w in &m.warnings {
-        let _ = writeln!(out, "warning: {w}");
+        let _ = writeln!(out, "warning: {}", escape_text(w));
     }
     if let StopReason::TargetExited { stderr_tail, .. } = &r.stopped_by {
         if !stderr_tail.is_empty() {
-            let _ = writeln!(out, "target stderr (tail):\n{stderr_tail}");
+            let _ = writeln!(out, "target stderr (tail):\n{}", escape_text(stderr_tail));
         }
     }
     for t in &r.thresholds {
@@ -172,14 +166,39 @@ pub fn summary(r: &RunReport) -> String {
                 .unwrap_or_default();
         let _ = writeln!(
             out,
-            "threshold {}{scope} {}: {} (actual {})",
+            "threshold {}{scope} {}{}: {} (actual {})",
             t.metric,
             t.limit,
+            if t.by_default { " (default)" } else { "" },
             if t.passed { "pass" } else { "FAIL" },
             t.actual
         );
     }
     out
+}
+
+/// Errors by kind, each with the first message the server gave for it.
+fn errors(out: &mut String, all: &OpMetrics) {
+    if all.errors_by_kind.is_empty() {
+        out.push_str("errors: none\n");
+        return;
+    }
+    let _ = writeln!(out, "errors: {}", all.errors);
+    let width = all
+        .errors_by_kind
+        .keys()
+        .map(String::len)
+        .max()
+        .unwrap_or(0);
+    for (kind, n) in &all.errors_by_kind {
+        let _ = write!(out, "  {kind:<width$} {n:>9}");
+        match all.first_error_messages.get(kind) {
+            Some(first) => {
+                let _ = writeln!(out, "  first: {}", escape_line(first));
+            }
+            None => out.push('\n'),
+        }
+    }
 }
 
 pub fn describe_stop(s: &StopReason) -> String {

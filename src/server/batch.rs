@@ -4,8 +4,14 @@
 //! stands where rmcp reads and writes lines: it splits an array into
 //! messages for rmcp and gathers the responses to the batch's requests into
 //! one array reply. In other eras an array is refused with one error.
+//!
+//! A line longer than the limit (or than the process's shared line budget
+//! can hold, see `client::lines`) is skipped, counted in `SKIPPED_LINES`,
+//! answered with an error when its start names a numeric request id, and,
+//! when serving (`announcing`), said on stderr.
 
 use crate::client::lines::{LineRead, LineReader};
+use crate::client::wire::top_level_id;
 use crate::client::MAX_LINE_BYTES;
 use crate::workload::BATCH_PROTOCOL;
 use rmcp::model::{ClientJsonRpcMessage, RequestId, ServerJsonRpcMessage, ServerResult};
@@ -14,15 +20,21 @@ use rmcp::transport::Transport;
 use serde_json::Value;
 use std::collections::{HashSet, VecDeque};
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 /// JSON-RPC's "Invalid Request".
 const INVALID_REQUEST: i64 = -32600;
 
+/// Lines skipped as too long by every builtin-server transport of the process.
+pub static SKIPPED_LINES: AtomicU64 = AtomicU64::new(0);
+
 /// A line transport for rmcp that understands batches.
 pub struct BatchingTransport<R, W> {
     lines: LineReader<BufReader<R>>,
+    /// Say each skipped line on stderr (`mcptop serve`).
+    announce: bool,
     /// Messages of a split batch not yet handed to rmcp.
     queue: VecDeque<ClientJsonRpcMessage>,
     batches: Arc<Mutex<Batches>>,
@@ -91,11 +103,47 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     pub fn new(reader: R, writer: W) -> Self {
+        Self::with_line_limit(reader, writer, MAX_LINE_BYTES)
+    }
+
+    /// A transport that skips lines longer than `max_line_bytes`.
+    pub fn with_line_limit(reader: R, writer: W, max_line_bytes: usize) -> Self {
         BatchingTransport {
-            lines: LineReader::new(BufReader::new(reader), MAX_LINE_BYTES),
+            lines: LineReader::new(BufReader::new(reader), max_line_bytes),
+            announce: false,
             queue: VecDeque::new(),
             batches: Arc::new(Mutex::new(Batches::default())),
             writer: Arc::new(tokio::sync::Mutex::new(Some(writer))),
+        }
+    }
+
+    /// Also reports each skipped line on stderr, for `mcptop serve`.
+    pub fn announcing(mut self) -> Self {
+        self.announce = true;
+        self
+    }
+
+    /// A line that was too long: counted, and refused when it names its id.
+    async fn skipped(&mut self) -> std::io::Result<()> {
+        let count = SKIPPED_LINES.fetch_add(1, Ordering::Relaxed) + 1;
+        let what = format!(
+            "request longer than {} bytes{}",
+            self.lines.max(),
+            if self.lines.over_budget() {
+                " (or than the shared line budget left)"
+            } else {
+                ""
+            }
+        );
+        if self.announce {
+            eprintln!("mcptop serve: skipped a line, {what} ({count} so far)");
+        }
+        match top_level_id(self.lines.head()) {
+            (Some(id), true) => {
+                let refusal = invalid_request(Some(&Value::from(id)), &what);
+                self.write(line_of(&refusal)).await
+            }
+            _ => Ok(()),
         }
     }
 
@@ -210,8 +258,12 @@ where
             }
             match self.lines.next().await {
                 Ok(LineRead::Line) => {}
-                // Dropped whole, as rmcp's own transport does.
-                Ok(LineRead::TooLong) => continue,
+                Ok(LineRead::TooLong) => {
+                    if self.skipped().await.is_err() {
+                        return None;
+                    }
+                    continue;
+                }
                 Ok(LineRead::Eof) | Err(_) => return None,
             }
             let line = self.lines.line().trim_ascii();
@@ -276,10 +328,14 @@ mod tests {
 
     impl Raw {
         async fn start(version: &str) -> Raw {
+            Self::start_with_limit(version, MAX_LINE_BYTES).await
+        }
+
+        async fn start_with_limit(version: &str, limit: usize) -> Raw {
             let (client, server) = tokio::io::duplex(64 * 1024);
             let (sr, sw) = tokio::io::split(server);
             let task = tokio::spawn(async move {
-                let transport = BatchingTransport::new(sr, sw);
+                let transport = BatchingTransport::with_line_limit(sr, sw, limit);
                 if let Ok(running) = BuiltinServer::new().serve(transport).await {
                     let _ = running.waiting().await;
                 }
@@ -371,5 +427,25 @@ mod tests {
         let mut raw = Raw::start(BATCH_PROTOCOL).await;
         let reply = raw.ask("[]").await;
         assert_eq!(reply["error"]["message"], "empty batch");
+    }
+
+    #[tokio::test]
+    async fn an_over_long_request_is_counted_and_refused_by_its_id() {
+        let mut raw = Raw::start_with_limit("2025-06-18", 4096).await;
+        let before = SKIPPED_LINES.load(Ordering::Relaxed);
+        let long = format!(
+            r#"{{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{{"name":"echo","arguments":{{"message":"{}"}}}}}}"#,
+            "x".repeat(10_000)
+        );
+        let reply = raw.ask(&long).await;
+        assert_eq!(reply["id"], 5, "{reply}");
+        assert_eq!(reply["error"]["code"], INVALID_REQUEST);
+        assert!(reply["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("longer than 4096")));
+        assert!(SKIPPED_LINES.load(Ordering::Relaxed) > before);
+        // The connection goes on.
+        let single = raw.ask(r#"{"jsonrpc":"2.0","id":6,"method":"ping"}"#).await;
+        assert_eq!(single["id"], 6);
     }
 }

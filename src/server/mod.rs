@@ -287,7 +287,8 @@ impl ServerHandler for BuiltinServer {
 /// Serves the builtin server on this process's stdin and stdout until the
 /// client closes them.
 pub async fn serve_stdio() -> anyhow::Result<()> {
-    let transport = batch::BatchingTransport::new(tokio::io::stdin(), tokio::io::stdout());
+    let transport =
+        batch::BatchingTransport::new(tokio::io::stdin(), tokio::io::stdout()).announcing();
     serve_lines(transport)
         .await
         .map_err(|e| anyhow::anyhow!("MCP handshake on stdio failed: {e}"))

@@ -299,7 +299,8 @@ async fn serve_tcp(addr: &str, options: ServeOptions) -> anyhow::Result<()> {
             match first.await {
                 Ok(Ok(byte)) if byte == b'{' || byte == b'[' => {
                     let reader = std::io::Cursor::new([byte]).chain(reader);
-                    let _ = super::serve_lines(BatchingTransport::new(reader, writer)).await;
+                    let _ = super::serve_lines(BatchingTransport::new(reader, writer).announcing())
+                        .await;
                 }
                 Ok(Ok(_)) => {
                     let _ = writer.try_write(NOT_JSON_RPC);
@@ -381,7 +382,8 @@ async fn serve_ws(addr: &str, options: ServeOptions) -> anyhow::Result<()> {
             let (server_io, bridge_io) = tokio::io::duplex(256 * 1024);
             let bridge = tokio::spawn(ws::bridge(socket, bridge_io));
             let (reader, writer) = tokio::io::split(server_io);
-            let _ = super::serve_lines(BatchingTransport::new(reader, writer)).await;
+            let transport = BatchingTransport::new(reader, writer).announcing();
+            let _ = super::serve_lines(transport).await;
             bridge.abort();
             drop(permit);
         });

@@ -11,7 +11,7 @@ pub mod stdio;
 pub mod tcp;
 pub mod ws;
 
-use crate::client::wire::PreparedRequest;
+use crate::client::wire::{PreparedRequest, ResultProbe};
 use crate::client::{BatchItem, CallError, McpSession, SessionCounters};
 use endpoint::Endpoint;
 use futures_util::future::BoxFuture;
@@ -147,6 +147,18 @@ pub trait Session: Send + Sync {
         ))
     }
 
+    /// Sends one request and returns what its result holds (a listing's
+    /// names): for `validate --target`, not for load.
+    fn request<'a>(
+        &'a self,
+        req: &'a PreparedRequest,
+    ) -> BoxFuture<'a, Result<ResultProbe, CallError>> {
+        let _ = req;
+        Box::pin(std::future::ready(Err(CallError::Protocol(
+            "this target cannot be asked for listings".into(),
+        ))))
+    }
+
     /// Notifications, server requests and protocol violations seen so far.
     fn counters(&self) -> Option<Arc<SessionCounters>> {
         None
@@ -168,6 +180,13 @@ impl Session for McpSession {
         items: &'a [BatchItem<'a>],
     ) -> BoxFuture<'a, Vec<Result<Instant, CallError>>> {
         Box::pin(McpSession::call_batch(self, items))
+    }
+
+    fn request<'a>(
+        &'a self,
+        req: &'a PreparedRequest,
+    ) -> BoxFuture<'a, Result<ResultProbe, CallError>> {
+        Box::pin(McpSession::request(self, req))
     }
 
     fn counters(&self) -> Option<Arc<SessionCounters>> {

@@ -42,7 +42,9 @@ impl StderrTail {
         match self.0.lock() {
             Ok(buf) => {
                 let bytes: Vec<u8> = buf.iter().copied().collect();
-                String::from_utf8_lossy(&bytes).trim().to_string()
+                // The child's own words: no control sequence reaches a terminal.
+                let text = String::from_utf8_lossy(&bytes);
+                crate::client::escape::escape_text(text.trim()).into_owned()
             }
             Err(_) => String::new(),
         }

@@ -306,3 +306,30 @@ fn picker_editing_the_target_80x24() {
     assert!(text.contains("builtin:x_"), "{text}");
     insta::assert_snapshot!(text);
 }
+
+/// What a hostile server says (its error messages, a warning quoting it)
+/// reaches the screen as visible text: no byte of the buffer is an ESC, BEL
+/// or C1 control that a terminal would act on.
+#[test]
+fn target_text_cannot_steer_the_terminal() {
+    let hostile = "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{1b}]52;c;aGk=\u{7}\u{9b}31m";
+    let mut snapshot = open_snapshot();
+    snapshot.errors = vec![("jsonrpc -32000".into(), 3)];
+    snapshot.error_messages = [("jsonrpc -32000".to_string(), format!("bad {hostile}"))].into();
+    snapshot.warnings = vec![format!("target session 0 said {hostile}")];
+    let m = model(snapshot);
+    let terminal = render(160, 48, |f| view::live(f, &m));
+    let buffer = terminal.backend().buffer();
+    let mut text = String::new();
+    for cell in buffer.content() {
+        text.push_str(cell.symbol());
+    }
+    assert!(
+        text.contains("x1b]0;pwned"),
+        "the message is shown:\n{text}"
+    );
+    assert!(
+        !text.chars().any(|c| c.is_control()),
+        "a control character reached the buffer:\n{text:?}"
+    );
+}

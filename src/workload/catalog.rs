@@ -61,26 +61,34 @@ pub struct Entry {
 /// Resolves `name_or_path`: an existing file path, else `./workloads/NAME.toml`,
 /// else a shipped workload.
 pub fn resolve(name_or_path: &str, overrides: &Overrides) -> Result<Workload, WorkloadError> {
+    resolve_all(name_or_path, overrides).map_err(super::first_problem)
+}
+
+/// `resolve`, with every problem of an invalid file.
+pub fn resolve_all(
+    name_or_path: &str,
+    overrides: &Overrides,
+) -> Result<Workload, Vec<WorkloadError>> {
     let as_path = Path::new(name_or_path);
     if as_path.is_file() {
-        return Workload::load(as_path, overrides);
+        return Workload::load_all(as_path, overrides);
     }
     let local = local_dir().join(format!("{name_or_path}.toml"));
     if local.is_file() {
-        return Workload::load(&local, overrides);
+        return Workload::load_all(&local, overrides);
     }
     if let Some((name, text)) = SHIPPED.iter().find(|(n, _)| *n == name_or_path) {
-        return Workload::parse_with(text, &format!("(shipped) {name}.toml"), overrides);
+        return Workload::parse_all(text, &format!("(shipped) {name}.toml"), overrides);
     }
     let known: Vec<String> = list().into_iter().map(|e| e.name).collect();
-    Err(WorkloadError {
+    Err(vec![WorkloadError {
         source_name: name_or_path.to_string(),
         key: "(workload)".into(),
         message: format!(
             "no such file and no workload of that name; known: {}",
             known.join(", ")
         ),
-    })
+    }])
 }
 
 fn local_dir() -> PathBuf {

@@ -76,10 +76,47 @@ pub(super) fn parse_stage(
     Ok(Stage { duration, shape })
 }
 
+/// One `[[ops]]` entry; every problem in it, each with its key.
 pub(super) fn parse_op(
     o: &OpSpec,
     default_timeout: Duration,
-) -> Result<Operation, (&'static str, String)> {
+) -> Result<Operation, Vec<(&'static str, String)>> {
+    let mut problems = Vec::new();
+    let method = op_method(o).map_err(|p| problems.push(p)).ok();
+    let weight = o.weight.unwrap_or(1);
+    if weight == 0 {
+        problems.push((
+            "weight",
+            "expected at least 1 (remove the entry to disable it)".into(),
+        ));
+    }
+    let timeout = match o.timeout.as_deref().map(parse_positive_duration) {
+        None => default_timeout,
+        Some(Ok(t)) => t,
+        Some(Err(m)) => {
+            problems.push(("timeout", m));
+            default_timeout
+        }
+    };
+    let Some(method) = method.filter(|_| problems.is_empty()) else {
+        return Err(problems);
+    };
+    let label = o.name.clone().unwrap_or_else(|| match &method {
+        Method::ToolsCall { tool, .. } => tool.clone(),
+        Method::ResourcesRead { uri } => uri.clone(),
+        Method::PromptsGet { prompt, .. } => format!("prompt {prompt}"),
+        m => m.wire_name().to_string(),
+    });
+    Ok(Operation {
+        label,
+        weight,
+        method,
+        timeout,
+    })
+}
+
+/// The method of an op and the keys it needs and forbids.
+fn op_method(o: &OpSpec) -> Result<Method, (&'static str, String)> {
     let arguments = || -> Result<Value, (&'static str, String)> {
         match &o.arguments {
             None => Ok(Value::Object(Default::default())),
@@ -93,7 +130,7 @@ pub(super) fn parse_op(
             Ok(())
         }
     };
-    let method = match o.method.as_str() {
+    Ok(match o.method.as_str() {
         "tools/call" => {
             forbid("uri", o.uri.is_some())?;
             forbid("prompt", o.prompt.is_some())?;
@@ -150,39 +187,16 @@ pub(super) fn parse_op(
                 ),
             ))
         }
-    };
-    let weight = o.weight.unwrap_or(1);
-    if weight == 0 {
-        return Err((
-            "weight",
-            "expected at least 1 (remove the entry to disable it)".into(),
-        ));
-    }
-    let timeout = o
-        .timeout
-        .as_deref()
-        .map(|t| parse_positive_duration(t).map_err(|m| ("timeout", m)))
-        .transpose()?
-        .unwrap_or(default_timeout);
-    let label = o.name.clone().unwrap_or_else(|| match &method {
-        Method::ToolsCall { tool, .. } => tool.clone(),
-        Method::ResourcesRead { uri } => uri.clone(),
-        Method::PromptsGet { prompt, .. } => format!("prompt {prompt}"),
-        m => m.wire_name().to_string(),
-    });
-    Ok(Operation {
-        label,
-        weight,
-        method,
-        timeout,
     })
 }
 
+/// One `[[thresholds]]` entry. `labels` are the operations' labels, or
+/// `None` when some operation was invalid (then `op` cannot be judged).
 pub(super) fn parse_threshold(
     t: &ThresholdSpec,
-    labels: &std::collections::HashSet<&str>,
+    labels: Option<&std::collections::HashSet<&str>>,
 ) -> Result<Threshold, (&'static str, String)> {
-    if let Some(op) = &t.op {
+    if let (Some(op), Some(labels)) = (&t.op, labels) {
         if !labels.contains(op.as_str()) {
             let mut known: Vec<&str> = labels.iter().copied().collect();
             known.sort_unstable();
@@ -243,6 +257,7 @@ pub(super) fn parse_threshold(
         metric,
         op: t.op.clone(),
         bound,
+        by_default: false,
     })
 }
 

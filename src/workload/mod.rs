@@ -4,13 +4,12 @@
 
 pub mod catalog;
 mod fields;
+mod sift;
 pub mod spec;
+mod validate;
 
 pub use fields::parse_duration;
-use fields::{
-    check_batch, check_concurrency, check_rate, parse_op, parse_positive_duration, parse_stage,
-    parse_threshold, toml_error_key,
-};
+use fields::toml_error_key;
 use serde_json::Value;
 use spec::WorkloadSpec;
 use std::path::Path;
@@ -160,6 +159,27 @@ pub struct Threshold {
     pub op: Option<String>,
     /// Latency bounds are in microseconds, rates in fractions, throughput in req/s.
     pub bound: Bound,
+    /// Not in the file: the default every workload gets (`default_error_rate`).
+    pub by_default: bool,
+}
+
+/// The error rate a run may have when its workload declares no
+/// `error_rate` threshold of its own: 1 %. Zero would fail an overload test
+/// over one timeout in a million; 1 % still fails anything broken for
+/// good (a misspelt tool fails every request, a server that answers twice
+/// breaks the protocol on every reply), and the summary shows every error
+/// with its first message whatever the verdict.
+pub const DEFAULT_MAX_ERROR_RATE: f64 = 0.01;
+
+/// The threshold a workload without an `error_rate` threshold gets. Over the
+/// whole run, an error rate counts protocol violations as failed requests.
+pub fn default_error_rate() -> Threshold {
+    Threshold {
+        metric: Metric::ErrorRate,
+        op: None,
+        bound: Bound::AtMost(DEFAULT_MAX_ERROR_RATE),
+        by_default: true,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -203,222 +223,99 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_OPEN_PIPELINE: u32 = 64;
 const MAX_SESSIONS: u32 = 100_000;
 
+/// The first of several problems, saying how many more `validate` lists.
+pub fn first_problem(all: Vec<WorkloadError>) -> WorkloadError {
+    let more = all.len().saturating_sub(1);
+    let Some(mut first) = all.into_iter().next() else {
+        return WorkloadError {
+            source_name: String::new(),
+            key: "(workload)".into(),
+            message: "invalid".into(),
+        };
+    };
+    if more > 0 {
+        first.message.push_str(&format!(
+            " (and {more} more problem{}: `mcptop validate` lists them all)",
+            if more == 1 { "" } else { "s" }
+        ));
+    }
+    first
+}
+
+/// A file that is not TOML: the parser's error, with its key and line.
+fn toml_problem(e: &toml::de::Error, text: &str, source_name: &str) -> WorkloadError {
+    let line = e
+        .span()
+        .map(|s| {
+            format!(
+                " (line {})",
+                text[..s.start.min(text.len())].matches('\n').count() + 1
+            )
+        })
+        .unwrap_or_default();
+    WorkloadError {
+        source_name: source_name.to_string(),
+        key: toml_error_key(e, text),
+        message: format!("{}{line}", e.message().trim_end()),
+    }
+}
+
 impl Workload {
     pub fn parse(text: &str, source_name: &str) -> Result<Workload, WorkloadError> {
         Self::parse_with(text, source_name, &Overrides::default())
     }
 
+    /// `parse_all`, reporting the first problem (and how many more there are).
     pub fn parse_with(
         text: &str,
         source_name: &str,
         overrides: &Overrides,
     ) -> Result<Workload, WorkloadError> {
-        let spec: WorkloadSpec = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| {
-                    format!(
-                        " (line {})",
-                        text[..s.start.min(text.len())].matches('\n').count() + 1
-                    )
-                })
-                .unwrap_or_default();
-            WorkloadError {
-                source_name: source_name.to_string(),
-                key: toml_error_key(&e, text),
-                message: format!("{}{line}", e.message().trim_end()),
-            }
-        })?;
-        Self::from_spec(apply_overrides(spec, overrides), source_name)
+        Self::parse_all(text, source_name, overrides).map_err(first_problem)
+    }
+
+    /// Parses and validates a workload file; on failure, every problem found,
+    /// each with its key, in the order of the file's checks.
+    pub fn parse_all(
+        text: &str,
+        source_name: &str,
+        overrides: &Overrides,
+    ) -> Result<Workload, Vec<WorkloadError>> {
+        let mut problems = validate::Problems::new(source_name);
+        let spec = match toml::from_str::<WorkloadSpec>(text) {
+            Ok(spec) => spec,
+            Err(e) => match toml::from_str::<toml::Table>(text) {
+                // TOML, but not a workload: find every key that does not fit.
+                Ok(table) => match sift::sift(table, &mut problems) {
+                    Some(spec) => spec,
+                    None => return Err(problems.list),
+                },
+                // Not TOML: the parser stops at the first error.
+                Err(_) => return Err(vec![toml_problem(&e, text, source_name)]),
+            },
+        };
+        validate::validate(apply_overrides(spec, overrides), problems)
     }
 
     pub fn load(path: &Path, overrides: &Overrides) -> Result<Workload, WorkloadError> {
+        Self::load_all(path, overrides).map_err(first_problem)
+    }
+
+    /// `parse_all` of a file.
+    pub fn load_all(path: &Path, overrides: &Overrides) -> Result<Workload, Vec<WorkloadError>> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| WorkloadError {
-            source_name: name.clone(),
-            key: "(file)".into(),
-            message: format!("cannot read: {e}"),
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            vec![WorkloadError {
+                source_name: name.clone(),
+                key: "(file)".into(),
+                message: format!("cannot read: {e}"),
+            }]
         })?;
-        Self::parse_with(&text, &name, overrides)
+        Self::parse_all(&text, &name, overrides)
     }
 
     pub fn from_spec(spec: WorkloadSpec, source_name: &str) -> Result<Workload, WorkloadError> {
-        let err = |key: &str, message: String| WorkloadError {
-            source_name: source_name.to_string(),
-            key: key.to_string(),
-            message,
-        };
-        if spec.name.trim().is_empty() {
-            return Err(err("name", "expected a non-empty name".into()));
-        }
-        let sessions = spec.sessions.unwrap_or(1);
-        if sessions == 0 || sessions > MAX_SESSIONS {
-            return Err(err(
-                "sessions",
-                format!("expected 1 to {MAX_SESSIONS}, got {sessions}"),
-            ));
-        }
-        let shape = match (spec.rate, spec.concurrency) {
-            (Some(_), Some(_)) => {
-                return Err(err(
-                    "rate",
-                    "set either rate (open loop) or concurrency (closed loop), not both".into(),
-                ))
-            }
-            (Some(rate), None) => LoadShape::OpenLoop {
-                rate: check_rate(rate).map_err(|m| err("rate", m))?,
-            },
-            (None, Some(c)) => LoadShape::ClosedLoop {
-                concurrency: check_concurrency(c).map_err(|m| err("concurrency", m))?,
-            },
-            (None, None) => {
-                return Err(err(
-                    "rate",
-                    "expected rate (requests/s, open loop) or concurrency (closed loop)".into(),
-                ))
-            }
-        };
-        let protocol = spec
-            .protocol
-            .clone()
-            .unwrap_or_else(|| AUTO_PROTOCOL.to_string());
-        if protocol != AUTO_PROTOCOL && !KNOWN_PROTOCOLS.contains(&protocol.as_str()) {
-            return Err(err(
-                "protocol",
-                format!(
-                    "expected auto or one of {}, got {protocol:?}",
-                    KNOWN_PROTOCOLS.join(", ")
-                ),
-            ));
-        }
-        let batch = check_batch(spec.batch, &protocol).map_err(|m| err("batch", m))?;
-        let pipeline = match (spec.pipeline, shape) {
-            (Some(0), _) => return Err(err("pipeline", "expected at least 1".into())),
-            (Some(p), _) if p < batch => {
-                return Err(err(
-                    "pipeline",
-                    format!("a session carries whole batches: expected at least batch = {batch}"),
-                ))
-            }
-            (Some(p), _) => p,
-            (None, LoadShape::ClosedLoop { concurrency }) => {
-                concurrency.div_ceil(sessions).max(batch)
-            }
-            (None, LoadShape::OpenLoop { .. }) => DEFAULT_OPEN_PIPELINE.max(batch),
-        };
-        let connections = match spec.connections {
-            Some(0) => return Err(err("connections", "expected at least 1".into())),
-            Some(c) => c,
-            None => pipeline,
-        };
-        let stages = spec
-            .stages
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                parse_stage(s, &shape).map_err(|(k, m)| err(&format!("stages[{i}].{k}"), m))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let too_few = std::iter::once(shape)
-            .chain(stages.iter().map(|s| s.shape))
-            .find_map(|s| match s {
-                LoadShape::ClosedLoop { concurrency } if concurrency < batch => Some(concurrency),
-                _ => None,
-            });
-        if let Some(concurrency) = too_few {
-            return Err(err(
-                "batch",
-                format!(
-                    "a batch goes out whole: batch = {batch} needs concurrency of at least \
-                     {batch}, got {concurrency}"
-                ),
-            ));
-        }
-        let duration = spec
-            .duration
-            .as_deref()
-            .map(|d| parse_duration(d).map_err(|m| err("duration", m)))
-            .transpose()?;
-        if !stages.is_empty() && duration.is_some() {
-            return Err(err(
-                "duration",
-                "with stages the run lasts the sum of the stage durations; remove duration".into(),
-            ));
-        }
-        if let Some(0) = spec.requests {
-            return Err(err("requests", "expected at least 1".into()));
-        }
-        if stages.is_empty() && duration.is_none() && spec.requests.is_none() {
-            return Err(err(
-                "duration",
-                "expected a duration (e.g. \"10s\"), a request count (requests), or stages".into(),
-            ));
-        }
-        let warmup = spec
-            .warmup
-            .as_deref()
-            .map(|d| parse_duration(d).map_err(|m| err("warmup", m)))
-            .transpose()?
-            .unwrap_or(Duration::ZERO);
-        let default_timeout = spec
-            .timeout
-            .as_deref()
-            .map(|d| parse_positive_duration(d).map_err(|m| err("timeout", m)))
-            .transpose()?
-            .unwrap_or(DEFAULT_TIMEOUT);
-        if spec.ops.is_empty() {
-            return Err(err(
-                "ops",
-                "expected at least one [[ops]] entry with a method".into(),
-            ));
-        }
-        let ops = spec
-            .ops
-            .iter()
-            .enumerate()
-            .map(|(i, o)| {
-                parse_op(o, default_timeout).map_err(|(k, m)| err(&format!("ops[{i}].{k}"), m))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let labels: std::collections::HashSet<&str> =
-            ops.iter().map(|o| o.label.as_str()).collect();
-        if labels.len() != ops.len() {
-            return Err(err(
-                "ops",
-                "two operations have the same label; give one a distinct `name`".into(),
-            ));
-        }
-        let thresholds = spec
-            .thresholds
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                parse_threshold(t, &labels)
-                    .map_err(|(k, m)| err(&format!("thresholds[{i}].{k}"), m))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        if let Some(t) = &spec.target {
-            crate::target::TargetSpec::parse(t).map_err(|e| err("target", e.to_string()))?;
-        }
-        Ok(Workload {
-            name: spec.name.clone(),
-            description: spec.description.clone(),
-            target: spec.target.clone(),
-            sessions,
-            shape,
-            pipeline,
-            connections,
-            server_stream: spec.server_stream.unwrap_or(false),
-            duration,
-            requests: spec.requests,
-            warmup,
-            stages,
-            ops,
-            thresholds,
-            protocol,
-            batch,
-            spec,
-        })
+        validate::validate(spec, validate::Problems::new(source_name)).map_err(first_problem)
     }
 
     /// The measured duration, when it is bounded by time.

@@ -80,6 +80,7 @@ fn invalid_workloads_name_the_key_and_the_problem() {
             "exist only in protocol 2025-03-26",
         ),
         ("batch-of-one", "batch", "expected 2 to 1000"),
+        ("six-mistakes", "ops[1].wieght", "unknown field `wieght`"),
     ];
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/invalid_workloads");
     let files = std::fs::read_dir(&dir).expect("dir").count();
@@ -182,17 +183,20 @@ fn thresholds_are_typed() {
             Threshold {
                 metric: Metric::Latency(Quantile::P99),
                 op: None,
-                bound: Bound::AtMost(20_000.0)
+                bound: Bound::AtMost(20_000.0),
+                by_default: false,
             },
             Threshold {
                 metric: Metric::ErrorRate,
                 op: Some("ping".into()),
-                bound: Bound::AtMost(0.01)
+                bound: Bound::AtMost(0.01),
+                by_default: false,
             },
             Threshold {
                 metric: Metric::Throughput,
                 op: None,
-                bound: Bound::AtLeast(1000.0)
+                bound: Bound::AtLeast(1000.0),
+                by_default: false,
             },
         ]
     );
@@ -249,4 +253,91 @@ fn a_batch_fits_the_in_flight_limits() {
     )
     .expect("valid");
     assert_eq!(w.batch, 1, "no batch: one request per send");
+}
+
+#[test]
+fn a_workload_without_an_error_rate_threshold_gets_the_default() {
+    let base = "name='x'\nconcurrency=1\nduration='1s'\n[[ops]]\nmethod='ping'\n";
+    let w = Workload::parse(
+        &format!("{base}[[thresholds]]\nmetric='p99'\nmax='20ms'\n"),
+        "t",
+    )
+    .expect("valid");
+    assert_eq!(w.thresholds.len(), 2);
+    assert_eq!(w.thresholds[1], default_error_rate());
+    assert_eq!(w.thresholds[1].bound, Bound::AtMost(DEFAULT_MAX_ERROR_RATE));
+    // Any error_rate threshold of its own, even on one operation, replaces it.
+    let own = Workload::parse(
+        &format!("{base}[[thresholds]]\nmetric='error_rate'\nop='ping'\nmax=1.0\n"),
+        "t",
+    )
+    .expect("valid");
+    assert!(own.thresholds.iter().all(|t| !t.by_default), "{own:?}");
+}
+
+/// Every problem of a file at once, each with its key; a value that could
+/// not be read is reported once, not again by the checks that need it.
+#[test]
+fn every_problem_of_a_file_is_reported() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/invalid_workloads/six-mistakes.toml");
+    let problems = Workload::load_all(&path, &Overrides::default()).expect_err("invalid");
+    let mut keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "concurrency",
+            "duration",
+            "ops[0].tool",
+            "ops[1].wieght",
+            "sesions",
+            "thresholds[0].max"
+        ],
+        "{problems:#?}"
+    );
+    assert!(problems
+        .iter()
+        .all(|p| p.source_name.ends_with("six-mistakes.toml")));
+    let concurrency = problems
+        .iter()
+        .find(|p| p.key == "concurrency")
+        .expect("found");
+    assert!(
+        concurrency.message.contains("invalid type"),
+        "{concurrency}"
+    );
+    // `run` names the first and says that there are more.
+    let first = Workload::load(&path, &Overrides::default()).expect_err("invalid");
+    assert!(first.message.contains("and 5 more problems"), "{first}");
+}
+
+#[test]
+fn unreadable_items_keep_the_indices_of_the_rest() {
+    let problems = Workload::parse_all(
+        "name='x'\nconcurrency=1\nduration='1s'\n\
+         [[ops]]\ntool='echo'\n\
+         [[ops]]\nmethod='tools/call'\ntool=5\n\
+         [[ops]]\nmethod='resources/read'\n\
+         [[thresholds]]\nmetric='p99'\nop='nope'\nmax='1ms'\n",
+        "t",
+        &Overrides::default(),
+    )
+    .expect_err("invalid");
+    let found: Vec<(&str, &str)> = problems
+        .iter()
+        .map(|p| (p.key.as_str(), p.message.as_str()))
+        .collect();
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert!(
+        found.contains(&("ops[0].method", "missing field `method`")),
+        "{found:?}"
+    );
+    assert!(found
+        .iter()
+        .any(|(k, m)| *k == "ops[1].tool" && m.contains("invalid type")));
+    assert!(
+        found.contains(&("ops[2].uri", "resources/read needs `uri`")),
+        "{found:?}"
+    );
 }

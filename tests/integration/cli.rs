@@ -177,14 +177,18 @@ fn tool_errors_are_counted_by_kind() {
         "failing.toml",
         "name = \"failing\"\nconcurrency = 2\nrequests = 100\nwarmup = \"0s\"\n[[ops]]\nmethod = \"tools/call\"\ntool = \"fail\"\nweight = 1\n[[ops]]\nmethod = \"ping\"\nweight = 1\n",
     );
+    // Half the requests fail: over the default error rate, so the run fails.
     dir.mcptop()
         .args(["run", "failing.toml", "--out", "r.json"])
         .assert()
-        .success();
+        .code(1);
     let r = read_json(&dir.join("r.json"));
     assert_eq!(r["overall"]["operations"], 100);
     assert_eq!(r["overall"]["errors"], 50);
     assert_eq!(r["overall"]["errors_by_kind"]["tool_error"], 50);
+    assert!(r["overall"]["first_error_messages"]["tool_error"]
+        .as_str()
+        .is_some_and(|m| !m.is_empty()));
 }
 
 #[test]

@@ -183,7 +183,8 @@ pub fn errors_of(r: &serde_json::Value, kind: &str) -> u64 {
 #[test]
 fn malformed_json_is_a_violation_and_the_requests_time_out() {
     let (r, code) = run_against(&hostile(Misbehaviour::Garbage));
-    assert_eq!(code, 0, "no thresholds, so the run itself succeeds");
+    assert_eq!(code, 1, "the default error rate fails it");
+    assert_eq!(r["passed"], false);
     assert!(r["protocol"]["violations"].as_u64().unwrap_or(0) > 0, "{r}");
     assert!(errors_of(&r, "timeout") > 0, "{}", r["overall"]);
     assert_eq!(r["overall"]["ok"], 0);
@@ -198,11 +199,15 @@ fn replies_with_unknown_ids_are_violations() {
 
 #[test]
 fn duplicate_replies_count_once_and_are_violations() {
-    let (r, _) = run_against(&hostile(Misbehaviour::DuplicateIds));
+    let (r, code) = run_against(&hostile(Misbehaviour::DuplicateIds));
     let ok = r["overall"]["ok"].as_u64().unwrap_or(0);
     assert!(ok > 10, "{}", r["overall"]);
     assert_eq!(r["overall"]["errors"], 0, "{}", r["overall"]);
     assert!(r["protocol"]["violations"].as_u64().unwrap_or(0) > 0, "{r}");
+    // Every reply came twice: the violations fail the default error rate.
+    assert_eq!(code, 1, "{}", r["thresholds"]);
+    assert_eq!(r["thresholds"][0]["by_default"], true);
+    assert_eq!(r["thresholds"][0]["passed"], false);
 }
 
 #[test]

@@ -254,14 +254,16 @@ async fn converse(stream: TcpStream, script: Arc<Script>) -> std::io::Result<()>
 }
 
 /// Runs the hostile echo workload against the peer (2025-06-18, so there
-/// is no stateless probe to script); it must end by itself, exit 0.
+/// is no stateless probe to script); it must end by itself, and exit 1
+/// exactly when the default error-rate threshold failed.
 fn run_against(server: &HostileHttp, timeout: &str) -> Value {
     run_stopped(server, &one_second(timeout))
 }
 
 fn run_stopped(server: &HostileHttp, stop: &str) -> Value {
     let (r, code) = run_hostile_echo(&server.url, stop, "protocol = \"2025-06-18\"");
-    assert_eq!(code, 0, "no thresholds");
+    let passed = r["passed"].as_bool().expect("passed");
+    assert_eq!(code, if passed { 0 } else { 1 }, "{}", r["thresholds"]);
     let reason = r["stopped_by"]["reason"].as_str().unwrap_or_default();
     assert!(
         reason == "completed" || reason == "request_limit",

@@ -8,6 +8,7 @@ mod harness;
 mod hostile;
 mod hostile_http;
 mod http_stream;
+mod loud;
 mod net;
 mod profile;
 mod serve;

@@ -1,6 +1,7 @@
 //! The recorder on hand-made samples and statuses with explicit instants.
 
 use super::*;
+use crate::client::CallError;
 use crate::metrics::snapshot::LoadNow;
 
 fn ms(n: u64) -> Duration {
@@ -108,7 +109,7 @@ async fn intervals_have_their_own_percentiles_and_rates() {
         r.record(&sample(0, t0 + ms(1000 + i * 10), 0, 20));
     }
     r.record(&Sample {
-        outcome: Err(ErrorKind::ToolError),
+        outcome: Err(CallError::ToolError("no such row".into())),
         ..sample(1, t0 + ms(1500), 0, 1)
     });
     let s2 = r.tick(t0 + ms(2000), open_status(10.0, 20, 16, 0));

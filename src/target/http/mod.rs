@@ -175,6 +175,17 @@ impl HttpSession {
     }
 
     pub async fn call(&self, req: &PreparedRequest) -> Result<Instant, CallError> {
+        let (at, outcome) = self.exchange(req).await?;
+        judge(req, at, outcome)
+    }
+
+    /// Sends one request and returns what its result holds (a listing).
+    pub async fn request(&self, req: &PreparedRequest) -> Result<ResultProbe, CallError> {
+        self.exchange(req).await?.1
+    }
+
+    /// One request and its reply (when and what), renewing an expired session.
+    async fn exchange(&self, req: &PreparedRequest) -> Result<post::Reply, CallError> {
         let inner = &self.inner;
         let mut renewals = 0;
         loop {
@@ -189,8 +200,7 @@ impl HttpSession {
             match inner.post(body, &mut replies, req.method, name).await {
                 Posted::Answered => {
                     let reply = replies.into_replies().pop().flatten();
-                    let (at, outcome) = reply.unwrap_or_else(|| (Instant::now(), Err(no_reply())));
-                    return judge(req, at, outcome);
+                    return Ok(reply.unwrap_or_else(|| (Instant::now(), Err(no_reply()))));
                 }
                 Posted::Failed(e) => return Err(e),
                 Posted::SessionExpired if renewals < MAX_RENEWALS => {
@@ -281,6 +291,13 @@ impl Drop for HttpSession {
 impl super::Session for HttpSession {
     fn call<'a>(&'a self, req: &'a PreparedRequest) -> BoxFuture<'a, Result<Instant, CallError>> {
         Box::pin(HttpSession::call(self, req))
+    }
+
+    fn request<'a>(
+        &'a self,
+        req: &'a PreparedRequest,
+    ) -> BoxFuture<'a, Result<ResultProbe, CallError>> {
+        Box::pin(HttpSession::request(self, req))
     }
 
     fn call_batch<'a>(

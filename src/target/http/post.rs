@@ -13,7 +13,7 @@ use crate::client::{rpc_error, CallError, MAX_LINE_BYTES};
 use std::sync::atomic::Ordering;
 use tokio::time::Instant;
 
-type Reply = (Instant, Result<ResultProbe, CallError>);
+pub(super) type Reply = (Instant, Result<ResultProbe, CallError>);
 
 /// The replies one POST waits for, by id, each with when it arrived.
 pub(super) struct Replies {

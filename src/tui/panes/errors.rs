@@ -1,7 +1,9 @@
-//! Errors by kind, late sends and warnings: the recorder's and those the
-//! view derives from measured memory and descriptors.
+//! Errors by kind (with the first message of each), late sends and
+//! warnings: the recorder's and those the view derives from measured memory
+//! and descriptors. Messages quote the target, so they are escaped here too.
 
 use super::{block, dim, fmt_us_short};
+use crate::client::escape::escape_line;
 use crate::tui::state::LiveModel;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
@@ -18,10 +20,14 @@ pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
         lines.push(Line::from(Span::styled("no errors", dim())));
     }
     for (kind, n) in &s.errors {
-        lines.push(Line::from(vec![
+        let mut spans = vec![
             Span::styled(format!("{n:>8} "), Style::default().fg(Color::Red)),
-            Span::raw(kind.clone()),
-        ]));
+            Span::raw(escape_line(kind).into_owned()),
+        ];
+        if let Some(first) = s.error_messages.get(kind) {
+            spans.push(Span::styled(format!(": {}", escape_line(first)), dim()));
+        }
+        lines.push(Line::from(spans));
     }
     if s.late_sends > 0 {
         lines.push(Line::from(format!(
@@ -38,7 +44,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
     }
     for w in s.warnings.iter().cloned().chain(m.view_warnings()) {
         lines.push(Line::from(Span::styled(
-            format!("! {w}"),
+            format!("! {}", escape_line(&w)),
             Style::default().fg(Color::Yellow),
         )));
     }

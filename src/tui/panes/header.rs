@@ -2,6 +2,7 @@
 //! progress gauge, asked against achieved rate, sessions and in-flight.
 
 use super::{dim, fmt_rate, fmt_us_short};
+use crate::client::escape::escape_line;
 use crate::metrics::snapshot::Phase;
 use crate::tui::state::LiveModel;
 use ratatui::layout::Rect;
@@ -57,11 +58,11 @@ fn title_line(m: &LiveModel, with_progress: bool) -> Line<'static> {
     };
     let mut spans = vec![
         Span::styled(
-            m.run.workload.clone(),
+            escape_line(&m.run.workload).into_owned(),
             Style::default().add_modifier(Modifier::BOLD),
         ),
         Span::raw(" -> "),
-        Span::raw(m.run.target.clone()),
+        Span::raw(escape_line(&m.run.target).into_owned()),
         Span::raw("  "),
         Span::styled(s.phase.name(), phase_style),
     ];

@@ -1,0 +1,323 @@
+//! Validating a workload spec into a `Workload`, collecting every problem
+//! (each with its key) instead of stopping at the first: six mistakes in a
+//! file are six lines of one `mcptop validate`. A key whose value could not
+//! even be read (`sift`) is reported once; checks that depend on it are
+//! skipped rather than reporting the same mistake again in other words.
+
+use super::fields::{
+    check_batch, check_concurrency, check_rate, parse_duration, parse_op, parse_positive_duration,
+    parse_stage, parse_threshold,
+};
+use super::spec::WorkloadSpec;
+use super::{
+    default_error_rate, LoadShape, Metric, Workload, WorkloadError, AUTO_PROTOCOL,
+    DEFAULT_OPEN_PIPELINE, DEFAULT_TIMEOUT, KNOWN_PROTOCOLS, MAX_SESSIONS,
+};
+use std::collections::HashSet;
+
+/// Every problem found so far, and the keys whose values were unreadable.
+pub(super) struct Problems {
+    source: String,
+    pub list: Vec<WorkloadError>,
+    /// Keys (`concurrency`, `ops[2].tool`, `ops[3]`) that failed to read.
+    failed: HashSet<String>,
+}
+
+impl Problems {
+    pub fn new(source: &str) -> Problems {
+        Problems {
+            source: source.to_string(),
+            list: Vec::new(),
+            failed: HashSet::new(),
+        }
+    }
+
+    pub fn add(&mut self, key: &str, message: String) {
+        // A key already reported as unreadable says all there is to say.
+        if self.failed.contains(key) {
+            return;
+        }
+        self.list.push(WorkloadError {
+            source_name: self.source.clone(),
+            key: key.to_string(),
+            message,
+        });
+    }
+
+    /// Reports an unreadable key and remembers it.
+    pub fn unreadable(&mut self, key: &str, message: String) {
+        self.add(key, message);
+        self.failed.insert(key.to_string());
+    }
+
+    /// Remembers `key` (an item such as `ops[3]`) as not to be validated.
+    pub fn mark_unreadable(&mut self, key: &str) {
+        self.failed.insert(key.to_string());
+    }
+
+    /// True when exactly `key` was unreadable.
+    pub fn is_unreadable(&self, key: &str) -> bool {
+        self.failed.contains(key)
+    }
+
+    /// True when `key`, or a key inside it, was unreadable.
+    fn failed(&self, key: &str) -> bool {
+        self.failed.iter().any(|f| {
+            f == key
+                || f.strip_prefix(key)
+                    .is_some_and(|r| r.starts_with(['.', '[']))
+        })
+    }
+
+    fn check<T>(&mut self, key: &str, result: Result<T, String>) -> Option<T> {
+        result.map_err(|m| self.add(key, m)).ok()
+    }
+}
+
+/// Validates `spec`; `problems` may already hold what `sift` found.
+pub(super) fn validate(
+    spec: WorkloadSpec,
+    mut p: Problems,
+) -> Result<Workload, Vec<WorkloadError>> {
+    if spec.name.trim().is_empty() {
+        p.add("name", "expected a non-empty name".into());
+    }
+    let sessions = spec.sessions.unwrap_or(1);
+    if sessions == 0 || sessions > MAX_SESSIONS {
+        let m = format!("expected 1 to {MAX_SESSIONS}, got {sessions}");
+        p.add("sessions", m);
+    }
+    let sessions = sessions.clamp(1, MAX_SESSIONS);
+    let shape = load_shape(&spec, &mut p);
+    let protocol = spec
+        .protocol
+        .clone()
+        .unwrap_or_else(|| AUTO_PROTOCOL.to_string());
+    if protocol != AUTO_PROTOCOL && !KNOWN_PROTOCOLS.contains(&protocol.as_str()) {
+        let known = KNOWN_PROTOCOLS.join(", ");
+        p.add(
+            "protocol",
+            format!("expected auto or one of {known}, got {protocol:?}"),
+        );
+    }
+    let batch = p.check("batch", check_batch(spec.batch, &protocol));
+    let pipeline = pipeline(&spec, shape, sessions, batch.unwrap_or(1), &mut p);
+    let connections = match spec.connections {
+        Some(0) => {
+            p.add("connections", "expected at least 1".into());
+            None
+        }
+        Some(c) => Some(c),
+        None => pipeline,
+    };
+    let mut stages = Vec::new();
+    for (i, s) in spec.stages.iter().enumerate() {
+        if p.is_unreadable(&format!("stages[{i}]")) {
+            continue;
+        }
+        match &shape {
+            Some(shape) => match parse_stage(s, shape) {
+                Ok(stage) => stages.push(stage),
+                Err((k, m)) => p.add(&format!("stages[{i}].{k}"), m),
+            },
+            // Without a load shape only the stage's duration can be judged.
+            None => {
+                let key = format!("stages[{i}].duration");
+                p.check(&key, parse_positive_duration(&s.duration));
+            }
+        }
+    }
+    if let (Some(shape), Some(batch)) = (shape, batch) {
+        check_batch_fits(shape, &stages, batch, &mut p);
+    }
+    let duration = spec
+        .duration
+        .as_deref()
+        .and_then(|d| p.check("duration", parse_duration(d)));
+    check_run_length(&spec, duration, &mut p);
+    let warmup = spec
+        .warmup
+        .as_deref()
+        .and_then(|d| p.check("warmup", parse_duration(d)));
+    let default_timeout = spec
+        .timeout
+        .as_deref()
+        .and_then(|d| p.check("timeout", parse_positive_duration(d)))
+        .unwrap_or(DEFAULT_TIMEOUT);
+    if spec.ops.is_empty() && !p.failed("ops") {
+        p.add(
+            "ops",
+            "expected at least one [[ops]] entry with a method".into(),
+        );
+    }
+    let mut ops = Vec::new();
+    for (i, o) in spec.ops.iter().enumerate() {
+        if p.is_unreadable(&format!("ops[{i}]")) {
+            continue;
+        }
+        match parse_op(o, default_timeout) {
+            Ok(op) => ops.push(op),
+            Err(problems) => {
+                for (k, m) in problems {
+                    p.add(&format!("ops[{i}].{k}"), m);
+                }
+                p.failed.insert(format!("ops[{i}]"));
+            }
+        }
+    }
+    // Labels are known only if every operation could be read.
+    let complete = !p.failed("ops");
+    let labels: HashSet<&str> = ops.iter().map(|o| o.label.as_str()).collect();
+    if complete && labels.len() != ops.len() {
+        p.add(
+            "ops",
+            "two operations have the same label; give one a distinct `name`".into(),
+        );
+    }
+    let mut thresholds = Vec::new();
+    for (i, t) in spec.thresholds.iter().enumerate() {
+        if p.is_unreadable(&format!("thresholds[{i}]")) {
+            continue;
+        }
+        match parse_threshold(t, complete.then_some(&labels)) {
+            Ok(t) => thresholds.push(t),
+            Err((k, m)) => p.add(&format!("thresholds[{i}].{k}"), m),
+        }
+    }
+    let declares_error_rate = thresholds.iter().any(|t| t.metric == Metric::ErrorRate)
+        || spec.thresholds.iter().any(|t| t.metric == "error_rate")
+        || p.failed("thresholds");
+    if !declares_error_rate {
+        thresholds.push(default_error_rate());
+    }
+    if let Some(t) = &spec.target {
+        if let Err(e) = crate::target::TargetSpec::parse(t) {
+            p.add("target", e.to_string());
+        }
+    }
+    match (shape, pipeline, connections, batch) {
+        (Some(shape), Some(pipeline), Some(connections), Some(batch)) if p.list.is_empty() => {
+            Ok(Workload {
+                name: spec.name.clone(),
+                description: spec.description.clone(),
+                target: spec.target.clone(),
+                sessions,
+                shape,
+                pipeline,
+                connections,
+                server_stream: spec.server_stream.unwrap_or(false),
+                duration,
+                requests: spec.requests,
+                warmup: warmup.unwrap_or_default(),
+                stages,
+                ops,
+                thresholds,
+                protocol,
+                batch,
+                spec,
+            })
+        }
+        _ => Err(p.list),
+    }
+}
+
+/// Open loop (`rate`) or closed loop (`concurrency`), exactly one of them.
+fn load_shape(spec: &WorkloadSpec, p: &mut Problems) -> Option<LoadShape> {
+    if p.failed("rate") || p.failed("concurrency") {
+        return None;
+    }
+    match (spec.rate, spec.concurrency) {
+        (Some(_), Some(_)) => {
+            p.add(
+                "rate",
+                "set either rate (open loop) or concurrency (closed loop), not both".into(),
+            );
+            None
+        }
+        (Some(rate), None) => p
+            .check("rate", check_rate(rate))
+            .map(|rate| LoadShape::OpenLoop { rate }),
+        (None, Some(c)) => p
+            .check("concurrency", check_concurrency(c))
+            .map(|concurrency| LoadShape::ClosedLoop { concurrency }),
+        (None, None) => {
+            p.add(
+                "rate",
+                "expected rate (requests/s, open loop) or concurrency (closed loop)".into(),
+            );
+            None
+        }
+    }
+}
+
+fn pipeline(
+    spec: &WorkloadSpec,
+    shape: Option<LoadShape>,
+    sessions: u32,
+    batch: u32,
+    p: &mut Problems,
+) -> Option<u32> {
+    match (spec.pipeline, shape) {
+        (Some(0), _) => {
+            p.add("pipeline", "expected at least 1".into());
+            None
+        }
+        (Some(n), _) if n < batch => {
+            p.add(
+                "pipeline",
+                format!("a session carries whole batches: expected at least batch = {batch}"),
+            );
+            None
+        }
+        (Some(n), _) => Some(n),
+        (None, Some(LoadShape::ClosedLoop { concurrency })) => {
+            Some(concurrency.div_ceil(sessions).max(batch))
+        }
+        (None, Some(LoadShape::OpenLoop { .. })) => Some(DEFAULT_OPEN_PIPELINE.max(batch)),
+        (None, None) => None,
+    }
+}
+
+/// A batch goes out whole: every closed-loop shape must carry one.
+fn check_batch_fits(shape: LoadShape, stages: &[super::Stage], batch: u32, p: &mut Problems) {
+    let too_few = std::iter::once(shape)
+        .chain(stages.iter().map(|s| s.shape))
+        .find_map(|s| match s {
+            LoadShape::ClosedLoop { concurrency } if concurrency < batch => Some(concurrency),
+            _ => None,
+        });
+    if let Some(concurrency) = too_few {
+        p.add(
+            "batch",
+            format!(
+                "a batch goes out whole: batch = {batch} needs concurrency of at least \
+                 {batch}, got {concurrency}"
+            ),
+        );
+    }
+}
+
+/// The run ends by time, by count or by its stages, and not two ways.
+fn check_run_length(spec: &WorkloadSpec, duration: Option<std::time::Duration>, p: &mut Problems) {
+    if !spec.stages.is_empty() && spec.duration.is_some() {
+        p.add(
+            "duration",
+            "with stages the run lasts the sum of the stage durations; remove duration".into(),
+        );
+    }
+    if let Some(0) = spec.requests {
+        p.add("requests", "expected at least 1".into());
+    }
+    let unreadable = ["duration", "requests", "stages"]
+        .iter()
+        .any(|k| p.failed(k));
+    if spec.stages.is_empty() && duration.is_none() && spec.requests.is_none() && !unreadable {
+        // A duration that did not parse was reported already.
+        if spec.duration.is_none() {
+            p.add(
+                "duration",
+                "expected a duration (e.g. \"10s\"), a request count (requests), or stages".into(),
+            );
+        }
+    }
+}
