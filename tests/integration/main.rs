@@ -8,8 +8,10 @@ mod harness;
 mod hostile;
 mod hostile_http;
 mod http_stream;
+mod lifecycle;
 mod net;
 mod profile;
+mod results;
 mod stdio;
 #[cfg(feature = "tui")]
 mod tui;
