@@ -4,7 +4,7 @@ use crate::report::formats::Format;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
-pub const EXIT_CODES: &str = "Exit codes:\n  0  ok\n  1  a threshold or regression check failed\n  2  usage, configuration or runtime error (bad workload, unreachable or crashed target)";
+pub const EXIT_CODES: &str = "Exit codes:\n  0  ok\n  1  a threshold or regression check failed\n  2  usage, configuration or runtime error (bad workload, unreachable or crashed target, result not written where asked)\n  129, 130, 143  stopped by SIGHUP, SIGINT (Ctrl-C) or SIGTERM: the result so far is written, no baseline is; a second signal exits at once";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -130,7 +130,8 @@ pub struct RunArgs {
     /// Protocol era: `auto` (negotiate) or a version to force, e.g. 2025-06-18 or 2026-07-28
     #[arg(long)]
     pub protocol: Option<String>,
-    /// Result file (JSON); default .mcptop/runs/WORKLOAD-TIME.json
+    /// Result file (JSON), checked before the run; `-` for stdout (the summary
+    /// then goes to stderr). Default .mcptop/runs/WORKLOAD-TIME.json
     #[arg(long, short)]
     pub out: Option<PathBuf>,
     /// Plain progress lines instead of the live screen (implied when stdout is not a terminal)
@@ -142,7 +143,8 @@ pub struct RunArgs {
     /// Format of the final summary
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
-    /// Also sample this process as the target (a server mcptop did not start)
+    /// Also sample this process as the target (a server mcptop did not start);
+    /// it must exist
     #[arg(long)]
     pub target_pid: Option<u32>,
     /// Do not sample processes nor count allocations (to measure their cost)

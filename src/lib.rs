@@ -27,6 +27,9 @@ pub enum Exit {
     Failed,
     /// Usage, configuration or runtime error.
     Error,
+    /// Stopped by a signal (whatever was measured is kept, no baseline is
+    /// written): 128 + the signal's number, as a shell reports it.
+    Stopped(engine::stop::StopSignal),
 }
 
 impl Exit {
@@ -35,18 +38,31 @@ impl Exit {
             Exit::Ok => 0,
             Exit::Failed => 1,
             Exit::Error => 2,
+            Exit::Stopped(signal) => signal.exit_code(),
         }
     }
 }
 
-/// Runs the command line; prints errors to stderr and maps them to exit codes.
+/// Runs the command line; prints errors to stderr and maps them to exit
+/// codes. A command stopped by a signal exits with that signal's code,
+/// whatever it returned, so a cancelled run never looks like a pass. The
+/// targets' process groups are ended on the way out.
 pub fn run(cli: cli::Cli) -> Exit {
-    match runner::dispatch(cli) {
-        Ok(exit) => exit,
-        Err(e) => {
-            // An error may quote the target (its stderr, what it sent).
-            let text = format!("{e:#}");
-            eprintln!("mcptop: error: {}", client::escape::escape_text(&text));
+    target::limits::raise_fd_limit();
+    let result = runner::dispatch(cli);
+    target::group::end_all();
+    let stopped = engine::stop::process().signal();
+    // An error may quote the target (its stderr, what it sent).
+    let shown = |e: &anyhow::Error| client::escape::escape_text(&format!("{e:#}")).into_owned();
+    match (result, stopped) {
+        (Ok(_), Some(signal)) => Exit::Stopped(signal),
+        (Ok(exit), None) => exit,
+        (Err(e), Some(signal)) => {
+            eprintln!("mcptop: {}", shown(&e));
+            Exit::Stopped(signal)
+        }
+        (Err(e), None) => {
+            eprintln!("mcptop: error: {}", shown(&e));
             Exit::Error
         }
     }

@@ -1,12 +1,14 @@
-//! The commands, glued together: resolve the workload and target, start the
-//! engine with signal handling, show progress, write the result file, print
-//! the summary, pick the exit code.
+//! The commands, glued together: resolve the workload and target, check the
+//! output path, start the engine under the process's stop signal, show
+//! progress, write the result file (or its fallback), print the summary,
+//! pick the exit code.
 
 use crate::check;
 use crate::cli::{BaselineCommand, Cli, Command, RunArgs};
-use crate::engine::{self, Control, RunSetup};
+use crate::engine::{self, stop, Control, RunSetup};
 use crate::metrics::Snapshot;
 use crate::profile::sampler::{ResourceMonitor, TrackedConnector};
+use crate::report::output::{OutPath, Saved};
 use crate::report::{self, text, RunReport};
 use crate::target::{self, ConnectOptions, TargetSpec};
 use crate::workload::{catalog, Overrides, Workload};
@@ -26,7 +28,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         #[cfg(feature = "tui")]
         None if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() => {
-            let runs = runtime()?.block_on(crate::tui::interactive(None, tui_hooks()))?;
+            let runs = stoppable(crate::tui::interactive(None, tui_hooks()))?;
             Ok(print_runs(&runs))
         }
         None => {
@@ -42,14 +44,14 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             crate::validate::run(&workloads, target.as_deref())
         }
         Some(Command::Serve(args)) => serve(args),
-        Some(Command::Run(args)) => runtime()?.block_on(run_command(args)),
+        Some(Command::Run(args)) => stoppable(run_command(args)),
         Some(Command::Baseline(BaselineCommand::Save(args))) => {
-            runtime()?.block_on(check::commands::baseline_save(args))
+            stoppable(check::commands::baseline_save(args))
         }
-        Some(Command::Check(args)) => runtime()?.block_on(check::commands::check(args)),
+        Some(Command::Check(args)) => stoppable(check::commands::check(args)),
         Some(Command::Compare(args)) => check::commands::compare(args),
         Some(Command::Report { file, format }) => check::commands::report(&file, format),
-        Some(Command::Profile(args)) => runtime()?.block_on(crate::profile::command::run(args)),
+        Some(Command::Profile(args)) => stoppable(crate::profile::command::run(args)),
     }
 }
 
@@ -84,6 +86,20 @@ fn serve(args: crate::cli::ServeArgs) -> anyhow::Result<Exit> {
     };
     runtime()?.block_on(net::serve(listen, options))?;
     Ok(Exit::Ok)
+}
+
+/// Runs a command that puts load on a target on a runtime of its own, with
+/// SIGINT, SIGTERM and SIGHUP turned into the process's stop signal.
+fn stoppable<T>(
+    command: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    runtime()?.block_on(async {
+        stop::listen();
+        let result = command.await;
+        // Child groups end here, while a second signal can still cut it short.
+        crate::target::group::end_all_async().await;
+        result
+    })
 }
 
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -136,21 +152,34 @@ async fn run_command(args: RunArgs) -> anyhow::Result<Exit> {
         .iter()
         .map(|t| TargetSpec::parse(t))
         .collect::<Result<Vec<_>, _>>()?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| default_out(&workload.name));
+    let out = OutPath::new(
+        args.out
+            .clone()
+            .unwrap_or_else(|| default_out(&workload.name)),
+    );
+    // Everything that can be wrong is found before any load.
+    if out == OutPath::Stdout && specs.len() > 1 {
+        return Err(anyhow!(
+            "--out - writes one result to stdout; with {} targets give a file name (one result each)",
+            specs.len()
+        ));
+    }
+    out.check().map_err(|e| anyhow!(e))?;
+    if let Some(pid) = args.target_pid {
+        crate::profile::process::check_pid(pid).map_err(|e| anyhow!("--target-pid {e}"))?;
+    }
     let interactive = !args.headless
         && !args.quiet
         && args.format == report::formats::Format::Text
+        && out != OutPath::Stdout
         && std::io::stdout().is_terminal();
     // The live screen shows one run; several targets in turn print lines.
     #[cfg(feature = "tui")]
-    if let (true, [spec]) = (interactive, specs.as_slice()) {
+    if let (true, [spec], OutPath::File(path)) = (interactive, specs.as_slice(), &out) {
         let first = crate::tui::RunPlan {
             workload,
             spec: spec.clone(),
-            out,
+            out: path.clone(),
         };
         let runs = crate::tui::interactive(Some(first), tui_hooks()).await?;
         return Ok(print_runs(&runs));
@@ -161,28 +190,63 @@ async fn run_command(args: RunArgs) -> anyhow::Result<Exit> {
     let mut reports = Vec::new();
     let mut exit = Exit::Ok;
     for (i, spec) in specs.iter().enumerate() {
+        if let Some(signal) = stop::process().signal() {
+            eprintln!(
+                "mcptop: {}: not running the other {} target(s)",
+                signal.name(),
+                specs.len() - i
+            );
+            break;
+        }
         let view = if args.quiet { View::Quiet } else { View::Lines };
         let monitor = ResourceMonitor::new(!args.no_memory_stats, monitor_pids.clone());
         let report = run_workload_with(&workload, spec, view, monitor).await?;
-        let path = if specs.len() == 1 {
-            out.clone()
-        } else {
-            numbered(&out, i + 1)
+        let path = match &out {
+            OutPath::File(p) if specs.len() > 1 => OutPath::File(numbered(p, i + 1)),
+            _ => out.clone(),
         };
-        report::write_report(&path, &report).map_err(|e| anyhow!(e))?;
-        print!("{}", report::formats::render(&report, args.format));
-        if args.format == report::formats::Format::Text {
-            println!("result: {}", path.display());
+        let saved = report::output::save(&path, &report);
+        let summary = report::formats::render(&report, args.format);
+        // With the result on stdout, nothing else goes there.
+        if path == OutPath::Stdout {
+            eprint!("{summary}");
         } else {
-            eprintln!("result: {}", path.display());
+            print!("{summary}");
         }
-        exit = worst(exit, exit_for(&report));
+        let saved_exit = say_where_saved(&saved, args.format == report::formats::Format::Text);
+        exit = worst(worst(exit, exit_for(&report)), saved_exit);
         reports.push(report);
     }
     if reports.len() > 1 && args.format == report::formats::Format::Text {
         print!("\n{}", text::comparison(&reports));
     }
     Ok(exit)
+}
+
+/// Says where a result went (`result: PATH` on stdout for text, else on
+/// stderr), or that it went to the fallback file; `Exit::Error` unless it
+/// is where it was asked to be.
+pub fn say_where_saved(saved: &Result<Saved, String>, on_stdout: bool) -> Exit {
+    match saved {
+        Ok(Saved::File(path)) => {
+            if on_stdout {
+                println!("result: {}", path.display());
+            } else {
+                eprintln!("result: {}", path.display());
+            }
+            Exit::Ok
+        }
+        Ok(Saved::Stdout) => Exit::Ok,
+        Ok(Saved::Fallback { error, path }) => {
+            eprintln!("mcptop: error: {error}");
+            eprintln!("mcptop: the result is saved in {} instead", path.display());
+            Exit::Error
+        }
+        Err(e) => {
+            eprintln!("mcptop: error: the result could not be saved: {e}");
+            Exit::Error
+        }
+    }
 }
 
 /// `runs/x.json` -> `runs/x-2.json`, one result file per target.
@@ -263,14 +327,21 @@ fn tui_hooks() -> crate::tui::TuiHooks {
 /// the terminal is back); the exit code is the last run's.
 #[cfg(feature = "tui")]
 fn print_runs(runs: &[crate::tui::FinishedRun]) -> Exit {
+    let mut saved_elsewhere = false;
     for run in runs {
         print!("{}", text::summary(&run.report));
         println!("result: {}", run.out.display());
         for note in &run.notes {
             println!("{note}");
         }
+        saved_elsewhere |= run.saved_elsewhere;
     }
-    runs.last().map(|r| exit_for(&r.report)).unwrap_or(Exit::Ok)
+    let last = runs.last().map(|r| exit_for(&r.report)).unwrap_or(Exit::Ok);
+    if saved_elsewhere {
+        worst(last, Exit::Error)
+    } else {
+        last
+    }
 }
 
 pub fn exit_for(report: &RunReport) -> Exit {
@@ -303,8 +374,8 @@ pub enum View {
     Custom(ViewStarter),
 }
 
-/// Runs one workload against one target with Ctrl-C/SIGTERM handling and a
-/// view; returns the report (also on interruption). Processes and the
+/// Runs one workload against one target with a view, stopping on the
+/// process's stop signal; returns the report (also when stopped). Processes and the
 /// allocator are sampled; see `run_workload_with` to choose how.
 pub async fn run_workload(
     workload: &Workload,
@@ -361,9 +432,6 @@ pub async fn run_workload_with(
         }
     });
     let sampler = monitor.start();
-    // A live screen owns the terminal: a line printed on it would flash.
-    let announce = !matches!(view, View::Custom(_));
-    let signals = tokio::spawn(stop_on_signal(control_tx.clone(), announce));
     let printer = match view {
         View::Quiet => None,
         View::Lines => Some(tokio::spawn(print_progress(snap_rx))),
@@ -377,9 +445,9 @@ pub async fn run_workload_with(
         controls: control_rx,
         snapshots: engine_tx,
         tick: TICK,
+        stop: stop::process().clone(),
     })
     .await;
-    signals.abort();
     let _ = relay.await;
     if let Some(p) = printer {
         let _ = p.await;
@@ -408,28 +476,6 @@ fn offered_protocol(workload: &Workload) -> String {
     } else {
         workload.protocol.clone()
     }
-}
-
-async fn stop_on_signal(control: mpsc::UnboundedSender<Control>, announce: bool) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let Ok(mut term) = signal(SignalKind::terminate()) else {
-            let _ = tokio::signal::ctrl_c().await;
-            let _ = control.send(Control::Stop);
-            return;
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
-    if announce {
-        eprintln!("mcptop: stopping; writing what was measured");
-    }
-    let _ = control.send(Control::Stop);
 }
 
 async fn print_progress(mut snaps: watch::Receiver<Snapshot>) {

@@ -145,7 +145,15 @@ async fn repeat(
 ) -> anyhow::Result<Vec<RunReport>> {
     let mut runs = Vec::new();
     for i in 1..=repeats {
-        let report = run_workload(workload, spec, View::Quiet).await?;
+        stopped_before(name, i - 1, repeats)?;
+        let report = match run_workload(workload, spec, View::Quiet).await {
+            Ok(report) => report,
+            Err(e) => {
+                // Stopped while connecting: say what that means for the gate.
+                stopped_before(name, i - 1, repeats)?;
+                return Err(e);
+            }
+        };
         let o = &report.metrics.overall;
         eprintln!(
             "{name}: run {i}/{repeats}: {:.1} req/s, p50 {}, p99 {}, errors {}",
@@ -163,9 +171,22 @@ async fn repeat(
         if matches!(report.stopped_by, crate::engine::StopReason::Interrupted) {
             bail!("{name}: interrupted");
         }
+        stopped_before(name, i - 1, repeats)?;
         runs.push(report);
     }
     Ok(runs)
+}
+
+/// An error once a stop signal came: a stopped check or baseline save ends
+/// with nothing judged and nothing saved.
+fn stopped_before(name: &str, done: u32, repeats: u32) -> anyhow::Result<()> {
+    match crate::engine::stop::process().signal() {
+        Some(signal) => bail!(
+            "{name}: stopped by {} after {done} of {repeats} run(s); no baseline is written",
+            signal.name()
+        ),
+        None => Ok(()),
+    }
 }
 
 pub async fn baseline_save(args: GateArgs) -> anyhow::Result<Exit> {
@@ -209,6 +230,7 @@ pub async fn baseline_save(args: GateArgs) -> anyhow::Result<Exit> {
         let runs = repeat(name, w, spec, g.repeats).await?;
         base.workloads.insert(name.clone(), runs);
     }
+    stopped_before("baseline", g.repeats, g.repeats)?;
     base.created_at = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     base.write(&g.baseline_path)?;
     println!(
@@ -235,6 +257,9 @@ pub fn baseline_from_run(report: &RunReport) -> anyhow::Result<PathBuf> {
             "the target failed ({})",
             crate::report::text::describe_stop(&report.stopped_by)
         );
+    }
+    if let crate::engine::StopReason::Signal { signal } = report.stopped_by {
+        bail!("the run was stopped by {}", signal.name());
     }
     let intervals = super::verdict::full_intervals(report).count();
     if intervals < MIN_BASELINE_INTERVALS {
@@ -311,6 +336,9 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<Exit> {
     }
     print!("{}", format::render(&comparisons, args.format));
     let regressed = comparisons.iter().any(Comparison::regressed);
+    if let Some(signal) = crate::engine::stop::process().signal() {
+        bail!("stopped by {}: the baseline is not updated", signal.name());
+    }
     if args.update_baseline {
         if regressed {
             eprintln!("mcptop: baseline not updated: the check failed");
@@ -446,6 +474,36 @@ fn install_git_hook(args: &CheckArgs) -> anyhow::Result<Exit> {
 #[cfg(test)]
 mod quick_tests {
     use super::*;
+
+    #[test]
+    fn a_run_stopped_by_a_signal_is_never_a_baseline() {
+        use crate::engine::stop::StopSignal;
+        use crate::engine::{RunOutcome, StopReason, TargetInfo};
+        use crate::metrics::recorder::{EngineStatus, Recorder};
+        let w = Workload::parse(
+            "name = \"w\"\nconcurrency = 1\nduration = \"10s\"\n[[ops]]\nmethod = \"ping\"\n",
+            "test",
+        )
+        .expect("workload");
+        let t0 = tokio::time::Instant::now();
+        let metrics = Recorder::new(&["ping".to_string()], t0, None)
+            .finish(t0 + Duration::from_secs(10), EngineStatus::default());
+        let report = RunReport::build(
+            &w,
+            "builtin",
+            std::time::SystemTime::UNIX_EPOCH,
+            RunOutcome {
+                metrics,
+                stopped_by: StopReason::Signal {
+                    signal: StopSignal::Hangup,
+                },
+                target: TargetInfo::default(),
+                unfinished: 0,
+            },
+        );
+        let err = baseline_from_run(&report).expect_err("refused");
+        assert_eq!(err.to_string(), "the run was stopped by SIGHUP");
+    }
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)

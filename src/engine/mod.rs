@@ -1,21 +1,23 @@
 //! The engine: connects the sessions, runs the scheduler through warm-up,
 //! stages and controls, feeds samples to the recorder, publishes a snapshot
 //! every tick, and ends with the run's metrics however it stops (time up,
-//! request count, Ctrl-C, a target that died).
+//! request count, `q`, a stop signal, a target that died).
 
 pub mod mix;
 pub mod scheduler;
+pub mod stop;
 
 use crate::metrics::snapshot::{LoadNow, Phase, ProtocolCounters};
-use crate::metrics::{EngineStatus, Recorder, RunMetrics, Snapshot};
+use crate::metrics::{EngineStatus, Recorder, RunMetrics, Sample, Snapshot};
 use crate::target::{Connected, Connector, TargetError, TargetEvent};
 use crate::workload::{LoadShape, Workload, BATCH_PROTOCOL};
-use futures_util::stream::{self, StreamExt};
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 use scheduler::{LoadCounters, Plan, PreparedOp, Scheduler, SchedulerEnd, SessionSlot};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use stop::{StopSignal, StopToken};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, Instant};
 
@@ -37,8 +39,12 @@ pub enum StopReason {
     /// The planned duration or stages ran out.
     Completed,
     RequestLimit,
-    /// Stopped by the user (Ctrl-C, `q`, SIGTERM).
+    /// Stopped from the live screen (`q`).
     Interrupted,
+    /// Stopped by a signal (SIGINT, SIGTERM, SIGHUP).
+    Signal {
+        signal: StopSignal,
+    },
     TargetExited {
         session: u32,
         status: String,
@@ -52,6 +58,8 @@ pub enum StopReason {
 pub enum EngineError {
     #[error("cannot connect to the target: {0}")]
     Connect(#[from] TargetError),
+    #[error("stopped by {} while connecting; nothing was measured", .0.name())]
+    Stopped(StopSignal),
     #[error("batch: JSON-RPC batches exist only in protocol {BATCH_PROTOCOL}, but the server chose {0}; set protocol = \"{BATCH_PROTOCOL}\" or remove batch")]
     BatchEra(String),
 }
@@ -80,6 +88,8 @@ pub struct RunSetup<'a> {
     pub controls: mpsc::UnboundedReceiver<Control>,
     pub snapshots: watch::Sender<Snapshot>,
     pub tick: Duration,
+    /// Observed in every phase; the process's own in real runs.
+    pub stop: StopToken,
 }
 
 /// Sessions opened at once while connecting.
@@ -120,6 +130,7 @@ pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
         mut controls,
         snapshots,
         tick,
+        stop,
     } = setup;
     let _ = snapshots.send(Snapshot {
         phase: Phase::Connecting,
@@ -130,7 +141,11 @@ pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
         },
         ..Snapshot::default()
     });
-    let connected = connect_all(connector, workload.sessions).await?;
+    let connected = tokio::select! {
+        biased;
+        signal = stop.stopped() => return Err(EngineError::Stopped(signal)),
+        connected = connect_all(connector, workload.sessions) => connected?,
+    };
     if workload.batch > 1 {
         if let Some(c) = connected
             .iter()
@@ -221,6 +236,8 @@ pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
     // counts per request) need that moment, not the next tick, which a
     // short run may never reach.
     let mut announced_measuring = false;
+    let stopped = stop.stopped();
+    tokio::pin!(stopped);
 
     let status = |plan: &Plan, asked: &AskedMeter, phase: Phase, paused: Duration| EngineStatus {
         phase,
@@ -331,6 +348,7 @@ pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
                     Some(_) => {}
                 }
             }
+            signal = &mut stopped => stopped_by = Some(StopReason::Signal { signal }),
             Some(event) = target_events.recv() => {
                 let TargetEvent::Exited { session, status, stderr_tail } = event;
                 let after_s = Instant::now().saturating_duration_since(t0).as_secs_f64();
@@ -373,26 +391,29 @@ pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
         .map(|o| o.timeout)
         .max()
         .unwrap_or(MAX_DRAIN);
-    let drain = match stopped_by {
+    let drain_for = match stopped_by {
         // A little past the longest timeout, so a request that times out is counted as one.
         Some(StopReason::Completed | StopReason::RequestLimit) => {
             (max_timeout + DRAIN_GRACE).min(MAX_DRAIN)
         }
         _ => INTERRUPTED_DRAIN,
     };
-    let drain_deadline = stop_at + drain;
     let _ = snapshots.send(recorder.snapshot(
         stop_at,
         status(&plan, &asked, Phase::Draining, paused_total),
     ));
-    while counters.in_flight.load(Ordering::Relaxed) > 0 {
-        tokio::select! {
-            Some(sample) = sample_rx.recv() => recorder.record(&sample),
-            _ = sleep_until(drain_deadline) => break,
-        }
-    }
-    while let Ok(sample) = sample_rx.try_recv() {
-        recorder.record(&sample);
+    let already = matches!(stopped_by, Some(StopReason::Signal { .. }));
+    if let Some(signal) = drain(
+        &mut sample_rx,
+        &mut recorder,
+        &counters,
+        stop_at + drain_for,
+        (!already).then_some(&stop),
+    )
+    .await
+    {
+        // The run ended, but a signal cut its drain short: say so.
+        stopped_by = Some(StopReason::Signal { signal });
     }
     if !scheduler_task.is_finished() {
         scheduler_task.abort();
@@ -461,16 +482,62 @@ fn next_boundary(
     deadline.map_or(far, |d| if d > now { d } else { now })
 }
 
+/// Opens every session, `CONNECT_PARALLELISM` at a time. The first failure
+/// ends it: the sessions still connecting are dropped (their children
+/// killed) rather than each waiting out its own timeout.
 async fn connect_all(
     connector: &dyn Connector,
     sessions: u32,
 ) -> Result<Vec<Connected>, TargetError> {
-    let results: Vec<Result<Connected, TargetError>> = stream::iter(0..sessions)
+    stream::iter(0..sessions)
         .map(|i| connector.connect(i))
         .buffered(CONNECT_PARALLELISM)
-        .collect()
-        .await;
-    results.into_iter().collect()
+        .try_collect()
+        .await
+}
+
+/// Waits for the requests still in flight after a stop, recording their
+/// samples, until none is left, `deadline` passes, or `stop` (when given)
+/// fires, which leaves at most `INTERRUPTED_DRAIN` more. Returns that signal.
+///
+/// A request task sends its sample and then gives its slot back, so the
+/// last sample can arrive while the task still counts as in flight. The
+/// drain then waits for the sample channel to close, which it does as soon
+/// as the scheduler and every request task have dropped their senders: the
+/// last reply ends the drain, not the deadline.
+async fn drain(
+    samples: &mut mpsc::UnboundedReceiver<Sample>,
+    recorder: &mut Recorder,
+    counters: &LoadCounters,
+    deadline: Instant,
+    stop: Option<&StopToken>,
+) -> Option<StopSignal> {
+    let mut deadline = deadline;
+    let mut signalled = None;
+    let stop_wait = async {
+        match stop {
+            Some(stop) => stop.stopped().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(stop_wait);
+    while counters.in_flight.load(Ordering::Relaxed) > 0 {
+        tokio::select! {
+            sample = samples.recv() => match sample {
+                Some(sample) => recorder.record(&sample),
+                None => break,
+            },
+            _ = sleep_until(deadline) => break,
+            signal = &mut stop_wait, if signalled.is_none() => {
+                signalled = Some(signal);
+                deadline = deadline.min(Instant::now() + INTERRUPTED_DRAIN);
+            }
+        }
+    }
+    while let Ok(sample) = samples.try_recv() {
+        recorder.record(&sample);
+    }
+    signalled
 }
 
 #[cfg(test)]

@@ -125,6 +125,7 @@ fn workload(extra: &str) -> Workload {
 
 struct Harness {
     events: mpsc::UnboundedSender<TargetEvent>,
+    stop: StopToken,
     controls: mpsc::UnboundedSender<Control>,
     snapshots: watch::Receiver<Snapshot>,
 }
@@ -137,8 +138,10 @@ async fn run_with(
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let (snap_tx, snap_rx) = watch::channel(Snapshot::default());
+    let stop = StopToken::new();
     let side = during(Harness {
         events: events_tx,
+        stop: stop.clone(),
         controls: control_tx,
         snapshots: snap_rx,
     });
@@ -149,6 +152,7 @@ async fn run_with(
         controls: control_rx,
         snapshots: snap_tx,
         tick: Duration::from_secs(1),
+        stop,
     })
     .await
     .expect("run");
@@ -504,3 +508,4 @@ async fn asked_sends_start_counting_when_warmup_ends() {
 }
 
 mod batch;
+mod lifecycle;

@@ -54,6 +54,15 @@ pub async fn run(args: ProfileArgs) -> anyhow::Result<Exit> {
         .or_else(|| workload.target.clone())
         .unwrap_or_else(|| "builtin".into());
     let spec = TargetSpec::parse(&target_text)?;
+    if let Some(pid) = args.target_pid {
+        super::process::check_pid(pid).map_err(|e| anyhow!("--target-pid {e}"))?;
+    }
+    let out = crate::report::output::OutPath::File(
+        args.result
+            .clone()
+            .unwrap_or_else(|| runner::default_out(&workload.name)),
+    );
+    out.check().map_err(|e| anyhow!(e))?;
     if let Some(old) = &args.diff {
         flame::read_folded(old)?;
     }
@@ -99,13 +108,9 @@ pub async fn run(args: ProfileArgs) -> anyhow::Result<Exit> {
         })
     }));
     let report = runner::run_workload_with(&workload, &spec, view, monitor).await?;
-    let out = args
-        .result
-        .clone()
-        .unwrap_or_else(|| runner::default_out(&workload.name));
-    report::write_report(&out, &report).map_err(|e| anyhow!(e))?;
+    let saved = report::output::save(&out, &report);
     print!("{}", text::summary(&report));
-    println!("result: {}", out.display());
+    let saved_exit = runner::say_where_saved(&saved, true);
     let profile = done_rx
         .await
         .context("the profiler stopped without an answer")??;
@@ -125,7 +130,10 @@ pub async fn run(args: ProfileArgs) -> anyhow::Result<Exit> {
     if let Some(d) = &profile.diff_svg {
         println!("differential flame graph: {}", d.display());
     }
-    Ok(runner::exit_for(&report))
+    Ok(match saved_exit {
+        Exit::Ok => runner::exit_for(&report),
+        failed => failed,
+    })
 }
 
 /// Starts profiling when measuring begins and stops when it ends.

@@ -1,7 +1,8 @@
 //! Reading a process's RSS, CPU time, threads and file descriptors from the
 //! OS: `/proc` on Linux (cheap, no allocation-heavy crate on the hot path),
-//! `sysinfo` elsewhere. Returns plain `ProcessReading`s; rates are computed
-//! in `metrics::resources`.
+//! `sysinfo` elsewhere; a whole process group (a stdio child and what it
+//! started) summed. Returns plain `ProcessReading`s; rates are computed in
+//! `metrics::resources`.
 
 use crate::metrics::resources::ProcessReading;
 
@@ -31,6 +32,41 @@ pub fn read_sum(pids: &[u32]) -> Option<ProcessReading> {
         });
     }
     total
+}
+
+/// Every process of these groups (and the given single processes) summed;
+/// a group's leader comes first, so a reading keeps its pid.
+pub fn read_groups(groups: &[u32], singles: &[u32]) -> Option<ProcessReading> {
+    let mut members = crate::target::group::members_of(groups);
+    members.sort_by_key(|&(g, p)| (p != g, p));
+    let mut pids: Vec<u32> = members.into_iter().map(|(_, p)| p).collect();
+    for &p in singles {
+        if !pids.contains(&p) {
+            pids.push(p);
+        }
+    }
+    read_sum(&pids)
+}
+
+/// `Ok` when `pid` names a process that exists (visible to this user or
+/// not); else what is wrong with it.
+pub fn check_pid(pid: u32) -> Result<(), String> {
+    let Ok(id) = libc::pid_t::try_from(pid) else {
+        return Err(format!("{pid}: not a process id"));
+    };
+    if id <= 0 {
+        return Err(format!("{pid}: not a process id"));
+    }
+    #[cfg(unix)]
+    {
+        // SAFETY: signal 0 checks that the process exists; nothing is sent.
+        if unsafe { libc::kill(id, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+        {
+            return Err(format!("{pid}: no such process"));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(target_os = "linux")]
@@ -139,6 +175,15 @@ mod tests {
             parse_fd_limit("Max open files  unlimited unlimited files"),
             None
         );
+    }
+
+    #[test]
+    fn a_process_that_does_not_exist_is_refused() {
+        assert_eq!(check_pid(std::process::id()), Ok(()));
+        let err = check_pid(999_999_999).expect_err("absent");
+        assert!(err.contains("999999999"), "{err}");
+        assert!(check_pid(0).is_err());
+        assert!(check_pid(u32::MAX).is_err());
     }
 
     #[cfg(target_os = "linux")]

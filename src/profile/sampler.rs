@@ -1,5 +1,6 @@
 //! The resource sampler: a plain thread that reads mcptop's and the target's
-//! processes and the allocator every `SAMPLE_PERIOD`, feeding a
+//! processes (each stdio child's whole process group, so a server behind a
+//! launcher is counted) and the allocator every `SAMPLE_PERIOD`, feeding a
 //! `metrics::resources::ResourceRecorder`. It also watches sessions connect
 //! (for the cost of one session) and the engine's snapshots (for the
 //! measured window), and fills the snapshot's memory and allocator fields.
@@ -21,13 +22,18 @@ struct Shared {
     started: Instant,
     enabled: bool,
     recorder: Mutex<ResourceRecorder>,
-    /// Target processes other than mcptop itself.
+    /// Target processes other than mcptop itself (`--target-pid`).
     target_pids: Mutex<Vec<u32>>,
+    /// Process groups led by the sessions' children.
+    target_groups: Mutex<Vec<u32>>,
     sessions: AtomicU32,
     /// RSS of each target process when its session connected, summed.
     target_rss_at_connect: AtomicU64,
     measuring_ended: AtomicBool,
     stop: AtomicBool,
+    /// The sampling thread, woken by `stop` so a run's end waits for no
+    /// sampling period.
+    thread: Mutex<Option<std::thread::Thread>>,
 }
 
 /// Process and allocator sampling for one run. Cheap to clone; every clone
@@ -49,10 +55,12 @@ impl ResourceMonitor {
                 enabled,
                 recorder: Mutex::new(ResourceRecorder::new()),
                 target_pids: Mutex::new(Vec::new()),
+                target_groups: Mutex::new(Vec::new()),
                 sessions: AtomicU32::new(0),
                 target_rss_at_connect: AtomicU64::new(0),
                 measuring_ended: AtomicBool::new(false),
                 stop: AtomicBool::new(false),
+                thread: Mutex::new(None),
             }),
         };
         for pid in target_pids {
@@ -95,25 +103,61 @@ impl ResourceMonitor {
         }
     }
 
-    /// Target processes other than mcptop, in the order they appeared.
-    pub fn target_pids(&self) -> Vec<u32> {
+    fn add_target_group(&self, pgid: u32) {
+        let mut groups = self
+            .shared
+            .target_groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if !groups.contains(&pgid) {
+            groups.push(pgid);
+        }
+    }
+
+    fn target_groups(&self) -> Vec<u32> {
         self.shared
-            .target_pids
+            .target_groups
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
 
+    /// Target processes other than mcptop, in the order they appeared: the
+    /// given ones, then every process now in the sessions' groups.
+    pub fn target_pids(&self) -> Vec<u32> {
+        let mut pids = self
+            .shared
+            .target_pids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let groups = self.target_groups();
+        let mut members = crate::target::group::members_of(&groups);
+        members.sort_by_key(|&(g, p)| (groups.iter().position(|&x| x == g), p != g, p));
+        for (_, p) in members {
+            if !pids.contains(&p) {
+                pids.push(p);
+            }
+        }
+        pids
+    }
+
     /// Reads everything once, now.
     pub fn read_now(&self) -> ResourceReading {
-        let pids = self.target_pids();
+        let pids = self
+            .shared
+            .target_pids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let groups = self.target_groups();
         ResourceReading {
             t_s: self.now_s(),
             mcptop: process::read_self(),
-            target: if pids.is_empty() {
+            target: if pids.is_empty() && groups.is_empty() {
                 None
             } else {
-                process::read_sum(&pids)
+                process::read_groups(&groups, &pids)
             },
             alloc: Some(alloc::read()),
         }
@@ -125,7 +169,7 @@ impl ResourceMonitor {
             return None;
         }
         let weak = Arc::downgrade(&self.shared);
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("mcptop-sampler".into())
             .spawn(move || loop {
                 let Some(shared) = weak.upgrade() else { return };
@@ -136,24 +180,47 @@ impl ResourceMonitor {
                 let reading = monitor.read_now();
                 monitor.recorder().push(reading);
                 drop(monitor);
-                std::thread::sleep(SAMPLE_PERIOD);
+                let next = Instant::now() + SAMPLE_PERIOD;
+                while let Some(wait) = next.checked_duration_since(Instant::now()) {
+                    if wait.is_zero()
+                        || weak
+                            .upgrade()
+                            .is_none_or(|s| s.stop.load(Ordering::Relaxed))
+                    {
+                        break;
+                    }
+                    std::thread::park_timeout(wait);
+                }
             })
-            .ok()
+            .ok()?;
+        *self.shared.thread.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(handle.thread().clone());
+        Some(handle)
     }
 
     pub fn stop(&self) {
         self.shared.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self
+            .shared
+            .thread
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            thread.unpark();
+        }
     }
 
-    /// Called when a session connected: remembers its process and the RSS now.
+    /// Called when a session connected: remembers its process group (a
+    /// session's child leads one) and the RSS now.
     pub fn session_connected(&self, pid: Option<u32>) {
         if !self.shared.enabled {
             return;
         }
         let sessions = self.shared.sessions.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(pid) = pid.filter(|&p| p != std::process::id()) {
-            self.add_target_pid(pid);
-            let rss = process::read_pid(pid).map_or(0, |r| r.rss_bytes);
+            self.add_target_group(pid);
+            let rss = process::read_groups(&[pid], &[]).map_or(0, |r| r.rss_bytes);
             self.shared
                 .target_rss_at_connect
                 .fetch_add(rss, Ordering::Relaxed);

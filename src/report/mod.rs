@@ -4,6 +4,7 @@
 
 pub mod formats;
 pub mod junit;
+pub mod output;
 pub mod text;
 
 use crate::engine::{RunOutcome, StopReason, TargetInfo};
@@ -267,9 +268,16 @@ fn latency_of(op: &OpMetrics, q: crate::workload::Quantile) -> u64 {
 }
 
 /// Writes `bytes` to `path` so a reader sees the old file or the new one,
-/// never half of one: write a sibling temp file, sync it, rename it.
+/// never half of one: write a sibling temp file, sync it, rename it. A
+/// symbolic link is written through (the file it names is replaced, the
+/// link stays); a device, fifo or terminal is written in place.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
+    let place = output::resolve(path)?;
+    if place.direct {
+        return output::write_direct(&place.path, bytes);
+    }
+    let path = place.path.as_path();
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),

@@ -206,6 +206,7 @@ pub fn describe_stop(s: &StopReason) -> String {
         StopReason::Completed => "completed".into(),
         StopReason::RequestLimit => "request count reached".into(),
         StopReason::Interrupted => "interrupted".into(),
+        StopReason::Signal { signal } => format!("interrupted by {}", signal.name()),
         StopReason::TargetExited {
             session,
             status,

@@ -5,8 +5,10 @@
 
 pub mod builtin;
 pub mod endpoint;
+pub mod group;
 pub mod http;
 pub mod legacy_sse;
+pub mod limits;
 pub mod stdio;
 pub mod tcp;
 pub mod ws;
@@ -213,11 +215,38 @@ pub trait Connector: Send + Sync {
     fn connect(&self, session: u32) -> BoxFuture<'_, Result<Connected, TargetError>>;
 }
 
+/// How long opening a TCP connection may take where no handshake timeout
+/// is at hand (HTTP connections, opened as requests need them).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Opens a TCP connection within `timeout`. A server whose accept queue is
+/// full drops the handshake and lets the kernel retry for minutes: this
+/// says so after `timeout` instead.
+pub async fn connect_tcp(
+    authority: &str,
+    timeout: Duration,
+) -> std::io::Result<tokio::net::TcpStream> {
+    match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(authority)).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(e)) => Err(std::io::Error::new(e.kind(), limits::describe_io_error(&e))),
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!(
+                "connect timed out after {}s (the server does not accept connections: \
+                 down, firewalled, or its accept queue is full)",
+                timeout.as_secs_f64()
+            ),
+        )),
+    }
+}
+
 /// Settings every connector needs.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
     /// A version from `KNOWN_PROTOCOLS`, or `auto`.
     pub protocol: String,
+    /// Bounds opening the connection (TCP connect for `tcp://` and `ws://`)
+    /// and, separately, the MCP handshake.
     pub handshake_timeout: Duration,
     /// HTTP connections per session, opened as needed.
     pub http_connections: u32,

@@ -1,9 +1,10 @@
 //! The stdio target: one child process per session, as MCP hosts run stdio
 //! servers. Stderr is kept (its tail) for error messages; a child that exits
-//! while the run goes on is reported with its status; every child is killed
-//! when its session ends.
+//! while the run goes on is reported with its status. Every child leads a
+//! process group of its own (see `group`), and the whole group is ended
+//! when its session ends, whatever the child started.
 
-use super::{ConnectOptions, Connected, Connector, TargetError, TargetEvent};
+use super::{group, limits, ConnectOptions, Connected, Connector, TargetError, TargetEvent};
 use crate::client::McpSession;
 use futures_util::future::BoxFuture;
 use std::collections::VecDeque;
@@ -51,16 +52,22 @@ impl StderrTail {
     }
 }
 
-/// Kills the child when its session is dropped; the exit that follows is
-/// expected and not reported.
+/// Ends the child's group when its session is dropped; the exit that
+/// follows is expected and not reported.
 struct ChildGuard {
     stopping: Arc<AtomicBool>,
+    pgid: Option<u32>,
     kill: Option<oneshot::Sender<()>>,
 }
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
         self.stopping.store(true, Ordering::SeqCst);
+        // TERM now, not in the task: the runtime may be shutting down and
+        // never run it (then `group::end_all` finishes the job).
+        if let Some(pgid) = self.pgid {
+            group::terminate(pgid);
+        }
         if let Some(kill) = self.kill.take() {
             let _ = kill.send(());
         }
@@ -75,22 +82,27 @@ impl Connector for StdioConnector {
 
 impl StdioConnector {
     async fn connect_one(&self, session: u32) -> Result<Connected, TargetError> {
-        let mut child = Command::new(&self.program)
+        let mut command = Command::new(&self.program);
+        command
             .args(&self.args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| TargetError::Spawn {
-                program: self.program.clone(),
-                reason: match e.kind() {
-                    std::io::ErrorKind::NotFound => "command not found".to_string(),
-                    std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-                    _ => e.to_string(),
-                },
-            })?;
+            .kill_on_drop(true);
+        group::configure(&mut command);
+        let mut child = command.spawn().map_err(|e| TargetError::Spawn {
+            program: self.program.clone(),
+            reason: match e.kind() {
+                std::io::ErrorKind::NotFound => "command not found".to_string(),
+                std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+                _ => limits::describe_io_error(&e),
+            },
+        })?;
+        // The child leads its own group: its pid is the group's id.
         let pid = child.id();
+        if let Some(pgid) = pid {
+            group::register(pgid);
+        }
         let (Some(stdin), Some(stdout), Some(mut stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
@@ -134,15 +146,30 @@ impl StdioConnector {
                             stderr_tail: watch_tail.text(),
                         });
                     }
+                    // What the child started may outlive it: end the group too.
+                    if let Some(pgid) = pid {
+                        group::end(pgid, std::future::ready(())).await;
+                    }
                 }
-                _ = kill_rx => {
-                    let _ = child.start_kill();
-                    let _ = child.wait().await;
-                }
+                _ = kill_rx => match pid {
+                    Some(pgid) => {
+                        group::end(pgid, async {
+                            let _ = child.wait().await;
+                        })
+                        .await;
+                        let _ = child.start_kill();
+                        let _ = child.wait().await;
+                    }
+                    None => {
+                        let _ = child.start_kill();
+                        let _ = child.wait().await;
+                    }
+                },
             }
         });
         let guard = ChildGuard {
             stopping: stopping.clone(),
+            pgid: pid,
             kill: Some(kill_tx),
         };
 

@@ -38,7 +38,8 @@ impl Connector for WsConnector {
         Box::pin(async move {
             let url = self.endpoint.url("ws");
             let fail = setup_failed(session, &url);
-            let stream = super::tcp::dial(&self.endpoint, session).await?;
+            let timeout = self.options.handshake_timeout;
+            let stream = super::tcp::dial(&self.endpoint, session, timeout).await?;
             let mut request = url
                 .as_str()
                 .into_client_request()
@@ -47,10 +48,17 @@ impl Connector for WsConnector {
                 "Sec-WebSocket-Protocol",
                 HeaderValue::from_static(SUBPROTOCOL),
             );
-            let (ws, response) =
-                tokio_tungstenite::client_async_with_config(request, stream, Some(config()))
-                    .await
-                    .map_err(|e| fail(format!("WebSocket handshake: {e}")))?;
+            let upgrade =
+                tokio_tungstenite::client_async_with_config(request, stream, Some(config()));
+            let (ws, response) = tokio::time::timeout(timeout, upgrade)
+                .await
+                .map_err(|_| {
+                    fail(format!(
+                        "WebSocket handshake: no answer within {}s",
+                        timeout.as_secs_f64()
+                    ))
+                })?
+                .map_err(|e| fail(format!("WebSocket handshake: {e}")))?;
             if response
                 .headers()
                 .get("Sec-WebSocket-Protocol")

@@ -9,8 +9,9 @@ use super::state::{Effect, LiveExit, LiveModel, Msg, RunLabel};
 use super::term::Screen;
 use super::view;
 use super::TuiHooks;
-use crate::engine::Control;
+use crate::engine::{stop, Control};
 use crate::metrics::Snapshot;
+use crate::report::output::{OutPath, Saved};
 use crate::report::{self, RunReport};
 use crate::runner::{self, View, ViewStarter};
 use crate::target::TargetSpec;
@@ -18,7 +19,6 @@ use crate::workload::{catalog, Overrides, Workload};
 use anyhow::{anyhow, Context};
 use crossterm::event::{self, Event};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -39,6 +39,8 @@ pub struct FinishedRun {
     pub out: PathBuf,
     /// What else became of it (a baseline saved or refused), for the summary.
     pub notes: Vec<String>,
+    /// The result could not go to its path and went to `out` instead.
+    pub saved_elsewhere: bool,
 }
 
 type SharedScreen = Arc<Mutex<Screen>>;
@@ -53,22 +55,26 @@ pub async fn interactive(
     let screen: SharedScreen = Arc::new(Mutex::new(
         Screen::enter().context("cannot set up the terminal")?,
     ));
-    let terminate = Arc::new(AtomicBool::new(false));
-    let signals = tokio::spawn(flag_on_terminate(terminate.clone()));
+    // A stop signal now says nothing over the screen, and a second one
+    // gives the terminal back before it exits.
+    let claim = stop::claim_terminal(restore_terminal);
     let hooks = Arc::new(hooks);
-    let result = session(&screen, first, hooks, terminate).await;
-    signals.abort();
+    let result = session(&screen, first, hooks).await;
+    drop(claim);
     // Every other handle was on a thread that has ended: this restores the
     // terminal before the caller prints anything.
     drop(screen);
     result
 }
 
+fn restore_terminal() {
+    let _ = super::term::restore();
+}
+
 async fn session(
     screen: &SharedScreen,
     first: Option<RunPlan>,
     hooks: Arc<TuiHooks>,
-    terminate: Arc<AtomicBool>,
 ) -> anyhow::Result<Vec<FinishedRun>> {
     let straight_run = first.is_some();
     let mut next = first;
@@ -80,7 +86,7 @@ async fn session(
             Some(plan) => plan,
             None => {
                 used_picker = true;
-                let (back, plan) = pick(screen.clone(), picker, terminate.clone()).await?;
+                let (back, plan) = pick(screen.clone(), picker).await?;
                 picker = back;
                 match plan {
                     Some(plan) => plan,
@@ -91,25 +97,34 @@ async fn session(
         picker.select(&plan.workload.name);
         match run_one(screen, &plan, hooks.clone()).await {
             Ok((report, model)) => {
-                report::write_report(&plan.out, &report).map_err(|e| anyhow!(e))?;
-                let notes: Vec<String> = model
-                    .baseline_asked()
-                    .then(|| save_baseline(&report))
-                    .into_iter()
-                    .collect();
+                let (out, mut notes, saved_elsewhere) =
+                    match report::output::save(&OutPath::File(plan.out.clone()), &report) {
+                        Ok(Saved::Fallback { error, path }) => (
+                            path.clone(),
+                            vec![format!(
+                                "mcptop: error: {error}; the result is saved in {} instead",
+                                path.display()
+                            )],
+                            true,
+                        ),
+                        Ok(_) => (plan.out.clone(), Vec::new(), false),
+                        Err(e) => return Err(anyhow!(e)),
+                    };
+                notes.extend(model.baseline_asked().then(|| save_baseline(&report)));
                 picker.message = Some(format!(
                     "last run: {} -> {}: {:.0} req/s, stopped: {}; result {}{}",
                     plan.workload.name,
                     report.environment.target,
                     report.metrics.overall.throughput_msg_per_s,
                     report::text::describe_stop(&report.stopped_by),
-                    plan.out.display(),
+                    out.display(),
                     notes.iter().map(|n| format!("; {n}")).collect::<String>()
                 ));
                 finished.push(FinishedRun {
                     report,
-                    out: plan.out,
+                    out,
                     notes,
+                    saved_elsewhere,
                 });
                 let how = model.exit.unwrap_or(LiveExit::RunEnded);
                 let back_to_picker = match how {
@@ -119,7 +134,7 @@ async fn session(
                     // a session that began at the picker goes back to it.
                     LiveExit::RunEnded => used_picker,
                 };
-                if !back_to_picker || terminate.load(Ordering::Relaxed) {
+                if !back_to_picker || stop::process().signal().is_some() {
                     break;
                 }
             }
@@ -255,20 +270,16 @@ fn live_loop(
 async fn pick(
     screen: SharedScreen,
     model: PickerModel,
-    terminate: Arc<AtomicBool>,
 ) -> anyhow::Result<(PickerModel, Option<RunPlan>)> {
-    tokio::task::spawn_blocking(move || picker_loop(&screen, model, &terminate))
+    tokio::task::spawn_blocking(move || picker_loop(&screen, model))
         .await
         .context("the picker stopped")
 }
 
-fn picker_loop(
-    screen: &Mutex<Screen>,
-    mut model: PickerModel,
-    terminate: &AtomicBool,
-) -> (PickerModel, Option<RunPlan>) {
+fn picker_loop(screen: &Mutex<Screen>, mut model: PickerModel) -> (PickerModel, Option<RunPlan>) {
     loop {
-        if terminate.load(Ordering::Relaxed) {
+        // A stop signal while the picker is up leaves it.
+        if stop::process().signal().is_some() {
             return (model, None);
         }
         draw(screen, |f| view::picker::picker(f, &model));
@@ -298,18 +309,4 @@ fn resolve(workload: &str, target: &str) -> anyhow::Result<RunPlan> {
         spec,
         out,
     })
-}
-
-/// SIGTERM while the picker is up: leave it (a run has its own handling).
-async fn flag_on_terminate(flag: Arc<AtomicBool>) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            term.recv().await;
-            flag.store(true, Ordering::Relaxed);
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = flag;
 }

@@ -254,9 +254,10 @@ fn sigint_stops_the_run_and_keeps_what_was_measured() {
         );
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(status.code(), Some(130), "128 + SIGINT");
     let r = read_json(&dir.join("r.json"));
-    assert_eq!(r["stopped_by"]["reason"], "interrupted");
+    assert_eq!(r["stopped_by"]["reason"], "signal");
+    assert_eq!(r["stopped_by"]["signal"], "SIGINT");
     assert!(r["overall"]["operations"].as_u64().unwrap_or(0) > 0);
     assert!(r["duration_s"].as_f64().unwrap_or(99.0) < 10.0);
 }

@@ -8,9 +8,11 @@ mod harness;
 mod hostile;
 mod hostile_http;
 mod http_stream;
+mod lifecycle;
 mod loud;
 mod net;
 mod profile;
+mod results;
 mod serve;
 mod stdio;
 #[cfg(feature = "tui")]

@@ -206,11 +206,56 @@ fn sigterm_during_the_live_screen_writes_the_result_and_restores_the_terminal() 
         .expect("run kill");
     assert!(killed.success());
     let screen = tmux.exited();
-    assert!(screen.contains("EXITED=0"), "{screen}");
-    assert!(screen.contains("stopped: interrupted"), "{screen}");
+    assert!(screen.contains("EXITED=143"), "{screen}");
+    assert!(
+        screen.contains("stopped: interrupted by SIGTERM"),
+        "{screen}"
+    );
     assert!(!screen.contains("latency histogram"), "{screen}");
     let report = read_json(&dir.join("r.json"));
-    assert_eq!(report["stopped_by"]["reason"], "interrupted");
+    assert_eq!(report["stopped_by"]["signal"], "SIGTERM");
+}
+
+/// Field 52 of `/proc/PID/stat` (the wait status) once `pid` is a zombie,
+/// `None` while it runs or once it is reaped.
+fn zombie_status(pid: u32) -> Option<Option<i64>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    (fields.first() == Some(&"Z")).then(|| fields.get(49).and_then(|f| f.parse().ok()))
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_hung_up_terminal_stops_the_run_and_keeps_the_result() {
+    let dir = TestDir::new();
+    let Some((tmux, _)) = live_echo(&dir, (100, 30), "60s") else {
+        return;
+    };
+    let pid = tmux.child_pid().expect("mcptop's pid");
+    // The terminal goes away (as when its window is closed): SIGHUP, and
+    // every read of it from then on says end-of-file.
+    drop(tmux);
+    let start = Instant::now();
+    let status = loop {
+        match zombie_status(pid) {
+            Some(status) => break status,
+            None if !std::path::Path::new(&format!("/proc/{pid}")).exists() => break None,
+            None => {}
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "mcptop still runs 30 s after its terminal hung up"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Its shell went with the terminal: when nobody reaps mcptop, its
+    // status can still be read, and it is 129 (128 + SIGHUP).
+    if let Some(status) = status {
+        assert_eq!(status >> 8, 129, "wait status {status}");
+    }
+    let report = read_json(&dir.join("r.json"));
+    assert_eq!(report["stopped_by"]["signal"], "SIGHUP");
 }
 
 #[test]

@@ -67,6 +67,7 @@ async fn a_server_that_negotiates_another_era_refuses_the_batch_run() {
         controls: control_rx,
         snapshots: snap_tx,
         tick: Duration::from_secs(1),
+        stop: StopToken::new(),
     })
     .await;
     let Err(e) = result else {

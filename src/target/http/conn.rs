@@ -80,7 +80,7 @@ fn bad(what: impl Into<String>) -> io::Error {
 
 impl Conn {
     pub async fn dial(authority: &str) -> io::Result<Conn> {
-        let stream = TcpStream::connect(authority).await?;
+        let stream = super::super::connect_tcp(authority, super::super::CONNECT_TIMEOUT).await?;
         stream.set_nodelay(true)?;
         Ok(Conn {
             io: BufReader::with_capacity(READ_BUFFER_BYTES, stream),
