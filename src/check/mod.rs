@@ -1,10 +1,13 @@
 //! Baselines and the regression gate: `mcptop baseline save`, `mcptop check`,
 //! `mcptop compare`. Runs are repeated; a metric regresses only when the
-//! change is beyond its threshold and significant given the runs' spread.
+//! change of its median is beyond its threshold and significant given the
+//! runs' spread; outlier runs are named and left out; different workloads
+//! are not compared unless forced.
 
 pub mod baseline;
 pub mod commands;
 pub mod format;
+pub mod outliers;
 pub mod project;
 pub mod stats;
 pub mod verdict;
@@ -18,6 +21,15 @@ use verdict::{judge, CheckMetric, MetricVerdict, Status, Thresholds};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
     pub workload: String,
+    /// Runs compared on each side.
+    #[serde(default)]
+    pub baseline_runs: usize,
+    #[serde(default)]
+    pub current_runs: usize,
+    /// Set when the two sides ran different workloads and were compared
+    /// only because the user insisted (`compare --force`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
     pub notes: Vec<String>,
     pub metrics: Vec<MetricVerdict>,
 }
@@ -28,17 +40,17 @@ impl Comparison {
     }
 }
 
-/// Compares repeated runs. With one run a side there is no spread between
-/// runs, so the one-second intervals inside each run stand in for it.
+/// Compares repeated runs, metric by metric. Runs that are outliers in a
+/// metric are left out of that metric and named in the notes. With too few
+/// runs a side for a distribution-free interval (one, or three against
+/// three), the one-second intervals inside the runs stand in for them.
 pub fn compare_runs(
     workload: &str,
     base: &[RunReport],
     cur: &[RunReport],
     thresholds: &Thresholds,
 ) -> Comparison {
-    // One run has no run-to-run spread: then both sides are judged by their
-    // one-second intervals, so a lone run never looks exact.
-    let per_interval = base.len() == 1 || cur.len() == 1;
+    let per_interval = stats::interval_rank(base.len(), cur.len()).is_none();
     let mut notes = Vec::new();
     if per_interval {
         notes.push(format!(
@@ -47,32 +59,133 @@ pub fn compare_runs(
             cur.len()
         ));
     }
+    let base_out = outliers::of_runs(base);
+    let cur_out = outliers::of_runs(cur);
+    notes.extend(outlier_notes(
+        "baseline",
+        base.len(),
+        &base_out,
+        per_interval,
+    ));
+    notes.extend(outlier_notes("now", cur.len(), &cur_out, per_interval));
     if let (Some(b), Some(c)) = (base.first(), cur.first()) {
         notes.extend(environment_notes(b, c));
     }
-    let samples = |runs: &[RunReport], m: CheckMetric| -> Vec<f64> {
+    let samples = |runs: &[RunReport], out: &[(usize, Vec<outliers::Outlier>)], m: CheckMetric| {
         if per_interval {
-            runs.iter().flat_map(|r| m.of_intervals(r)).collect()
-        } else {
-            runs.iter().filter_map(|r| m.of_run(r)).collect()
+            return runs.iter().flat_map(|r| m.of_intervals(r)).collect();
         }
+        let stray = |i: usize| {
+            out.iter()
+                .any(|(j, os)| *j == i && os.iter().any(|o| o.metric == m))
+        };
+        runs.iter()
+            .enumerate()
+            .filter(|(i, _)| !stray(*i))
+            .filter_map(|(_, r)| m.of_run(r))
+            .collect::<Vec<f64>>()
     };
-    let metrics = CheckMetric::ALL
+    let metrics: Vec<MetricVerdict> = CheckMetric::ALL
         .iter()
         .map(|m| {
             judge(
                 *m,
                 thresholds.get(*m),
-                &samples(base, *m),
-                &samples(cur, *m),
+                &samples(base, &base_out, *m),
+                &samples(cur, &cur_out, *m),
             )
         })
         .collect();
+    if let Some(t) = metrics.iter().find(|v| v.metric == CheckMetric::Throughput) {
+        let (n, m) = (t.baseline_samples, t.current_samples);
+        if n > 0 && m > 0 && stats::interval_rank(n, m).is_none() {
+            notes.push(format!(
+                "{n} sample(s) vs {m}: too few for a 95 % interval (four a side at least); \
+                 no change can be significant: make more or longer runs"
+            ));
+        }
+    }
     Comparison {
         workload: workload.to_string(),
+        baseline_runs: base.len(),
+        current_runs: cur.len(),
+        warning: None,
         notes,
         metrics,
     }
+}
+
+/// One note per outlier run of a side.
+fn outlier_notes(
+    side: &str,
+    runs: usize,
+    found: &[(usize, Vec<outliers::Outlier>)],
+    per_interval: bool,
+) -> Vec<String> {
+    let mut found: Vec<&(usize, Vec<outliers::Outlier>)> = found.iter().collect();
+    found.sort_by_key(|(i, _)| *i);
+    found
+        .iter()
+        .map(|(i, os)| {
+            let what: Vec<String> = os.iter().map(outliers::Outlier::describe).collect();
+            format!(
+                "{side}: run {} of {runs} is an outlier in {}: {}",
+                i + 1,
+                what.join(", "),
+                if per_interval {
+                    "kept (the spread comes from one-second intervals)"
+                } else {
+                    "left out of those metrics"
+                }
+            )
+        })
+        .collect()
+}
+
+/// Why two runs are not of the same workload, or None when they are: the
+/// same name and the same workload file, apart from what does not change
+/// what the server is asked to do (run length, description, default target,
+/// thresholds).
+pub fn workload_mismatch(a: &RunReport, b: &RunReport) -> Option<String> {
+    if a.workload_id != b.workload_id {
+        return Some(format!("workload {} vs {}", a.workload_id, b.workload_id));
+    }
+    const NOT_IDENTITY: [&str; 7] = [
+        "description",
+        "target",
+        "duration",
+        "warmup",
+        "stages",
+        "requests",
+        "thresholds",
+    ];
+    let keys = |r: &RunReport| -> serde_json::Map<String, serde_json::Value> {
+        match serde_json::to_value(&r.workload) {
+            Ok(serde_json::Value::Object(mut o)) => {
+                for k in NOT_IDENTITY {
+                    o.remove(k);
+                }
+                o
+            }
+            _ => serde_json::Map::new(),
+        }
+    };
+    let (ka, kb) = (keys(a), keys(b));
+    let mut differ: Vec<&str> = ka
+        .keys()
+        .chain(kb.keys())
+        .filter(|k| ka.get(*k) != kb.get(*k))
+        .map(String::as_str)
+        .collect();
+    differ.sort_unstable();
+    differ.dedup();
+    (!differ.is_empty()).then(|| {
+        format!(
+            "workload {} with different {}",
+            a.workload_id,
+            differ.join(", ")
+        )
+    })
 }
 
 /// What differs between two runs' environments and would explain a change.
