@@ -251,9 +251,9 @@ async fn settle_outliers(
 
 /// Measured intervals a single run needs before it can stand as a baseline:
 /// its spread comes from them.
-/// Four is the fewest for which one run a side can give a 95 %
-/// distribution-free interval (see `stats::interval_rank`).
-pub const MIN_BASELINE_INTERVALS: usize = 4;
+/// Five is the fewest that give one run a side a 98 % distribution-free
+/// interval against a run as long (see `stats::interval_rank`).
+pub const MIN_BASELINE_INTERVALS: usize = 5;
 
 /// Saves one finished run (from the live screen's `b`) as its workload's
 /// baseline in the project's baseline file, keeping the file's other

@@ -78,16 +78,24 @@ fn rows(c: &Comparison) -> Vec<[String; 8]> {
         .collect()
 }
 
-const HEADER: [&str; 8] = [
-    "metric",
-    "base median",
-    "now median",
-    "change",
-    "95% CI",
-    "threshold",
-    "severity",
-    "verdict",
-];
+fn header() -> [String; 8] {
+    [
+        "metric",
+        "base median",
+        "now median",
+        "change",
+        &ci_label(),
+        "threshold",
+        "severity",
+        "verdict",
+    ]
+    .map(String::from)
+}
+
+/// "98% CI": the level the intervals are computed at.
+fn ci_label() -> String {
+    format!("{:.0}% CI", super::stats::CONFIDENCE * 100.0)
+}
 
 pub fn text(comparisons: &[Comparison]) -> String {
     let mut out = String::new();
@@ -104,7 +112,8 @@ pub fn text(comparisons: &[Comparison]) -> String {
             let _ = writeln!(out, "  WARNING: {w}");
         }
         let rows = rows(c);
-        let mut widths = HEADER.map(str::len);
+        let header = header();
+        let mut widths = header.clone().map(|h| h.chars().count());
         for r in &rows {
             for (w, cell) in widths.iter_mut().zip(r) {
                 *w = (*w).max(cell.chars().count());
@@ -122,7 +131,7 @@ pub fn text(comparisons: &[Comparison]) -> String {
             }
             s.trim_end().to_string()
         };
-        let _ = writeln!(out, "{}", line(&HEADER.map(String::from)));
+        let _ = writeln!(out, "{}", line(&header));
         for r in &rows {
             let _ = writeln!(out, "{}", line(r));
         }
@@ -157,7 +166,7 @@ pub fn markdown(comparisons: &[Comparison]) -> String {
         if let Some(w) = &c.warning {
             let _ = writeln!(out, "> **Warning:** {w}\n");
         }
-        let _ = writeln!(out, "| {} |", HEADER.join(" | "));
+        let _ = writeln!(out, "| {} |", header().join(" | "));
         let _ = writeln!(out, "|---|---:|---:|---:|---|---:|---|---|");
         for r in rows(c) {
             let mut r = r;
@@ -188,8 +197,15 @@ pub fn junit(comparisons: &[Comparison]) -> String {
                     classname: format!("mcptop.check.{}", c.workload),
                     failure: (v.status == Status::Regressed).then(|| {
                         format!(
-                            "{} regressed {} (95% CI {}, threshold {}, severity {}): {} -> {}",
-                            r[0], r[3], r[4], r[5], r[6], r[1], r[2]
+                            "{} regressed {} ({} {}, threshold {}, severity {}): {} -> {}",
+                            r[0],
+                            r[3],
+                            ci_label(),
+                            r[4],
+                            r[5],
+                            r[6],
+                            r[1],
+                            r[2]
                         )
                     }),
                     skipped: (v.status == Status::NotMeasured)

@@ -42,8 +42,8 @@ impl Comparison {
 
 /// Compares repeated runs, metric by metric. Runs that are outliers in a
 /// metric are left out of that metric and named in the notes. With too few
-/// runs a side for a distribution-free interval (one, or three against
-/// three), the one-second intervals inside the runs stand in for them.
+/// runs a side for a distribution-free interval (one, or four against
+/// four), the one-second intervals inside the runs stand in for them.
 pub fn compare_runs(
     workload: &str,
     base: &[RunReport],
@@ -71,37 +71,31 @@ pub fn compare_runs(
     if let (Some(b), Some(c)) = (base.first(), cur.first()) {
         notes.extend(environment_notes(b, c));
     }
-    let samples = |runs: &[RunReport], out: &[(usize, Vec<outliers::Outlier>)], m: CheckMetric| {
-        if per_interval {
-            return runs.iter().flat_map(|r| m.of_intervals(r)).collect();
-        }
-        let stray = |i: usize| {
-            out.iter()
-                .any(|(j, os)| *j == i && os.iter().any(|o| o.metric == m))
-        };
-        runs.iter()
-            .enumerate()
-            .filter(|(i, _)| !stray(*i))
-            .filter_map(|(_, r)| m.of_run(r))
-            .collect::<Vec<f64>>()
-    };
+    let mut kept_outliers = Vec::new();
     let metrics: Vec<MetricVerdict> = CheckMetric::ALL
         .iter()
         .map(|m| {
-            judge(
-                *m,
-                thresholds.get(*m),
-                &samples(base, &base_out, *m),
-                &samples(cur, &cur_out, *m),
-            )
+            let (b, c, kept) = samples(*m, (base, &base_out), (cur, &cur_out), per_interval);
+            if kept {
+                kept_outliers.push(m.name());
+            }
+            judge(*m, thresholds.get(*m), &b, &c)
         })
         .collect();
+    if !kept_outliers.is_empty() {
+        notes.push(format!(
+            "outlier runs kept in {}: without them too few runs remain for a {:.0} % interval",
+            kept_outliers.join(", "),
+            stats::CONFIDENCE * 100.0
+        ));
+    }
     if let Some(t) = metrics.iter().find(|v| v.metric == CheckMetric::Throughput) {
         let (n, m) = (t.baseline_samples, t.current_samples);
         if n > 0 && m > 0 && stats::interval_rank(n, m).is_none() {
             notes.push(format!(
-                "{n} sample(s) vs {m}: too few for a 95 % interval (four a side at least); \
-                 no change can be significant: make more or longer runs"
+                "{n} sample(s) vs {m}: too few for a {:.0} % interval (five a side, or four \
+                 against five, at least); no change can be significant: make more or longer runs",
+                stats::CONFIDENCE * 100.0
             ));
         }
     }
@@ -112,6 +106,43 @@ pub fn compare_runs(
         warning: None,
         notes,
         metrics,
+    }
+}
+
+type Strays<'a> = (&'a [RunReport], &'a [(usize, Vec<outliers::Outlier>)]);
+
+/// One metric's samples on each side: per one-second interval, or per run
+/// without the runs that are outliers in it, unless leaving them out would
+/// leave too few runs for an interval (then all runs, and `true`).
+fn samples(
+    m: CheckMetric,
+    (base, base_out): Strays,
+    (cur, cur_out): Strays,
+    per_interval: bool,
+) -> (Vec<f64>, Vec<f64>, bool) {
+    if per_interval {
+        let of = |runs: &[RunReport]| runs.iter().flat_map(|r| m.of_intervals(r)).collect();
+        return (of(base), of(cur), false);
+    }
+    let values = |runs: &[RunReport], out: &[(usize, Vec<outliers::Outlier>)], skip: bool| {
+        let stray = |i: usize| {
+            skip && out
+                .iter()
+                .any(|(j, os)| *j == i && os.iter().any(|o| o.metric == m))
+        };
+        runs.iter()
+            .enumerate()
+            .filter(|(i, _)| !stray(*i))
+            .filter_map(|(_, r)| m.of_run(r))
+            .collect::<Vec<f64>>()
+    };
+    let (b, c) = (values(base, base_out, true), values(cur, cur_out, true));
+    let (all_b, all_c) = (values(base, base_out, false), values(cur, cur_out, false));
+    let left_out = (b.len(), c.len()) != (all_b.len(), all_c.len());
+    if !left_out || stats::interval_rank(b.len(), c.len()).is_some() {
+        (b, c, false)
+    } else {
+        (all_b, all_c, true)
     }
 }
 

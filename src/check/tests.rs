@@ -131,7 +131,7 @@ async fn three_runs_a_side_are_too_few_and_fall_back_to_intervals() {
         &Thresholds::default(),
     );
     assert!(
-        c.notes[1].starts_with("3 sample(s) vs 3: too few for a 95 % interval"),
+        c.notes[1].starts_with("3 sample(s) vs 3: too few for a 98 % interval"),
         "{:?}",
         c.notes
     );
@@ -170,6 +170,26 @@ async fn one_outlier_run_neither_flips_the_verdict_nor_blows_up_the_change() {
         assert_eq!(t.baseline_samples + t.current_samples, 9);
         assert_eq!(verdict_of(&c, CheckMetric::P99).current_samples, 5);
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn outliers_on_both_sides_are_kept_when_too_few_runs_would_remain() {
+    // Leaving one run out of each side would leave 4 vs 4: no 98 % interval.
+    let c = compare_runs(
+        "echo",
+        &tput(&WITH_OUTLIER),
+        &tput(&WITH_OUTLIER),
+        &Thresholds::default(),
+    );
+    let t = verdict_of(&c, CheckMetric::Throughput);
+    assert_eq!((t.baseline_samples, t.current_samples), (5, 5));
+    assert_eq!(t.status, Status::Unchanged);
+    assert_eq!(
+        c.notes.last().map(String::as_str),
+        Some(
+            "outlier runs kept in throughput: without them too few runs remain for a 98 % interval"
+        )
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -360,7 +360,7 @@ mod tests {
 
     #[test]
     fn beyond_the_threshold_but_not_significant_is_noisy_not_regressed() {
-        // Geometric mean +30 %, but the runs scatter from -20 % to +100 %.
+        // Medians +30 %, but the runs scatter from -20 % to +100 %.
         let cur = [800.0, 2000.0, 1100.0, 1600.0, 1300.0];
         let v = judge(CheckMetric::P99, 0.20, &BASE, &cur);
         assert!(v.change.expect("change") > 0.2, "{v:?}");

@@ -47,7 +47,7 @@ fn save_then_check_passes_unchanged_and_fails_a_slowdown() {
     assert_eq!(b["workloads"]["gate"][0]["workload"]["duration"], "1000ms");
 
     // Five runs a side: the fewest for which one outlier run can be left
-    // out and a 95 % interval remain (see the README).
+    // out and a 98 % interval remain (see docs/GATE.md).
     dir.mcptop()
         .args(["check", "--quick", "--repeats", "5"])
         .assert()
@@ -130,12 +130,12 @@ fn run_gate(dir: &TestDir, secs: u32, out: &str) {
 #[test]
 fn compare_two_result_files_and_render_reports() {
     let dir = TestDir::new();
-    // Four one-second intervals a side: the fewest that give one run a side
-    // a 95 % interval.
+    // Five one-second intervals a side: the fewest that give one run a side
+    // a 98 % interval.
     sleepy(&dir, 1);
-    run_gate(&dir, 4, "a.json");
+    run_gate(&dir, 5, "a.json");
     sleepy(&dir, 6);
-    run_gate(&dir, 4, "b.json");
+    run_gate(&dir, 5, "b.json");
     // Same name, other arguments: a different workload.
     dir.mcptop()
         .args(["compare", "a.json", "b.json"])
