@@ -14,7 +14,7 @@ pub mod verdict;
 
 use crate::report::RunReport;
 use serde::{Deserialize, Serialize};
-use verdict::{judge, CheckMetric, MetricVerdict, Status, Thresholds};
+use verdict::{judge_without, CheckMetric, MetricVerdict, Status, Thresholds};
 
 /// One workload's verdict: every metric, plus what differs between the
 /// environments the two sides ran in.
@@ -41,7 +41,7 @@ impl Comparison {
 }
 
 /// Compares repeated runs, metric by metric. Runs that are outliers in a
-/// metric are left out of that metric and named in the notes. With too few
+/// metric are named in the notes and left out of that metric's interval. With too few
 /// runs a side for a distribution-free interval (one, or four against
 /// four), the one-second intervals inside the runs stand in for them.
 pub fn compare_runs(
@@ -75,11 +75,17 @@ pub fn compare_runs(
     let metrics: Vec<MetricVerdict> = CheckMetric::ALL
         .iter()
         .map(|m| {
-            let (b, c, kept) = samples(*m, (base, &base_out), (cur, &cur_out), per_interval);
-            if kept {
+            let s = samples(*m, (base, &base_out), (cur, &cur_out), per_interval);
+            if s.outliers_kept {
                 kept_outliers.push(m.name());
             }
-            judge(*m, thresholds.get(*m), &b, &c)
+            judge_without(
+                *m,
+                thresholds.get(*m),
+                &s.base,
+                &s.cur,
+                (&s.kept_base, &s.kept_cur),
+            )
         })
         .collect();
     if !kept_outliers.is_empty() {
@@ -111,18 +117,39 @@ pub fn compare_runs(
 
 type Strays<'a> = (&'a [RunReport], &'a [(usize, Vec<outliers::Outlier>)]);
 
-/// One metric's samples on each side: per one-second interval, or per run
-/// without the runs that are outliers in it, unless leaving them out would
-/// leave too few runs for an interval (then all runs, and `true`).
+/// One metric's samples on each side: every one, and those the interval is
+/// taken from.
+struct Samples {
+    base: Vec<f64>,
+    cur: Vec<f64>,
+    kept_base: Vec<f64>,
+    kept_cur: Vec<f64>,
+    /// Outlier runs stayed in the interval: leaving them out would have
+    /// left too few runs for one.
+    outliers_kept: bool,
+}
+
+/// Per one-second interval, or per run; the interval without the runs that
+/// are outliers in this metric, unless leaving them out would leave too few
+/// runs for an interval.
 fn samples(
     m: CheckMetric,
     (base, base_out): Strays,
     (cur, cur_out): Strays,
     per_interval: bool,
-) -> (Vec<f64>, Vec<f64>, bool) {
+) -> Samples {
     if per_interval {
-        let of = |runs: &[RunReport]| runs.iter().flat_map(|r| m.of_intervals(r)).collect();
-        return (of(base), of(cur), false);
+        let of = |runs: &[RunReport]| -> Vec<f64> {
+            runs.iter().flat_map(|r| m.of_intervals(r)).collect()
+        };
+        let (b, c) = (of(base), of(cur));
+        return Samples {
+            kept_base: b.clone(),
+            kept_cur: c.clone(),
+            base: b,
+            cur: c,
+            outliers_kept: false,
+        };
     }
     let values = |runs: &[RunReport], out: &[(usize, Vec<outliers::Outlier>)], skip: bool| {
         let stray = |i: usize| {
@@ -136,13 +163,16 @@ fn samples(
             .filter_map(|(_, r)| m.of_run(r))
             .collect::<Vec<f64>>()
     };
-    let (b, c) = (values(base, base_out, true), values(cur, cur_out, true));
-    let (all_b, all_c) = (values(base, base_out, false), values(cur, cur_out, false));
-    let left_out = (b.len(), c.len()) != (all_b.len(), all_c.len());
-    if !left_out || stats::interval_rank(b.len(), c.len()).is_some() {
-        (b, c, false)
-    } else {
-        (all_b, all_c, true)
+    let (b, c) = (values(base, base_out, false), values(cur, cur_out, false));
+    let (kb, kc) = (values(base, base_out, true), values(cur, cur_out, true));
+    let left_out = (kb.len(), kc.len()) != (b.len(), c.len());
+    let too_few = left_out && stats::interval_rank(kb.len(), kc.len()).is_none();
+    Samples {
+        kept_base: if too_few { b.clone() } else { kb },
+        kept_cur: if too_few { c.clone() } else { kc },
+        base: b,
+        cur: c,
+        outliers_kept: too_few,
     }
 }
 
@@ -166,7 +196,7 @@ fn outlier_notes(
                 if per_interval {
                     "kept (the spread comes from one-second intervals)"
                 } else {
-                    "left out of those metrics"
+                    "left out of their intervals"
                 }
             )
         })

@@ -3,11 +3,13 @@
 //! A run is an outlier in a metric when its distance from the median of the
 //! runs exceeds `OUTLIER_K` robust standard deviations, the median absolute
 //! deviation (MAD) times 1.4826 (which makes it the standard deviation for
-//! normal data, while one wild run cannot inflate it). When more than half
-//! the runs agree exactly the MAD is zero, and every small difference would
-//! be "infinitely" far: the spread is then taken as at least
-//! `MIN_RELATIVE_SPREAD` of the median (an absolute floor for the error
-//! rate), so a run has to stray by more than 3.5 x 5 % = 17.5 % to count.
+//! normal data, while one wild run cannot inflate it). Rates, latencies and
+//! memory are measured on logarithms, as the verdict compares them: a run at
+//! half the median is as far out as one at double. When more than half the
+//! runs agree exactly the MAD is zero, and every small difference would be
+//! "infinitely" far: the spread is then taken as at least `MIN_LOG_SPREAD`
+//! (`MIN_ERROR_RATE_SPREAD` for the error rate), so a run has to stray by
+//! more than a factor of e^0.35 = 1.42 to count.
 
 use super::baseline::{MetricNoise, Noise, OutlierRun};
 use super::format::value;
@@ -21,10 +23,10 @@ use std::future::Future;
 pub const OUTLIER_K: f64 = 3.5;
 /// MAD x this estimates the standard deviation of normal data.
 pub const MAD_SCALE: f64 = 1.4826;
-/// The smallest spread assumed, as a fraction of the median: a run has to
-/// stray by more than 3.5 x 5 % = 17.5 % to count, so the everyday wobble
-/// of a busy machine is not rerun; the median absorbs it.
-pub const MIN_RELATIVE_SPREAD: f64 = 0.05;
+/// The smallest spread assumed, on logarithms (about 10 %): a run has to
+/// be 42 % above or 30 % below the median to count, so the everyday wobble
+/// of a busy machine is neither rerun nor left out; the median absorbs it.
+pub const MIN_LOG_SPREAD: f64 = 0.1;
 /// The smallest spread assumed for the error rate (0.05 percentage points).
 pub const MIN_ERROR_RATE_SPREAD: f64 = 0.0005;
 /// Fewer runs than this have no median to stray from.
@@ -64,21 +66,31 @@ pub fn outliers(metric: CheckMetric, values: &[f64]) -> Vec<(usize, Outlier)> {
     if values.len() < MIN_RUNS || values.iter().any(|v| !v.is_finite()) {
         return Vec::new();
     }
-    let median = super::stats::median(values);
-    let floor = match metric {
-        CheckMetric::ErrorRate => MIN_ERROR_RATE_SPREAD,
-        _ => MIN_RELATIVE_SPREAD * median.abs(),
+    let ratio = metric.scale() == super::stats::Scale::Ratio;
+    // A run with nothing measured (zero throughput) is as far below the
+    // others as a number can be.
+    let scaled: Vec<f64> = if ratio {
+        values
+            .iter()
+            .map(|v| v.max(f64::MIN_POSITIVE).ln())
+            .collect()
+    } else {
+        values.to_vec()
     };
-    let spread = scaled_mad(values, median).max(floor);
-    if spread <= 0.0 {
-        // Every run is zero: nothing strays.
-        return Vec::new();
-    }
-    values
+    let center = super::stats::median(&scaled);
+    let floor = if ratio {
+        MIN_LOG_SPREAD
+    } else {
+        MIN_ERROR_RATE_SPREAD
+    };
+    let spread = scaled_mad(&scaled, center).max(floor);
+    let median = super::stats::median(values);
+    scaled
         .iter()
+        .zip(values)
         .enumerate()
-        .filter_map(|(i, v)| {
-            let score = (v - median).abs() / spread;
+        .filter_map(|(i, (x, v))| {
+            let score = (x - center).abs() / spread;
             (score > OUTLIER_K).then(|| {
                 let o = Outlier {
                     metric,

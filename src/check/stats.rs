@@ -56,8 +56,22 @@ pub enum Scale {
 /// number (a negative one on a ratio scale), or when the baseline's median
 /// is zero on a ratio scale (no ratio to it).
 pub fn estimate(baseline: &[f64], current: &[f64], scale: Scale) -> Option<Estimate> {
+    estimate_without(baseline, current, (baseline, current), scale)
+}
+
+/// The change of the medians of every sample, with the interval of `kept`:
+/// the samples without outlier runs. Leaving a run out would move the
+/// median the other way (the middle of four instead of five), so the
+/// medians keep every run; the interval, whose ends one wild run could
+/// move, does without them.
+pub fn estimate_without(
+    baseline: &[f64],
+    current: &[f64],
+    kept: (&[f64], &[f64]),
+    scale: Scale,
+) -> Option<Estimate> {
     let usable = |x: &f64| x.is_finite() && (scale == Scale::Difference || *x >= 0.0);
-    if baseline.is_empty() || current.is_empty() {
+    if baseline.is_empty() || current.is_empty() || kept.0.is_empty() || kept.1.is_empty() {
         return None;
     }
     if !baseline.iter().chain(current).all(usable) {
@@ -69,6 +83,7 @@ pub fn estimate(baseline: &[f64], current: &[f64], scale: Scale) -> Option<Estim
         Scale::Ratio => mc / mb - 1.0,
         Scale::Difference => mc - mb,
     };
+    let (baseline, current) = kept;
     let mut pairs: Vec<f64> = current
         .iter()
         .flat_map(|c| baseline.iter().map(move |b| shift(*b, *c, scale)))

@@ -2,7 +2,7 @@
 //! is beyond its threshold **and** its confidence interval excludes no
 //! change; a change the good way is never a regression.
 
-use super::stats::{estimate, median, Estimate, Scale};
+use super::stats::{estimate_without, median, Estimate, Scale};
 use crate::metrics::snapshot::IntervalStats;
 use crate::report::RunReport;
 use serde::{Deserialize, Serialize};
@@ -224,7 +224,19 @@ pub fn full_intervals(r: &RunReport) -> impl Iterator<Item = &IntervalStats> {
 }
 
 pub fn judge(metric: CheckMetric, threshold: f64, base: &[f64], cur: &[f64]) -> MetricVerdict {
-    let est = estimate(base, cur, metric.scale());
+    judge_without(metric, threshold, base, cur, (base, cur))
+}
+
+/// `judge`, with the interval taken from `kept` (the samples without
+/// outlier runs) while the medians and the change keep every sample.
+pub fn judge_without(
+    metric: CheckMetric,
+    threshold: f64,
+    base: &[f64],
+    cur: &[f64],
+    kept: (&[f64], &[f64]),
+) -> MetricVerdict {
+    let est = estimate_without(base, cur, kept, metric.scale());
     let status = match est {
         None => Status::NotMeasured,
         // Not one reply in any run: however few the runs, that is no noise.

@@ -32,11 +32,19 @@ fn one_wild_run_among_five_is_flagged_and_only_it() {
 
 #[test]
 fn identical_runs_do_not_make_every_difference_an_outlier() {
-    // MAD is 0 here; the 5 % floor means a run must stray beyond 17.5 %.
-    let same = [100.0, 100.0, 100.0, 100.0, 117.0];
-    assert!(flagged(CheckMetric::P50, &same).is_empty());
-    let far = [100.0, 100.0, 100.0, 100.0, 118.0];
-    assert_eq!(flagged(CheckMetric::P50, &far), vec![4]);
+    // MAD is 0 here; the floor of 0.1 on logarithms means a run must stray
+    // beyond a factor of e^0.35 = 1.419, up or down.
+    for (ok, far) in [(141.0, 142.5), (71.0, 70.0)] {
+        let same = [100.0, 100.0, 100.0, 100.0, ok];
+        assert!(flagged(CheckMetric::P50, &same).is_empty(), "{ok}");
+        let out = [100.0, 100.0, 100.0, 100.0, far];
+        assert_eq!(flagged(CheckMetric::P50, &out), vec![4], "{far}");
+    }
+    // A run with no throughput at all is an outlier, not an error.
+    assert_eq!(
+        flagged(CheckMetric::Throughput, &[0.0, 500.0, 510.0, 490.0]),
+        vec![0]
+    );
     // All zero: nothing strays; one run with 2 % errors among clean ones does.
     assert!(flagged(CheckMetric::ErrorRate, &[0.0; 5]).is_empty());
     let errors = [0.0, 0.0, 0.02, 0.0, 0.0];
