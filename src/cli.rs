@@ -108,6 +108,10 @@ pub struct CompareArgs {
     pub b: PathBuf,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// Compare even when the two sides ran different workloads (another
+    /// name, or the same name with other operations or load settings)
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -1,6 +1,8 @@
 //! Baseline files: repeated runs per workload, with their environment, so a
-//! later check compares distribution to distribution.
+//! later check compares distribution to distribution, and how noisy each
+//! workload's runs were when saved.
 
+use super::verdict::CheckMetric;
 use crate::report::{write_atomic, RunReport};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -25,6 +27,46 @@ pub struct Baseline {
     pub settings: RunSettings,
     /// Runs per workload name, in the order they were made.
     pub workloads: BTreeMap<String, Vec<RunReport>>,
+    /// How noisy each workload's runs were (absent in files saved before
+    /// mcptop recorded it).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub noise: BTreeMap<String, Noise>,
+}
+
+/// How noisy one workload's baseline runs are, and what it took to get them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Noise {
+    /// Runs made, counting outliers that were dropped and made again.
+    pub runs_made: u32,
+    /// Outlier runs dropped and replaced by an extra run, numbered in the
+    /// order they were made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rerun: Vec<OutlierRun>,
+    /// Outliers still among the kept runs (numbered in the order made): the
+    /// extra runs ran out, and the baseline was saved with a warning.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outliers_kept: Vec<OutlierRun>,
+    /// The kept runs' spread per metric.
+    pub metrics: BTreeMap<CheckMetric, MetricNoise>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutlierRun {
+    pub run: u32,
+    pub metrics: Vec<CheckMetric>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricNoise {
+    /// Median of the kept runs.
+    pub median: f64,
+    /// 1.4826 x the median absolute deviation: a standard deviation that one
+    /// wild run cannot inflate.
+    pub mad: f64,
+    /// `mad` / `median`, the robust coefficient of variation (ratio metrics
+    /// with a non-zero median only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relative_mad: Option<f64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +95,14 @@ impl Baseline {
             created_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             settings,
             workloads: BTreeMap::new(),
+            noise: BTreeMap::new(),
         }
+    }
+
+    /// Stores a workload's runs with their noise, replacing what was there.
+    pub fn put(&mut self, name: &str, runs: Vec<RunReport>, noise: Noise) {
+        self.workloads.insert(name.to_string(), runs);
+        self.noise.insert(name.to_string(), noise);
     }
 
     pub fn read(path: &Path) -> Result<Baseline, BaselineError> {

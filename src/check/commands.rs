@@ -228,7 +228,8 @@ pub async fn baseline_save(args: GateArgs) -> anyhow::Result<Exit> {
     };
     for (name, w, spec) in &resolved {
         let runs = repeat(name, w, spec, g.repeats).await?;
-        base.workloads.insert(name.clone(), runs);
+        let (runs, noise) = settle_outliers(name, w, spec, runs).await?;
+        base.put(name, runs, noise);
     }
     stopped_before("baseline", g.repeats, g.repeats)?;
     base.created_at = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
@@ -243,9 +244,38 @@ pub async fn baseline_save(args: GateArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// Replaces outlier runs by extra runs (at most `MAX_EXTRA_RUNS`, said on
+/// stderr); the runs kept and how noisy they are.
+async fn settle_outliers(
+    name: &str,
+    workload: &Workload,
+    spec: &TargetSpec,
+    runs: Vec<RunReport>,
+) -> anyhow::Result<(Vec<RunReport>, super::baseline::Noise)> {
+    let max = super::outliers::MAX_EXTRA_RUNS;
+    let mut extra = 0;
+    super::outliers::settle(
+        name,
+        runs,
+        max,
+        |_| {
+            extra += 1;
+            let label = format!("{name} (extra run {extra} of at most {max})");
+            async move {
+                let mut one = repeat(&label, workload, spec, 1).await?;
+                one.pop().ok_or_else(|| anyhow!("{label}: no run was made"))
+            }
+        },
+        &mut |line| eprintln!("{line}"),
+    )
+    .await
+}
+
 /// Measured intervals a single run needs before it can stand as a baseline:
 /// its spread comes from them.
-pub const MIN_BASELINE_INTERVALS: usize = 3;
+/// Five is the fewest that give one run a side a 98 % distribution-free
+/// interval against a run as long (see `stats::interval_rank`).
+pub const MIN_BASELINE_INTERVALS: usize = 5;
 
 /// Saves one finished run (from the live screen's `b`) as its workload's
 /// baseline in the project's baseline file, keeping the file's other
@@ -282,8 +312,9 @@ pub fn baseline_from_run(report: &RunReport) -> anyhow::Result<PathBuf> {
         }),
         Err(e) => return Err(e.into()),
     };
-    base.workloads
-        .insert(report.workload_id.clone(), vec![report.clone()]);
+    let runs = vec![report.clone()];
+    let noise = super::outliers::noise(&runs, 1, Vec::new());
+    base.put(&report.workload_id, runs, noise);
     base.created_at = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     base.write(&path)?;
     Ok(path)
@@ -344,7 +375,10 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<Exit> {
             eprintln!("mcptop: baseline not updated: the check failed");
         } else {
             let mut updated = base;
-            updated.workloads.extend(current);
+            for (name, runs) in current {
+                let noise = super::outliers::noise(&runs, runs.len() as u32, Vec::new());
+                updated.put(&name, runs, noise);
+            }
             updated.created_at =
                 humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
             updated.write(&g.baseline_path)?;
@@ -354,28 +388,24 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<Exit> {
     Ok(if regressed { Exit::Failed } else { Exit::Ok })
 }
 
-/// `mcptop compare A B`: each side a result file or a baseline file.
+/// `mcptop compare A B`: each side a result file or a baseline file. Two
+/// sides that ran different workloads are refused unless `--force`.
 pub fn compare(args: CompareArgs) -> anyhow::Result<Exit> {
     let project = Project::load(Path::new(".")).map_err(|e| anyhow!(e))?;
     let a = load_side(&args.a)?;
     let b = load_side(&args.b)?;
-    let mut comparisons = Vec::new();
+    let mut pairs = Vec::new();
     for (name, runs_a) in &a {
-        let Some((_, runs_b)) = b.iter().find(|(n, _)| n == name) else {
-            eprintln!("mcptop: note: {name} is only in {}", args.a.display());
-            continue;
-        };
-        comparisons.push(compare_runs(name, runs_a, runs_b, &thresholds(&project)));
+        match b.iter().find(|(n, _)| n == name) {
+            Some((_, runs_b)) => pairs.push((name.clone(), runs_a, runs_b)),
+            None => eprintln!("mcptop: note: {name} is only in {}", args.a.display()),
+        }
     }
-    if comparisons.is_empty() {
-        // Two single results of differently named workloads still compare.
+    if pairs.is_empty() {
+        // Two single results of differently named workloads: refused below
+        // unless forced.
         if let ([(na, ra)], [(nb, rb)]) = (a.as_slice(), b.as_slice()) {
-            comparisons.push(compare_runs(
-                &format!("{na} vs {nb}"),
-                ra,
-                rb,
-                &thresholds(&project),
-            ));
+            pairs.push((format!("{na} vs {nb}"), ra, rb));
         } else {
             bail!(
                 "{} and {} have no workload in common",
@@ -383,6 +413,26 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<Exit> {
                 args.b.display()
             );
         }
+    }
+    let mut comparisons = Vec::new();
+    for (name, ra, rb) in pairs {
+        let mismatch = match (ra.first(), rb.first()) {
+            (Some(x), Some(y)) => super::workload_mismatch(x, y),
+            _ => None,
+        };
+        if let Some(why) = &mismatch {
+            if !args.force {
+                bail!(
+                    "{} and {} ran different workloads ({why}); pass --force to compare them anyway",
+                    args.a.display(),
+                    args.b.display()
+                );
+            }
+        }
+        let mut c = compare_runs(&name, ra, rb, &thresholds(&project));
+        c.warning = mismatch
+            .map(|why| format!("different workloads ({why}), compared only because of --force"));
+        comparisons.push(c);
     }
     print!("{}", format::render(&comparisons, args.format));
     Ok(if comparisons.iter().any(Comparison::regressed) {

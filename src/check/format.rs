@@ -1,4 +1,6 @@
-//! The verdict table, as text, Markdown or JUnit XML.
+//! The verdict table, as text, Markdown or JUnit XML. The two value columns
+//! are the medians the change is computed from, so the change can be
+//! recomputed from them.
 
 use super::verdict::{CheckMetric, MetricVerdict, Status};
 use super::Comparison;
@@ -7,7 +9,8 @@ use crate::report::junit::{self, Case, Suite};
 use crate::report::text::fmt_us;
 use std::fmt::Write;
 
-fn value(metric: CheckMetric, v: f64) -> String {
+/// A metric's value as the table prints it.
+pub fn value(metric: CheckMetric, v: f64) -> String {
     if !v.is_finite() {
         return "-".into();
     }
@@ -28,10 +31,19 @@ fn change(v: &MetricVerdict) -> (String, String) {
             format!("{:+.1}%", x * 100.0)
         }
     };
-    match (v.change, v.ci_low, v.ci_high) {
-        (Some(c), Some(lo), Some(hi)) if lo.is_finite() && hi.is_finite() => {
-            (pct(c), format!("[{}, {}]", pct(lo), pct(hi)))
+    let end = |x: f64| {
+        if x.is_finite() {
+            pct(x)
+        } else if x > 0.0 {
+            "+∞".into()
+        } else {
+            "-∞".into()
         }
+    };
+    match (v.change, v.ci_low, v.ci_high) {
+        // Too few samples to bound the change at all.
+        (Some(c), Some(lo), Some(hi)) if !lo.is_finite() && !hi.is_finite() => (pct(c), "-".into()),
+        (Some(c), Some(lo), Some(hi)) => (pct(c), format!("[{}, {}]", end(lo), end(hi))),
         (Some(c), _, _) => (pct(c), "-".into()),
         _ => ("-".into(), "-".into()),
     }
@@ -59,45 +71,49 @@ fn rows(c: &Comparison) -> Vec<[String; 8]> {
                 ch,
                 ci,
                 threshold(v),
-                if v.status == Status::NotMeasured {
-                    "-".into()
-                } else {
-                    v.severity.label().to_string()
-                },
+                v.severity_label(),
                 v.status.label().to_string(),
             ]
         })
         .collect()
 }
 
-const HEADER: [&str; 8] = [
-    "metric",
-    "baseline",
-    "now",
-    "change",
-    "95% CI",
-    "threshold",
-    "severity",
-    "verdict",
-];
+fn header() -> [String; 8] {
+    [
+        "metric",
+        "base median",
+        "now median",
+        "change",
+        &ci_label(),
+        "threshold",
+        "severity",
+        "verdict",
+    ]
+    .map(String::from)
+}
+
+/// "98% CI": the level the intervals are computed at.
+fn ci_label() -> String {
+    format!("{:.0}% CI", super::stats::CONFIDENCE * 100.0)
+}
 
 pub fn text(comparisons: &[Comparison]) -> String {
     let mut out = String::new();
     for c in comparisons {
-        let n = c
-            .metrics
-            .first()
-            .map_or((0, 0), |m| (m.baseline_samples, m.current_samples));
         let _ = writeln!(
             out,
-            "{}: {} ({} baseline samples, {} now)",
+            "{}: {} ({} baseline run(s), {} now)",
             c.workload,
             if c.regressed() { "REGRESSED" } else { "pass" },
-            n.0,
-            n.1
+            c.baseline_runs,
+            c.current_runs
         );
+        if let Some(w) = &c.warning {
+            let _ = writeln!(out, "  WARNING: {w}");
+        }
         let rows = rows(c);
-        let mut widths = HEADER.map(str::len);
+        let header = header();
+        let mut widths = header.clone().map(|h| h.chars().count());
         for r in &rows {
             for (w, cell) in widths.iter_mut().zip(r) {
                 *w = (*w).max(cell.chars().count());
@@ -115,7 +131,7 @@ pub fn text(comparisons: &[Comparison]) -> String {
             }
             s.trim_end().to_string()
         };
-        let _ = writeln!(out, "{}", line(&HEADER.map(String::from)));
+        let _ = writeln!(out, "{}", line(&header));
         for r in &rows {
             let _ = writeln!(out, "{}", line(r));
         }
@@ -147,7 +163,10 @@ pub fn markdown(comparisons: &[Comparison]) -> String {
                 "pass"
             }
         );
-        let _ = writeln!(out, "| {} |", HEADER.join(" | "));
+        if let Some(w) = &c.warning {
+            let _ = writeln!(out, "> **Warning:** {w}\n");
+        }
+        let _ = writeln!(out, "| {} |", header().join(" | "));
         let _ = writeln!(out, "|---|---:|---:|---:|---|---:|---|---|");
         for r in rows(c) {
             let mut r = r;
@@ -178,13 +197,32 @@ pub fn junit(comparisons: &[Comparison]) -> String {
                     classname: format!("mcptop.check.{}", c.workload),
                     failure: (v.status == Status::Regressed).then(|| {
                         format!(
-                            "{} regressed {} (95% CI {}, threshold {}, severity {}): {} -> {}",
-                            r[0], r[3], r[4], r[5], r[6], r[1], r[2]
+                            "{} regressed {} ({} {}, threshold {}, severity {}): {} -> {}",
+                            r[0],
+                            r[3],
+                            ci_label(),
+                            r[4],
+                            r[5],
+                            r[6],
+                            r[1],
+                            r[2]
                         )
                     }),
                     skipped: (v.status == Status::NotMeasured)
                         .then(|| "not measured on both sides".to_string()),
-                    output: format!("{} -> {} ({}, CI {}): {}", r[1], r[2], r[3], r[4], r[7]),
+                    output: format!(
+                        "{}{} -> {} ({}, CI {}, {}): {}",
+                        c.warning
+                            .as_ref()
+                            .map(|w| format!("WARNING: {w}\n"))
+                            .unwrap_or_default(),
+                        r[1],
+                        r[2],
+                        r[3],
+                        r[4],
+                        r[6],
+                        r[7]
+                    ),
                 })
                 .collect(),
         })
@@ -197,5 +235,115 @@ pub fn render(comparisons: &[Comparison], format: Format) -> String {
         Format::Text => text(comparisons),
         Format::Markdown => markdown(comparisons),
         Format::Junit => junit(comparisons),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::compare_runs;
+    use crate::check::tests::hand_made;
+    use crate::check::verdict::Thresholds;
+    use crate::report::RunReport;
+
+    /// A printed value and half its last printed digit, in the metric's
+    /// own units (µs, req/s, a fraction).
+    fn parse(cell: &str) -> (f64, f64) {
+        let (number, scale) = [
+            ("/s", 1.0),
+            ("µs", 1.0),
+            ("ms", 1e3),
+            ("%", 0.01),
+            ("s", 1e6),
+        ]
+        .iter()
+        .find_map(|(unit, scale)| cell.strip_suffix(unit).map(|n| (n, *scale)))
+        .unwrap_or((cell, 1.0));
+        let decimals = number.split_once('.').map_or(0, |(_, d)| d.len());
+        let value: f64 = number.parse().expect("a number");
+        (value * scale, 0.5 * 10f64.powi(-(decimals as i32)) * scale)
+    }
+
+    fn runs(figures: &[(f64, u64, u64)]) -> Vec<RunReport> {
+        figures
+            .iter()
+            .map(|(t, p50, p99)| hand_made(*t, *p50, *p99))
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_printed_change_is_recomputed_from_the_printed_columns() {
+        let base = runs(&[
+            (62757.6, 376, 1_200),
+            (62516.7, 380, 1_150),
+            (61980.2, 371, 1_230),
+            (62210.4, 377, 1_180),
+            (62400.3, 375, 1_210),
+        ]);
+        // One wild run (the issue's), the rest slightly faster.
+        let cur = runs(&[
+            (63757.6, 335, 1_400),
+            (3483.7, 9_000, 94_970),
+            (64980.2, 330, 1_410),
+            (64210.4, 338, 1_390),
+            (63400.3, 333, 1_420),
+        ]);
+        let mut checked = 0;
+        for (b, c) in [(&base, &cur), (&cur, &base), (&base, &base)] {
+            let comparison = compare_runs("echo", b, c, &Thresholds::default());
+            for (row, v) in rows(&comparison).iter().zip(&comparison.metrics) {
+                if row[3] == "-" || v.metric == CheckMetric::ErrorRate {
+                    continue;
+                }
+                let ((b, hb), (n, hn)) = (parse(&row[1]), parse(&row[2]));
+                let (change, hc) = parse(&row[3]);
+                let (lo, hi) = ((n - hn) / (b + hb) - 1.0, (n + hn) / (b - hb) - 1.0);
+                assert!(
+                    lo - hc <= change && change <= hi + hc,
+                    "{}: {} -> {} printed as {}, recomputed [{lo}, {hi}]",
+                    row[0],
+                    row[1],
+                    row[2],
+                    row[3]
+                );
+                checked += 1;
+            }
+        }
+        // Throughput, p50, p95 and p99 on three comparisons.
+        assert_eq!(checked, 12);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn improvements_say_so_in_every_format() {
+        let base = runs(&[(1000.0, 500, 900); 5]);
+        let cur = runs(&[(1300.0, 300, 600); 5]);
+        let c = compare_runs("echo", &base, &cur, &Thresholds::default());
+        let text = text(std::slice::from_ref(&c));
+        assert!(!text.contains("REGRESSED"), "{text}");
+        let p99 = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("p99"))
+            .expect("p99 row");
+        assert!(
+            p99.contains("-33.3%") && p99.contains("improvement (critical)"),
+            "{p99}"
+        );
+        let md = markdown(std::slice::from_ref(&c));
+        assert!(md.contains("| improvement (critical) | improved |"), "{md}");
+        let xml = junit(std::slice::from_ref(&c));
+        assert!(!xml.contains("<failure"), "{xml}");
+        assert!(xml.contains("improvement (critical)): improved"), "{xml}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_forced_comparison_carries_its_warning_in_every_format() {
+        let base = runs(&[(1000.0, 500, 900); 5]);
+        let mut c = compare_runs("mixed vs echo", &base, &base, &Thresholds::default());
+        c.warning = Some("different workloads (workload mixed vs echo)".into());
+        let comparisons = std::slice::from_ref(&c);
+        assert!(text(comparisons)
+            .contains("mixed vs echo: pass (5 baseline run(s), 5 now)\n  WARNING: different"));
+        assert!(markdown(comparisons).contains("> **Warning:** different workloads"));
+        assert!(junit(comparisons).contains("WARNING: different workloads"));
     }
 }

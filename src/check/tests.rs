@@ -1,7 +1,7 @@
 //! Comparisons of whole runs and baseline files that cannot be read.
 
 use super::baseline::{Baseline, BaselineError, RunSettings};
-use super::verdict::{CheckMetric, Status, Thresholds};
+use super::verdict::{CheckMetric, MetricVerdict, Severity, Status, Thresholds};
 use super::*;
 use crate::engine::{RunOutcome, StopReason, TargetInfo};
 use crate::metrics::recorder::{EngineStatus, Recorder};
@@ -53,21 +53,39 @@ fn run(per_s: u64, took_us: u64, secs: u64, wobble: &[f64]) -> RunReport {
     RunReport::build(&w, "builtin", std::time::SystemTime::UNIX_EPOCH, o)
 }
 
-fn status_of(c: &Comparison, m: CheckMetric) -> Status {
+/// A hand-made run: one second, with these overall figures and nothing
+/// else measured (no memory, no allocation counts).
+pub(crate) fn hand_made(throughput: f64, p50_us: u64, p99_us: u64) -> RunReport {
+    let mut r = run(10, 1000, 1, &[1.0]);
+    let o = &mut r.metrics.overall;
+    o.throughput_msg_per_s = throughput;
+    o.latency_p50_us = p50_us;
+    o.latency_p95_us = p50_us;
+    o.latency_p99_us = p99_us;
+    o.allocs_per_request = None;
+    r.metrics.memory = None;
+    r
+}
+
+fn verdict_of(c: &Comparison, m: CheckMetric) -> &MetricVerdict {
     c.metrics
         .iter()
         .find(|v| v.metric == m)
-        .map(|v| v.status)
         .expect("metric present")
+}
+
+fn status_of(c: &Comparison, m: CheckMetric) -> Status {
+    verdict_of(c, m).status
 }
 
 #[tokio::test(start_paused = true)]
 async fn repeated_runs_compare_run_by_run() {
-    let base: Vec<RunReport> = [1.0, 1.02, 0.98]
+    const SPREAD: [f64; 5] = [1.0, 1.02, 0.98, 1.01, 0.99];
+    let base: Vec<RunReport> = SPREAD
         .iter()
         .map(|f| run(100, (1000.0 * f) as u64, 2, &[1.0]))
         .collect();
-    let slow: Vec<RunReport> = [1.0, 1.02, 0.98]
+    let slow: Vec<RunReport> = SPREAD
         .iter()
         .map(|f| run(100, (1500.0 * f) as u64, 2, &[1.0]))
         .collect();
@@ -76,15 +94,143 @@ async fn repeated_runs_compare_run_by_run() {
     assert_eq!(status_of(&c, CheckMetric::P50), Status::Regressed);
     assert_eq!(status_of(&c, CheckMetric::Throughput), Status::Unchanged);
     assert_eq!(status_of(&c, CheckMetric::Memory), Status::NotMeasured);
-    let p50 = c
-        .metrics
-        .iter()
-        .find(|v| v.metric == CheckMetric::P50)
-        .expect("p50");
-    assert_eq!(p50.baseline_samples, 3);
+    let p50 = verdict_of(&c, CheckMetric::P50);
+    assert_eq!(p50.baseline_samples, 5);
     assert!(c.notes.is_empty(), "{:?}", c.notes);
     let same = compare_runs("w", &base, &base, &Thresholds::default());
     assert!(!same.regressed());
+}
+
+#[tokio::test(start_paused = true)]
+async fn three_runs_a_side_are_too_few_and_fall_back_to_intervals() {
+    let three = |us: u64, secs: u64| -> Vec<RunReport> {
+        [1.0, 1.02, 0.98]
+            .iter()
+            .map(|f| run(100, (us as f64 * f) as u64, secs, &[1.0]))
+            .collect()
+    };
+    // Two seconds a run: six intervals a side, enough for an interval.
+    let c = compare_runs(
+        "w",
+        &three(1000, 2),
+        &three(1500, 2),
+        &Thresholds::default(),
+    );
+    assert_eq!(
+        c.notes,
+        vec!["3 run(s) vs 3: spread taken from one-second intervals"]
+    );
+    assert_eq!(verdict_of(&c, CheckMetric::P50).current_samples, 6);
+    assert_eq!(status_of(&c, CheckMetric::P50), Status::Regressed);
+    // One second a run: three samples a side, and the table says why
+    // nothing can be significant.
+    let c = compare_runs(
+        "w",
+        &three(1000, 1),
+        &three(1500, 1),
+        &Thresholds::default(),
+    );
+    assert!(
+        c.notes[1].starts_with("3 sample(s) vs 3: too few for a 98 % interval"),
+        "{:?}",
+        c.notes
+    );
+    assert_eq!(status_of(&c, CheckMetric::P50), Status::Noisy);
+}
+
+fn tput(runs: &[f64]) -> Vec<RunReport> {
+    runs.iter().map(|t| hand_made(*t, 120, 400)).collect()
+}
+
+/// The issue's check: four runs near 62k req/s and one at 3.5k.
+const WITH_OUTLIER: [f64; 5] = [62757.6, 62516.7, 61980.2, 62210.4, 3483.7];
+const STEADY: [f64; 5] = [62610.0, 62300.5, 62890.1, 62100.7, 62450.3];
+
+#[tokio::test(start_paused = true)]
+async fn one_outlier_run_neither_flips_the_verdict_nor_blows_up_the_change() {
+    for (base, cur) in [(STEADY, WITH_OUTLIER), (WITH_OUTLIER, STEADY)] {
+        let c = compare_runs("echo", &tput(&base), &tput(&cur), &Thresholds::default());
+        let t = verdict_of(&c, CheckMetric::Throughput);
+        assert_eq!(t.status, Status::Unchanged, "{t:?}");
+        assert!(t.change.expect("change").abs() < 0.01, "{t:?}");
+        assert_eq!(t.severity, Severity::Negligible);
+        let side = if cur == WITH_OUTLIER {
+            "now"
+        } else {
+            "baseline"
+        };
+        assert_eq!(
+            c.notes,
+            vec![format!(
+                "{side}: run 5 of 5 is an outlier in throughput 3483.7/s vs median 62210.4/s: \
+                 left out of their intervals"
+            )]
+        );
+        // The medians keep every run; the interval does without the wild
+        // one, so it stays narrow.
+        assert_eq!(t.baseline_samples + t.current_samples, 10);
+        let (lo, hi) = (t.ci_low.expect("low"), t.ci_high.expect("high"));
+        assert!(-0.05 < lo && hi < 0.05, "{t:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn outliers_on_both_sides_are_kept_when_too_few_runs_would_remain() {
+    // Leaving one run out of each side would leave 4 vs 4: no 98 % interval.
+    let c = compare_runs(
+        "echo",
+        &tput(&WITH_OUTLIER),
+        &tput(&WITH_OUTLIER),
+        &Thresholds::default(),
+    );
+    let t = verdict_of(&c, CheckMetric::Throughput);
+    assert_eq!((t.baseline_samples, t.current_samples), (5, 5));
+    assert_eq!(t.status, Status::Unchanged);
+    assert_eq!(
+        c.notes.last().map(String::as_str),
+        Some(
+            "outlier runs kept in throughput: without them too few runs remain for a 98 % interval"
+        )
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_genuine_twenty_percent_drop_is_caught_despite_an_outlier() {
+    // 18 % slower: "high", where 20 % would sit on the edge of "critical".
+    let slower: Vec<f64> = STEADY.iter().map(|t| t * 0.82).collect();
+    let c = compare_runs(
+        "echo",
+        &tput(&STEADY),
+        &tput(&slower),
+        &Thresholds::default(),
+    );
+    assert_eq!(status_of(&c, CheckMetric::Throughput), Status::Regressed);
+    // One run of the slower side wildly fast (the direction that would hide
+    // the drop) or wildly slow: still caught, still about -18 %.
+    for wild in [200_000.0, 3000.0] {
+        let mut cur = slower.clone();
+        cur[2] = wild;
+        let c = compare_runs("echo", &tput(&STEADY), &tput(&cur), &Thresholds::default());
+        let t = verdict_of(&c, CheckMetric::Throughput);
+        assert_eq!(t.status, Status::Regressed, "{wild}: {t:?}");
+        assert!((t.change.expect("change") + 0.18).abs() < 0.005, "{t:?}");
+        assert_eq!(t.severity_label(), "high");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rise_in_throughput_is_an_improvement_never_a_regression() {
+    let faster: Vec<f64> = STEADY.iter().map(|t| t * 1.3).collect();
+    let c = compare_runs(
+        "echo",
+        &tput(&STEADY),
+        &tput(&faster),
+        &Thresholds::default(),
+    );
+    let t = verdict_of(&c, CheckMetric::Throughput);
+    assert_eq!(t.status, Status::Improved);
+    assert_eq!(t.severity_label(), "improvement (critical)");
+    assert!(!c.regressed());
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,7 +1,8 @@
-//! The verdict per metric: regressed only when the change is beyond its
-//! threshold **and** its confidence interval excludes no change.
+//! The verdict per metric: regressed only when the change (of the medians)
+//! is beyond its threshold **and** its confidence interval excludes no
+//! change; a change the good way is never a regression.
 
-use super::stats::{estimate, median, Estimate, Scale};
+use super::stats::{estimate_without, median, Estimate, Scale};
 use crate::metrics::snapshot::IntervalStats;
 use crate::report::RunReport;
 use serde::{Deserialize, Serialize};
@@ -223,22 +224,26 @@ pub fn full_intervals(r: &RunReport) -> impl Iterator<Item = &IntervalStats> {
 }
 
 pub fn judge(metric: CheckMetric, threshold: f64, base: &[f64], cur: &[f64]) -> MetricVerdict {
-    let est = estimate(base, cur, metric.scale());
+    judge_without(metric, threshold, base, cur, (base, cur))
+}
+
+/// `judge`, with the interval taken from `kept` (the samples without
+/// outlier runs) while the medians and the change keep every sample.
+pub fn judge_without(
+    metric: CheckMetric,
+    threshold: f64,
+    base: &[f64],
+    cur: &[f64],
+    kept: (&[f64], &[f64]),
+) -> MetricVerdict {
+    let est = estimate_without(base, cur, kept, metric.scale());
     let status = match est {
-        None if base.is_empty() || cur.is_empty() => Status::NotMeasured,
-        // A ratio with a zero side (no replies at all): only a drop to zero
-        // throughput can be judged, and it is a regression.
-        None => {
-            if metric.higher_is_better() && median(cur) == 0.0 && median(base) > 0.0 {
-                Status::Regressed
-            } else {
-                Status::NotMeasured
-            }
-        }
+        None => Status::NotMeasured,
+        // Not one reply in any run: however few the runs, that is no noise.
+        Some(_) if metric.higher_is_better() && cur.iter().all(|x| *x == 0.0) => Status::Regressed,
         Some(e) => classify(metric, threshold, &e),
     };
     let severity = match (metric.scale(), est) {
-        (_, None) if status == Status::Regressed => Severity::Critical,
         (_, None) => Severity::Negligible,
         // Any significant rise in errors past the threshold is critical.
         (Scale::Difference, Some(_)) if status == Status::Regressed => Severity::Critical,
@@ -257,6 +262,31 @@ pub fn judge(metric: CheckMetric, threshold: f64, base: &[f64], cur: &[f64]) -> 
         threshold,
         severity,
         status,
+    }
+}
+
+impl MetricVerdict {
+    /// The change goes the good way (throughput up, latency, memory or
+    /// errors down), whether or not it is significant.
+    pub fn is_improvement(&self) -> bool {
+        match self.change {
+            Some(c) if self.metric.higher_is_better() => c > 0.0,
+            Some(c) => c < 0.0,
+            None => false,
+        }
+    }
+
+    /// The severity as printed: the size class, said to be an improvement
+    /// when the change goes the good way, so a drop in memory never reads
+    /// like an alarm.
+    pub fn severity_label(&self) -> String {
+        if self.status == Status::NotMeasured {
+            "-".into()
+        } else if self.is_improvement() && self.severity != Severity::Negligible {
+            format!("improvement ({})", self.severity.label())
+        } else {
+            self.severity.label().to_string()
+        }
     }
 }
 
@@ -307,6 +337,32 @@ mod tests {
     }
 
     #[test]
+    fn one_outlier_run_among_five_neither_flips_the_verdict_nor_blows_up_the_change() {
+        // One run at a twentieth of the others, on either side (no run is
+        // left out here: this is the statistic's own robustness).
+        let wild = [1000.0, 1010.0, 50.0, 1005.0, 995.0];
+        for (base, cur) in [(&BASE, &wild), (&wild, &BASE)] {
+            let v = judge(CheckMetric::Throughput, 0.10, base, cur);
+            assert_eq!(v.status, Status::Unchanged, "{v:?}");
+            assert_eq!(v.severity, Severity::Negligible, "{v:?}");
+            assert!(v.change.expect("change").abs() < 0.01, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn a_genuine_twenty_percent_shift_is_still_caught() {
+        let v = judge(CheckMetric::P95, 0.10, &BASE, &scaled(1.2));
+        assert_eq!(v.status, Status::Regressed);
+        assert!((v.change.expect("change") - 0.2).abs() < 1e-9);
+        // ... also with one wild run on the side the shift goes to.
+        let mut cur = scaled(1.2);
+        cur[1] = 50_000.0;
+        let v = judge(CheckMetric::P95, 0.10, &BASE, &cur);
+        assert_eq!(v.status, Status::Regressed, "{v:?}");
+        assert!((v.change.expect("change") - 0.2).abs() < 0.01, "{v:?}");
+    }
+
+    #[test]
     fn noise_only_passes() {
         let cur = [1003.0, 996.0, 1008.0, 992.0, 1001.0];
         let v = judge(CheckMetric::P50, 0.20, &BASE, &cur);
@@ -316,7 +372,7 @@ mod tests {
 
     #[test]
     fn beyond_the_threshold_but_not_significant_is_noisy_not_regressed() {
-        // Geometric mean +30 %, but the runs scatter from -20 % to +100 %.
+        // Medians +30 %, but the runs scatter from -20 % to +100 %.
         let cur = [800.0, 2000.0, 1100.0, 1600.0, 1300.0];
         let v = judge(CheckMetric::P99, 0.20, &BASE, &cur);
         assert!(v.change.expect("change") > 0.2, "{v:?}");
