@@ -13,7 +13,7 @@ pub mod profile;
 pub mod report;
 pub mod runner;
 pub mod server;
-pub mod target;
+pub mod transport;
 #[cfg(feature = "tui")]
 pub mod tui;
 pub mod validate;
@@ -48,9 +48,9 @@ impl Exit {
 /// whatever it returned, so a cancelled run never looks like a pass. The
 /// targets' process groups are ended on the way out.
 pub fn run(cli: cli::Cli) -> Exit {
-    target::limits::raise_fd_limit();
+    transport::limits::raise_fd_limit();
     let result = runner::dispatch(cli);
-    target::group::end_all();
+    transport::group::end_all();
     let stopped = engine::stop::process().signal();
     // An error may quote the target (its stderr, what it sent).
     let shown = |e: &anyhow::Error| client::escape::escape_text(&format!("{e:#}")).into_owned();

@@ -10,7 +10,7 @@ use crate::metrics::Snapshot;
 use crate::profile::sampler::{ResourceMonitor, TrackedConnector};
 use crate::report::output::{OutPath, Saved};
 use crate::report::{self, text, RunReport};
-use crate::target::{self, ConnectOptions, TargetSpec};
+use crate::transport::{self, ConnectOptions, TargetSpec};
 use crate::workload::{catalog, Overrides, Workload};
 use crate::Exit;
 use anyhow::{anyhow, Context};
@@ -97,7 +97,7 @@ fn stoppable<T>(
         stop::listen();
         let result = command.await;
         // Child groups end here, while a second signal can still cut it short.
-        crate::target::group::end_all_async().await;
+        crate::transport::group::end_all_async().await;
         result
     })
 }
@@ -405,7 +405,7 @@ pub async fn run_workload_with(
         ));
     }
     let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let connector = target::connector(
+    let connector = transport::connector(
         spec,
         ConnectOptions {
             protocol: offered_protocol(workload),

@@ -7,7 +7,7 @@ use crate::client::escape::escape_bounded;
 use crate::client::wire::{PreparedRequest, ResultProbe};
 use crate::client::CallError;
 use crate::runner::HANDSHAKE_TIMEOUT;
-use crate::target::{self, ConnectOptions, Session, TargetSpec};
+use crate::transport::{self, ConnectOptions, Session, TargetSpec};
 use crate::workload::{catalog, Method, Overrides, Workload, WorkloadError, AUTO_PROTOCOL};
 use crate::Exit;
 use anyhow::{anyhow, Context};
@@ -96,7 +96,7 @@ pub async fn list_target(spec: &TargetSpec, protocol: &str) -> anyhow::Result<Li
         http_connections: 1,
         server_stream: false,
     };
-    let connector = target::connector(spec, options, events);
+    let connector = transport::connector(spec, options, events);
     let connected = connector
         .connect(0)
         .await

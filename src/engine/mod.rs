@@ -9,7 +9,7 @@ pub mod stop;
 
 use crate::metrics::snapshot::{LoadNow, Phase, ProtocolCounters};
 use crate::metrics::{EngineStatus, Recorder, RunMetrics, Sample, Snapshot};
-use crate::target::{Connected, Connector, TargetError, TargetEvent};
+use crate::transport::{Connected, Connector, TargetError, TargetEvent};
 use crate::workload::{LoadShape, Workload, BATCH_PROTOCOL};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use scheduler::{LoadCounters, Plan, PreparedOp, Scheduler, SchedulerEnd, SessionSlot};

@@ -6,7 +6,7 @@ use super::*;
 use crate::client::wire::PreparedRequest;
 use crate::client::CallError;
 use crate::metrics::new_histogram;
-use crate::target::Session;
+use crate::transport::Session;
 use futures_util::future::BoxFuture;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Mutex;

@@ -37,7 +37,7 @@ pub fn read_sum(pids: &[u32]) -> Option<ProcessReading> {
 /// Every process of these groups (and the given single processes) summed;
 /// a group's leader comes first, so a reading keeps its pid.
 pub fn read_groups(groups: &[u32], singles: &[u32]) -> Option<ProcessReading> {
-    let mut members = crate::target::group::members_of(groups);
+    let mut members = crate::transport::group::members_of(groups);
     members.sort_by_key(|&(g, p)| (p != g, p));
     let mut pids: Vec<u32> = members.into_iter().map(|(_, p)| p).collect();
     for &p in singles {

@@ -9,7 +9,7 @@ use super::{alloc, process};
 use crate::metrics::resources::{RequestMark, ResourceReading, ResourceRecorder};
 use crate::metrics::snapshot::Phase;
 use crate::metrics::{RunMetrics, Snapshot};
-use crate::target::{Connected, Connector, TargetError};
+use crate::transport::{Connected, Connector, TargetError};
 use futures_util::future::BoxFuture;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -132,7 +132,7 @@ impl ResourceMonitor {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         let groups = self.target_groups();
-        let mut members = crate::target::group::members_of(&groups);
+        let mut members = crate::transport::group::members_of(&groups);
         members.sort_by_key(|&(g, p)| (groups.iter().position(|&x| x == g), p != g, p));
         for (_, p) in members {
             if !pids.contains(&p) {

@@ -10,7 +10,7 @@
 
 use super::net::MAX_REQUEST_BYTES;
 use super::BuiltinServer;
-use crate::target::http::sse::{Parsed, SseParser};
+use crate::transport::http::sse::{Parsed, SseParser};
 use crate::workload::BATCH_PROTOCOL;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};

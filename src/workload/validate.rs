@@ -191,7 +191,7 @@ pub(super) fn validate(
         thresholds.push(default_error_rate());
     }
     if let Some(t) = &spec.target {
-        if let Err(e) = crate::target::TargetSpec::parse(t) {
+        if let Err(e) = crate::transport::TargetSpec::parse(t) {
             p.add("target", e.to_string());
         }
     }

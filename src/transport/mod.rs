@@ -1,4 +1,4 @@
-//! Targets: where requests go. A `TargetSpec` is parsed from the command line
+//! Transports: how requests reach a target. A `TargetSpec` is parsed from the command line
 //! or a workload; a `Connector` opens sessions to it. The engine only sees
 //! `Session`s, so a scripted test session and a real child process are driven
 //! by the same scheduler.
