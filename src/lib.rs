@@ -10,6 +10,7 @@ pub mod client;
 pub mod engine;
 pub mod metrics;
 pub mod profile;
+pub mod protocol;
 pub mod report;
 pub mod runner;
 pub mod server;
@@ -53,7 +54,7 @@ pub fn run(cli: cli::Cli) -> Exit {
     transport::group::end_all();
     let stopped = engine::stop::process().signal();
     // An error may quote the target (its stderr, what it sent).
-    let shown = |e: &anyhow::Error| client::escape::escape_text(&format!("{e:#}")).into_owned();
+    let shown = |e: &anyhow::Error| protocol::escape::escape_text(&format!("{e:#}")).into_owned();
     match (result, stopped) {
         (Ok(_), Some(signal)) => Exit::Stopped(signal),
         (Ok(exit), None) => exit,

@@ -8,9 +8,11 @@ use crate::cli::{BaselineCommand, Cli, Command, RunArgs};
 use crate::engine::{self, stop, Control, RunSetup};
 use crate::metrics::Snapshot;
 use crate::profile::sampler::{ResourceMonitor, TrackedConnector};
+use crate::protocol::{Era, ProtocolChoice};
 use crate::report::output::{OutPath, Saved};
 use crate::report::{self, text, RunReport};
-use crate::transport::{self, ConnectOptions, TargetSpec};
+use crate::transport::{self, ConnectOptions};
+use crate::workload::TargetSpec;
 use crate::workload::{catalog, Overrides, Workload};
 use crate::Exit;
 use anyhow::{anyhow, Context};
@@ -394,14 +396,12 @@ pub async fn run_workload_with(
     view: View,
     monitor: ResourceMonitor,
 ) -> anyhow::Result<RunReport> {
-    if workload.protocol == crate::workload::STATELESS_PROTOCOL
-        && matches!(spec, TargetSpec::LegacySse(_))
-    {
+    if workload.protocol.is_stateless() && matches!(spec, TargetSpec::LegacySse(_)) {
         return Err(anyhow!(
             "{}: protocol {} (stateless) runs over Streamable HTTP and stdio-framed streams \
              (stdio, tcp, ws, builtin), not the 2024-11-05 HTTP+SSE transport; use http://",
             spec.describe(),
-            crate::workload::STATELESS_PROTOCOL
+            Era::STATELESS
         ));
     }
     let (events_tx, events_rx) = mpsc::unbounded_channel();
@@ -469,12 +469,11 @@ pub async fn run_workload_with(
 
 /// The protocol setting sessions open with. Batches exist in one era only,
 /// so with `auto` a batch workload offers that era.
-fn offered_protocol(workload: &Workload) -> String {
-    use crate::workload::{AUTO_PROTOCOL, BATCH_PROTOCOL};
-    if workload.batch > 1 && workload.protocol == AUTO_PROTOCOL {
-        BATCH_PROTOCOL.to_string()
+fn offered_protocol(workload: &Workload) -> ProtocolChoice {
+    if workload.batch > 1 && workload.protocol.is_auto() {
+        ProtocolChoice::Forced(Era::BATCHES)
     } else {
-        workload.protocol.clone()
+        workload.protocol
     }
 }
 

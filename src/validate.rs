@@ -3,12 +3,14 @@
 //! or prompt the target does not list (all pages of its listings; a
 //! resource may match a listed resource template).
 
-use crate::client::escape::escape_bounded;
-use crate::client::wire::{PreparedRequest, ResultProbe};
 use crate::client::CallError;
+use crate::protocol::escape::escape_bounded;
+use crate::protocol::jsonrpc::{PreparedRequest, ResultProbe};
+use crate::protocol::ProtocolChoice;
 use crate::runner::HANDSHAKE_TIMEOUT;
-use crate::transport::{self, ConnectOptions, Session, TargetSpec};
-use crate::workload::{catalog, Method, Overrides, Workload, WorkloadError, AUTO_PROTOCOL};
+use crate::transport::{self, ConnectOptions, Session};
+use crate::workload::TargetSpec;
+use crate::workload::{catalog, Method, Overrides, Workload, WorkloadError};
 use crate::Exit;
 use anyhow::{anyhow, Context};
 use std::time::Duration;
@@ -49,9 +51,9 @@ pub fn run(names: &[String], target: Option<&str>) -> anyhow::Result<Exit> {
             let spec = TargetSpec::parse(t)?;
             let protocol = valid
                 .first()
-                .map_or(AUTO_PROTOCOL.to_string(), |(_, w)| w.protocol.clone());
+                .map_or(ProtocolChoice::Auto, |(_, w)| w.protocol);
             let runtime = crate::runner::runtime()?;
-            let listed = runtime.block_on(list_target(&spec, &protocol))?;
+            let listed = runtime.block_on(list_target(&spec, protocol))?;
             Some((spec.describe(), listed))
         }
     };
@@ -88,10 +90,10 @@ fn report(name: &str, problems: &[WorkloadError]) {
 }
 
 /// Connects one session to `spec` and reads its listings, every page.
-pub async fn list_target(spec: &TargetSpec, protocol: &str) -> anyhow::Result<Listings> {
+pub async fn list_target(spec: &TargetSpec, protocol: ProtocolChoice) -> anyhow::Result<Listings> {
     let (events, _ignored) = tokio::sync::mpsc::unbounded_channel();
     let options = ConnectOptions {
-        protocol: protocol.to_string(),
+        protocol,
         handshake_timeout: HANDSHAKE_TIMEOUT,
         http_connections: 1,
         server_stream: false,

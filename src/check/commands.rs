@@ -9,7 +9,7 @@ use crate::cli::{CheckArgs, CompareArgs, GateArgs};
 use crate::report::formats::Format;
 use crate::report::RunReport;
 use crate::runner::{run_workload, View};
-use crate::transport::TargetSpec;
+use crate::workload::TargetSpec;
 use crate::workload::{catalog, Overrides, Workload};
 use crate::Exit;
 use anyhow::{anyhow, bail, Context};

@@ -9,8 +9,9 @@ pub mod stop;
 
 use crate::metrics::snapshot::{LoadNow, Phase, ProtocolCounters};
 use crate::metrics::{EngineStatus, Recorder, RunMetrics, Sample, Snapshot};
+use crate::protocol::Era;
 use crate::transport::{Connected, Connector, TargetError, TargetEvent};
-use crate::workload::{LoadShape, Workload, BATCH_PROTOCOL};
+use crate::workload::{LoadShape, Workload};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use scheduler::{LoadCounters, Plan, PreparedOp, Scheduler, SchedulerEnd, SessionSlot};
 use serde::{Deserialize, Serialize};
@@ -60,8 +61,8 @@ pub enum EngineError {
     Connect(#[from] TargetError),
     #[error("stopped by {} while connecting; nothing was measured", .0.name())]
     Stopped(StopSignal),
-    #[error("batch: JSON-RPC batches exist only in protocol {BATCH_PROTOCOL}, but the server chose {0}; set protocol = \"{BATCH_PROTOCOL}\" or remove batch")]
-    BatchEra(String),
+    #[error("batch: JSON-RPC batches exist only in protocol {batches}, but the server chose {chosen}; set protocol = \"{batches}\" or remove batch", batches = Era::BATCHES)]
+    BatchEra { chosen: Era },
 }
 
 /// What the run learnt about the target at connect time.
@@ -147,11 +148,8 @@ pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
         connected = connect_all(connector, workload.sessions) => connected?,
     };
     if workload.batch > 1 {
-        if let Some(c) = connected
-            .iter()
-            .find(|c| c.protocol_version != BATCH_PROTOCOL)
-        {
-            return Err(EngineError::BatchEra(c.protocol_version.clone()));
+        if let Some(c) = connected.iter().find(|c| !c.era.has_batches()) {
+            return Err(EngineError::BatchEra { chosen: c.era });
         }
     }
     let target = TargetInfo {
@@ -161,7 +159,7 @@ pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
             .unwrap_or_default(),
         protocol_version: connected
             .first()
-            .map(|c| c.protocol_version.clone())
+            .map(|c| c.era.to_string())
             .unwrap_or_default(),
         pids: {
             let mut pids: Vec<u32> = connected.iter().filter_map(|c| c.pid).collect();
@@ -184,7 +182,7 @@ pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
         .ops
         .iter()
         .map(|o| PreparedOp {
-            request: crate::client::wire::PreparedRequest::new(
+            request: crate::protocol::jsonrpc::PreparedRequest::new(
                 o.method.wire_name(),
                 &o.method.params(),
             ),

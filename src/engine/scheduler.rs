@@ -8,9 +8,9 @@
 //! each still measured from its own planned time.
 
 use super::mix::Mix;
-use crate::client::wire::PreparedRequest;
 use crate::client::{BatchItem, CallError};
 use crate::metrics::Sample;
+use crate::protocol::jsonrpc::PreparedRequest;
 use crate::transport::Session;
 use crate::workload::LoadShape;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};

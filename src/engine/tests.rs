@@ -3,9 +3,10 @@
 //! exact, not "about right".
 
 use super::*;
-use crate::client::wire::PreparedRequest;
 use crate::client::CallError;
 use crate::metrics::new_histogram;
+use crate::protocol::jsonrpc::PreparedRequest;
+use crate::protocol::Era;
 use crate::transport::Session;
 use futures_util::future::BoxFuture;
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -74,7 +75,7 @@ struct ScriptedConnector {
     origin: Instant,
     close_after: Option<u64>,
     connected: Mutex<u32>,
-    protocol_version: &'static str,
+    era: Era,
     batches: Arc<Mutex<Vec<usize>>>,
 }
 
@@ -85,7 +86,7 @@ impl ScriptedConnector {
             origin: Instant::now(),
             close_after: None,
             connected: Mutex::new(0),
-            protocol_version: "2025-11-25",
+            era: Era::V2025_11_25,
             batches: Arc::default(),
         }
     }
@@ -106,7 +107,7 @@ impl Connector for ScriptedConnector {
                 }),
                 pid: None,
                 server_name: "scripted".into(),
-                protocol_version: self.protocol_version.into(),
+                era: self.era,
                 keep_alive: Box::new(()),
             })
         })

@@ -9,8 +9,8 @@ use super::snapshot::{
     Snapshot,
 };
 use super::{encode_histogram, log_buckets, new_histogram, percentiles, ErrorKind, Sample};
-use crate::client::escape::escape_bounded;
-use crate::client::wire::MAX_MESSAGE_CHARS;
+use crate::protocol::escape::escape_bounded;
+use crate::protocol::jsonrpc::MAX_MESSAGE_CHARS;
 use crate::report::text::fmt_us;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};

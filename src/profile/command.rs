@@ -12,7 +12,7 @@ use crate::metrics::snapshot::Phase;
 use crate::metrics::Snapshot;
 use crate::report::{self, text};
 use crate::runner::{self, View};
-use crate::transport::TargetSpec;
+use crate::workload::TargetSpec;
 use crate::workload::{catalog, Overrides};
 use crate::Exit;
 use anyhow::{anyhow, Context};

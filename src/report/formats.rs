@@ -5,7 +5,7 @@
 use super::junit::{self, Case, Suite};
 use super::text::{describe_stop, fmt_us};
 use super::RunReport;
-use crate::client::escape::{escape_line, escape_text};
+use crate::protocol::escape::{escape_line, escape_text};
 use std::fmt::Write;
 
 /// How a report or a verdict is printed.

@@ -5,10 +5,10 @@
 //! when the report was read back from a file someone else wrote.
 
 use super::RunReport;
-use crate::client::escape::{escape_line, escape_text};
 use crate::engine::StopReason;
 use crate::metrics::recorder::OpMetrics;
 use crate::metrics::Snapshot;
+use crate::protocol::escape::{escape_line, escape_text};
 use std::fmt::Write;
 
 /// Microseconds as a short human figure: 850µs, 12.30ms, 1.20s.

@@ -10,8 +10,8 @@
 
 use super::net::MAX_REQUEST_BYTES;
 use super::BuiltinServer;
-use crate::transport::http::sse::{Parsed, SseParser};
-use crate::workload::BATCH_PROTOCOL;
+use crate::protocol::sse::{Parsed, SseParser};
+use crate::protocol::Era;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -59,8 +59,11 @@ pub async fn handle(service: Service, request: Request<Incoming>, body_timeout: 
         .headers
         .get("mcp-protocol-version")
         .and_then(|v| v.to_str().ok());
-    if version.is_some_and(|v| v != BATCH_PROTOCOL) {
-        let why = format!("JSON-RPC batches are accepted only in protocol {BATCH_PROTOCOL}");
+    if version.is_some_and(|v| !Era::parse(v).is_some_and(Era::has_batches)) {
+        let why = format!(
+            "JSON-RPC batches are accepted only in protocol {}",
+            Era::BATCHES
+        );
         return rpc_error(-32600, &why);
     }
     let items: Vec<Value> = match serde_json::from_slice(&bytes) {

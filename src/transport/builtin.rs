@@ -31,7 +31,7 @@ impl Connector for BuiltinConnector {
             });
             let server = ServerTask(server);
             let options = &self.options;
-            let offered = options.offered_version();
+            let offered = options.offered();
             let lines = tokio::io::split(client_io);
             let pid = Some(std::process::id());
             connect_lines(

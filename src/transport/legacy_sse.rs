@@ -4,20 +4,19 @@
 //! stream into lines and lines into POSTs, so the newline-delimited client
 //! does the id matching, as it does for stdio.
 
-use super::endpoint::Endpoint;
 use super::http::conn::RequestBytes;
 use super::http::pool::{Body, Pool};
-use super::http::sse::{Parsed, SseParser};
 use super::ConnectOptions;
-use super::{connect_bridged, message_line, next_message, setup_failed, BridgeTask};
+use super::{connect_bridged, setup_failed, BridgeTask};
 use super::{Connected, Connector, TargetError};
-use crate::client::MAX_LINE_BYTES;
+use crate::protocol::lines::{message_line, next_message, MAX_LINE_BYTES};
+use crate::protocol::sse::{Parsed, SseParser};
+use crate::protocol::{Era, ProtocolChoice};
+use crate::workload::target::Endpoint;
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use tokio::io::{AsyncWriteExt, DuplexStream};
 
-/// The era this transport belongs to, offered under `protocol = "auto"`.
-const LEGACY_PROTOCOL: &str = "2024-11-05";
 const BRIDGE_BYTES: usize = 256 * 1024;
 
 pub struct LegacySseConnector {
@@ -57,10 +56,10 @@ impl Connector for LegacySseConnector {
             let bridge = BridgeTask(tokio::spawn(bridge(
                 body, parser, bridge_io, posts, host, post_path,
             )));
-            let offered = if self.options.protocol == crate::workload::AUTO_PROTOCOL {
-                LEGACY_PROTOCOL
-            } else {
-                self.options.offered_version()
+            // `auto` offers the era this transport belongs to.
+            let offered = match self.options.protocol {
+                ProtocolChoice::Auto => Era::LEGACY_SSE,
+                ProtocolChoice::Forced(era) => era,
             };
             connect_bridged(client_io, bridge, offered, &self.options, session, &url).await
         })

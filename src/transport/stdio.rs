@@ -45,7 +45,7 @@ impl StderrTail {
                 let bytes: Vec<u8> = buf.iter().copied().collect();
                 // The child's own words: no control sequence reaches a terminal.
                 let text = String::from_utf8_lossy(&bytes);
-                crate::client::escape::escape_text(text.trim()).into_owned()
+                crate::protocol::escape::escape_text(text.trim()).into_owned()
             }
             Err(_) => String::new(),
         }
@@ -176,7 +176,7 @@ impl StdioConnector {
         let connected = McpSession::connect(
             stdout,
             stdin,
-            self.options.offered_version(),
+            self.options.offered(),
             self.options.handshake_timeout,
         )
         .await;

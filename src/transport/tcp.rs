@@ -2,8 +2,8 @@
 //! the stdio framing without the process. Nagle is off so small requests
 //! leave at once.
 
-use super::endpoint::Endpoint;
 use super::{connect_lines, ConnectOptions, Connected, Connector, TargetError};
+use crate::workload::target::Endpoint;
 use futures_util::future::BoxFuture;
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -41,7 +41,7 @@ impl Connector for TcpConnector {
             let stream = dial(&self.endpoint, session, self.options.handshake_timeout).await?;
             let context = format!("tcp://{}", self.endpoint.authority());
             let options = &self.options;
-            let offered = options.offered_version();
+            let offered = options.offered();
             let lines = stream.into_split();
             connect_lines(
                 lines,

@@ -14,7 +14,7 @@ use crate::metrics::Snapshot;
 use crate::report::output::{OutPath, Saved};
 use crate::report::{self, RunReport};
 use crate::runner::{self, View, ViewStarter};
-use crate::transport::TargetSpec;
+use crate::workload::TargetSpec;
 use crate::workload::{catalog, Overrides, Workload};
 use anyhow::{anyhow, Context};
 use crossterm::event::{self, Event};

@@ -3,10 +3,8 @@
 //! `Workload::from_spec` adds the file and the section's place.
 
 use super::spec::{OpSpec, StageSpec, ThresholdSpec, ThresholdValue};
-use super::{
-    Bound, LoadShape, Method, Metric, Operation, Quantile, Stage, Threshold, AUTO_PROTOCOL,
-    BATCH_PROTOCOL, MAX_BATCH,
-};
+use super::{Bound, LoadShape, Method, Metric, Operation, Quantile, Stage, Threshold, MAX_BATCH};
+use crate::protocol::{Era, ProtocolChoice};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -21,10 +19,16 @@ pub(super) fn check_batch(batch: Option<u32>, protocol: &str) -> Result<u32, Str
              requests one by one)"
         ));
     }
-    if protocol != BATCH_PROTOCOL && protocol != AUTO_PROTOCOL {
+    let allowed = match ProtocolChoice::parse(protocol) {
+        Some(ProtocolChoice::Auto) => true,
+        Some(ProtocolChoice::Forced(era)) => era.has_batches(),
+        None => false,
+    };
+    if !allowed {
+        let era = Era::BATCHES;
         return Err(format!(
-            "JSON-RPC batches exist only in protocol {BATCH_PROTOCOL} (removed in 2025-06-18); \
-             set protocol = \"{BATCH_PROTOCOL}\" (or auto), not {protocol:?}"
+            "JSON-RPC batches exist only in protocol {era} (removed in 2025-06-18); \
+             set protocol = \"{era}\" (or auto), not {protocol:?}"
         ));
     }
     Ok(n)

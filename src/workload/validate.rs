@@ -10,9 +10,10 @@ use super::fields::{
 };
 use super::spec::WorkloadSpec;
 use super::{
-    default_error_rate, LoadShape, Metric, Workload, WorkloadError, AUTO_PROTOCOL,
-    DEFAULT_OPEN_PIPELINE, DEFAULT_TIMEOUT, KNOWN_PROTOCOLS, MAX_SESSIONS,
+    default_error_rate, LoadShape, Metric, Workload, WorkloadError, DEFAULT_OPEN_PIPELINE,
+    DEFAULT_TIMEOUT, MAX_SESSIONS,
 };
+use crate::protocol::{Era, ProtocolChoice};
 use std::collections::HashSet;
 
 /// Every problem found so far, and the keys whose values were unreadable.
@@ -89,18 +90,16 @@ pub(super) fn validate(
     }
     let sessions = sessions.clamp(1, MAX_SESSIONS);
     let shape = load_shape(&spec, &mut p);
-    let protocol = spec
-        .protocol
-        .clone()
-        .unwrap_or_else(|| AUTO_PROTOCOL.to_string());
-    if protocol != AUTO_PROTOCOL && !KNOWN_PROTOCOLS.contains(&protocol.as_str()) {
-        let known = KNOWN_PROTOCOLS.join(", ");
+    let protocol_text = spec.protocol.as_deref().unwrap_or(ProtocolChoice::AUTO);
+    let protocol = ProtocolChoice::parse(protocol_text);
+    if protocol.is_none() {
+        let known = Era::known();
         p.add(
             "protocol",
-            format!("expected auto or one of {known}, got {protocol:?}"),
+            format!("expected auto or one of {known}, got {protocol_text:?}"),
         );
     }
-    let batch = p.check("batch", check_batch(spec.batch, &protocol));
+    let batch = p.check("batch", check_batch(spec.batch, protocol_text));
     let pipeline = pipeline(&spec, shape, sessions, batch.unwrap_or(1), &mut p);
     let connections = match spec.connections {
         Some(0) => {
@@ -191,7 +190,7 @@ pub(super) fn validate(
         thresholds.push(default_error_rate());
     }
     if let Some(t) = &spec.target {
-        if let Err(e) = crate::transport::TargetSpec::parse(t) {
+        if let Err(e) = super::TargetSpec::parse(t) {
             p.add("target", e.to_string());
         }
     }
@@ -212,7 +211,7 @@ pub(super) fn validate(
                 stages,
                 ops,
                 thresholds,
-                protocol,
+                protocol: protocol.unwrap_or_default(),
                 batch,
                 spec,
             })

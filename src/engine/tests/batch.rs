@@ -3,11 +3,11 @@
 //! measured from its own planned start.
 
 use super::*;
-use crate::workload::BATCH_PROTOCOL;
+use crate::protocol::Era;
 
 fn batch_connector(script: Script) -> ScriptedConnector {
     ScriptedConnector {
-        protocol_version: BATCH_PROTOCOL,
+        era: Era::BATCHES,
         ..ScriptedConnector::new(script)
     }
 }

@@ -8,15 +8,14 @@
 pub mod conn;
 pub mod pool;
 mod post;
-pub mod sse;
 mod stream;
 
-use super::endpoint::Endpoint;
 use super::{setup_failed, ConnectOptions, Connected, Connector, TargetError};
 use crate::client::handshake;
-use crate::client::wire::{self, PreparedRequest, ResultProbe};
 use crate::client::{judge, BatchItem, CallError, ConnectError, ServerIdentity, SessionCounters};
-use crate::workload::STATELESS_PROTOCOL;
+use crate::protocol::jsonrpc::{self as wire, PreparedRequest, ResultProbe};
+use crate::protocol::{Era, ProtocolChoice};
+use crate::workload::target::Endpoint;
 use conn::RequestBytes;
 use futures_util::future::BoxFuture;
 use pool::Pool;
@@ -47,7 +46,7 @@ impl Connector for HttpConnector {
                 .map_err(|e| setup_failed(session, &url)(e.to_string()))?;
             Ok(Connected {
                 server_name: client.server.name.clone(),
-                protocol_version: client.server.protocol_version.clone(),
+                era: client.server.era,
                 session: Arc::new(client),
                 pid: None,
                 keep_alive: Box::new(()),
@@ -58,7 +57,7 @@ impl Connector for HttpConnector {
 
 /// How requests are framed, fixed when the session opens.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Era {
+enum SessionMode {
     /// `initialize` first, then `Mcp-Session-Id` (when the server gives one).
     Initialized,
     /// 2026-07-28: no handshake; `_meta` and headers on every request.
@@ -77,14 +76,14 @@ struct Inner {
     pool: Arc<Pool>,
     host: String,
     path: String,
-    era: Era,
+    mode: SessionMode,
     /// The serialized `_meta` object for stateless requests.
     meta: Vec<u8>,
     state: RwLock<State>,
     renew: tokio::sync::Mutex<()>,
     next_id: AtomicU64,
     counters: Arc<SessionCounters>,
-    offered_version: String,
+    offered: Era,
     handshake_timeout: Duration,
 }
 
@@ -106,16 +105,16 @@ impl HttpSession {
         if path.bytes().any(|b| b <= b' ' || b == 0x7f) {
             return Err(ConnectError::Other(format!("bad path {path:?}")));
         }
-        let stateless = options.protocol == STATELESS_PROTOCOL;
+        let stateless = options.protocol.is_stateless();
         let meta = handshake::stateless_meta();
         let mut inner = Inner {
             pool: Pool::new(endpoint.clone(), options.http_connections),
             host,
             path,
-            era: if stateless {
-                Era::Stateless
+            mode: if stateless {
+                SessionMode::Stateless
             } else {
-                Era::Initialized
+                SessionMode::Initialized
             },
             meta,
             state: RwLock::new(State {
@@ -126,12 +125,12 @@ impl HttpSession {
             renew: tokio::sync::Mutex::new(()),
             next_id: AtomicU64::new(1),
             counters: Arc::new(SessionCounters::default()),
-            offered_version: options.offered_version().to_string(),
+            offered: options.offered(),
             handshake_timeout: options.handshake_timeout,
         };
-        let auto = options.protocol == "auto";
+        let auto = options.protocol == ProtocolChoice::Auto;
         if stateless || auto {
-            inner.era = Era::Stateless;
+            inner.mode = SessionMode::Stateless;
             let inner = Arc::new(inner);
             match tokio::time::timeout(options.handshake_timeout, inner.discover()).await {
                 Ok(Ok(server)) => {
@@ -154,7 +153,7 @@ impl HttpSession {
             // `auto`: the server does not speak the stateless era.
             let mut inner = Arc::into_inner(inner)
                 .ok_or_else(|| ConnectError::Other("session still shared".into()))?;
-            inner.era = Era::Initialized;
+            inner.mode = SessionMode::Initialized;
             inner.counters = Arc::new(SessionCounters::default());
             let inner = Arc::new(inner);
             let server = inner.initialize().await?;
@@ -191,9 +190,9 @@ impl HttpSession {
         loop {
             let generation = inner.state().generation;
             let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
-            let body = match inner.era {
-                Era::Initialized => req.encode(id),
-                Era::Stateless => req.encode_with_meta(id, &inner.meta),
+            let body = match inner.mode {
+                SessionMode::Initialized => req.encode(id),
+                SessionMode::Stateless => req.encode_with_meta(id, &inner.meta),
             };
             let mut replies = Replies::one(id);
             let name = req.target_name.as_deref();
@@ -217,7 +216,7 @@ impl HttpSession {
     pub async fn call_batch(&self, items: &[BatchItem<'_>]) -> Vec<Result<Instant, CallError>> {
         let inner = &self.inner;
         let all = |e: CallError| items.iter().map(|_| Err(e.clone())).collect();
-        if inner.era == Era::Stateless {
+        if inner.mode == SessionMode::Stateless {
             return all(CallError::Protocol(
                 "the stateless era has no JSON-RPC batches".into(),
             ));
@@ -346,7 +345,7 @@ impl Inner {
     }
 
     async fn initialize(&self) -> Result<ServerIdentity, ConnectError> {
-        let req = handshake::initialize_request(&self.offered_version);
+        let req = handshake::initialize_request(self.offered);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut replies = Replies::one(id);
         let (posted, session_id) = tokio::time::timeout(
@@ -362,7 +361,7 @@ impl Inner {
                 .write()
                 .map_err(|_| ConnectError::Other("poisoned".into()))?;
             state.session_id = session_id;
-            state.version = Some(server.protocol_version.clone());
+            state.version = Some(server.era.to_string());
             state.generation += 1;
         }
         let note = wire::encode_notification("notifications/initialized");
@@ -376,7 +375,7 @@ impl Inner {
     /// `server/discover`, the stateless era's way to learn about the server.
     async fn discover(&self) -> Result<ServerIdentity, ConnectError> {
         if let Ok(mut state) = self.state.write() {
-            state.version = Some(STATELESS_PROTOCOL.to_string());
+            state.version = Some(Era::STATELESS.to_string());
         }
         let req = handshake::discover_request();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);

@@ -3,9 +3,9 @@
 //! body is read, so the number of connections is the number of requests that
 //! can be on the wire at once, as with `wrk -c`.
 
-use super::super::endpoint::Endpoint;
 use super::conn::{Conn, Framing, Head};
 use crate::client::CallError;
+use crate::workload::target::Endpoint;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 

@@ -6,10 +6,11 @@
 
 use super::conn::RequestBytes;
 use super::pool::Body;
-use super::sse;
-use super::{Era, Inner, ACCEPT_BOTH, SESSION_HEADER, VERSION_HEADER};
-use crate::client::wire::{self, Incoming, Messages, ResultProbe};
-use crate::client::{rpc_error, CallError, MAX_LINE_BYTES};
+use super::{Inner, SessionMode, ACCEPT_BOTH, SESSION_HEADER, VERSION_HEADER};
+use crate::client::{rpc_error, CallError};
+use crate::protocol::jsonrpc::{self as wire, Incoming, Messages, ResultProbe};
+use crate::protocol::lines::MAX_LINE_BYTES;
+use crate::protocol::sse;
 use std::sync::atomic::Ordering;
 use tokio::time::Instant;
 
@@ -131,7 +132,7 @@ impl Inner {
                 request.header(VERSION_HEADER, v);
             }
         }
-        if self.era == Era::Stateless {
+        if self.mode == SessionMode::Stateless {
             request.header("Mcp-Method", method);
             if let Some(value) = name.map(header_text) {
                 request.header("Mcp-Name", &value);

@@ -5,9 +5,9 @@
 use super::conn::RequestBytes;
 use super::pool::Pool;
 use super::post::Replies;
-use super::sse::{Parsed, SseParser};
 use super::{Inner, SESSION_HEADER, VERSION_HEADER};
-use crate::client::MAX_LINE_BYTES;
+use crate::protocol::lines::MAX_LINE_BYTES;
+use crate::protocol::sse::{Parsed, SseParser};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;

@@ -3,7 +3,8 @@
 //! request the reply leaves out fails as a protocol error, not a timeout.
 
 use super::*;
-use crate::client::wire::PreparedRequest;
+use crate::protocol::jsonrpc::PreparedRequest;
+use crate::protocol::{Era, ProtocolChoice};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -91,13 +92,13 @@ fn json_reply(body: &str) -> String {
 async fn batch_of_three(answer: Answer) -> Vec<Result<Instant, CallError>> {
     let endpoint = scripted(answer).await;
     let options = ConnectOptions {
-        protocol: "2025-03-26".into(),
+        protocol: ProtocolChoice::Forced(Era::V2025_03_26),
         handshake_timeout: Duration::from_secs(5),
         http_connections: 1,
         server_stream: false,
     };
     let session = HttpSession::open(&endpoint, &options).await.expect("open");
-    assert_eq!(session.server.protocol_version, "2025-03-26");
+    assert_eq!(session.server.era, Era::V2025_03_26);
     let ping = PreparedRequest::new("ping", &json!({}));
     // Far longer than the test: a hang would show as Timeout.
     let timeout = Duration::from_secs(60);

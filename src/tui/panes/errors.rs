@@ -3,7 +3,7 @@
 //! and descriptors. Messages quote the target, so they are escaped here too.
 
 use super::{block, dim, fmt_us_short};
-use crate::client::escape::escape_line;
+use crate::protocol::escape::escape_line;
 use crate::tui::state::LiveModel;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};

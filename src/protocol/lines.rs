@@ -16,6 +16,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
+/// Longest line accepted from a peer; longer ones are skipped and counted.
+pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
 /// Bytes a reader may hold without asking the shared budget: most messages
 /// fit, so ordinary traffic never touches the budget.
 pub const FREE_LINE_BYTES: usize = 64 * 1024;
@@ -271,6 +273,35 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
         self.delivered = end == LineRead::Line;
         end
     }
+}
+
+/// The next message written to a bridge's line end (a line, without its
+/// end; blank lines skipped); `None` once the writer is gone.
+pub async fn next_message<'a, R>(lines: &mut R, buf: &'a mut String) -> Option<&'a str>
+where
+    R: tokio::io::AsyncBufRead + Unpin,
+{
+    use tokio::io::AsyncBufReadExt;
+    loop {
+        buf.clear();
+        match lines.read_line(buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(_) if buf.trim_end().is_empty() => continue,
+            Ok(_) => return Some(buf.trim_end()),
+        }
+    }
+}
+
+/// One message as one line for the client: raw newlines in a JSON message
+/// can only be whitespace, so they become spaces.
+pub fn message_line(mut message: Vec<u8>) -> Vec<u8> {
+    for b in message.iter_mut() {
+        if *b == b'\n' || *b == b'\r' {
+            *b = b' ';
+        }
+    }
+    message.push(b'\n');
+    message
 }
 
 #[cfg(test)]

@@ -3,12 +3,15 @@
 //! error, `isError`, the negotiated version) and skips the rest without
 //! building a tree, so the client's cost stays small beside the server's.
 
-pub use super::classify::{
+pub mod classify;
+pub mod probe;
+
+use super::escape::escape_line;
+pub use classify::{
     classify, classify_bytes, classify_text, salvage_id, top_level_id, Incoming, Messages,
     ReplyError, RpcError, MAX_MESSAGE_CHARS,
 };
-use super::escape::escape_line;
-pub use super::probe::{MetaProbe, ResultProbe, ServerInfo};
+pub use probe::{MetaProbe, ResultProbe, ServerInfo};
 use serde_json::Value;
 
 /// A request body with a hole for the id: `{"jsonrpc":"2.0","id":` N `<tail>`.

@@ -6,7 +6,7 @@
 //! timeout; `salvage_id` reads the id from the raw bytes.
 
 use super::probe::ResultProbe;
-use super::wire::snippet;
+use super::snippet;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::Value;
@@ -225,8 +225,9 @@ fn classify_envelope(env: Envelope, raw: &str) -> Incoming {
             match (env.result, env.error) {
                 (Some(ResultOrNull(mut probe)), None) => {
                     if probe.is_error == Some(true) {
-                        probe.error_text = super::probe::first_text(raw)
-                            .map(|t| super::escape::escape_bounded(&t, MAX_MESSAGE_CHARS));
+                        probe.error_text = super::probe::first_text(raw).map(|t| {
+                            crate::protocol::escape::escape_bounded(&t, MAX_MESSAGE_CHARS)
+                        });
                     }
                     Incoming::Response {
                         id,
