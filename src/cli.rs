@@ -119,7 +119,7 @@ pub struct RunArgs {
     /// A workload name (`mcptop list`) or a path to a workload file
     pub workload: String,
     /// `builtin` (default), `stdio:COMMAND ARGS...` (split as a shell would, no
-    /// shell run), `http://HOST:PORT/PATH`, `tcp://HOST:PORT` or `ws://HOST:PORT/PATH`.
+    /// shell run), `http(s)://HOST:PORT/PATH`, `tcp://HOST:PORT` or `ws(s)://HOST:PORT/PATH`.
     /// Repeat to run the workload against each in turn and compare them.
     #[arg(long, short)]
     pub target: Vec<String>,
@@ -154,6 +154,28 @@ pub struct RunArgs {
     /// Do not sample processes nor count allocations (to measure their cost)
     #[arg(long)]
     pub no_memory_stats: bool,
+    #[command(flatten)]
+    pub deployed: DeployedArgs,
+}
+
+/// Reaching deployed servers: TLS trust and request headers.
+#[derive(Debug, Args, Clone, Default)]
+pub struct DeployedArgs {
+    /// Request header "Name: value" (HTTP requests, the WebSocket upgrade);
+    /// `${ENV_VAR}` is expanded; the value is never printed. Repeatable
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE", value_parser = header_flag)]
+    pub headers: Vec<(String, String)>,
+    /// Also trust the PEM certificates in FILE (a private CA, or a
+    /// self-signed server's certificate) for https:// and wss://
+    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
+    pub ca_cert: Option<PathBuf>,
+    /// Do not verify server certificates (said on screen and in the result file)
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+fn header_flag(text: &str) -> Result<(String, String), String> {
+    crate::transport::headers::parse_flag(text)
 }
 
 /// The load-shape flags `run` and `profile` share.

@@ -130,6 +130,11 @@ fn overrides(args: &RunArgs) -> Overrides {
         requests: args.requests,
         warmup: args.load.warmup.clone(),
         protocol: args.protocol.clone(),
+        headers: args.deployed.headers.clone(),
+        tls: crate::transport::tls::TlsSettings {
+            ca_cert: args.deployed.ca_cert.clone(),
+            insecure: args.deployed.insecure,
+        },
     }
 }
 
@@ -405,6 +410,11 @@ pub async fn run_workload_with(
         ));
     }
     let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let deployed = transport::deployed::Deployed::build(&workload.deployed, spec)?;
+    let deployed = std::sync::Arc::new(deployed);
+    if deployed.insecure {
+        eprintln!("{}", transport::tls::INSECURE_WARNING);
+    }
     let connector = transport::connector(
         spec,
         ConnectOptions {
@@ -412,6 +422,7 @@ pub async fn run_workload_with(
             handshake_timeout: HANDSHAKE_TIMEOUT,
             http_connections: workload.connections,
             server_stream: workload.server_stream,
+            deployed: deployed.clone(),
         },
         events_tx,
     );
@@ -459,12 +470,10 @@ pub async fn run_workload_with(
     }
     let mut outcome = outcome.map_err(|e| anyhow!("{}: {e}", spec.describe()))?;
     monitor.finish(&mut outcome.metrics);
-    Ok(RunReport::build(
-        workload,
-        &spec.describe(),
-        started_at,
-        outcome,
-    ))
+    deployed.finish(&mut outcome.metrics);
+    let mut report = RunReport::build(workload, &spec.describe(), started_at, outcome);
+    report.connection_phases = deployed.phases.summary();
+    Ok(report)
 }
 
 /// The protocol setting sessions open with. Batches exist in one era only,

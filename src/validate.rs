@@ -97,6 +97,10 @@ pub async fn list_target(spec: &TargetSpec, protocol: ProtocolChoice) -> anyhow:
         handshake_timeout: HANDSHAKE_TIMEOUT,
         http_connections: 1,
         server_stream: false,
+        deployed: std::sync::Arc::new(transport::deployed::Deployed::build(
+            &Default::default(),
+            spec,
+        )?),
     };
     let connector = transport::connector(spec, options, events);
     let connected = connector

@@ -28,6 +28,8 @@ pub enum ErrorKind {
     JsonRpc(i64),
     ToolError,
     Protocol,
+    /// HTTP 401, or no token from the token endpoint.
+    Auth,
 }
 
 impl ErrorKind {
@@ -38,6 +40,7 @@ impl ErrorKind {
             ErrorKind::JsonRpc(code) => format!("jsonrpc {code}"),
             ErrorKind::ToolError => "tool_error".into(),
             ErrorKind::Protocol => "protocol".into(),
+            ErrorKind::Auth => "auth".into(),
         }
     }
 }
@@ -50,6 +53,7 @@ impl From<&CallError> for ErrorKind {
             CallError::JsonRpc { code, .. } => ErrorKind::JsonRpc(*code),
             CallError::ToolError(_) => ErrorKind::ToolError,
             CallError::Protocol(_) => ErrorKind::Protocol,
+            CallError::Auth(_) => ErrorKind::Auth,
         }
     }
 }

@@ -46,6 +46,7 @@ pub async fn run(args: ProfileArgs) -> anyhow::Result<Exit> {
         requests: None,
         warmup: args.load.warmup.clone(),
         protocol: None,
+        ..Overrides::default()
     };
     let workload = catalog::resolve(&args.workload, &overrides)?;
     let target_text = args

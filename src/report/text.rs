@@ -94,6 +94,9 @@ pub fn summary(r: &RunReport) -> String {
         r.load.sessions,
         describe_stop(&r.stopped_by)
     );
+    if let Some(phases) = &r.connection_phases {
+        let _ = writeln!(out, "connections: {}", phases.line());
+    }
     let width = m
         .ops
         .iter()

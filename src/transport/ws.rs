@@ -1,6 +1,7 @@
-//! The WebSocket transport (subprotocol `mcp`): dial, upgrade, check the
-//! subprotocol, then run the newline-delimited client over the protocol
-//! floor's WebSocket bridge.
+//! The WebSocket transport (subprotocol `mcp`): dial (TLS for `wss://`),
+//! upgrade with the user's headers and token, check the subprotocol, then
+//! run the newline-delimited client over the protocol floor's WebSocket
+//! bridge. Connect, TLS and upgrade-plus-initialize are timed apart.
 
 use super::ConnectOptions;
 use super::{connect_bridged, setup_failed, BridgeTask};
@@ -8,8 +9,10 @@ use super::{Connected, Connector, TargetError};
 use crate::protocol::websocket::{bridge, config, SUBPROTOCOL};
 use crate::workload::target::Endpoint;
 use futures_util::future::BoxFuture;
+use super::tls::Dial;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+use tokio_tungstenite::tungstenite::Error;
 
 const BRIDGE_BYTES: usize = 256 * 1024;
 
@@ -24,8 +27,24 @@ impl Connector for WsConnector {
             let url = self.endpoint.url("ws");
             let fail = setup_failed(session, &url);
             let timeout = self.options.handshake_timeout;
-            let stream = super::tcp::dial(&self.endpoint, session, timeout).await?;
-            let mut request = url
+            let deployed = &self.options.deployed;
+            let authority = self.endpoint.authority();
+            let dial = Dial {
+                authority: &authority,
+                host: &self.endpoint.host,
+                tls: deployed.tls_for(self.endpoint.tls).map_err(&fail)?,
+                timeout,
+                phases: Some(&deployed.phases),
+            };
+            let stream = dial
+                .open()
+                .await
+                .map_err(|e| fail(format!("cannot connect to {authority}: {e}")))?;
+            let started = tokio::time::Instant::now();
+            // The URL tungstenite checks; the stream is already TLS if need be.
+            let mut request = self
+                .endpoint
+                .url("ws")
                 .as_str()
                 .into_client_request()
                 .map_err(|e| fail(e.to_string()))?;
@@ -33,6 +52,17 @@ impl Connector for WsConnector {
                 "Sec-WebSocket-Protocol",
                 HeaderValue::from_static(SUBPROTOCOL),
             );
+            let authorization = deployed.authorization().await.map_err(|e| fail(e.to_string()))?;
+            let extra = deployed.headers.iter().map(|h| (h.name.as_str(), &h.value));
+            let auth = authorization.as_deref().map(|a| ("Authorization", a));
+            for (name, value) in extra.chain(auth) {
+                let name = HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| fail(format!("{name:?} is not a header name")))?;
+                let mut value = HeaderValue::from_str(value.expose())
+                    .map_err(|_| fail(format!("the value of {name} is not a header value")))?;
+                value.set_sensitive(true);
+                request.headers_mut().insert(name, value);
+            }
             let upgrade =
                 tokio_tungstenite::client_async_with_config(request, stream, Some(config()));
             let (ws, response) = tokio::time::timeout(timeout, upgrade)
@@ -43,7 +73,15 @@ impl Connector for WsConnector {
                         timeout.as_secs_f64()
                     ))
                 })?
-                .map_err(|e| fail(format!("WebSocket handshake: {e}")))?;
+                .map_err(|e| match &e {
+                    Error::Http(r) if r.status() == 401 => {
+                        let challenge = r.headers().get("WWW-Authenticate");
+                        let challenge = challenge.and_then(|v| v.to_str().ok());
+                        deployed.refused(authorization.as_ref());
+                        fail(super::auth::unauthorized(challenge).to_string())
+                    }
+                    _ => fail(format!("WebSocket handshake: {e}")),
+                })?;
             if response
                 .headers()
                 .get("Sec-WebSocket-Protocol")
@@ -56,7 +94,10 @@ impl Connector for WsConnector {
             let (client_io, bridge_io) = tokio::io::duplex(BRIDGE_BYTES);
             let bridge = BridgeTask(tokio::spawn(bridge(ws, bridge_io)));
             let offered = self.options.offered();
-            connect_bridged(client_io, bridge, offered, &self.options, session, &url).await
+            let connected =
+                connect_bridged(client_io, bridge, offered, &self.options, session, &url).await?;
+            deployed.phases.initialize(started.elapsed());
+            Ok(connected)
         })
     }
 }

@@ -2,6 +2,7 @@
 //! `spec` is the file format; this module validates a spec into a typed
 //! `Workload` and names the file and key of anything wrong.
 
+mod auth;
 pub mod catalog;
 mod endpoint;
 mod fields;
@@ -17,6 +18,7 @@ use serde_json::Value;
 use spec::WorkloadSpec;
 use std::path::Path;
 use std::time::Duration;
+pub use auth::{AuthSpec, ClientCredentialsSpec};
 pub use target::TargetSpec;
 
 /// A workload file (or override) that does not make sense, with where and why.
@@ -191,6 +193,9 @@ pub struct Workload {
     pub protocol: ProtocolChoice,
     /// Requests per send: 1, or the size of a JSON-RPC batch.
     pub batch: u32,
+    /// Headers, auth and TLS for deployed servers, expanded (secrets
+    /// redacted in `spec`).
+    pub deployed: crate::transport::deployed::DeployedSettings,
     /// The spec as run (after command-line overrides), for result files.
     pub spec: WorkloadSpec,
 }
@@ -205,6 +210,10 @@ pub struct Overrides {
     pub requests: Option<u64>,
     pub warmup: Option<String>,
     pub protocol: Option<String>,
+    /// `-H "Name: value"`, added to (or replacing) the file's `[headers]`.
+    pub headers: Vec<(String, String)>,
+    /// `--ca-cert`, `--insecure`.
+    pub tls: crate::transport::tls::TlsSettings,
 }
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -282,7 +291,9 @@ impl Workload {
                 Err(_) => return Err(vec![toml_problem(&e, text, source_name)]),
             },
         };
-        validate::validate(apply_overrides(spec, overrides), problems)
+        let mut workload = validate::validate(apply_overrides(spec, overrides), problems)?;
+        workload.deployed.tls = overrides.tls.clone();
+        Ok(workload)
     }
 
     pub fn load(path: &Path, overrides: &Overrides) -> Result<Workload, WorkloadError> {
@@ -364,6 +375,7 @@ fn apply_overrides(mut spec: WorkloadSpec, o: &Overrides) -> WorkloadSpec {
     if let Some(p) = &o.protocol {
         spec.protocol = Some(p.clone());
     }
+    auth::merge_headers(&mut spec.headers, &o.headers);
     spec
 }
 
