@@ -228,7 +228,7 @@ pub struct ProfileArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("transport").required(true).args(["stdio", "http", "tcp", "ws"])))]
+#[command(group(clap::ArgGroup::new("transport").required(true).args(["stdio", "http", "https", "tcp", "ws"])))]
 #[command(after_help = SERVE_HELP)]
 pub struct ServeArgs {
     /// Serve on stdin/stdout
@@ -237,10 +237,26 @@ pub struct ServeArgs {
     /// Streamable HTTP on ADDR, path /mcp [ADDR default: 127.0.0.1:3001]
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
     pub http: Option<String>,
+    /// Streamable HTTP over TLS on ADDR, path /mcp; needs --cert and --key,
+    /// or --self-signed [ADDR default: 127.0.0.1:3443]
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
+    pub https: Option<String>,
+    /// HTTPS, WSS: the server's PEM certificate chain; with --self-signed,
+    /// where to write the generated certificate (for clients' --ca-cert)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["stdio", "tcp"])]
+    pub cert: Option<PathBuf>,
+    /// HTTPS, WSS: the server's PEM private key
+    #[arg(long, value_name = "FILE", requires = "cert", conflicts_with_all = ["stdio", "tcp", "self_signed"])]
+    pub key: Option<PathBuf>,
+    /// HTTPS, WSS: make a throwaway self-signed certificate for localhost,
+    /// 127.0.0.1 and ::1 and print its SHA-256 fingerprint
+    #[arg(long, conflicts_with_all = ["stdio", "tcp"])]
+    pub self_signed: bool,
     /// Newline-delimited JSON-RPC over TCP on ADDR [ADDR default: 127.0.0.1:3002]
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
     pub tcp: Option<String>,
-    /// WebSocket (subprotocol `mcp`) on ADDR [ADDR default: 127.0.0.1:3003]
+    /// WebSocket (subprotocol `mcp`) on ADDR; WSS with --cert/--key or
+    /// --self-signed [ADDR default: 127.0.0.1:3003]
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
     pub ws: Option<String>,
     /// HTTP: reply with plain JSON instead of an event stream when possible

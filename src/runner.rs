@@ -60,9 +60,12 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
 /// `mcptop serve`: the builtin server on stdio or on a network transport.
 fn serve(args: crate::cli::ServeArgs) -> anyhow::Result<Exit> {
     use crate::server::net::{self, Listen};
-    let listen = match (args.http, args.tcp, args.ws) {
+    let tls = crate::server::https::tls_for_serve(&args)?;
+    let https = args.https.map(|a| net::listen_address(&a, net::DEFAULT_HTTPS_PORT));
+    let http = https.or(args.http.map(|a| net::listen_address(&a, net::DEFAULT_HTTP_PORT)));
+    let listen = match (http, args.tcp, args.ws) {
         (Some(addr), _, _) => Some(Listen::Http {
-            addr: net::listen_address(&addr, net::DEFAULT_HTTP_PORT),
+            addr,
             json_response: args.json_response,
             stateless: args.stateless,
         }),
@@ -85,6 +88,7 @@ fn serve(args: crate::cli::ServeArgs) -> anyhow::Result<Exit> {
             .idle_timeout
             .unwrap_or(net::ServeOptions::default().idle_timeout),
         max_connections: args.max_connections as usize,
+        tls,
     };
     runtime()?.block_on(net::serve(listen, options))?;
     Ok(Exit::Ok)
@@ -413,7 +417,7 @@ pub async fn run_workload_with(
     let deployed = transport::deployed::Deployed::build(&workload.deployed, spec)?;
     let deployed = std::sync::Arc::new(deployed);
     if deployed.insecure {
-        eprintln!("{}", transport::tls::INSECURE_WARNING);
+        eprintln!("warning: {}", transport::tls::INSECURE_WARNING);
     }
     let connector = transport::connector(
         spec,

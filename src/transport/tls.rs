@@ -33,7 +33,7 @@ pub struct TlsSettings {
 
 /// What `--insecure` puts on screen and in the result file.
 pub const INSECURE_WARNING: &str =
-    "warning: --insecure: server certificates are not verified (anyone on the path can read and change the traffic)";
+    "--insecure: server certificates are not verified (anyone on the path can read and change the traffic)";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -143,7 +143,14 @@ impl Dial<'_> {
                     ),
                 )
             })?
-            .map_err(|e| io::Error::new(e.kind(), format!("TLS handshake: {e}")))?;
+            .map_err(|e| {
+                let hint = if e.to_string().contains("certificate") {
+                    " (a private CA or a self-signed server: --ca-cert FILE; or --insecure)"
+                } else {
+                    ""
+                };
+                io::Error::new(e.kind(), format!("TLS handshake: {e}{hint}"))
+            })?;
         if let Some(p) = self.phases {
             p.tls(connected.elapsed());
         }
