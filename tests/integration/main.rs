@@ -4,6 +4,7 @@
 mod batch;
 mod check;
 mod cli;
+mod deployed;
 mod harness;
 mod hostile;
 mod hostile_http;
