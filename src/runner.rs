@@ -61,8 +61,12 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
 fn serve(args: crate::cli::ServeArgs) -> anyhow::Result<Exit> {
     use crate::server::net::{self, Listen};
     let tls = crate::server::https::tls_for_serve(&args)?;
-    let https = args.https.map(|a| net::listen_address(&a, net::DEFAULT_HTTPS_PORT));
-    let http = https.or(args.http.map(|a| net::listen_address(&a, net::DEFAULT_HTTP_PORT)));
+    let https = args
+        .https
+        .map(|a| net::listen_address(&a, net::DEFAULT_HTTPS_PORT));
+    let http = https.or(args
+        .http
+        .map(|a| net::listen_address(&a, net::DEFAULT_HTTP_PORT)));
     let listen = match (http, args.tcp, args.ws) {
         (Some(addr), _, _) => Some(Listen::Http {
             addr,

@@ -81,7 +81,11 @@ fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, HttpsError> {
     })
 }
 
-type Material = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>, Vec<String>);
+type Material = (
+    Vec<CertificateDer<'static>>,
+    PrivateKeyDer<'static>,
+    Vec<String>,
+);
 
 fn self_signed(cert_out: Option<&Path>) -> Result<Material, HttpsError> {
     let names: Vec<String> = SELF_SIGNED_NAMES.iter().map(|s| s.to_string()).collect();
@@ -96,9 +100,8 @@ fn self_signed(cert_out: Option<&Path>) -> Result<Material, HttpsError> {
         fingerprint(&der)
     )];
     if let Some(path) = cert_out {
-        std::fs::write(path, made.cert.pem()).map_err(|e| {
-            HttpsError::SelfSigned(format!("cannot write {}: {e}", path.display()))
-        })?;
+        std::fs::write(path, made.cert.pem())
+            .map_err(|e| HttpsError::SelfSigned(format!("cannot write {}: {e}", path.display())))?;
         notes.push(format!(
             "certificate written to {} (clients: --ca-cert {})",
             path.display(),

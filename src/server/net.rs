@@ -282,7 +282,11 @@ async fn serve_http(
             idle: options.idle_timeout,
         },
     };
-    let scheme = if options.tls.is_some() { "https" } else { "http" };
+    let scheme = if options.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let listener = Listener::bind(addr, scheme, "/mcp", &options).await?;
     let tls = options.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     loop {

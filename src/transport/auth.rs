@@ -86,7 +86,9 @@ async fn fetch(
         request.header("Content-Type", "application/x-www-form-urlencoded");
     }
     let exchange = async {
-        let head = conn.send(&request.finish(form.unwrap_or("").as_bytes())).await?;
+        let head = conn
+            .send(&request.finish(form.unwrap_or("").as_bytes()))
+            .await?;
         let mut framing = head.framing;
         let mut body = Vec::new();
         while conn.body_chunk(&mut framing, &mut body).await? {
@@ -205,7 +207,10 @@ impl Authorizer {
             return;
         }
         let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
-        if current.as_ref().is_some_and(|t| Arc::ptr_eq(&t.header, header)) {
+        if current
+            .as_ref()
+            .is_some_and(|t| Arc::ptr_eq(&t.header, header))
+        {
             *current = None;
         }
     }

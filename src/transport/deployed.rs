@@ -47,9 +47,10 @@ impl Deployed {
     /// Builds the TLS client and the token source for `spec`.
     pub fn build(settings: &DeployedSettings, spec: &TargetSpec) -> Result<Deployed, TlsError> {
         let tls = Some(tls::client_connector(&settings.tls)?);
-        let auth = settings.auth.clone().map(|a| {
-            Arc::new(Authorizer::new(a, resource_url(spec), tls.clone()))
-        });
+        let auth = settings
+            .auth
+            .clone()
+            .map(|a| Arc::new(Authorizer::new(a, resource_url(spec), tls.clone())));
         Ok(Deployed {
             tls,
             headers: settings.headers.clone(),

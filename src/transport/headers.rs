@@ -85,15 +85,13 @@ fn expand_with(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Se
                 return Err("unterminated ${ (write $$ for a literal $)".into());
             };
             let name = &body[..end];
-            let valid = !name.is_empty()
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            let valid =
+                !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
             if !valid {
                 return Err(format!("${{{name}}} is not an environment variable name"));
             }
-            let value = lookup(name)
-                .ok_or_else(|| format!("environment variable {name} is not set"))?;
+            let value =
+                lookup(name).ok_or_else(|| format!("environment variable {name} is not set"))?;
             out.push_str(&value);
             rest = &body[end + 1..];
         } else {
@@ -116,7 +114,11 @@ pub fn header(name: &str, value: &str) -> Result<Header, String> {
         return Err(format!("{name} is set by mcptop itself"));
     }
     let value = expand_env(value.trim())?;
-    if value.expose().bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+    if value
+        .expose()
+        .bytes()
+        .any(|b| b == b'\r' || b == b'\n' || b == 0)
+    {
         return Err(format!(
             "the value of {name} has a line break or NUL (after expansion)"
         ));

@@ -3,13 +3,13 @@
 //! run the newline-delimited client over the protocol floor's WebSocket
 //! bridge. Connect, TLS and upgrade-plus-initialize are timed apart.
 
+use super::tls::Dial;
 use super::ConnectOptions;
 use super::{connect_bridged, setup_failed, BridgeTask};
 use super::{Connected, Connector, TargetError};
 use crate::protocol::websocket::{bridge, config, SUBPROTOCOL};
 use crate::workload::target::Endpoint;
 use futures_util::future::BoxFuture;
-use super::tls::Dial;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::Error;
@@ -52,7 +52,10 @@ impl Connector for WsConnector {
                 "Sec-WebSocket-Protocol",
                 HeaderValue::from_static(SUBPROTOCOL),
             );
-            let authorization = deployed.authorization().await.map_err(|e| fail(e.to_string()))?;
+            let authorization = deployed
+                .authorization()
+                .await
+                .map_err(|e| fail(e.to_string()))?;
             let extra = deployed.headers.iter().map(|h| (h.name.as_str(), &h.value));
             let auth = authorization.as_deref().map(|a| ("Authorization", a));
             for (name, value) in extra.chain(auth) {

@@ -12,13 +12,13 @@ pub mod target;
 mod validate;
 
 use crate::protocol::ProtocolChoice;
+pub use auth::{AuthSpec, ClientCredentialsSpec};
 pub use fields::parse_duration;
 use fields::toml_error_key;
 use serde_json::Value;
 use spec::WorkloadSpec;
 use std::path::Path;
 use std::time::Duration;
-pub use auth::{AuthSpec, ClientCredentialsSpec};
 pub use target::TargetSpec;
 
 /// A workload file (or override) that does not make sense, with where and why.

@@ -161,7 +161,10 @@ mod tests {
         let TargetSpec::Http(e) = TargetSpec::parse("https://x/mcp").expect("tls") else {
             panic!("not http");
         };
-        assert_eq!((e.tls, e.port, e.url("http")), (true, 443, "https://x:443/mcp".into()));
+        assert_eq!(
+            (e.tls, e.port, e.url("http")),
+            (true, 443, "https://x:443/mcp".into())
+        );
         let TargetSpec::Ws(e) = TargetSpec::parse("wss://x:9/").expect("tls") else {
             panic!("not ws");
         };

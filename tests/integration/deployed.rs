@@ -41,8 +41,18 @@ fn https_with_a_self_signed_certificate_needs_ca_cert_or_insecure() {
     let dir = TestDir::new();
     let cert = dir.join("cert.pem");
     let cert_arg = cert.to_str().expect("utf8");
-    let server = serve(&["--https", "127.0.0.1:0", "--self-signed", "--cert", cert_arg]);
-    assert!(server.url.starts_with("https://127.0.0.1:"), "{}", server.url);
+    let server = serve(&[
+        "--https",
+        "127.0.0.1:0",
+        "--self-signed",
+        "--cert",
+        cert_arg,
+    ]);
+    assert!(
+        server.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url
+    );
 
     let (code, _, stderr) = run(&dir, &server.url, SHORT, &[]);
     assert_eq!(code, 2, "{stderr}");
@@ -51,7 +61,11 @@ fn https_with_a_self_signed_certificate_needs_ca_cert_or_insecure() {
         "{stderr}"
     );
 
-    let with_ca: Vec<&str> = SHORT.iter().copied().chain(["--ca-cert", cert_arg]).collect();
+    let with_ca: Vec<&str> = SHORT
+        .iter()
+        .copied()
+        .chain(["--ca-cert", cert_arg])
+        .collect();
     let (code, _, stderr) = run(&dir, &server.url, &with_ca, &[]);
     assert_eq!(code, 0, "{stderr}");
     let r = read_json(&dir.join("r.json"));
@@ -68,7 +82,11 @@ fn https_with_a_self_signed_certificate_needs_ca_cert_or_insecure() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("warning: --insecure"), "{stderr}");
     let r = read_json(&dir.join("r.json"));
-    assert!(r["warnings"].to_string().contains("--insecure"), "{}", r["warnings"]);
+    assert!(
+        r["warnings"].to_string().contains("--insecure"),
+        "{}",
+        r["warnings"]
+    );
 }
 
 /// A certificate and key made here, as a user's files would be.
@@ -96,7 +114,12 @@ fn https_and_wss_with_certificate_files_and_a_host_name() {
 
     let wss = serve(&["--ws", "127.0.0.1:0", "--cert", &cert, "--key", &key]);
     assert!(wss.url.starts_with("wss://"), "{}", wss.url);
-    let (code, _, stderr) = run(&dir, &wss.url.replace("127.0.0.1", "localhost"), &with_ca, &[]);
+    let (code, _, stderr) = run(
+        &dir,
+        &wss.url.replace("127.0.0.1", "localhost"),
+        &with_ca,
+        &[],
+    );
     assert_eq!(code, 0, "{stderr}");
     let r = read_json(&dir.join("r.json"));
     assert_eq!(phase_count(&r, "tls"), 4, "{}", r["connection_phases"]);
@@ -190,11 +213,18 @@ fn client_credentials_tokens_are_refreshed_before_they_expire() {
             server.url("/token")
         ),
     );
-    let env = [("MCPTOP_TEST_SECRET", SECRET), ("MCPTOP_TEST_TENANT", TENANT)];
+    let env = [
+        ("MCPTOP_TEST_SECRET", SECRET),
+        ("MCPTOP_TEST_TENANT", TENANT),
+    ];
     let (code, stdout, stderr) = run(&dir, &server.url("/mcp"), &["protected.toml"], &env);
     assert_eq!(code, 0, "{stderr}\n{stdout}");
     let r = read_json(&dir.join("r.json"));
-    assert_eq!(r["overall"]["errors"], 0, "{}", r["overall"]["errors_by_kind"]);
+    assert_eq!(
+        r["overall"]["errors"], 0,
+        "{}",
+        r["overall"]["errors_by_kind"]
+    );
     let stats = server.stats();
     // A 3 s run with 1 s tokens, fetched again at 0.75 s: at least three,
     // each of them used by the server's count.
@@ -202,12 +232,23 @@ fn client_credentials_tokens_are_refreshed_before_they_expire() {
     assert!(fetched >= 3, "{stats}");
     let seen = stats["tokens_seen"].as_array().map_or(0, Vec::len) as u64;
     assert!(seen >= 3, "{stats}");
-    assert_eq!(stats["unauthorized"], 0, "no request went out with an expired token");
+    assert_eq!(
+        stats["unauthorized"], 0,
+        "no request went out with an expired token"
+    );
     assert!(
-        stats["recorded"].as_array().expect("recorded").iter().all(|v| v == TENANT),
+        stats["recorded"]
+            .as_array()
+            .expect("recorded")
+            .iter()
+            .all(|v| v == TENANT),
         "every request carried the header"
     );
-    assert_eq!(stats["resources"][0], server.url("/mcp"), "RFC 8707 resource");
+    assert_eq!(
+        stats["resources"][0],
+        server.url("/mcp"),
+        "RFC 8707 resource"
+    );
     assert_no_secret(&dir, &[&stdout, &stderr], &[SECRET, TENANT]);
 }
 
@@ -219,20 +260,27 @@ fn the_token_endpoint_is_discovered_and_a_revoked_token_is_replaced() {
         &dir,
         r#"{ client_credentials = { client_id = "mcptop", client_secret = "${MCPTOP_TEST_SECRET}" } }"#,
     );
-    let env = [("MCPTOP_TEST_SECRET", SECRET), ("MCPTOP_TEST_TENANT", TENANT)];
+    let env = [
+        ("MCPTOP_TEST_SECRET", SECRET),
+        ("MCPTOP_TEST_TENANT", TENANT),
+    ];
     let (code, stdout, stderr) = run(&dir, &server.url("/mcp"), &["protected.toml"], &env);
     let r = read_json(&dir.join("r.json"));
     let stats = server.stats();
-    assert_eq!(stats["token_requests"], 2, "discovered, then fetched again after the revocation: {stats}");
+    assert_eq!(
+        stats["token_requests"], 2,
+        "discovered, then fetched again after the revocation: {stats}"
+    );
     // The requests in flight when the token was revoked got 401s, as auth errors.
     let unauthorized = stats["unauthorized"].as_u64().unwrap_or(0);
     assert!(unauthorized >= 1, "{stats}");
     let kinds = r["overall"]["errors_by_kind"].to_string();
     assert!(kinds.contains("auth"), "{kinds}");
-    let first = r["overall"]["first_error_messages"]["auth"].as_str().unwrap_or_default();
+    let first = r["overall"]["first_error_messages"]["auth"]
+        .as_str()
+        .unwrap_or_default();
     assert_eq!(
-        first,
-        r#"HTTP 401 realm="mcptop-test" error="invalid_token""#,
+        first, r#"HTTP 401 realm="mcptop-test" error="invalid_token""#,
         "{}",
         r["overall"]
     );
@@ -261,7 +309,13 @@ fn a_refused_bearer_token_names_the_realm_and_error_and_is_never_printed() {
     let (code, stdout, stderr) = run(
         &dir,
         &server.url("/mcp"),
-        &["protected.toml", "-H", "X-Extra: ${MCPTOP_TEST_TENANT}-x", "--format", "markdown"],
+        &[
+            "protected.toml",
+            "-H",
+            "X-Extra: ${MCPTOP_TEST_TENANT}-x",
+            "--format",
+            "markdown",
+        ],
         &env,
     );
     assert_eq!(code, 0, "{stderr}");
@@ -274,7 +328,12 @@ fn a_refused_bearer_token_names_the_realm_and_error_and_is_never_printed() {
 fn an_unset_variable_is_named_and_a_workload_error_never_shows_a_value() {
     let dir = TestDir::new();
     workload(&dir, r#"{ bearer = "${MCPTOP_TEST_UNSET_VAR}" }"#);
-    let (code, _, stderr) = run(&dir, "http://127.0.0.1:9/mcp", &["protected.toml"], &[("MCPTOP_TEST_TENANT", TENANT)]);
+    let (code, _, stderr) = run(
+        &dir,
+        "http://127.0.0.1:9/mcp",
+        &["protected.toml"],
+        &[("MCPTOP_TEST_TENANT", TENANT)],
+    );
     assert_eq!(code, 2);
     assert!(
         stderr.contains("auth.bearer") && stderr.contains("MCPTOP_TEST_UNSET_VAR is not set"),
@@ -284,7 +343,10 @@ fn an_unset_variable_is_named_and_a_workload_error_never_shows_a_value() {
     let bad_name = ["echo", "-H", "Bad Name: ${MCPTOP_TEST_TENANT}"];
     let (code, _, stderr) = run(&dir, "builtin", &bad_name, &env);
     assert_eq!(code, 2);
-    assert!(stderr.contains("\"Bad Name\" is not a header name"), "{stderr}");
+    assert!(
+        stderr.contains("\"Bad Name\" is not a header name"),
+        "{stderr}"
+    );
     assert!(!stderr.contains(TENANT), "{stderr}");
 }
 
@@ -310,7 +372,10 @@ fn assert_no_secret(dir: &TestDir, outputs: &[&str], secrets: &[&str]) {
             .args(["report", "r.json", "--format", format])
             .output()
             .expect("report");
-        texts.push((format.into(), String::from_utf8_lossy(&out.stdout).into_owned()));
+        texts.push((
+            format.into(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        ));
     }
     for (name, text) in &texts {
         for secret in secrets {

@@ -133,7 +133,11 @@ impl HttpSession {
             handshake_timeout: options.handshake_timeout,
         };
         // The first connection before the handshake, so each is timed alone.
-        inner.pool.prewarm().await.map_err(|e| ConnectError::Other(e.to_string()))?;
+        inner
+            .pool
+            .prewarm()
+            .await
+            .map_err(|e| ConnectError::Other(e.to_string()))?;
         let started = Instant::now();
         let phases = options.deployed.phases.clone();
         let session = Self::handshake(inner, options).await?;

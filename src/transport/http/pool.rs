@@ -124,9 +124,8 @@ impl Pool {
     }
 
     async fn dial(&self) -> Result<Conn, CallError> {
-        let cannot = |e: String| {
-            CallError::Transport(format!("cannot connect to {}: {e}", self.authority))
-        };
+        let cannot =
+            |e: String| CallError::Transport(format!("cannot connect to {}: {e}", self.authority));
         let tls = self.deployed.tls_for(self.endpoint.tls).map_err(cannot)?;
         let dial = Dial {
             authority: &self.authority,

@@ -21,7 +21,11 @@ const REOPEN_DELAY: Duration = Duration::from_millis(100);
 pub(super) async fn listen(inner: Arc<Inner>) {
     // Its own connection: a stream that never ends must not hold a slot
     // that requests need.
-    let pool = Pool::new(inner.pool.endpoint().clone(), 1, inner.pool.deployed().clone());
+    let pool = Pool::new(
+        inner.pool.endpoint().clone(),
+        1,
+        inner.pool.deployed().clone(),
+    );
     let mut last_event_id: Option<String> = None;
     let mut resumed_session: Option<String> = None;
     let mut failed_opens = 0;
