@@ -313,6 +313,8 @@ fn a_refused_bearer_token_names_the_realm_and_error_and_is_never_printed() {
             "protected.toml",
             "-H",
             "X-Extra: ${MCPTOP_TEST_TENANT}-x",
+            "-H",
+            "X-Literal: literal-secret-Qp3",
             "--format",
             "markdown",
         ],
@@ -321,7 +323,11 @@ fn a_refused_bearer_token_names_the_realm_and_error_and_is_never_printed() {
     assert_eq!(code, 0, "{stderr}");
     let stats = server.stats();
     assert_eq!(stats["recorded"][0], format!("{TENANT}-x"));
-    assert_no_secret(&dir, &[&stdout, &stderr], &[token, TENANT]);
+    let r = read_json(&dir.join("r.json"));
+    assert_eq!(r["workload"]["headers"]["X-Literal"], "***");
+    assert_eq!(r["workload"]["auth"]["bearer"], "***");
+    let literal = "literal-secret-Qp3";
+    assert_no_secret(&dir, &[&stdout, &stderr], &[token, TENANT, literal]);
 }
 
 #[test]
