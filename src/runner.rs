@@ -442,11 +442,13 @@ pub async fn run_workload_with(
     let (engine_tx, mut engine_rx) = watch::channel(Snapshot::default());
     let (snap_tx, snap_rx) = watch::channel(Snapshot::default());
     let relay_monitor = monitor.clone();
+    let relay_deployed = deployed.clone();
     // Snapshots pass through the monitor, which adds memory and allocator figures.
     let relay = tokio::spawn(async move {
         while engine_rx.changed().await.is_ok() {
             let mut snap = engine_rx.borrow_and_update().clone();
             relay_monitor.observe(&mut snap);
+            relay_deployed.observe(&mut snap);
             let _ = snap_tx.send(snap);
         }
     });

@@ -67,6 +67,13 @@ impl Deployed {
         }
     }
 
+    /// Adds `--insecure` to a snapshot's warnings, for the live screen.
+    pub fn observe(&self, snapshot: &mut crate::metrics::Snapshot) {
+        if self.insecure {
+            snapshot.warnings.push(tls::INSECURE_WARNING.to_string());
+        }
+    }
+
     /// The TLS client for an endpoint that needs one.
     pub fn tls_for(&self, tls: bool) -> Result<Option<&TlsConnector>, String> {
         match (tls, &self.tls) {
