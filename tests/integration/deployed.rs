@@ -7,7 +7,7 @@
 //! any output.
 
 use crate::harness::{fixture, read_json, TestDir};
-use crate::net::{serve, Server};
+use crate::net::{peer, serve, Server};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -126,14 +126,10 @@ fn https_and_wss_with_certificate_files_and_a_host_name() {
     assert_eq!(phase_count(&r, "initialize"), 4);
 }
 
-/// The scripted OAuth server, killed when dropped.
-struct OAuth {
-    server: Server,
-}
-
-fn oauth(args: &[&str]) -> OAuth {
+/// A python3 fixture that prints `listening on URL` first, killed when dropped.
+fn fixture_server(script: &str, args: &[&str]) -> Server {
     let mut child: Child = Command::new("python3")
-        .arg(fixture("oauth_server.py"))
+        .arg(fixture(script))
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -147,8 +143,59 @@ fn oauth(args: &[&str]) -> OAuth {
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("unexpected {line:?}"))
         .to_string();
+    Server::from_child(child, url)
+}
+
+#[test]
+fn https_to_the_typescript_reference_server_behind_a_tls_terminator() {
+    let Some(upstream) = peer("PEER_EVERYTHING_HTTP", None) else {
+        return;
+    };
+    let dir = TestDir::new();
+    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("cert");
+    let cert = dir.write("ts.pem", &made.cert.pem());
+    let key = dir.write("ts.key", &made.signing_key.serialize_pem());
+    let port = upstream
+        .url
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches("/mcp")
+        .to_string();
+    let s = |p: &std::path::Path| p.to_str().expect("utf8").to_string();
+    let terminator = fixture_server(
+        "tls_terminator.py",
+        &[&s(&cert), &s(&key), "127.0.0.1", &port],
+    );
+    let url = format!("{}/mcp", terminator.url);
+    let args = [
+        "echo",
+        "--duration",
+        "1s",
+        "--warmup",
+        "0s",
+        "--ca-cert",
+        &s(&cert),
+    ];
+    let (code, _, stderr) = run(&dir, &url, &args, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let r = read_json(&dir.join("r.json"));
+    assert!(
+        r["overall"]["ok"].as_u64().unwrap_or(0) >= 20,
+        "{}",
+        r["overall"]
+    );
+    assert_eq!(r["overall"]["errors"], 0, "{}", r["overall"]);
+    assert_eq!(r["environment"]["protocol_version"], "2025-11-25");
+    assert!(phase_count(&r, "tls") >= 1, "{}", r["connection_phases"]);
+}
+
+/// The scripted OAuth server, killed when dropped.
+struct OAuth {
+    server: Server,
+}
+
+fn oauth(args: &[&str]) -> OAuth {
     OAuth {
-        server: Server::from_child(child, url),
+        server: fixture_server("oauth_server.py", args),
     }
 }
 
