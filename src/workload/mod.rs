@@ -12,7 +12,7 @@ pub mod target;
 mod validate;
 
 use crate::protocol::ProtocolChoice;
-pub use auth::{AuthSpec, ClientCredentialsSpec};
+pub use auth::{AuthSpec, ClientCredentialsSpec, TlsSpec};
 pub use fields::parse_duration;
 use fields::toml_error_key;
 use serde_json::Value;
@@ -292,7 +292,7 @@ impl Workload {
             },
         };
         let mut workload = validate::validate(apply_overrides(spec, overrides), problems)?;
-        workload.deployed.tls = overrides.tls.clone();
+        auth::override_tls(&mut workload.deployed.tls, &overrides.tls);
         Ok(workload)
     }
 

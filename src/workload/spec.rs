@@ -65,6 +65,10 @@ pub struct WorkloadSpec {
     /// OAuth: a bearer token or client credentials (secrets `***` in results).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<super::auth::AuthSpec>,
+    /// `https://` / `wss://` trust: `{ ca_cert = "FILE", insecure = false }`
+    /// (the command line's `--ca-cert` / `--insecure` win).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<super::auth::TlsSpec>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

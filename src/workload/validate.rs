@@ -194,7 +194,7 @@ pub(super) fn validate(
             p.add("target", e.to_string());
         }
     }
-    let deployed = super::auth::settings(&spec.headers, spec.auth.as_ref(), &mut p);
+    let deployed = super::auth::settings(&spec, &mut p);
     let mut spec = spec;
     super::auth::redact(&mut spec.headers, &mut spec.auth);
     match (shape, pipeline, connections, batch) {
