@@ -436,3 +436,27 @@ fn assert_no_secret(dir: &TestDir, outputs: &[&str], secrets: &[&str]) {
         }
     }
 }
+
+#[test]
+fn a_token_endpoint_refusal_names_its_oauth_error_but_not_the_secret() {
+    let dir = TestDir::new();
+    let server = oauth(&["--client-secret", "the-right-one"]);
+    workload(
+        &dir,
+        &format!(
+            r#"{{ client_credentials = {{ token_url = "{}", client_id = "mcptop", client_secret = "${{MCPTOP_TEST_SECRET}}" }} }}"#,
+            server.url("/token")
+        ),
+    );
+    let env = [
+        ("MCPTOP_TEST_SECRET", SECRET),
+        ("MCPTOP_TEST_TENANT", TENANT),
+    ];
+    let (code, stdout, stderr) = run(&dir, &server.url("/mcp"), &["protected.toml"], &env);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("answered HTTP 401: invalid_client bad client credentials"),
+        "{stderr}"
+    );
+    assert_no_secret(&dir, &[&stdout, &stderr], &[SECRET, TENANT]);
+}
