@@ -3,6 +3,7 @@
 //! run the newline-delimited client over the protocol floor's WebSocket
 //! bridge. Connect, TLS and upgrade-plus-initialize are timed apart.
 
+use super::headers::Secret;
 use super::tls::Dial;
 use super::ConnectOptions;
 use super::{connect_bridged, setup_failed, BridgeTask};
@@ -11,6 +12,7 @@ use crate::protocol::websocket::{bridge, config, SUBPROTOCOL};
 use crate::workload::target::Endpoint;
 use futures_util::future::BoxFuture;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::Error;
 
@@ -19,6 +21,36 @@ const BRIDGE_BYTES: usize = 256 * 1024;
 pub struct WsConnector {
     pub endpoint: Endpoint,
     pub options: ConnectOptions,
+}
+
+impl WsConnector {
+    /// The upgrade request: the `mcp` subprotocol, the user's headers and
+    /// the token (marked sensitive). Errors never hold a value.
+    fn upgrade_request(&self, authorization: Option<&Secret>) -> Result<Request, String> {
+        // The URL tungstenite checks; the stream is already TLS if need be.
+        let mut request = self
+            .endpoint
+            .url("ws")
+            .as_str()
+            .into_client_request()
+            .map_err(|e| e.to_string())?;
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_static(SUBPROTOCOL),
+        );
+        let deployed = &self.options.deployed;
+        let extra = deployed.headers.iter().map(|h| (h.name.as_str(), &h.value));
+        let auth = authorization.map(|a| ("Authorization", a));
+        for (name, value) in extra.chain(auth) {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("{name:?} is not a header name"))?;
+            let mut value = HeaderValue::from_str(value.expose())
+                .map_err(|_| format!("the value of {name} is not a header value"))?;
+            value.set_sensitive(true);
+            request.headers_mut().insert(name, value);
+        }
+        Ok(request)
+    }
 }
 
 impl Connector for WsConnector {
@@ -41,31 +73,13 @@ impl Connector for WsConnector {
                 .await
                 .map_err(|e| fail(format!("cannot connect to {authority}: {e}")))?;
             let started = tokio::time::Instant::now();
-            // The URL tungstenite checks; the stream is already TLS if need be.
-            let mut request = self
-                .endpoint
-                .url("ws")
-                .as_str()
-                .into_client_request()
-                .map_err(|e| fail(e.to_string()))?;
-            request.headers_mut().insert(
-                "Sec-WebSocket-Protocol",
-                HeaderValue::from_static(SUBPROTOCOL),
-            );
             let authorization = deployed
                 .authorization()
                 .await
                 .map_err(|e| fail(e.to_string()))?;
-            let extra = deployed.headers.iter().map(|h| (h.name.as_str(), &h.value));
-            let auth = authorization.as_deref().map(|a| ("Authorization", a));
-            for (name, value) in extra.chain(auth) {
-                let name = HeaderName::from_bytes(name.as_bytes())
-                    .map_err(|_| fail(format!("{name:?} is not a header name")))?;
-                let mut value = HeaderValue::from_str(value.expose())
-                    .map_err(|_| fail(format!("the value of {name} is not a header value")))?;
-                value.set_sensitive(true);
-                request.headers_mut().insert(name, value);
-            }
+            let request = self
+                .upgrade_request(authorization.as_deref())
+                .map_err(&fail)?;
             let upgrade =
                 tokio_tungstenite::client_async_with_config(request, stream, Some(config()));
             let (ws, response) = tokio::time::timeout(timeout, upgrade)
