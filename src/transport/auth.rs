@@ -249,10 +249,7 @@ impl Authorizer {
         };
         self.fetches
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let refresh_at = reply["expires_in"]
-            .as_f64()
-            .filter(|s| *s > 0.0)
-            .map(|s| asked + Duration::from_secs_f64(s * REFRESH_AT));
+        let refresh_at = refresh_at(asked, reply["expires_in"].as_f64());
         Ok(Token {
             header: Arc::new(Secret::new(format!("Bearer {access}"))),
             refresh_at,
@@ -317,6 +314,14 @@ impl Authorizer {
     }
 }
 
+/// When a token asked for at `asked` and valid `expires_in` seconds is
+/// fetched again: at three quarters of its life; never without a lifetime.
+fn refresh_at(asked: Instant, expires_in: Option<f64>) -> Option<Instant> {
+    expires_in
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(|s| asked + Duration::from_secs_f64(s.min(1e9) * REFRESH_AT))
+}
+
 /// The error for a 401: the server's realm and error, from `WWW-Authenticate`.
 pub fn unauthorized(www_authenticate: Option<&str>) -> CallError {
     let Some(value) = www_authenticate else {
@@ -375,6 +380,43 @@ mod tests {
         assert_eq!((e.port, e.path.as_str()), (443, "/oauth/token"));
         assert!(parse_url("ftp://x").is_err());
         assert_eq!(form_escape("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_token_is_due_at_three_quarters_of_its_life_exactly() {
+        let a = Authorizer::new(
+            AuthSettings::ClientCredentials(ClientCredentials {
+                token_url: None,
+                client_id: "c".into(),
+                client_secret: Secret::new("s".into()),
+                scope: None,
+            }),
+            "http://127.0.0.1:1/mcp".into(),
+            None,
+        );
+        assert!(a.cached().is_none(), "none before the first fetch");
+        let asked = Instant::now();
+        let header = Arc::new(Secret::new("Bearer t1".into()));
+        *a.current.write().expect("lock") = Some(Token {
+            header: header.clone(),
+            refresh_at: refresh_at(asked, Some(2.0)),
+        });
+        tokio::time::advance(Duration::from_millis(1_499)).await;
+        assert!(a.cached().is_some_and(|h| Arc::ptr_eq(&h, &header)));
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert!(a.cached().is_none(), "due at 1.5 s of 2 s");
+        assert_eq!(refresh_at(asked, None), None);
+        assert_eq!(refresh_at(asked, Some(0.0)), None);
+        assert_eq!(refresh_at(asked, Some(f64::INFINITY)), None);
+        // A 401 on the token in force drops it; on an older one it does not.
+        *a.current.write().expect("lock") = Some(Token {
+            header: header.clone(),
+            refresh_at: None,
+        });
+        a.refused(&Arc::new(Secret::new("Bearer t0".into())));
+        assert!(a.cached().is_some());
+        a.refused(&header);
+        assert!(a.cached().is_none());
     }
 
     #[tokio::test]
