@@ -116,7 +116,8 @@ fn self_signed(cert_out: Option<&Path>) -> Result<Material, HttpsError> {
 pub fn tls_for_serve(
     args: &crate::cli::ServeArgs,
 ) -> Result<Option<Arc<ServerConfig>>, HttpsError> {
-    let wants = args.https.is_some() || args.self_signed || args.key.is_some();
+    let wants =
+        args.https.is_some() || args.self_signed || args.key.is_some() || args.cert.is_some();
     if !wants {
         return Ok(None);
     }

@@ -460,3 +460,25 @@ fn a_token_endpoint_refusal_names_its_oauth_error_but_not_the_secret() {
     );
     assert_no_secret(&dir, &[&stdout, &stderr], &[SECRET, TENANT]);
 }
+
+#[test]
+fn serve_https_without_a_certificate_or_with_half_of_one_is_refused() {
+    let dir = TestDir::new();
+    for args in [
+        &["serve", "--https", "127.0.0.1:0"][..],
+        &["serve", "--http", "127.0.0.1:0", "--cert", "c.pem"][..],
+    ] {
+        let out = dir
+            .mcptop()
+            .args(args)
+            .timeout(Duration::from_secs(10))
+            .output()
+            .expect("serve");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("give --cert FILE and --key FILE, or --self-signed"),
+            "{stderr}"
+        );
+    }
+}
