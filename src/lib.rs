@@ -20,6 +20,11 @@ pub mod tui;
 pub mod validate;
 pub mod workload;
 
+/// The unit tests count allocations as the binary does.
+#[cfg(test)]
+#[global_allocator]
+static TEST_ALLOCATOR: metrics::alloc::Installed = metrics::alloc::counting_allocator();
+
 /// What the process exits with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {

@@ -6,8 +6,8 @@
 use crate::check;
 use crate::cli::{BaselineCommand, Cli, Command, RunArgs};
 use crate::engine::{self, stop, Control, RunSetup};
+use crate::metrics::sampler::ResourceMonitor;
 use crate::metrics::Snapshot;
-use crate::profile::sampler::{ResourceMonitor, TrackedConnector};
 use crate::protocol::{Era, ProtocolChoice};
 use crate::report::output::{OutPath, Saved};
 use crate::report::{self, text, RunReport};
@@ -168,7 +168,7 @@ async fn run_command(args: RunArgs) -> anyhow::Result<Exit> {
     }
     out.check().map_err(|e| anyhow!(e))?;
     if let Some(pid) = args.target_pid {
-        crate::profile::process::check_pid(pid).map_err(|e| anyhow!("--target-pid {e}"))?;
+        crate::metrics::process::check_pid(pid).map_err(|e| anyhow!("--target-pid {e}"))?;
     }
     let interactive = !args.headless
         && !args.quiet
@@ -415,22 +415,8 @@ pub async fn run_workload_with(
         },
         events_tx,
     );
-    let connector = TrackedConnector {
-        inner: connector.as_ref(),
-        monitor: monitor.clone(),
-    };
     let (control_tx, control_rx) = mpsc::unbounded_channel();
-    let (engine_tx, mut engine_rx) = watch::channel(Snapshot::default());
     let (snap_tx, snap_rx) = watch::channel(Snapshot::default());
-    let relay_monitor = monitor.clone();
-    // Snapshots pass through the monitor, which adds memory and allocator figures.
-    let relay = tokio::spawn(async move {
-        while engine_rx.changed().await.is_ok() {
-            let mut snap = engine_rx.borrow_and_update().clone();
-            relay_monitor.observe(&mut snap);
-            let _ = snap_tx.send(snap);
-        }
-    });
     let sampler = monitor.start();
     let printer = match view {
         View::Quiet => None,
@@ -440,15 +426,15 @@ pub async fn run_workload_with(
     let started_at = std::time::SystemTime::now();
     let outcome = engine::run(RunSetup {
         workload,
-        connector: &connector,
+        connector: connector.as_ref(),
         target_events: events_rx,
         controls: control_rx,
-        snapshots: engine_tx,
+        snapshots: snap_tx,
         tick: TICK,
         stop: stop::process().clone(),
+        resources: Some(monitor.clone()),
     })
     .await;
-    let _ = relay.await;
     if let Some(p) = printer {
         let _ = p.await;
     }
@@ -457,8 +443,7 @@ pub async fn run_workload_with(
     if let Some(s) = sampler {
         let _ = tokio::task::spawn_blocking(move || s.join()).await;
     }
-    let mut outcome = outcome.map_err(|e| anyhow!("{}: {e}", spec.describe()))?;
-    monitor.finish(&mut outcome.metrics);
+    let outcome = outcome.map_err(|e| anyhow!("{}: {e}", spec.describe()))?;
     Ok(RunReport::build(
         workload,
         &spec.describe(),

@@ -4,9 +4,9 @@
 
 use super::verdict::{CheckMetric, MetricVerdict, Status};
 use super::Comparison;
+use crate::metrics::units::{fmt_mib, fmt_us};
 use crate::report::formats::Format;
 use crate::report::junit::{self, Case, Suite};
-use crate::report::text::fmt_us;
 use std::fmt::Write;
 
 /// A metric's value as the table prints it.
@@ -18,7 +18,7 @@ pub fn value(metric: CheckMetric, v: f64) -> String {
         CheckMetric::Throughput => format!("{v:.1}/s"),
         CheckMetric::P50 | CheckMetric::P95 | CheckMetric::P99 => fmt_us(v.round() as u64),
         CheckMetric::ErrorRate => format!("{:.3}%", v * 100.0),
-        CheckMetric::Memory => format!("{:.1} MiB", v / (1024.0 * 1024.0)),
+        CheckMetric::Memory => fmt_mib(v),
         CheckMetric::AllocsPerRequest => format!("{v:.1}"),
     }
 }

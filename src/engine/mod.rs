@@ -7,6 +7,7 @@ pub mod mix;
 pub mod scheduler;
 pub mod stop;
 
+use crate::metrics::sampler::ResourceMonitor;
 use crate::metrics::snapshot::{LoadNow, Phase, ProtocolCounters};
 use crate::metrics::{EngineStatus, Recorder, RunMetrics, Sample, Snapshot};
 use crate::protocol::Era;
@@ -91,6 +92,9 @@ pub struct RunSetup<'a> {
     pub tick: Duration,
     /// Observed in every phase; the process's own in real runs.
     pub stop: StopToken,
+    /// Samples processes and allocations, when they are measured: told of
+    /// every session as it connects, and completing every snapshot.
+    pub resources: Option<ResourceMonitor>,
 }
 
 /// Sessions opened at once while connecting.
@@ -132,6 +136,7 @@ pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
         snapshots,
         tick,
         stop,
+        resources,
     } = setup;
     let _ = snapshots.send(Snapshot {
         phase: Phase::Connecting,
@@ -145,7 +150,7 @@ pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
     let connected = tokio::select! {
         biased;
         signal = stop.stopped() => return Err(EngineError::Stopped(signal)),
-        connected = connect_all(connector, workload.sessions) => connected?,
+        connected = connect_all(connector, workload.sessions, resources.as_ref()) => connected?,
     };
     if workload.batch > 1 {
         if let Some(c) = connected.iter().find(|c| !c.era.has_batches()) {
@@ -194,7 +199,8 @@ pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
 
     let t0 = Instant::now();
     let measure_start = t0 + workload.warmup;
-    let mut recorder = Recorder::new(&labels, measure_start, workload.planned_duration());
+    let mut recorder = Recorder::new(&labels, measure_start, workload.planned_duration())
+        .with_resources(resources);
     let counters = Arc::new(LoadCounters::default());
     let (sample_tx, mut sample_rx) = mpsc::unbounded_channel();
     let mut plan = Plan {
@@ -230,9 +236,9 @@ pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
     let mut ticker = tokio::time::interval_at(t0 + tick, tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut stopped_by: Option<StopReason> = None;
-    // Measuring began and a snapshot said so: observers (the allocator
-    // counts per request) need that moment, not the next tick, which a
-    // short run may never reach.
+    // Views see measuring begin the moment it does, not at the next tick,
+    // which a short run may never reach: `profile` starts its capture there
+    // and the resource monitor starts counting allocations per request.
     let mut announced_measuring = false;
     let stopped = stop.stopped();
     tokio::pin!(stopped);
@@ -486,9 +492,17 @@ fn next_boundary(
 async fn connect_all(
     connector: &dyn Connector,
     sessions: u32,
+    resources: Option<&ResourceMonitor>,
 ) -> Result<Vec<Connected>, TargetError> {
     stream::iter(0..sessions)
-        .map(|i| connector.connect(i))
+        .map(|i| async move {
+            let connected = connector.connect(i).await?;
+            // The cost of one session: its process and mcptop's RSS now.
+            if let Some(monitor) = resources {
+                monitor.session_connected(connected.pid);
+            }
+            Ok(connected)
+        })
         .buffered(CONNECT_PARALLELISM)
         .try_collect()
         .await

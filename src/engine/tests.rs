@@ -154,6 +154,7 @@ async fn run_with(
         snapshots: snap_tx,
         tick: Duration::from_secs(1),
         stop,
+        resources: None,
     })
     .await
     .expect("run");

@@ -5,9 +5,9 @@
 //! usual result file.
 
 use super::flame;
-use super::sampler::ResourceMonitor;
 use super::{ProfileError, ProfileOptions, ProfileOutput};
 use crate::cli::ProfileArgs;
+use crate::metrics::sampler::ResourceMonitor;
 use crate::metrics::snapshot::Phase;
 use crate::metrics::Snapshot;
 use crate::report::{self, text};
@@ -55,7 +55,7 @@ pub async fn run(args: ProfileArgs) -> anyhow::Result<Exit> {
         .unwrap_or_else(|| "builtin".into());
     let spec = TargetSpec::parse(&target_text)?;
     if let Some(pid) = args.target_pid {
-        super::process::check_pid(pid).map_err(|e| anyhow!("--target-pid {e}"))?;
+        crate::metrics::process::check_pid(pid).map_err(|e| anyhow!("--target-pid {e}"))?;
     }
     let out = crate::report::output::OutPath::File(
         args.result

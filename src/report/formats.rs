@@ -3,8 +3,9 @@
 //! Markdown tables).
 
 use super::junit::{self, Case, Suite};
-use super::text::{describe_stop, fmt_us};
+use super::text::describe_stop;
 use super::RunReport;
+use crate::metrics::units::fmt_us;
 use crate::protocol::escape::{escape_line, escape_text};
 use std::fmt::Write;
 

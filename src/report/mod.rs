@@ -180,7 +180,7 @@ fn judge(t: &Threshold, m: &RunMetrics) -> ThresholdVerdict {
         Bound::AtLeast(x) => (x, false),
     };
     let fmt = |x: f64| match t.metric {
-        Metric::Latency(_) => text::fmt_us(x.round() as u64),
+        Metric::Latency(_) => crate::metrics::units::fmt_us(x.round() as u64),
         Metric::ErrorRate => format!("{:.4}%", x * 100.0),
         Metric::Throughput => format!("{x:.1} req/s"),
     };

@@ -7,20 +7,10 @@
 use super::RunReport;
 use crate::engine::StopReason;
 use crate::metrics::recorder::OpMetrics;
+use crate::metrics::units::{fmt_mib, fmt_us};
 use crate::metrics::Snapshot;
 use crate::protocol::escape::{escape_line, escape_text};
 use std::fmt::Write;
-
-/// Microseconds as a short human figure: 850µs, 12.30ms, 1.20s.
-pub fn fmt_us(us: u64) -> String {
-    if us < 1_000 {
-        format!("{us}µs")
-    } else if us < 1_000_000 {
-        format!("{:.2}ms", us as f64 / 1e3)
-    } else {
-        format!("{:.2}s", us as f64 / 1e6)
-    }
-}
 
 pub fn progress_line(s: &Snapshot) -> String {
     let mut line = format!("[{:>5.1}s] {:<9}", s.elapsed.as_secs_f64(), s.phase.name());
@@ -220,7 +210,7 @@ pub fn describe_stop(s: &StopReason) -> String {
 }
 
 fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+    fmt_mib(bytes as f64)
 }
 
 /// Memory and allocator lines, when they were measured.

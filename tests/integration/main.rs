@@ -1,6 +1,7 @@
 //! The one integration test binary: each module is a concern, each test gets
 //! its own temporary directory from `harness`.
 
+mod architecture;
 mod batch;
 mod check;
 mod cli;
@@ -13,6 +14,7 @@ mod loud;
 mod net;
 mod profile;
 mod results;
+mod rust_source;
 mod serve;
 mod stdio;
 #[cfg(feature = "tui")]
