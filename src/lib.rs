@@ -12,12 +12,11 @@ pub mod metrics;
 pub mod profile;
 pub mod protocol;
 pub mod report;
-pub mod runner;
+pub mod run;
 pub mod server;
 pub mod transport;
 #[cfg(feature = "tui")]
 pub mod tui;
-pub mod validate;
 pub mod workload;
 
 /// The unit tests count allocations as the binary does.
@@ -25,29 +24,7 @@ pub mod workload;
 #[global_allocator]
 static TEST_ALLOCATOR: metrics::alloc::Installed = metrics::alloc::counting_allocator();
 
-/// What the process exits with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    Ok,
-    /// A threshold or regression check failed.
-    Failed,
-    /// Usage, configuration or runtime error.
-    Error,
-    /// Stopped by a signal (whatever was measured is kept, no baseline is
-    /// written): 128 + the signal's number, as a shell reports it.
-    Stopped(engine::stop::StopSignal),
-}
-
-impl Exit {
-    pub fn code(self) -> u8 {
-        match self {
-            Exit::Ok => 0,
-            Exit::Failed => 1,
-            Exit::Error => 2,
-            Exit::Stopped(signal) => signal.exit_code(),
-        }
-    }
-}
+pub use run::Exit;
 
 /// Runs the command line; prints errors to stderr and maps them to exit
 /// codes. A command stopped by a signal exits with that signal's code,
@@ -55,7 +32,7 @@ impl Exit {
 /// targets' process groups are ended on the way out.
 pub fn run(cli: cli::Cli) -> Exit {
     transport::limits::raise_fd_limit();
-    let result = runner::dispatch(cli);
+    let result = cli::dispatch::dispatch(cli);
     transport::group::end_all();
     let stopped = engine::stop::process().signal();
     // An error may quote the target (its stderr, what it sent).

@@ -5,10 +5,10 @@
 //! are not compared unless forced.
 
 pub mod baseline;
-pub mod commands;
 pub mod format;
 pub mod outliers;
 pub mod project;
+pub mod quick;
 pub mod stats;
 pub mod verdict;
 

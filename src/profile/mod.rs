@@ -4,8 +4,8 @@
 //! mcptop while a run goes on; it blocks, so call it from a background
 //! thread.
 
-pub mod command;
 pub mod flame;
+pub mod measured;
 #[cfg(target_os = "linux")]
 pub mod perf;
 

@@ -1,4 +1,12 @@
-//! Command-line interface: clap types only. Parsing here, work in `runner`.
+//! The command line, the top floor: the clap types (here), the dispatcher
+//! mapping each command to the library (`dispatch`), and the commands that
+//! are only glue: the gate's (`gate`), `profile` and `validate`. Nothing
+//! below imports this module.
+
+pub mod dispatch;
+pub mod gate;
+pub mod profile;
+pub mod validate;
 
 use crate::report::formats::Format;
 use clap::{Args, Parser, Subcommand};
