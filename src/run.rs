@@ -10,7 +10,7 @@ use crate::engine::{self, stop, Control, RunSetup};
 use crate::metrics::sampler::ResourceMonitor;
 use crate::metrics::Snapshot;
 use crate::protocol::{Era, ProtocolChoice};
-use crate::report::output::{OutPath, Saved};
+use crate::report::output::{OutPath, OutputError, Saved};
 use crate::report::{text, RunReport};
 use crate::transport::{self, ConnectOptions};
 use crate::workload::target::TargetSpecError;
@@ -193,7 +193,7 @@ impl<'a> RunRequest<'a> {
 /// result file went.
 pub struct FinishedRun {
     pub report: RunReport,
-    pub saved: Option<Result<Saved, String>>,
+    pub saved: Option<Result<Saved, OutputError>>,
 }
 
 impl FinishedRun {

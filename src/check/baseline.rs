@@ -176,8 +176,8 @@ pub enum RunBaselineError {
     Stopped(&'static str),
     #[error("only {0} measured second(s); a baseline needs at least {MIN_BASELINE_INTERVALS}")]
     TooShort(usize),
-    #[error("{0}")]
-    Project(String),
+    #[error(transparent)]
+    Project(#[from] super::project::ProjectError),
     #[error(transparent)]
     Baseline(#[from] BaselineError),
 }
@@ -199,8 +199,7 @@ pub fn save_run(report: &RunReport) -> Result<PathBuf, RunBaselineError> {
     if intervals < MIN_BASELINE_INTERVALS {
         return Err(RunBaselineError::TooShort(intervals));
     }
-    let project =
-        super::project::Project::load(Path::new(".")).map_err(RunBaselineError::Project)?;
+    let project = super::project::Project::load(Path::new("."))?;
     let path = project.check.baseline.clone().unwrap_or_else(default_path);
     let mut base = Baseline::read_or_new(
         &path,

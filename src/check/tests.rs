@@ -370,6 +370,8 @@ fn project_thresholds_override_only_what_they_name() {
         "[check.thresholds]\np42 = 0.5\n",
     )
     .expect("write");
-    let e = project::Project::load(dir.path()).expect_err("unknown metric");
+    let e = project::Project::load(dir.path())
+        .expect_err("unknown metric")
+        .to_string();
     assert!(e.contains("mcptop.toml") && e.contains("p42"), "{e}");
 }

@@ -8,7 +8,7 @@ use super::{BaselineCommand, Cli, Command, RunArgs};
 use crate::engine::stop;
 use crate::metrics::sampler::ResourceMonitor;
 use crate::report::formats::Format;
-use crate::report::output::{OutPath, Saved};
+use crate::report::output::{OutPath, OutputError, Saved};
 use crate::report::{self, text, RunReport};
 use crate::run::{self, stoppable, Exit, RunRequest, View};
 use crate::workload::{catalog, Overrides};
@@ -84,7 +84,7 @@ fn serve(args: super::ServeArgs) -> anyhow::Result<Exit> {
 
 /// `mcptop report FILE --format F`: a saved result in another format.
 fn report_file(file: &Path, format: Format) -> anyhow::Result<Exit> {
-    let r = RunReport::read(file).map_err(|e| anyhow!(e))?;
+    let r = RunReport::read(file)?;
     print!("{}", report::formats::render(&r, format));
     Ok(Exit::Ok)
 }
@@ -133,7 +133,7 @@ async fn run_command(args: RunArgs) -> anyhow::Result<Exit> {
             specs.len()
         ));
     }
-    out.check().map_err(|e| anyhow!(e))?;
+    out.check()?;
     if let Some(pid) = args.target_pid {
         crate::metrics::process::check_pid(pid).map_err(|e| anyhow!("--target-pid {e}"))?;
     }
@@ -210,7 +210,7 @@ async fn run_each(
 /// Says where a result went (`result: PATH` on stdout for text, else on
 /// stderr), or that it went to the fallback file (`FinishedRun::exit` makes
 /// that an error).
-pub fn say_where_saved(saved: &Result<Saved, String>, on_stdout: bool) {
+pub fn say_where_saved(saved: &Result<Saved, OutputError>, on_stdout: bool) {
     match saved {
         Ok(Saved::File(path)) => {
             if on_stdout {

@@ -27,7 +27,7 @@ struct Gate {
 }
 
 fn gate(args: &GateArgs) -> anyhow::Result<Gate> {
-    let project = Project::load(Path::new(".")).map_err(|e| anyhow!(e))?;
+    let project = Project::load(Path::new("."))?;
     let baseline_path = args
         .baseline
         .clone()
@@ -297,7 +297,7 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<Exit> {
 /// `mcptop compare A B`: each side a result file or a baseline file. Two
 /// sides that ran different workloads are refused unless `--force`.
 pub fn compare(args: CompareArgs) -> anyhow::Result<Exit> {
-    let project = Project::load(Path::new(".")).map_err(|e| anyhow!(e))?;
+    let project = Project::load(Path::new("."))?;
     let a = load_side(&args.a)?;
     let b = load_side(&args.b)?;
     let mut pairs = Vec::new();
@@ -364,7 +364,7 @@ fn load_side(path: &Path) -> anyhow::Result<Vec<(String, Vec<RunReport>)>> {
             Ok(b.workloads.into_iter().collect())
         }
         _ => {
-            let r = RunReport::read(path).map_err(|e| anyhow!(e))?;
+            let r = RunReport::read(path)?;
             Ok(vec![(r.workload_id.clone(), vec![r])])
         }
     }

@@ -37,7 +37,7 @@ pub async fn run(args: ProfileArgs) -> anyhow::Result<Exit> {
             .clone()
             .unwrap_or_else(|| run::default_out(&workload.name)),
     );
-    out.check().map_err(|e| anyhow!(e))?;
+    out.check()?;
     if let Some(old) = &args.diff {
         flame::read_folded(old)?;
     }

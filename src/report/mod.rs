@@ -13,7 +13,7 @@ use crate::metrics::RunMetrics;
 use crate::workload::spec::WorkloadSpec;
 use crate::workload::{Bound, LoadShape, Metric, Threshold, Workload};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub const SCHEMA: &str = "mcptop.run";
 pub const SCHEMA_VERSION: u32 = 1;
@@ -148,18 +148,22 @@ impl RunReport {
         )
     }
 
-    pub fn read(path: &Path) -> Result<RunReport, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-        let report: RunReport = serde_json::from_str(&text)
-            .map_err(|e| format!("{}: not an mcptop result file: {e}", path.display()))?;
+    pub fn read(path: &Path) -> Result<RunReport, ResultFileError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ResultFileError::Unreadable {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let report: RunReport =
+            serde_json::from_str(&text).map_err(|e| ResultFileError::NotAResult {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
         if report.schema != SCHEMA || report.schema_version != SCHEMA_VERSION {
-            return Err(format!(
-                "{}: schema {} v{} is not {SCHEMA} v{SCHEMA_VERSION}",
-                path.display(),
-                report.schema,
-                report.schema_version
-            ));
+            return Err(ResultFileError::Schema {
+                path: path.to_path_buf(),
+                schema: report.schema,
+                version: report.schema_version,
+            });
         }
         Ok(report)
     }
@@ -300,10 +304,33 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
-pub fn write_report(path: &Path, report: &RunReport) -> Result<(), String> {
-    let mut bytes = serde_json::to_vec_pretty(report).map_err(|e| e.to_string())?;
+/// Why a result file cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultFileError {
+    #[error("{}: cannot read: {reason}", path.display())]
+    Unreadable { path: PathBuf, reason: String },
+    #[error("{}: not an mcptop result file: {reason}", path.display())]
+    NotAResult { path: PathBuf, reason: String },
+    #[error("{}: schema {schema} v{version} is not {SCHEMA} v{SCHEMA_VERSION}", path.display())]
+    Schema {
+        path: PathBuf,
+        schema: String,
+        version: u32,
+    },
+    #[error("{0}")]
+    Encode(String),
+    #[error("cannot write {}: {reason}", path.display())]
+    Write { path: PathBuf, reason: String },
+}
+
+pub fn write_report(path: &Path, report: &RunReport) -> Result<(), ResultFileError> {
+    let mut bytes =
+        serde_json::to_vec_pretty(report).map_err(|e| ResultFileError::Encode(e.to_string()))?;
     bytes.push(b'\n');
-    write_atomic(path, &bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    write_atomic(path, &bytes).map_err(|e| ResultFileError::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
 }
 
 #[cfg(test)]
