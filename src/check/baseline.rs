@@ -2,7 +2,7 @@
 //! later check compares distribution to distribution, and how noisy each
 //! workload's runs were when saved.
 
-use super::verdict::CheckMetric;
+use super::verdict::GateMetric;
 use crate::report::{write_atomic, RunReport};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -47,13 +47,13 @@ pub struct Noise {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outliers_kept: Vec<OutlierRun>,
     /// The kept runs' spread per metric.
-    pub metrics: BTreeMap<CheckMetric, MetricNoise>,
+    pub metrics: BTreeMap<GateMetric, MetricNoise>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutlierRun {
     pub run: u32,
-    pub metrics: Vec<CheckMetric>,
+    pub metrics: Vec<GateMetric>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

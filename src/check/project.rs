@@ -1,7 +1,7 @@
 //! `mcptop.toml`, the project file: which workloads the check runs, where
 //! the baseline lives, thresholds per metric.
 
-use super::verdict::Thresholds;
+use super::verdict::RegressionThresholds;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -25,7 +25,7 @@ pub struct CheckConfig {
     pub target: Option<String>,
     /// Fractions per metric (0.1 = 10 %); the error rate is absolute.
     #[serde(default)]
-    pub thresholds: Thresholds,
+    pub thresholds: RegressionThresholds,
 }
 
 /// Why the project file cannot be used.
@@ -56,7 +56,7 @@ impl Project {
             reason: e.message().to_string(),
         })?;
         // Unlisted metrics keep their defaults.
-        let mut all = Thresholds::default();
+        let mut all = RegressionThresholds::default();
         all.0.extend(p.check.thresholds.0);
         p.check.thresholds = all;
         Ok(p)

@@ -6,8 +6,8 @@ use super::{CheckArgs, CompareArgs, GateArgs};
 use crate::check::baseline::{self, Baseline, RunSettings};
 use crate::check::project::Project;
 use crate::check::quick::{QuickPlan, QUICK_LIMIT};
-use crate::check::verdict::Thresholds;
-use crate::check::{compare_runs, format, Comparison};
+use crate::check::verdict::RegressionThresholds;
+use crate::check::{compare_runs, formats, Comparison};
 use crate::report::RunReport;
 use crate::run::{self, Exit, RunRequest, View};
 use crate::workload::TargetSpec;
@@ -273,7 +273,7 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<Exit> {
         comparisons.push(c);
         current.push((name.clone(), runs));
     }
-    print!("{}", format::render(&comparisons, args.format));
+    print!("{}", formats::render(&comparisons, args.format));
     let regressed = comparisons.iter().any(Comparison::regressed);
     if let Some(signal) = crate::engine::stop::process().signal() {
         bail!("stopped by {}: the baseline is not updated", signal.name());
@@ -340,7 +340,7 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<Exit> {
             .map(|why| format!("different workloads ({why}), compared only because of --force"));
         comparisons.push(c);
     }
-    print!("{}", format::render(&comparisons, args.format));
+    print!("{}", formats::render(&comparisons, args.format));
     Ok(if comparisons.iter().any(Comparison::regressed) {
         Exit::Failed
     } else {
@@ -348,7 +348,7 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<Exit> {
     })
 }
 
-fn thresholds(p: &Project) -> Thresholds {
+fn thresholds(p: &Project) -> RegressionThresholds {
     p.check.thresholds.clone()
 }
 

@@ -11,7 +11,7 @@ use crate::engine::{RunOutcome, StopReason, TargetInfo};
 use crate::metrics::recorder::OpMetrics;
 use crate::metrics::RunMetrics;
 use crate::workload::spec::WorkloadSpec;
-use crate::workload::{Bound, LoadShape, Metric, Threshold, Workload};
+use crate::workload::{Bound, LoadShape, Threshold, ThresholdMetric, Workload};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -109,7 +109,7 @@ impl RunReport {
         let thresholds: Vec<ThresholdVerdict> = workload
             .thresholds
             .iter()
-            .map(|t| judge(t, &metrics))
+            .map(|t| check_threshold(t, &metrics))
             .collect();
         let passed = thresholds.iter().all(|t| t.passed);
         let (shape, rate, concurrency) = match workload.shape {
@@ -169,24 +169,24 @@ impl RunReport {
     }
 }
 
-fn judge(t: &Threshold, m: &RunMetrics) -> ThresholdVerdict {
+fn check_threshold(t: &Threshold, m: &RunMetrics) -> ThresholdVerdict {
     let scope = match &t.op {
         Some(label) => m.ops.iter().find(|o| &o.label == label),
         None => Some(&m.overall),
     };
     let metric_name = match t.metric {
-        Metric::Latency(q) => q.name().to_string(),
-        Metric::ErrorRate => "error_rate".into(),
-        Metric::Throughput => "throughput".into(),
+        ThresholdMetric::Latency(q) => q.name().to_string(),
+        ThresholdMetric::ErrorRate => "error_rate".into(),
+        ThresholdMetric::Throughput => "throughput".into(),
     };
     let (limit_value, at_most) = match t.bound {
         Bound::AtMost(x) => (x, true),
         Bound::AtLeast(x) => (x, false),
     };
     let fmt = |x: f64| match t.metric {
-        Metric::Latency(_) => crate::metrics::units::fmt_us(x.round() as u64),
-        Metric::ErrorRate => format!("{:.4}%", x * 100.0),
-        Metric::Throughput => format!("{x:.1} req/s"),
+        ThresholdMetric::Latency(_) => crate::metrics::units::fmt_us(x.round() as u64),
+        ThresholdMetric::ErrorRate => format!("{:.4}%", x * 100.0),
+        ThresholdMetric::Throughput => format!("{x:.1} req/s"),
     };
     let limit = format!("{} {}", if at_most { "<=" } else { ">=" }, fmt(limit_value));
     let verdict = |actual: String, passed: bool| ThresholdVerdict {
@@ -201,24 +201,24 @@ fn judge(t: &Threshold, m: &RunMetrics) -> ThresholdVerdict {
         return verdict("operation not run".into(), false);
     };
     let value = match t.metric {
-        Metric::Latency(q) => {
+        ThresholdMetric::Latency(q) => {
             if op.ok == 0 {
                 return verdict("no successful replies".into(), false);
             }
             latency_of(op, q) as f64
         }
-        Metric::ErrorRate if t.op.is_none() => {
+        ThresholdMetric::ErrorRate if t.op.is_none() => {
             return overall_error_rate(op, m.protocol.violations, |actual, rate| {
                 verdict(actual, rate <= limit_value)
             });
         }
-        Metric::ErrorRate => {
+        ThresholdMetric::ErrorRate => {
             if op.operations == 0 {
                 return verdict("no replies".into(), false);
             }
             op.error_rate
         }
-        Metric::Throughput => op.throughput_msg_per_s,
+        ThresholdMetric::Throughput => op.throughput_msg_per_s,
     };
     let passed = if at_most {
         value <= limit_value

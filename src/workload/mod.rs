@@ -106,7 +106,7 @@ pub struct Operation {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Metric {
+pub enum ThresholdMetric {
     Latency(Quantile),
     ErrorRate,
     Throughput,
@@ -143,7 +143,7 @@ pub enum Bound {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Threshold {
-    pub metric: Metric,
+    pub metric: ThresholdMetric,
     pub op: Option<String>,
     /// Latency bounds are in microseconds, rates in fractions, throughput in req/s.
     pub bound: Bound,
@@ -163,7 +163,7 @@ pub const DEFAULT_MAX_ERROR_RATE: f64 = 0.01;
 /// whole run, an error rate counts protocol violations as failed requests.
 pub fn default_error_rate() -> Threshold {
     Threshold {
-        metric: Metric::ErrorRate,
+        metric: ThresholdMetric::ErrorRate,
         op: None,
         bound: Bound::AtMost(DEFAULT_MAX_ERROR_RATE),
         by_default: true,

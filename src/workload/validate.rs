@@ -10,8 +10,8 @@ use super::fields::{
 };
 use super::spec::WorkloadSpec;
 use super::{
-    default_error_rate, LoadShape, Metric, Operation, Stage, Threshold, Workload, WorkloadError,
-    DEFAULT_OPEN_PIPELINE, DEFAULT_TIMEOUT, MAX_SESSIONS,
+    default_error_rate, LoadShape, Operation, Stage, Threshold, ThresholdMetric, Workload,
+    WorkloadError, DEFAULT_OPEN_PIPELINE, DEFAULT_TIMEOUT, MAX_SESSIONS,
 };
 use crate::protocol::{Era, ProtocolChoice};
 use std::collections::HashSet;
@@ -237,7 +237,9 @@ fn thresholds(spec: &WorkloadSpec, ops: &[Operation], p: &mut Problems) -> Vec<T
             Err((k, m)) => p.add(&format!("thresholds[{i}].{k}"), m),
         }
     }
-    let declares_error_rate = thresholds.iter().any(|t| t.metric == Metric::ErrorRate)
+    let declares_error_rate = thresholds
+        .iter()
+        .any(|t| t.metric == ThresholdMetric::ErrorRate)
         || spec.thresholds.iter().any(|t| t.metric == "error_rate")
         || p.failed("thresholds");
     if !declares_error_rate {
