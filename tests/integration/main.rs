@@ -12,6 +12,8 @@ mod lifecycle;
 mod loud;
 mod net;
 mod profile;
+mod require;
+mod result_keys;
 mod results;
 mod serve;
 mod stdio;
