@@ -4,6 +4,7 @@
 mod batch;
 mod check;
 mod cli;
+mod goldens;
 mod harness;
 mod hostile;
 mod hostile_http;
