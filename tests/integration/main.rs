@@ -4,6 +4,7 @@
 mod batch;
 mod check;
 mod cli;
+mod goldens;
 mod harness;
 mod hostile;
 mod hostile_http;
@@ -12,6 +13,8 @@ mod lifecycle;
 mod loud;
 mod net;
 mod profile;
+mod require;
+mod result_keys;
 mod results;
 mod serve;
 mod stdio;
