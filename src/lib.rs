@@ -1,8 +1,12 @@
 //! mcptop: a live profiler, load generator and regression gate for MCP
-//! servers. `run` is the whole program; `main.rs` only parses arguments.
+//! servers. `run` is the whole program; `main.rs` installs the counting
+//! allocator and parses arguments.
 //!
 //! Data flows one way: workload -> engine (scheduler + target sessions) ->
 //! samples -> metrics::Recorder -> Snapshot (views) and RunMetrics (reports).
+//! Modules sit on floors and import only downwards (docs/ARCHITECTURE.md):
+//! protocol < workload < client < transport, server < metrics < engine <
+//! report < check, profile < run < tui < cli.
 
 pub mod check;
 pub mod cli;
