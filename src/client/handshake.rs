@@ -4,10 +4,10 @@
 //! stdio too: the spec has no header layer there). The line client's
 //! handshakes live here; HTTP builds and judges the same messages.
 
-use super::escape::escape_bounded;
-use super::wire::{self, PreparedRequest, ResultProbe, ServerInfo};
 use super::{ConnectError, McpSession};
-use crate::workload::{KNOWN_PROTOCOLS, STATELESS_PROTOCOL};
+use crate::protocol::escape::escape_bounded;
+use crate::protocol::jsonrpc::{self as wire, PreparedRequest, ResultProbe, ServerInfo};
+use crate::protocol::Era;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -16,13 +16,14 @@ use std::time::Duration;
 pub struct ServerIdentity {
     pub name: String,
     pub version: String,
-    pub protocol_version: String,
+    /// The era the session speaks.
+    pub era: Era,
 }
 
-/// `initialize`, offering `version`.
-pub fn initialize_request(version: &str) -> PreparedRequest {
+/// `initialize`, offering `era`.
+pub fn initialize_request(era: Era) -> PreparedRequest {
     let params = serde_json::json!({
-        "protocolVersion": version,
+        "protocolVersion": era.version(),
         "capabilities": {},
         "clientInfo": { "name": "mcptop", "version": env!("CARGO_PKG_VERSION") },
     });
@@ -33,16 +34,16 @@ pub fn initialize_request(version: &str) -> PreparedRequest {
 /// with a handshake: the stateless era has none).
 pub fn initialized(probe: ResultProbe) -> Result<ServerIdentity, ConnectError> {
     let version = probe.protocol_version.unwrap_or_default();
-    if !KNOWN_PROTOCOLS.contains(&version.as_str()) || version == STATELESS_PROTOCOL {
-        return Err(ConnectError::Version(version, KNOWN_PROTOCOLS.join(", ")));
+    match Era::parse(&version) {
+        Some(era) if era.has_sessions() => Ok(identity(probe.server_info.unwrap_or_default(), era)),
+        _ => Err(ConnectError::Version(version, Era::known())),
     }
-    Ok(identity(probe.server_info.unwrap_or_default(), version))
 }
 
 /// The `_meta` object every stateless request carries, serialized.
 pub fn stateless_meta() -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({
-        "io.modelcontextprotocol/protocolVersion": STATELESS_PROTOCOL,
+        "io.modelcontextprotocol/protocolVersion": Era::STATELESS.version(),
         "io.modelcontextprotocol/clientInfo": { "name": "mcptop", "version": env!("CARGO_PKG_VERSION") },
         "io.modelcontextprotocol/clientCapabilities": {},
     }))
@@ -56,10 +57,10 @@ pub fn discover_request() -> PreparedRequest {
 /// The server's `server/discover` result, if it speaks the stateless era.
 pub fn discovered(probe: ResultProbe) -> Result<ServerIdentity, ConnectError> {
     let versions = probe.supported_versions.unwrap_or_default();
-    if !versions.iter().any(|v| v == STATELESS_PROTOCOL) {
+    if !versions.iter().any(|v| v == Era::STATELESS.version()) {
         return Err(ConnectError::Version(
             versions.join(", "),
-            STATELESS_PROTOCOL.into(),
+            Era::STATELESS.to_string(),
         ));
     }
     let info = probe
@@ -67,30 +68,28 @@ pub fn discovered(probe: ResultProbe) -> Result<ServerIdentity, ConnectError> {
         .and_then(|m| m.server_info)
         .or(probe.server_info)
         .unwrap_or_default();
-    Ok(identity(info, STATELESS_PROTOCOL.into()))
+    Ok(identity(info, Era::STATELESS))
 }
 
 /// The server's name and version are its own words: escaped (and cut)
 /// here, once, so no printout can pass a control sequence to a terminal.
-fn identity(info: ServerInfo, protocol_version: String) -> ServerIdentity {
+fn identity(info: ServerInfo, era: Era) -> ServerIdentity {
     const MAX_CHARS: usize = 120;
     ServerIdentity {
         name: escape_bounded(&info.name, MAX_CHARS),
         version: escape_bounded(&info.version, MAX_CHARS),
-        protocol_version,
+        era,
     }
 }
 
 impl McpSession {
-    /// `initialize` offering `version`, then `notifications/initialized`.
+    /// `initialize` offering `era`, then `notifications/initialized`.
     pub(super) async fn initialize(
         &self,
-        version: &str,
+        era: Era,
         timeout: Duration,
     ) -> Result<ServerIdentity, ConnectError> {
-        let probe = self
-            .handshake(&initialize_request(version), timeout)
-            .await?;
+        let probe = self.handshake(&initialize_request(era), timeout).await?;
         let server = initialized(probe)?;
         self.shared.initialized.store(true, Ordering::SeqCst);
         self.out

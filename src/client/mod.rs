@@ -7,16 +7,15 @@
 //! exact send and receive instants, counting protocol violations), so the
 //! client is written here; the server side uses rmcp.
 
-pub mod classify;
-pub mod escape;
 pub mod handshake;
-pub mod lines;
-pub mod probe;
-pub mod wire;
 
-use crate::workload::STATELESS_PROTOCOL;
+use crate::protocol::escape;
+use crate::protocol::jsonrpc::{
+    self as wire, Incoming, Messages, PreparedRequest, ReplyError, ResultProbe,
+};
+use crate::protocol::lines::{LineRead, LineReader, MAX_LINE_BYTES};
+use crate::protocol::Era;
 pub use handshake::ServerIdentity;
-use lines::{LineRead, LineReader};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -24,10 +23,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use wire::{Incoming, Messages, PreparedRequest, ReplyError, ResultProbe};
 
-/// Longest line accepted from a server; longer ones are dropped and counted.
-pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
 /// Read and write buffers per session. Small, because ten thousand idle
 /// sessions must stay cheap: the reader's buffer is zeroed, so all of it is
 /// resident from the start, while the writer's pages are touched only as far
@@ -258,26 +254,26 @@ impl Drop for PendingGuard<'_> {
 
 impl McpSession {
     /// Starts the reader and writer tasks and performs the handshake:
-    /// `initialize` offering `protocol`, or `server/discover` when it is the
+    /// `initialize` offering `era`, or `server/discover` when it is the
     /// stateless era.
     pub async fn connect<R, W>(
         reader: R,
         writer: W,
-        protocol: &str,
+        era: Era,
         handshake_timeout: Duration,
     ) -> Result<McpSession, ConnectError>
     where
         R: AsyncRead + Unpin + Send + 'static,
         W: AsyncWrite + Unpin + Send + 'static,
     {
-        Self::connect_with_limit(reader, writer, protocol, handshake_timeout, MAX_LINE_BYTES).await
+        Self::connect_with_limit(reader, writer, era, handshake_timeout, MAX_LINE_BYTES).await
     }
 
     /// `connect` with a chosen longest accepted line.
     pub async fn connect_with_limit<R, W>(
         reader: R,
         writer: W,
-        protocol: &str,
+        era: Era,
         handshake_timeout: Duration,
         max_line_bytes: usize,
     ) -> Result<McpSession, ConnectError>
@@ -309,11 +305,11 @@ impl McpSession {
             meta: None,
             tasks: vec![writer_task, reader_task],
         };
-        session.server = if protocol == STATELESS_PROTOCOL {
+        session.server = if era.is_stateless() {
             session.meta = Some(handshake::stateless_meta());
             session.discover(handshake_timeout).await?
         } else {
-            session.initialize(protocol, handshake_timeout).await?
+            session.initialize(era, handshake_timeout).await?
         };
         Ok(session)
     }

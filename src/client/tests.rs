@@ -2,6 +2,7 @@
 //! server requests, and every kind of bad behaviour classified, not panicked on.
 
 use super::*;
+use crate::protocol::Era;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream};
 
@@ -45,7 +46,7 @@ async fn connect_to(
     let (client, server) = tokio::io::duplex(1 << 20);
     tokio::spawn(fake_server(server, version, handle));
     let (r, w) = tokio::io::split(client);
-    McpSession::connect(r, w, "2025-11-25", T).await
+    McpSession::connect(r, w, Era::V2025_11_25, T).await
 }
 
 fn ping() -> PreparedRequest {
@@ -62,7 +63,7 @@ async fn handshake_records_the_server_and_sends_initialized() {
     .await
     .expect("connect");
     assert_eq!(session.server.name, "fake");
-    assert_eq!(session.server.protocol_version, "2025-06-18");
+    assert_eq!(session.server.era, Era::V2025_06_18);
     let first = rx.recv().await.expect("a message after initialize");
     assert_eq!(first["method"], "notifications/initialized");
     assert!(first.get("id").is_none());
@@ -179,7 +180,7 @@ async fn garbage_during_handshake_fails_fast_with_what_was_sent() {
     });
     let (r, w) = tokio::io::split(client);
     let started = std::time::Instant::now();
-    let err = McpSession::connect(r, w, "2025-11-25", Duration::from_secs(30))
+    let err = McpSession::connect(r, w, Era::V2025_11_25, Duration::from_secs(30))
         .await
         .err()
         .expect("garbage is an error");
@@ -198,7 +199,7 @@ async fn garbage_during_handshake_fails_fast_with_what_was_sent() {
 async fn silence_during_handshake_times_out_clearly() {
     let (client, _server) = tokio::io::duplex(1 << 16);
     let (r, w) = tokio::io::split(client);
-    let err = McpSession::connect(r, w, "2025-11-25", Duration::from_millis(100))
+    let err = McpSession::connect(r, w, Era::V2025_11_25, Duration::from_millis(100))
         .await
         .err()
         .expect("timeout");
@@ -285,7 +286,7 @@ async fn an_endless_line_is_dropped_with_bounded_memory() {
         ]
     }));
     let (r, w) = tokio::io::split(client);
-    let session = McpSession::connect_with_limit(r, w, "2025-11-25", T, 4096)
+    let session = McpSession::connect_with_limit(r, w, Era::V2025_11_25, T, 4096)
         .await
         .expect("connect");
     session
@@ -313,7 +314,7 @@ async fn batch_server(
 }
 
 fn wire_batch_version() -> &'static str {
-    crate::workload::BATCH_PROTOCOL
+    Era::BATCHES.version()
 }
 
 fn error_reply(id: &Value) -> Value {
@@ -441,11 +442,11 @@ async fn the_stateless_era_discovers_and_puts_meta_on_every_request() {
         }
     }));
     let (r, w) = tokio::io::split(client);
-    let session = McpSession::connect(r, w, "2026-07-28", T)
+    let session = McpSession::connect(r, w, Era::V2026_07_28, T)
         .await
         .expect("connect");
     assert_eq!(session.server.name, "modern");
-    assert_eq!(session.server.protocol_version, "2026-07-28");
+    assert_eq!(session.server.era, Era::V2026_07_28);
     session.call(&ping()).await.expect("ping");
     let discover = rx.recv().await.expect("discover");
     let call = rx
@@ -471,7 +472,7 @@ async fn a_server_without_the_stateless_era_is_refused_by_name() {
         vec![discover_reply(&m["id"], &["2025-11-25"])]
     }));
     let (r, w) = tokio::io::split(client);
-    let err = McpSession::connect(r, w, "2026-07-28", T)
+    let err = McpSession::connect(r, w, Era::V2026_07_28, T)
         .await
         .err()
         .expect("refused");
@@ -508,7 +509,7 @@ async fn connect_raw(
         }
     });
     let (r, w) = tokio::io::split(client);
-    McpSession::connect_with_limit(r, w, "2025-11-25", T, limit)
+    McpSession::connect_with_limit(r, w, Era::V2025_11_25, T, limit)
         .await
         .expect("connect")
 }

@@ -8,10 +8,10 @@
 //! each still measured from its own planned time.
 
 use super::mix::Mix;
-use crate::client::wire::PreparedRequest;
 use crate::client::{BatchItem, CallError};
 use crate::metrics::Sample;
-use crate::target::Session;
+use crate::protocol::jsonrpc::PreparedRequest;
+use crate::transport::Session;
 use crate::workload::LoadShape;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;

@@ -184,7 +184,7 @@ fn on_signal(signal: StopSignal) {
 /// exits with the signal's code. The one exit outside `main`, because a
 /// signal handler has no caller to return to.
 fn force_exit(signal: StopSignal) -> ! {
-    crate::target::group::kill_all();
+    crate::transport::group::kill_all();
     if let Some(restore) = terminal_restore() {
         restore();
     }

@@ -3,13 +3,21 @@
 //! exact, not "about right".
 
 use super::*;
-use crate::client::wire::PreparedRequest;
 use crate::client::CallError;
 use crate::metrics::new_histogram;
-use crate::target::Session;
+use crate::metrics::snapshot::{LoadNow, Phase, ProtocolCounters};
+use crate::metrics::{EngineStatus, Recorder, Sample};
+use crate::protocol::jsonrpc::PreparedRequest;
+use crate::protocol::Era;
+use crate::transport::Connected;
+use crate::transport::Session;
 use futures_util::future::BoxFuture;
+use scheduler::LoadCounters;
+use std::sync::atomic::Ordering;
 use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::Arc;
 use std::sync::Mutex;
+use tokio::time::Instant;
 
 /// What the scripted server does with one request: answer after `delay`,
 /// with `result`.
@@ -74,7 +82,7 @@ struct ScriptedConnector {
     origin: Instant,
     close_after: Option<u64>,
     connected: Mutex<u32>,
-    protocol_version: &'static str,
+    era: Era,
     batches: Arc<Mutex<Vec<usize>>>,
 }
 
@@ -85,7 +93,7 @@ impl ScriptedConnector {
             origin: Instant::now(),
             close_after: None,
             connected: Mutex::new(0),
-            protocol_version: "2025-11-25",
+            era: Era::V2025_11_25,
             batches: Arc::default(),
         }
     }
@@ -106,7 +114,7 @@ impl Connector for ScriptedConnector {
                 }),
                 pid: None,
                 server_name: "scripted".into(),
-                protocol_version: self.protocol_version.into(),
+                era: self.era,
                 keep_alive: Box::new(()),
             })
         })
@@ -153,6 +161,7 @@ async fn run_with(
         snapshots: snap_tx,
         tick: Duration::from_secs(1),
         stop,
+        resources: None,
     })
     .await
     .expect("run");

@@ -2,7 +2,7 @@
 //! Every text and attribute is escaped for control characters here (XML 1.0
 //! cannot carry most of them at all), then for XML by the writer.
 
-use crate::client::escape::{escape_line, escape_text};
+use crate::protocol::escape::{escape_line, escape_text};
 use quick_xml::events::{BytesDecl, BytesText, Event};
 use quick_xml::Writer;
 

@@ -10,10 +10,10 @@
 //! answered with an error when its start names a numeric request id, and,
 //! when serving (`announcing`), said on stderr.
 
-use crate::client::lines::{LineRead, LineReader};
-use crate::client::wire::top_level_id;
-use crate::client::MAX_LINE_BYTES;
-use crate::workload::BATCH_PROTOCOL;
+use crate::protocol::jsonrpc::top_level_id;
+use crate::protocol::lines::MAX_LINE_BYTES;
+use crate::protocol::lines::{LineRead, LineReader};
+use crate::protocol::Era;
 use rmcp::model::{ClientJsonRpcMessage, RequestId, ServerJsonRpcMessage, ServerResult};
 use rmcp::service::RoleServer;
 use rmcp::transport::Transport;
@@ -159,9 +159,12 @@ where
 
     /// Splits a batch into the queue; what cannot go to rmcp is answered.
     async fn split(&mut self, text: &[u8]) -> std::io::Result<()> {
-        if self.batches().version.as_deref() != Some(BATCH_PROTOCOL) {
-            let refusal =
-                format!("JSON-RPC batches are accepted only in protocol {BATCH_PROTOCOL}");
+        let era = self.batches().version.as_deref().and_then(Era::parse);
+        if !era.is_some_and(Era::has_batches) {
+            let refusal = format!(
+                "JSON-RPC batches are accepted only in protocol {}",
+                Era::BATCHES
+            );
             return self.write(line_of(&invalid_request(None, &refusal))).await;
         }
         let items: Vec<Value> = match serde_json::from_slice(text) {
@@ -388,7 +391,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_batch_gets_one_array_reply_with_every_answer() {
-        let mut raw = Raw::start(BATCH_PROTOCOL).await;
+        let mut raw = Raw::start(Era::BATCHES.version()).await;
         let reply = raw
             .ask(concat!(
                 r#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"a"}}},"#,
@@ -423,8 +426,8 @@ mod tests {
         assert_eq!(reply["error"]["code"], INVALID_REQUEST, "{reply}");
         assert!(reply["error"]["message"]
             .as_str()
-            .is_some_and(|m| m.contains(BATCH_PROTOCOL)));
-        let mut raw = Raw::start(BATCH_PROTOCOL).await;
+            .is_some_and(|m| m.contains(Era::BATCHES.version())));
+        let mut raw = Raw::start(Era::BATCHES.version()).await;
         let reply = raw.ask("[]").await;
         assert_eq!(reply["error"]["message"], "empty batch");
     }

@@ -10,8 +10,8 @@
 
 use super::net::MAX_REQUEST_BYTES;
 use super::BuiltinServer;
-use crate::target::http::sse::{Parsed, SseParser};
-use crate::workload::BATCH_PROTOCOL;
+use crate::protocol::sse::{Parsed, SseParser};
+use crate::protocol::Era;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -32,23 +32,9 @@ pub async fn handle(service: Service, request: Request<Incoming>, body_timeout: 
         return service.handle(request).await;
     }
     let (parts, body) = request.into_parts();
-    let collected = tokio::time::timeout(
-        body_timeout,
-        Limited::new(body, MAX_REQUEST_BYTES).collect(),
-    );
-    let bytes = match collected.await {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(_)) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
-        Err(_) => {
-            let why = format!("request body not received within {body_timeout:?}");
-            let mut reply = plain(StatusCode::REQUEST_TIMEOUT, &why);
-            // What is left of the body would be read as the next request.
-            reply.headers_mut().insert(
-                hyper::header::CONNECTION,
-                hyper::header::HeaderValue::from_static("close"),
-            );
-            return reply;
-        }
+    let bytes = match read_body(body, body_timeout).await {
+        Ok(bytes) => bytes,
+        Err(refusal) => return refusal,
     };
     if bytes.trim_ascii_start().first() != Some(&b'[') {
         return service
@@ -59,8 +45,11 @@ pub async fn handle(service: Service, request: Request<Incoming>, body_timeout: 
         .headers
         .get("mcp-protocol-version")
         .and_then(|v| v.to_str().ok());
-    if version.is_some_and(|v| v != BATCH_PROTOCOL) {
-        let why = format!("JSON-RPC batches are accepted only in protocol {BATCH_PROTOCOL}");
+    if version.is_some_and(|v| !Era::parse(v).is_some_and(Era::has_batches)) {
+        let why = format!(
+            "JSON-RPC batches are accepted only in protocol {}",
+            Era::BATCHES
+        );
         return rpc_error(-32600, &why);
     }
     let items: Vec<Value> = match serde_json::from_slice(&bytes) {
@@ -109,6 +98,32 @@ pub async fn handle(service: Service, request: Request<Incoming>, body_timeout: 
         reply.headers_mut().insert("mcp-session-id", id);
     }
     reply
+}
+
+/// A POST body, whole, within `body_timeout` and the size limit; else the
+/// reply that refuses it.
+async fn read_body(body: Incoming, body_timeout: Duration) -> Result<Bytes, Reply> {
+    let collected = tokio::time::timeout(
+        body_timeout,
+        Limited::new(body, MAX_REQUEST_BYTES).collect(),
+    );
+    match collected.await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(_)) => Err(plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body too large",
+        )),
+        Err(_) => {
+            let why = format!("request body not received within {body_timeout:?}");
+            let mut reply = plain(StatusCode::REQUEST_TIMEOUT, &why);
+            // What is left of the body would be read as the next request.
+            reply.headers_mut().insert(
+                hyper::header::CONNECTION,
+                hyper::header::HeaderValue::from_static("close"),
+            );
+            Err(reply)
+        }
+    }
 }
 
 /// What rmcp answered to one message of a batch.

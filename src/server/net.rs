@@ -17,7 +17,7 @@ use super::access::{AccessPolicy, Refusal};
 use super::batch::BatchingTransport;
 use super::http_conn::{self, HttpShared, Timeouts};
 use super::BuiltinServer;
-use crate::target::ws;
+use crate::protocol::websocket as ws;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use std::io::Write;

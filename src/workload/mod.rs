@@ -3,17 +3,21 @@
 //! `Workload` and names the file and key of anything wrong.
 
 pub mod catalog;
+mod endpoint;
 mod fields;
 mod sift;
 pub mod spec;
+pub mod target;
 mod validate;
 
+use crate::protocol::ProtocolChoice;
 pub use fields::parse_duration;
 use fields::toml_error_key;
 use serde_json::Value;
 use spec::WorkloadSpec;
 use std::path::Path;
 use std::time::Duration;
+pub use target::TargetSpec;
 
 /// A workload file (or override) that does not make sense, with where and why.
 #[derive(Debug, thiserror::Error)]
@@ -24,22 +28,6 @@ pub struct WorkloadError {
     pub message: String,
 }
 
-/// Protocol versions the client knows, newest first.
-pub const KNOWN_PROTOCOLS: &[&str] = &[
-    "2026-07-28",
-    "2025-11-25",
-    "2025-06-18",
-    "2025-03-26",
-    "2024-11-05",
-];
-/// The stateless era: no `initialize`, version and client in every request.
-pub const STATELESS_PROTOCOL: &str = "2026-07-28";
-/// The newest era with an `initialize` handshake.
-pub const NEWEST_INITIALIZE_PROTOCOL: &str = "2025-11-25";
-/// The `protocol` setting that lets client and server negotiate.
-pub const AUTO_PROTOCOL: &str = "auto";
-/// The only era with JSON-RPC batches (added in it, removed in 2025-06-18).
-pub const BATCH_PROTOCOL: &str = "2025-03-26";
 /// The most requests one batch may carry.
 pub const MAX_BATCH: u32 = 1000;
 
@@ -118,7 +106,7 @@ pub struct Operation {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Metric {
+pub enum ThresholdMetric {
     Latency(Quantile),
     ErrorRate,
     Throughput,
@@ -155,7 +143,7 @@ pub enum Bound {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Threshold {
-    pub metric: Metric,
+    pub metric: ThresholdMetric,
     pub op: Option<String>,
     /// Latency bounds are in microseconds, rates in fractions, throughput in req/s.
     pub bound: Bound,
@@ -175,7 +163,7 @@ pub const DEFAULT_MAX_ERROR_RATE: f64 = 0.01;
 /// whole run, an error rate counts protocol violations as failed requests.
 pub fn default_error_rate() -> Threshold {
     Threshold {
-        metric: Metric::ErrorRate,
+        metric: ThresholdMetric::ErrorRate,
         op: None,
         bound: Bound::AtMost(DEFAULT_MAX_ERROR_RATE),
         by_default: true,
@@ -200,7 +188,7 @@ pub struct Workload {
     pub stages: Vec<Stage>,
     pub ops: Vec<Operation>,
     pub thresholds: Vec<Threshold>,
-    pub protocol: String,
+    pub protocol: ProtocolChoice,
     /// Requests per send: 1, or the size of a JSON-RPC batch.
     pub batch: u32,
     /// The spec as run (after command-line overrides), for result files.

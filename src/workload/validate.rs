@@ -10,10 +10,12 @@ use super::fields::{
 };
 use super::spec::WorkloadSpec;
 use super::{
-    default_error_rate, LoadShape, Metric, Workload, WorkloadError, AUTO_PROTOCOL,
-    DEFAULT_OPEN_PIPELINE, DEFAULT_TIMEOUT, KNOWN_PROTOCOLS, MAX_SESSIONS,
+    default_error_rate, LoadShape, Operation, Stage, Threshold, ThresholdMetric, Workload,
+    WorkloadError, DEFAULT_OPEN_PIPELINE, DEFAULT_TIMEOUT, MAX_SESSIONS,
 };
+use crate::protocol::{Era, ProtocolChoice};
 use std::collections::HashSet;
+use std::time::Duration;
 
 /// Every problem found so far, and the keys whose values were unreadable.
 pub(super) struct Problems {
@@ -89,18 +91,9 @@ pub(super) fn validate(
     }
     let sessions = sessions.clamp(1, MAX_SESSIONS);
     let shape = load_shape(&spec, &mut p);
-    let protocol = spec
-        .protocol
-        .clone()
-        .unwrap_or_else(|| AUTO_PROTOCOL.to_string());
-    if protocol != AUTO_PROTOCOL && !KNOWN_PROTOCOLS.contains(&protocol.as_str()) {
-        let known = KNOWN_PROTOCOLS.join(", ");
-        p.add(
-            "protocol",
-            format!("expected auto or one of {known}, got {protocol:?}"),
-        );
-    }
-    let batch = p.check("batch", check_batch(spec.batch, &protocol));
+    let protocol_text = spec.protocol.as_deref().unwrap_or(ProtocolChoice::AUTO);
+    let protocol = protocol(protocol_text, &mut p);
+    let batch = p.check("batch", check_batch(spec.batch, protocol_text));
     let pipeline = pipeline(&spec, shape, sessions, batch.unwrap_or(1), &mut p);
     let connections = match spec.connections {
         Some(0) => {
@@ -110,23 +103,7 @@ pub(super) fn validate(
         Some(c) => Some(c),
         None => pipeline,
     };
-    let mut stages = Vec::new();
-    for (i, s) in spec.stages.iter().enumerate() {
-        if p.is_unreadable(&format!("stages[{i}]")) {
-            continue;
-        }
-        match &shape {
-            Some(shape) => match parse_stage(s, shape) {
-                Ok(stage) => stages.push(stage),
-                Err((k, m)) => p.add(&format!("stages[{i}].{k}"), m),
-            },
-            // Without a load shape only the stage's duration can be judged.
-            None => {
-                let key = format!("stages[{i}].duration");
-                p.check(&key, parse_positive_duration(&s.duration));
-            }
-        }
-    }
+    let stages = stages(&spec, shape.as_ref(), &mut p);
     if let (Some(shape), Some(batch)) = (shape, batch) {
         check_batch_fits(shape, &stages, batch, &mut p);
     }
@@ -144,6 +121,76 @@ pub(super) fn validate(
         .as_deref()
         .and_then(|d| p.check("timeout", parse_positive_duration(d)))
         .unwrap_or(DEFAULT_TIMEOUT);
+    let ops = operations(&spec, default_timeout, &mut p);
+    let thresholds = thresholds(&spec, &ops, &mut p);
+    if let Some(t) = &spec.target {
+        if let Err(e) = super::TargetSpec::parse(t) {
+            p.add("target", e.to_string());
+        }
+    }
+    match (shape, pipeline, connections, batch) {
+        (Some(shape), Some(pipeline), Some(connections), Some(batch)) if p.list.is_empty() => {
+            Ok(Workload {
+                name: spec.name.clone(),
+                description: spec.description.clone(),
+                target: spec.target.clone(),
+                sessions,
+                shape,
+                pipeline,
+                connections,
+                server_stream: spec.server_stream.unwrap_or(false),
+                duration,
+                requests: spec.requests,
+                warmup: warmup.unwrap_or_default(),
+                stages,
+                ops,
+                thresholds,
+                protocol: protocol.unwrap_or_default(),
+                batch,
+                spec,
+            })
+        }
+        _ => Err(p.list),
+    }
+}
+
+/// The protocol setting: `auto` or a known era.
+fn protocol(text: &str, p: &mut Problems) -> Option<ProtocolChoice> {
+    let protocol = ProtocolChoice::parse(text);
+    if protocol.is_none() {
+        let known = Era::known();
+        p.add(
+            "protocol",
+            format!("expected auto or one of {known}, got {text:?}"),
+        );
+    }
+    protocol
+}
+
+/// The stages, each checked against the load shape (when there is one).
+fn stages(spec: &WorkloadSpec, shape: Option<&LoadShape>, p: &mut Problems) -> Vec<Stage> {
+    let mut stages = Vec::new();
+    for (i, s) in spec.stages.iter().enumerate() {
+        if p.is_unreadable(&format!("stages[{i}]")) {
+            continue;
+        }
+        match shape {
+            Some(shape) => match parse_stage(s, shape) {
+                Ok(stage) => stages.push(stage),
+                Err((k, m)) => p.add(&format!("stages[{i}].{k}"), m),
+            },
+            // Without a load shape only the stage's duration can be judged.
+            None => {
+                let key = format!("stages[{i}].duration");
+                p.check(&key, parse_positive_duration(&s.duration));
+            }
+        }
+    }
+    stages
+}
+
+/// The operations; a key of one that cannot be read marks it failed.
+fn operations(spec: &WorkloadSpec, default_timeout: Duration, p: &mut Problems) -> Vec<Operation> {
     if spec.ops.is_empty() && !p.failed("ops") {
         p.add(
             "ops",
@@ -165,6 +212,12 @@ pub(super) fn validate(
             }
         }
     }
+    ops
+}
+
+/// The thresholds (op labels checked when every operation was read), with
+/// the default error-rate threshold unless the file sets one.
+fn thresholds(spec: &WorkloadSpec, ops: &[Operation], p: &mut Problems) -> Vec<Threshold> {
     // Labels are known only if every operation could be read.
     let complete = !p.failed("ops");
     let labels: HashSet<&str> = ops.iter().map(|o| o.label.as_str()).collect();
@@ -184,41 +237,15 @@ pub(super) fn validate(
             Err((k, m)) => p.add(&format!("thresholds[{i}].{k}"), m),
         }
     }
-    let declares_error_rate = thresholds.iter().any(|t| t.metric == Metric::ErrorRate)
+    let declares_error_rate = thresholds
+        .iter()
+        .any(|t| t.metric == ThresholdMetric::ErrorRate)
         || spec.thresholds.iter().any(|t| t.metric == "error_rate")
         || p.failed("thresholds");
     if !declares_error_rate {
         thresholds.push(default_error_rate());
     }
-    if let Some(t) = &spec.target {
-        if let Err(e) = crate::target::TargetSpec::parse(t) {
-            p.add("target", e.to_string());
-        }
-    }
-    match (shape, pipeline, connections, batch) {
-        (Some(shape), Some(pipeline), Some(connections), Some(batch)) if p.list.is_empty() => {
-            Ok(Workload {
-                name: spec.name.clone(),
-                description: spec.description.clone(),
-                target: spec.target.clone(),
-                sessions,
-                shape,
-                pipeline,
-                connections,
-                server_stream: spec.server_stream.unwrap_or(false),
-                duration,
-                requests: spec.requests,
-                warmup: warmup.unwrap_or_default(),
-                stages,
-                ops,
-                thresholds,
-                protocol,
-                batch,
-                spec,
-            })
-        }
-        _ => Err(p.list),
-    }
+    thresholds
 }
 
 /// Open loop (`rate`) or closed loop (`concurrency`), exactly one of them.

@@ -1,6 +1,7 @@
 //! The one integration test binary: each module is a concern, each test gets
 //! its own temporary directory from `harness`.
 
+mod architecture;
 mod batch;
 mod check;
 mod cli;
@@ -16,6 +17,7 @@ mod profile;
 mod require;
 mod result_keys;
 mod results;
+mod rust_source;
 mod serve;
 mod stdio;
 #[cfg(feature = "tui")]

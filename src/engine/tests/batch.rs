@@ -3,11 +3,11 @@
 //! measured from its own planned start.
 
 use super::*;
-use crate::workload::BATCH_PROTOCOL;
+use crate::protocol::Era;
 
 fn batch_connector(script: Script) -> ScriptedConnector {
     ScriptedConnector {
-        protocol_version: BATCH_PROTOCOL,
+        era: Era::BATCHES,
         ..ScriptedConnector::new(script)
     }
 }
@@ -68,6 +68,7 @@ async fn a_server_that_negotiates_another_era_refuses_the_batch_run() {
         snapshots: snap_tx,
         tick: Duration::from_secs(1),
         stop: StopToken::new(),
+        resources: None,
     })
     .await;
     let Err(e) = result else {

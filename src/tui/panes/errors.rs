@@ -3,7 +3,7 @@
 //! and descriptors. Messages quote the target, so they are escaped here too.
 
 use super::{block, dim, fmt_us_short};
-use crate::client::escape::escape_line;
+use crate::protocol::escape::escape_line;
 use crate::tui::state::LiveModel;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
@@ -42,9 +42,9 @@ pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
             s.protocol.violations
         )));
     }
-    for w in s.warnings.iter().cloned().chain(m.view_warnings()) {
+    for w in &s.warnings {
         lines.push(Line::from(Span::styled(
-            format!("! {}", escape_line(&w)),
+            format!("! {}", escape_line(w)),
             Style::default().fg(Color::Yellow),
         )));
     }

@@ -2,8 +2,8 @@
 //! progress gauge, asked against achieved rate, sessions and in-flight.
 
 use super::{dim, fmt_rate, fmt_us_short};
-use crate::client::escape::escape_line;
 use crate::metrics::snapshot::Phase;
+use crate::protocol::escape::escape_line;
 use crate::tui::state::LiveModel;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};

@@ -1,0 +1,271 @@
+//! The command line, the top floor: the clap types (here), the dispatcher
+//! mapping each command to the library (`dispatch`), and the commands that
+//! are only glue: the gate's (`gate`), `profile` and `validate`. Nothing
+//! below imports this module.
+
+pub mod dispatch;
+pub mod gate;
+pub mod profile;
+pub mod validate;
+
+use crate::report::formats::Format;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+pub const EXIT_CODES: &str = "Exit codes:\n  0  ok\n  1  a threshold or regression check failed\n  2  usage, configuration or runtime error (bad workload, unreachable or crashed target, result not written where asked)\n  129, 130, 143  stopped by SIGHUP, SIGINT (Ctrl-C) or SIGTERM: the result so far is written, no baseline is; a second signal exits at once";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mcptop",
+    version,
+    about = "Live profiler, load generator and regression gate for MCP servers",
+    after_help = EXIT_CODES
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a workload against a target and report latency, throughput and errors
+    #[command(after_help = EXIT_CODES)]
+    Run(RunArgs),
+    /// List the workloads (shipped, plus ./workloads/*.toml)
+    List,
+    /// Check workload files and report every problem with its file and key
+    #[command(after_help = EXIT_CODES)]
+    Validate {
+        /// Workload files or names
+        #[arg(required = true)]
+        workloads: Vec<String>,
+        /// Also connect to this target and report every operation whose tool,
+        /// resource or prompt it does not list
+        #[arg(long, short)]
+        target: Option<String>,
+    },
+    /// Run a workload and record a CPU flame graph of the measured phase
+    /// (mcptop itself for the builtin target, the server processes with perf otherwise)
+    #[command(after_help = EXIT_CODES)]
+    Profile(ProfileArgs),
+    /// Serve the builtin MCP server
+    Serve(ServeArgs),
+    /// Save baselines: run workloads several times and store the runs
+    #[command(subcommand)]
+    Baseline(BaselineCommand),
+    /// Compare fresh runs with the baseline; exit 1 on a significant regression
+    #[command(after_help = EXIT_CODES)]
+    Check(CheckArgs),
+    /// Compare two result or baseline files with the same verdict table
+    #[command(after_help = EXIT_CODES)]
+    Compare(CompareArgs),
+    /// Print a saved result file as text, Markdown or JUnit XML
+    Report {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BaselineCommand {
+    /// Run each workload --repeats times and store the runs in the baseline file
+    Save(GateArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GateArgs {
+    /// Workload names or files (default: mcptop.toml's [check] workloads, else the baseline's)
+    pub workloads: Vec<String>,
+    /// Baseline file (default: mcptop.toml's [check] baseline, else .mcptop/baselines/baseline.json)
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// Short runs (1 s each after 300 ms warm-up) for a pre-commit check
+    #[arg(long)]
+    pub quick: bool,
+    /// Runs per workload (default 5)
+    #[arg(long)]
+    pub repeats: Option<u32>,
+    /// Target for every workload (default: each workload's own)
+    #[arg(long, short)]
+    pub target: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub gate: GateArgs,
+    /// Replace the baseline with these runs when the check passes
+    #[arg(long)]
+    pub update_baseline: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Write a git pre-commit hook running `mcptop check --quick`
+    #[arg(long)]
+    pub install_git_hook: bool,
+    /// With --install-git-hook: replace an existing hook
+    #[arg(long, requires = "install_git_hook")]
+    pub force: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CompareArgs {
+    /// Baseline side: a result file or a baseline file
+    pub a: PathBuf,
+    /// Current side: a result file or a baseline file
+    pub b: PathBuf,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Compare even when the two sides ran different workloads (another
+    /// name, or the same name with other operations or load settings)
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    /// A workload name (`mcptop list`) or a path to a workload file
+    pub workload: String,
+    /// `builtin` (default), `stdio:COMMAND ARGS...` (split as a shell would, no
+    /// shell run), `http://HOST:PORT/PATH`, `tcp://HOST:PORT` or `ws://HOST:PORT/PATH`.
+    /// Repeat to run the workload against each in turn and compare them.
+    #[arg(long, short)]
+    pub target: Vec<String>,
+    /// Measured duration, e.g. 10s or 2m (replaces the workload's duration and stages)
+    #[arg(long, short)]
+    pub duration: Option<String>,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Stop after this many measured requests
+    #[arg(long)]
+    pub requests: Option<u64>,
+    /// Protocol era: `auto` (negotiate) or a version to force, e.g. 2025-06-18 or 2026-07-28
+    #[arg(long)]
+    pub protocol: Option<String>,
+    /// Result file (JSON), checked before the run; `-` for stdout (the summary
+    /// then goes to stderr). Default .mcptop/runs/WORKLOAD-TIME.json
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+    /// Plain progress lines instead of the live screen (implied when stdout is not a terminal)
+    #[arg(long)]
+    pub headless: bool,
+    /// No progress lines, only the summary
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Format of the final summary
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Also sample this process as the target (a server mcptop did not start);
+    /// it must exist
+    #[arg(long)]
+    pub target_pid: Option<u32>,
+    /// Do not sample processes nor count allocations (to measure their cost)
+    #[arg(long)]
+    pub no_memory_stats: bool,
+}
+
+/// The load-shape flags `run` and `profile` share.
+#[derive(Debug, Args, Clone)]
+pub struct LoadArgs {
+    /// Open loop at this many requests per second in total
+    #[arg(long, conflicts_with = "concurrency")]
+    pub rate: Option<f64>,
+    /// Closed loop with this many requests in flight
+    #[arg(long, short)]
+    pub concurrency: Option<u32>,
+    /// Number of MCP sessions
+    #[arg(long, short)]
+    pub sessions: Option<u32>,
+    /// Warm-up before measuring, e.g. 1s (0s for none)
+    #[arg(long)]
+    pub warmup: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ProfileArgs {
+    /// A workload name (`mcptop list`) or a path to a workload file
+    pub workload: String,
+    /// `builtin` (default: profiles mcptop in-process) or `stdio:COMMAND ARGS...` (profiles the children with perf)
+    #[arg(long, short)]
+    pub target: Option<String>,
+    /// Seconds to measure and profile (replaces the workload's duration)
+    #[arg(long)]
+    pub seconds: Option<f64>,
+    /// Samples per second
+    #[arg(long, short = 'F', default_value_t = crate::profile::DEFAULT_HZ)]
+    pub frequency: u32,
+    /// Flame graph SVG; the folded stacks go beside it (.folded). Default profiles/WORKLOAD-TIME.svg
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+    /// An earlier .folded capture: also writes a differential flame graph (NAME.diff.svg)
+    #[arg(long)]
+    pub diff: Option<PathBuf>,
+    /// Profile this process with perf (a server mcptop did not start)
+    #[arg(long)]
+    pub target_pid: Option<u32>,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Result file (JSON); default .mcptop/runs/WORKLOAD-TIME.json
+    #[arg(long)]
+    pub result: Option<PathBuf>,
+    /// No progress lines, only the summary
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("transport").required(true).args(["stdio", "http", "tcp", "ws"])))]
+#[command(after_help = SERVE_HELP)]
+pub struct ServeArgs {
+    /// Serve on stdin/stdout
+    #[arg(long)]
+    pub stdio: bool,
+    /// Streamable HTTP on ADDR, path /mcp [ADDR default: 127.0.0.1:3001]
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
+    pub http: Option<String>,
+    /// Newline-delimited JSON-RPC over TCP on ADDR [ADDR default: 127.0.0.1:3002]
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
+    pub tcp: Option<String>,
+    /// WebSocket (subprotocol `mcp`) on ADDR [ADDR default: 127.0.0.1:3003]
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
+    pub ws: Option<String>,
+    /// HTTP: reply with plain JSON instead of an event stream when possible
+    #[arg(long, conflicts_with_all = ["stdio", "tcp", "ws"])]
+    pub json_response: bool,
+    /// HTTP: no sessions; every request stands alone
+    #[arg(long, conflicts_with_all = ["stdio", "tcp", "ws"])]
+    pub stateless: bool,
+    /// HTTP, WebSocket: also accept requests from this browser origin
+    /// (SCHEME://HOST[:PORT|:*], `null`, or `*` for any); repeatable
+    #[arg(long, value_name = "ORIGIN", conflicts_with_all = ["stdio", "tcp"])]
+    pub allow_origin: Vec<String>,
+    /// HTTP, WebSocket: also accept this Host header (a name; `*` for any); repeatable
+    #[arg(long, value_name = "HOST", conflicts_with_all = ["stdio", "tcp"])]
+    pub allow_host: Vec<String>,
+    /// Time to receive what a client sends first: an HTTP request head (and
+    /// then its body), the WebSocket upgrade, a TCP client's first message
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = positive_duration)]
+    pub header_timeout: std::time::Duration,
+    /// HTTP: close a kept-alive connection after this long without a request [default: 60s]
+    #[arg(long, value_name = "DURATION", value_parser = positive_duration, conflicts_with_all = ["stdio", "tcp", "ws"])]
+    pub idle_timeout: Option<std::time::Duration>,
+    /// Connections open at once; past it a new one is told "busy" (HTTP 503) and closed
+    #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+}
+
+/// A humantime duration above zero (a zero timeout would close every
+/// connection at once).
+fn positive_duration(text: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("must be more than 0".to_string()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!("expected a duration like 10s or 500ms: {e}")),
+    }
+}
+
+pub const SERVE_HELP: &str = "ADDR is HOST:PORT, a port alone (3001 or :3001, on 127.0.0.1) or a host alone (default port).\n\
+Any address that is not loopback gets a warning: the server has no authentication.\n\
+HTTP and WebSocket refuse (403) a browser Origin that is not loopback and a Host that is\n\
+neither a loopback name nor the address the client connected to (DNS rebinding);\n\
+TCP refuses a client whose first bytes are not JSON-RPC. stdio has no Origin to check.";
