@@ -8,6 +8,10 @@ use mcptop::metrics::Sample;
 use std::time::Duration;
 use tokio::time::Instant;
 
+// The allocator the binary runs with, so the figure is the binary's.
+#[global_allocator]
+static GLOBAL: mcptop::metrics::alloc::Installed = mcptop::metrics::alloc::counting_allocator();
+
 fn main() {
     let n: u64 = std::env::args()
         .nth(1)

@@ -1,8 +1,12 @@
 //! mcptop: a live profiler, load generator and regression gate for MCP
-//! servers. `run` is the whole program; `main.rs` only parses arguments.
+//! servers. `run` is the whole program; `main.rs` installs the counting
+//! allocator and parses arguments.
 //!
 //! Data flows one way: workload -> engine (scheduler + target sessions) ->
 //! samples -> metrics::Recorder -> Snapshot (views) and RunMetrics (reports).
+//! Modules sit on floors and import only downwards (docs/ARCHITECTURE.md):
+//! protocol < workload < client < transport, server < metrics < engine <
+//! report < check, profile < run < tui < cli.
 
 pub mod check;
 pub mod cli;
@@ -12,37 +16,19 @@ pub mod metrics;
 pub mod profile;
 pub mod protocol;
 pub mod report;
-pub mod runner;
+pub mod run;
 pub mod server;
 pub mod transport;
 #[cfg(feature = "tui")]
 pub mod tui;
-pub mod validate;
 pub mod workload;
 
-/// What the process exits with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    Ok,
-    /// A threshold or regression check failed.
-    Failed,
-    /// Usage, configuration or runtime error.
-    Error,
-    /// Stopped by a signal (whatever was measured is kept, no baseline is
-    /// written): 128 + the signal's number, as a shell reports it.
-    Stopped(engine::stop::StopSignal),
-}
+/// The unit tests count allocations as the binary does.
+#[cfg(test)]
+#[global_allocator]
+static TEST_ALLOCATOR: metrics::alloc::Installed = metrics::alloc::counting_allocator();
 
-impl Exit {
-    pub fn code(self) -> u8 {
-        match self {
-            Exit::Ok => 0,
-            Exit::Failed => 1,
-            Exit::Error => 2,
-            Exit::Stopped(signal) => signal.exit_code(),
-        }
-    }
-}
+pub use run::Exit;
 
 /// Runs the command line; prints errors to stderr and maps them to exit
 /// codes. A command stopped by a signal exits with that signal's code,
@@ -50,7 +36,7 @@ impl Exit {
 /// targets' process groups are ended on the way out.
 pub fn run(cli: cli::Cli) -> Exit {
     transport::limits::raise_fd_limit();
-    let result = runner::dispatch(cli);
+    let result = cli::dispatch::dispatch(cli);
     transport::group::end_all();
     let stopped = engine::stop::process().signal();
     // An error may quote the target (its stderr, what it sent).

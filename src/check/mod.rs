@@ -5,16 +5,16 @@
 //! are not compared unless forced.
 
 pub mod baseline;
-pub mod commands;
-pub mod format;
+pub mod formats;
 pub mod outliers;
 pub mod project;
+pub mod quick;
 pub mod stats;
 pub mod verdict;
 
 use crate::report::RunReport;
 use serde::{Deserialize, Serialize};
-use verdict::{judge_without, CheckMetric, MetricVerdict, Status, Thresholds};
+use verdict::{judge_change_without, GateMetric, MetricVerdict, RegressionThresholds, Status};
 
 /// One workload's verdict: every metric, plus what differs between the
 /// environments the two sides ran in.
@@ -48,7 +48,7 @@ pub fn compare_runs(
     workload: &str,
     base: &[RunReport],
     cur: &[RunReport],
-    thresholds: &Thresholds,
+    thresholds: &RegressionThresholds,
 ) -> Comparison {
     let per_interval = stats::interval_rank(base.len(), cur.len()).is_none();
     let mut notes = Vec::new();
@@ -72,14 +72,14 @@ pub fn compare_runs(
         notes.extend(environment_notes(b, c));
     }
     let mut kept_outliers = Vec::new();
-    let metrics: Vec<MetricVerdict> = CheckMetric::ALL
+    let metrics: Vec<MetricVerdict> = GateMetric::ALL
         .iter()
         .map(|m| {
             let s = samples(*m, (base, &base_out), (cur, &cur_out), per_interval);
             if s.outliers_kept {
                 kept_outliers.push(m.name());
             }
-            judge_without(
+            judge_change_without(
                 *m,
                 thresholds.get(*m),
                 &s.base,
@@ -95,7 +95,7 @@ pub fn compare_runs(
             stats::CONFIDENCE * 100.0
         ));
     }
-    if let Some(t) = metrics.iter().find(|v| v.metric == CheckMetric::Throughput) {
+    if let Some(t) = metrics.iter().find(|v| v.metric == GateMetric::Throughput) {
         let (n, m) = (t.baseline_samples, t.current_samples);
         if n > 0 && m > 0 && stats::interval_rank(n, m).is_none() {
             notes.push(format!(
@@ -133,7 +133,7 @@ struct Samples {
 /// are outliers in this metric, unless leaving them out would leave too few
 /// runs for an interval.
 fn samples(
-    m: CheckMetric,
+    m: GateMetric,
     (base, base_out): Strays,
     (cur, cur_out): Strays,
     per_interval: bool,

@@ -12,8 +12,8 @@
 //! more than a factor of e^0.35 = 1.42 to count.
 
 use super::baseline::{MetricNoise, Noise, OutlierRun};
-use super::format::value;
-use super::verdict::CheckMetric;
+use super::formats::value;
+use super::verdict::GateMetric;
 use crate::report::RunReport;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -37,7 +37,7 @@ pub const MAX_EXTRA_RUNS: u32 = 2;
 /// One run's value that strays from the others' median.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outlier {
-    pub metric: CheckMetric,
+    pub metric: GateMetric,
     pub value: f64,
     pub median: f64,
     /// Distance from the median in robust standard deviations.
@@ -62,7 +62,7 @@ pub fn scaled_mad(values: &[f64], median: f64) -> f64 {
 }
 
 /// Which of `values` are outliers, by index, with their scores.
-pub fn outliers(metric: CheckMetric, values: &[f64]) -> Vec<(usize, Outlier)> {
+pub fn outliers(metric: GateMetric, values: &[f64]) -> Vec<(usize, Outlier)> {
     if values.len() < MIN_RUNS || values.iter().any(|v| !v.is_finite()) {
         return Vec::new();
     }
@@ -108,7 +108,7 @@ pub fn outliers(metric: CheckMetric, values: &[f64]) -> Vec<(usize, Outlier)> {
 /// with the most extreme outlier first.
 pub fn of_runs(runs: &[RunReport]) -> Vec<(usize, Vec<Outlier>)> {
     let mut by_run: BTreeMap<usize, Vec<Outlier>> = BTreeMap::new();
-    for m in CheckMetric::ALL {
+    for m in GateMetric::ALL {
         let (index, values): (Vec<usize>, Vec<f64>) = runs
             .iter()
             .enumerate()
@@ -126,7 +126,7 @@ pub fn of_runs(runs: &[RunReport]) -> Vec<(usize, Vec<Outlier>)> {
 
 /// How noisy these runs are, per metric, and how many runs it took.
 pub fn noise(runs: &[RunReport], runs_made: u32, rerun: Vec<OutlierRun>) -> Noise {
-    let metrics = CheckMetric::ALL
+    let metrics = GateMetric::ALL
         .iter()
         .filter_map(|m| {
             let values: Vec<f64> = runs.iter().filter_map(|r| m.of_run(r)).collect();

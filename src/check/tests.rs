@@ -1,7 +1,7 @@
 //! Comparisons of whole runs and baseline files that cannot be read.
 
 use super::baseline::{Baseline, BaselineError, RunSettings};
-use super::verdict::{CheckMetric, MetricVerdict, Severity, Status, Thresholds};
+use super::verdict::{GateMetric, MetricVerdict, RegressionThresholds, Severity, Status};
 use super::*;
 use crate::engine::{RunOutcome, StopReason, TargetInfo};
 use crate::metrics::recorder::{EngineStatus, Recorder};
@@ -67,14 +67,14 @@ pub(crate) fn hand_made(throughput: f64, p50_us: u64, p99_us: u64) -> RunReport 
     r
 }
 
-fn verdict_of(c: &Comparison, m: CheckMetric) -> &MetricVerdict {
+fn verdict_of(c: &Comparison, m: GateMetric) -> &MetricVerdict {
     c.metrics
         .iter()
         .find(|v| v.metric == m)
         .expect("metric present")
 }
 
-fn status_of(c: &Comparison, m: CheckMetric) -> Status {
+fn status_of(c: &Comparison, m: GateMetric) -> Status {
     verdict_of(c, m).status
 }
 
@@ -89,15 +89,15 @@ async fn repeated_runs_compare_run_by_run() {
         .iter()
         .map(|f| run(100, (1500.0 * f) as u64, 2, &[1.0]))
         .collect();
-    let c = compare_runs("w", &base, &slow, &Thresholds::default());
+    let c = compare_runs("w", &base, &slow, &RegressionThresholds::default());
     assert!(c.regressed());
-    assert_eq!(status_of(&c, CheckMetric::P50), Status::Regressed);
-    assert_eq!(status_of(&c, CheckMetric::Throughput), Status::Unchanged);
-    assert_eq!(status_of(&c, CheckMetric::Memory), Status::NotMeasured);
-    let p50 = verdict_of(&c, CheckMetric::P50);
+    assert_eq!(status_of(&c, GateMetric::P50), Status::Regressed);
+    assert_eq!(status_of(&c, GateMetric::Throughput), Status::Unchanged);
+    assert_eq!(status_of(&c, GateMetric::Memory), Status::NotMeasured);
+    let p50 = verdict_of(&c, GateMetric::P50);
     assert_eq!(p50.baseline_samples, 5);
     assert!(c.notes.is_empty(), "{:?}", c.notes);
-    let same = compare_runs("w", &base, &base, &Thresholds::default());
+    let same = compare_runs("w", &base, &base, &RegressionThresholds::default());
     assert!(!same.regressed());
 }
 
@@ -114,28 +114,28 @@ async fn three_runs_a_side_are_too_few_and_fall_back_to_intervals() {
         "w",
         &three(1000, 2),
         &three(1500, 2),
-        &Thresholds::default(),
+        &RegressionThresholds::default(),
     );
     assert_eq!(
         c.notes,
         vec!["3 run(s) vs 3: spread taken from one-second intervals"]
     );
-    assert_eq!(verdict_of(&c, CheckMetric::P50).current_samples, 6);
-    assert_eq!(status_of(&c, CheckMetric::P50), Status::Regressed);
+    assert_eq!(verdict_of(&c, GateMetric::P50).current_samples, 6);
+    assert_eq!(status_of(&c, GateMetric::P50), Status::Regressed);
     // One second a run: three samples a side, and the table says why
     // nothing can be significant.
     let c = compare_runs(
         "w",
         &three(1000, 1),
         &three(1500, 1),
-        &Thresholds::default(),
+        &RegressionThresholds::default(),
     );
     assert!(
         c.notes[1].starts_with("3 sample(s) vs 3: too few for a 98 % interval"),
         "{:?}",
         c.notes
     );
-    assert_eq!(status_of(&c, CheckMetric::P50), Status::Noisy);
+    assert_eq!(status_of(&c, GateMetric::P50), Status::Noisy);
 }
 
 fn tput(runs: &[f64]) -> Vec<RunReport> {
@@ -149,8 +149,13 @@ const STEADY: [f64; 5] = [62610.0, 62300.5, 62890.1, 62100.7, 62450.3];
 #[tokio::test(start_paused = true)]
 async fn one_outlier_run_neither_flips_the_verdict_nor_blows_up_the_change() {
     for (base, cur) in [(STEADY, WITH_OUTLIER), (WITH_OUTLIER, STEADY)] {
-        let c = compare_runs("echo", &tput(&base), &tput(&cur), &Thresholds::default());
-        let t = verdict_of(&c, CheckMetric::Throughput);
+        let c = compare_runs(
+            "echo",
+            &tput(&base),
+            &tput(&cur),
+            &RegressionThresholds::default(),
+        );
+        let t = verdict_of(&c, GateMetric::Throughput);
         assert_eq!(t.status, Status::Unchanged, "{t:?}");
         assert!(t.change.expect("change").abs() < 0.01, "{t:?}");
         assert_eq!(t.severity, Severity::Negligible);
@@ -181,9 +186,9 @@ async fn outliers_on_both_sides_are_kept_when_too_few_runs_would_remain() {
         "echo",
         &tput(&WITH_OUTLIER),
         &tput(&WITH_OUTLIER),
-        &Thresholds::default(),
+        &RegressionThresholds::default(),
     );
-    let t = verdict_of(&c, CheckMetric::Throughput);
+    let t = verdict_of(&c, GateMetric::Throughput);
     assert_eq!((t.baseline_samples, t.current_samples), (5, 5));
     assert_eq!(t.status, Status::Unchanged);
     assert_eq!(
@@ -202,16 +207,21 @@ async fn a_genuine_twenty_percent_drop_is_caught_despite_an_outlier() {
         "echo",
         &tput(&STEADY),
         &tput(&slower),
-        &Thresholds::default(),
+        &RegressionThresholds::default(),
     );
-    assert_eq!(status_of(&c, CheckMetric::Throughput), Status::Regressed);
+    assert_eq!(status_of(&c, GateMetric::Throughput), Status::Regressed);
     // One run of the slower side wildly fast (the direction that would hide
     // the drop) or wildly slow: still caught, still about -18 %.
     for wild in [200_000.0, 3000.0] {
         let mut cur = slower.clone();
         cur[2] = wild;
-        let c = compare_runs("echo", &tput(&STEADY), &tput(&cur), &Thresholds::default());
-        let t = verdict_of(&c, CheckMetric::Throughput);
+        let c = compare_runs(
+            "echo",
+            &tput(&STEADY),
+            &tput(&cur),
+            &RegressionThresholds::default(),
+        );
+        let t = verdict_of(&c, GateMetric::Throughput);
         assert_eq!(t.status, Status::Regressed, "{wild}: {t:?}");
         assert!((t.change.expect("change") + 0.18).abs() < 0.005, "{t:?}");
         assert_eq!(t.severity_label(), "high");
@@ -225,9 +235,9 @@ async fn a_rise_in_throughput_is_an_improvement_never_a_regression() {
         "echo",
         &tput(&STEADY),
         &tput(&faster),
-        &Thresholds::default(),
+        &RegressionThresholds::default(),
     );
-    let t = verdict_of(&c, CheckMetric::Throughput);
+    let t = verdict_of(&c, GateMetric::Throughput);
     assert_eq!(t.status, Status::Improved);
     assert_eq!(t.severity_label(), "improvement (critical)");
     assert!(!c.regressed());
@@ -241,20 +251,20 @@ async fn single_runs_use_their_intervals_as_the_spread() {
         "w",
         std::slice::from_ref(&base),
         &[noisy],
-        &Thresholds::default(),
+        &RegressionThresholds::default(),
     );
     assert!(c.notes[0].contains("one-second intervals"), "{:?}", c.notes);
     let p50 = c
         .metrics
         .iter()
-        .find(|v| v.metric == CheckMetric::P50)
+        .find(|v| v.metric == GateMetric::P50)
         .expect("p50");
     assert_eq!(p50.current_samples, 10);
     // About +25 %, but scattered from -60 % to +150 %: not a verdict.
     assert_eq!(p50.status, Status::Noisy, "{p50:?}");
     let steady = run(100, 1300, 10, &[1.0, 1.03, 0.97]);
-    let c = compare_runs("w", &[base], &[steady], &Thresholds::default());
-    assert_eq!(status_of(&c, CheckMetric::P50), Status::Regressed);
+    let c = compare_runs("w", &[base], &[steady], &RegressionThresholds::default());
+    assert_eq!(status_of(&c, GateMetric::P50), Status::Regressed);
 }
 
 #[tokio::test(start_paused = true)]
@@ -269,13 +279,13 @@ async fn one_run_against_repeated_runs_uses_intervals_on_both_sides() {
         "w",
         std::slice::from_ref(&base),
         &cur,
-        &Thresholds::default(),
+        &RegressionThresholds::default(),
     );
     assert!(c.notes[0].contains("1 run(s) vs 3"), "{:?}", c.notes);
     let p50 = c
         .metrics
         .iter()
-        .find(|v| v.metric == CheckMetric::P50)
+        .find(|v| v.metric == GateMetric::P50)
         .expect("p50");
     assert_eq!((p50.baseline_samples, p50.current_samples), (10, 6));
     assert!(!c.regressed(), "{c:?}");
@@ -283,8 +293,8 @@ async fn one_run_against_repeated_runs_uses_intervals_on_both_sides() {
         .iter()
         .map(|f| run(100, (1400.0 * f) as u64, 2, &[1.0]))
         .collect();
-    let c = compare_runs("w", &[base], &slow, &Thresholds::default());
-    assert_eq!(status_of(&c, CheckMetric::P50), Status::Regressed);
+    let c = compare_runs("w", &[base], &slow, &RegressionThresholds::default());
+    assert_eq!(status_of(&c, GateMetric::P50), Status::Regressed);
 }
 
 #[tokio::test(start_paused = true)]
@@ -363,13 +373,15 @@ fn project_thresholds_override_only_what_they_name() {
     .expect("write");
     let p = project::Project::load(dir.path()).expect("project");
     assert_eq!(p.check.workloads, vec!["echo".to_string()]);
-    assert_eq!(p.check.thresholds.get(CheckMetric::P99), 0.5);
-    assert_eq!(p.check.thresholds.get(CheckMetric::Throughput), 0.10);
+    assert_eq!(p.check.thresholds.get(GateMetric::P99), 0.5);
+    assert_eq!(p.check.thresholds.get(GateMetric::Throughput), 0.10);
     std::fs::write(
         dir.path().join("mcptop.toml"),
         "[check.thresholds]\np42 = 0.5\n",
     )
     .expect("write");
-    let e = project::Project::load(dir.path()).expect_err("unknown metric");
+    let e = project::Project::load(dir.path())
+        .expect_err("unknown metric")
+        .to_string();
     assert!(e.contains("mcptop.toml") && e.contains("p42"), "{e}");
 }

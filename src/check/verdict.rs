@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum CheckMetric {
+pub enum GateMetric {
     Throughput,
     P50,
     P95,
@@ -22,36 +22,36 @@ pub enum CheckMetric {
     AllocsPerRequest,
 }
 
-impl CheckMetric {
-    pub const ALL: [CheckMetric; 7] = [
-        CheckMetric::Throughput,
-        CheckMetric::P50,
-        CheckMetric::P95,
-        CheckMetric::P99,
-        CheckMetric::ErrorRate,
-        CheckMetric::Memory,
-        CheckMetric::AllocsPerRequest,
+impl GateMetric {
+    pub const ALL: [GateMetric; 7] = [
+        GateMetric::Throughput,
+        GateMetric::P50,
+        GateMetric::P95,
+        GateMetric::P99,
+        GateMetric::ErrorRate,
+        GateMetric::Memory,
+        GateMetric::AllocsPerRequest,
     ];
 
     pub fn name(self) -> &'static str {
         match self {
-            CheckMetric::Throughput => "throughput",
-            CheckMetric::P50 => "p50",
-            CheckMetric::P95 => "p95",
-            CheckMetric::P99 => "p99",
-            CheckMetric::ErrorRate => "error_rate",
-            CheckMetric::Memory => "memory",
-            CheckMetric::AllocsPerRequest => "allocs_per_request",
+            GateMetric::Throughput => "throughput",
+            GateMetric::P50 => "p50",
+            GateMetric::P95 => "p95",
+            GateMetric::P99 => "p99",
+            GateMetric::ErrorRate => "error_rate",
+            GateMetric::Memory => "memory",
+            GateMetric::AllocsPerRequest => "allocs_per_request",
         }
     }
 
     pub fn higher_is_better(self) -> bool {
-        self == CheckMetric::Throughput
+        self == GateMetric::Throughput
     }
 
     pub fn scale(self) -> Scale {
         match self {
-            CheckMetric::ErrorRate => Scale::Difference,
+            GateMetric::ErrorRate => Scale::Difference,
             _ => Scale::Ratio,
         }
     }
@@ -60,11 +60,11 @@ impl CheckMetric {
     /// error rate +0.1 percentage point; allocations per request +10 %.
     pub fn default_threshold(self) -> f64 {
         match self {
-            CheckMetric::Throughput => 0.10,
-            CheckMetric::P50 | CheckMetric::P95 | CheckMetric::P99 => 0.20,
-            CheckMetric::ErrorRate => 0.001,
-            CheckMetric::Memory => 0.25,
-            CheckMetric::AllocsPerRequest => 0.10,
+            GateMetric::Throughput => 0.10,
+            GateMetric::P50 | GateMetric::P95 | GateMetric::P99 => 0.20,
+            GateMetric::ErrorRate => 0.001,
+            GateMetric::Memory => 0.25,
+            GateMetric::AllocsPerRequest => 0.10,
         }
     }
 
@@ -73,18 +73,18 @@ impl CheckMetric {
         let o = &r.metrics.overall;
         let latency = |v: u64| (o.ok > 0).then_some(v as f64);
         match self {
-            CheckMetric::Throughput => Some(o.throughput_msg_per_s),
-            CheckMetric::P50 => latency(o.latency_p50_us),
-            CheckMetric::P95 => latency(o.latency_p95_us),
-            CheckMetric::P99 => latency(o.latency_p99_us),
-            CheckMetric::ErrorRate => (o.operations > 0).then_some(o.error_rate),
-            CheckMetric::Memory => r
+            GateMetric::Throughput => Some(o.throughput_msg_per_s),
+            GateMetric::P50 => latency(o.latency_p50_us),
+            GateMetric::P95 => latency(o.latency_p95_us),
+            GateMetric::P99 => latency(o.latency_p99_us),
+            GateMetric::ErrorRate => (o.operations > 0).then_some(o.error_rate),
+            GateMetric::Memory => r
                 .metrics
                 .memory
                 .as_ref()
                 .and_then(|m| m.target.as_ref().or(m.mcptop.as_ref()))
                 .map(|p| p.rss_bytes as f64),
-            CheckMetric::AllocsPerRequest => o.allocs_per_request,
+            GateMetric::AllocsPerRequest => o.allocs_per_request,
         }
     }
 
@@ -93,24 +93,24 @@ impl CheckMetric {
     pub fn of_intervals(self, r: &RunReport) -> Vec<f64> {
         let full = full_intervals(r);
         match self {
-            CheckMetric::Throughput => full.map(|i| i.throughput).collect(),
-            CheckMetric::P50 => full
+            GateMetric::Throughput => full.map(|i| i.throughput).collect(),
+            GateMetric::P50 => full
                 .filter(|i| i.completed > i.errors)
                 .map(|i| i.corrected.p50_us as f64)
                 .collect(),
-            CheckMetric::P95 => full
+            GateMetric::P95 => full
                 .filter(|i| i.completed > i.errors)
                 .map(|i| i.corrected.p95_us as f64)
                 .collect(),
-            CheckMetric::P99 => full
+            GateMetric::P99 => full
                 .filter(|i| i.completed > i.errors)
                 .map(|i| i.corrected.p99_us as f64)
                 .collect(),
-            CheckMetric::ErrorRate => full
+            GateMetric::ErrorRate => full
                 .filter(|i| i.completed > 0)
                 .map(|i| i.errors as f64 / i.completed as f64)
                 .collect(),
-            CheckMetric::Memory | CheckMetric::AllocsPerRequest => {
+            GateMetric::Memory | GateMetric::AllocsPerRequest => {
                 self.of_run(r).into_iter().collect()
             }
         }
@@ -120,12 +120,12 @@ impl CheckMetric {
 /// Thresholds per metric, as fractions (0.1 = 10 %), error rate absolute.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Thresholds(pub BTreeMap<CheckMetric, f64>);
+pub struct RegressionThresholds(pub BTreeMap<GateMetric, f64>);
 
-impl Default for Thresholds {
+impl Default for RegressionThresholds {
     fn default() -> Self {
-        Thresholds(
-            CheckMetric::ALL
+        RegressionThresholds(
+            GateMetric::ALL
                 .iter()
                 .map(|m| (*m, m.default_threshold()))
                 .collect(),
@@ -133,8 +133,8 @@ impl Default for Thresholds {
     }
 }
 
-impl Thresholds {
-    pub fn get(&self, m: CheckMetric) -> f64 {
+impl RegressionThresholds {
+    pub fn get(&self, m: GateMetric) -> f64 {
         self.0.get(&m).copied().unwrap_or(m.default_threshold())
     }
 }
@@ -204,7 +204,7 @@ impl Severity {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricVerdict {
-    pub metric: CheckMetric,
+    pub metric: GateMetric,
     pub baseline_median: f64,
     pub current_median: f64,
     pub baseline_samples: usize,
@@ -223,14 +223,19 @@ pub fn full_intervals(r: &RunReport) -> impl Iterator<Item = &IntervalStats> {
     r.metrics.intervals.iter().filter(|i| i.length_s >= 0.5)
 }
 
-pub fn judge(metric: CheckMetric, threshold: f64, base: &[f64], cur: &[f64]) -> MetricVerdict {
-    judge_without(metric, threshold, base, cur, (base, cur))
+pub fn judge_change(
+    metric: GateMetric,
+    threshold: f64,
+    base: &[f64],
+    cur: &[f64],
+) -> MetricVerdict {
+    judge_change_without(metric, threshold, base, cur, (base, cur))
 }
 
 /// `judge`, with the interval taken from `kept` (the samples without
 /// outlier runs) while the medians and the change keep every sample.
-pub fn judge_without(
-    metric: CheckMetric,
+pub fn judge_change_without(
+    metric: GateMetric,
     threshold: f64,
     base: &[f64],
     cur: &[f64],
@@ -290,7 +295,7 @@ impl MetricVerdict {
     }
 }
 
-fn classify(metric: CheckMetric, threshold: f64, e: &Estimate) -> Status {
+fn classify(metric: GateMetric, threshold: f64, e: &Estimate) -> Status {
     // Signed so that positive is worse.
     let worse = if metric.higher_is_better() {
         -e.change
@@ -320,7 +325,7 @@ mod tests {
 
     #[test]
     fn a_clear_throughput_drop_regresses_with_its_severity() {
-        let v = judge(CheckMetric::Throughput, 0.10, &BASE, &scaled(0.82));
+        let v = judge_change(GateMetric::Throughput, 0.10, &BASE, &scaled(0.82));
         assert_eq!(v.status, Status::Regressed);
         assert_eq!(v.severity, Severity::High);
         let change = v.change.expect("change");
@@ -331,7 +336,7 @@ mod tests {
 
     #[test]
     fn a_clear_latency_improvement_is_not_a_regression() {
-        let v = judge(CheckMetric::P99, 0.20, &BASE, &scaled(0.5));
+        let v = judge_change(GateMetric::P99, 0.20, &BASE, &scaled(0.5));
         assert_eq!(v.status, Status::Improved);
         assert_eq!(v.severity, Severity::Critical);
     }
@@ -342,7 +347,7 @@ mod tests {
         // left out here: this is the statistic's own robustness).
         let wild = [1000.0, 1010.0, 50.0, 1005.0, 995.0];
         for (base, cur) in [(&BASE, &wild), (&wild, &BASE)] {
-            let v = judge(CheckMetric::Throughput, 0.10, base, cur);
+            let v = judge_change(GateMetric::Throughput, 0.10, base, cur);
             assert_eq!(v.status, Status::Unchanged, "{v:?}");
             assert_eq!(v.severity, Severity::Negligible, "{v:?}");
             assert!(v.change.expect("change").abs() < 0.01, "{v:?}");
@@ -351,13 +356,13 @@ mod tests {
 
     #[test]
     fn a_genuine_twenty_percent_shift_is_still_caught() {
-        let v = judge(CheckMetric::P95, 0.10, &BASE, &scaled(1.2));
+        let v = judge_change(GateMetric::P95, 0.10, &BASE, &scaled(1.2));
         assert_eq!(v.status, Status::Regressed);
         assert!((v.change.expect("change") - 0.2).abs() < 1e-9);
         // ... also with one wild run on the side the shift goes to.
         let mut cur = scaled(1.2);
         cur[1] = 50_000.0;
-        let v = judge(CheckMetric::P95, 0.10, &BASE, &cur);
+        let v = judge_change(GateMetric::P95, 0.10, &BASE, &cur);
         assert_eq!(v.status, Status::Regressed, "{v:?}");
         assert!((v.change.expect("change") - 0.2).abs() < 0.01, "{v:?}");
     }
@@ -365,7 +370,7 @@ mod tests {
     #[test]
     fn noise_only_passes() {
         let cur = [1003.0, 996.0, 1008.0, 992.0, 1001.0];
-        let v = judge(CheckMetric::P50, 0.20, &BASE, &cur);
+        let v = judge_change(GateMetric::P50, 0.20, &BASE, &cur);
         assert_eq!(v.status, Status::Unchanged);
         assert_eq!(v.severity, Severity::Negligible);
     }
@@ -374,7 +379,7 @@ mod tests {
     fn beyond_the_threshold_but_not_significant_is_noisy_not_regressed() {
         // Medians +30 %, but the runs scatter from -20 % to +100 %.
         let cur = [800.0, 2000.0, 1100.0, 1600.0, 1300.0];
-        let v = judge(CheckMetric::P99, 0.20, &BASE, &cur);
+        let v = judge_change(GateMetric::P99, 0.20, &BASE, &cur);
         assert!(v.change.expect("change") > 0.2, "{v:?}");
         assert_eq!(v.status, Status::Noisy);
     }
@@ -382,7 +387,7 @@ mod tests {
     #[test]
     fn significant_but_below_the_threshold_passes() {
         // A steady +5 % latency: real, but within the 20 % budget.
-        let v = judge(CheckMetric::P50, 0.20, &BASE, &scaled(1.05));
+        let v = judge_change(GateMetric::P50, 0.20, &BASE, &scaled(1.05));
         assert!(v.ci_low.expect("lo") > 0.0, "significant: {v:?}");
         assert_eq!(v.status, Status::Unchanged);
         assert_eq!(v.severity, Severity::Low);
@@ -390,22 +395,22 @@ mod tests {
 
     #[test]
     fn error_rate_is_judged_in_percentage_points() {
-        let v = judge(CheckMetric::ErrorRate, 0.001, &[0.0; 5], &[0.02; 5]);
+        let v = judge_change(GateMetric::ErrorRate, 0.001, &[0.0; 5], &[0.02; 5]);
         assert_eq!(v.status, Status::Regressed);
         assert_eq!(v.severity, Severity::Critical);
-        let v = judge(CheckMetric::ErrorRate, 0.001, &[0.0; 5], &[0.0005; 5]);
+        let v = judge_change(GateMetric::ErrorRate, 0.001, &[0.0; 5], &[0.0005; 5]);
         assert_eq!(v.status, Status::Unchanged);
     }
 
     #[test]
     fn throughput_falling_to_zero_regresses() {
-        let v = judge(CheckMetric::Throughput, 0.10, &BASE, &[0.0, 0.0]);
+        let v = judge_change(GateMetric::Throughput, 0.10, &BASE, &[0.0, 0.0]);
         assert_eq!(v.status, Status::Regressed);
     }
 
     #[test]
     fn a_metric_missing_on_either_side_is_not_measured() {
-        let v = judge(CheckMetric::Memory, 0.25, &[], &BASE);
+        let v = judge_change(GateMetric::Memory, 0.25, &[], &BASE);
         assert_eq!(v.status, Status::NotMeasured);
     }
 

@@ -5,12 +5,19 @@
 use super::*;
 use crate::client::CallError;
 use crate::metrics::new_histogram;
+use crate::metrics::snapshot::{LoadNow, Phase, ProtocolCounters};
+use crate::metrics::{EngineStatus, Recorder, Sample};
 use crate::protocol::jsonrpc::PreparedRequest;
 use crate::protocol::Era;
+use crate::transport::Connected;
 use crate::transport::Session;
 use futures_util::future::BoxFuture;
+use scheduler::LoadCounters;
+use std::sync::atomic::Ordering;
 use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::Arc;
 use std::sync::Mutex;
+use tokio::time::Instant;
 
 /// What the scripted server does with one request: answer after `delay`,
 /// with `result`.
@@ -154,6 +161,7 @@ async fn run_with(
         snapshots: snap_tx,
         tick: Duration::from_secs(1),
         stop,
+        resources: None,
     })
     .await
     .expect("run");

@@ -1,11 +1,18 @@
-//! Measurement: samples in, percentiles, rates and warnings out. This is the
-//! only place percentiles, rates and slopes are computed; the TUI, the
-//! headless printer and every exporter read the `Snapshot` and `RunMetrics`
-//! made here.
+//! Measurement: samples in, percentiles, rates and warnings out; and the
+//! resources a run uses (processes sampled from the OS, allocations counted
+//! by the counting allocator the binary installs). This is the only place
+//! percentiles, rates and slopes are computed; the TUI, the headless
+//! printer and every exporter read the `Snapshot` and `RunMetrics` made
+//! here, complete when they are made.
 
+pub mod alloc;
+pub mod connections;
+pub mod process;
 pub mod recorder;
 pub mod resources;
+pub mod sampler;
 pub mod snapshot;
+pub mod units;
 
 use crate::client::CallError;
 use hdrhistogram::Histogram;

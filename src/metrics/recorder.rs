@@ -1,17 +1,20 @@
 //! The recorder: HDR histograms per operation, cumulative and per interval,
 //! errors by kind, send lateness, and the warnings they imply. Plain data in
 //! (samples and engine status with explicit instants), so tests drive it
-//! exactly. Memory is bounded: histograms have fixed size and the interval
-//! history is a ring.
+//! exactly. With a resource monitor, every snapshot and the run's metrics
+//! also carry memory and allocator figures, filled in as they are made.
+//! Memory is bounded: histograms have fixed size and the interval history
+//! is a ring.
 
+use super::sampler::ResourceMonitor;
 use super::snapshot::{
     AllocatorStats, IntervalStats, LoadNow, MemoryStats, OpSummary, Phase, ProtocolCounters,
     Snapshot,
 };
+use super::units::fmt_us;
 use super::{encode_histogram, log_buckets, new_histogram, percentiles, ErrorKind, Sample};
 use crate::protocol::escape::escape_bounded;
 use crate::protocol::jsonrpc::MAX_MESSAGE_CHARS;
-use crate::report::text::fmt_us;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::btree_map::Entry;
@@ -81,6 +84,8 @@ pub struct Recorder {
     warmup_samples: u64,
     last_status: EngineStatus,
     stopped_at: Option<Instant>,
+    /// Processes and allocations, when they are measured.
+    resources: Option<ResourceMonitor>,
 }
 
 /// Everything measured in a run, as the result file stores it.
@@ -188,7 +193,15 @@ impl Recorder {
             warmup_samples: 0,
             last_status: EngineStatus::default(),
             stopped_at: None,
+            resources: None,
         }
+    }
+
+    /// Adds memory and allocator figures from `monitor` to every snapshot
+    /// and to the run's metrics.
+    pub fn with_resources(mut self, monitor: Option<ResourceMonitor>) -> Recorder {
+        self.resources = monitor;
+        self
     }
 
     pub fn record(&mut self, s: &Sample) {
@@ -389,7 +402,7 @@ impl Recorder {
             .collect();
         errors.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         let history_from = self.history.len().saturating_sub(600);
-        Snapshot {
+        let mut snapshot = Snapshot {
             phase: status.phase,
             elapsed: if status.phase >= Phase::Measuring {
                 self.measured(now)
@@ -421,7 +434,12 @@ impl Recorder {
             max_send_lag_us: self.max_send_lag_us,
             memory: None,
             allocator: None,
+            connections: None,
+        };
+        if let Some(monitor) = &self.resources {
+            monitor.complete(&mut snapshot);
         }
+        snapshot
     }
 
     /// Marks the end of measuring; later ticks do not extend the duration.
@@ -461,7 +479,7 @@ impl Recorder {
             })
             .collect();
         let per_sec = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
-        RunMetrics {
+        let mut metrics = RunMetrics {
             duration_s: secs,
             achieved_rate: overall.throughput_msg_per_s,
             overall,
@@ -479,7 +497,11 @@ impl Recorder {
             intervals: self.history.iter().cloned().collect(),
             memory: None,
             allocator: None,
+        };
+        if let Some(monitor) = &self.resources {
+            monitor.finish(&mut metrics);
         }
+        metrics
     }
 }
 

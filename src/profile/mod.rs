@@ -1,16 +1,13 @@
-//! What a run costs: CPU profiles rendered as flame graphs (mcptop itself
-//! through `pprof`'s in-process sampler, other processes through `perf`),
-//! the counting global allocator, and process sampling (RSS, CPU, threads,
-//! fds). `capture_self` is the one call a view needs to profile mcptop while
-//! a run goes on; it blocks, so call it from a background thread.
+//! Where a run's CPU time goes: CPU profiles rendered as flame graphs
+//! (mcptop itself through `pprof`'s in-process sampler, other processes
+//! through `perf`). `capture_self` is the one call a view needs to profile
+//! mcptop while a run goes on; it blocks, so call it from a background
+//! thread.
 
-pub mod alloc;
-pub mod command;
 pub mod flame;
+pub mod measured;
 #[cfg(target_os = "linux")]
 pub mod perf;
-pub mod process;
-pub mod sampler;
 
 use flame::Folded;
 use std::path::{Path, PathBuf};

@@ -3,8 +3,9 @@
 //! Markdown tables).
 
 use super::junit::{self, Case, Suite};
-use super::text::{describe_stop, fmt_us};
+use super::text::describe_stop;
 use super::RunReport;
+use crate::metrics::units::fmt_us;
 use crate::protocol::escape::{escape_line, escape_text};
 use std::fmt::Write;
 
@@ -76,6 +77,17 @@ pub fn markdown(r: &RunReport) -> String {
             m.sent_rate, m.achieved_rate, m.late_sends
         );
     }
+    markdown_errors(&mut out, r);
+    markdown_thresholds(&mut out, r);
+    for w in &m.warnings {
+        let _ = writeln!(out, "\n> warning: {}", escape_line(w));
+    }
+    out
+}
+
+/// The errors table and protocol violations, when there are any.
+fn markdown_errors(out: &mut String, r: &RunReport) {
+    let m = &r.metrics;
     if !m.overall.errors_by_kind.is_empty() {
         let _ = writeln!(out, "\n| error | count | first message |\n|---|---:|---|");
         for (kind, n) in &m.overall.errors_by_kind {
@@ -95,6 +107,10 @@ pub fn markdown(r: &RunReport) -> String {
             m.protocol.violations
         );
     }
+}
+
+/// The thresholds table, when the workload has thresholds.
+fn markdown_thresholds(out: &mut String, r: &RunReport) {
     if !r.thresholds.is_empty() {
         let _ = writeln!(
             out,
@@ -115,10 +131,6 @@ pub fn markdown(r: &RunReport) -> String {
             );
         }
     }
-    for w in &m.warnings {
-        let _ = writeln!(out, "\n> warning: {}", escape_line(w));
-    }
-    out
 }
 
 /// Target text for a Markdown table cell: escaped, with its `|` quoted.

@@ -11,9 +11,9 @@ use crate::engine::{RunOutcome, StopReason, TargetInfo};
 use crate::metrics::recorder::OpMetrics;
 use crate::metrics::RunMetrics;
 use crate::workload::spec::WorkloadSpec;
-use crate::workload::{Bound, LoadShape, Metric, Threshold, Workload};
+use crate::workload::{Bound, LoadShape, Threshold, ThresholdMetric, Workload};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub const SCHEMA: &str = "mcptop.run";
 pub const SCHEMA_VERSION: u32 = 1;
@@ -112,7 +112,7 @@ impl RunReport {
         let thresholds: Vec<ThresholdVerdict> = workload
             .thresholds
             .iter()
-            .map(|t| judge(t, &metrics))
+            .map(|t| check_threshold(t, &metrics))
             .collect();
         let passed = thresholds.iter().all(|t| t.passed);
         let (shape, rate, concurrency) = match workload.shape {
@@ -152,41 +152,45 @@ impl RunReport {
         )
     }
 
-    pub fn read(path: &Path) -> Result<RunReport, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-        let report: RunReport = serde_json::from_str(&text)
-            .map_err(|e| format!("{}: not an mcptop result file: {e}", path.display()))?;
+    pub fn read(path: &Path) -> Result<RunReport, ResultFileError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ResultFileError::Unreadable {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let report: RunReport =
+            serde_json::from_str(&text).map_err(|e| ResultFileError::NotAResult {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
         if report.schema != SCHEMA || report.schema_version != SCHEMA_VERSION {
-            return Err(format!(
-                "{}: schema {} v{} is not {SCHEMA} v{SCHEMA_VERSION}",
-                path.display(),
-                report.schema,
-                report.schema_version
-            ));
+            return Err(ResultFileError::Schema {
+                path: path.to_path_buf(),
+                schema: report.schema,
+                version: report.schema_version,
+            });
         }
         Ok(report)
     }
 }
 
-fn judge(t: &Threshold, m: &RunMetrics) -> ThresholdVerdict {
+fn check_threshold(t: &Threshold, m: &RunMetrics) -> ThresholdVerdict {
     let scope = match &t.op {
         Some(label) => m.ops.iter().find(|o| &o.label == label),
         None => Some(&m.overall),
     };
     let metric_name = match t.metric {
-        Metric::Latency(q) => q.name().to_string(),
-        Metric::ErrorRate => "error_rate".into(),
-        Metric::Throughput => "throughput".into(),
+        ThresholdMetric::Latency(q) => q.name().to_string(),
+        ThresholdMetric::ErrorRate => "error_rate".into(),
+        ThresholdMetric::Throughput => "throughput".into(),
     };
     let (limit_value, at_most) = match t.bound {
         Bound::AtMost(x) => (x, true),
         Bound::AtLeast(x) => (x, false),
     };
     let fmt = |x: f64| match t.metric {
-        Metric::Latency(_) => text::fmt_us(x.round() as u64),
-        Metric::ErrorRate => format!("{:.4}%", x * 100.0),
-        Metric::Throughput => format!("{x:.1} req/s"),
+        ThresholdMetric::Latency(_) => crate::metrics::units::fmt_us(x.round() as u64),
+        ThresholdMetric::ErrorRate => format!("{:.4}%", x * 100.0),
+        ThresholdMetric::Throughput => format!("{x:.1} req/s"),
     };
     let limit = format!("{} {}", if at_most { "<=" } else { ">=" }, fmt(limit_value));
     let verdict = |actual: String, passed: bool| ThresholdVerdict {
@@ -201,24 +205,24 @@ fn judge(t: &Threshold, m: &RunMetrics) -> ThresholdVerdict {
         return verdict("operation not run".into(), false);
     };
     let value = match t.metric {
-        Metric::Latency(q) => {
+        ThresholdMetric::Latency(q) => {
             if op.ok == 0 {
                 return verdict("no successful replies".into(), false);
             }
             latency_of(op, q) as f64
         }
-        Metric::ErrorRate if t.op.is_none() => {
+        ThresholdMetric::ErrorRate if t.op.is_none() => {
             return overall_error_rate(op, m.protocol.violations, |actual, rate| {
                 verdict(actual, rate <= limit_value)
             });
         }
-        Metric::ErrorRate => {
+        ThresholdMetric::ErrorRate => {
             if op.operations == 0 {
                 return verdict("no replies".into(), false);
             }
             op.error_rate
         }
-        Metric::Throughput => op.throughput_msg_per_s,
+        ThresholdMetric::Throughput => op.throughput_msg_per_s,
     };
     let passed = if at_most {
         value <= limit_value
@@ -304,10 +308,33 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
-pub fn write_report(path: &Path, report: &RunReport) -> Result<(), String> {
-    let mut bytes = serde_json::to_vec_pretty(report).map_err(|e| e.to_string())?;
+/// Why a result file cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultFileError {
+    #[error("{}: cannot read: {reason}", path.display())]
+    Unreadable { path: PathBuf, reason: String },
+    #[error("{}: not an mcptop result file: {reason}", path.display())]
+    NotAResult { path: PathBuf, reason: String },
+    #[error("{}: schema {schema} v{version} is not {SCHEMA} v{SCHEMA_VERSION}", path.display())]
+    Schema {
+        path: PathBuf,
+        schema: String,
+        version: u32,
+    },
+    #[error("{0}")]
+    Encode(String),
+    #[error("cannot write {}: {reason}", path.display())]
+    Write { path: PathBuf, reason: String },
+}
+
+pub fn write_report(path: &Path, report: &RunReport) -> Result<(), ResultFileError> {
+    let mut bytes =
+        serde_json::to_vec_pretty(report).map_err(|e| ResultFileError::Encode(e.to_string()))?;
     bytes.push(b'\n');
-    write_atomic(path, &bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    write_atomic(path, &bytes).map_err(|e| ResultFileError::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
 }
 
 #[cfg(test)]

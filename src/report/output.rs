@@ -95,11 +95,14 @@ impl OutPath {
     /// Checks, before a run, that a result can be written here: the
     /// directory exists or can be made, and a file can be created in it (one
     /// is, and removed). A device or fifo must be writable.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), OutputError> {
         let OutPath::File(path) = self else {
             return Ok(());
         };
-        let fail = |why: String| format!("cannot write the result to {}: {why}", path.display());
+        let fail = |why: String| OutputError::Unwritable {
+            path: path.clone(),
+            why,
+        };
         let place = resolve(path).map_err(|e| fail(e.to_string()))?;
         if place.path.is_dir() {
             return Err(fail("it is a directory".into()));
@@ -152,6 +155,19 @@ fn writable(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Why a result cannot go where it was asked to.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OutputError {
+    #[error("cannot write the result to {}: {why}", path.display())]
+    Unwritable { path: PathBuf, why: String },
+    #[error("cannot write the result to stdout: {0}")]
+    Stdout(String),
+    #[error("{0}")]
+    Write(String),
+    #[error("{first}; and the fallback failed too: {second}")]
+    FallbackFailed { first: String, second: String },
+}
+
 /// Where a result ended up.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Saved {
@@ -166,31 +182,35 @@ pub enum Saved {
 
 /// Writes a result where asked, or to the fallback file if that fails. An
 /// error only when both fail.
-pub fn save(out: &OutPath, report: &RunReport) -> Result<Saved, String> {
+pub fn save(out: &OutPath, report: &RunReport) -> Result<Saved, OutputError> {
     let first = match out {
         OutPath::Stdout => write_stdout(report).map(|()| Saved::Stdout),
-        OutPath::File(path) => {
-            super::write_report(path, report).map(|()| Saved::File(path.clone()))
-        }
+        OutPath::File(path) => super::write_report(path, report)
+            .map(|()| Saved::File(path.clone()))
+            .map_err(|e| OutputError::Write(e.to_string())),
     };
     let error = match first {
         Ok(saved) => return Ok(saved),
-        Err(e) => e,
+        Err(e) => e.to_string(),
     };
     let path = fallback_path(&report.workload_id);
     match super::write_report(&path, report) {
         Ok(()) => Ok(Saved::Fallback { error, path }),
-        Err(second) => Err(format!("{error}; and the fallback failed too: {second}")),
+        Err(second) => Err(OutputError::FallbackFailed {
+            first: error,
+            second: second.to_string(),
+        }),
     }
 }
 
-fn write_stdout(report: &RunReport) -> Result<(), String> {
-    let mut bytes = serde_json::to_vec_pretty(report).map_err(|e| e.to_string())?;
+fn write_stdout(report: &RunReport) -> Result<(), OutputError> {
+    let mut bytes =
+        serde_json::to_vec_pretty(report).map_err(|e| OutputError::Stdout(e.to_string()))?;
     bytes.push(b'\n');
     let mut out = io::stdout().lock();
     out.write_all(&bytes)
         .and_then(|()| out.flush())
-        .map_err(|e| format!("cannot write the result to stdout: {e}"))
+        .map_err(|e| OutputError::Stdout(e.to_string()))
 }
 
 /// `$TMPDIR/mcptop-WORKLOAD-TIME-PID[-N].json`, a name no other file has.

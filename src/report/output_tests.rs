@@ -89,7 +89,8 @@ fn a_fifo_is_written_in_place_not_replaced() {
 fn a_path_that_cannot_be_written_is_refused_before_the_run() {
     let err = OutPath::File(PathBuf::from("/proc/nope/r.json"))
         .check()
-        .expect_err("refused");
+        .expect_err("refused")
+        .to_string();
     assert!(
         err.contains("/proc/nope/r.json") && err.contains("cannot create the directory /proc/nope"),
         "{err}"
@@ -97,7 +98,8 @@ fn a_path_that_cannot_be_written_is_refused_before_the_run() {
     let dir = tempfile::tempdir().expect("tempdir");
     let err = OutPath::File(dir.path().to_path_buf())
         .check()
-        .expect_err("a directory");
+        .expect_err("a directory")
+        .to_string();
     assert!(err.contains("it is a directory"), "{err}");
     // A new directory is made; the probe file is gone again.
     let fresh = dir.path().join("a/b/r.json");

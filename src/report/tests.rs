@@ -144,14 +144,16 @@ async fn a_report_reads_back_what_was_written() {
 #[test]
 fn reading_a_foreign_or_broken_file_names_the_problem() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let missing = RunReport::read(&dir.path().join("nope.json")).expect_err("missing");
+    let missing = RunReport::read(&dir.path().join("nope.json"))
+        .expect_err("missing")
+        .to_string();
     assert!(
         missing.contains("nope.json") && missing.contains("cannot read"),
         "{missing}"
     );
     let broken = dir.path().join("broken.json");
     std::fs::write(&broken, "{\"schema\": \"mcptop.run\",").expect("write");
-    let e = RunReport::read(&broken).expect_err("broken");
+    let e = RunReport::read(&broken).expect_err("broken").to_string();
     assert!(e.contains("not an mcptop result file"), "{e}");
 }
 

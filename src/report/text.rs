@@ -7,20 +7,11 @@
 use super::RunReport;
 use crate::engine::StopReason;
 use crate::metrics::recorder::OpMetrics;
+use crate::metrics::units::{fmt_mib, fmt_us};
+use crate::metrics::RunMetrics;
 use crate::metrics::Snapshot;
 use crate::protocol::escape::{escape_line, escape_text};
 use std::fmt::Write;
-
-/// Microseconds as a short human figure: 850µs, 12.30ms, 1.20s.
-pub fn fmt_us(us: u64) -> String {
-    if us < 1_000 {
-        format!("{us}µs")
-    } else if us < 1_000_000 {
-        format!("{:.2}ms", us as f64 / 1e3)
-    } else {
-        format!("{:.2}s", us as f64 / 1e6)
-    }
-}
 
 pub fn progress_line(s: &Snapshot) -> String {
     let mut line = format!("[{:>5.1}s] {:<9}", s.elapsed.as_secs_f64(), s.phase.name());
@@ -66,9 +57,41 @@ fn op_row(out: &mut String, op: &OpMetrics, width: usize) {
     );
 }
 
+/// The run in a few lines for a terminal: what ran, the table of
+/// operations, rates, errors, resources, warnings and thresholds.
 pub fn summary(r: &RunReport) -> String {
-    let m = &r.metrics;
     let mut out = String::new();
+    heading(&mut out, r);
+    op_table(&mut out, &r.metrics);
+    rates(&mut out, &r.metrics);
+    errors(&mut out, &r.metrics.overall);
+    let m = &r.metrics;
+    if m.protocol.violations > 0 {
+        let _ = writeln!(
+            out,
+            "protocol violations (not matched to a request; failed requests in the run's \
+             error rate): {}",
+            m.protocol.violations
+        );
+    }
+    if r.unfinished > 0 {
+        let _ = writeln!(out, "unanswered when the run ended: {}", r.unfinished);
+    }
+    resources(&mut out, m);
+    for w in &m.warnings {
+        let _ = writeln!(out, "warning: {}", escape_text(w));
+    }
+    if let StopReason::TargetExited { stderr_tail, .. } = &r.stopped_by {
+        if !stderr_tail.is_empty() {
+            let _ = writeln!(out, "target stderr (tail):\n{}", escape_text(stderr_tail));
+        }
+    }
+    thresholds(&mut out, r);
+    out
+}
+
+/// What ran against what, how long, and why it stopped.
+fn heading(out: &mut String, r: &RunReport) {
     let shape = match (r.load.rate, r.load.concurrency) {
         (Some(rate), _) => format!("open loop {rate} req/s"),
         (_, Some(c)) => format!("closed loop {c} in flight"),
@@ -90,13 +113,17 @@ pub fn summary(r: &RunReport) -> String {
     let _ = writeln!(
         out,
         "measured {:.1}s, {shape}, {} sessions, stopped: {}",
-        m.duration_s,
+        r.metrics.duration_s,
         r.load.sessions,
         describe_stop(&r.stopped_by)
     );
     if let Some(phases) = &r.connection_phases {
         let _ = writeln!(out, "connections: {}", phases.line());
     }
+}
+
+/// One row per operation (and the total when there are several).
+fn op_table(out: &mut String, m: &RunMetrics) {
     let width = m
         .ops
         .iter()
@@ -120,12 +147,16 @@ pub fn summary(r: &RunReport) -> String {
         "svc p99"
     );
     for op in &m.ops {
-        op_row(&mut out, op, width);
+        op_row(out, op, width);
     }
     if m.ops.len() > 1 {
-        op_row(&mut out, &m.overall, width);
+        op_row(out, &m.overall, width);
     }
     out.push_str("(latency from the planned start; svc = service time from the actual send)\n");
+}
+
+/// Asked, sent and achieved rates.
+fn rates(out: &mut String, m: &RunMetrics) {
     match m.asked_rate {
         Some(asked) => {
             let _ = writeln!(
@@ -141,27 +172,9 @@ pub fn summary(r: &RunReport) -> String {
             let _ = writeln!(out, "\nrate: achieved {:.1}/s", m.achieved_rate);
         }
     }
-    errors(&mut out, &m.overall);
-    if m.protocol.violations > 0 {
-        let _ = writeln!(
-            out,
-            "protocol violations (not matched to a request; failed requests in the run's \
-             error rate): {}",
-            m.protocol.violations
-        );
-    }
-    if r.unfinished > 0 {
-        let _ = writeln!(out, "unanswered when the run ended: {}", r.unfinished);
-    }
-    resources(&mut out, m);
-    for w in &m.warnings {
-        let _ = writeln!(out, "warning: {}", escape_text(w));
-    }
-    if let StopReason::TargetExited { stderr_tail, .. } = &r.stopped_by {
-        if !stderr_tail.is_empty() {
-            let _ = writeln!(out, "target stderr (tail):\n{}", escape_text(stderr_tail));
-        }
-    }
+}
+
+fn thresholds(out: &mut String, r: &RunReport) {
     for t in &r.thresholds {
         let scope =
             t.op.as_deref()
@@ -177,7 +190,6 @@ pub fn summary(r: &RunReport) -> String {
             t.actual
         );
     }
-    out
 }
 
 /// Errors by kind, each with the first message the server gave for it.
@@ -223,7 +235,7 @@ pub fn describe_stop(s: &StopReason) -> String {
 }
 
 fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+    fmt_mib(bytes as f64)
 }
 
 /// Memory and allocator lines, when they were measured.

@@ -32,23 +32,9 @@ pub async fn handle(service: Service, request: Request<Incoming>, body_timeout: 
         return service.handle(request).await;
     }
     let (parts, body) = request.into_parts();
-    let collected = tokio::time::timeout(
-        body_timeout,
-        Limited::new(body, MAX_REQUEST_BYTES).collect(),
-    );
-    let bytes = match collected.await {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(_)) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
-        Err(_) => {
-            let why = format!("request body not received within {body_timeout:?}");
-            let mut reply = plain(StatusCode::REQUEST_TIMEOUT, &why);
-            // What is left of the body would be read as the next request.
-            reply.headers_mut().insert(
-                hyper::header::CONNECTION,
-                hyper::header::HeaderValue::from_static("close"),
-            );
-            return reply;
-        }
+    let bytes = match read_body(body, body_timeout).await {
+        Ok(bytes) => bytes,
+        Err(refusal) => return refusal,
     };
     if bytes.trim_ascii_start().first() != Some(&b'[') {
         return service
@@ -112,6 +98,32 @@ pub async fn handle(service: Service, request: Request<Incoming>, body_timeout: 
         reply.headers_mut().insert("mcp-session-id", id);
     }
     reply
+}
+
+/// A POST body, whole, within `body_timeout` and the size limit; else the
+/// reply that refuses it.
+async fn read_body(body: Incoming, body_timeout: Duration) -> Result<Bytes, Reply> {
+    let collected = tokio::time::timeout(
+        body_timeout,
+        Limited::new(body, MAX_REQUEST_BYTES).collect(),
+    );
+    match collected.await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(_)) => Err(plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body too large",
+        )),
+        Err(_) => {
+            let why = format!("request body not received within {body_timeout:?}");
+            let mut reply = plain(StatusCode::REQUEST_TIMEOUT, &why);
+            // What is left of the body would be read as the next request.
+            reply.headers_mut().insert(
+                hyper::header::CONNECTION,
+                hyper::header::HeaderValue::from_static("close"),
+            );
+            Err(reply)
+        }
+    }
 }
 
 /// What rmcp answered to one message of a batch.

@@ -114,18 +114,14 @@ fn self_signed(cert_out: Option<&Path>) -> Result<Material, HttpsError> {
 /// The TLS configuration `mcptop serve` asked for: `--https` needs one,
 /// `--ws` has one when a certificate is given; its notes go to stderr.
 pub fn tls_for_serve(
-    args: &crate::cli::ServeArgs,
+    https: bool,
+    source: &CertSource<'_>,
 ) -> Result<Option<Arc<ServerConfig>>, HttpsError> {
-    let wants =
-        args.https.is_some() || args.self_signed || args.key.is_some() || args.cert.is_some();
+    let wants = https || source.self_signed || source.key.is_some() || source.cert.is_some();
     if !wants {
         return Ok(None);
     }
-    let (config, notes) = server_config(&CertSource {
-        cert: args.cert.as_deref(),
-        key: args.key.as_deref(),
-        self_signed: args.self_signed,
-    })?;
+    let (config, notes) = server_config(source)?;
     for note in notes {
         eprintln!("{note}");
     }

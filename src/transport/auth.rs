@@ -14,49 +14,17 @@ use super::http::conn::{Conn, RequestBytes};
 use super::tls::Dial;
 use super::CONNECT_TIMEOUT;
 use crate::client::CallError;
-use crate::workload::target::Endpoint;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 
-/// How requests are authorized, as the workload says.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AuthSettings {
-    Bearer(Secret),
-    ClientCredentials(ClientCredentials),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClientCredentials {
-    /// `None`: discovered from the resource server's metadata.
-    pub token_url: Option<String>,
-    pub client_id: String,
-    pub client_secret: Secret,
-    pub scope: Option<String>,
-}
+pub use crate::workload::settings::{parse_url, AuthSettings, ClientCredentials};
 
 /// Largest token or metadata reply read.
 const MAX_REPLY_BYTES: usize = 256 * 1024;
 /// A token is fetched again once this share of its lifetime has passed.
 const REFRESH_AT: f64 = 0.75;
-
-/// A URL mcptop fetches itself: `http://` or `https://`.
-pub fn parse_url(url: &str) -> Result<(bool, Endpoint), String> {
-    let (tls, rest, port) = if let Some(rest) = url.strip_prefix("https://") {
-        (true, rest, 443)
-    } else if let Some(rest) = url.strip_prefix("http://") {
-        (false, rest, 80)
-    } else {
-        return Err(format!("{url:?} is not an http:// or https:// URL"));
-    };
-    Endpoint::parse(rest, port)
-        .map(|mut e| {
-            e.tls = tls;
-            (tls, e)
-        })
-        .map_err(|e| format!("{url:?}: {e}"))
-}
 
 /// One GET or POST and its status and body.
 async fn fetch(

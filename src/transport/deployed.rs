@@ -3,23 +3,17 @@
 //! workload holds the settings (`DeployedSettings`); a run builds one
 //! `Deployed` from them and every connector shares it.
 
-use super::auth::{AuthSettings, Authorizer};
+use super::auth::Authorizer;
 use super::headers::{Header, Secret};
 use super::http::conn::RequestBytes;
 use super::phases::Phases;
-use super::tls::{self, TlsError, TlsSettings};
+use super::tls::{self, TlsError};
 use crate::client::CallError;
 use crate::workload::TargetSpec;
 use std::sync::Arc;
 use tokio_rustls::TlsConnector;
 
-/// The workload's part: headers, auth and TLS settings, already expanded.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DeployedSettings {
-    pub headers: Vec<Header>,
-    pub auth: Option<AuthSettings>,
-    pub tls: TlsSettings,
-}
+pub use crate::workload::settings::DeployedSettings;
 
 /// The run's part, shared by every session.
 #[derive(Default)]
@@ -60,17 +54,13 @@ impl Deployed {
         })
     }
 
-    /// Adds what a reader of the result must know: `--insecure`.
-    pub fn finish(&self, metrics: &mut crate::metrics::RunMetrics) {
+    /// What a reader of the result and of the live screen must know:
+    /// `--insecure`.
+    pub fn warnings(&self) -> Vec<String> {
         if self.insecure {
-            metrics.warnings.push(tls::INSECURE_WARNING.to_string());
-        }
-    }
-
-    /// Adds `--insecure` to a snapshot's warnings, for the live screen.
-    pub fn observe(&self, snapshot: &mut crate::metrics::Snapshot) {
-        if self.insecure {
-            snapshot.warnings.push(tls::INSECURE_WARNING.to_string());
+            vec![tls::INSECURE_WARNING.to_string()]
+        } else {
+            Vec::new()
         }
     }
 

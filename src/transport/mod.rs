@@ -8,7 +8,8 @@ pub mod auth;
 pub mod builtin;
 pub mod deployed;
 pub mod group;
-pub mod headers;
+/// Request headers and secrets are workload settings; transports send them.
+pub use crate::workload::headers;
 pub mod http;
 pub mod legacy_sse;
 pub mod limits;

@@ -5,11 +5,17 @@
 //! them, so these count connections, not sessions), and written to the
 //! result file as `connection_phases`.
 
-use crate::metrics::{MAX_LATENCY_US, SIGFIGS};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
+
+/// Longest time recorded, and the histograms' precision: the same as the
+/// run's latency histograms (`metrics::MAX_LATENCY_US`, `metrics::SIGFIGS`;
+/// a test there holds them equal), defined here because transports sit
+/// below metrics.
+pub const MAX_LATENCY_US: u64 = 3_600_000_000;
+pub const SIGFIGS: u8 = 3;
 
 /// The three histograms, shared by every session of a run.
 #[derive(Debug)]
@@ -62,7 +68,7 @@ impl Phases {
         record(&self.initialize, took);
     }
 
-    /// What was recorded; `None` when nothing was (stdio, builtin).
+    /// What was recorded; `None` when nothing was (the builtin server).
     pub fn summary(&self) -> Option<ConnectionPhases> {
         let phases = ConnectionPhases {
             connect: summary(&self.connect),

@@ -103,7 +103,7 @@ impl StdioConnector {
         if let Some(pgid) = pid {
             group::register(pgid);
         }
-        let (Some(stdin), Some(stdout), Some(mut stderr)) =
+        let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
             return Err(TargetError::Spawn {
@@ -111,68 +111,22 @@ impl StdioConnector {
                 reason: "child has no stdio pipes".into(),
             });
         };
-        let tail = StderrTail::default();
-        let tail_writer = tail.clone();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stderr.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-                tail_writer.push(&buf[..n]);
-            }
-        });
-
+        let tail = collect_stderr(stderr);
         let stopping = Arc::new(AtomicBool::new(false));
-        let (kill_tx, kill_rx) = oneshot::channel::<()>();
-        let (exit_tx, mut exit_rx) = mpsc::unbounded_channel::<String>();
-        let events = self.events.clone();
-        let watch_stopping = stopping.clone();
-        let watch_tail = tail.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                status = child.wait() => {
-                    let status = match status {
-                        Ok(s) => describe_status(s),
-                        Err(e) => format!("wait failed: {e}"),
-                    };
-                    let _ = exit_tx.send(status.clone());
-                    if !watch_stopping.load(Ordering::SeqCst) {
-                        // Let the stderr reader catch the last words.
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        let _ = events.send(TargetEvent::Exited {
-                            session,
-                            status,
-                            stderr_tail: watch_tail.text(),
-                        });
-                    }
-                    // What the child started may outlive it: end the group too.
-                    if let Some(pgid) = pid {
-                        group::end(pgid, std::future::ready(())).await;
-                    }
-                }
-                _ = kill_rx => match pid {
-                    Some(pgid) => {
-                        group::end(pgid, async {
-                            let _ = child.wait().await;
-                        })
-                        .await;
-                        let _ = child.start_kill();
-                        let _ = child.wait().await;
-                    }
-                    None => {
-                        let _ = child.start_kill();
-                        let _ = child.wait().await;
-                    }
-                },
-            }
-        });
+        let (kill_tx, mut exit_rx) = watch_child(
+            child,
+            session,
+            self.events.clone(),
+            stopping.clone(),
+            tail.clone(),
+        );
         let guard = ChildGuard {
             stopping: stopping.clone(),
             pgid: pid,
             kill: Some(kill_tx),
         };
 
+        let started = tokio::time::Instant::now();
         let connected = McpSession::connect(
             stdout,
             stdin,
@@ -189,23 +143,102 @@ impl StdioConnector {
                     .await
                     .ok()
                     .flatten();
-                let mut reason = format!("`{}`: {e}", self.program);
-                if let Some(status) = exit {
-                    reason.push_str(&format!("; the process {status}"));
-                }
-                let stderr = tail.text();
-                if !stderr.is_empty() {
-                    reason.push_str(&format!(
-                        "; its stderr ends with:\n{}",
-                        last_lines(&stderr, 8)
-                    ));
-                }
+                let reason = self.handshake_failure(&e.to_string(), exit, &tail.text());
                 drop(guard);
                 return Err(TargetError::Handshake { session, reason });
             }
         };
+        self.options.deployed.phases.initialize(started.elapsed());
         Ok(Connected::from_client(client, pid, Box::new(guard)))
     }
+
+    /// Why a handshake failed: the error, how the child ended if it did,
+    /// and the end of its stderr.
+    fn handshake_failure(&self, error: &str, exit: Option<String>, stderr: &str) -> String {
+        let mut reason = format!("`{}`: {error}", self.program);
+        if let Some(status) = exit {
+            reason.push_str(&format!("; the process {status}"));
+        }
+        if !stderr.is_empty() {
+            reason.push_str(&format!(
+                "; its stderr ends with:\n{}",
+                last_lines(stderr, 8)
+            ));
+        }
+        reason
+    }
+}
+
+/// Keeps the tail of a child's stderr as it comes.
+fn collect_stderr(mut stderr: tokio::process::ChildStderr) -> StderrTail {
+    let tail = StderrTail::default();
+    let tail_writer = tail.clone();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stderr.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            tail_writer.push(&buf[..n]);
+        }
+    });
+    tail
+}
+
+/// Watches a session's child until it exits (told to the engine as a
+/// target event, unless mcptop is stopping it) or is told to end (through
+/// the sender returned), and ends its process group either way. The
+/// receiver gets its exit status.
+fn watch_child(
+    mut child: tokio::process::Child,
+    session: u32,
+    events: mpsc::UnboundedSender<TargetEvent>,
+    stopping: Arc<AtomicBool>,
+    tail: StderrTail,
+) -> (oneshot::Sender<()>, mpsc::UnboundedReceiver<String>) {
+    // The child leads its own group: its pid is the group's id.
+    let pid = child.id();
+    let (kill_tx, kill_rx) = oneshot::channel::<()>();
+    let (exit_tx, exit_rx) = mpsc::unbounded_channel::<String>();
+    tokio::spawn(async move {
+        tokio::select! {
+            status = child.wait() => {
+                let status = match status {
+                    Ok(s) => describe_status(s),
+                    Err(e) => format!("wait failed: {e}"),
+                };
+                let _ = exit_tx.send(status.clone());
+                if !stopping.load(Ordering::SeqCst) {
+                    // Let the stderr reader catch the last words.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let _ = events.send(TargetEvent::Exited {
+                        session,
+                        status,
+                        stderr_tail: tail.text(),
+                    });
+                }
+                // What the child started may outlive it: end the group too.
+                if let Some(pgid) = pid {
+                    group::end(pgid, std::future::ready(())).await;
+                }
+            }
+            _ = kill_rx => match pid {
+                Some(pgid) => {
+                    group::end(pgid, async {
+                        let _ = child.wait().await;
+                    })
+                    .await;
+                    let _ = child.start_kill();
+                    let _ = child.wait().await;
+                }
+                None => {
+                    let _ = child.start_kill();
+                    let _ = child.wait().await;
+                }
+            },
+        }
+    });
+    (kill_tx, exit_rx)
 }
 
 pub fn describe_status(status: std::process::ExitStatus) -> String {

@@ -12,7 +12,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -21,15 +21,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-/// How a client checks servers' certificates.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TlsSettings {
-    /// PEM certificates trusted besides the public roots (a private CA, or a
-    /// self-signed server's own certificate).
-    pub ca_cert: Option<PathBuf>,
-    /// Accept any certificate (said on screen and in the result file).
-    pub insecure: bool,
-}
+pub use crate::workload::settings::TlsSettings;
 
 /// What `--insecure` puts on screen and in the result file.
 pub const INSECURE_WARNING: &str =

@@ -1,7 +1,8 @@
 //! The glue: owns the terminal for the whole interactive session, runs the
 //! picker and the live screen on a blocking thread of their own (so drawing
-//! never delays the load), starts runs through the runner, writes each
-//! result file, and hands the finished runs back for the summary.
+//! never delays the load), starts runs through the run service (which
+//! writes each result file), and hands the finished runs back for the
+//! summary.
 
 use super::input;
 use super::state::picker::{PickerModel, PickerOutcome};
@@ -13,7 +14,7 @@ use crate::engine::{stop, Control};
 use crate::metrics::Snapshot;
 use crate::report::output::{OutPath, Saved};
 use crate::report::{self, RunReport};
-use crate::runner::{self, View, ViewStarter};
+use crate::run::{self, RunRequest, View, ViewStarter};
 use crate::workload::TargetSpec;
 use crate::workload::{catalog, Overrides, Workload};
 use anyhow::{anyhow, Context};
@@ -33,14 +34,13 @@ pub struct RunPlan {
     pub out: PathBuf,
 }
 
-/// A run that ended and whose result file is written.
-pub struct FinishedRun {
-    pub report: RunReport,
+/// A run that ended on the live screen, with what else became of it (a
+/// baseline saved or refused, a result saved elsewhere), for the summary.
+pub struct ScreenRun {
+    pub run: run::FinishedRun,
+    /// Where the result file is (the fallback, if it could not go where asked).
     pub out: PathBuf,
-    /// What else became of it (a baseline saved or refused), for the summary.
     pub notes: Vec<String>,
-    /// The result could not go to its path and went to `out` instead.
-    pub saved_elsewhere: bool,
 }
 
 type SharedScreen = Arc<Mutex<Screen>>;
@@ -51,7 +51,7 @@ type SharedScreen = Arc<Mutex<Screen>>;
 pub async fn interactive(
     first: Option<RunPlan>,
     hooks: TuiHooks,
-) -> anyhow::Result<Vec<FinishedRun>> {
+) -> anyhow::Result<Vec<ScreenRun>> {
     let screen: SharedScreen = Arc::new(Mutex::new(
         Screen::enter().context("cannot set up the terminal")?,
     ));
@@ -75,12 +75,12 @@ async fn session(
     screen: &SharedScreen,
     first: Option<RunPlan>,
     hooks: Arc<TuiHooks>,
-) -> anyhow::Result<Vec<FinishedRun>> {
+) -> anyhow::Result<Vec<ScreenRun>> {
     let straight_run = first.is_some();
     let mut next = first;
     let mut picker = PickerModel::new(catalog::list());
     let mut used_picker = false;
-    let mut finished = Vec::new();
+    let mut done = Vec::new();
     loop {
         let plan = match next.take() {
             Some(plan) => plan,
@@ -96,21 +96,20 @@ async fn session(
         };
         picker.select(&plan.workload.name);
         match run_one(screen, &plan, hooks.clone()).await {
-            Ok((report, model)) => {
-                let (out, mut notes, saved_elsewhere) =
-                    match report::output::save(&OutPath::File(plan.out.clone()), &report) {
-                        Ok(Saved::Fallback { error, path }) => (
-                            path.clone(),
-                            vec![format!(
-                                "mcptop: error: {error}; the result is saved in {} instead",
-                                path.display()
-                            )],
-                            true,
-                        ),
-                        Ok(_) => (plan.out.clone(), Vec::new(), false),
-                        Err(e) => return Err(anyhow!(e)),
-                    };
-                notes.extend(model.baseline_asked().then(|| save_baseline(&report)));
+            Ok((finished, model)) => {
+                let (out, mut notes) = match &finished.saved {
+                    Some(Ok(Saved::Fallback { error, path })) => (
+                        path.clone(),
+                        vec![format!(
+                            "mcptop: error: {error}; the result is saved in {} instead",
+                            path.display()
+                        )],
+                    ),
+                    Some(Err(e)) => return Err(anyhow!(e.clone())),
+                    _ => (plan.out.clone(), Vec::new()),
+                };
+                let report = &finished.report;
+                notes.extend(model.baseline_asked().then(|| save_baseline(report)));
                 picker.message = Some(format!(
                     "last run: {} -> {}: {:.0} req/s, stopped: {}; result {}{}",
                     plan.workload.name,
@@ -120,11 +119,10 @@ async fn session(
                     out.display(),
                     notes.iter().map(|n| format!("; {n}")).collect::<String>()
                 ));
-                finished.push(FinishedRun {
-                    report,
+                done.push(ScreenRun {
+                    run: finished,
                     out,
                     notes,
-                    saved_elsewhere,
                 });
                 let how = model.exit.unwrap_or(LiveExit::RunEnded);
                 let back_to_picker = match how {
@@ -142,12 +140,12 @@ async fn session(
             Err(e) => picker.message = Some(format!("the run failed: {e:#}")),
         }
     }
-    Ok(finished)
+    Ok(done)
 }
 
 /// `b` asked for it: the finished run becomes its workload's baseline.
 fn save_baseline(report: &RunReport) -> String {
-    match crate::check::commands::baseline_from_run(report) {
+    match crate::check::baseline::save_run(report) {
         Ok(path) => format!(
             "baseline: this run of {} saved in {} (`mcptop check {}` compares against it)",
             report.workload_id,
@@ -158,13 +156,14 @@ fn save_baseline(report: &RunReport) -> String {
     }
 }
 
-/// Runs one plan with the live screen; returns its report and the screen's
-/// final model (how it was left, what was asked of the run).
+/// Runs one plan with the live screen (the result file written); returns
+/// the finished run and the screen's final model (how it was left, what was
+/// asked of the run).
 async fn run_one(
     screen: &SharedScreen,
     plan: &RunPlan,
     hooks: Arc<TuiHooks>,
-) -> anyhow::Result<(RunReport, LiveModel)> {
+) -> anyhow::Result<(run::FinishedRun, LiveModel)> {
     let label = RunLabel {
         workload: plan.workload.name.clone(),
         target: plan.spec.describe(),
@@ -177,11 +176,13 @@ async fn run_one(
             let _ = exit_tx.send(model);
         })
     });
-    let report = runner::run_workload(&plan.workload, &plan.spec, View::Custom(starter)).await?;
+    let out = OutPath::File(plan.out.clone());
+    let request = RunRequest::new(&plan.workload, &plan.spec).saved_to(&out);
+    let finished = run::execute(request, View::Custom(starter)).await?;
     let model = exit_rx
         .await
         .context("the live screen stopped before its run")?;
-    Ok((report, model))
+    Ok((finished, model))
 }
 
 fn draw(screen: &Mutex<Screen>, render: impl FnOnce(&mut ratatui::Frame)) {
@@ -301,9 +302,8 @@ fn picker_loop(screen: &Mutex<Screen>, mut model: PickerModel) -> (PickerModel, 
 }
 
 fn resolve(workload: &str, target: &str) -> anyhow::Result<RunPlan> {
-    let workload = catalog::resolve(workload, &Overrides::default())?;
-    let spec = TargetSpec::parse(target)?;
-    let out = runner::default_out(&workload.name);
+    let (workload, spec) = run::resolve(workload, &Overrides::default(), Some(target))?;
+    let out = run::default_out(&workload.name);
     Ok(RunPlan {
         workload,
         spec,

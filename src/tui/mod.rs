@@ -16,7 +16,7 @@ pub mod view;
 #[cfg(test)]
 mod tests;
 
-pub use app::{interactive, FinishedRun, RunPlan};
+pub use app::{interactive, RunPlan, ScreenRun};
 pub use state::RunLabel;
 
 /// Where a hook's later news goes: each message shows on the status line of

@@ -18,8 +18,6 @@ const DEFAULT_WINDOW: usize = 2;
 pub const STATUS_FOR: Duration = Duration::from_secs(4);
 /// `+`/`-` multiply or divide the load by this.
 pub const LOAD_STEP: f64 = 1.25;
-/// Open files above this share of the limit raise a warning.
-const FD_WARN_SHARE: f64 = 0.8;
 
 /// What is being run, as the header names it.
 #[derive(Debug, Clone, PartialEq)]
@@ -346,43 +344,6 @@ impl LiveModel {
         let hi = end.max(span);
         ((hi - window).max(0.0), hi)
     }
-
-    /// Warnings the view derives from the snapshot's own figures.
-    pub fn view_warnings(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let Some(mem) = &self.snapshot.memory else {
-            return out;
-        };
-        for (who, stats) in [("mcptop", &mem.mcptop), ("target", &mem.target)] {
-            let Some(p) = stats else { continue };
-            if let Some(limit) = p.fd_limit.filter(|l| *l > 0) {
-                if p.open_fds as f64 >= limit as f64 * FD_WARN_SHARE {
-                    out.push(format!(
-                        "{who}: {} of {limit} file descriptors open",
-                        p.open_fds
-                    ));
-                }
-            }
-        }
-        if mem.leak_suspect {
-            let slopes: Vec<String> = [
-                ("mcptop", mem.mcptop_slope_mib_per_min),
-                ("target", mem.target_slope_mib_per_min),
-            ]
-            .iter()
-            .filter_map(|(who, s)| s.map(|s| format!("{who} {s:+.2} MiB/min")))
-            .collect();
-            if slopes.is_empty() {
-                out.push("memory keeps growing (leak suspect)".into());
-            } else {
-                out.push(format!(
-                    "memory keeps growing (leak suspect): {}",
-                    slopes.join(", ")
-                ));
-            }
-        }
-        out
-    }
 }
 
 /// One `+`/`-` step of in-flight requests: ×1.25 or ÷1.25, and always at
@@ -401,7 +362,7 @@ pub fn step_concurrency(c: u32, up: bool) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::snapshot::{LoadNow, MemoryStats, ProcessStats};
+    use crate::metrics::snapshot::LoadNow;
 
     fn model(load: LoadNow) -> LiveModel {
         let mut m = LiveModel::new(RunLabel {
@@ -586,33 +547,5 @@ mod tests {
         assert_eq!(m.mode(), Mode::Help);
         m.update(Msg::Action(Action::CloseHelp));
         assert_eq!(m.mode(), Mode::Live);
-    }
-
-    #[test]
-    fn view_warnings_need_measured_memory() {
-        let mut m = closed(4);
-        assert!(m.view_warnings().is_empty());
-        m.snapshot.memory = Some(MemoryStats {
-            target: Some(ProcessStats {
-                open_fds: 900,
-                fd_limit: Some(1024),
-                ..ProcessStats::default()
-            }),
-            mcptop: Some(ProcessStats {
-                open_fds: 10,
-                fd_limit: Some(1024),
-                ..ProcessStats::default()
-            }),
-            leak_suspect: true,
-            mcptop_slope_mib_per_min: Some(1.5),
-            ..MemoryStats::default()
-        });
-        assert_eq!(
-            m.view_warnings(),
-            vec![
-                "target: 900 of 1024 file descriptors open".to_string(),
-                "memory keeps growing (leak suspect): mcptop +1.50 MiB/min".to_string(),
-            ]
-        );
     }
 }

@@ -4,11 +4,9 @@
 //! spec that result files keep (`***` for every header value, bearer token
 //! and client secret).
 
+use super::headers::{self, expand_env, REDACTED};
+use super::settings::{parse_url, AuthSettings, ClientCredentials, DeployedSettings, TlsSettings};
 use super::validate::Problems;
-use crate::transport::auth::{parse_url, AuthSettings, ClientCredentials};
-use crate::transport::deployed::DeployedSettings;
-use crate::transport::headers::{self, expand_env, REDACTED};
-use crate::transport::tls::TlsSettings;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -144,7 +142,7 @@ pub(super) fn merge_headers(headers: &mut BTreeMap<String, String>, flags: &[(St
 
 #[cfg(test)]
 mod tests {
-    use crate::transport::auth::AuthSettings;
+    use crate::workload::settings::AuthSettings;
     use crate::workload::{Overrides, Workload};
 
     const BASE: &str =
@@ -187,7 +185,7 @@ headers = { X-A = "lit", X-B = "k-${MCPTOP_UNIT_SECRET}" }"#;
         assert!(kept.contains(r#""client_secret":"***""#), "{kept}");
         // The command line's --insecure wins over the file's ca_cert.
         let o = Overrides {
-            tls: crate::transport::tls::TlsSettings {
+            tls: crate::workload::settings::TlsSettings {
                 ca_cert: None,
                 insecure: true,
             },

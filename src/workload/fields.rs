@@ -3,7 +3,9 @@
 //! `Workload::from_spec` adds the file and the section's place.
 
 use super::spec::{OpSpec, StageSpec, ThresholdSpec, ThresholdValue};
-use super::{Bound, LoadShape, Method, Metric, Operation, Quantile, Stage, Threshold, MAX_BATCH};
+use super::{
+    Bound, LoadShape, Method, Operation, Quantile, Stage, Threshold, ThresholdMetric, MAX_BATCH,
+};
 use crate::protocol::{Era, ProtocolChoice};
 use serde_json::Value;
 use std::time::Duration;
@@ -211,14 +213,14 @@ pub(super) fn parse_threshold(
         }
     }
     let metric = match t.metric.as_str() {
-        "p50" => Metric::Latency(Quantile::P50),
-        "p90" => Metric::Latency(Quantile::P90),
-        "p95" => Metric::Latency(Quantile::P95),
-        "p99" => Metric::Latency(Quantile::P99),
-        "p999" | "p99.9" => Metric::Latency(Quantile::P999),
-        "max" => Metric::Latency(Quantile::Max),
-        "error_rate" => Metric::ErrorRate,
-        "throughput" => Metric::Throughput,
+        "p50" => ThresholdMetric::Latency(Quantile::P50),
+        "p90" => ThresholdMetric::Latency(Quantile::P90),
+        "p95" => ThresholdMetric::Latency(Quantile::P95),
+        "p99" => ThresholdMetric::Latency(Quantile::P99),
+        "p999" | "p99.9" => ThresholdMetric::Latency(Quantile::P999),
+        "max" => ThresholdMetric::Latency(Quantile::Max),
+        "error_rate" => ThresholdMetric::ErrorRate,
+        "throughput" => ThresholdMetric::Throughput,
         other => {
             return Err((
                 "metric",
@@ -229,28 +231,30 @@ pub(super) fn parse_threshold(
         }
     };
     let bound = match (metric, &t.max, &t.min) {
-        (Metric::Latency(_), Some(ThresholdValue::Text(d)), None) => {
+        (ThresholdMetric::Latency(_), Some(ThresholdValue::Text(d)), None) => {
             Bound::AtMost(parse_duration(d).map_err(|m| ("max", m))?.as_secs_f64() * 1e6)
         }
-        (Metric::Latency(_), _, _) => {
+        (ThresholdMetric::Latency(_), _, _) => {
             return Err((
                 "max",
                 "a latency threshold needs max = \"<duration>\", e.g. \"20ms\"".into(),
             ))
         }
-        (Metric::ErrorRate, Some(ThresholdValue::Number(x)), None) if (0.0..=1.0).contains(x) => {
+        (ThresholdMetric::ErrorRate, Some(ThresholdValue::Number(x)), None)
+            if (0.0..=1.0).contains(x) =>
+        {
             Bound::AtMost(*x)
         }
-        (Metric::ErrorRate, _, _) => {
+        (ThresholdMetric::ErrorRate, _, _) => {
             return Err((
                 "max",
                 "error_rate needs max = a fraction from 0 to 1, e.g. 0.01".into(),
             ))
         }
-        (Metric::Throughput, None, Some(ThresholdValue::Number(x))) if *x >= 0.0 => {
+        (ThresholdMetric::Throughput, None, Some(ThresholdValue::Number(x))) if *x >= 0.0 => {
             Bound::AtLeast(*x)
         }
-        (Metric::Throughput, _, _) => {
+        (ThresholdMetric::Throughput, _, _) => {
             return Err((
                 "min",
                 "throughput needs min = requests per second, e.g. 1000".into(),

@@ -6,6 +6,8 @@ mod auth;
 pub mod catalog;
 mod endpoint;
 mod fields;
+pub mod headers;
+pub mod settings;
 mod sift;
 pub mod spec;
 pub mod target;
@@ -108,7 +110,7 @@ pub struct Operation {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Metric {
+pub enum ThresholdMetric {
     Latency(Quantile),
     ErrorRate,
     Throughput,
@@ -145,7 +147,7 @@ pub enum Bound {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Threshold {
-    pub metric: Metric,
+    pub metric: ThresholdMetric,
     pub op: Option<String>,
     /// Latency bounds are in microseconds, rates in fractions, throughput in req/s.
     pub bound: Bound,
@@ -165,7 +167,7 @@ pub const DEFAULT_MAX_ERROR_RATE: f64 = 0.01;
 /// whole run, an error rate counts protocol violations as failed requests.
 pub fn default_error_rate() -> Threshold {
     Threshold {
-        metric: Metric::ErrorRate,
+        metric: ThresholdMetric::ErrorRate,
         op: None,
         bound: Bound::AtMost(DEFAULT_MAX_ERROR_RATE),
         by_default: true,
@@ -195,7 +197,7 @@ pub struct Workload {
     pub batch: u32,
     /// Headers, auth and TLS for deployed servers, expanded (secrets
     /// redacted in `spec`).
-    pub deployed: crate::transport::deployed::DeployedSettings,
+    pub deployed: settings::DeployedSettings,
     /// The spec as run (after command-line overrides), for result files.
     pub spec: WorkloadSpec,
 }
@@ -213,7 +215,7 @@ pub struct Overrides {
     /// `-H "Name: value"`, added to (or replacing) the file's `[headers]`.
     pub headers: Vec<(String, String)>,
     /// `--ca-cert`, `--insecure`.
-    pub tls: crate::transport::tls::TlsSettings,
+    pub tls: settings::TlsSettings,
 }
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);

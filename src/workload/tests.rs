@@ -181,19 +181,19 @@ fn thresholds_are_typed() {
         w.thresholds,
         vec![
             Threshold {
-                metric: Metric::Latency(Quantile::P99),
+                metric: ThresholdMetric::Latency(Quantile::P99),
                 op: None,
                 bound: Bound::AtMost(20_000.0),
                 by_default: false,
             },
             Threshold {
-                metric: Metric::ErrorRate,
+                metric: ThresholdMetric::ErrorRate,
                 op: Some("ping".into()),
                 bound: Bound::AtMost(0.01),
                 by_default: false,
             },
             Threshold {
-                metric: Metric::Throughput,
+                metric: ThresholdMetric::Throughput,
                 op: None,
                 bound: Bound::AtLeast(1000.0),
                 by_default: false,

@@ -10,11 +10,12 @@ use super::fields::{
 };
 use super::spec::WorkloadSpec;
 use super::{
-    default_error_rate, LoadShape, Metric, Workload, WorkloadError, DEFAULT_OPEN_PIPELINE,
-    DEFAULT_TIMEOUT, MAX_SESSIONS,
+    default_error_rate, LoadShape, Operation, Stage, Threshold, ThresholdMetric, Workload,
+    WorkloadError, DEFAULT_OPEN_PIPELINE, DEFAULT_TIMEOUT, MAX_SESSIONS,
 };
 use crate::protocol::{Era, ProtocolChoice};
 use std::collections::HashSet;
+use std::time::Duration;
 
 /// Every problem found so far, and the keys whose values were unreadable.
 pub(super) struct Problems {
@@ -91,14 +92,7 @@ pub(super) fn validate(
     let sessions = sessions.clamp(1, MAX_SESSIONS);
     let shape = load_shape(&spec, &mut p);
     let protocol_text = spec.protocol.as_deref().unwrap_or(ProtocolChoice::AUTO);
-    let protocol = ProtocolChoice::parse(protocol_text);
-    if protocol.is_none() {
-        let known = Era::known();
-        p.add(
-            "protocol",
-            format!("expected auto or one of {known}, got {protocol_text:?}"),
-        );
-    }
+    let protocol = protocol(protocol_text, &mut p);
     let batch = p.check("batch", check_batch(spec.batch, protocol_text));
     let pipeline = pipeline(&spec, shape, sessions, batch.unwrap_or(1), &mut p);
     let connections = match spec.connections {
@@ -109,23 +103,7 @@ pub(super) fn validate(
         Some(c) => Some(c),
         None => pipeline,
     };
-    let mut stages = Vec::new();
-    for (i, s) in spec.stages.iter().enumerate() {
-        if p.is_unreadable(&format!("stages[{i}]")) {
-            continue;
-        }
-        match &shape {
-            Some(shape) => match parse_stage(s, shape) {
-                Ok(stage) => stages.push(stage),
-                Err((k, m)) => p.add(&format!("stages[{i}].{k}"), m),
-            },
-            // Without a load shape only the stage's duration can be judged.
-            None => {
-                let key = format!("stages[{i}].duration");
-                p.check(&key, parse_positive_duration(&s.duration));
-            }
-        }
-    }
+    let stages = stages(&spec, shape.as_ref(), &mut p);
     if let (Some(shape), Some(batch)) = (shape, batch) {
         check_batch_fits(shape, &stages, batch, &mut p);
     }
@@ -143,52 +121,8 @@ pub(super) fn validate(
         .as_deref()
         .and_then(|d| p.check("timeout", parse_positive_duration(d)))
         .unwrap_or(DEFAULT_TIMEOUT);
-    if spec.ops.is_empty() && !p.failed("ops") {
-        p.add(
-            "ops",
-            "expected at least one [[ops]] entry with a method".into(),
-        );
-    }
-    let mut ops = Vec::new();
-    for (i, o) in spec.ops.iter().enumerate() {
-        if p.is_unreadable(&format!("ops[{i}]")) {
-            continue;
-        }
-        match parse_op(o, default_timeout) {
-            Ok(op) => ops.push(op),
-            Err(problems) => {
-                for (k, m) in problems {
-                    p.add(&format!("ops[{i}].{k}"), m);
-                }
-                p.failed.insert(format!("ops[{i}]"));
-            }
-        }
-    }
-    // Labels are known only if every operation could be read.
-    let complete = !p.failed("ops");
-    let labels: HashSet<&str> = ops.iter().map(|o| o.label.as_str()).collect();
-    if complete && labels.len() != ops.len() {
-        p.add(
-            "ops",
-            "two operations have the same label; give one a distinct `name`".into(),
-        );
-    }
-    let mut thresholds = Vec::new();
-    for (i, t) in spec.thresholds.iter().enumerate() {
-        if p.is_unreadable(&format!("thresholds[{i}]")) {
-            continue;
-        }
-        match parse_threshold(t, complete.then_some(&labels)) {
-            Ok(t) => thresholds.push(t),
-            Err((k, m)) => p.add(&format!("thresholds[{i}].{k}"), m),
-        }
-    }
-    let declares_error_rate = thresholds.iter().any(|t| t.metric == Metric::ErrorRate)
-        || spec.thresholds.iter().any(|t| t.metric == "error_rate")
-        || p.failed("thresholds");
-    if !declares_error_rate {
-        thresholds.push(default_error_rate());
-    }
+    let ops = operations(&spec, default_timeout, &mut p);
+    let thresholds = thresholds(&spec, &ops, &mut p);
     if let Some(t) = &spec.target {
         if let Err(e) = super::TargetSpec::parse(t) {
             p.add("target", e.to_string());
@@ -222,6 +156,100 @@ pub(super) fn validate(
         }
         _ => Err(p.list),
     }
+}
+
+/// The protocol setting: `auto` or a known era.
+fn protocol(text: &str, p: &mut Problems) -> Option<ProtocolChoice> {
+    let protocol = ProtocolChoice::parse(text);
+    if protocol.is_none() {
+        let known = Era::known();
+        p.add(
+            "protocol",
+            format!("expected auto or one of {known}, got {text:?}"),
+        );
+    }
+    protocol
+}
+
+/// The stages, each checked against the load shape (when there is one).
+fn stages(spec: &WorkloadSpec, shape: Option<&LoadShape>, p: &mut Problems) -> Vec<Stage> {
+    let mut stages = Vec::new();
+    for (i, s) in spec.stages.iter().enumerate() {
+        if p.is_unreadable(&format!("stages[{i}]")) {
+            continue;
+        }
+        match shape {
+            Some(shape) => match parse_stage(s, shape) {
+                Ok(stage) => stages.push(stage),
+                Err((k, m)) => p.add(&format!("stages[{i}].{k}"), m),
+            },
+            // Without a load shape only the stage's duration can be judged.
+            None => {
+                let key = format!("stages[{i}].duration");
+                p.check(&key, parse_positive_duration(&s.duration));
+            }
+        }
+    }
+    stages
+}
+
+/// The operations; a key of one that cannot be read marks it failed.
+fn operations(spec: &WorkloadSpec, default_timeout: Duration, p: &mut Problems) -> Vec<Operation> {
+    if spec.ops.is_empty() && !p.failed("ops") {
+        p.add(
+            "ops",
+            "expected at least one [[ops]] entry with a method".into(),
+        );
+    }
+    let mut ops = Vec::new();
+    for (i, o) in spec.ops.iter().enumerate() {
+        if p.is_unreadable(&format!("ops[{i}]")) {
+            continue;
+        }
+        match parse_op(o, default_timeout) {
+            Ok(op) => ops.push(op),
+            Err(problems) => {
+                for (k, m) in problems {
+                    p.add(&format!("ops[{i}].{k}"), m);
+                }
+                p.failed.insert(format!("ops[{i}]"));
+            }
+        }
+    }
+    ops
+}
+
+/// The thresholds (op labels checked when every operation was read), with
+/// the default error-rate threshold unless the file sets one.
+fn thresholds(spec: &WorkloadSpec, ops: &[Operation], p: &mut Problems) -> Vec<Threshold> {
+    // Labels are known only if every operation could be read.
+    let complete = !p.failed("ops");
+    let labels: HashSet<&str> = ops.iter().map(|o| o.label.as_str()).collect();
+    if complete && labels.len() != ops.len() {
+        p.add(
+            "ops",
+            "two operations have the same label; give one a distinct `name`".into(),
+        );
+    }
+    let mut thresholds = Vec::new();
+    for (i, t) in spec.thresholds.iter().enumerate() {
+        if p.is_unreadable(&format!("thresholds[{i}]")) {
+            continue;
+        }
+        match parse_threshold(t, complete.then_some(&labels)) {
+            Ok(t) => thresholds.push(t),
+            Err((k, m)) => p.add(&format!("thresholds[{i}].{k}"), m),
+        }
+    }
+    let declares_error_rate = thresholds
+        .iter()
+        .any(|t| t.metric == ThresholdMetric::ErrorRate)
+        || spec.thresholds.iter().any(|t| t.metric == "error_rate")
+        || p.failed("thresholds");
+    if !declares_error_rate {
+        thresholds.push(default_error_rate());
+    }
+    thresholds
 }
 
 /// Open loop (`rate`) or closed loop (`concurrency`), exactly one of them.

@@ -219,11 +219,12 @@ fn known_latency_shows_in_the_percentiles() {
 #[cfg(unix)]
 #[test]
 fn sigint_stops_the_run_and_keeps_what_was_measured() {
-    use std::time::{Duration, Instant};
+    use crate::lifecycle::{measuring, Running};
+    use std::time::Duration;
     let dir = TestDir::new();
-    let mut child = std::process::Command::new(crate::harness::mcptop_bin())
-        .current_dir(dir.path())
-        .args([
+    let mut run = Running::start(
+        &dir,
+        &[
             "run",
             "echo",
             "--headless",
@@ -233,27 +234,12 @@ fn sigint_stops_the_run_and_keeps_what_was_measured() {
             "0s",
             "--out",
             "r.json",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn mcptop");
-    // Wait until the run is measuring, not merely started.
-    std::thread::sleep(Duration::from_millis(1500));
-    let pid = child.id() as libc::pid_t;
-    // SAFETY: plain kill(2) on our own child.
-    unsafe { libc::kill(pid, libc::SIGINT) };
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "mcptop did not stop on SIGINT"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+        ],
+    );
+    // Measuring, not merely started: a progress line has been printed.
+    run.wait_for("a measured interval", Duration::from_secs(30), measuring);
+    run.signal(libc::SIGINT);
+    let (status, _) = run.exit(Duration::from_secs(10));
     assert_eq!(status.code(), Some(130), "128 + SIGINT");
     let r = read_json(&dir.join("r.json"));
     assert_eq!(r["stopped_by"]["reason"], "signal");

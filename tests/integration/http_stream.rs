@@ -137,8 +137,12 @@ arguments = { message = "hi" }
     let r = read_json(&dir.join("r.json"));
     assert_eq!(r["overall"]["errors"], 0, "{}", r["overall"]);
     assert_eq!(r["protocol"]["notifications"], 3, "{}", r["protocol"]);
-    // DELETE is sent as the session ends; give it a moment to land.
-    std::thread::sleep(Duration::from_millis(300));
+    // DELETE is sent as the session ends and may land after mcptop exits
+    // (the server thread reads it): wait for it, bounded.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while seen.lock().expect("lock").deletes == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let seen = seen.lock().expect("lock");
     assert_eq!(seen.gets, vec![None, Some("e2".to_string())]);
     assert_eq!(seen.deletes, 1);

@@ -1,10 +1,12 @@
 //! The one integration test binary: each module is a concern, each test gets
 //! its own temporary directory from `harness`.
 
+mod architecture;
 mod batch;
 mod check;
 mod cli;
 mod deployed;
+mod goldens;
 mod harness;
 mod hostile;
 mod hostile_http;
@@ -13,7 +15,10 @@ mod lifecycle;
 mod loud;
 mod net;
 mod profile;
+mod require;
+mod result_keys;
 mod results;
+mod rust_source;
 mod serve;
 mod stdio;
 #[cfg(feature = "tui")]

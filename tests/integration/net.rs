@@ -4,6 +4,7 @@
 //! guard, also when the test fails.
 
 use crate::harness::{mcptop_bin, read_json, TestDir};
+use crate::lifecycle::{measuring, Running};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -62,12 +63,9 @@ fn free_port() -> u16 {
 }
 
 /// A peer from the environment on a free port, once it accepts connections;
-/// `None` (and a note) when the peer is not installed.
+/// `None` when the peer is not installed and may be skipped (`require`).
 pub fn peer(var: &str, mode: Option<&str>) -> Option<Server> {
-    let Ok(command) = std::env::var(var) else {
-        eprintln!("skipped: {var} is not set (run: eval \"$(/work/shared/peers/install.sh)\")");
-        return None;
-    };
+    let command = crate::require::peer_command(var)?;
     let port = free_port();
     let mut words = shell_split(&command);
     if let Some(mode) = mode {
@@ -316,35 +314,34 @@ fn a_forgotten_http_session_is_renewed_after_404() {
     let addr = format!("127.0.0.1:{port}");
     let first = serve(&["--http", &addr]);
     let dir = TestDir::new();
-    let mut run = std::process::Command::new(mcptop_bin())
-        .current_dir(dir.path())
-        .args(["run", "transport-tcp", "--target", &first.url])
-        .args([
+    let mut run = Running::start(
+        &dir,
+        &[
+            "run",
+            "transport-tcp",
+            "--target",
+            &first.url,
             "--protocol",
             "2025-11-25",
             "--sessions",
             "1",
             "--concurrency",
             "2",
-        ])
-        .args([
             "--duration",
             "4s",
             "--warmup",
             "0s",
             "--out",
             "r.json",
-            "--quiet",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run");
-    std::thread::sleep(Duration::from_millis(1500));
+            "--headless",
+        ],
+    );
+    // The session is open and requests are answered: a measured interval.
+    run.wait_for("a measured interval", Duration::from_secs(30), measuring);
     // A restarted server knows no sessions: the next request gets 404.
     drop(first);
     let _second = serve(&["--http", &addr]);
-    let status = run.wait().expect("wait");
+    let (status, _) = run.exit(Duration::from_secs(30));
     // Requests fail while no server listens, which breaks the error-rate
     // threshold (exit 1); anything worse is a failure.
     assert!(matches!(status.code(), Some(0 | 1)), "{status}");

@@ -166,10 +166,7 @@ fn peer_python_sdk_server_in_the_stateless_era() {
 }
 
 fn peer_echo(var: &str, extra: &[&str]) -> Option<serde_json::Value> {
-    let Ok(command) = std::env::var(var) else {
-        eprintln!("skipped: {var} is not set (eval \"$(../shared/peers/install.sh)\")");
-        return None;
-    };
+    let command = crate::require::peer_command(var)?;
     let r = echo_300(&format!("stdio:{command}"), extra);
     assert_ne!(r["environment"]["server_name"], "mcptop-builtin");
     Some(r)

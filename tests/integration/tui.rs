@@ -1,8 +1,9 @@
 //! The live screen end to end: a real `mcptop run` inside a detached tmux
 //! session (a real terminal), read with `capture-pane`, stopped with `q`.
-//! Skips with a message when tmux is not installed and cannot be.
+//! Without tmux these skip on a laptop and fail in CI (`require`).
 
 use crate::harness::{mcptop_bin, read_json, TestDir};
+use crate::require;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -93,20 +94,10 @@ impl Drop for Tmux {
 }
 
 fn tmux_available() -> bool {
-    let found = || {
-        Command::new("tmux")
-            .arg("-V")
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    };
-    if found() {
-        return true;
-    }
-    let _ = Command::new("apt-get")
-        .args(["install", "-y", "-qq", "tmux"])
-        .output();
-    found()
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// The figure before " req/s" in the throughput pane's title.
@@ -132,10 +123,10 @@ fn shell_printed_exit(screen: &str) -> bool {
 
 /// `mcptop run echo` for `duration` on a live screen of its own, once it
 /// shows a measured interval: the tmux server and that screen. `None`
-/// (with a message) when tmux cannot be had.
+/// (after `require::missing`) without tmux.
 fn live_echo(dir: &TestDir, size: (u16, u16), duration: &str) -> Option<(Tmux, String)> {
     if !tmux_available() {
-        eprintln!("SKIPPED: tmux is not installed and could not be installed");
+        require::missing("tmux is not installed", require::TMUX_INSTALL);
         return None;
     }
     let tmux = Tmux::start(dir.path(), size.0, size.1);

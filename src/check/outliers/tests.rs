@@ -4,7 +4,7 @@ use super::*;
 use crate::check::baseline::{Baseline, RunSettings};
 use crate::check::tests::hand_made;
 
-fn flagged(metric: CheckMetric, values: &[f64]) -> Vec<usize> {
+fn flagged(metric: GateMetric, values: &[f64]) -> Vec<usize> {
     outliers(metric, values)
         .into_iter()
         .map(|(i, _)| i)
@@ -15,8 +15,8 @@ fn flagged(metric: CheckMetric, values: &[f64]) -> Vec<usize> {
 fn one_wild_run_among_five_is_flagged_and_only_it() {
     // The baseline: four runs near 62k req/s and one at 3.5k.
     let tput = [62757.6, 62516.7, 61980.2, 62210.4, 3483.7];
-    assert_eq!(flagged(CheckMetric::Throughput, &tput), vec![4]);
-    let o = &outliers(CheckMetric::Throughput, &tput)[0].1;
+    assert_eq!(flagged(GateMetric::Throughput, &tput), vec![4]);
+    let o = &outliers(GateMetric::Throughput, &tput)[0].1;
     assert_eq!(o.median, 62210.4);
     assert!(o.score > 10.0, "{o:?}");
     assert_eq!(
@@ -25,9 +25,9 @@ fn one_wild_run_among_five_is_flagged_and_only_it() {
     );
     // Ordinary scatter, a few percent either way: nothing.
     let calm = [62757.6, 60516.7, 63980.2, 61210.4, 59483.7];
-    assert!(flagged(CheckMetric::Throughput, &calm).is_empty());
+    assert!(flagged(GateMetric::Throughput, &calm).is_empty());
     // Too few runs to have a median worth straying from.
-    assert!(flagged(CheckMetric::Throughput, &[100.0, 5.0]).is_empty());
+    assert!(flagged(GateMetric::Throughput, &[100.0, 5.0]).is_empty());
 }
 
 #[test]
@@ -36,19 +36,19 @@ fn identical_runs_do_not_make_every_difference_an_outlier() {
     // beyond a factor of e^0.35 = 1.419, up or down.
     for (ok, far) in [(141.0, 142.5), (71.0, 70.0)] {
         let same = [100.0, 100.0, 100.0, 100.0, ok];
-        assert!(flagged(CheckMetric::P50, &same).is_empty(), "{ok}");
+        assert!(flagged(GateMetric::P50, &same).is_empty(), "{ok}");
         let out = [100.0, 100.0, 100.0, 100.0, far];
-        assert_eq!(flagged(CheckMetric::P50, &out), vec![4], "{far}");
+        assert_eq!(flagged(GateMetric::P50, &out), vec![4], "{far}");
     }
     // A run with no throughput at all is an outlier, not an error.
     assert_eq!(
-        flagged(CheckMetric::Throughput, &[0.0, 500.0, 510.0, 490.0]),
+        flagged(GateMetric::Throughput, &[0.0, 500.0, 510.0, 490.0]),
         vec![0]
     );
     // All zero: nothing strays; one run with 2 % errors among clean ones does.
-    assert!(flagged(CheckMetric::ErrorRate, &[0.0; 5]).is_empty());
+    assert!(flagged(GateMetric::ErrorRate, &[0.0; 5]).is_empty());
     let errors = [0.0, 0.0, 0.02, 0.0, 0.0];
-    assert_eq!(flagged(CheckMetric::ErrorRate, &errors), vec![2]);
+    assert_eq!(flagged(GateMetric::ErrorRate, &errors), vec![2]);
 }
 
 fn steady(n: usize) -> Vec<RunReport> {
@@ -66,15 +66,15 @@ async fn outliers_are_grouped_by_run_worst_first() {
     runs[1] = hand_made(62000.0, 121, 2_000);
     runs[4] = hand_made(3483.7, 120, 94_970);
     let found = of_runs(&runs);
-    let summary: Vec<(usize, Vec<CheckMetric>)> = found
+    let summary: Vec<(usize, Vec<GateMetric>)> = found
         .iter()
         .map(|(i, os)| (*i, os.iter().map(|o| o.metric).collect()))
         .collect();
     assert_eq!(
         summary,
         vec![
-            (4, vec![CheckMetric::Throughput, CheckMetric::P99]),
-            (1, vec![CheckMetric::P99]),
+            (4, vec![GateMetric::Throughput, GateMetric::P99]),
+            (1, vec![GateMetric::P99]),
         ]
     );
 }
@@ -87,17 +87,17 @@ async fn the_noise_of_kept_runs_is_robust_and_relative() {
         .collect();
     let n = noise(&runs, 6, Vec::new());
     assert_eq!(n.runs_made, 6);
-    let t = &n.metrics[&CheckMetric::Throughput];
+    let t = &n.metrics[&GateMetric::Throughput];
     assert_eq!(t.median, 100.0);
     assert!((t.mad - 1.4826).abs() < 1e-9, "{t:?}");
     assert!((t.relative_mad.expect("relative") - 0.014826).abs() < 1e-9);
     // Identical p50s: no spread at all, and no outlier either.
-    assert_eq!(n.metrics[&CheckMetric::P50].mad, 0.0);
+    assert_eq!(n.metrics[&GateMetric::P50].mad, 0.0);
     assert!(n.outliers_kept.is_empty());
     // The error rate is a difference: no relative spread for it.
-    assert_eq!(n.metrics[&CheckMetric::ErrorRate].relative_mad, None);
+    assert_eq!(n.metrics[&GateMetric::ErrorRate].relative_mad, None);
     // Memory was not measured: not recorded.
-    assert!(!n.metrics.contains_key(&CheckMetric::Memory));
+    assert!(!n.metrics.contains_key(&GateMetric::Memory));
 }
 
 #[tokio::test(start_paused = true)]
@@ -128,7 +128,7 @@ async fn an_outlier_run_is_replaced_by_an_extra_run() {
         noise.rerun,
         vec![OutlierRun {
             run: 3,
-            metrics: vec![CheckMetric::Throughput, CheckMetric::P99]
+            metrics: vec![GateMetric::Throughput, GateMetric::P99]
         }]
     );
     assert!(noise.outliers_kept.is_empty());
@@ -165,7 +165,7 @@ async fn an_outlier_that_keeps_coming_back_is_kept_with_a_loud_warning() {
         noise.outliers_kept,
         vec![OutlierRun {
             run: 7,
-            metrics: vec![CheckMetric::Throughput]
+            metrics: vec![GateMetric::Throughput]
         }]
     );
     let last = said.last().expect("warning");

@@ -68,6 +68,7 @@ async fn a_server_that_negotiates_another_era_refuses_the_batch_run() {
         snapshots: snap_tx,
         tick: Duration::from_secs(1),
         stop: StopToken::new(),
+        resources: None,
     })
     .await;
     let Err(e) = result else {

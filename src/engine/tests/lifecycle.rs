@@ -122,6 +122,7 @@ async fn a_signal_while_connecting_stops_at_once_and_drops_the_connects() {
         snapshots: snap_tx,
         tick: Duration::from_secs(1),
         stop,
+        resources: None,
     })
     .await;
     assert_eq!(Instant::now() - start, Duration::from_millis(300));
@@ -225,6 +226,7 @@ async fn the_first_failed_connect_ends_the_connect_phase() {
         snapshots: snap_tx,
         tick: Duration::from_secs(1),
         stop: StopToken::new(),
+        resources: None,
     })
     .await;
     assert!(matches!(result, Err(EngineError::Connect(_))));

@@ -172,35 +172,7 @@ impl Conn {
             if text.is_empty() {
                 break;
             }
-            let Some((name, value)) = text.split_once(':') else {
-                return Err(bad(format!("bad header line {text:?}")));
-            };
-            let value = value.trim();
-            if name.eq_ignore_ascii_case("content-length") {
-                let len = value
-                    .parse()
-                    .map_err(|_| bad(format!("bad Content-Length {value:?}")))?;
-                if head.framing == Framing::UntilClose {
-                    head.framing = Framing::Length(len);
-                }
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                if value.to_ascii_lowercase().ends_with("chunked") {
-                    head.framing = Framing::Chunked(None);
-                }
-            } else if name.eq_ignore_ascii_case("content-type") {
-                head.event_stream = value.starts_with("text/event-stream");
-            } else if name.eq_ignore_ascii_case("mcp-session-id") {
-                head.session_id = Some(value.to_string());
-            } else if name.eq_ignore_ascii_case("www-authenticate") {
-                head.www_authenticate = Some(value.to_string());
-            } else if name.eq_ignore_ascii_case("connection") {
-                let v = value.to_ascii_lowercase();
-                keep_alive = if v.contains("close") {
-                    false
-                } else {
-                    keep_alive || v.contains("keep-alive")
-                };
-            }
+            apply_header(&mut head, &mut keep_alive, text)?;
         }
         if head.status == 204 || head.status == 304 || head.framing == Framing::Length(0) {
             head.framing = Framing::Done;
@@ -290,6 +262,41 @@ impl Conn {
         }
         Ok(String::from_utf8_lossy(&line).trim_end().to_string())
     }
+}
+
+/// Reads one response header line into `head` (framing, event stream,
+/// session id) and `keep_alive`.
+fn apply_header(head: &mut Head, keep_alive: &mut bool, text: &str) -> io::Result<()> {
+    let Some((name, value)) = text.split_once(':') else {
+        return Err(bad(format!("bad header line {text:?}")));
+    };
+    let value = value.trim();
+    if name.eq_ignore_ascii_case("content-length") {
+        let len = value
+            .parse()
+            .map_err(|_| bad(format!("bad Content-Length {value:?}")))?;
+        if head.framing == Framing::UntilClose {
+            head.framing = Framing::Length(len);
+        }
+    } else if name.eq_ignore_ascii_case("transfer-encoding") {
+        if value.to_ascii_lowercase().ends_with("chunked") {
+            head.framing = Framing::Chunked(None);
+        }
+    } else if name.eq_ignore_ascii_case("content-type") {
+        head.event_stream = value.starts_with("text/event-stream");
+    } else if name.eq_ignore_ascii_case("mcp-session-id") {
+        head.session_id = Some(value.to_string());
+    } else if name.eq_ignore_ascii_case("www-authenticate") {
+        head.www_authenticate = Some(value.to_string());
+    } else if name.eq_ignore_ascii_case("connection") {
+        let v = value.to_ascii_lowercase();
+        *keep_alive = if v.contains("close") {
+            false
+        } else {
+            *keep_alive || v.contains("keep-alive")
+        };
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -109,15 +109,15 @@ impl Inner {
         self.post_raw(body, replies, method, name, true).await.0
     }
 
-    /// One POST; also returns the `Mcp-Session-Id` the server sent.
-    pub(super) async fn post_raw(
+    /// A POST's request line and headers: the session's id and protocol
+    /// version when `with_session`, the method and name when stateless.
+    /// Also says whether a session id went with it.
+    fn post_head(
         &self,
-        body: Vec<u8>,
-        replies: &mut Replies,
         method: &str,
         name: Option<&str>,
         with_session: bool,
-    ) -> (Posted, Option<String>) {
+    ) -> (RequestBytes, bool) {
         let state = self.state();
         let mut request = RequestBytes::new("POST", &self.path, &self.host);
         request
@@ -138,6 +138,19 @@ impl Inner {
                 request.header("Mcp-Name", &value);
             }
         }
+        (request, sent_session)
+    }
+
+    /// One POST; also returns the `Mcp-Session-Id` the server sent.
+    pub(super) async fn post_raw(
+        &self,
+        body: Vec<u8>,
+        replies: &mut Replies,
+        method: &str,
+        name: Option<&str>,
+        with_session: bool,
+    ) -> (Posted, Option<String>) {
+        let (mut request, sent_session) = self.post_head(method, name, with_session);
         let deployed = self.pool.deployed();
         let authorization = match deployed.authorization().await {
             Ok(a) => a,

@@ -42,9 +42,9 @@ pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
             s.protocol.violations
         )));
     }
-    for w in s.warnings.iter().cloned().chain(m.view_warnings()) {
+    for w in &s.warnings {
         lines.push(Line::from(Span::styled(
-            format!("! {}", escape_line(&w)),
+            format!("! {}", escape_line(w)),
             Style::default().fg(Color::Yellow),
         )));
     }

@@ -25,39 +25,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
         .iter()
         .filter(|i| i.completed > i.errors)
         .collect();
-    let latest = m
-        .snapshot
-        .last
-        .as_ref()
-        .filter(|i| i.completed > i.errors)
-        .map(|i| *m.latency.of_interval(i));
-    let values: Vec<Span<'static>> = LINES
-        .iter()
-        .enumerate()
-        .map(|(k, (name, color))| {
-            let value = latest.map(|p| [p.p50_us, p.p90_us, p.p99_us, p.p999_us][k]);
-            Span::styled(
-                format!("{name} {} ", value.map(fmt_us_short).unwrap_or("-".into())),
-                Style::default().fg(*color),
-            )
-        })
-        .collect();
-    let titled = |head: String, which: &[usize]| {
-        let mut spans = vec![Span::raw(head)];
-        spans.extend(which.iter().map(|k| values[*k].clone()));
-        Line::from(spans)
-    };
-    let all = [0, 1, 2, 3];
-    let title = fit_title(
-        area.width,
-        vec![
-            titled(format!(" {TITLE} ({}): ", m.latency.name()), &all),
-            titled(format!(" latency ({}): ", m.latency.name()), &all),
-            titled(" latency: ".into(), &all),
-            titled(" latency: ".into(), &[0, 2, 3]),
-            titled(" ".into(), &[0, 2, 3]),
-        ],
-    );
+    let title = chart_title(area.width, m);
     let block = block("").title(title);
     if intervals.is_empty() {
         f.render_widget(
@@ -103,4 +71,42 @@ pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
         .collect();
     let chart = time_chart(datasets, block, m, [lo, hi], y_labels);
     f.render_widget(chart, area);
+}
+
+/// The pane's title: the latest percentiles, as many as the width allows.
+fn chart_title(width: u16, m: &LiveModel) -> Line<'static> {
+    let latest = m
+        .snapshot
+        .last
+        .as_ref()
+        .filter(|i| i.completed > i.errors)
+        .map(|i| *m.latency.of_interval(i));
+    let values: Vec<Span<'static>> = LINES
+        .iter()
+        .enumerate()
+        .map(|(k, (name, color))| {
+            let value = latest.map(|p| [p.p50_us, p.p90_us, p.p99_us, p.p999_us][k]);
+            Span::styled(
+                format!("{name} {} ", value.map(fmt_us_short).unwrap_or("-".into())),
+                Style::default().fg(*color),
+            )
+        })
+        .collect();
+    let titled = |head: String, which: &[usize]| {
+        let mut spans = vec![Span::raw(head)];
+        spans.extend(which.iter().map(|k| values[*k].clone()));
+        Line::from(spans)
+    };
+    let all = [0, 1, 2, 3];
+    let title = fit_title(
+        width,
+        vec![
+            titled(format!(" {TITLE} ({}): ", m.latency.name()), &all),
+            titled(format!(" latency ({}): ", m.latency.name()), &all),
+            titled(" latency: ".into(), &all),
+            titled(" latency: ".into(), &[0, 2, 3]),
+            titled(" ".into(), &[0, 2, 3]),
+        ],
+    );
+    title
 }

@@ -16,48 +16,7 @@ const ASKED: Color = Color::DarkGray;
 
 pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
     let intervals = m.window_intervals();
-    let last = m.snapshot.last.as_ref();
-    let achieved_now = last.map(|i| fmt_rate(i.throughput)).unwrap_or("-".into());
-    let asked_now = last.and_then(|i| i.asked_rate).map(fmt_rate);
-    let closed = m.snapshot.load.concurrency.is_some();
-    let title = |head: &str, long: bool, with_asked: bool| {
-        let mut spans = vec![
-            Span::raw(head.to_string()),
-            Span::styled(
-                if long {
-                    format!("achieved {achieved_now} req/s ")
-                } else {
-                    format!("{achieved_now} req/s ")
-                },
-                Style::default().fg(ACHIEVED),
-            ),
-        ];
-        match asked_now.as_ref().filter(|_| with_asked) {
-            Some(asked) => spans.push(Span::styled(
-                if long {
-                    format!("asked {asked} req/s ")
-                } else {
-                    format!("(asked {asked}) ")
-                },
-                Style::default().fg(Color::Gray),
-            )),
-            None if closed && with_asked => spans.push(Span::styled(
-                if long { "(closed loop) " } else { "(closed) " },
-                dim(),
-            )),
-            None => {}
-        }
-        Line::from(spans)
-    };
-    let title = fit_title(
-        area.width,
-        vec![
-            title(&format!(" {TITLE}: "), true, true),
-            title(&format!(" {TITLE}: "), false, true),
-            title(&format!(" {TITLE}: "), false, false),
-            title(" ", false, false),
-        ],
-    );
+    let title = chart_title(area.width, m);
     let block = block("").title(title);
     if intervals.is_empty() {
         f.render_widget(
@@ -102,4 +61,51 @@ pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
     ];
     let chart = time_chart(datasets, block, m, [0.0, top], y_labels);
     f.render_widget(chart, area);
+}
+
+/// The pane's title: achieved and asked rates, as long as the width allows.
+fn chart_title(width: u16, m: &LiveModel) -> Line<'static> {
+    let last = m.snapshot.last.as_ref();
+    let achieved_now = last.map(|i| fmt_rate(i.throughput)).unwrap_or("-".into());
+    let asked_now = last.and_then(|i| i.asked_rate).map(fmt_rate);
+    let closed = m.snapshot.load.concurrency.is_some();
+    let title = |head: &str, long: bool, with_asked: bool| {
+        let mut spans = vec![
+            Span::raw(head.to_string()),
+            Span::styled(
+                if long {
+                    format!("achieved {achieved_now} req/s ")
+                } else {
+                    format!("{achieved_now} req/s ")
+                },
+                Style::default().fg(ACHIEVED),
+            ),
+        ];
+        match asked_now.as_ref().filter(|_| with_asked) {
+            Some(asked) => spans.push(Span::styled(
+                if long {
+                    format!("asked {asked} req/s ")
+                } else {
+                    format!("(asked {asked}) ")
+                },
+                Style::default().fg(Color::Gray),
+            )),
+            None if closed && with_asked => spans.push(Span::styled(
+                if long { "(closed loop) " } else { "(closed) " },
+                dim(),
+            )),
+            None => {}
+        }
+        Line::from(spans)
+    };
+    let title = fit_title(
+        width,
+        vec![
+            title(&format!(" {TITLE}: "), true, true),
+            title(&format!(" {TITLE}: "), false, true),
+            title(&format!(" {TITLE}: "), false, false),
+            title(" ", false, false),
+        ],
+    );
+    title
 }

@@ -2,30 +2,30 @@
 //! are the medians the change is computed from, so the change can be
 //! recomputed from them.
 
-use super::verdict::{CheckMetric, MetricVerdict, Status};
+use super::verdict::{GateMetric, MetricVerdict, Status};
 use super::Comparison;
+use crate::metrics::units::{fmt_mib, fmt_us};
 use crate::report::formats::Format;
 use crate::report::junit::{self, Case, Suite};
-use crate::report::text::fmt_us;
 use std::fmt::Write;
 
 /// A metric's value as the table prints it.
-pub fn value(metric: CheckMetric, v: f64) -> String {
+pub fn value(metric: GateMetric, v: f64) -> String {
     if !v.is_finite() {
         return "-".into();
     }
     match metric {
-        CheckMetric::Throughput => format!("{v:.1}/s"),
-        CheckMetric::P50 | CheckMetric::P95 | CheckMetric::P99 => fmt_us(v.round() as u64),
-        CheckMetric::ErrorRate => format!("{:.3}%", v * 100.0),
-        CheckMetric::Memory => format!("{:.1} MiB", v / (1024.0 * 1024.0)),
-        CheckMetric::AllocsPerRequest => format!("{v:.1}"),
+        GateMetric::Throughput => format!("{v:.1}/s"),
+        GateMetric::P50 | GateMetric::P95 | GateMetric::P99 => fmt_us(v.round() as u64),
+        GateMetric::ErrorRate => format!("{:.3}%", v * 100.0),
+        GateMetric::Memory => fmt_mib(v),
+        GateMetric::AllocsPerRequest => format!("{v:.1}"),
     }
 }
 
 fn change(v: &MetricVerdict) -> (String, String) {
     let pct = |x: f64| {
-        if v.metric == CheckMetric::ErrorRate {
+        if v.metric == GateMetric::ErrorRate {
             format!("{:+.3}pp", x * 100.0)
         } else {
             format!("{:+.1}%", x * 100.0)
@@ -50,7 +50,7 @@ fn change(v: &MetricVerdict) -> (String, String) {
 }
 
 fn threshold(v: &MetricVerdict) -> String {
-    if v.metric == CheckMetric::ErrorRate {
+    if v.metric == GateMetric::ErrorRate {
         format!("{:.3}pp", v.threshold * 100.0)
     } else if v.metric.higher_is_better() {
         format!("-{:.0}%", v.threshold * 100.0)
@@ -243,7 +243,7 @@ mod tests {
     use super::*;
     use crate::check::compare_runs;
     use crate::check::tests::hand_made;
-    use crate::check::verdict::Thresholds;
+    use crate::check::verdict::RegressionThresholds;
     use crate::report::RunReport;
 
     /// A printed value and half its last printed digit, in the metric's
@@ -290,9 +290,9 @@ mod tests {
         ]);
         let mut checked = 0;
         for (b, c) in [(&base, &cur), (&cur, &base), (&base, &base)] {
-            let comparison = compare_runs("echo", b, c, &Thresholds::default());
+            let comparison = compare_runs("echo", b, c, &RegressionThresholds::default());
             for (row, v) in rows(&comparison).iter().zip(&comparison.metrics) {
-                if row[3] == "-" || v.metric == CheckMetric::ErrorRate {
+                if row[3] == "-" || v.metric == GateMetric::ErrorRate {
                     continue;
                 }
                 let ((b, hb), (n, hn)) = (parse(&row[1]), parse(&row[2]));
@@ -317,7 +317,7 @@ mod tests {
     async fn improvements_say_so_in_every_format() {
         let base = runs(&[(1000.0, 500, 900); 5]);
         let cur = runs(&[(1300.0, 300, 600); 5]);
-        let c = compare_runs("echo", &base, &cur, &Thresholds::default());
+        let c = compare_runs("echo", &base, &cur, &RegressionThresholds::default());
         let text = text(std::slice::from_ref(&c));
         assert!(!text.contains("REGRESSED"), "{text}");
         let p99 = text
@@ -338,7 +338,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_forced_comparison_carries_its_warning_in_every_format() {
         let base = runs(&[(1000.0, 500, 900); 5]);
-        let mut c = compare_runs("mixed vs echo", &base, &base, &Thresholds::default());
+        let mut c = compare_runs(
+            "mixed vs echo",
+            &base,
+            &base,
+            &RegressionThresholds::default(),
+        );
         c.warning = Some("different workloads (workload mixed vs echo)".into());
         let comparisons = std::slice::from_ref(&c);
         assert!(text(comparisons)

@@ -1,16 +1,15 @@
 //! The resource sampler: a plain thread that reads mcptop's and the target's
 //! processes (each stdio child's whole process group, so a server behind a
 //! launcher is counted) and the allocator every `SAMPLE_PERIOD`, feeding a
-//! `metrics::resources::ResourceRecorder`. It also watches sessions connect
-//! (for the cost of one session) and the engine's snapshots (for the
-//! measured window), and fills the snapshot's memory and allocator fields.
+//! `resources::ResourceRecorder`. The engine tells it when sessions connect
+//! (for the cost of one session), and the recorder asks it for the memory
+//! and allocator figures of every snapshot it makes (which also marks the
+//! measured window) and of the run's metrics.
 
-use super::{alloc, process};
-use crate::metrics::resources::{RequestMark, ResourceReading, ResourceRecorder};
-use crate::metrics::snapshot::Phase;
-use crate::metrics::{RunMetrics, Snapshot};
-use crate::transport::{Connected, Connector, TargetError};
-use futures_util::future::BoxFuture;
+use super::connections::ConnectionWatch;
+use super::resources::{RequestMark, ResourceReading, ResourceRecorder};
+use super::snapshot::{MemoryStats, Phase};
+use super::{alloc, process, RunMetrics, Snapshot};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -34,6 +33,8 @@ struct Shared {
     /// The sampling thread, woken by `stop` so a run's end waits for no
     /// sampling period.
     thread: Mutex<Option<std::thread::Thread>>,
+    /// The transports' connection phases and TLS warnings (set by the run).
+    connections: Mutex<Option<ConnectionWatch>>,
 }
 
 /// Process and allocator sampling for one run. Cheap to clone; every clone
@@ -61,6 +62,7 @@ impl ResourceMonitor {
                 measuring_ended: AtomicBool::new(false),
                 stop: AtomicBool::new(false),
                 thread: Mutex::new(None),
+                connections: Mutex::new(None),
             }),
         };
         for pid in target_pids {
@@ -159,7 +161,7 @@ impl ResourceMonitor {
             } else {
                 process::read_groups(&groups, &pids)
             },
-            alloc: Some(alloc::read()),
+            alloc: alloc::installed().then(alloc::read),
         }
     }
 
@@ -198,6 +200,20 @@ impl ResourceMonitor {
         Some(handle)
     }
 
+    /// Also completes snapshots and metrics with what the transports
+    /// measured about reaching the target (whether or not resources are
+    /// sampled).
+    pub fn watch_connections(&self, watch: ConnectionWatch) {
+        *self.connections() = Some(watch);
+    }
+
+    fn connections(&self) -> MutexGuard<'_, Option<ConnectionWatch>> {
+        self.shared
+            .connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn stop(&self) {
         self.shared.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self
@@ -230,21 +246,21 @@ impl ResourceMonitor {
         self.recorder().session_connected(sessions, total);
     }
 
-    /// Sees one engine snapshot: marks the measured window and fills the
-    /// snapshot's memory, allocator and leak warning.
-    pub fn observe(&self, snap: &mut Snapshot) {
+    /// Marks the measured window: `phase` is the run's phase now and
+    /// `requests` the requests measured so far.
+    fn mark(&self, phase: Phase, requests: u64) {
         if !self.shared.enabled {
             return;
         }
         let (allocs, bytes) = alloc::counts();
         let mark = RequestMark {
-            requests: snap.total.ok + snap.total.errors,
+            requests,
             allocs,
             bytes,
         };
         let t = self.now_s();
         let mut rec = self.recorder();
-        match snap.phase {
+        match phase {
             Phase::Connecting | Phase::Warmup => {}
             Phase::Measuring => {
                 rec.measuring_started(t, mark);
@@ -256,8 +272,26 @@ impl ResourceMonitor {
                 }
             }
         }
+    }
+
+    /// Completes a snapshot the recorder is making: marks the measured
+    /// window (by its phase and requests so far) and fills its memory,
+    /// allocator and warnings (a suspected leak, file descriptors running
+    /// out). The only place these warnings are decided.
+    pub fn complete(&self, snap: &mut Snapshot) {
+        if let Some(watch) = self.connections().as_ref() {
+            watch.complete(snap);
+        }
+        if !self.shared.enabled {
+            return;
+        }
+        self.mark(snap.phase, snap.total.ok + snap.total.errors);
+        let rec = self.recorder();
         snap.memory = rec.memory();
         snap.allocator = rec.allocator();
+        if let Some(mem) = &snap.memory {
+            snap.warnings.extend(fd_warnings(mem));
+        }
         if let Some(w) = rec.leak_warning() {
             snap.warnings.push(w);
         }
@@ -266,6 +300,9 @@ impl ResourceMonitor {
     /// Stops sampling and puts the run's memory and allocator figures into `metrics`.
     pub fn finish(&self, metrics: &mut RunMetrics) {
         self.stop();
+        if let Some(watch) = self.connections().as_ref() {
+            watch.finish(metrics);
+        }
         if !self.shared.enabled {
             return;
         }
@@ -282,18 +319,49 @@ impl ResourceMonitor {
     }
 }
 
-/// A connector that tells the monitor about every session it opens.
-pub struct TrackedConnector<'a> {
-    pub inner: &'a dyn Connector,
-    pub monitor: ResourceMonitor,
+/// Share of the file descriptor limit in use at which the live screen warns.
+const FD_WARN_SHARE: f64 = 0.8;
+
+/// A warning for each process that has used most of its file descriptors.
+fn fd_warnings(mem: &MemoryStats) -> Vec<String> {
+    let mut out = Vec::new();
+    for (who, stats) in [("mcptop", &mem.mcptop), ("target", &mem.target)] {
+        let Some(p) = stats else { continue };
+        if let Some(limit) = p.fd_limit.filter(|l| *l > 0) {
+            if p.open_fds as f64 >= limit as f64 * FD_WARN_SHARE {
+                out.push(format!(
+                    "{who}: {} of {limit} file descriptors open",
+                    p.open_fds
+                ));
+            }
+        }
+    }
+    out
 }
 
-impl Connector for TrackedConnector<'_> {
-    fn connect(&self, session: u32) -> BoxFuture<'_, Result<Connected, TargetError>> {
-        Box::pin(async move {
-            let connected = self.inner.connect(session).await?;
-            self.monitor.session_connected(connected.pid);
-            Ok(connected)
-        })
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::snapshot::ProcessStats;
+
+    #[test]
+    fn most_file_descriptors_in_use_is_a_warning() {
+        let mem = MemoryStats {
+            target: Some(ProcessStats {
+                open_fds: 900,
+                fd_limit: Some(1024),
+                ..ProcessStats::default()
+            }),
+            mcptop: Some(ProcessStats {
+                open_fds: 10,
+                fd_limit: Some(1024),
+                ..ProcessStats::default()
+            }),
+            ..MemoryStats::default()
+        };
+        assert_eq!(
+            fd_warnings(&mem),
+            vec!["target: 900 of 1024 file descriptors open".to_string()]
+        );
     }
 }

@@ -1,54 +1,23 @@
-//! The gate's commands: save a baseline, check against it, compare two files,
-//! install a git hook.
+//! The gate's commands: save a baseline, check against it, compare two
+//! files, install a git hook. Runs go through the run service; judging is
+//! `check`'s.
 
-use super::baseline::{self, Baseline, RunSettings};
-use super::project::Project;
-use super::verdict::Thresholds;
-use super::{compare_runs, format, Comparison};
-use crate::cli::{CheckArgs, CompareArgs, GateArgs};
-use crate::report::formats::Format;
+use super::{CheckArgs, CompareArgs, GateArgs};
+use crate::check::baseline::{self, Baseline, RunSettings};
+use crate::check::project::Project;
+use crate::check::quick::{QuickPlan, QUICK_LIMIT};
+use crate::check::verdict::RegressionThresholds;
+use crate::check::{compare_runs, formats, Comparison};
 use crate::report::RunReport;
-use crate::runner::{run_workload, View};
+use crate::run::{self, Exit, RunRequest, View};
 use crate::workload::TargetSpec;
-use crate::workload::{catalog, Overrides, Workload};
-use crate::Exit;
+use crate::workload::{Overrides, Workload};
 use anyhow::{anyhow, bail, Context};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Runs per workload unless told otherwise.
 pub const DEFAULT_REPEATS: u32 = 5;
-/// `--quick`: the measured time and warm-up of all runs together, so a
-/// check of several workloads stays under 20 s with room for start-up.
-pub const QUICK_BUDGET: Duration = Duration::from_secs(15);
-/// `--quick`: one run's bounds, whatever the number of workloads.
-const QUICK_RUN: (Duration, Duration) = (Duration::from_millis(300), Duration::from_secs(1));
-const QUICK_WARMUP: (Duration, Duration) = (Duration::from_millis(100), Duration::from_millis(300));
-/// A quick check past this says how to get back under it.
-const QUICK_LIMIT: Duration = Duration::from_secs(20);
-
-/// How long each run of a `--quick` check is: the budget shared by every
-/// run, a quarter of each share as warm-up, within bounds.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct QuickPlan {
-    pub run: Duration,
-    pub warmup: Duration,
-}
-
-impl QuickPlan {
-    pub fn new(workloads: usize, repeats: u32) -> QuickPlan {
-        let runs = (workloads.max(1) as u32).saturating_mul(repeats.max(1));
-        let share = QUICK_BUDGET / runs;
-        let warmup = (share / 4).clamp(QUICK_WARMUP.0, QUICK_WARMUP.1);
-        let run = share.saturating_sub(warmup).clamp(QUICK_RUN.0, QUICK_RUN.1);
-        QuickPlan { run, warmup }
-    }
-
-    /// Measured time plus warm-up of `runs` runs.
-    pub fn total(&self, runs: u32) -> Duration {
-        (self.run + self.warmup) * runs
-    }
-}
 
 struct Gate {
     project: Project,
@@ -58,7 +27,7 @@ struct Gate {
 }
 
 fn gate(args: &GateArgs) -> anyhow::Result<Gate> {
-    let project = Project::load(Path::new(".")).map_err(|e| anyhow!(e))?;
+    let project = Project::load(Path::new("."))?;
     let baseline_path = args
         .baseline
         .clone()
@@ -126,12 +95,7 @@ fn resolve_all(
     names
         .iter()
         .map(|name| {
-            let w = catalog::resolve(name, &overrides(quick))?;
-            let t = target
-                .clone()
-                .or_else(|| w.target.clone())
-                .unwrap_or_else(|| "builtin".into());
-            let spec = TargetSpec::parse(&t)?;
+            let (w, spec) = run::resolve(name, &overrides(quick), target.as_deref())?;
             Ok((w.name.clone(), w, spec))
         })
         .collect()
@@ -146,8 +110,8 @@ async fn repeat(
     let mut runs = Vec::new();
     for i in 1..=repeats {
         stopped_before(name, i - 1, repeats)?;
-        let report = match run_workload(workload, spec, View::Quiet).await {
-            Ok(report) => report,
+        let report = match run::execute(RunRequest::new(workload, spec), View::Quiet).await {
+            Ok(finished) => finished.report,
             Err(e) => {
                 // Stopped while connecting: say what that means for the gate.
                 stopped_before(name, i - 1, repeats)?;
@@ -158,8 +122,8 @@ async fn repeat(
         eprintln!(
             "{name}: run {i}/{repeats}: {:.1} req/s, p50 {}, p99 {}, errors {}",
             o.throughput_msg_per_s,
-            crate::report::text::fmt_us(o.latency_p50_us),
-            crate::report::text::fmt_us(o.latency_p99_us),
+            crate::metrics::units::fmt_us(o.latency_p50_us),
+            crate::metrics::units::fmt_us(o.latency_p99_us),
             o.errors
         );
         if report.target_failed() {
@@ -211,29 +175,22 @@ pub async fn baseline_save(args: GateArgs) -> anyhow::Result<Exit> {
             .unwrap_or_else(|| "workload default".into()),
     };
     // Keep the other workloads of an existing baseline.
-    let mut base = match Baseline::read(&g.baseline_path) {
-        Ok(mut b) => {
-            if b.settings != settings {
-                eprintln!(
-                    "mcptop: note: {} was saved with other settings ({:?}); they are replaced",
-                    g.baseline_path.display(),
-                    b.settings
-                );
-                b.settings = settings.clone();
-            }
-            b
-        }
-        Err(baseline::BaselineError::Missing(_)) => Baseline::new(settings.clone()),
-        Err(e) => return Err(e.into()),
-    };
+    let mut base = Baseline::read_or_new(&g.baseline_path, settings.clone())?;
+    if base.settings != settings {
+        eprintln!(
+            "mcptop: note: {} was saved with other settings ({:?}); they are replaced",
+            g.baseline_path.display(),
+            base.settings
+        );
+        base.settings = settings;
+    }
     for (name, w, spec) in &resolved {
         let runs = repeat(name, w, spec, g.repeats).await?;
         let (runs, noise) = settle_outliers(name, w, spec, runs).await?;
         base.put(name, runs, noise);
     }
     stopped_before("baseline", g.repeats, g.repeats)?;
-    base.created_at = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    base.write(&g.baseline_path)?;
+    base.write_now(&g.baseline_path)?;
     println!(
         "baseline: {} ({} workload(s), {} run(s) each{})",
         g.baseline_path.display(),
@@ -251,10 +208,10 @@ async fn settle_outliers(
     workload: &Workload,
     spec: &TargetSpec,
     runs: Vec<RunReport>,
-) -> anyhow::Result<(Vec<RunReport>, super::baseline::Noise)> {
-    let max = super::outliers::MAX_EXTRA_RUNS;
+) -> anyhow::Result<(Vec<RunReport>, crate::check::baseline::Noise)> {
+    let max = crate::check::outliers::MAX_EXTRA_RUNS;
     let mut extra = 0;
-    super::outliers::settle(
+    crate::check::outliers::settle(
         name,
         runs,
         max,
@@ -269,55 +226,6 @@ async fn settle_outliers(
         &mut |line| eprintln!("{line}"),
     )
     .await
-}
-
-/// Measured intervals a single run needs before it can stand as a baseline:
-/// its spread comes from them.
-/// Five is the fewest that give one run a side a 98 % distribution-free
-/// interval against a run as long (see `stats::interval_rank`).
-pub const MIN_BASELINE_INTERVALS: usize = 5;
-
-/// Saves one finished run (from the live screen's `b`) as its workload's
-/// baseline in the project's baseline file, keeping the file's other
-/// workloads. Refuses a run whose target failed or that measured too little
-/// to give a spread. Returns the file written.
-pub fn baseline_from_run(report: &RunReport) -> anyhow::Result<PathBuf> {
-    if report.target_failed() {
-        bail!(
-            "the target failed ({})",
-            crate::report::text::describe_stop(&report.stopped_by)
-        );
-    }
-    if let crate::engine::StopReason::Signal { signal } = report.stopped_by {
-        bail!("the run was stopped by {}", signal.name());
-    }
-    let intervals = super::verdict::full_intervals(report).count();
-    if intervals < MIN_BASELINE_INTERVALS {
-        bail!(
-            "only {intervals} measured second(s); a baseline needs at least {MIN_BASELINE_INTERVALS}"
-        );
-    }
-    let project = Project::load(Path::new(".")).map_err(|e| anyhow!(e))?;
-    let path = project
-        .check
-        .baseline
-        .clone()
-        .unwrap_or_else(baseline::default_path);
-    let mut base = match Baseline::read(&path) {
-        Ok(b) => b,
-        Err(baseline::BaselineError::Missing(_)) => Baseline::new(RunSettings {
-            repeats: 1,
-            quick: false,
-            target: report.environment.target.clone(),
-        }),
-        Err(e) => return Err(e.into()),
-    };
-    let runs = vec![report.clone()];
-    let noise = super::outliers::noise(&runs, 1, Vec::new());
-    base.put(&report.workload_id, runs, noise);
-    base.created_at = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    base.write(&path)?;
-    Ok(path)
 }
 
 pub async fn check(args: CheckArgs) -> anyhow::Result<Exit> {
@@ -365,7 +273,7 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<Exit> {
         comparisons.push(c);
         current.push((name.clone(), runs));
     }
-    print!("{}", format::render(&comparisons, args.format));
+    print!("{}", formats::render(&comparisons, args.format));
     let regressed = comparisons.iter().any(Comparison::regressed);
     if let Some(signal) = crate::engine::stop::process().signal() {
         bail!("stopped by {}: the baseline is not updated", signal.name());
@@ -376,12 +284,10 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<Exit> {
         } else {
             let mut updated = base;
             for (name, runs) in current {
-                let noise = super::outliers::noise(&runs, runs.len() as u32, Vec::new());
+                let noise = crate::check::outliers::noise(&runs, runs.len() as u32, Vec::new());
                 updated.put(&name, runs, noise);
             }
-            updated.created_at =
-                humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-            updated.write(&g.baseline_path)?;
+            updated.write_now(&g.baseline_path)?;
             eprintln!("mcptop: baseline updated: {}", g.baseline_path.display());
         }
     }
@@ -391,7 +297,7 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<Exit> {
 /// `mcptop compare A B`: each side a result file or a baseline file. Two
 /// sides that ran different workloads are refused unless `--force`.
 pub fn compare(args: CompareArgs) -> anyhow::Result<Exit> {
-    let project = Project::load(Path::new(".")).map_err(|e| anyhow!(e))?;
+    let project = Project::load(Path::new("."))?;
     let a = load_side(&args.a)?;
     let b = load_side(&args.b)?;
     let mut pairs = Vec::new();
@@ -417,7 +323,7 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<Exit> {
     let mut comparisons = Vec::new();
     for (name, ra, rb) in pairs {
         let mismatch = match (ra.first(), rb.first()) {
-            (Some(x), Some(y)) => super::workload_mismatch(x, y),
+            (Some(x), Some(y)) => crate::check::workload_mismatch(x, y),
             _ => None,
         };
         if let Some(why) = &mismatch {
@@ -434,7 +340,7 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<Exit> {
             .map(|why| format!("different workloads ({why}), compared only because of --force"));
         comparisons.push(c);
     }
-    print!("{}", format::render(&comparisons, args.format));
+    print!("{}", formats::render(&comparisons, args.format));
     Ok(if comparisons.iter().any(Comparison::regressed) {
         Exit::Failed
     } else {
@@ -442,7 +348,7 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<Exit> {
     })
 }
 
-fn thresholds(p: &Project) -> Thresholds {
+fn thresholds(p: &Project) -> RegressionThresholds {
     p.check.thresholds.clone()
 }
 
@@ -458,17 +364,10 @@ fn load_side(path: &Path) -> anyhow::Result<Vec<(String, Vec<RunReport>)>> {
             Ok(b.workloads.into_iter().collect())
         }
         _ => {
-            let r = RunReport::read(path).map_err(|e| anyhow!(e))?;
+            let r = RunReport::read(path)?;
             Ok(vec![(r.workload_id.clone(), vec![r])])
         }
     }
-}
-
-/// `mcptop report FILE --format F`: a saved result in another format.
-pub fn report(file: &Path, format: Format) -> anyhow::Result<Exit> {
-    let r = RunReport::read(file).map_err(|e| anyhow!(e))?;
-    print!("{}", crate::report::formats::render(&r, format));
-    Ok(Exit::Ok)
 }
 
 fn install_git_hook(args: &CheckArgs) -> anyhow::Result<Exit> {
@@ -519,64 +418,4 @@ fn install_git_hook(args: &CheckArgs) -> anyhow::Result<Exit> {
     }
     println!("installed {}", hook.display());
     Ok(Exit::Ok)
-}
-
-#[cfg(test)]
-mod quick_tests {
-    use super::*;
-
-    #[test]
-    fn a_run_stopped_by_a_signal_is_never_a_baseline() {
-        use crate::engine::stop::StopSignal;
-        use crate::engine::{RunOutcome, StopReason, TargetInfo};
-        use crate::metrics::recorder::{EngineStatus, Recorder};
-        let w = Workload::parse(
-            "name = \"w\"\nconcurrency = 1\nduration = \"10s\"\n[[ops]]\nmethod = \"ping\"\n",
-            "test",
-        )
-        .expect("workload");
-        let t0 = tokio::time::Instant::now();
-        let metrics = Recorder::new(&["ping".to_string()], t0, None)
-            .finish(t0 + Duration::from_secs(10), EngineStatus::default());
-        let report = RunReport::build(
-            &w,
-            "builtin",
-            std::time::SystemTime::UNIX_EPOCH,
-            RunOutcome {
-                metrics,
-                stopped_by: StopReason::Signal {
-                    signal: StopSignal::Hangup,
-                },
-                target: TargetInfo::default(),
-                unfinished: 0,
-            },
-        );
-        let err = baseline_from_run(&report).expect_err("refused");
-        assert_eq!(err.to_string(), "the run was stopped by SIGHUP");
-    }
-
-    fn ms(n: u64) -> Duration {
-        Duration::from_millis(n)
-    }
-
-    #[test]
-    fn quick_runs_share_one_budget_within_bounds() {
-        // One or two workloads: the longest runs.
-        for n in [1, 2] {
-            let p = QuickPlan::new(n, 5);
-            assert_eq!((p.run, p.warmup), (ms(1000), ms(300)), "{n} workloads");
-        }
-        // Three workloads share 15 s: 1 s a run, a quarter of it warm-up.
-        let p = QuickPlan::new(3, 5);
-        assert_eq!((p.run, p.warmup), (ms(750), ms(250)));
-        assert_eq!(p.total(15), Duration::from_secs(15));
-        let p = QuickPlan::new(5, 5);
-        assert_eq!((p.run, p.warmup), (ms(450), ms(150)));
-        // Many workloads: the shortest runs, and past the limit.
-        let p = QuickPlan::new(20, 5);
-        assert_eq!((p.run, p.warmup), (ms(300), ms(100)));
-        assert!(p.total(100) > QUICK_LIMIT);
-        // Zero is treated as one.
-        assert_eq!(QuickPlan::new(0, 0), QuickPlan::new(1, 1));
-    }
 }

@@ -1,4 +1,12 @@
-//! Command-line interface: clap types only. Parsing here, work in `runner`.
+//! The command line, the top floor: the clap types (here), the dispatcher
+//! mapping each command to the library (`dispatch`), and the commands that
+//! are only glue: the gate's (`gate`), `profile` and `validate`. Nothing
+//! below imports this module.
+
+pub mod dispatch;
+pub mod gate;
+pub mod profile;
+pub mod validate;
 
 use crate::report::formats::Format;
 use clap::{Args, Parser, Subcommand};
@@ -172,6 +180,16 @@ pub struct DeployedArgs {
     /// Do not verify server certificates (said on screen and in the result file)
     #[arg(long)]
     pub insecure: bool,
+}
+
+impl DeployedArgs {
+    /// The TLS trust these flags ask for.
+    pub fn tls(&self) -> crate::transport::tls::TlsSettings {
+        crate::transport::tls::TlsSettings {
+            ca_cert: self.ca_cert.clone(),
+            insecure: self.insecure,
+        }
+    }
 }
 
 fn header_flag(text: &str) -> Result<(String, String), String> {

@@ -7,11 +7,10 @@ use crate::client::CallError;
 use crate::protocol::escape::escape_bounded;
 use crate::protocol::jsonrpc::{PreparedRequest, ResultProbe};
 use crate::protocol::ProtocolChoice;
-use crate::runner::HANDSHAKE_TIMEOUT;
+use crate::run::{Exit, HANDSHAKE_TIMEOUT};
 use crate::transport::{self, ConnectOptions, Session};
 use crate::workload::TargetSpec;
 use crate::workload::{catalog, Method, Overrides, Workload, WorkloadError};
-use crate::Exit;
 use anyhow::{anyhow, Context};
 use std::time::Duration;
 
@@ -52,7 +51,7 @@ pub fn run(names: &[String], target: Option<&str>) -> anyhow::Result<Exit> {
             let protocol = valid
                 .first()
                 .map_or(ProtocolChoice::Auto, |(_, w)| w.protocol);
-            let runtime = crate::runner::runtime()?;
+            let runtime = crate::run::runtime()?;
             let listed = runtime.block_on(list_target(&spec, protocol))?;
             Some((spec.describe(), listed))
         }

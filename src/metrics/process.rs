@@ -48,14 +48,23 @@ pub fn read_groups(groups: &[u32], singles: &[u32]) -> Option<ProcessReading> {
     read_sum(&pids)
 }
 
+/// What is wrong with a process id given to watch.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PidError {
+    #[error("{0}: not a process id")]
+    NotAPid(u32),
+    #[error("{0}: no such process")]
+    NoSuchProcess(u32),
+}
+
 /// `Ok` when `pid` names a process that exists (visible to this user or
 /// not); else what is wrong with it.
-pub fn check_pid(pid: u32) -> Result<(), String> {
+pub fn check_pid(pid: u32) -> Result<(), PidError> {
     let Ok(id) = libc::pid_t::try_from(pid) else {
-        return Err(format!("{pid}: not a process id"));
+        return Err(PidError::NotAPid(pid));
     };
     if id <= 0 {
-        return Err(format!("{pid}: not a process id"));
+        return Err(PidError::NotAPid(pid));
     }
     #[cfg(unix)]
     {
@@ -63,7 +72,7 @@ pub fn check_pid(pid: u32) -> Result<(), String> {
         if unsafe { libc::kill(id, 0) } != 0
             && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
         {
-            return Err(format!("{pid}: no such process"));
+            return Err(PidError::NoSuchProcess(pid));
         }
     }
     Ok(())
@@ -180,7 +189,7 @@ mod tests {
     #[test]
     fn a_process_that_does_not_exist_is_refused() {
         assert_eq!(check_pid(std::process::id()), Ok(()));
-        let err = check_pid(999_999_999).expect_err("absent");
+        let err = check_pid(999_999_999).expect_err("absent").to_string();
         assert!(err.contains("999999999"), "{err}");
         assert!(check_pid(0).is_err());
         assert!(check_pid(u32::MAX).is_err());

@@ -1,9 +1,12 @@
-//! The global allocator: jemalloc (feature `jemalloc`, default) or the system
-//! allocator, wrapped in a counter of allocations and bytes asked for.
-//! jemalloc's own statistics say how much is held, not how often we ask;
-//! the count is what makes allocations per request a low-noise regression
-//! metric. Counters are sharded per thread (relaxed atomics on separate cache
-//! lines) so worker threads do not fight over one line.
+//! Counting allocations: `CountingAllocator` wraps the global allocator
+//! (jemalloc with the `jemalloc` feature, the default, else the system's) and
+//! counts allocations and bytes asked for. The binary installs it
+//! (`#[global_allocator]` in `main.rs`); a library user that does not gets
+//! no allocator figures rather than zeros. jemalloc's own statistics say how
+//! much is held, not how often we ask; the count is what makes allocations
+//! per request a low-noise regression metric. Counters are sharded per
+//! thread (relaxed atomics on separate cache lines) so worker threads do not
+//! fight over one line.
 
 use crate::metrics::resources::AllocReading;
 use std::alloc::{GlobalAlloc, Layout};
@@ -114,14 +117,30 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for CountingAllocator<A> {
     }
 }
 
+/// The allocator the binary installs: jemalloc when built with it.
 #[cfg(feature = "jemalloc")]
-#[global_allocator]
-static GLOBAL: CountingAllocator<tikv_jemallocator::Jemalloc> =
-    CountingAllocator::new(tikv_jemallocator::Jemalloc);
-
+pub type Installed = CountingAllocator<tikv_jemallocator::Jemalloc>;
 #[cfg(not(feature = "jemalloc"))]
-#[global_allocator]
-static GLOBAL: CountingAllocator<std::alloc::System> = CountingAllocator::new(std::alloc::System);
+pub type Installed = CountingAllocator<std::alloc::System>;
+
+/// The counting allocator over the build's allocator, for the binary's
+/// `#[global_allocator]`.
+pub const fn counting_allocator() -> Installed {
+    #[cfg(feature = "jemalloc")]
+    {
+        CountingAllocator::new(tikv_jemallocator::Jemalloc)
+    }
+    #[cfg(not(feature = "jemalloc"))]
+    {
+        CountingAllocator::new(std::alloc::System)
+    }
+}
+
+/// True when the counting allocator is the global one: any program has
+/// allocated by the time it asks, so zero counts mean it is not installed.
+pub fn installed() -> bool {
+    counts().0 > 0
+}
 
 /// The counters plus, with jemalloc, what the allocator holds.
 pub fn read() -> AllocReading {

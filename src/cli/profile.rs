@@ -1,0 +1,128 @@
+//! `mcptop profile`: runs a workload and profiles the measured phase. The
+//! builtin target runs in mcptop, so mcptop is profiled in-process (pprof);
+//! a stdio target or `--target-pid` is profiled with `perf`. Ends with a
+//! flame graph, its folded stacks, optionally a differential graph, and the
+//! usual result file.
+
+use super::dispatch::say_where_saved;
+use super::ProfileArgs;
+use crate::metrics::sampler::ResourceMonitor;
+use crate::profile::measured::{profile_measured_phase, Subject};
+use crate::profile::{flame, ProfileOptions, ProfileOutput};
+use crate::report::output::OutPath;
+use crate::report::text;
+use crate::run::{self, Exit, RunRequest, View};
+use crate::workload::{Overrides, TargetSpec, Workload};
+use anyhow::{anyhow, Context};
+use tokio::sync::oneshot;
+
+pub async fn run(args: ProfileArgs) -> anyhow::Result<Exit> {
+    let overrides = Overrides {
+        duration: args
+            .seconds
+            .map(|s| format!("{}ms", (s * 1000.0).round() as u64)),
+        rate: args.load.rate,
+        concurrency: args.load.concurrency,
+        sessions: args.load.sessions,
+        requests: None,
+        warmup: args.load.warmup.clone(),
+        protocol: None,
+        ..Overrides::default()
+    };
+    let (workload, spec) = run::resolve(&args.workload, &overrides, args.target.as_deref())?;
+    if let Some(pid) = args.target_pid {
+        crate::metrics::process::check_pid(pid).map_err(|e| anyhow!("--target-pid {e}"))?;
+    }
+    let out = OutPath::File(
+        args.result
+            .clone()
+            .unwrap_or_else(|| run::default_out(&workload.name)),
+    );
+    out.check()?;
+    if let Some(old) = &args.diff {
+        flame::read_folded(old)?;
+    }
+    let subject = if args.target_pid.is_some() || spec != TargetSpec::Builtin {
+        Subject::External
+    } else {
+        Subject::SelfProcess
+    };
+    if subject == Subject::External {
+        #[cfg(target_os = "linux")]
+        crate::profile::perf::check()?;
+        #[cfg(not(target_os = "linux"))]
+        return Err(anyhow!("profiling another process needs Linux perf"));
+    }
+    let options = options(&args, &workload, &spec, subject);
+    #[cfg(unix)]
+    if subject == Subject::SelfProcess {
+        // Before the run, so loading symbols does not eat into it.
+        tokio::task::spawn_blocking(crate::profile::SelfProfiler::warm_up).await?;
+    }
+    let monitor = ResourceMonitor::new(true, args.target_pid.into_iter().collect());
+    let (done_tx, done_rx) = oneshot::channel();
+    let watcher_monitor = monitor.clone();
+    let quiet = args.quiet;
+    let view = View::Custom(Box::new(move |snaps, _controls| {
+        tokio::spawn(async move {
+            let result =
+                profile_measured_phase(snaps, subject, options, watcher_monitor, quiet).await;
+            let _ = done_tx.send(result);
+        })
+    }));
+    let request = RunRequest::new(&workload, &spec)
+        .saved_to(&out)
+        .resources(monitor);
+    let finished = run::execute(request, view).await?;
+    print!("{}", text::summary(&finished.report));
+    if let Some(saved) = &finished.saved {
+        say_where_saved(saved, true);
+    }
+    let profile = done_rx
+        .await
+        .context("the profiler stopped without an answer")??;
+    print_profile(&profile);
+    Ok(finished.exit())
+}
+
+/// Where the graphs go and what their title says.
+fn options(
+    args: &ProfileArgs,
+    workload: &Workload,
+    spec: &TargetSpec,
+    subject: Subject,
+) -> ProfileOptions {
+    let who = match (args.target_pid, subject) {
+        (Some(pid), _) => format!("pid {pid}"),
+        (None, Subject::SelfProcess) => "builtin (mcptop in-process)".into(),
+        (None, Subject::External) => spec.describe(),
+    };
+    ProfileOptions {
+        frequency: args.frequency.max(1),
+        svg: args
+            .out
+            .clone()
+            .unwrap_or_else(|| crate::profile::default_svg(&workload.name)),
+        title: format!("mcptop profile: {} on {who}", workload.name),
+        diff_against: args.diff.clone(),
+    }
+}
+
+fn print_profile(profile: &ProfileOutput) {
+    println!(
+        "profile: {} samples over {:.1}s",
+        profile.samples,
+        profile.duration.as_secs_f64()
+    );
+    for (frame, n) in &profile.top {
+        println!(
+            "  {:>5.1}%  {frame}",
+            *n as f64 * 100.0 / profile.samples.max(1) as f64
+        );
+    }
+    println!("flame graph: {}", profile.svg.display());
+    println!("folded stacks: {}", profile.folded.display());
+    if let Some(d) = &profile.diff_svg {
+        println!("differential flame graph: {}", d.display());
+    }
+}

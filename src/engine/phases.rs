@@ -1,0 +1,599 @@
+//! The phases of one run, in order: connect every session (`connect`),
+//! drive the load through warm-up, stages and controls until something
+//! stops it (`Driver`), then stop sending and drain what is in flight
+//! (`drain`). `run` strings them together.
+
+use super::scheduler::{LoadCounters, Plan, PreparedOp, Scheduler, SchedulerEnd, SessionSlot};
+use super::stop::{StopSignal, StopToken};
+use super::{mix, Control, EngineError, RunOutcome, RunSetup, StopReason, TargetInfo};
+use crate::client::SessionCounters;
+use crate::metrics::sampler::ResourceMonitor;
+use crate::metrics::snapshot::{LoadNow, Phase, ProtocolCounters};
+use crate::metrics::{EngineStatus, Recorder, Sample, Snapshot};
+use crate::transport::{Connected, Connector, TargetError, TargetEvent};
+use crate::workload::{LoadShape, Workload};
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{sleep_until, Instant};
+
+/// Sessions opened at once while connecting.
+pub(super) const CONNECT_PARALLELISM: usize = 32;
+/// Longest wait for in-flight requests after a stop.
+const MAX_DRAIN: Duration = Duration::from_secs(5);
+const DRAIN_GRACE: Duration = Duration::from_millis(250);
+const INTERRUPTED_DRAIN: Duration = Duration::from_secs(1);
+/// How long to wait for a dead child's exit status once its pipes closed.
+const EXIT_STATUS_GRACE: Duration = Duration::from_millis(500);
+
+/// Asked sends: the integral of the asked rate over measured, unpaused time.
+struct AskedMeter {
+    /// Asked sends count from here (the end of warm-up).
+    measure_start: Instant,
+    since: Instant,
+    rate: Option<f64>,
+    total: f64,
+}
+
+impl AskedMeter {
+    fn advance(&mut self, now: Instant, measuring: bool, paused: bool) {
+        if measuring && !paused {
+            if let Some(rate) = self.rate {
+                let from = self.since.max(self.measure_start);
+                self.total += rate * now.saturating_duration_since(from).as_secs_f64();
+            }
+        }
+        self.since = now;
+    }
+}
+
+/// Runs the workload: connects, drives the load until it is stopped, then
+/// drains. Every phase observes the stop token.
+pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
+    let RunSetup {
+        workload,
+        connector,
+        mut target_events,
+        mut controls,
+        snapshots,
+        tick,
+        stop,
+        resources,
+    } = setup;
+    let _ = snapshots.send(Snapshot {
+        phase: Phase::Connecting,
+        planned: workload.planned_duration(),
+        load: LoadNow {
+            sessions: workload.sessions,
+            ..LoadNow::default()
+        },
+        ..Snapshot::default()
+    });
+    let (connected, target) = connect(workload, connector, &stop, resources.as_ref()).await?;
+    let slots: Arc<[SessionSlot]> = connected
+        .iter()
+        .map(|c| SessionSlot {
+            session: c.session.clone(),
+            in_flight: AtomicU32::new(0),
+        })
+        .collect();
+    let t0 = Instant::now();
+    let mut driver = Driver::new(workload, &connected, slots.clone(), t0, resources);
+    let stopped_by = driver
+        .drive(&mut target_events, &mut controls, &snapshots, tick, &stop)
+        .await;
+    let (metrics, stopped_by, unfinished) = driver.finish(stopped_by, &snapshots, &stop).await;
+    let last = snapshots.borrow().clone();
+    let _ = snapshots.send(Snapshot {
+        phase: Phase::Done,
+        ..last
+    });
+    drop(slots);
+    drop(connected);
+    Ok(RunOutcome {
+        metrics,
+        stopped_by,
+        target,
+        unfinished,
+    })
+}
+
+/// Connects every session (giving up on a stop signal) and checks that
+/// they can run the workload; says what the target is.
+async fn connect(
+    workload: &Workload,
+    connector: &dyn Connector,
+    stop: &StopToken,
+    resources: Option<&ResourceMonitor>,
+) -> Result<(Vec<Connected>, TargetInfo), EngineError> {
+    let connected = tokio::select! {
+        biased;
+        signal = stop.stopped() => return Err(EngineError::Stopped(signal)),
+        connected = connect_all(connector, workload.sessions, resources) => connected?,
+    };
+    if workload.batch > 1 {
+        if let Some(c) = connected.iter().find(|c| !c.era.has_batches()) {
+            return Err(EngineError::BatchEra { chosen: c.era });
+        }
+    }
+    let target = TargetInfo {
+        server_name: connected
+            .first()
+            .map(|c| c.server_name.clone())
+            .unwrap_or_default(),
+        protocol_version: connected
+            .first()
+            .map(|c| c.era.to_string())
+            .unwrap_or_default(),
+        pids: {
+            let mut pids: Vec<u32> = connected.iter().filter_map(|c| c.pid).collect();
+            pids.dedup();
+            pids
+        },
+    };
+    Ok((connected, target))
+}
+
+/// The load while it runs: the scheduler's plan and what steers it (stages,
+/// controls, pauses), the recorder, and the asked-send meter.
+struct Driver<'a> {
+    workload: &'a Workload,
+    t0: Instant,
+    measure_start: Instant,
+    recorder: Recorder,
+    counters: Arc<LoadCounters>,
+    session_counters: Vec<Arc<SessionCounters>>,
+    samples: mpsc::UnboundedReceiver<Sample>,
+    scheduler: tokio::task::JoinHandle<SchedulerEnd>,
+    plan: Plan,
+    plan_tx: watch::Sender<Plan>,
+    deadline: Option<Instant>,
+    manual_shape: Option<LoadShape>,
+    paused_since: Option<Instant>,
+    paused_total: Duration,
+    asked: AskedMeter,
+}
+
+impl<'a> Driver<'a> {
+    /// Starts the scheduler over `slots`; warm-up runs from `t0`.
+    fn new(
+        workload: &'a Workload,
+        connected: &[Connected],
+        slots: Arc<[SessionSlot]>,
+        t0: Instant,
+        resources: Option<ResourceMonitor>,
+    ) -> Driver<'a> {
+        let ops: Arc<[PreparedOp]> = workload
+            .ops
+            .iter()
+            .map(|o| PreparedOp {
+                request: crate::protocol::jsonrpc::PreparedRequest::new(
+                    o.method.wire_name(),
+                    &o.method.params(),
+                ),
+                timeout: o.timeout,
+            })
+            .collect();
+        let labels: Vec<String> = workload.ops.iter().map(|o| o.label.clone()).collect();
+        let weights: Vec<u32> = workload.ops.iter().map(|o| o.weight).collect();
+        let measure_start = t0 + workload.warmup;
+        let recorder = Recorder::new(&labels, measure_start, workload.planned_duration())
+            .with_resources(resources);
+        let counters = Arc::new(LoadCounters::default());
+        let (sample_tx, samples) = mpsc::unbounded_channel();
+        let plan = Plan {
+            shape: workload.initial_shape(),
+            paused: false,
+            stop: false,
+        };
+        let (plan_tx, plan_rx) = watch::channel(plan);
+        let scheduler = Scheduler {
+            sessions: slots,
+            ops,
+            mix: mix::Mix::new(&weights),
+            pipeline: workload.pipeline,
+            batch: workload.batch,
+            measure_start,
+            request_limit: workload.requests,
+            counters: counters.clone(),
+            samples: sample_tx,
+            plan: plan_rx,
+        };
+        Driver {
+            workload,
+            t0,
+            measure_start,
+            recorder,
+            counters,
+            session_counters: connected
+                .iter()
+                .filter_map(|c| c.session.counters())
+                .collect(),
+            samples,
+            scheduler: tokio::spawn(scheduler.run()),
+            plan,
+            plan_tx,
+            deadline: workload.planned_duration().map(|d| measure_start + d),
+            manual_shape: None,
+            paused_since: None,
+            paused_total: Duration::ZERO,
+            asked: AskedMeter {
+                measure_start,
+                since: t0,
+                rate: None,
+                total: 0.0,
+            },
+        }
+    }
+
+    fn status(&self, phase: Phase) -> EngineStatus {
+        let sends = self.counters.measured_sends.load(Ordering::Relaxed);
+        EngineStatus {
+            phase,
+            load: load_now(&self.plan, &self.counters, self.workload.sessions),
+            planned_total: if matches!(self.plan.shape, LoadShape::OpenLoop { .. }) {
+                self.asked.total.round() as u64
+            } else {
+                sends
+            },
+            sent_total: sends,
+            backpressure_total: self.counters.backpressure_waits.load(Ordering::Relaxed),
+            paused: self.paused_total,
+            protocol: protocol_counters(&self.session_counters),
+        }
+    }
+
+    fn advance_asked(&mut self, now: Instant) {
+        self.asked
+            .advance(now, now >= self.measure_start, self.plan.paused);
+    }
+
+    /// Puts the shape in force now (a manual override, else the stage
+    /// schedule) into the plan; returns when it may next change.
+    fn steer(&mut self, now: Instant) -> Instant {
+        let measuring = now >= self.measure_start;
+        let paused_offset =
+            self.paused_total + self.paused_since.map(|p| now - p).unwrap_or_default();
+        let measured_elapsed = now
+            .saturating_duration_since(self.measure_start)
+            .saturating_sub(paused_offset);
+        let shape = self.manual_shape.unwrap_or_else(|| {
+            if measuring {
+                self.workload.shape_at(measured_elapsed)
+            } else {
+                self.workload.initial_shape()
+            }
+        });
+        if shape != self.plan.shape {
+            self.asked.advance(now, measuring, self.plan.paused);
+            self.plan.shape = shape;
+            let _ = self.plan_tx.send(self.plan);
+        }
+        self.asked.rate = match self.plan.shape {
+            LoadShape::OpenLoop { rate } => Some(rate),
+            LoadShape::ClosedLoop { .. } => None,
+        };
+        if self.plan.paused {
+            now + Duration::from_secs(3600)
+        } else {
+            next_boundary(
+                self.workload,
+                now,
+                self.measure_start,
+                paused_offset,
+                self.deadline,
+            )
+        }
+    }
+
+    /// Runs the load until something stops it: time up, the request
+    /// count, a control, a signal, the target.
+    async fn drive(
+        &mut self,
+        target_events: &mut mpsc::UnboundedReceiver<TargetEvent>,
+        controls: &mut mpsc::UnboundedReceiver<Control>,
+        snapshots: &watch::Sender<Snapshot>,
+        tick: Duration,
+        stop: &StopToken,
+    ) -> StopReason {
+        let mut ticker = tokio::time::interval_at(self.t0 + tick, tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Views see measuring begin the moment it does, not at the next tick,
+        // which a short run may never reach: `profile` starts its capture there
+        // and the resource monitor starts counting allocations per request.
+        let mut announced_measuring = false;
+        let stopped = stop.stopped();
+        tokio::pin!(stopped);
+        loop {
+            let now = Instant::now();
+            let measuring = now >= self.measure_start;
+            let phase = if measuring {
+                Phase::Measuring
+            } else {
+                Phase::Warmup
+            };
+            if measuring && !announced_measuring {
+                announced_measuring = true;
+                let _ = snapshots.send(self.recorder.snapshot(now, self.status(Phase::Measuring)));
+            }
+            let next_wake = self.steer(now);
+            let stopped_by = tokio::select! {
+                Some(sample) = self.samples.recv() => {
+                    self.recorder.record(&sample);
+                    // Drain what else is queued without another trip through select.
+                    for _ in 0..1024 {
+                        match self.samples.try_recv() {
+                            Ok(s) => self.recorder.record(&s),
+                            Err(_) => break,
+                        }
+                    }
+                    None
+                }
+                _ = ticker.tick() => {
+                    let now = Instant::now();
+                    self.advance_asked(now);
+                    let _ = snapshots.send(self.recorder.tick(now, self.status(phase)));
+                    None
+                }
+                _ = sleep_until(next_wake) => {
+                    (self.deadline.is_some_and(|d| Instant::now() >= d) && !self.plan.paused)
+                        .then_some(StopReason::Completed)
+                }
+                // A closed control channel only means nobody steers this run.
+                Some(control) = controls.recv() => self.control(control),
+                signal = &mut stopped => Some(StopReason::Signal { signal }),
+                Some(event) = target_events.recv() => Some(self.target_exited(event)),
+                end = &mut self.scheduler => Some(self.scheduler_ended(end, target_events).await),
+            };
+            if let Some(reason) = stopped_by {
+                return reason;
+            }
+        }
+    }
+
+    /// Applies a view's control; `Some` when it stops the run.
+    fn control(&mut self, control: Control) -> Option<StopReason> {
+        let now = Instant::now();
+        self.advance_asked(now);
+        match control {
+            Control::Stop => return Some(StopReason::Interrupted),
+            Control::Pause if !self.plan.paused => {
+                self.plan.paused = true;
+                self.paused_since = Some(now);
+                let _ = self.plan_tx.send(self.plan);
+            }
+            Control::Resume if self.plan.paused => {
+                self.plan.paused = false;
+                if let Some(since) = self.paused_since.take() {
+                    let gap = now - since;
+                    self.paused_total += gap;
+                    self.deadline = self.deadline.map(|d| d + gap);
+                }
+                let _ = self.plan_tx.send(self.plan);
+            }
+            Control::SetRate(rate) if rate > 0.0 && rate.is_finite() => {
+                if matches!(self.plan.shape, LoadShape::OpenLoop { .. }) {
+                    self.manual_shape = Some(LoadShape::OpenLoop { rate });
+                }
+            }
+            Control::SetConcurrency(c) if c > 0 => {
+                if matches!(self.plan.shape, LoadShape::ClosedLoop { .. }) {
+                    self.manual_shape = Some(LoadShape::ClosedLoop { concurrency: c });
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+
+    fn target_exited(&mut self, event: TargetEvent) -> StopReason {
+        let TargetEvent::Exited {
+            session,
+            status,
+            stderr_tail,
+        } = event;
+        let after_s = Instant::now()
+            .saturating_duration_since(self.t0)
+            .as_secs_f64();
+        self.recorder.warn(format!(
+            "target session {session} {status} after {after_s:.1}s"
+        ));
+        StopReason::TargetExited {
+            session,
+            status,
+            stderr_tail,
+            after_s,
+        }
+    }
+
+    async fn scheduler_ended(
+        &mut self,
+        end: Result<SchedulerEnd, tokio::task::JoinError>,
+        target_events: &mut mpsc::UnboundedReceiver<TargetEvent>,
+    ) -> StopReason {
+        match end {
+            Ok(SchedulerEnd::RequestLimit) => StopReason::RequestLimit,
+            Ok(SchedulerEnd::AllSessionsClosed) => {
+                // A child that died closes its pipes before its exit
+                // status is known: give the status a moment to arrive.
+                match tokio::time::timeout(EXIT_STATUS_GRACE, target_events.recv()).await {
+                    Ok(Some(event)) => self.target_exited(event),
+                    _ => {
+                        self.recorder
+                            .warn("every session was closed by the target".into());
+                        StopReason::AllSessionsClosed
+                    }
+                }
+            }
+            _ => StopReason::Interrupted,
+        }
+    }
+
+    /// Stops sending, then waits for what is in flight (bounded); returns
+    /// the run's metrics, why it stopped (a signal during the drain says
+    /// so) and the requests left unanswered.
+    async fn finish(
+        mut self,
+        mut stopped_by: StopReason,
+        snapshots: &watch::Sender<Snapshot>,
+        stop: &StopToken,
+    ) -> (crate::metrics::RunMetrics, StopReason, u64) {
+        let stop_at = Instant::now();
+        self.advance_asked(stop_at);
+        self.plan.stop = true;
+        let _ = self.plan_tx.send(self.plan);
+        self.recorder.stop(stop_at);
+        let max_timeout = self
+            .workload
+            .ops
+            .iter()
+            .map(|o| o.timeout)
+            .max()
+            .unwrap_or(MAX_DRAIN);
+        let drain_for = match stopped_by {
+            // A little past the longest timeout, so a request that times out is counted as one.
+            StopReason::Completed | StopReason::RequestLimit => {
+                (max_timeout + DRAIN_GRACE).min(MAX_DRAIN)
+            }
+            _ => INTERRUPTED_DRAIN,
+        };
+        let _ = snapshots.send(
+            self.recorder
+                .snapshot(stop_at, self.status(Phase::Draining)),
+        );
+        let already = matches!(stopped_by, StopReason::Signal { .. });
+        if let Some(signal) = drain(
+            &mut self.samples,
+            &mut self.recorder,
+            &self.counters,
+            stop_at + drain_for,
+            (!already).then_some(stop),
+        )
+        .await
+        {
+            // The run ended, but a signal cut its drain short: say so.
+            stopped_by = StopReason::Signal { signal };
+        }
+        if !self.scheduler.is_finished() {
+            self.scheduler.abort();
+        }
+        let final_status = self.status(Phase::Done);
+        let unfinished = self.counters.in_flight.load(Ordering::Relaxed);
+        let metrics = self.recorder.finish(stop_at, final_status);
+        (metrics, stopped_by, unfinished)
+    }
+}
+
+fn load_now(plan: &Plan, counters: &LoadCounters, sessions: u32) -> LoadNow {
+    let (rate, concurrency) = match plan.shape {
+        LoadShape::OpenLoop { rate } => (Some(rate), None),
+        LoadShape::ClosedLoop { concurrency } => (None, Some(concurrency)),
+    };
+    LoadNow {
+        rate,
+        concurrency,
+        in_flight: counters.in_flight.load(Ordering::Relaxed),
+        sessions,
+        paused: plan.paused,
+    }
+}
+
+fn protocol_counters(all: &[Arc<SessionCounters>]) -> ProtocolCounters {
+    let mut p = ProtocolCounters::default();
+    for c in all {
+        p.notifications += c.notifications.load(Ordering::Relaxed);
+        p.server_requests += c.server_requests.load(Ordering::Relaxed);
+        p.violations += c.violations.load(Ordering::Relaxed);
+    }
+    p
+}
+
+/// The next instant the shape may change or the run may end.
+fn next_boundary(
+    workload: &Workload,
+    now: Instant,
+    measure_start: Instant,
+    paused_offset: Duration,
+    deadline: Option<Instant>,
+) -> Instant {
+    let far = now + Duration::from_secs(3600);
+    if now < measure_start {
+        return measure_start;
+    }
+    let mut end = measure_start + paused_offset;
+    for stage in &workload.stages {
+        end += stage.duration;
+        if end > now {
+            return deadline.map_or(end, |d| d.min(end));
+        }
+    }
+    deadline.map_or(far, |d| if d > now { d } else { now })
+}
+
+/// Opens every session, `CONNECT_PARALLELISM` at a time. The first failure
+/// ends it: the sessions still connecting are dropped (their children
+/// killed) rather than each waiting out its own timeout.
+async fn connect_all(
+    connector: &dyn Connector,
+    sessions: u32,
+    resources: Option<&ResourceMonitor>,
+) -> Result<Vec<Connected>, TargetError> {
+    stream::iter(0..sessions)
+        .map(|i| async move {
+            let connected = connector.connect(i).await?;
+            // The cost of one session: its process and mcptop's RSS now.
+            if let Some(monitor) = resources {
+                monitor.session_connected(connected.pid);
+            }
+            Ok(connected)
+        })
+        .buffered(CONNECT_PARALLELISM)
+        .try_collect()
+        .await
+}
+
+/// Waits for the requests still in flight after a stop, recording their
+/// samples, until none is left, `deadline` passes, or `stop` (when given)
+/// fires, which leaves at most `INTERRUPTED_DRAIN` more. Returns that signal.
+///
+/// A request task sends its sample and then gives its slot back, so the
+/// last sample can arrive while the task still counts as in flight. The
+/// drain then waits for the sample channel to close, which it does as soon
+/// as the scheduler and every request task have dropped their senders: the
+/// last reply ends the drain, not the deadline.
+pub(super) async fn drain(
+    samples: &mut mpsc::UnboundedReceiver<Sample>,
+    recorder: &mut Recorder,
+    counters: &LoadCounters,
+    deadline: Instant,
+    stop: Option<&StopToken>,
+) -> Option<StopSignal> {
+    let mut deadline = deadline;
+    let mut signalled = None;
+    let stop_wait = async {
+        match stop {
+            Some(stop) => stop.stopped().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(stop_wait);
+    while counters.in_flight.load(Ordering::Relaxed) > 0 {
+        tokio::select! {
+            sample = samples.recv() => match sample {
+                Some(sample) => recorder.record(&sample),
+                None => break,
+            },
+            _ = sleep_until(deadline) => break,
+            signal = &mut stop_wait, if signalled.is_none() => {
+                signalled = Some(signal);
+                deadline = deadline.min(Instant::now() + INTERRUPTED_DRAIN);
+            }
+        }
+    }
+    while let Ok(sample) = samples.try_recv() {
+        recorder.record(&sample);
+    }
+    signalled
+}
