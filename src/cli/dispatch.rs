@@ -34,9 +34,11 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             print_list();
             Ok(Exit::Ok)
         }
-        Some(Command::Validate { workloads, target }) => {
-            super::validate::run(&workloads, target.as_deref())
-        }
+        Some(Command::Validate {
+            workloads,
+            target,
+            deployed,
+        }) => super::validate::run(&workloads, target.as_deref(), &deployed.overrides()),
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Run(args)) => stoppable(run_command(args)),
         Some(Command::Baseline(BaselineCommand::Save(args))) => {

@@ -40,9 +40,12 @@ pub enum Command {
         #[arg(required = true)]
         workloads: Vec<String>,
         /// Also connect to this target and report every operation whose tool,
-        /// resource or prompt it does not list
+        /// resource or prompt it does not list (with the first workload's
+        /// headers, auth and TLS settings, and these flags)
         #[arg(long, short)]
         target: Option<String>,
+        #[command(flatten)]
+        deployed: DeployedArgs,
     },
     /// Run a workload and record a CPU flame graph of the measured phase
     /// (mcptop itself for the builtin target, the server processes with perf otherwise)
@@ -183,6 +186,15 @@ pub struct DeployedArgs {
 }
 
 impl DeployedArgs {
+    /// The workload changes these flags ask for.
+    pub fn overrides(&self) -> crate::workload::Overrides {
+        crate::workload::Overrides {
+            headers: self.headers.clone(),
+            tls: self.tls(),
+            ..crate::workload::Overrides::default()
+        }
+    }
+
     /// The TLS trust these flags ask for.
     pub fn tls(&self) -> crate::transport::tls::TlsSettings {
         crate::transport::tls::TlsSettings {

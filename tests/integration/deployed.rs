@@ -482,3 +482,77 @@ fn serve_https_without_a_certificate_or_with_half_of_one_is_refused() {
         );
     }
 }
+
+/// Runs `mcptop validate ARGS` in `dir` with `env`; returns the exit code,
+/// stdout and stderr.
+fn validate(dir: &TestDir, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = dir.mcptop();
+    cmd.arg("validate")
+        .args(args)
+        .timeout(Duration::from_secs(60));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run mcptop");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn validate_reaches_an_https_target_with_ca_cert_and_a_protected_one_with_headers_and_auth() {
+    let dir = TestDir::new();
+    let cert = dir.join("cert.pem");
+    let cert_arg = cert.to_str().expect("utf8");
+    let server = serve(&[
+        "--https",
+        "127.0.0.1:0",
+        "--self-signed",
+        "--cert",
+        cert_arg,
+    ]);
+    let (code, _, stderr) = validate(&dir, &["echo", "--target", &server.url], &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--ca-cert"), "{stderr}");
+    let (code, stdout, stderr) = validate(
+        &dir,
+        &["echo", "--target", &server.url, "--ca-cert", cert_arg],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("every tool, resource and prompt listed by https://"),
+        "{stdout}"
+    );
+    let (code, _, stderr) = validate(&dir, &["echo", "--target", &server.url, "--insecure"], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("warning: --insecure"), "{stderr}");
+
+    // The workload's bearer token and headers, and -H, go with the listing.
+    let token = "validate-secret-Wm40";
+    let protected = oauth(&["--static-token", token, "--record-header", "X-Extra"]);
+    workload(&dir, r#"{ bearer = "${MCPTOP_TEST_TOKEN}" }"#);
+    let target = protected.url("/mcp");
+    let args = [
+        "protected.toml",
+        "--target",
+        &target,
+        "-H",
+        "X-Extra: ${MCPTOP_TEST_TENANT}-v",
+    ];
+    let env = [("MCPTOP_TEST_TOKEN", token), ("MCPTOP_TEST_TENANT", TENANT)];
+    let (code, stdout, stderr) = validate(&dir, &args, &env);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("protected.toml: ok"), "{stdout}");
+    assert_eq!(protected.stats()["recorded"][0], format!("{TENANT}-v"));
+    assert_no_secret(&dir, &[&stdout, &stderr], &[token, TENANT]);
+    let wrong = [
+        ("MCPTOP_TEST_TOKEN", "wrong-token"),
+        ("MCPTOP_TEST_TENANT", TENANT),
+    ];
+    let (code, stdout, stderr) = validate(&dir, &args, &wrong);
+    assert_eq!(code, 2, "{stdout}");
+    assert!(stderr.contains(r#"realm="mcptop-test""#), "{stderr}");
+}
