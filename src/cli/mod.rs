@@ -92,6 +92,8 @@ pub struct GateArgs {
     /// Target for every workload (default: each workload's own)
     #[arg(long, short)]
     pub target: Option<String>,
+    #[command(flatten)]
+    pub deployed: DeployedArgs,
 }
 
 #[derive(Debug, Args, Clone)]

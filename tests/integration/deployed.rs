@@ -556,3 +556,45 @@ fn validate_reaches_an_https_target_with_ca_cert_and_a_protected_one_with_header
     assert_eq!(code, 2, "{stdout}");
     assert!(stderr.contains(r#"realm="mcptop-test""#), "{stderr}");
 }
+
+/// `baseline save` and `check` take the same TLS flags as `run`.
+#[test]
+fn baseline_save_and_check_reach_an_https_target_with_ca_cert() {
+    let dir = TestDir::new();
+    let cert = dir.join("cert.pem");
+    let cert_arg = cert.to_str().expect("utf8");
+    let server = serve(&[
+        "--https",
+        "127.0.0.1:0",
+        "--self-signed",
+        "--cert",
+        cert_arg,
+    ]);
+    let gate = |command: &[&str], extra: &[&str]| {
+        let out = dir
+            .mcptop()
+            .args(command)
+            .args(["echo", "--quick", "--repeats", "1", "--target", &server.url])
+            .args(extra)
+            .timeout(Duration::from_secs(60))
+            .output()
+            .expect("run mcptop");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = gate(&["baseline", "save"], &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--ca-cert"), "{stderr}");
+    let (code, stderr) = gate(&["baseline", "save"], &["--ca-cert", cert_arg]);
+    assert_eq!(code, 0, "{stderr}");
+    let b = read_json(&dir.join(".mcptop/baselines/baseline.json"));
+    let run = &b["workloads"]["echo"][0];
+    assert!(run["overall"]["ok"].as_u64().unwrap_or(0) > 0, "{run}");
+    assert!(phase_count(run, "tls") >= 1, "{}", run["connection_phases"]);
+    let (code, stderr) = gate(&["check"], &["--ca-cert", cert_arg]);
+    // Pass or regression (one short run a side on a busy machine): it ran.
+    assert!(code == 0 || code == 1, "{code}: {stderr}");
+    assert!(!stderr.contains("UnknownIssuer"), "{stderr}");
+}
