@@ -7,6 +7,7 @@
 //! run and how to print it.
 
 use crate::engine::{self, stop, Control, RunSetup};
+use crate::metrics::connections::ConnectionWatch;
 use crate::metrics::sampler::ResourceMonitor;
 use crate::metrics::Snapshot;
 use crate::protocol::{Era, ProtocolChoice};
@@ -237,6 +238,17 @@ async fn measure(request: &RunRequest<'_>, view: View) -> anyhow::Result<RunRepo
         ));
     }
     let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let deployed = std::sync::Arc::new(transport::deployed::Deployed::build(
+        &workload.deployed,
+        spec,
+    )?);
+    if deployed.insecure {
+        eprintln!("warning: {}", transport::tls::INSECURE_WARNING);
+    }
+    monitor.watch_connections(ConnectionWatch {
+        phases: deployed.phases.clone(),
+        warnings: deployed.warnings(),
+    });
     let connector = transport::connector(
         spec,
         ConnectOptions {
@@ -244,6 +256,7 @@ async fn measure(request: &RunRequest<'_>, view: View) -> anyhow::Result<RunRepo
             handshake_timeout: HANDSHAKE_TIMEOUT,
             http_connections: workload.connections,
             server_stream: workload.server_stream,
+            deployed: deployed.clone(),
         },
         events_tx,
     );
@@ -276,12 +289,9 @@ async fn measure(request: &RunRequest<'_>, view: View) -> anyhow::Result<RunRepo
         let _ = tokio::task::spawn_blocking(move || s.join()).await;
     }
     let outcome = outcome.map_err(|e| anyhow!("{}: {e}", spec.describe()))?;
-    Ok(RunReport::build(
-        workload,
-        &spec.describe(),
-        started_at,
-        outcome,
-    ))
+    let mut report = RunReport::build(workload, &spec.describe(), started_at, outcome);
+    report.connection_phases = deployed.phases.summary();
+    Ok(report)
 }
 
 /// The protocol setting sessions open with. Batches exist in one era only,

@@ -34,9 +34,11 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             print_list();
             Ok(Exit::Ok)
         }
-        Some(Command::Validate { workloads, target }) => {
-            super::validate::run(&workloads, target.as_deref())
-        }
+        Some(Command::Validate {
+            workloads,
+            target,
+            deployed,
+        }) => super::validate::run(&workloads, target.as_deref(), &deployed.overrides()),
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Run(args)) => stoppable(run_command(args)),
         Some(Command::Baseline(BaselineCommand::Save(args))) => {
@@ -52,9 +54,23 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
 /// `mcptop serve`: the builtin server on stdio or on a network transport.
 fn serve(args: super::ServeArgs) -> anyhow::Result<Exit> {
     use crate::server::net::{self, Listen};
-    let listen = match (args.http, args.tcp, args.ws) {
+    let tls = crate::server::https::tls_for_serve(
+        args.https.is_some(),
+        &crate::server::https::CertSource {
+            cert: args.cert.as_deref(),
+            key: args.key.as_deref(),
+            self_signed: args.self_signed,
+        },
+    )?;
+    let https = args
+        .https
+        .map(|a| net::listen_address(&a, net::DEFAULT_HTTPS_PORT));
+    let http = https.or(args
+        .http
+        .map(|a| net::listen_address(&a, net::DEFAULT_HTTP_PORT)));
+    let listen = match (http, args.tcp, args.ws) {
         (Some(addr), _, _) => Some(Listen::Http {
-            addr: net::listen_address(&addr, net::DEFAULT_HTTP_PORT),
+            addr,
             json_response: args.json_response,
             stateless: args.stateless,
         }),
@@ -77,6 +93,7 @@ fn serve(args: super::ServeArgs) -> anyhow::Result<Exit> {
             .idle_timeout
             .unwrap_or(net::ServeOptions::default().idle_timeout),
         max_connections: args.max_connections as usize,
+        tls,
     };
     run::runtime()?.block_on(net::serve(listen, options))?;
     Ok(Exit::Ok)
@@ -108,6 +125,8 @@ fn overrides(args: &RunArgs) -> Overrides {
         requests: args.requests,
         warmup: args.load.warmup.clone(),
         protocol: args.protocol.clone(),
+        headers: args.deployed.headers.clone(),
+        tls: args.deployed.tls(),
     }
 }
 

@@ -24,6 +24,8 @@ struct Gate {
     baseline_path: PathBuf,
     repeats: u32,
     target: Option<String>,
+    /// `-H`, `--ca-cert`, `--insecure`.
+    deployed: Overrides,
 }
 
 fn gate(args: &GateArgs) -> anyhow::Result<Gate> {
@@ -46,18 +48,20 @@ fn gate(args: &GateArgs) -> anyhow::Result<Gate> {
         baseline_path,
         repeats,
         target,
+        deployed: args.deployed.overrides(),
     })
 }
 
-fn overrides(quick: Option<QuickPlan>) -> Overrides {
+/// The quick plan's times, over the command line's headers and TLS flags.
+fn overrides(quick: Option<QuickPlan>, deployed: &Overrides) -> Overrides {
     let ms = |d: Duration| format!("{}ms", d.as_millis());
     match quick {
         Some(plan) => Overrides {
             duration: Some(ms(plan.run)),
             warmup: Some(ms(plan.warmup)),
-            ..Overrides::default()
+            ..deployed.clone()
         },
-        None => Overrides::default(),
+        None => deployed.clone(),
     }
 }
 
@@ -91,11 +95,12 @@ fn resolve_all(
     names: &[String],
     quick: Option<QuickPlan>,
     target: &Option<String>,
+    deployed: &Overrides,
 ) -> anyhow::Result<Vec<(String, Workload, TargetSpec)>> {
     names
         .iter()
         .map(|name| {
-            let (w, spec) = run::resolve(name, &overrides(quick), target.as_deref())?;
+            let (w, spec) = run::resolve(name, &overrides(quick, deployed), target.as_deref())?;
             Ok((w.name.clone(), w, spec))
         })
         .collect()
@@ -165,7 +170,7 @@ pub async fn baseline_save(args: GateArgs) -> anyhow::Result<Exit> {
         );
     };
     let quick = quick_plan(args.quick, names.len(), g.repeats);
-    let resolved = resolve_all(&names, quick, &g.target)?;
+    let resolved = resolve_all(&names, quick, &g.target, &g.deployed)?;
     let settings = RunSettings {
         repeats: g.repeats,
         quick: args.quick,
@@ -242,7 +247,7 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<Exit> {
         base.workloads.keys().cloned().collect()
     };
     let quick = quick_plan(args.gate.quick, names.len(), g.repeats);
-    let resolved = resolve_all(&names, quick, &g.target)?;
+    let resolved = resolve_all(&names, quick, &g.target, &g.deployed)?;
     for (name, _, _) in &resolved {
         if !base.workloads.contains_key(name) {
             let known: Vec<&str> = base.workloads.keys().map(String::as_str).collect();

@@ -40,9 +40,12 @@ pub enum Command {
         #[arg(required = true)]
         workloads: Vec<String>,
         /// Also connect to this target and report every operation whose tool,
-        /// resource or prompt it does not list
+        /// resource or prompt it does not list (with the first workload's
+        /// headers, auth and TLS settings, and these flags)
         #[arg(long, short)]
         target: Option<String>,
+        #[command(flatten)]
+        deployed: DeployedArgs,
     },
     /// Run a workload and record a CPU flame graph of the measured phase
     /// (mcptop itself for the builtin target, the server processes with perf otherwise)
@@ -89,6 +92,8 @@ pub struct GateArgs {
     /// Target for every workload (default: each workload's own)
     #[arg(long, short)]
     pub target: Option<String>,
+    #[command(flatten)]
+    pub deployed: DeployedArgs,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -127,7 +132,7 @@ pub struct RunArgs {
     /// A workload name (`mcptop list`) or a path to a workload file
     pub workload: String,
     /// `builtin` (default), `stdio:COMMAND ARGS...` (split as a shell would, no
-    /// shell run), `http://HOST:PORT/PATH`, `tcp://HOST:PORT` or `ws://HOST:PORT/PATH`.
+    /// shell run), `http(s)://HOST:PORT/PATH`, `tcp://HOST:PORT` or `ws(s)://HOST:PORT/PATH`.
     /// Repeat to run the workload against each in turn and compare them.
     #[arg(long, short)]
     pub target: Vec<String>,
@@ -162,6 +167,47 @@ pub struct RunArgs {
     /// Do not sample processes nor count allocations (to measure their cost)
     #[arg(long)]
     pub no_memory_stats: bool,
+    #[command(flatten)]
+    pub deployed: DeployedArgs,
+}
+
+/// Reaching deployed servers: TLS trust and request headers.
+#[derive(Debug, Args, Clone, Default)]
+pub struct DeployedArgs {
+    /// Request header "Name: value" (HTTP requests, the WebSocket upgrade);
+    /// `${ENV_VAR}` is expanded; the value is never printed. Repeatable
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE", value_parser = header_flag)]
+    pub headers: Vec<(String, String)>,
+    /// Also trust the PEM certificates in FILE (a private CA, or a
+    /// self-signed server's certificate) for https:// and wss://
+    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
+    pub ca_cert: Option<PathBuf>,
+    /// Do not verify server certificates (said on screen and in the result file)
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+impl DeployedArgs {
+    /// The workload changes these flags ask for.
+    pub fn overrides(&self) -> crate::workload::Overrides {
+        crate::workload::Overrides {
+            headers: self.headers.clone(),
+            tls: self.tls(),
+            ..crate::workload::Overrides::default()
+        }
+    }
+
+    /// The TLS trust these flags ask for.
+    pub fn tls(&self) -> crate::transport::tls::TlsSettings {
+        crate::transport::tls::TlsSettings {
+            ca_cert: self.ca_cert.clone(),
+            insecure: self.insecure,
+        }
+    }
+}
+
+fn header_flag(text: &str) -> Result<(String, String), String> {
+    crate::transport::headers::parse_flag(text)
 }
 
 /// The load-shape flags `run` and `profile` share.
@@ -214,7 +260,7 @@ pub struct ProfileArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("transport").required(true).args(["stdio", "http", "tcp", "ws"])))]
+#[command(group(clap::ArgGroup::new("transport").required(true).args(["stdio", "http", "https", "tcp", "ws"])))]
 #[command(after_help = SERVE_HELP)]
 pub struct ServeArgs {
     /// Serve on stdin/stdout
@@ -223,10 +269,26 @@ pub struct ServeArgs {
     /// Streamable HTTP on ADDR, path /mcp [ADDR default: 127.0.0.1:3001]
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
     pub http: Option<String>,
+    /// Streamable HTTP over TLS on ADDR, path /mcp; needs --cert and --key,
+    /// or --self-signed [ADDR default: 127.0.0.1:3443]
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
+    pub https: Option<String>,
+    /// HTTPS, WSS: the server's PEM certificate chain; with --self-signed,
+    /// where to write the generated certificate (for clients' --ca-cert)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["stdio", "tcp"])]
+    pub cert: Option<PathBuf>,
+    /// HTTPS, WSS: the server's PEM private key
+    #[arg(long, value_name = "FILE", requires = "cert", conflicts_with_all = ["stdio", "tcp", "self_signed"])]
+    pub key: Option<PathBuf>,
+    /// HTTPS, WSS: make a throwaway self-signed certificate for localhost,
+    /// 127.0.0.1 and ::1 and print its SHA-256 fingerprint
+    #[arg(long, conflicts_with_all = ["stdio", "tcp"])]
+    pub self_signed: bool,
     /// Newline-delimited JSON-RPC over TCP on ADDR [ADDR default: 127.0.0.1:3002]
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
     pub tcp: Option<String>,
-    /// WebSocket (subprotocol `mcp`) on ADDR [ADDR default: 127.0.0.1:3003]
+    /// WebSocket (subprotocol `mcp`) on ADDR; WSS with --cert/--key or
+    /// --self-signed [ADDR default: 127.0.0.1:3003]
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
     pub ws: Option<String>,
     /// HTTP: reply with plain JSON instead of an event stream when possible

@@ -9,6 +9,7 @@ use crate::protocol::jsonrpc::{PreparedRequest, ResultProbe};
 use crate::protocol::ProtocolChoice;
 use crate::run::{Exit, HANDSHAKE_TIMEOUT};
 use crate::transport::{self, ConnectOptions, Session};
+use crate::workload::settings::DeployedSettings;
 use crate::workload::TargetSpec;
 use crate::workload::{catalog, Method, Overrides, Workload, WorkloadError};
 use anyhow::{anyhow, Context};
@@ -31,12 +32,13 @@ pub struct Listings {
 }
 
 /// Runs `validate`: prints every problem (stderr) or an ok line per
-/// workload (stdout); exit 2 when anything was wrong.
-pub fn run(names: &[String], target: Option<&str>) -> anyhow::Result<Exit> {
+/// workload (stdout); exit 2 when anything was wrong. `overrides` are the
+/// command line's headers and TLS settings.
+pub fn run(names: &[String], target: Option<&str>, overrides: &Overrides) -> anyhow::Result<Exit> {
     let mut valid = Vec::new();
     let mut failed = false;
     for name in names {
-        match catalog::resolve_all(name, &Overrides::default()) {
+        match catalog::resolve_all(name, overrides) {
             Ok(w) => valid.push((name.clone(), w)),
             Err(problems) => {
                 failed = true;
@@ -48,11 +50,20 @@ pub fn run(names: &[String], target: Option<&str>) -> anyhow::Result<Exit> {
         None => None,
         Some(t) => {
             let spec = TargetSpec::parse(t)?;
-            let protocol = valid
-                .first()
-                .map_or(ProtocolChoice::Auto, |(_, w)| w.protocol);
+            // The first workload says how to reach the target, as it
+            // says which protocol to offer.
+            let (protocol, deployed) = match valid.first() {
+                Some((_, w)) => (w.protocol, w.deployed.clone()),
+                None => (
+                    ProtocolChoice::Auto,
+                    DeployedSettings {
+                        tls: overrides.tls.clone(),
+                        ..DeployedSettings::default()
+                    },
+                ),
+            };
             let runtime = crate::run::runtime()?;
-            let listed = runtime.block_on(list_target(&spec, protocol))?;
+            let listed = runtime.block_on(list_target(&spec, protocol, &deployed))?;
             Some((spec.describe(), listed))
         }
     };
@@ -89,13 +100,21 @@ fn report(name: &str, problems: &[WorkloadError]) {
 }
 
 /// Connects one session to `spec` and reads its listings, every page.
-pub async fn list_target(spec: &TargetSpec, protocol: ProtocolChoice) -> anyhow::Result<Listings> {
+pub async fn list_target(
+    spec: &TargetSpec,
+    protocol: ProtocolChoice,
+    deployed: &DeployedSettings,
+) -> anyhow::Result<Listings> {
     let (events, _ignored) = tokio::sync::mpsc::unbounded_channel();
+    if deployed.tls.insecure {
+        eprintln!("warning: {}", transport::tls::INSECURE_WARNING);
+    }
     let options = ConnectOptions {
         protocol,
         handshake_timeout: HANDSHAKE_TIMEOUT,
         http_connections: 1,
         server_stream: false,
+        deployed: std::sync::Arc::new(transport::deployed::Deployed::build(deployed, spec)?),
     };
     let connector = transport::connector(spec, options, events);
     let connected = connector

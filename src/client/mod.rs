@@ -52,6 +52,9 @@ pub enum CallError {
     ToolError(String),
     #[error("protocol violation: {0}")]
     Protocol(String),
+    /// Refused for want of credentials (HTTP 401), or no token to be had.
+    #[error("auth: {0}")]
+    Auth(String),
 }
 
 impl CallError {
@@ -64,7 +67,8 @@ impl CallError {
             CallError::Transport(m)
             | CallError::JsonRpc { message: m, .. }
             | CallError::ToolError(m)
-            | CallError::Protocol(m) => Some(m),
+            | CallError::Protocol(m)
+            | CallError::Auth(m) => Some(m),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! here, complete when they are made.
 
 pub mod alloc;
+pub mod connections;
 pub mod process;
 pub mod recorder;
 pub mod resources;
@@ -34,6 +35,8 @@ pub enum ErrorKind {
     JsonRpc(i64),
     ToolError,
     Protocol,
+    /// HTTP 401, or no token from the token endpoint.
+    Auth,
 }
 
 impl ErrorKind {
@@ -44,6 +47,7 @@ impl ErrorKind {
             ErrorKind::JsonRpc(code) => format!("jsonrpc {code}"),
             ErrorKind::ToolError => "tool_error".into(),
             ErrorKind::Protocol => "protocol".into(),
+            ErrorKind::Auth => "auth".into(),
         }
     }
 }
@@ -56,6 +60,7 @@ impl From<&CallError> for ErrorKind {
             CallError::JsonRpc { code, .. } => ErrorKind::JsonRpc(*code),
             CallError::ToolError(_) => ErrorKind::ToolError,
             CallError::Protocol(_) => ErrorKind::Protocol,
+            CallError::Auth(_) => ErrorKind::Auth,
         }
     }
 }

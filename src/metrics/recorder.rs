@@ -434,6 +434,7 @@ impl Recorder {
             max_send_lag_us: self.max_send_lag_us,
             memory: None,
             allocator: None,
+            connections: None,
         };
         if let Some(monitor) = &self.resources {
             monitor.complete(&mut snapshot);

@@ -6,6 +6,7 @@
 //! and allocator figures of every snapshot it makes (which also marks the
 //! measured window) and of the run's metrics.
 
+use super::connections::ConnectionWatch;
 use super::resources::{RequestMark, ResourceReading, ResourceRecorder};
 use super::snapshot::{MemoryStats, Phase};
 use super::{alloc, process, RunMetrics, Snapshot};
@@ -32,6 +33,8 @@ struct Shared {
     /// The sampling thread, woken by `stop` so a run's end waits for no
     /// sampling period.
     thread: Mutex<Option<std::thread::Thread>>,
+    /// The transports' connection phases and TLS warnings (set by the run).
+    connections: Mutex<Option<ConnectionWatch>>,
 }
 
 /// Process and allocator sampling for one run. Cheap to clone; every clone
@@ -59,6 +62,7 @@ impl ResourceMonitor {
                 measuring_ended: AtomicBool::new(false),
                 stop: AtomicBool::new(false),
                 thread: Mutex::new(None),
+                connections: Mutex::new(None),
             }),
         };
         for pid in target_pids {
@@ -196,6 +200,20 @@ impl ResourceMonitor {
         Some(handle)
     }
 
+    /// Also completes snapshots and metrics with what the transports
+    /// measured about reaching the target (whether or not resources are
+    /// sampled).
+    pub fn watch_connections(&self, watch: ConnectionWatch) {
+        *self.connections() = Some(watch);
+    }
+
+    fn connections(&self) -> MutexGuard<'_, Option<ConnectionWatch>> {
+        self.shared
+            .connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn stop(&self) {
         self.shared.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self
@@ -261,6 +279,9 @@ impl ResourceMonitor {
     /// allocator and warnings (a suspected leak, file descriptors running
     /// out). The only place these warnings are decided.
     pub fn complete(&self, snap: &mut Snapshot) {
+        if let Some(watch) = self.connections().as_ref() {
+            watch.complete(snap);
+        }
         if !self.shared.enabled {
             return;
         }
@@ -279,6 +300,9 @@ impl ResourceMonitor {
     /// Stops sampling and puts the run's memory and allocator figures into `metrics`.
     pub fn finish(&self, metrics: &mut RunMetrics) {
         self.stop();
+        if let Some(watch) = self.connections().as_ref() {
+            watch.finish(metrics);
+        }
         if !self.shared.enabled {
             return;
         }

@@ -167,4 +167,7 @@ pub struct Snapshot {
     /// Not measured yet: `None` (views say so; never a made-up figure).
     pub memory: Option<MemoryStats>,
     pub allocator: Option<AllocatorStats>,
+    /// Connect, TLS and initialize times of network targets so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections: Option<crate::transport::phases::ConnectionPhases>,
 }

@@ -90,6 +90,9 @@ pub struct RunReport {
     pub unfinished: u64,
     pub thresholds: Vec<ThresholdVerdict>,
     pub passed: bool,
+    /// Connect, TLS and initialize times of network targets (additive key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_phases: Option<crate::transport::phases::ConnectionPhases>,
     #[serde(flatten)]
     pub metrics: RunMetrics,
 }
@@ -136,6 +139,7 @@ impl RunReport {
             unfinished: outcome.unfinished,
             thresholds,
             passed,
+            connection_phases: None,
             metrics,
         }
     }

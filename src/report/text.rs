@@ -117,6 +117,9 @@ fn heading(out: &mut String, r: &RunReport) {
         r.load.sessions,
         describe_stop(&r.stopped_by)
     );
+    if let Some(phases) = &r.connection_phases {
+        let _ = writeln!(out, "connections: {}", phases.line());
+    }
 }
 
 /// One row per operation (and the total when there are several).

@@ -8,6 +8,7 @@ pub mod access;
 pub mod batch;
 pub mod http_batch;
 pub mod http_conn;
+pub mod https;
 pub mod net;
 
 use rmcp::handler::server::router::tool::ToolRouter;

@@ -16,6 +16,7 @@
 use super::access::{AccessPolicy, Refusal};
 use super::batch::BatchingTransport;
 use super::http_conn::{self, HttpShared, Timeouts};
+use super::https;
 use super::BuiltinServer;
 use crate::protocol::websocket as ws;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -37,6 +38,7 @@ pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 pub const DEFAULT_HTTP_PORT: u16 = 3001;
 pub const DEFAULT_TCP_PORT: u16 = 3002;
 pub const DEFAULT_WS_PORT: u16 = 3003;
+pub const DEFAULT_HTTPS_PORT: u16 = 3443;
 /// Leading whitespace a TCP client may send before its first message.
 const MAX_LEADING_WHITESPACE: usize = 1024;
 
@@ -69,6 +71,8 @@ pub struct ServeOptions {
     pub idle_timeout: Duration,
     /// Connections open at once, per listener.
     pub max_connections: usize,
+    /// HTTPS / WSS: the TLS server configuration (`server::https`).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for ServeOptions {
@@ -78,6 +82,7 @@ impl Default for ServeOptions {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_connections: 4096,
+            tls: None,
         }
     }
 }
@@ -277,12 +282,27 @@ async fn serve_http(
             idle: options.idle_timeout,
         },
     };
-    let listener = Listener::bind(addr, "http", "/mcp", &options).await?;
+    let scheme = if options.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let listener = Listener::bind(addr, scheme, "/mcp", &options).await?;
+    let tls = options.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     loop {
         let (stream, local, permit) = listener.accept().await;
         let shared = shared.clone();
+        let tls = tls.clone();
+        let handshake_within = options.header_timeout;
         tokio::spawn(async move {
-            http_conn::serve_connection(stream, local, shared).await;
+            match tls {
+                Some(tls) => {
+                    if let Some(stream) = https::accept(&tls, stream, handshake_within).await {
+                        http_conn::serve_connection(stream, local, shared).await;
+                    }
+                }
+                None => http_conn::serve_connection(stream, local, shared).await,
+            }
             drop(permit);
         });
     }
@@ -360,34 +380,52 @@ fn accept_upgrade(
 }
 
 async fn serve_ws(addr: &str, options: ServeOptions) -> anyhow::Result<()> {
-    let listener = Listener::bind(addr, "ws", "/", &options).await?;
+    let scheme = if options.tls.is_some() { "wss" } else { "ws" };
+    let listener = Listener::bind(addr, scheme, "/", &options).await?;
     let access = Arc::new(options.access.clone());
+    let tls = options.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     loop {
         let (stream, local, permit) = listener.accept().await;
         let access = access.clone();
         let upgrade_within = options.header_timeout;
+        let tls = tls.clone();
         tokio::spawn(async move {
-            #[allow(clippy::result_large_err)] // the signature tungstenite asks for
-            let callback = |request: &Request, response: Response| {
-                accept_upgrade(&access, local, request, response)
-            };
-            let upgrade = tokio_tungstenite::accept_hdr_async_with_config(
-                stream,
-                callback,
-                Some(ws::config()),
-            );
-            let Ok(Ok(socket)) = tokio::time::timeout(upgrade_within, upgrade).await else {
-                return;
-            };
-            let (server_io, bridge_io) = tokio::io::duplex(256 * 1024);
-            let bridge = tokio::spawn(ws::bridge(socket, bridge_io));
-            let (reader, writer) = tokio::io::split(server_io);
-            let transport = BatchingTransport::new(reader, writer).announcing();
-            let _ = super::serve_lines(transport).await;
-            bridge.abort();
+            match tls {
+                Some(tls) => {
+                    if let Some(stream) = https::accept(&tls, stream, upgrade_within).await {
+                        serve_ws_connection(stream, &access, local, upgrade_within).await;
+                    }
+                }
+                None => serve_ws_connection(stream, &access, local, upgrade_within).await,
+            }
             drop(permit);
         });
     }
+}
+
+/// Upgrades one connection (plain or TLS) and serves MCP on it.
+async fn serve_ws_connection<S>(
+    stream: S,
+    access: &AccessPolicy,
+    local: IpAddr,
+    upgrade_within: Duration,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    #[allow(clippy::result_large_err)] // the signature tungstenite asks for
+    let callback =
+        |request: &Request, response: Response| accept_upgrade(access, local, request, response);
+    let upgrade =
+        tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(ws::config()));
+    let Ok(Ok(socket)) = tokio::time::timeout(upgrade_within, upgrade).await else {
+        return;
+    };
+    let (server_io, bridge_io) = tokio::io::duplex(256 * 1024);
+    let bridge = tokio::spawn(ws::bridge(socket, bridge_io));
+    let (reader, writer) = tokio::io::split(server_io);
+    let transport = BatchingTransport::new(reader, writer).announcing();
+    let _ = super::serve_lines(transport).await;
+    bridge.abort();
 }
 
 #[cfg(test)]

@@ -30,9 +30,10 @@ impl Connector for LegacySseConnector {
             let url = self.endpoint.url("sse");
             let fail = setup_failed(session, &url);
             let host = self.endpoint.authority();
-            let stream_pool = Pool::new(self.endpoint.clone(), 1);
+            let stream_pool = Pool::new(self.endpoint.clone(), 1, self.options.deployed.clone());
             let mut get = RequestBytes::new("GET", &self.endpoint.path, &host);
             get.header("Accept", "text/event-stream");
+            self.options.deployed.decorate_now(&mut get).await;
             let (head, mut body) = stream_pool
                 .send(&get.finish(b""))
                 .await
@@ -52,7 +53,11 @@ impl Connector for LegacySseConnector {
             .map_err(|_| fail("no `endpoint` event".into()))?
             .ok_or_else(|| fail("the stream ended before an `endpoint` event".into()))?;
             let (client_io, bridge_io) = tokio::io::duplex(BRIDGE_BYTES);
-            let posts = Pool::new(self.endpoint.clone(), self.options.http_connections);
+            let posts = Pool::new(
+                self.endpoint.clone(),
+                self.options.http_connections,
+                self.options.deployed.clone(),
+            );
             let bridge = BridgeTask(tokio::spawn(bridge(
                 body, parser, bridge_io, posts, host, post_path,
             )));
@@ -130,6 +135,7 @@ async fn bridge(
         while let Some(message) = next_message(&mut line_rx, &mut line).await {
             let mut request = RequestBytes::new("POST", &post_path, &host);
             request.header("Content-Type", "application/json");
+            posts.deployed().decorate_now(&mut request).await;
             let request = request.finish(message.as_bytes());
             let posts = posts.clone();
             // Replies come on the stream; the POST only says "accepted".

@@ -4,13 +4,19 @@
 //! `Session`s, so a scripted test session and a real child process are
 //! driven by the same scheduler.
 
+pub mod auth;
 pub mod builtin;
+pub mod deployed;
 pub mod group;
+/// Request headers and secrets are workload settings; transports send them.
+pub use crate::workload::headers;
 pub mod http;
 pub mod legacy_sse;
 pub mod limits;
+pub mod phases;
 pub mod stdio;
 pub mod tcp;
+pub mod tls;
 pub mod ws;
 
 use crate::client::{BatchItem, CallError, McpSession, SessionCounters};
@@ -168,6 +174,8 @@ pub struct ConnectOptions {
     pub http_connections: u32,
     /// Streamable HTTP sessions: also listen on the GET stream.
     pub server_stream: bool,
+    /// TLS, headers, auth and phase timings, shared by every session.
+    pub deployed: Arc<deployed::Deployed>,
 }
 
 impl ConnectOptions {

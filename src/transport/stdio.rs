@@ -126,6 +126,7 @@ impl StdioConnector {
             kill: Some(kill_tx),
         };
 
+        let started = tokio::time::Instant::now();
         let connected = McpSession::connect(
             stdout,
             stdin,
@@ -147,6 +148,7 @@ impl StdioConnector {
                 return Err(TargetError::Handshake { session, reason });
             }
         };
+        self.options.deployed.phases.initialize(started.elapsed());
         Ok(Connected::from_client(client, pid, Box::new(guard)))
     }
 

@@ -38,12 +38,16 @@ pub async fn dial(
 impl Connector for TcpConnector {
     fn connect(&self, session: u32) -> BoxFuture<'_, Result<Connected, TargetError>> {
         Box::pin(async move {
+            let phases = self.options.deployed.phases.clone();
+            let started = tokio::time::Instant::now();
             let stream = dial(&self.endpoint, session, self.options.handshake_timeout).await?;
+            phases.connect(started.elapsed());
+            let started = tokio::time::Instant::now();
             let context = format!("tcp://{}", self.endpoint.authority());
             let options = &self.options;
             let offered = options.offered();
             let lines = stream.into_split();
-            connect_lines(
+            let connected = connect_lines(
                 lines,
                 offered,
                 options,
@@ -52,7 +56,9 @@ impl Connector for TcpConnector {
                 None,
                 Box::new(()),
             )
-            .await
+            .await?;
+            phases.initialize(started.elapsed());
+            Ok(connected)
         })
     }
 }

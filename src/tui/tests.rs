@@ -237,6 +237,39 @@ fn live_before_the_first_interval_80x24() {
     insta::assert_snapshot!(text);
 }
 
+/// A network target's connect, TLS and initialize medians are on the
+/// screen, in the errors & warnings pane, as measured.
+#[test]
+fn connection_phases_are_shown_with_the_errors() {
+    use crate::transport::phases::{ConnectionPhases, PhaseStats};
+    let stats = |p50_us| PhaseStats {
+        count: 4,
+        p50_us,
+        p90_us: p50_us * 2,
+        p99_us: p50_us * 3,
+        max_us: p50_us * 4,
+    };
+    let mut snapshot = open_snapshot();
+    let without = live(160, 48, &model(snapshot.clone()));
+    assert!(!without.contains("connect p50"), "{without}");
+    snapshot.connections = Some(ConnectionPhases {
+        connect: Some(stats(180)),
+        tls: Some(stats(1_400)),
+        initialize: Some(stats(23_000)),
+    });
+    let text = live(160, 48, &model(snapshot));
+    assert!(
+        text.contains("connect p50 180µs · TLS p50 1.4ms · init p50 23ms"),
+        "{text}"
+    );
+    // The errors still come first.
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("{needle}: {text}"))
+    };
+    assert!(at("5 timeout") < at("connect p50"), "{text}");
+}
+
 #[test]
 fn live_tiny_20x5() {
     let m = model(open_snapshot());

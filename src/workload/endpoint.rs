@@ -1,5 +1,6 @@
-//! Network addresses of targets, parsed from `http://`, `ws://` and `tcp://`
-//! URLs. Only what mcptop needs (host, port, path); no TLS, no credentials.
+//! Network addresses of targets, parsed from `http(s)://`, `ws(s)://` and
+//! `tcp://` URLs. Only what mcptop needs (host, port, path, whether TLS);
+//! no credentials in URLs.
 
 /// Where a network target listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -8,6 +9,8 @@ pub struct Endpoint {
     pub port: u16,
     /// Starts with `/`; `/` when the URL had none.
     pub path: String,
+    /// `https://` or `wss://`: the connection is TLS.
+    pub tls: bool,
 }
 
 impl Endpoint {
@@ -43,6 +46,7 @@ impl Endpoint {
             host,
             port,
             path: path.to_string(),
+            tls: false,
         })
     }
 
@@ -51,9 +55,11 @@ impl Endpoint {
         format!("{}:{}", self.host, self.port)
     }
 
-    /// The whole URL with `scheme`, e.g. `ws://host:port/path`.
+    /// The whole URL with `scheme`, e.g. `ws://host:port/path` (`wss://`
+    /// for a TLS endpoint).
     pub fn url(&self, scheme: &str) -> String {
-        format!("{scheme}://{}{}", self.authority(), self.path)
+        let secure = if self.tls { "s" } else { "" };
+        format!("{scheme}{secure}://{}{}", self.authority(), self.path)
     }
 }
 
@@ -69,7 +75,8 @@ mod tests {
             Endpoint {
                 host: "127.0.0.1".into(),
                 port: 3001,
-                path: "/mcp".into()
+                path: "/mcp".into(),
+                tls: false,
             }
         );
         assert_eq!(Endpoint::parse("localhost", 80).expect("ok").port, 80);

@@ -2,15 +2,19 @@
 //! `spec` is the file format; this module validates a spec into a typed
 //! `Workload` and names the file and key of anything wrong.
 
+mod auth;
 pub mod catalog;
 mod endpoint;
 mod fields;
+pub mod headers;
+pub mod settings;
 mod sift;
 pub mod spec;
 pub mod target;
 mod validate;
 
 use crate::protocol::ProtocolChoice;
+pub use auth::{AuthSpec, ClientCredentialsSpec, TlsSpec};
 pub use fields::parse_duration;
 use fields::toml_error_key;
 use serde_json::Value;
@@ -191,6 +195,9 @@ pub struct Workload {
     pub protocol: ProtocolChoice,
     /// Requests per send: 1, or the size of a JSON-RPC batch.
     pub batch: u32,
+    /// Headers, auth and TLS for deployed servers, expanded (secrets
+    /// redacted in `spec`).
+    pub deployed: settings::DeployedSettings,
     /// The spec as run (after command-line overrides), for result files.
     pub spec: WorkloadSpec,
 }
@@ -205,6 +212,10 @@ pub struct Overrides {
     pub requests: Option<u64>,
     pub warmup: Option<String>,
     pub protocol: Option<String>,
+    /// `-H "Name: value"`, added to (or replacing) the file's `[headers]`.
+    pub headers: Vec<(String, String)>,
+    /// `--ca-cert`, `--insecure`.
+    pub tls: settings::TlsSettings,
 }
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -282,7 +293,9 @@ impl Workload {
                 Err(_) => return Err(vec![toml_problem(&e, text, source_name)]),
             },
         };
-        validate::validate(apply_overrides(spec, overrides), problems)
+        let mut workload = validate::validate(apply_overrides(spec, overrides), problems)?;
+        auth::override_tls(&mut workload.deployed.tls, &overrides.tls);
+        Ok(workload)
     }
 
     pub fn load(path: &Path, overrides: &Overrides) -> Result<Workload, WorkloadError> {
@@ -364,6 +377,7 @@ fn apply_overrides(mut spec: WorkloadSpec, o: &Overrides) -> WorkloadSpec {
     if let Some(p) = &o.protocol {
         spec.protocol = Some(p.clone());
     }
+    auth::merge_headers(&mut spec.headers, &o.headers);
     spec
 }
 

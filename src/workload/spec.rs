@@ -58,6 +58,17 @@ pub struct WorkloadSpec {
     pub ops: Vec<OpSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thresholds: Vec<ThresholdSpec>,
+    /// Request headers (HTTP, WebSocket upgrade), `${ENV_VAR}` expanded.
+    /// Result files keep the names only (values `***`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// OAuth: a bearer token or client credentials (secrets `***` in results).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<super::auth::AuthSpec>,
+    /// `https://` / `wss://` trust: `{ ca_cert = "FILE", insecure = false }`
+    /// (the command line's `--ca-cert` / `--insecure` win).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<super::auth::TlsSpec>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

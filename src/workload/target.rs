@@ -1,5 +1,5 @@
 //! Where a workload's requests go, as the user names it (`builtin`,
-//! `stdio:COMMAND ARGS...`, `http://`, `tcp://`, `ws://`, `sse://`): parsed
+//! `stdio:COMMAND ARGS...`, `http(s)://`, `tcp://`, `ws(s)://`, `sse://`): parsed
 //! and described here, so a workload file's `target` is checked with the
 //! rest of the file. The transports open sessions to it.
 
@@ -11,11 +11,12 @@ pub enum TargetSpec {
     Builtin,
     /// One child process per session, speaking MCP on stdin/stdout.
     Stdio { program: String, args: Vec<String> },
-    /// Streamable HTTP: `http://host:port/path`.
+    /// Streamable HTTP: `http://host:port/path` (`https://`: over TLS).
     Http(Endpoint),
     /// Newline-delimited JSON-RPC over one TCP connection per session.
     Tcp(Endpoint),
-    /// WebSocket (subprotocol `mcp`), one text message per JSON-RPC message.
+    /// WebSocket (subprotocol `mcp`), one text message per JSON-RPC message
+    /// (`wss://`: over TLS).
     Ws(Endpoint),
     /// The 2024-11-05 HTTP+SSE transport: GET an event stream, POST to the
     /// endpoint it names.
@@ -48,6 +49,18 @@ impl TargetSpec {
         if let Some(rest) = text.strip_prefix("http://") {
             return Ok(TargetSpec::Http(url(rest, 80)?));
         }
+        if let Some(rest) = text.strip_prefix("https://") {
+            return Ok(TargetSpec::Http(Endpoint {
+                tls: true,
+                ..url(rest, 443)?
+            }));
+        }
+        if let Some(rest) = text.strip_prefix("wss://") {
+            return Ok(TargetSpec::Ws(Endpoint {
+                tls: true,
+                ..url(rest, 443)?
+            }));
+        }
         if let Some(rest) = text.strip_prefix("tcp://") {
             let e = url(rest, 0)?;
             if e.port == 0 || e.path != "/" {
@@ -63,12 +76,6 @@ impl TargetSpec {
         }
         if let Some(rest) = text.strip_prefix("sse://") {
             return Ok(TargetSpec::LegacySse(url(rest, 80)?));
-        }
-        if text.starts_with("https://") || text.starts_with("wss://") {
-            return Err(TargetSpecError::BadCommand(
-                text.into(),
-                "TLS is not supported; measure on loopback with http:// or ws://".into(),
-            ));
         }
         Err(TargetSpecError::Unknown(text.into()))
     }
@@ -91,7 +98,7 @@ impl TargetSpec {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TargetSpecError {
-    #[error("unknown target {0:?}: expected `builtin`, `stdio:COMMAND ARGS...`, `http://HOST:PORT/PATH`, `tcp://HOST:PORT`, `ws://HOST:PORT/PATH` or `sse://HOST:PORT/PATH` (2024-11-05 HTTP+SSE)")]
+    #[error("unknown target {0:?}: expected `builtin`, `stdio:COMMAND ARGS...`, `http(s)://HOST:PORT/PATH`, `tcp://HOST:PORT`, `ws(s)://HOST:PORT/PATH` or `sse://HOST:PORT/PATH` (2024-11-05 HTTP+SSE)")]
     Unknown(String),
     #[error("target {0:?}: {1}")]
     BadCommand(String, String),
@@ -129,6 +136,8 @@ mod tests {
             "http://127.0.0.1:3001/mcp",
             "tcp://127.0.0.1:9000",
             "ws://localhost:80/",
+            "https://127.0.0.1:8443/mcp",
+            "wss://localhost:443/",
             "sse://127.0.0.1:8000/sse",
         ] {
             let spec = TargetSpec::parse(text).expect("ok");
@@ -149,7 +158,16 @@ mod tests {
         ));
         let err = TargetSpec::parse("tcp://127.0.0.1").expect_err("no port");
         assert!(err.to_string().contains("tcp://HOST:PORT"), "{err}");
-        let err = TargetSpec::parse("https://x/mcp").expect_err("tls");
-        assert!(err.to_string().contains("TLS"), "{err}");
+        let TargetSpec::Http(e) = TargetSpec::parse("https://x/mcp").expect("tls") else {
+            panic!("not http");
+        };
+        assert_eq!(
+            (e.tls, e.port, e.url("http")),
+            (true, 443, "https://x:443/mcp".into())
+        );
+        let TargetSpec::Ws(e) = TargetSpec::parse("wss://x:9/").expect("tls") else {
+            panic!("not ws");
+        };
+        assert!(e.tls);
     }
 }

@@ -128,6 +128,9 @@ pub(super) fn validate(
             p.add("target", e.to_string());
         }
     }
+    let deployed = super::auth::settings(&spec, &mut p);
+    let mut spec = spec;
+    super::auth::redact(&mut spec.headers, &mut spec.auth);
     match (shape, pipeline, connections, batch) {
         (Some(shape), Some(pipeline), Some(connections), Some(batch)) if p.list.is_empty() => {
             Ok(Workload {
@@ -147,6 +150,7 @@ pub(super) fn validate(
                 thresholds,
                 protocol: protocol.unwrap_or_default(),
                 batch,
+                deployed,
                 spec,
             })
         }

@@ -158,8 +158,11 @@ fn legacy_connection(stream: TcpStream, sse: Arc<Mutex<Option<TcpStream>>>) -> s
             out.write_all(
                 b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n",
             )?;
-            out.write_all(b"event: endpoint\ndata: /messages?session_id=1\n\n")?;
+            // The stream is where replies go before the client may POST:
+            // set after the `endpoint` event, a POST could come first and
+            // its reply be lost (the client then times out initializing).
             *sse.lock().expect("lock") = Some(out.try_clone()?);
+            out.write_all(b"event: endpoint\ndata: /messages?session_id=1\n\n")?;
             std::thread::sleep(Duration::from_secs(30));
             return Ok(());
         }

@@ -5,6 +5,7 @@ mod architecture;
 mod batch;
 mod check;
 mod cli;
+mod deployed;
 mod goldens;
 mod harness;
 mod hostile;

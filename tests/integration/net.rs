@@ -15,6 +15,13 @@ pub struct Server {
     pub url: String,
 }
 
+impl Server {
+    /// A server process started elsewhere, reached at `url`.
+    pub fn from_child(child: Child, url: String) -> Server {
+        Server { child, url }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();

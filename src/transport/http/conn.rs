@@ -5,16 +5,16 @@
 //! writes the request and reads the reply itself. Only what MCP servers send
 //! is understood: `Content-Length`, `chunked`, or a body until close.
 
+use super::super::tls::{Dial, MaybeTls};
 use std::io;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 
 /// Longest response head accepted.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 const READ_BUFFER_BYTES: usize = 16 * 1024;
 
 pub struct Conn {
-    io: BufReader<TcpStream>,
+    io: BufReader<MaybeTls>,
     /// True between a reply head that allows keep-alive and the next send.
     pub reusable: bool,
     /// Requests sent on this connection.
@@ -37,6 +37,8 @@ pub struct Head {
     pub status: u16,
     pub event_stream: bool,
     pub session_id: Option<String>,
+    /// A 401's challenge.
+    pub www_authenticate: Option<String>,
     pub framing: Framing,
 }
 
@@ -79,9 +81,22 @@ fn bad(what: impl Into<String>) -> io::Error {
 }
 
 impl Conn {
+    /// A plain connection to `authority`.
     pub async fn dial(authority: &str) -> io::Result<Conn> {
-        let stream = super::super::connect_tcp(authority, super::super::CONNECT_TIMEOUT).await?;
-        stream.set_nodelay(true)?;
+        let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+        Conn::open(&Dial {
+            authority,
+            host,
+            tls: None,
+            timeout: super::super::CONNECT_TIMEOUT,
+            phases: None,
+        })
+        .await
+    }
+
+    /// A connection, over TLS when `dial` says so.
+    pub async fn open(dial: &Dial<'_>) -> io::Result<Conn> {
+        let stream = dial.open().await?;
         Ok(Conn {
             io: BufReader::with_capacity(READ_BUFFER_BYTES, stream),
             reusable: true,
@@ -116,6 +131,7 @@ impl Conn {
             status: 0,
             event_stream: false,
             session_id: None,
+            www_authenticate: None,
             framing: Framing::UntilClose,
         };
         let mut keep_alive = true;
@@ -270,6 +286,8 @@ fn apply_header(head: &mut Head, keep_alive: &mut bool, text: &str) -> io::Resul
         head.event_stream = value.starts_with("text/event-stream");
     } else if name.eq_ignore_ascii_case("mcp-session-id") {
         head.session_id = Some(value.to_string());
+    } else if name.eq_ignore_ascii_case("www-authenticate") {
+        head.www_authenticate = Some(value.to_string());
     } else if name.eq_ignore_ascii_case("connection") {
         let v = value.to_ascii_lowercase();
         *keep_alive = if v.contains("close") {

@@ -107,8 +107,12 @@ impl HttpSession {
         }
         let stateless = options.protocol.is_stateless();
         let meta = handshake::stateless_meta();
-        let mut inner = Inner {
-            pool: Pool::new(endpoint.clone(), options.http_connections),
+        let inner = Inner {
+            pool: Pool::new(
+                endpoint.clone(),
+                options.http_connections,
+                options.deployed.clone(),
+            ),
             host,
             path,
             mode: if stateless {
@@ -128,6 +132,25 @@ impl HttpSession {
             offered: options.offered(),
             handshake_timeout: options.handshake_timeout,
         };
+        // The first connection before the handshake, so each is timed alone.
+        inner
+            .pool
+            .prewarm()
+            .await
+            .map_err(|e| ConnectError::Other(e.to_string()))?;
+        let started = Instant::now();
+        let phases = options.deployed.phases.clone();
+        let session = Self::handshake(inner, options).await?;
+        phases.initialize(started.elapsed());
+        Ok(session)
+    }
+
+    /// `server/discover` or `initialize`, as the protocol setting says.
+    async fn handshake(
+        mut inner: Inner,
+        options: &ConnectOptions,
+    ) -> Result<HttpSession, ConnectError> {
+        let stateless = options.protocol.is_stateless();
         let auto = options.protocol == ProtocolChoice::Auto;
         if stateless || auto {
             inner.mode = SessionMode::Stateless;
@@ -405,6 +428,7 @@ impl Inner {
         if let Some(v) = self.state().version {
             request.header(VERSION_HEADER, &v);
         }
+        self.pool.deployed().decorate_now(&mut request).await;
         if let Ok((_, body)) = self.pool.send(&request.finish(b"")).await {
             let _ = body.collect(64 * 1024).await;
         }

@@ -5,6 +5,8 @@
 
 use super::conn::{Conn, Framing, Head};
 use crate::client::CallError;
+use crate::transport::deployed::Deployed;
+use crate::transport::tls::Dial;
 use crate::workload::target::Endpoint;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -14,6 +16,8 @@ pub struct Pool {
     authority: String,
     idle: Mutex<Vec<Conn>>,
     slots: Arc<Semaphore>,
+    /// TLS (for `https://`) and the connect and handshake timings.
+    deployed: Arc<Deployed>,
 }
 
 /// One connection, lent out; it goes back to the pool when dropped if its
@@ -95,13 +99,42 @@ impl Drop for Body {
 }
 
 impl Pool {
-    pub fn new(endpoint: Endpoint, connections: u32) -> Arc<Pool> {
+    pub fn new(endpoint: Endpoint, connections: u32, deployed: Arc<Deployed>) -> Arc<Pool> {
         Arc::new(Pool {
             authority: endpoint.authority(),
             endpoint,
             idle: Mutex::new(Vec::new()),
             slots: Arc::new(Semaphore::new(connections.max(1) as usize)),
+            deployed,
         })
+    }
+
+    pub fn deployed(&self) -> &Arc<Deployed> {
+        &self.deployed
+    }
+
+    /// Opens one connection ahead of the first request, so the handshake's
+    /// time is its own and not the connection's.
+    pub async fn prewarm(&self) -> Result<(), CallError> {
+        let conn = self.dial().await?;
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(conn);
+        }
+        Ok(())
+    }
+
+    async fn dial(&self) -> Result<Conn, CallError> {
+        let cannot =
+            |e: String| CallError::Transport(format!("cannot connect to {}: {e}", self.authority));
+        let tls = self.deployed.tls_for(self.endpoint.tls).map_err(cannot)?;
+        let dial = Dial {
+            authority: &self.authority,
+            host: &self.endpoint.host,
+            tls,
+            timeout: crate::transport::CONNECT_TIMEOUT,
+            phases: Some(&self.deployed.phases),
+        };
+        Conn::open(&dial).await.map_err(|e| cannot(e.to_string()))
     }
 
     pub fn endpoint(&self) -> &Endpoint {
@@ -127,9 +160,7 @@ impl Pool {
             let fresh = idle.is_none();
             let mut conn = match idle {
                 Some(c) => c,
-                None => Conn::dial(&self.authority).await.map_err(|e| {
-                    CallError::Transport(format!("cannot connect to {}: {e}", self.authority))
-                })?,
+                None => self.dial().await?,
             };
             match conn.send(request).await {
                 Ok(head) => {

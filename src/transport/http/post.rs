@@ -150,12 +150,24 @@ impl Inner {
         name: Option<&str>,
         with_session: bool,
     ) -> (Posted, Option<String>) {
-        let (request, sent_session) = self.post_head(method, name, with_session);
+        let (mut request, sent_session) = self.post_head(method, name, with_session);
+        let deployed = self.pool.deployed();
+        let authorization = match deployed.authorization().await {
+            Ok(a) => a,
+            Err(e) => return (Posted::Failed(e), None),
+        };
+        deployed.decorate(&mut request, authorization.as_ref());
         let (head, reply) = match self.pool.send(&request.finish(&body)).await {
             Ok(r) => r,
             Err(e) => return (Posted::Failed(e), None),
         };
         let status = head.status;
+        if status == 401 {
+            reply.drain_later();
+            deployed.refused(authorization.as_ref());
+            let refusal = crate::transport::auth::unauthorized(head.www_authenticate.as_deref());
+            return (Posted::Failed(refusal), head.session_id);
+        }
         let ok = (200..300).contains(&status);
         let session_id = head.session_id;
         if status == 404 && sent_session {
@@ -318,6 +330,7 @@ impl Inner {
         if let Some(v) = &state.version {
             request.header(VERSION_HEADER, v);
         }
+        self.pool.deployed().decorate_cached(&mut request);
         let request = request.finish(&reply);
         let pool = self.pool.clone();
         runtime.spawn(async move {

@@ -21,7 +21,11 @@ const REOPEN_DELAY: Duration = Duration::from_millis(100);
 pub(super) async fn listen(inner: Arc<Inner>) {
     // Its own connection: a stream that never ends must not hold a slot
     // that requests need.
-    let pool = Pool::new(inner.pool.endpoint().clone(), 1);
+    let pool = Pool::new(
+        inner.pool.endpoint().clone(),
+        1,
+        inner.pool.deployed().clone(),
+    );
     let mut last_event_id: Option<String> = None;
     let mut resumed_session: Option<String> = None;
     let mut failed_opens = 0;
@@ -45,6 +49,7 @@ pub(super) async fn listen(inner: Arc<Inner>) {
         if let Some(id) = &last_event_id {
             request.header("Last-Event-ID", id);
         }
+        pool.deployed().decorate_now(&mut request).await;
         let got_events = match pool.send(&request.finish(b"")).await {
             Ok((head, _)) if head.status == 405 => return,
             Ok((head, mut body)) if (200..300).contains(&head.status) => {

@@ -96,6 +96,7 @@ async fn batch_of_three(answer: Answer) -> Vec<Result<Instant, CallError>> {
         handshake_timeout: Duration::from_secs(5),
         http_connections: 1,
         server_stream: false,
+        deployed: Default::default(),
     };
     let session = HttpSession::open(&endpoint, &options).await.expect("open");
     assert_eq!(session.server.era, Era::V2025_03_26);
