@@ -17,6 +17,7 @@ pub mod profile;
 pub mod protocol;
 pub mod report;
 pub mod run;
+pub mod runtime;
 pub mod server;
 pub mod transport;
 #[cfg(feature = "tui")]

@@ -108,6 +108,7 @@ fn overrides(args: &RunArgs) -> Overrides {
         requests: args.requests,
         warmup: args.load.warmup.clone(),
         protocol: args.protocol.clone(),
+        runtime: args.runtime.clone(),
     }
 }
 
@@ -186,7 +187,11 @@ async fn run_each(
             ResourceMonitor::new(!args.no_memory_stats, args.target_pid.into_iter().collect());
         let request = RunRequest::new(workload, spec)
             .saved_to(&path)
-            .resources(monitor);
+            .resources(monitor)
+            .runtime(crate::runtime::RuntimeOptions {
+                gc_report: !args.no_gc_report,
+                for_profiler: false,
+            });
         let finished = run::execute(request, view).await?;
         let summary = report::formats::render(&finished.report, args.format);
         // With the result on stdout, nothing else goes there.

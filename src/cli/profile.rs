@@ -27,6 +27,7 @@ pub async fn run(args: ProfileArgs) -> anyhow::Result<Exit> {
         requests: None,
         warmup: args.load.warmup.clone(),
         protocol: None,
+        runtime: args.runtime.clone(),
     };
     let (workload, spec) = run::resolve(&args.workload, &overrides, args.target.as_deref())?;
     if let Some(pid) = args.target_pid {

@@ -159,6 +159,9 @@ pub struct RunMetrics {
     pub memory: Option<MemoryStats>,
     #[serde(default)]
     pub allocator: Option<AllocatorStats>,
+    /// The target's garbage collections, as its runtime reported them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_gc: Option<super::gc::TargetGc>,
 }
 
 impl Recorder {
@@ -434,6 +437,7 @@ impl Recorder {
             max_send_lag_us: self.max_send_lag_us,
             memory: None,
             allocator: None,
+            target_gc: None,
         };
         if let Some(monitor) = &self.resources {
             monitor.complete(&mut snapshot);
@@ -496,6 +500,7 @@ impl Recorder {
             intervals: self.history.iter().cloned().collect(),
             memory: None,
             allocator: None,
+            target_gc: None,
         };
         if let Some(monitor) = &self.resources {
             monitor.finish(&mut metrics);

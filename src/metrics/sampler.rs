@@ -10,7 +10,7 @@ use super::resources::{RequestMark, ResourceReading, ResourceRecorder};
 use super::snapshot::{MemoryStats, Phase};
 use super::{alloc, process, RunMetrics, Snapshot};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How often processes and the allocator are read.
@@ -32,6 +32,8 @@ struct Shared {
     /// The sampling thread, woken by `stop` so a run's end waits for no
     /// sampling period.
     thread: Mutex<Option<std::thread::Thread>>,
+    /// The target's GC reports (`metrics::gc`), when the run reads them.
+    gc: Mutex<Option<super::gc::GcMonitor>>,
 }
 
 /// Process and allocator sampling for one run. Cheap to clone; every clone
@@ -59,6 +61,7 @@ impl ResourceMonitor {
                 measuring_ended: AtomicBool::new(false),
                 stop: AtomicBool::new(false),
                 thread: Mutex::new(None),
+                gc: Mutex::new(None),
             }),
         };
         for pid in target_pids {
@@ -256,11 +259,33 @@ impl ResourceMonitor {
         }
     }
 
+    /// Reads the target's GC reports into every snapshot and the run's
+    /// metrics too (on even with `--no-memory-stats`: they cost mcptop nothing
+    /// to read, and `--no-gc-report` turns them off at the source).
+    pub fn watch_gc(&self, gc: super::gc::GcMonitor) {
+        *self
+            .shared
+            .gc
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(gc);
+    }
+
+    fn gc(&self) -> Option<super::gc::GcMonitor> {
+        self.shared
+            .gc
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// Completes a snapshot the recorder is making: marks the measured
     /// window (by its phase and requests so far) and fills its memory,
     /// allocator and warnings (a suspected leak, file descriptors running
     /// out). The only place these warnings are decided.
     pub fn complete(&self, snap: &mut Snapshot) {
+        if let Some(gc) = self.gc() {
+            gc.complete(snap);
+        }
         if !self.shared.enabled {
             return;
         }
@@ -279,6 +304,9 @@ impl ResourceMonitor {
     /// Stops sampling and puts the run's memory and allocator figures into `metrics`.
     pub fn finish(&self, metrics: &mut RunMetrics) {
         self.stop();
+        if let Some(gc) = self.gc() {
+            gc.finish(metrics);
+        }
         if !self.shared.enabled {
             return;
         }

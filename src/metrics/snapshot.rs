@@ -167,4 +167,8 @@ pub struct Snapshot {
     /// Not measured yet: `None` (views say so; never a made-up figure).
     pub memory: Option<MemoryStats>,
     pub allocator: Option<AllocatorStats>,
+    /// The target's garbage collections (`metrics::gc`); `None` when the run
+    /// has no GC monitor.
+    #[serde(default)]
+    pub target_gc: Option<super::gc::TargetGc>,
 }

@@ -5,6 +5,7 @@
 pub mod catalog;
 mod endpoint;
 mod fields;
+pub mod runtime;
 mod sift;
 pub mod spec;
 pub mod target;
@@ -191,6 +192,8 @@ pub struct Workload {
     pub protocol: ProtocolChoice,
     /// Requests per send: 1, or the size of a JSON-RPC batch.
     pub batch: u32,
+    /// What the target runs on (`auto`: guessed from its command).
+    pub runtime: runtime::RuntimeChoice,
     /// The spec as run (after command-line overrides), for result files.
     pub spec: WorkloadSpec,
 }
@@ -205,6 +208,8 @@ pub struct Overrides {
     pub requests: Option<u64>,
     pub warmup: Option<String>,
     pub protocol: Option<String>,
+    /// `--runtime`.
+    pub runtime: Option<String>,
 }
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -363,6 +368,9 @@ fn apply_overrides(mut spec: WorkloadSpec, o: &Overrides) -> WorkloadSpec {
     }
     if let Some(p) = &o.protocol {
         spec.protocol = Some(p.clone());
+    }
+    if let Some(r) = &o.runtime {
+        spec.runtime = Some(r.clone());
     }
     spec
 }

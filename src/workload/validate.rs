@@ -128,6 +128,10 @@ pub(super) fn validate(
             p.add("target", e.to_string());
         }
     }
+    let runtime = spec.runtime.as_deref().map_or(Ok(Default::default()), |r| {
+        super::runtime::RuntimeChoice::parse(r)
+    });
+    let runtime = p.check("runtime", runtime).unwrap_or_default();
     match (shape, pipeline, connections, batch) {
         (Some(shape), Some(pipeline), Some(connections), Some(batch)) if p.list.is_empty() => {
             Ok(Workload {
@@ -147,6 +151,7 @@ pub(super) fn validate(
                 thresholds,
                 protocol: protocol.unwrap_or_default(),
                 batch,
+                runtime,
                 spec,
             })
         }
