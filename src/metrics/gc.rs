@@ -9,6 +9,7 @@
 //! "not reported" and why, never zeros.
 
 use crate::metrics::snapshot::{IntervalStats, Phase, Snapshot};
+use crate::metrics::units::{fmt_mib, fmt_us};
 use crate::metrics::RunMetrics;
 use crate::runtime::gc::{GcEvent, GcNote};
 use crate::runtime::tap::Arrived;
@@ -72,6 +73,43 @@ impl TargetGc {
     /// Pause time over wall time, when the runtime reported at all.
     pub fn pause_time_share(&self) -> Option<f64> {
         self.figures.as_ref().map(|f| f.pause_time_share)
+    }
+
+    /// The same in short lines, for a narrow pane.
+    pub fn short_lines(&self) -> Vec<String> {
+        let Some(f) = &self.figures else {
+            return vec!["target GC: not reported".into()];
+        };
+        let p99 = f.pause_p99_us.map_or("no pause".into(), |us| {
+            format!("p99 {}", fmt_us(us.round() as u64))
+        });
+        vec![
+            format!("target GC: {:.1} pauses/s", f.pauses_per_s),
+            format!("GC {p99}, {:.1} % of time", f.pause_time_share * 100.0),
+        ]
+    }
+
+    /// One line for people: "target GC: 12.0 pauses/s, p99 4.10ms, 3.2 % of
+    /// time" or "target GC: not reported (why)", never zeros for nothing.
+    pub fn line(&self) -> String {
+        let Some(f) = &self.figures else {
+            let why = self.note.as_deref().unwrap_or("not reported");
+            return format!("target GC: {why}");
+        };
+        let p99 = f.pause_p99_us.map_or("no pause".into(), |us| {
+            format!("p99 {}", fmt_us(us.round() as u64))
+        });
+        let mut line = format!(
+            "target GC: {:.1} pauses/s, {p99}, {:.1} % of time ({} collections",
+            f.pauses_per_s,
+            f.pause_time_share * 100.0,
+            f.collections
+        );
+        if let Some(after) = f.heap_after_bytes {
+            line.push_str(&format!(", heap after {}", fmt_mib(after as f64)));
+        }
+        line.push(')');
+        line
     }
 }
 
@@ -484,6 +522,24 @@ mod tests {
         // No pause, no pause percentile.
         assert_eq!(gc.pause_p99_us, None);
         assert_eq!(gc.intervals.len(), 1);
+    }
+
+    #[test]
+    fn the_line_says_not_reported_or_the_figures() {
+        let mut rec = GcRecorder::new(source());
+        let line = rec.finish(5.0, &[]).line();
+        assert_eq!(
+            line,
+            "target GC: not reported: no GC report arrived on the target's stderr"
+        );
+        let start = Instant::now();
+        rec.measuring_started(start);
+        rec.add(vec![pause(0, 7, start, 4)], 0);
+        let line = rec.finish(2.0, &[]).line();
+        assert_eq!(
+            line,
+            "target GC: 0.5 pauses/s, p99 4.00ms, 0.2 % of time (1 collections, heap after 4.0 MiB)"
+        );
     }
 
     #[test]
