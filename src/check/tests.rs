@@ -406,8 +406,14 @@ fn with_gc(p99_us: f64, share: f64) -> RunReport {
 #[tokio::test(start_paused = true)]
 async fn the_gate_judges_gc_pause_p99_and_time_share_and_hides_them_without_a_gc() {
     const SPREAD: [f64; 5] = [1.0, 1.02, 0.98, 1.01, 0.99];
-    let base: Vec<RunReport> = SPREAD.iter().map(|f| with_gc(1000.0 * f, 0.01 * f)).collect();
-    let worse: Vec<RunReport> = SPREAD.iter().map(|f| with_gc(3000.0 * f, 0.05 * f)).collect();
+    let base: Vec<RunReport> = SPREAD
+        .iter()
+        .map(|f| with_gc(1000.0 * f, 0.01 * f))
+        .collect();
+    let worse: Vec<RunReport> = SPREAD
+        .iter()
+        .map(|f| with_gc(3000.0 * f, 0.05 * f))
+        .collect();
     let c = compare_runs("w", &base, &worse, &RegressionThresholds::default());
     assert_eq!(status_of(&c, GateMetric::GcPauseP99), Status::Regressed);
     assert_eq!(status_of(&c, GateMetric::GcTimeShare), Status::Regressed);

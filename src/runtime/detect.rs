@@ -1,19 +1,17 @@
 //! Guessing a stdio server's runtime from its command (`runtime = "auto"`):
 //! the program's name first (`node`, `npx`, `python3.12`, `uv`, `java`,
 //! through `env`), then its file: a script's `#!` line names its
-//! interpreter, and a Go binary carries Go's build information (the
-//! `\xff Go buildinf:` block that `debug/buildinfo` looks for). Anything
+//! interpreter, and a Go binary carries Go's build information in its
+//! `.go.buildinfo` ELF section (what `debug/buildinfo` reads). Anything
 //! else is native.
 
 use crate::workload::runtime::Runtime;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// The magic that starts a Go binary's build information block.
-const GO_BUILDINFO_MAGIC: &[u8] = b"\xff Go buildinf:";
-/// How much of a binary is searched for it (the block sits near the start
-/// of the data segment, well inside this for any real server).
-const GO_SCAN_LIMIT: u64 = 256 << 20;
+/// The ELF section the Go linker puts the build information in (what
+/// `debug/buildinfo` reads; its data starts with `\xff Go buildinf:`).
+const GO_BUILDINFO_SECTION: &[u8] = b".go.buildinfo";
 
 /// The runtime a command runs on.
 pub fn detect(program: &str, args: &[String]) -> Runtime {
@@ -108,36 +106,73 @@ fn by_content(file: &Path, path: Option<&std::ffi::OsStr>) -> Runtime {
     Runtime::Native
 }
 
-/// True when the file holds Go's build information block.
+/// True when the file is a 64-bit little-endian ELF file with Go's
+/// `.go.buildinfo` section. Section names, not a byte search: any program
+/// that mentions the magic (this one does) would match a search.
 fn has_go_buildinfo(file: &Path) -> bool {
-    let Ok(f) = std::fs::File::open(file) else {
+    let Ok(bytes) = std::fs::read(file) else {
         return false;
     };
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, f.take(GO_SCAN_LIMIT));
-    let mut window: Vec<u8> = Vec::with_capacity((1 << 20) + GO_BUILDINFO_MAGIC.len());
-    let mut chunk = vec![0u8; 1 << 20];
-    loop {
-        let n = match reader.read(&mut chunk) {
-            Ok(0) | Err(_) => return false,
-            Ok(n) => n,
-        };
-        window.extend_from_slice(&chunk[..n]);
-        if window
-            .windows(GO_BUILDINFO_MAGIC.len())
-            .any(|w| w == GO_BUILDINFO_MAGIC)
-        {
-            return true;
-        }
-        // Keep a magic's length minus one: a match may straddle two reads.
-        let keep = GO_BUILDINFO_MAGIC.len() - 1;
-        let drop = window.len().saturating_sub(keep);
-        window.drain(..drop);
+    elf_section_names(&bytes).is_some_and(|names| names.iter().any(|n| n == GO_BUILDINFO_SECTION))
+}
+
+/// The section names of a 64-bit little-endian ELF image (`None` if it is not one).
+fn elf_section_names(b: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let u16_at = |o: usize| Some(u16::from_le_bytes(b.get(o..o + 2)?.try_into().ok()?));
+    let u32_at = |o: usize| Some(u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?));
+    let u64_at = |o: usize| Some(u64::from_le_bytes(b.get(o..o + 8)?.try_into().ok()?));
+    // ELFCLASS64, ELFDATA2LSB.
+    if !b.starts_with(b"\x7fELF") || b.get(4) != Some(&2) || b.get(5) != Some(&1) {
+        return None;
     }
+    let shoff = usize::try_from(u64_at(0x28)?).ok()?;
+    let shentsize = usize::from(u16_at(0x3A)?);
+    let shnum = usize::from(u16_at(0x3C)?);
+    let shstrndx = usize::from(u16_at(0x3E)?);
+    let header = |i: usize| shoff.checked_add(i.checked_mul(shentsize)?);
+    let strtab = usize::try_from(u64_at(header(shstrndx)? + 0x18)?).ok()?;
+    let mut names = Vec::with_capacity(shnum);
+    for i in 0..shnum {
+        let name = usize::try_from(u32_at(header(i)?)?).ok()?;
+        let start = strtab.checked_add(name)?;
+        let rest = b.get(start..)?;
+        let end = rest.iter().position(|&c| c == 0)?;
+        names.push(rest[..end].to_vec());
+    }
+    Some(names)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A 64-bit little-endian ELF header and section headers naming
+    /// `sections` (a string table section last), nothing else.
+    fn tiny_elf(sections: &[&[u8]]) -> Vec<u8> {
+        let mut strtab = vec![0u8];
+        let mut offsets = Vec::new();
+        for name in sections.iter().chain([&b".shstrtab"[..]].iter()) {
+            offsets.push(strtab.len() as u32);
+            strtab.extend_from_slice(name);
+            strtab.push(0);
+        }
+        let mut b = vec![0u8; 64];
+        b[..6].copy_from_slice(b"\x7fELF\x02\x01");
+        let strtab_at = 64u64;
+        let shoff = strtab_at + strtab.len() as u64;
+        b[0x28..0x30].copy_from_slice(&shoff.to_le_bytes());
+        b[0x3A..0x3C].copy_from_slice(&64u16.to_le_bytes());
+        b[0x3C..0x3E].copy_from_slice(&(offsets.len() as u16).to_le_bytes());
+        b[0x3E..0x40].copy_from_slice(&((offsets.len() - 1) as u16).to_le_bytes());
+        b.extend_from_slice(&strtab);
+        for name in offsets {
+            let mut h = vec![0u8; 64];
+            h[..4].copy_from_slice(&name.to_le_bytes());
+            h[0x18..0x20].copy_from_slice(&strtab_at.to_le_bytes());
+            b.extend_from_slice(&h);
+        }
+        b
+    }
 
     fn words(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
@@ -179,17 +214,20 @@ mod tests {
         assert_eq!(detect_with_path(&py, &[], None), Runtime::Python);
         let sh = script("run.sh", b"#!/bin/sh\nexec ./x\n");
         assert_eq!(detect_with_path(&sh, &[], None), Runtime::Native);
-        // An ELF file with Go's build information block past the first read.
-        let mut go = b"\x7fELF".to_vec();
-        go.resize((1 << 20) - 5, 0);
-        go.extend_from_slice(GO_BUILDINFO_MAGIC);
-        go.extend_from_slice(&[8, 2]);
-        let go = script("gosrv", &go);
+        // An ELF file with a `.go.buildinfo` section; one that only holds
+        // the magic's bytes (as mcptop's own binary does) is not Go.
+        let go = script("gosrv", &tiny_elf(&[b".text", GO_BUILDINFO_SECTION]));
         assert_eq!(detect_with_path(&go, &[], None), Runtime::Go);
-        let mut c = b"\x7fELF".to_vec();
-        c.resize(4096, 0);
+        let mut c = tiny_elf(&[b".text", b".rodata"]);
+        c.extend_from_slice(b"\xff Go buildinf:");
         let c = script("csrv", &c);
         assert_eq!(detect_with_path(&c, &[], None), Runtime::Native);
+        // This test binary holds the magic's bytes (in the test above).
+        let me = std::env::current_exe().expect("test binary");
+        assert_eq!(
+            detect_with_path(&me.display().to_string(), &[], None),
+            Runtime::Native
+        );
         // Found on PATH, by name.
         let path = dir.path().as_os_str();
         assert_eq!(detect_with_path("gosrv", &[], Some(path)), Runtime::Go);

@@ -5,6 +5,7 @@ mod architecture;
 mod batch;
 mod check;
 mod cli;
+mod gc;
 mod goldens;
 mod harness;
 mod hostile;
