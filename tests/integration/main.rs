@@ -15,6 +15,7 @@ mod lifecycle;
 mod loud;
 mod net;
 mod profile;
+mod profile_runtime;
 mod require;
 mod result_keys;
 mod results;
