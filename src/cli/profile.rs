@@ -44,24 +44,7 @@ pub async fn run(args: ProfileArgs) -> anyhow::Result<Exit> {
     if let Some(old) = &args.diff {
         flame::read_folded(old)?;
     }
-    let external = args.target_pid.is_some() || spec != TargetSpec::Builtin;
-    let profiler = external
-        .then(|| profiler_for(&args, &workload, &spec))
-        .transpose()?;
-    let subject = match profiler {
-        None => Subject::SelfProcess,
-        Some(Profiler::Perf) => Subject::External,
-        Some(Profiler::PySpy) => Subject::PySpy,
-    };
-    match subject {
-        #[cfg(target_os = "linux")]
-        Subject::External => crate::profile::perf::check()?,
-        #[cfg(not(target_os = "linux"))]
-        Subject::External => return Err(anyhow!("profiling another process needs Linux perf")),
-        #[cfg(unix)]
-        Subject::PySpy => crate::profile::pyspy::check()?,
-        _ => {}
-    }
+    let (subject, profiler) = subject(&args, &workload, &spec)?;
     let mut options = options(&args, &workload, &spec, subject);
     if let Some(p) = profiler {
         options.title.push_str(&format!(" ({})", p.name()));
@@ -100,6 +83,33 @@ pub async fn run(args: ProfileArgs) -> anyhow::Result<Exit> {
         .context("the profiler stopped without an answer")??;
     print_profile(&profile);
     Ok(finished.exit())
+}
+
+/// What is profiled, and with which profiler (checked to be there).
+fn subject(
+    args: &ProfileArgs,
+    workload: &Workload,
+    spec: &TargetSpec,
+) -> anyhow::Result<(Subject, Option<Profiler>)> {
+    let external = args.target_pid.is_some() || *spec != TargetSpec::Builtin;
+    let profiler = external
+        .then(|| profiler_for(args, workload, spec))
+        .transpose()?;
+    let subject = match profiler {
+        None => Subject::SelfProcess,
+        Some(Profiler::Perf) => Subject::External,
+        Some(Profiler::PySpy) => Subject::PySpy,
+    };
+    match subject {
+        #[cfg(target_os = "linux")]
+        Subject::External => crate::profile::perf::check()?,
+        #[cfg(not(target_os = "linux"))]
+        Subject::External => return Err(anyhow!("profiling another process needs Linux perf")),
+        #[cfg(unix)]
+        Subject::PySpy => crate::profile::pyspy::check()?,
+        _ => {}
+    }
+    Ok((subject, profiler))
 }
 
 /// The profiler for another process: `--profiler`, else the one that fits

@@ -136,3 +136,44 @@ fn a_server_without_a_gc_says_not_reported_never_zeros() {
     let summary = String::from_utf8_lossy(&summary);
     assert!(summary.contains("target GC: not reported"), "{summary}");
 }
+
+/// A tiny JVM server (`tests/fixtures/JavaEchoServer.java`), run by the
+/// JDK's single-file launcher: its GC log is read and taken out of its
+/// stderr, with the JVM's echo of `JAVA_TOOL_OPTIONS`.
+#[test]
+fn a_jvm_servers_gc_log_is_read_and_its_own_stderr_kept_unchanged() {
+    let java_runs = std::process::Command::new("java")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !java_runs {
+        crate::require::missing(
+            "java is not installed",
+            "apt-get install -y openjdk-17-jdk-headless",
+        );
+        return;
+    }
+    let dir = TestDir::new();
+    let target = format!(
+        "stdio:java -Xmx64m {} 1500",
+        fixture("JavaEchoServer.java").display()
+    );
+    dir.mcptop()
+        .args(["run", "echo", "--target", &target, "--sessions", "1"])
+        .args(["--concurrency", "1", "--duration", "60s", "--warmup", "0s"])
+        .args(["--out", "r.json", "--quiet"])
+        .timeout(std::time::Duration::from_secs(120))
+        .assert()
+        .code(2);
+    let r = read_json(&dir.join("r.json"));
+    let gc = &r["target_gc"];
+    assert_eq!(gc["runtime"], "jvm", "{gc}");
+    assert_eq!(gc["reported"], true, "{gc}");
+    assert!(gc["pauses"].as_u64().unwrap_or(0) > 0, "{gc}");
+    assert!(gc["heap_after_bytes"].as_u64().is_some(), "{gc}");
+    assert_eq!(
+        r["stopped_by"]["stderr_tail"], "java-echo: ready\njava-echo: done",
+        "{}",
+        r["stopped_by"]
+    );
+}
