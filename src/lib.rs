@@ -5,7 +5,7 @@
 //! Data flows one way: workload -> engine (scheduler + target sessions) ->
 //! samples -> metrics::Recorder -> Snapshot (views) and RunMetrics (reports).
 //! Modules sit on floors and import only downwards (docs/ARCHITECTURE.md):
-//! protocol < workload < client < transport, server < metrics < engine <
+//! protocol < workload < client < transport, server, runtime < metrics < engine <
 //! report < check, profile < run < tui < cli.
 
 pub mod check;
