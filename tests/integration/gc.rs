@@ -79,7 +79,17 @@ fn a_python_servers_own_stderr_is_kept_unchanged_without_the_gc_reports() {
         "stdio:python3 {} crash 200",
         fixture("flaky_server.py").display()
     );
+    // The user's own sitecustomize, which mcptop's hook hides on PYTHONPATH,
+    // still runs (and its line is kept).
+    let user = dir.join("user-site");
+    std::fs::create_dir_all(&user).expect("dir");
+    std::fs::write(
+        user.join("sitecustomize.py"),
+        "import sys\nsys.stderr.write('user sitecustomize ran\\n')\n",
+    )
+    .expect("write");
     dir.mcptop()
+        .env("PYTHONPATH", &user)
         .args(["run", "echo", "--target", &target, "--sessions", "1"])
         .args(["--concurrency", "1", "--duration", "20s", "--warmup", "0s"])
         .args(["--out", "r.json", "--quiet"])
@@ -90,7 +100,7 @@ fn a_python_servers_own_stderr_is_kept_unchanged_without_the_gc_reports() {
     assert_eq!(r["target_gc"]["runtime"], "python", "{}", r["target_gc"]);
     assert_eq!(r["target_gc"]["reported"], true, "{}", r["target_gc"]);
     assert_eq!(
-        r["stopped_by"]["stderr_tail"], "flaky: out of budget, crashing",
+        r["stopped_by"]["stderr_tail"], "user sitecustomize ran\nflaky: out of budget, crashing",
         "{}",
         r["stopped_by"]
     );
