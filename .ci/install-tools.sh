@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the optional tools the tests need when they are missing: tmux (the
-# live-screen tests) and perf (profiling a stdio target). Tests never install
+# live-screen tests), perf (profiling a stdio target) and java (the JVM GC test). Tests never install
 # anything; with MCPTOP_REQUIRE_PEERS=1 a missing tool fails them instead.
 # Uses apt-get as root, or through sudo when that is available.
 set -euo pipefail
@@ -17,6 +17,8 @@ as_root() {
 missing=()
 command -v tmux >/dev/null || missing+=(tmux)
 command -v perf >/dev/null || missing+=(perf)
+# The JVM GC test runs tests/fixtures/JavaEchoServer.java with the JDK's launcher.
+command -v java >/dev/null || missing+=(java)
 [ ${#missing[@]} -eq 0 ] && exit 0
 command -v apt-get >/dev/null || {
     echo "install-tools: missing ${missing[*]} and no apt-get; install them by hand" >&2
@@ -30,6 +32,7 @@ for tool in "${missing[@]}"; do
         # Debian names it linux-perf; Ubuntu ships it per kernel.
         perf) as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-perf \
             || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "linux-tools-$(uname -r)" ;;
+        java) as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jdk-headless ;;
     esac
 done
 for tool in "${missing[@]}"; do

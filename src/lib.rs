@@ -5,7 +5,7 @@
 //! Data flows one way: workload -> engine (scheduler + target sessions) ->
 //! samples -> metrics::Recorder -> Snapshot (views) and RunMetrics (reports).
 //! Modules sit on floors and import only downwards (docs/ARCHITECTURE.md):
-//! protocol < workload < client < transport, server < metrics < engine <
+//! protocol < workload < client < transport, server, runtime < metrics < engine <
 //! report < check, profile < run < tui < cli.
 
 pub mod check;
@@ -17,6 +17,7 @@ pub mod profile;
 pub mod protocol;
 pub mod report;
 pub mod run;
+pub mod runtime;
 pub mod server;
 pub mod transport;
 #[cfg(feature = "tui")]

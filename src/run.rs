@@ -165,6 +165,8 @@ pub struct RunRequest<'a> {
     pub out: Option<&'a OutPath>,
     /// Samples processes and allocations while the run goes.
     pub resources: ResourceMonitor,
+    /// What to ask of the target's runtime (its GC report, what a profiler needs).
+    pub runtime: crate::runtime::RuntimeOptions,
 }
 
 impl<'a> RunRequest<'a> {
@@ -175,7 +177,12 @@ impl<'a> RunRequest<'a> {
             spec,
             out: None,
             resources: ResourceMonitor::new(true, Vec::new()),
+            runtime: Default::default(),
         }
+    }
+
+    pub fn runtime(self, runtime: crate::runtime::RuntimeOptions) -> RunRequest<'a> {
+        RunRequest { runtime, ..self }
     }
 
     pub fn saved_to(self, out: &'a OutPath) -> RunRequest<'a> {
@@ -249,7 +256,14 @@ async fn measure(request: &RunRequest<'_>, view: View) -> anyhow::Result<RunRepo
         phases: deployed.phases.clone(),
         warnings: deployed.warnings(),
     });
-    let connector = transport::connector(
+    // The target's runtime: its GC report, read into every snapshot.
+    let runtime = crate::runtime::plan(spec, workload.runtime, request.runtime)
+        .context("cannot prepare the target's GC report")?;
+    monitor.watch_gc(crate::metrics::gc::GcMonitor::new(
+        runtime.source,
+        runtime.feed,
+    ));
+    let connector = transport::connector_with_runtime(
         spec,
         ConnectOptions {
             protocol: offered_protocol(workload),
@@ -259,6 +273,7 @@ async fn measure(request: &RunRequest<'_>, view: View) -> anyhow::Result<RunRepo
             deployed: deployed.clone(),
         },
         events_tx,
+        runtime.child,
     );
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let (snap_tx, snap_rx) = watch::channel(Snapshot::default());

@@ -20,12 +20,14 @@ pub fn value(metric: GateMetric, v: f64) -> String {
         GateMetric::ErrorRate => format!("{:.3}%", v * 100.0),
         GateMetric::Memory => fmt_mib(v),
         GateMetric::AllocsPerRequest => format!("{v:.1}"),
+        GateMetric::GcPauseP99 => fmt_us(v.round() as u64),
+        GateMetric::GcTimeShare => format!("{:.2}%", v * 100.0),
     }
 }
 
 fn change(v: &MetricVerdict) -> (String, String) {
     let pct = |x: f64| {
-        if v.metric == GateMetric::ErrorRate {
+        if v.metric.scale() == crate::check::stats::Scale::Difference {
             format!("{:+.3}pp", x * 100.0)
         } else {
             format!("{:+.1}%", x * 100.0)

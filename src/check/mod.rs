@@ -87,6 +87,9 @@ pub fn compare_runs(
                 (&s.kept_base, &s.kept_cur),
             )
         })
+        .filter(|v: &MetricVerdict| {
+            !v.metric.only_when_measured() || v.baseline_samples + v.current_samples > 0
+        })
         .collect();
     if !kept_outliers.is_empty() {
         notes.push(format!(

@@ -385,3 +385,43 @@ fn project_thresholds_override_only_what_they_name() {
         .to_string();
     assert!(e.contains("mcptop.toml") && e.contains("p42"), "{e}");
 }
+
+/// `hand_made` with the target's GC reported: pause p99 and time share.
+fn with_gc(p99_us: f64, share: f64) -> RunReport {
+    use crate::metrics::gc::{GcFigures, TargetGc};
+    let mut r = hand_made(1000.0, 1000, 2000);
+    r.metrics.target_gc = Some(TargetGc {
+        reported: true,
+        figures: Some(GcFigures {
+            pauses: 10,
+            pause_p99_us: Some(p99_us),
+            pause_time_share: share,
+            ..GcFigures::default()
+        }),
+        ..TargetGc::default()
+    });
+    r
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_gate_judges_gc_pause_p99_and_time_share_and_hides_them_without_a_gc() {
+    const SPREAD: [f64; 5] = [1.0, 1.02, 0.98, 1.01, 0.99];
+    let base: Vec<RunReport> = SPREAD
+        .iter()
+        .map(|f| with_gc(1000.0 * f, 0.01 * f))
+        .collect();
+    let worse: Vec<RunReport> = SPREAD
+        .iter()
+        .map(|f| with_gc(3000.0 * f, 0.05 * f))
+        .collect();
+    let c = compare_runs("w", &base, &worse, &RegressionThresholds::default());
+    assert_eq!(status_of(&c, GateMetric::GcPauseP99), Status::Regressed);
+    assert_eq!(status_of(&c, GateMetric::GcTimeShare), Status::Regressed);
+    let same = compare_runs("w", &base, &base, &RegressionThresholds::default());
+    assert_eq!(status_of(&same, GateMetric::GcPauseP99), Status::Unchanged);
+    // A target without a GC report has no GC rows at all (not "not measured").
+    let plain: Vec<RunReport> = (0..5).map(|_| hand_made(1000.0, 1000, 2000)).collect();
+    let c = compare_runs("w", &plain, &plain, &RegressionThresholds::default());
+    assert!(c.metrics.iter().all(|v| !v.metric.only_when_measured()));
+    assert!(c.metrics.iter().any(|v| v.metric == GateMetric::Memory));
+}

@@ -20,10 +20,14 @@ pub enum GateMetric {
     /// builtin target, which runs in-process).
     Memory,
     AllocsPerRequest,
+    /// The target's GC pause p99 (`target_gc`, a runtime that reports).
+    GcPauseP99,
+    /// The target's GC pause time over wall time.
+    GcTimeShare,
 }
 
 impl GateMetric {
-    pub const ALL: [GateMetric; 7] = [
+    pub const ALL: [GateMetric; 9] = [
         GateMetric::Throughput,
         GateMetric::P50,
         GateMetric::P95,
@@ -31,6 +35,8 @@ impl GateMetric {
         GateMetric::ErrorRate,
         GateMetric::Memory,
         GateMetric::AllocsPerRequest,
+        GateMetric::GcPauseP99,
+        GateMetric::GcTimeShare,
     ];
 
     pub fn name(self) -> &'static str {
@@ -42,7 +48,14 @@ impl GateMetric {
             GateMetric::ErrorRate => "error_rate",
             GateMetric::Memory => "memory",
             GateMetric::AllocsPerRequest => "allocs_per_request",
+            GateMetric::GcPauseP99 => "gc_pause_p99",
+            GateMetric::GcTimeShare => "gc_time_share",
         }
+    }
+
+    /// Shown only when a side measured it (a target without a GC has no row).
+    pub fn only_when_measured(self) -> bool {
+        matches!(self, GateMetric::GcPauseP99 | GateMetric::GcTimeShare)
     }
 
     pub fn higher_is_better(self) -> bool {
@@ -51,7 +64,7 @@ impl GateMetric {
 
     pub fn scale(self) -> Scale {
         match self {
-            GateMetric::ErrorRate => Scale::Difference,
+            GateMetric::ErrorRate | GateMetric::GcTimeShare => Scale::Difference,
             _ => Scale::Ratio,
         }
     }
@@ -65,6 +78,9 @@ impl GateMetric {
             GateMetric::ErrorRate => 0.001,
             GateMetric::Memory => 0.25,
             GateMetric::AllocsPerRequest => 0.10,
+            GateMetric::GcPauseP99 => 0.20,
+            // One percentage point more of the target's time in GC pauses.
+            GateMetric::GcTimeShare => 0.01,
         }
     }
 
@@ -85,6 +101,8 @@ impl GateMetric {
                 .and_then(|m| m.target.as_ref().or(m.mcptop.as_ref()))
                 .map(|p| p.rss_bytes as f64),
             GateMetric::AllocsPerRequest => o.allocs_per_request,
+            GateMetric::GcPauseP99 => r.metrics.target_gc.as_ref()?.pause_p99_us(),
+            GateMetric::GcTimeShare => r.metrics.target_gc.as_ref()?.pause_time_share(),
         }
     }
 
@@ -110,9 +128,10 @@ impl GateMetric {
                 .filter(|i| i.completed > 0)
                 .map(|i| i.errors as f64 / i.completed as f64)
                 .collect(),
-            GateMetric::Memory | GateMetric::AllocsPerRequest => {
-                self.of_run(r).into_iter().collect()
-            }
+            GateMetric::Memory
+            | GateMetric::AllocsPerRequest
+            | GateMetric::GcPauseP99
+            | GateMetric::GcTimeShare => self.of_run(r).into_iter().collect(),
         }
     }
 }

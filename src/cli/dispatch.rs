@@ -127,6 +127,7 @@ fn overrides(args: &RunArgs) -> Overrides {
         protocol: args.protocol.clone(),
         headers: args.deployed.headers.clone(),
         tls: args.deployed.tls(),
+        runtime: args.runtime.clone(),
     }
 }
 
@@ -205,7 +206,11 @@ async fn run_each(
             ResourceMonitor::new(!args.no_memory_stats, args.target_pid.into_iter().collect());
         let request = RunRequest::new(workload, spec)
             .saved_to(&path)
-            .resources(monitor);
+            .resources(monitor)
+            .runtime(crate::runtime::RuntimeOptions {
+                gc_report: !args.no_gc_report,
+                for_profiler: false,
+            });
         let finished = run::execute(request, view).await?;
         let summary = report::formats::render(&finished.report, args.format);
         // With the result on stdout, nothing else goes there.

@@ -167,6 +167,13 @@ pub struct RunArgs {
     /// Do not sample processes nor count allocations (to measure their cost)
     #[arg(long)]
     pub no_memory_stats: bool,
+    /// The target's runtime, for its GC report: auto (guess from the command), node,
+    /// python, go, jvm or native (replaces the workload's `runtime`)
+    #[arg(long, value_name = "RUNTIME")]
+    pub runtime: Option<String>,
+    /// Leave the target's GC reporting off (to measure its cost)
+    #[arg(long)]
+    pub no_gc_report: bool,
     #[command(flatten)]
     pub deployed: DeployedArgs,
 }
@@ -254,6 +261,14 @@ pub struct ProfileArgs {
     /// Result file (JSON); default .mcptop/runs/WORKLOAD-TIME.json
     #[arg(long)]
     pub result: Option<PathBuf>,
+    /// The target's runtime: auto (guess from the command), node, python, go, jvm or
+    /// native; picks the profiler (replaces the workload's `runtime`)
+    #[arg(long, value_name = "RUNTIME")]
+    pub runtime: Option<String>,
+    /// The profiler for a stdio target: perf or py-spy (default: the one that fits
+    /// the runtime: py-spy for Python, perf with the runtime's symbol map otherwise)
+    #[arg(long, value_name = "PROFILER")]
+    pub profiler: Option<String>,
     /// No progress lines, only the summary
     #[arg(long, short)]
     pub quiet: bool,

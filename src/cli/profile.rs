@@ -8,10 +8,12 @@ use super::dispatch::say_where_saved;
 use super::ProfileArgs;
 use crate::metrics::sampler::ResourceMonitor;
 use crate::profile::measured::{profile_measured_phase, Subject};
+use crate::profile::runtime::Profiler;
 use crate::profile::{flame, ProfileOptions, ProfileOutput};
 use crate::report::output::OutPath;
 use crate::report::text;
 use crate::run::{self, Exit, RunRequest, View};
+use crate::runtime::RuntimeChoice;
 use crate::workload::{Overrides, TargetSpec, Workload};
 use anyhow::{anyhow, Context};
 use tokio::sync::oneshot;
@@ -27,6 +29,7 @@ pub async fn run(args: ProfileArgs) -> anyhow::Result<Exit> {
         requests: None,
         warmup: args.load.warmup.clone(),
         protocol: None,
+        runtime: args.runtime.clone(),
         ..Overrides::default()
     };
     let (workload, spec) = run::resolve(&args.workload, &overrides, args.target.as_deref())?;
@@ -42,18 +45,11 @@ pub async fn run(args: ProfileArgs) -> anyhow::Result<Exit> {
     if let Some(old) = &args.diff {
         flame::read_folded(old)?;
     }
-    let subject = if args.target_pid.is_some() || spec != TargetSpec::Builtin {
-        Subject::External
-    } else {
-        Subject::SelfProcess
-    };
-    if subject == Subject::External {
-        #[cfg(target_os = "linux")]
-        crate::profile::perf::check()?;
-        #[cfg(not(target_os = "linux"))]
-        return Err(anyhow!("profiling another process needs Linux perf"));
+    let (subject, profiler) = subject(&args, &workload, &spec)?;
+    let mut options = options(&args, &workload, &spec, subject);
+    if let Some(p) = profiler {
+        options.title.push_str(&format!(" ({})", p.name()));
     }
-    let options = options(&args, &workload, &spec, subject);
     #[cfg(unix)]
     if subject == Subject::SelfProcess {
         // Before the run, so loading symbols does not eat into it.
@@ -72,7 +68,12 @@ pub async fn run(args: ProfileArgs) -> anyhow::Result<Exit> {
     }));
     let request = RunRequest::new(&workload, &spec)
         .saved_to(&out)
-        .resources(monitor);
+        .resources(monitor)
+        .runtime(crate::runtime::RuntimeOptions {
+            gc_report: true,
+            // Node's perf map, the JVM's frame pointers: what perf needs.
+            for_profiler: profiler == Some(Profiler::Perf),
+        });
     let finished = run::execute(request, view).await?;
     print!("{}", text::summary(&finished.report));
     if let Some(saved) = &finished.saved {
@@ -85,6 +86,53 @@ pub async fn run(args: ProfileArgs) -> anyhow::Result<Exit> {
     Ok(finished.exit())
 }
 
+/// What is profiled, and with which profiler (checked to be there).
+fn subject(
+    args: &ProfileArgs,
+    workload: &Workload,
+    spec: &TargetSpec,
+) -> anyhow::Result<(Subject, Option<Profiler>)> {
+    let external = args.target_pid.is_some() || *spec != TargetSpec::Builtin;
+    let profiler = external
+        .then(|| profiler_for(args, workload, spec))
+        .transpose()?;
+    let subject = match profiler {
+        None => Subject::SelfProcess,
+        Some(Profiler::Perf) => Subject::External,
+        Some(Profiler::PySpy) => Subject::PySpy,
+    };
+    match subject {
+        #[cfg(target_os = "linux")]
+        Subject::External => crate::profile::perf::check()?,
+        #[cfg(not(target_os = "linux"))]
+        Subject::External => return Err(anyhow!("profiling another process needs Linux perf")),
+        #[cfg(unix)]
+        Subject::PySpy => crate::profile::pyspy::check()?,
+        _ => {}
+    }
+    Ok((subject, profiler))
+}
+
+/// The profiler for another process: `--profiler`, else the one that fits
+/// the target's runtime (named, or guessed from a stdio command).
+fn profiler_for(
+    args: &ProfileArgs,
+    workload: &Workload,
+    spec: &TargetSpec,
+) -> anyhow::Result<Profiler> {
+    if let Some(name) = &args.profiler {
+        return Profiler::parse(name).map_err(|e| anyhow!(e));
+    }
+    let runtime = match (spec, workload.runtime) {
+        (_, RuntimeChoice::Is(r)) => r,
+        (TargetSpec::Stdio { program, args }, RuntimeChoice::Auto) => {
+            crate::runtime::resolve(RuntimeChoice::Auto, program, args)
+        }
+        (_, RuntimeChoice::Auto) => crate::runtime::Runtime::Native,
+    };
+    Ok(Profiler::for_runtime(runtime))
+}
+
 /// Where the graphs go and what their title says.
 fn options(
     args: &ProfileArgs,
@@ -95,7 +143,7 @@ fn options(
     let who = match (args.target_pid, subject) {
         (Some(pid), _) => format!("pid {pid}"),
         (None, Subject::SelfProcess) => "builtin (mcptop in-process)".into(),
-        (None, Subject::External) => spec.describe(),
+        (None, Subject::External | Subject::PySpy) => spec.describe(),
     };
     ProfileOptions {
         frequency: args.frequency.max(1),

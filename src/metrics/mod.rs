@@ -7,6 +7,7 @@
 
 pub mod alloc;
 pub mod connections;
+pub mod gc;
 pub mod process;
 pub mod recorder;
 pub mod resources;

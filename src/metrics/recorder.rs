@@ -159,6 +159,9 @@ pub struct RunMetrics {
     pub memory: Option<MemoryStats>,
     #[serde(default)]
     pub allocator: Option<AllocatorStats>,
+    /// The target's garbage collections, as its runtime reported them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_gc: Option<super::gc::TargetGc>,
 }
 
 impl Recorder {
@@ -435,6 +438,7 @@ impl Recorder {
             memory: None,
             allocator: None,
             connections: None,
+            target_gc: None,
         };
         if let Some(monitor) = &self.resources {
             monitor.complete(&mut snapshot);
@@ -497,6 +501,7 @@ impl Recorder {
             intervals: self.history.iter().cloned().collect(),
             memory: None,
             allocator: None,
+            target_gc: None,
         };
         if let Some(monitor) = &self.resources {
             monitor.finish(&mut metrics);

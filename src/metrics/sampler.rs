@@ -11,7 +11,7 @@ use super::resources::{RequestMark, ResourceReading, ResourceRecorder};
 use super::snapshot::{MemoryStats, Phase};
 use super::{alloc, process, RunMetrics, Snapshot};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How often processes and the allocator are read.
@@ -35,6 +35,8 @@ struct Shared {
     thread: Mutex<Option<std::thread::Thread>>,
     /// The transports' connection phases and TLS warnings (set by the run).
     connections: Mutex<Option<ConnectionWatch>>,
+    /// The target's GC reports (`metrics::gc`), when the run reads them.
+    gc: Mutex<Option<super::gc::GcMonitor>>,
 }
 
 /// Process and allocator sampling for one run. Cheap to clone; every clone
@@ -63,6 +65,7 @@ impl ResourceMonitor {
                 stop: AtomicBool::new(false),
                 thread: Mutex::new(None),
                 connections: Mutex::new(None),
+                gc: Mutex::new(None),
             }),
         };
         for pid in target_pids {
@@ -274,6 +277,25 @@ impl ResourceMonitor {
         }
     }
 
+    /// Reads the target's GC reports into every snapshot and the run's
+    /// metrics too (on even with `--no-memory-stats`: they cost mcptop nothing
+    /// to read, and `--no-gc-report` turns them off at the source).
+    pub fn watch_gc(&self, gc: super::gc::GcMonitor) {
+        *self
+            .shared
+            .gc
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(gc);
+    }
+
+    fn gc(&self) -> Option<super::gc::GcMonitor> {
+        self.shared
+            .gc
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// Completes a snapshot the recorder is making: marks the measured
     /// window (by its phase and requests so far) and fills its memory,
     /// allocator and warnings (a suspected leak, file descriptors running
@@ -281,6 +303,9 @@ impl ResourceMonitor {
     pub fn complete(&self, snap: &mut Snapshot) {
         if let Some(watch) = self.connections().as_ref() {
             watch.complete(snap);
+        }
+        if let Some(gc) = self.gc() {
+            gc.complete(snap);
         }
         if !self.shared.enabled {
             return;
@@ -302,6 +327,9 @@ impl ResourceMonitor {
         self.stop();
         if let Some(watch) = self.connections().as_ref() {
             watch.finish(metrics);
+        }
+        if let Some(gc) = self.gc() {
+            gc.finish(metrics);
         }
         if !self.shared.enabled {
             return;

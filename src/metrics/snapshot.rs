@@ -170,4 +170,8 @@ pub struct Snapshot {
     /// Connect, TLS and initialize times of network targets so far.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connections: Option<crate::transport::phases::ConnectionPhases>,
+    /// The target's garbage collections (`metrics::gc`); `None` when the run
+    /// has no GC monitor.
+    #[serde(default)]
+    pub target_gc: Option<super::gc::TargetGc>,
 }

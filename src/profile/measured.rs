@@ -19,6 +19,8 @@ pub enum Subject {
     SelfProcess,
     /// Processes found by the monitor (stdio children) or given by pid.
     External,
+    /// The same, Python processes through py-spy (`profile::pyspy`).
+    PySpy,
 }
 
 enum Running {
@@ -26,6 +28,8 @@ enum Running {
     SelfProcess(super::SelfProfiler),
     #[cfg(target_os = "linux")]
     External(super::perf::PerfRecording, Instant),
+    #[cfg(unix)]
+    PySpy(super::pyspy::PySpyRecording, Instant),
 }
 
 /// Starts profiling when measuring begins and stops when it ends.
@@ -87,6 +91,21 @@ async fn start(
             .await
             .map_err(|e| ProfileError::Perf(e.to_string()))?
         }
+        #[cfg(unix)]
+        Subject::PySpy => {
+            let pids = monitor.target_pids();
+            let base = options.svg.clone();
+            if let Some(dir) = base.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| ProfileError::io(dir, e))?;
+            }
+            let hz = options.frequency;
+            tokio::task::spawn_blocking(move || {
+                super::pyspy::PySpyRecording::start(&pids, hz, &base)
+                    .map(|r| Running::PySpy(r, Instant::now()))
+            })
+            .await
+            .map_err(|e| ProfileError::Start(e.to_string()))?
+        }
         #[allow(unreachable_patterns)]
         _ => {
             let _ = (options, monitor);
@@ -101,6 +120,11 @@ fn stop(running: Running) -> Result<(flame::Folded, Duration), ProfileError> {
         Running::SelfProcess(p) => p.stop(),
         #[cfg(target_os = "linux")]
         Running::External(r, started) => {
+            let duration = started.elapsed();
+            r.stop().map(|s| (s, duration))
+        }
+        #[cfg(unix)]
+        Running::PySpy(r, started) => {
             let duration = started.elapsed();
             r.stop().map(|s| (s, duration))
         }

@@ -8,6 +8,9 @@ pub mod flame;
 pub mod measured;
 #[cfg(target_os = "linux")]
 pub mod perf;
+#[cfg(unix)]
+pub mod pyspy;
+pub mod runtime;
 
 use flame::Folded;
 use std::path::{Path, PathBuf};
@@ -38,6 +41,9 @@ pub enum ProfileError {
     NoTargetProcess,
     #[error("perf is not available: {0}")]
     PerfMissing(String),
+    /// A profiler other than perf (py-spy) is missing: how to install it.
+    #[error("the profiler is not available: {0}")]
+    ProfilerMissing(String),
     #[error("perf may not profile the target: {0}")]
     PerfNotPermitted(String),
     #[error("perf failed: {0}")]

@@ -283,6 +283,9 @@ fn resources(out: &mut String, m: &crate::metrics::RunMetrics) {
             a.fragmentation * 100.0
         );
     }
+    if let Some(gc) = &m.target_gc {
+        let _ = writeln!(out, "{}", gc.line());
+    }
 }
 
 /// One line per run of the same workload against different targets.

@@ -265,6 +265,17 @@ pub fn connector(
     options: ConnectOptions,
     events: mpsc::UnboundedSender<TargetEvent>,
 ) -> Box<dyn Connector> {
+    connector_with_runtime(spec, options, events, None)
+}
+
+/// `connector`, with the runtime settings stdio children start with (their
+/// GC report, what a profiler needs: `crate::runtime`).
+pub fn connector_with_runtime(
+    spec: &TargetSpec,
+    options: ConnectOptions,
+    events: mpsc::UnboundedSender<TargetEvent>,
+    runtime: Option<crate::runtime::ChildRuntime>,
+) -> Box<dyn Connector> {
     match spec {
         TargetSpec::Builtin => Box::new(builtin::BuiltinConnector { options }),
         TargetSpec::Stdio { program, args } => Box::new(stdio::StdioConnector {
@@ -272,6 +283,7 @@ pub fn connector(
             args: args.clone(),
             options,
             events,
+            runtime,
         }),
         TargetSpec::Http(endpoint) => Box::new(http::HttpConnector {
             endpoint: endpoint.clone(),

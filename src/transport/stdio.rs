@@ -24,6 +24,8 @@ pub struct StdioConnector {
     pub args: Vec<String>,
     pub options: ConnectOptions,
     pub events: mpsc::UnboundedSender<TargetEvent>,
+    /// The runtime's GC report and profiler settings (`crate::runtime`).
+    pub runtime: Option<crate::runtime::ChildRuntime>,
 }
 
 /// The last bytes a child wrote to stderr.
@@ -90,6 +92,9 @@ impl StdioConnector {
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         group::configure(&mut command);
+        if let Some(runtime) = &self.runtime {
+            runtime.prepare(&mut command);
+        }
         let mut child = command.spawn().map_err(|e| TargetError::Spawn {
             program: self.program.clone(),
             reason: match e.kind() {
@@ -111,7 +116,8 @@ impl StdioConnector {
                 reason: "child has no stdio pipes".into(),
             });
         };
-        let tail = collect_stderr(stderr);
+        let splitter = self.runtime.as_ref().and_then(|r| r.splitter(session));
+        let tail = collect_stderr(stderr, crate::runtime::tap::StderrRoute::new(splitter));
         let stopping = Arc::new(AtomicBool::new(false));
         let (kill_tx, mut exit_rx) = watch_child(
             child,
@@ -169,8 +175,12 @@ impl StdioConnector {
     }
 }
 
-/// Keeps the tail of a child's stderr as it comes.
-fn collect_stderr(mut stderr: tokio::process::ChildStderr) -> StderrTail {
+/// Keeps the tail of a child's stderr as it comes; GC reports leave it on
+/// the way (`route`), every other byte is kept as before.
+fn collect_stderr(
+    mut stderr: tokio::process::ChildStderr,
+    mut route: crate::runtime::tap::StderrRoute,
+) -> StderrTail {
     let tail = StderrTail::default();
     let tail_writer = tail.clone();
     tokio::spawn(async move {
@@ -179,8 +189,9 @@ fn collect_stderr(mut stderr: tokio::process::ChildStderr) -> StderrTail {
             if n == 0 {
                 break;
             }
-            tail_writer.push(&buf[..n]);
+            tail_writer.push(route.bytes(&buf[..n]));
         }
+        tail_writer.push(route.end());
     });
     tail
 }

@@ -366,3 +366,33 @@ fn target_text_cannot_steer_the_terminal() {
         "a control character reached the buffer:\n{text:?}"
     );
 }
+
+#[test]
+fn the_allocator_pane_shows_the_targets_gc_or_says_it_was_not_reported() {
+    use crate::metrics::gc::{GcFigures, TargetGc};
+    let mut snap = closed_snapshot();
+    snap.target_gc = Some(TargetGc {
+        runtime: Some("node".into()),
+        reported: true,
+        figures: Some(GcFigures {
+            collections: 24,
+            pauses: 24,
+            pauses_per_s: 12.0,
+            pause_p99_us: Some(4100.0),
+            pause_time_share: 0.032,
+            ..GcFigures::default()
+        }),
+        ..TargetGc::default()
+    });
+    let text = live(120, 40, &model(snap));
+    assert!(text.contains("target GC: 12.0 pauses/s"), "{text}");
+    assert!(text.contains("GC p99 4.10ms, 3.2 % of time"), "{text}");
+    let mut snap = open_snapshot();
+    snap.target_gc = Some(TargetGc {
+        note: Some("not reported: no GC report arrived".into()),
+        ..TargetGc::default()
+    });
+    let text = live(120, 40, &model(snap));
+    assert!(text.contains("target GC: not reported"), "{text}");
+    assert!(!text.contains("0.0 pauses/s"), "{text}");
+}

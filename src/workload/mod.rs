@@ -8,6 +8,7 @@ mod endpoint;
 mod fields;
 pub mod headers;
 pub mod settings;
+pub mod runtime;
 mod sift;
 pub mod spec;
 pub mod target;
@@ -198,6 +199,8 @@ pub struct Workload {
     /// Headers, auth and TLS for deployed servers, expanded (secrets
     /// redacted in `spec`).
     pub deployed: settings::DeployedSettings,
+    /// What the target runs on (`auto`: guessed from its command).
+    pub runtime: runtime::RuntimeChoice,
     /// The spec as run (after command-line overrides), for result files.
     pub spec: WorkloadSpec,
 }
@@ -216,6 +219,8 @@ pub struct Overrides {
     pub headers: Vec<(String, String)>,
     /// `--ca-cert`, `--insecure`.
     pub tls: settings::TlsSettings,
+    /// `--runtime`.
+    pub runtime: Option<String>,
 }
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -378,6 +383,9 @@ fn apply_overrides(mut spec: WorkloadSpec, o: &Overrides) -> WorkloadSpec {
         spec.protocol = Some(p.clone());
     }
     auth::merge_headers(&mut spec.headers, &o.headers);
+    if let Some(r) = &o.runtime {
+        spec.runtime = Some(r.clone());
+    }
     spec
 }
 

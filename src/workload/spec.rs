@@ -52,6 +52,10 @@ pub struct WorkloadSpec {
     /// Requests per JSON-RPC batch (2 or more; the 2025-03-26 era only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<u32>,
+    /// The target's runtime: `auto` (default: guessed from the command),
+    /// `node`, `python`, `go`, `jvm` or `native`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stages: Vec<StageSpec>,
     #[serde(default)]

@@ -131,6 +131,7 @@ pub(super) fn validate(
     let deployed = super::auth::settings(&spec, &mut p);
     let mut spec = spec;
     super::auth::redact(&mut spec.headers, &mut spec.auth);
+    let runtime = runtime_of(&spec, &mut p);
     match (shape, pipeline, connections, batch) {
         (Some(shape), Some(pipeline), Some(connections), Some(batch)) if p.list.is_empty() => {
             Ok(Workload {
@@ -151,6 +152,7 @@ pub(super) fn validate(
                 protocol: protocol.unwrap_or_default(),
                 batch,
                 deployed,
+                runtime,
                 spec,
             })
         }
@@ -310,6 +312,15 @@ fn pipeline(
 }
 
 /// A batch goes out whole: every closed-loop shape must carry one.
+/// The `runtime` key: `auto` when absent.
+fn runtime_of(spec: &WorkloadSpec, p: &mut Problems) -> super::runtime::RuntimeChoice {
+    let parsed = spec
+        .runtime
+        .as_deref()
+        .map_or(Ok(Default::default()), super::runtime::RuntimeChoice::parse);
+    p.check("runtime", parsed).unwrap_or_default()
+}
+
 fn check_batch_fits(shape: LoadShape, stages: &[super::Stage], batch: u32, p: &mut Problems) {
     let too_few = std::iter::once(shape)
         .chain(stages.iter().map(|s| s.shape))

@@ -14,7 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["protocol"],
     &["workload"],
     &["client"],
-    &["transport", "server"],
+    &["transport", "server", "runtime"],
     &["metrics"],
     &["engine"],
     &["report"],

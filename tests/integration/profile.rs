@@ -245,6 +245,8 @@ fn stdio_targets_are_profiled_with_perf_or_say_how() {
             "p/child.svg",
         ])
         .args(["--target", &target, "--result", "r.json"])
+        // A Python target gets py-spy unless told: this test is about perf.
+        .args(["--profiler", "perf"])
         .output()
         .expect("run");
     let stderr = String::from_utf8_lossy(&out.stderr);

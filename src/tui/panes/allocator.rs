@@ -11,14 +11,23 @@ use ratatui::Frame;
 pub const TITLE: &str = " allocator ";
 
 pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
+    // The target's GC (`metrics::gc`), first: it is what the pane's mcptop
+    // figures cannot say about a Node, Python, Go or JVM server.
+    let gc: Vec<Line> = m
+        .snapshot
+        .target_gc
+        .iter()
+        .flat_map(|gc| gc.short_lines())
+        .map(Line::from)
+        .collect();
     let Some(a) = &m.snapshot.allocator else {
-        f.render_widget(
-            Paragraph::new(Span::styled("not measured", dim())).block(block(TITLE)),
-            area,
-        );
+        let mut lines = gc;
+        lines.push(Line::from(Span::styled("not measured", dim())));
+        f.render_widget(Paragraph::new(lines).block(block(TITLE)), area);
         return;
     };
-    let mut lines = vec![
+    let mut lines = gc;
+    lines.extend([
         Line::from(format!(
             "rate {}/s, {} allocs/s",
             fmt_bytes(a.bytes_per_s),
@@ -26,7 +35,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
         )),
         Line::from(format!("live heap {}", fmt_bytes(a.allocated_bytes as f64))),
         Line::from(format!("fragmentation {:.1}%", a.fragmentation * 100.0)),
-    ];
+    ]);
     if let (Some(n), Some(b)) = (a.allocs_per_request, a.bytes_per_request) {
         lines.push(Line::from(format!(
             "per request {n:.1} allocs, {}",

@@ -46,8 +46,11 @@ pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
                 .collect()
         })
         .collect();
+    // The target's GC pauses, as marks in the same window.
+    let gc = super::gc_marks::marks(m, intervals.first().map_or(0.0, |i| i.t_s));
     let (lo, hi) = series
         .iter()
+        .chain(std::iter::once(&gc))
         .flatten()
         .fold((f64::MAX, f64::MIN), |(lo, hi), (_, y)| {
             (lo.min(*y), hi.max(*y))
@@ -58,7 +61,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
     let y_labels: Vec<Line> = (0..=decades)
         .map(|d| Line::from(fmt_us_short(10f64.powi((lo as i32) + d as i32) as u64)))
         .collect();
-    let datasets = series
+    let mut datasets: Vec<Dataset> = series
         .iter()
         .zip(LINES)
         .map(|(points, (_, color))| {
@@ -69,6 +72,13 @@ pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
                 .data(points)
         })
         .collect();
+    datasets.push(
+        Dataset::default()
+            .marker(Marker::Dot)
+            .graph_type(GraphType::Scatter)
+            .style(Style::default().fg(super::gc_marks::COLOR))
+            .data(&gc),
+    );
     let chart = time_chart(datasets, block, m, [lo, hi], y_labels);
     f.render_widget(chart, area);
 }

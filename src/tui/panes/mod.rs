@@ -4,6 +4,7 @@
 
 pub mod allocator;
 pub mod errors;
+pub mod gc_marks;
 pub mod header;
 pub mod histogram;
 pub mod latency;

@@ -1,0 +1,553 @@
+//! The target's garbage collections as figures (`target_gc` in snapshots
+//! and result files): per one-second interval and for the measured run,
+//! the number of collections and pauses, pause percentiles, total pause
+//! time as a share of wall time, and the heap before and after where the
+//! runtime says. Reports arrive through `runtime::GcFeed`; `GcMonitor`
+//! places each by the instant it arrived into the engine's intervals, so a
+//! pause sits in the same second as the latency it caused. Only the
+//! measured phase counts, as for latency. A run without one report says
+//! "not reported" and why, never zeros.
+
+use crate::metrics::snapshot::{IntervalStats, Phase, Snapshot};
+use crate::metrics::units::{fmt_mib, fmt_us};
+use crate::metrics::RunMetrics;
+use crate::runtime::gc::{GcEvent, GcNote};
+use crate::runtime::tap::Arrived;
+use crate::runtime::{GcFeed, GcSource};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+/// Longest pause the histogram holds: one hour, in nanoseconds.
+const MAX_PAUSE_NS: u64 = 3_600_000_000_000;
+
+/// One interval's collections (aligned with the engine's latency intervals).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GcInterval {
+    /// Seconds since measuring started, at the end of the interval.
+    pub t_s: f64,
+    pub length_s: f64,
+    pub collections: u64,
+    pub pauses: u64,
+    pub pause_p50_us: f64,
+    pub pause_p99_us: f64,
+    pub pause_max_us: f64,
+    pub pause_total_ms: f64,
+    /// Pause time over wall time, per reporting process (0.032 = 3.2 %).
+    pub pause_time_share: f64,
+    /// The heap after the interval's last collection that said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heap_after_bytes: Option<u64>,
+}
+
+/// The target's garbage collections over the measured run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TargetGc {
+    /// The runtime as resolved (`node`, `python`, `go`, `jvm`, `native`), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
+    /// How reporting was turned on; absent when it was not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// False: no report arrived, and there are no figures (never zeros).
+    pub reported: bool,
+    /// Why nothing was reported, or what the figures leave out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Reports lost because nobody read them in time (0 normally).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped_reports: u64,
+    /// The figures, present only when the runtime reported.
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub figures: Option<GcFigures>,
+}
+
+impl TargetGc {
+    /// The pause p99 in microseconds, when pauses were reported.
+    pub fn pause_p99_us(&self) -> Option<f64> {
+        self.figures.as_ref().and_then(|f| f.pause_p99_us)
+    }
+
+    /// Pause time over wall time, when the runtime reported at all.
+    pub fn pause_time_share(&self) -> Option<f64> {
+        self.figures.as_ref().map(|f| f.pause_time_share)
+    }
+
+    /// The same in short lines, for a narrow pane.
+    pub fn short_lines(&self) -> Vec<String> {
+        let Some(f) = &self.figures else {
+            return vec!["target GC: not reported".into()];
+        };
+        let p99 = f.pause_p99_us.map_or("no pause".into(), |us| {
+            format!("p99 {}", fmt_us(us.round() as u64))
+        });
+        vec![
+            format!("target GC: {:.1} pauses/s", f.pauses_per_s),
+            format!("GC {p99}, {:.1} % of time", f.pause_time_share * 100.0),
+        ]
+    }
+
+    /// One line for people: "target GC: 12.0 pauses/s, p99 4.10ms, 3.2 % of
+    /// time" or "target GC: not reported (why)", never zeros for nothing.
+    pub fn line(&self) -> String {
+        let Some(f) = &self.figures else {
+            let why = self.note.as_deref().unwrap_or("not reported");
+            return format!("target GC: {why}");
+        };
+        let p99 = f.pause_p99_us.map_or("no pause".into(), |us| {
+            format!("p99 {}", fmt_us(us.round() as u64))
+        });
+        let mut line = format!(
+            "target GC: {:.1} pauses/s, {p99}, {:.1} % of time ({} collections",
+            f.pauses_per_s,
+            f.pause_time_share * 100.0,
+            f.collections
+        );
+        if let Some(after) = f.heap_after_bytes {
+            line.push_str(&format!(", heap after {}", fmt_mib(after as f64)));
+        }
+        line.push(')');
+        line
+    }
+}
+
+/// What a runtime that reported said, over the measured run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GcFigures {
+    /// Processes that reported (the pause share is per process).
+    pub processes: u32,
+    /// Collections in the measured window, with and without a reported pause.
+    pub collections: u64,
+    pub pauses: u64,
+    pub pauses_per_s: f64,
+    /// Pause percentiles: absent when no pause was reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_p50_us: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_p99_us: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_max_us: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_mean_us: Option<f64>,
+    pub pause_total_ms: f64,
+    /// Total pause time over wall time, per reporting process.
+    pub pause_time_share: f64,
+    /// The heap before and after the last collection that said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heap_before_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heap_after_bytes: Option<u64>,
+    /// Collections by the runtime's own kind names.
+    pub by_kind: BTreeMap<String, u64>,
+    pub intervals: Vec<GcInterval>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A measured collection, placed in time.
+#[derive(Debug, Clone)]
+struct Placed {
+    offset_s: f64,
+    event: GcEvent,
+}
+
+/// Collects reports into intervals and run figures.
+pub struct GcRecorder {
+    source: GcSource,
+    processes: BTreeSet<(u32, u32)>,
+    measure_start: Option<Instant>,
+    /// Measured collections not yet in a closed interval.
+    open: VecDeque<Placed>,
+    closed_until_s: f64,
+    pauses_ns: Histogram<u64>,
+    collections: u64,
+    pause_total_ns: u128,
+    by_kind: BTreeMap<String, u64>,
+    heap: (Option<u64>, Option<u64>),
+    dropped: u64,
+    intervals: Vec<GcInterval>,
+}
+
+impl GcRecorder {
+    pub fn new(source: GcSource) -> GcRecorder {
+        GcRecorder {
+            source,
+            processes: BTreeSet::new(),
+            measure_start: None,
+            open: VecDeque::new(),
+            closed_until_s: 0.0,
+            pauses_ns: Histogram::new_with_bounds(1, MAX_PAUSE_NS, super::SIGFIGS)
+                .expect("constant histogram bounds are valid"),
+            collections: 0,
+            pause_total_ns: 0,
+            by_kind: BTreeMap::new(),
+            heap: (None, None),
+            dropped: 0,
+            intervals: Vec::new(),
+        }
+    }
+
+    /// Measuring began at `at`: collections before it were warm-up.
+    pub fn measuring_started(&mut self, at: Instant) {
+        if self.measure_start.is_none() {
+            self.measure_start = Some(at);
+            self.open.clear();
+        }
+    }
+
+    /// Takes arrived reports; `dropped` were lost before they could be.
+    pub fn add(&mut self, arrived: Vec<Arrived>, dropped: u64) {
+        self.dropped += dropped;
+        for a in arrived {
+            let event = match a.note {
+                GcNote::Reporting { pid } => {
+                    self.processes.insert((a.session, pid));
+                    continue;
+                }
+                GcNote::Collection(e) => e,
+                GcNote::Other => continue,
+            };
+            self.processes.insert((a.session, event.pid));
+            let Some(start) = self.measure_start else {
+                continue;
+            };
+            let Some(offset) = a.at.checked_duration_since(start) else {
+                continue;
+            };
+            self.open.push_back(Placed {
+                offset_s: offset.as_secs_f64(),
+                event,
+            });
+        }
+    }
+
+    /// Closes the interval the engine just closed: its collections join the run.
+    pub fn close_interval(&mut self, interval: &IntervalStats) {
+        if interval.t_s <= self.closed_until_s {
+            return;
+        }
+        let mut placed = Vec::new();
+        while self.open.front().is_some_and(|p| p.offset_s < interval.t_s) {
+            placed.extend(self.open.pop_front());
+        }
+        self.closed_until_s = interval.t_s;
+        let figures = self.interval_figures(interval, &placed);
+        self.intervals.push(figures);
+        for p in placed {
+            self.count(p.event);
+        }
+    }
+
+    fn interval_figures(&self, interval: &IntervalStats, placed: &[Placed]) -> GcInterval {
+        let mut pauses: Vec<u64> = placed
+            .iter()
+            .filter_map(|p| p.event.pause)
+            .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+            .collect();
+        pauses.sort_unstable();
+        let total_ns: u128 = pauses.iter().map(|&n| u128::from(n)).sum();
+        GcInterval {
+            t_s: interval.t_s,
+            length_s: interval.length_s,
+            collections: placed.len() as u64,
+            pauses: pauses.len() as u64,
+            pause_p50_us: nearest_rank(&pauses, 0.50) as f64 / 1e3,
+            pause_p99_us: nearest_rank(&pauses, 0.99) as f64 / 1e3,
+            pause_max_us: pauses.last().copied().unwrap_or(0) as f64 / 1e3,
+            pause_total_ms: total_ns as f64 / 1e6,
+            pause_time_share: self.share(total_ns, interval.length_s),
+            heap_after_bytes: placed.iter().rev().find_map(|p| p.event.heap_after_bytes),
+        }
+    }
+
+    fn count(&mut self, event: GcEvent) {
+        self.collections += 1;
+        *self.by_kind.entry(event.kind).or_default() += 1;
+        if let Some(pause) = event.pause {
+            let ns = u64::try_from(pause.as_nanos()).unwrap_or(u64::MAX);
+            let _ = self.pauses_ns.record(ns.clamp(1, MAX_PAUSE_NS));
+            self.pause_total_ns += u128::from(ns);
+        }
+        if event.heap_before_bytes.is_some() || event.heap_after_bytes.is_some() {
+            self.heap = (event.heap_before_bytes, event.heap_after_bytes);
+        }
+    }
+
+    /// Pause time over wall time, per reporting process.
+    fn share(&self, pause_ns: u128, wall_s: f64) -> f64 {
+        let processes = self.processes.len().max(1) as f64;
+        if wall_s <= 0.0 {
+            0.0
+        } else {
+            pause_ns as f64 / 1e9 / wall_s / processes
+        }
+    }
+
+    /// The figures of the intervals closed so far, over `measured_s`.
+    pub fn figures(&self, measured_s: f64) -> TargetGc {
+        let mut gc = TargetGc {
+            runtime: self.source.runtime.map(|r| r.name().to_string()),
+            method: self.source.method.map(str::to_string),
+            dropped_reports: self.dropped,
+            ..TargetGc::default()
+        };
+        if self.processes.is_empty() {
+            gc.note = Some(format!("not reported: {}", self.source.why_not));
+            return gc;
+        }
+        let h = &self.pauses_ns;
+        let us = |ns: u64| ns as f64 / 1e3;
+        let some = |f: f64| (!h.is_empty()).then_some(f);
+        gc.reported = true;
+        if self.collections > 0 && h.is_empty() {
+            gc.note = Some("the runtime reports collections but not their pauses".into());
+        }
+        gc.figures = Some(GcFigures {
+            processes: self.processes.len() as u32,
+            collections: self.collections,
+            pauses: h.len(),
+            pauses_per_s: if measured_s > 0.0 {
+                h.len() as f64 / measured_s
+            } else {
+                0.0
+            },
+            pause_p50_us: some(us(h.value_at_quantile(0.50))),
+            pause_p99_us: some(us(h.value_at_quantile(0.99))),
+            pause_max_us: some(us(h.max())),
+            pause_mean_us: some(h.mean() / 1e3),
+            pause_total_ms: self.pause_total_ns as f64 / 1e6,
+            pause_time_share: self.share(self.pause_total_ns, measured_s),
+            heap_before_bytes: self.heap.0,
+            heap_after_bytes: self.heap.1,
+            by_kind: self.by_kind.clone(),
+            intervals: self.intervals.clone(),
+        });
+        gc
+    }
+
+    /// The run's figures: every interval of the run closed, and the
+    /// collections after the last one up to the end of measuring counted.
+    pub fn finish(&mut self, measured_s: f64, intervals: &[IntervalStats]) -> TargetGc {
+        for interval in intervals {
+            self.close_interval(interval);
+        }
+        while let Some(p) = self.open.pop_front() {
+            if p.offset_s <= measured_s {
+                self.count(p.event);
+            }
+        }
+        self.figures(measured_s)
+    }
+}
+
+/// The value at quantile `q` of sorted values (nearest rank), 0 if none.
+fn nearest_rank(sorted: &[u64], q: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// The recorder of one run, fed from its snapshots on their way to the
+/// view. Cheap to clone.
+#[derive(Clone)]
+pub struct GcMonitor {
+    feed: GcFeed,
+    recorder: Arc<Mutex<GcRecorder>>,
+}
+
+impl GcMonitor {
+    pub fn new(source: GcSource, feed: GcFeed) -> GcMonitor {
+        GcMonitor {
+            feed,
+            recorder: Arc::new(Mutex::new(GcRecorder::new(source))),
+        }
+    }
+
+    fn recorder(&self) -> std::sync::MutexGuard<'_, GcRecorder> {
+        self.recorder.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Completes a snapshot the recorder is making (through the resource
+    /// monitor): places the reports that arrived and fills `target_gc`.
+    pub fn complete(&self, snap: &mut Snapshot) {
+        let (arrived, dropped) = self.feed.take();
+        let mut rec = self.recorder();
+        if snap.phase >= Phase::Measuring {
+            let now = Instant::now();
+            rec.measuring_started(now.checked_sub(snap.elapsed).unwrap_or(now));
+        }
+        rec.add(arrived, dropped);
+        if snap.phase == Phase::Measuring {
+            if let Some(last) = &snap.last {
+                rec.close_interval(last);
+            }
+        }
+        let mut gc = rec.figures(snap.elapsed.as_secs_f64());
+        // As many intervals as the snapshot's latency history keeps.
+        if let Some(f) = &mut gc.figures {
+            let keep = snap.history.len();
+            f.intervals.drain(..f.intervals.len().saturating_sub(keep));
+        }
+        snap.target_gc = Some(gc);
+    }
+
+    /// Puts the run's figures into `metrics`.
+    pub fn finish(&self, metrics: &mut RunMetrics) {
+        let (arrived, dropped) = self.feed.take();
+        let mut rec = self.recorder();
+        rec.add(arrived, dropped);
+        metrics.target_gc = Some(rec.finish(metrics.duration_s, &metrics.intervals));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn source() -> GcSource {
+        GcSource {
+            runtime: Some(crate::runtime::Runtime::Node),
+            method: Some("test"),
+            why_not: "no GC report arrived on the target's stderr".into(),
+        }
+    }
+
+    fn pause(session: u32, pid: u32, at: Instant, ms: u64) -> Arrived {
+        Arrived {
+            at,
+            session,
+            note: GcNote::Collection(GcEvent {
+                pid,
+                pause: Some(Duration::from_millis(ms)),
+                kind: "minor".into(),
+                heap_before_bytes: Some(10 << 20),
+                heap_after_bytes: Some(4 << 20),
+            }),
+        }
+    }
+
+    fn interval(t: f64) -> IntervalStats {
+        IntervalStats {
+            t_s: t,
+            length_s: 1.0,
+            ..IntervalStats::default()
+        }
+    }
+
+    #[test]
+    fn pauses_fall_in_the_interval_they_arrived_in_and_warm_up_is_left_out() {
+        let start = Instant::now();
+        let at = |s: f64| start + Duration::from_secs_f64(s);
+        let mut rec = GcRecorder::new(source());
+        // Warm-up: counts as a reporting process, not as a pause.
+        rec.add(vec![pause(0, 7, start, 50)], 0);
+        rec.measuring_started(at(0.5));
+        rec.add(
+            vec![
+                pause(0, 7, at(0.9), 2),
+                pause(1, 8, at(1.2), 4),
+                pause(1, 8, at(2.4), 10),
+                pause(0, 7, at(2.6), 20),
+            ],
+            0,
+        );
+        rec.close_interval(&interval(1.0));
+        rec.close_interval(&interval(2.0));
+        let gc = rec.finish(2.0, &[interval(1.0), interval(2.0)]);
+        assert!(gc.reported);
+        let gc = gc.figures.expect("figures");
+        assert_eq!(gc.processes, 2);
+        assert_eq!(gc.intervals.len(), 2);
+        // 0.4 s and 0.7 s after the start of measuring.
+        assert_eq!(gc.intervals[0].pauses, 2);
+        assert_eq!(gc.intervals[0].pause_max_us, 4_000.0);
+        assert_eq!(gc.intervals[0].pause_total_ms, 6.0);
+        // 6 ms over 1 s in each of 2 processes.
+        assert!((gc.intervals[0].pause_time_share - 0.003).abs() < 1e-12);
+        assert_eq!(gc.intervals[1].pauses, 1);
+        assert_eq!(gc.intervals[1].pause_p99_us, 10_000.0);
+        // 2.1 s in: after the run's 2 s, not counted.
+        assert_eq!(gc.pauses, 3);
+        assert_eq!(gc.collections, 3);
+        assert_eq!(gc.pause_total_ms, 16.0);
+        assert!((gc.pause_time_share - 16e-3 / 2.0 / 2.0).abs() < 1e-12);
+        assert!(gc.pause_max_us.is_some_and(|m| (m - 10_000.0).abs() < 10.0));
+        assert!((gc.pauses_per_s - 1.5).abs() < 1e-12);
+        assert_eq!(gc.heap_after_bytes, Some(4 << 20));
+        assert_eq!(gc.by_kind.get("minor"), Some(&3));
+    }
+
+    #[test]
+    fn nothing_reported_is_said_never_zeros() {
+        let mut rec = GcRecorder::new(source());
+        let gc = rec.finish(5.0, &[interval(1.0)]);
+        assert!(!gc.reported);
+        let note = gc.note.clone().expect("a note");
+        assert!(
+            note.starts_with("not reported: no GC report arrived"),
+            "{note}"
+        );
+        assert_eq!(gc.figures, None);
+        let json = serde_json::to_value(&gc).expect("json");
+        assert!(
+            json.get("pauses").is_none() && json.get("pause_p99_us").is_none(),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn a_process_that_reports_but_does_not_collect_measures_zero_pauses() {
+        let start = Instant::now();
+        let mut rec = GcRecorder::new(source());
+        rec.measuring_started(start);
+        rec.add(
+            vec![Arrived {
+                at: start,
+                session: 0,
+                note: GcNote::Reporting { pid: 3 },
+            }],
+            0,
+        );
+        let gc = rec.finish(1.0, &[interval(1.0)]);
+        assert!(gc.reported);
+        let gc = gc.figures.expect("figures");
+        assert_eq!((gc.pauses, gc.pause_time_share), (0, 0.0));
+        // No pause, no pause percentile.
+        assert_eq!(gc.pause_p99_us, None);
+        assert_eq!(gc.intervals.len(), 1);
+    }
+
+    #[test]
+    fn the_line_says_not_reported_or_the_figures() {
+        let mut rec = GcRecorder::new(source());
+        let line = rec.finish(5.0, &[]).line();
+        assert_eq!(
+            line,
+            "target GC: not reported: no GC report arrived on the target's stderr"
+        );
+        let start = Instant::now();
+        rec.measuring_started(start);
+        rec.add(vec![pause(0, 7, start, 4)], 0);
+        let line = rec.finish(2.0, &[]).line();
+        assert_eq!(
+            line,
+            "target GC: 0.5 pauses/s, p99 4.00ms, 0.2 % of time (1 collections, heap after 4.0 MiB)"
+        );
+    }
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(nearest_rank(&v, 0.5), 50);
+        assert_eq!(nearest_rank(&v, 0.99), 99);
+        assert_eq!(nearest_rank(&[7], 0.99), 7);
+        assert_eq!(nearest_rank(&[], 0.5), 0);
+    }
+}

@@ -1,0 +1,162 @@
+//! Flame graphs in the server's own language: the TypeScript reference
+//! server profiled with perf names its JavaScript frames (Node started with
+//! `--perf-basic-prof`); the Python SDK server profiled with py-spy names
+//! the `mcp` package's Python frames; a missing profiler says how to install
+//! it.
+
+use crate::harness::{fixture, TestDir};
+
+/// Echoes and tool listings: work in the server's JavaScript or Python.
+const WORK: &str = r#"
+name = "work"
+description = "echoes and tool listings"
+sessions = 1
+concurrency = 4
+[[ops]]
+method = "tools/call"
+tool = "echo"
+arguments = { message = "profile me" }
+[[ops]]
+method = "tools/list"
+"#;
+
+/// The frames of a folded file (each once) with how many samples they were on.
+fn frames(path: &std::path::Path) -> Vec<(String, u64)> {
+    let text = std::fs::read_to_string(path).expect("folded file");
+    let mut seen = std::collections::BTreeMap::<String, u64>::new();
+    for line in text.lines() {
+        let (stack, n) = line.rsplit_once(' ').expect("stack and count");
+        let n: u64 = n.parse().expect("count");
+        let unique: std::collections::BTreeSet<&str> = stack.split(';').collect();
+        for f in unique {
+            *seen.entry(f.to_string()).or_default() += n;
+        }
+    }
+    seen.into_iter().collect()
+}
+
+fn profile(t: &TestDir, target: &str, extra: &[&str]) -> std::process::Output {
+    t.write("work.toml", WORK);
+    t.mcptop()
+        .args([
+            "profile",
+            "work.toml",
+            "-q",
+            "--seconds",
+            "3",
+            "-o",
+            "p/g.svg",
+        ])
+        .args(["--target", target, "--result", "r.json"])
+        .args(extra)
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .expect("run")
+}
+
+fn has(tool: &str) -> bool {
+    std::process::Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_typescript_servers_flame_graph_names_its_javascript() {
+    let Some(command) = crate::require::peer_command("PEER_EVERYTHING_STDIO") else {
+        return;
+    };
+    if !has("perf") {
+        crate::require::missing("perf is not installed", crate::require::PERF_INSTALL);
+        return;
+    }
+    let t = TestDir::new();
+    let out = profile(&t, &format!("stdio:{command}"), &["--frequency", "999"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let frames = frames(&t.join("p/g.folded"));
+    // JavaScript frames of the server's own files (its package and the SDK
+    // it is built on), as V8's perf map names them.
+    let js: Vec<_> = frames
+        .iter()
+        .filter(|(f, _)| f.starts_with("JS:") && f.contains("node_modules/@modelcontextprotocol/"))
+        .collect();
+    assert!(
+        !js.is_empty(),
+        "no JavaScript frame of the server: {frames:?}"
+    );
+    let svg = std::fs::read_to_string(t.join("p/g.svg")).expect("svg");
+    assert!(svg.contains("(perf)"), "the title names the profiler");
+}
+
+#[test]
+fn the_python_servers_flame_graph_names_the_mcp_packages_frames() {
+    let Some(command) = crate::require::peer_command("PEER_PY_STDIO") else {
+        return;
+    };
+    if !has("py-spy") {
+        crate::require::missing("py-spy is not on PATH", PY_SPY_INSTALL);
+        return;
+    }
+    let t = TestDir::new();
+    let out = profile(&t, &format!("stdio:{command}"), &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let frames = frames(&t.join("p/g.folded"));
+    // py-spy's raw frames: `function (package/file.py:line)`.
+    let mcp: Vec<_> = frames.iter().filter(|(f, _)| f.contains("(mcp/")).collect();
+    assert!(!mcp.is_empty(), "no frame of the mcp package: {frames:?}");
+    let svg = std::fs::read_to_string(t.join("p/g.svg")).expect("svg");
+    assert!(svg.contains("(py-spy)"), "the title names the profiler");
+}
+
+/// How CI gets py-spy: the peers script installs it in the peers' venv, and
+/// `.ci/run` links it onto PATH.
+const PY_SPY_INSTALL: &str =
+    "pip install py-spy (../shared/peers/install.sh puts it in the peers venv; .ci/run links it onto PATH)";
+
+#[test]
+fn a_missing_profiler_says_how_to_install_it_before_any_load() {
+    let t = TestDir::new();
+    let target = format!("stdio:python3 {}", fixture("flaky_server.py").display());
+    let empty = t.join("no-tools");
+    std::fs::create_dir_all(&empty).expect("dir");
+    t.write("work.toml", WORK);
+    let out = t
+        .mcptop()
+        .env("PATH", &empty)
+        .args([
+            "profile",
+            "work.toml",
+            "-q",
+            "--seconds",
+            "1",
+            "-o",
+            "p/g.svg",
+        ])
+        .args(["--target", &target, "--profiler", "py-spy"])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("pip install py-spy"), "{stderr}");
+    assert!(!t.join("p/g.svg").exists());
+    let out = t
+        .mcptop()
+        .args([
+            "profile",
+            "work.toml",
+            "-q",
+            "--seconds",
+            "1",
+            "--target",
+            &target,
+        ])
+        .args(["--profiler", "async-profiler"])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("expected perf or py-spy"), "{stderr}");
+}
