@@ -6,6 +6,7 @@
 //! here, complete when they are made.
 
 pub mod alloc;
+pub mod prefixed;
 pub mod process;
 pub mod recorder;
 pub mod resources;

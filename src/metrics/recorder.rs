@@ -8,8 +8,8 @@
 
 use super::sampler::ResourceMonitor;
 use super::snapshot::{
-    AllocatorStats, IntervalStats, LoadNow, MemoryStats, OpSummary, Phase, ProtocolCounters,
-    Snapshot,
+    AllocatorStats, IntervalStats, LoadNow, MemoryStats, OpSummary, Percentiles, Phase,
+    ProtocolCounters, Snapshot,
 };
 use super::units::fmt_us;
 use super::{encode_histogram, log_buckets, new_histogram, percentiles, ErrorKind, Sample};
@@ -102,22 +102,14 @@ pub struct OpMetrics {
     pub duration_s: f64,
     /// Successful replies per second.
     pub throughput_msg_per_s: f64,
-    /// Corrected latency (from the planned start) of successes.
-    pub latency_p50_us: u64,
-    pub latency_p90_us: u64,
-    pub latency_p95_us: u64,
-    pub latency_p99_us: u64,
-    pub latency_p999_us: u64,
-    pub latency_max_us: u64,
-    pub latency_mean_us: f64,
-    /// Service time (from the actual send) of successes.
-    pub service_p50_us: u64,
-    pub service_p90_us: u64,
-    pub service_p95_us: u64,
-    pub service_p99_us: u64,
-    pub service_p999_us: u64,
-    pub service_max_us: u64,
-    pub service_mean_us: f64,
+    /// Corrected latency (from the planned start) of successes, written
+    /// flat as `latency_p50_us` ... `latency_mean_us`.
+    #[serde(flatten, with = "super::prefixed::latency")]
+    pub corrected: Percentiles,
+    /// Service time (from the actual send) of successes, written flat as
+    /// `service_p50_us` ... `service_mean_us`.
+    #[serde(flatten, with = "super::prefixed::service")]
+    pub service: Percentiles,
     pub errors_by_kind: BTreeMap<String, u64>,
     /// The first message the server (or the connection) gave for each kind
     /// of failure, escaped and cut to a bounded length; timeouts have none.
@@ -518,8 +510,6 @@ fn op_metrics(
     errors: &BTreeMap<ErrorKind, u64>,
     secs: f64,
 ) -> OpMetrics {
-    let pc = percentiles(c);
-    let ps = percentiles(s);
     let error_count: u64 = errors.values().sum();
     let operations = c.len() + error_count;
     OpMetrics {
@@ -539,20 +529,16 @@ fn op_metrics(
         } else {
             0.0
         },
-        latency_p50_us: pc.p50_us,
-        latency_p90_us: pc.p90_us,
-        latency_p95_us: pc.p95_us,
-        latency_p99_us: pc.p99_us,
-        latency_p999_us: pc.p999_us,
-        latency_max_us: pc.max_us,
-        latency_mean_us: pc.mean_us,
-        service_p50_us: ps.p50_us,
-        service_p90_us: ps.p90_us,
-        service_p95_us: ps.p95_us,
-        service_p99_us: ps.p99_us,
-        service_p999_us: ps.p999_us,
-        service_max_us: ps.max_us,
-        service_mean_us: ps.mean_us,
+        // The result file has never kept an operation's minimum; leaving it
+        // out here keeps what is written equal to what is read back.
+        corrected: Percentiles {
+            min_us: 0,
+            ..percentiles(c)
+        },
+        service: Percentiles {
+            min_us: 0,
+            ..percentiles(s)
+        },
         errors_by_kind: errors.iter().map(|(k, n)| (k.label(), *n)).collect(),
         first_error_messages: BTreeMap::new(),
         histogram_corrected: encode_histogram(c),

@@ -262,12 +262,12 @@ fn overall_error_rate(
 fn latency_of(op: &OpMetrics, q: crate::workload::Quantile) -> u64 {
     use crate::workload::Quantile::*;
     match q {
-        P50 => op.latency_p50_us,
-        P90 => op.latency_p90_us,
-        P95 => op.latency_p95_us,
-        P99 => op.latency_p99_us,
-        P999 => op.latency_p999_us,
-        Max => op.latency_max_us,
+        P50 => op.corrected.p50_us,
+        P90 => op.corrected.p90_us,
+        P95 => op.corrected.p95_us,
+        P99 => op.corrected.p99_us,
+        P999 => op.corrected.p999_us,
+        Max => op.corrected.max_us,
     }
 }
 

@@ -47,13 +47,13 @@ fn op_row(out: &mut String, op: &OpMetrics, width: usize) {
         op.ok,
         op.errors,
         op.throughput_msg_per_s,
-        fmt_us(op.latency_p50_us),
-        fmt_us(op.latency_p90_us),
-        fmt_us(op.latency_p99_us),
-        fmt_us(op.latency_p999_us),
-        fmt_us(op.latency_max_us),
-        fmt_us(op.service_p50_us),
-        fmt_us(op.service_p99_us),
+        fmt_us(op.corrected.p50_us),
+        fmt_us(op.corrected.p90_us),
+        fmt_us(op.corrected.p99_us),
+        fmt_us(op.corrected.p999_us),
+        fmt_us(op.corrected.max_us),
+        fmt_us(op.service.p50_us),
+        fmt_us(op.service.p99_us),
     );
 }
 
@@ -303,8 +303,8 @@ pub fn comparison(reports: &[RunReport]) -> String {
             "{:<width$} {:>11.1} {:>9} {:>9} {:>9} {:>11} {:>10}",
             r.environment.target,
             o.throughput_msg_per_s,
-            fmt_us(o.latency_p50_us),
-            fmt_us(o.latency_p99_us),
+            fmt_us(o.corrected.p50_us),
+            fmt_us(o.corrected.p99_us),
             o.errors,
             r.metrics
                 .memory
