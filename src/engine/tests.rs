@@ -518,3 +518,4 @@ async fn asked_sends_start_counting_when_warmup_ends() {
 
 mod batch;
 mod lifecycle;
+mod scenarios;

@@ -5,6 +5,7 @@
 pub mod catalog;
 mod endpoint;
 mod fields;
+pub mod scenario;
 mod sift;
 pub mod spec;
 pub mod target;
@@ -13,6 +14,7 @@ mod validate;
 use crate::protocol::ProtocolChoice;
 pub use fields::parse_duration;
 use fields::toml_error_key;
+pub use scenario::{Scenario, ScenarioSessions};
 use serde_json::Value;
 use spec::WorkloadSpec;
 use std::path::Path;
@@ -191,6 +193,9 @@ pub struct Workload {
     pub protocol: ProtocolChoice,
     /// Requests per send: 1, or the size of a JSON-RPC batch.
     pub batch: u32,
+    /// Loads that run at once (`[[scenarios]]`); empty: one load, the
+    /// workload's own shape and ops.
+    pub scenarios: Vec<Scenario>,
     /// The spec as run (after command-line overrides), for result files.
     pub spec: WorkloadSpec,
 }
@@ -304,6 +309,27 @@ impl Workload {
 
     pub fn from_spec(spec: WorkloadSpec, source_name: &str) -> Result<Workload, WorkloadError> {
         validate::validate(spec, validate::Problems::new(source_name)).map_err(first_problem)
+    }
+
+    /// Sessions to open: the workload's, plus those scenarios own.
+    pub fn sessions_to_open(&self) -> u32 {
+        let own: u32 = self
+            .scenarios
+            .iter()
+            .map(|s| match s.sessions {
+                ScenarioSessions::Own(n) => n,
+                ScenarioSessions::Shared => 0,
+            })
+            .sum();
+        let shared = self
+            .scenarios
+            .iter()
+            .any(|s| s.sessions == ScenarioSessions::Shared);
+        if self.scenarios.is_empty() || shared {
+            self.sessions + own
+        } else {
+            own
+        }
     }
 
     /// The measured duration, when it is bounded by time.

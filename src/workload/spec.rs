@@ -58,6 +58,41 @@ pub struct WorkloadSpec {
     pub ops: Vec<OpSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thresholds: Vec<ThresholdSpec>,
+    /// Several loads at once, each with its own load model and mix; none:
+    /// the workload is one load (`rate`/`concurrency` and `ops` above).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scenarios: Vec<ScenarioSpec>,
+}
+
+/// One `[[scenarios]]` entry: a load that runs beside the others.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioSpec {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
+    /// Sessions of its own (a number), or `"shared"`: the workload's sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<ScenarioSessionsSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<u32>,
+    /// When it begins, after measuring begins (humantime); default at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    /// How long it runs from its start; default until the run ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+    #[serde(default)]
+    pub ops: Vec<OpSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum ScenarioSessionsSpec {
+    Count(u32),
+    Named(String),
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

@@ -121,7 +121,8 @@ pub(super) fn validate(
         .as_deref()
         .and_then(|d| p.check("timeout", parse_positive_duration(d)))
         .unwrap_or(DEFAULT_TIMEOUT);
-    let ops = operations(&spec, default_timeout, &mut p);
+    let (ops, scenarios, connections) =
+        ops_and_scenarios(&spec, default_timeout, connections, &mut p);
     let thresholds = thresholds(&spec, &ops, &mut p);
     if let Some(t) = &spec.target {
         if let Err(e) = super::TargetSpec::parse(t) {
@@ -147,11 +148,37 @@ pub(super) fn validate(
                 thresholds,
                 protocol: protocol.unwrap_or_default(),
                 batch,
+                scenarios,
                 spec,
             })
         }
         _ => Err(p.list),
     }
+}
+
+/// The operations and scenarios (with `[[scenarios]]`, every scenario's
+/// operations in one list) and the HTTP connections per session, which
+/// default to the largest scenario pipeline.
+fn ops_and_scenarios(
+    spec: &WorkloadSpec,
+    default_timeout: Duration,
+    connections: Option<u32>,
+    p: &mut Problems,
+) -> (Vec<Operation>, Vec<super::Scenario>, Option<u32>) {
+    if spec.scenarios.is_empty() {
+        return (
+            operations(spec, default_timeout, p),
+            Vec::new(),
+            connections,
+        );
+    }
+    let mut ops = Vec::new();
+    let scenarios = super::scenario::scenarios(spec, default_timeout, &mut ops, p);
+    let connections = match spec.connections {
+        None => scenarios.iter().map(|s| s.pipeline).max(),
+        Some(_) => connections,
+    };
+    (ops, scenarios, connections)
 }
 
 /// The protocol setting: `auto` or a known era.
@@ -249,7 +276,13 @@ fn thresholds(spec: &WorkloadSpec, ops: &[Operation], p: &mut Problems) -> Vec<T
 }
 
 /// Open loop (`rate`) or closed loop (`concurrency`), exactly one of them.
+/// With scenarios the run as a whole has no single load model; the engine
+/// counts its sends as a closed loop's (planned = sent) and each scenario's
+/// own schedule carries the lateness of its sends.
 fn load_shape(spec: &WorkloadSpec, p: &mut Problems) -> Option<LoadShape> {
+    if !spec.scenarios.is_empty() {
+        return Some(LoadShape::ClosedLoop { concurrency: 1 });
+    }
     if p.failed("rate") || p.failed("concurrency") {
         return None;
     }
