@@ -160,7 +160,14 @@ impl<'a> Driver<'a> {
         let weights: Vec<u32> = workload.ops.iter().map(|o| o.weight).collect();
         let measure_start = t0 + workload.warmup;
         let recorder = Recorder::new(&labels, measure_start, workload.planned_duration())
-            .with_resources(resources);
+            .with_resources(resources)
+            .with_scenarios(
+                workload
+                    .scenarios
+                    .iter()
+                    .map(|s| (s.name.clone(), s.ops.clone()))
+                    .collect(),
+            );
         let counters = Arc::new(LoadCounters::default());
         let (sample_tx, samples) = mpsc::unbounded_channel();
         let plan = Plan {

@@ -19,6 +19,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, VecDeque};
+use std::ops::Range;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -86,6 +87,8 @@ pub struct Recorder {
     stopped_at: Option<Instant>,
     /// Processes and allocations, when they are measured.
     resources: Option<ResourceMonitor>,
+    /// Scenarios: a name and the range of `ops` that are its operations.
+    scenarios: Vec<(String, Range<usize>)>,
 }
 
 /// Everything measured in a run, as the result file stores it.
@@ -131,6 +134,10 @@ pub struct RunMetrics {
     pub duration_s: f64,
     pub overall: OpMetrics,
     pub ops: Vec<OpMetrics>,
+    /// With `[[scenarios]]`: each scenario's figures as a whole, labelled
+    /// with its name (its operations are in `ops` as `scenario/op`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scenarios: Vec<OpMetrics>,
     /// Requests/s the schedule asked for (open loop).
     pub asked_rate: Option<f64>,
     /// Sends/s actually made.
@@ -186,7 +193,30 @@ impl Recorder {
             last_status: EngineStatus::default(),
             stopped_at: None,
             resources: None,
+            scenarios: Vec::new(),
         }
+    }
+
+    /// Also reports each scenario as a whole: `groups` name the ranges of
+    /// operations that belong to one.
+    pub fn with_scenarios(mut self, groups: Vec<(String, Range<usize>)>) -> Recorder {
+        self.scenarios = groups;
+        self
+    }
+
+    /// One scenario's figures: its operations' histograms merged.
+    fn scenario_metrics(&self, name: &str, ops: &Range<usize>, secs: f64) -> OpMetrics {
+        let (mut c, mut s) = (new_histogram(), new_histogram());
+        let mut errors: BTreeMap<ErrorKind, u64> = BTreeMap::new();
+        for op in self.ops.get(ops.clone()).unwrap_or_default() {
+            // Same bounds everywhere (`new_histogram`), so adding cannot fail.
+            let _ = c.add(&op.corrected);
+            let _ = s.add(&op.service);
+            for (k, n) in &op.errors {
+                *errors.entry(*k).or_default() += n;
+            }
+        }
+        op_metrics(name, &c, &s, &errors, secs)
     }
 
     /// Adds memory and allocator figures from `monitor` to every snapshot
@@ -469,12 +499,18 @@ impl Recorder {
                 ..op_metrics(&o.label, &o.corrected, &o.service, &o.errors, secs)
             })
             .collect();
+        let scenarios = self
+            .scenarios
+            .iter()
+            .map(|(name, ops)| self.scenario_metrics(name, ops, secs))
+            .collect();
         let per_sec = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
         let mut metrics = RunMetrics {
             duration_s: secs,
             achieved_rate: overall.throughput_msg_per_s,
             overall,
             ops,
+            scenarios,
             asked_rate: status.load.rate.map(|_| per_sec(status.planned_total)),
             sent_rate: per_sec(status.sent_total),
             planned_sends: status.planned_total,

@@ -103,7 +103,7 @@ impl RunReport {
     ) -> RunReport {
         let mut metrics = outcome.metrics;
         metrics.overall.workload_id = workload.name.clone();
-        for op in &mut metrics.ops {
+        for op in metrics.ops.iter_mut().chain(&mut metrics.scenarios) {
             op.workload_id = workload.name.clone();
         }
         let thresholds: Vec<ThresholdVerdict> = workload
@@ -171,7 +171,7 @@ impl RunReport {
 
 fn check_threshold(t: &Threshold, m: &RunMetrics) -> ThresholdVerdict {
     let scope = match &t.op {
-        Some(label) => m.ops.iter().find(|o| &o.label == label),
+        Some(label) => m.ops.iter().chain(&m.scenarios).find(|o| &o.label == label),
         None => Some(&m.overall),
     };
     let metric_name = match t.metric {

@@ -244,4 +244,23 @@ mod tests {
         }
         assert!(errors.iter().all(|e| e.source_name == "bad.toml"));
     }
+
+    #[test]
+    fn thresholds_name_a_scenario_and_an_op_in_it() {
+        let text = format!(
+            "{TWO}[[thresholds]]\nscenario = \"probe\"\nmetric = \"p99\"\nmax = \"50ms\"\n\
+             [[thresholds]]\nscenario = \"flood\"\nop = \"cpu\"\nmetric = \"error_rate\"\nmax = 0.01\n"
+        );
+        let w = Workload::parse(&text, "t.toml").expect("valid");
+        let ops: Vec<Option<&str>> = w.thresholds.iter().map(|t| t.op.as_deref()).collect();
+        assert_eq!(ops, [Some("probe"), Some("flood/cpu")]);
+        let bad =
+            format!("{TWO}[[thresholds]]\nscenario = \"prob\"\nmetric = \"p99\"\nmax = \"5ms\"\n");
+        let e = Workload::parse(&bad, "t.toml").expect_err("unknown scenario");
+        assert_eq!(e.key, "thresholds[0].scenario");
+        assert!(e.message.contains("probe"), "{}", e.message);
+        let bad = format!("{TWO}[[thresholds]]\nscenario = \"probe\"\nop = \"cpu\"\nmetric = \"p99\"\nmax = \"5ms\"\n");
+        let e = Workload::parse(&bad, "t.toml").expect_err("op not in that scenario");
+        assert_eq!(e.key, "thresholds[0].op");
+    }
 }

@@ -136,6 +136,9 @@ pub struct ThresholdSpec {
     /// Restrict to one operation (its label); all operations when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub op: Option<String>,
+    /// Restrict to one scenario (with `op`: that operation of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<ThresholdValue>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -247,19 +247,24 @@ fn operations(spec: &WorkloadSpec, default_timeout: Duration, p: &mut Problems) 
 fn thresholds(spec: &WorkloadSpec, ops: &[Operation], p: &mut Problems) -> Vec<Threshold> {
     // Labels are known only if every operation could be read.
     let complete = !p.failed("ops");
-    let labels: HashSet<&str> = ops.iter().map(|o| o.label.as_str()).collect();
+    let mut labels: HashSet<&str> = ops.iter().map(|o| o.label.as_str()).collect();
     if complete && labels.len() != ops.len() {
         p.add(
             "ops",
             "two operations have the same label; give one a distinct `name`".into(),
         );
     }
+    // A scenario's name is the label of its figures as a whole.
+    labels.extend(spec.scenarios.iter().map(|s| s.name.as_str()));
     let mut thresholds = Vec::new();
     for (i, t) in spec.thresholds.iter().enumerate() {
         if p.is_unreadable(&format!("thresholds[{i}]")) {
             continue;
         }
-        match parse_threshold(t, complete.then_some(&labels)) {
+        let Some(t) = in_scenario(spec, t, &format!("thresholds[{i}]"), p) else {
+            continue;
+        };
+        match parse_threshold(&t, complete.then_some(&labels)) {
             Ok(t) => thresholds.push(t),
             Err((k, m)) => p.add(&format!("thresholds[{i}].{k}"), m),
         }
@@ -273,6 +278,34 @@ fn thresholds(spec: &WorkloadSpec, ops: &[Operation], p: &mut Problems) -> Vec<T
         thresholds.push(default_error_rate());
     }
     thresholds
+}
+
+/// A threshold with `scenario` as one on the label it judges: the
+/// scenario's own (`probe`) or one of its operations (`probe/ping`).
+fn in_scenario(
+    spec: &WorkloadSpec,
+    t: &super::spec::ThresholdSpec,
+    at: &str,
+    p: &mut Problems,
+) -> Option<super::spec::ThresholdSpec> {
+    let Some(name) = &t.scenario else {
+        return Some(t.clone());
+    };
+    if !spec.scenarios.iter().any(|s| &s.name == name) {
+        let known: Vec<&str> = spec.scenarios.iter().map(|s| s.name.as_str()).collect();
+        let m = format!("no scenario named {name:?}; known: {}", known.join(", "));
+        p.add(&format!("{at}.scenario"), m);
+        return None;
+    }
+    let op = match &t.op {
+        Some(op) => format!("{name}/{op}"),
+        None => name.clone(),
+    };
+    Some(super::spec::ThresholdSpec {
+        op: Some(op),
+        scenario: None,
+        ..t.clone()
+    })
 }
 
 /// Open loop (`rate`) or closed loop (`concurrency`), exactly one of them.

@@ -39,6 +39,13 @@ async fn two_arrival_processes_interleave_at_exactly_their_rates() {
     assert_eq!(op(&out, "flood/echo").ok, 1000);
     assert_eq!(out.metrics.sends, 1200);
     assert_eq!(out.metrics.late_sends, 0);
+    let scenarios: Vec<(&str, u64)> = out
+        .metrics
+        .scenarios
+        .iter()
+        .map(|s| (s.label.as_str(), s.ok))
+        .collect();
+    assert_eq!(scenarios, [("probe", 200), ("flood", 1000)]);
     let seen = seen.lock().expect("lock");
     let at = |method: &str| -> Vec<u128> {
         seen.iter()
