@@ -127,7 +127,7 @@ impl RunReport {
                 shape: shape.into(),
                 rate,
                 concurrency,
-                sessions: workload.sessions,
+                sessions: workload.sessions_to_open(),
                 pipeline: workload.pipeline,
                 warmup_s: workload.warmup.as_secs_f64(),
             },

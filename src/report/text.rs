@@ -97,6 +97,25 @@ fn heading(out: &mut String, r: &RunReport) {
         (_, Some(c)) => format!("closed loop {c} in flight"),
         _ => String::new(),
     };
+    // With scenarios the run has no one shape: say each scenario's.
+    let shape = if r.workload.scenarios.is_empty() {
+        shape
+    } else {
+        let each: Vec<String> = r
+            .workload
+            .scenarios
+            .iter()
+            .map(|s| match (s.rate, s.concurrency) {
+                (Some(rate), _) => format!("{} open loop {rate} req/s", escape_line(&s.name)),
+                (_, c) => format!(
+                    "{} closed loop {} in flight",
+                    escape_line(&s.name),
+                    c.unwrap_or_default()
+                ),
+            })
+            .collect();
+        format!("scenarios: {}", each.join(", "))
+    };
     let _ = writeln!(
         out,
         "{} -> {} ({} {}, protocol {})",

@@ -311,6 +311,19 @@ impl Workload {
         validate::validate(spec, validate::Problems::new(source_name)).map_err(first_problem)
     }
 
+    /// The load in words: the shape, or each scenario's.
+    pub fn describe_load(&self) -> String {
+        if self.scenarios.is_empty() {
+            return self.shape.describe();
+        }
+        let each: Vec<String> = self
+            .scenarios
+            .iter()
+            .map(|s| format!("{}: {}", s.name, s.shape.describe()))
+            .collect();
+        format!("scenarios {}", each.join("; "))
+    }
+
     /// Sessions to open: the workload's, plus those scenarios own.
     pub fn sessions_to_open(&self) -> u32 {
         let own: u32 = self
