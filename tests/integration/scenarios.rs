@@ -52,7 +52,7 @@ fn check(r: &serde_json::Value) {
         .iter()
         .filter_map(|o| o["label"].as_str())
         .collect();
-    assert_eq!(ops, ["probe/ping", "flood/cpu", "flood/payload"]);
+    assert_eq!(ops, ["probe/tools/list", "flood/cpu", "flood/payload"]);
     let probe_threshold = r["thresholds"]
         .as_array()
         .expect("thresholds")
