@@ -46,7 +46,7 @@ pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
         phase: Phase::Connecting,
         planned: workload.planned_duration(),
         load: LoadNow {
-            sessions: workload.sessions,
+            sessions: workload.sessions_to_open(),
             ..LoadNow::default()
         },
         ..Snapshot::default()
@@ -221,7 +221,7 @@ impl<'a> Driver<'a> {
         let sends = self.counters.measured_sends.load(Ordering::Relaxed);
         EngineStatus {
             phase,
-            load: load_now(&self.plan, &self.counters, self.workload.sessions),
+            load: load_now(&self.plan, &self.counters, self.workload),
             planned_total: if matches!(self.plan.shape, LoadShape::OpenLoop { .. }) {
                 self.asked.total.round() as u64
             } else {
@@ -475,17 +475,21 @@ impl<'a> Driver<'a> {
     }
 }
 
-fn load_now(plan: &Plan, counters: &LoadCounters, sessions: u32) -> LoadNow {
+fn load_now(plan: &Plan, counters: &LoadCounters, workload: &Workload) -> LoadNow {
     let (rate, concurrency) = match plan.shape {
+        _ if !workload.scenarios.is_empty() => (None, None),
         LoadShape::OpenLoop { rate } => (Some(rate), None),
         LoadShape::ClosedLoop { concurrency } => (None, Some(concurrency)),
     };
+    let sessions = workload.sessions_to_open();
+    let scenarios = workload.scenarios.len() as u32;
     LoadNow {
         rate,
         concurrency,
         in_flight: counters.in_flight.load(Ordering::Relaxed),
         sessions,
         paused: plan.paused,
+        scenarios,
     }
 }
 
