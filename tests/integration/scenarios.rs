@@ -32,9 +32,15 @@ fn check(r: &serde_json::Value) {
         .filter_map(|s| s["label"].as_str())
         .collect();
     assert_eq!(labels, ["probe", "flood"]);
-    // 20/s for 2 s (plus the last replies' time): about 40.
-    let probes = scenarios[0]["ok"].as_u64().unwrap_or(0);
-    assert!((39..=43).contains(&probes), "{}", scenarios[0]);
+    // 20/s over the measured time (2 s, and a little more on a busy
+    // machine, as the run ends with its last replies).
+    let probes = scenarios[0]["ok"].as_f64().unwrap_or(0.0);
+    let expected = 20.0 * r["duration_s"].as_f64().unwrap_or(0.0);
+    assert!(
+        (probes - expected).abs() <= 2.0,
+        "{expected} planned: {}",
+        scenarios[0]
+    );
     assert_eq!(scenarios[0]["errors"], 0);
     assert!(
         scenarios[1]["ok"].as_u64().unwrap_or(0) > 100,
