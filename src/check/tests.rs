@@ -59,9 +59,9 @@ pub(crate) fn hand_made(throughput: f64, p50_us: u64, p99_us: u64) -> RunReport 
     let mut r = run(10, 1000, 1, &[1.0]);
     let o = &mut r.metrics.overall;
     o.throughput_msg_per_s = throughput;
-    o.latency_p50_us = p50_us;
-    o.latency_p95_us = p50_us;
-    o.latency_p99_us = p99_us;
+    o.corrected.p50_us = p50_us;
+    o.corrected.p95_us = p50_us;
+    o.corrected.p99_us = p99_us;
     o.allocs_per_request = None;
     r.metrics.memory = None;
     r

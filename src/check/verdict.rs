@@ -90,9 +90,9 @@ impl GateMetric {
         let latency = |v: u64| (o.ok > 0).then_some(v as f64);
         match self {
             GateMetric::Throughput => Some(o.throughput_msg_per_s),
-            GateMetric::P50 => latency(o.latency_p50_us),
-            GateMetric::P95 => latency(o.latency_p95_us),
-            GateMetric::P99 => latency(o.latency_p99_us),
+            GateMetric::P50 => latency(o.corrected.p50_us),
+            GateMetric::P95 => latency(o.corrected.p95_us),
+            GateMetric::P99 => latency(o.corrected.p99_us),
             GateMetric::ErrorRate => (o.operations > 0).then_some(o.error_rate),
             GateMetric::Memory => r
                 .metrics

@@ -127,8 +127,8 @@ async fn repeat(
         eprintln!(
             "{name}: run {i}/{repeats}: {:.1} req/s, p50 {}, p99 {}, errors {}",
             o.throughput_msg_per_s,
-            crate::metrics::units::fmt_us(o.latency_p50_us),
-            crate::metrics::units::fmt_us(o.latency_p99_us),
+            crate::metrics::units::fmt_us(o.corrected.p50_us),
+            crate::metrics::units::fmt_us(o.corrected.p99_us),
             o.errors
         );
         if report.target_failed() {

@@ -75,9 +75,9 @@ pub fn run(names: &[String], target: Option<&str>, overrides: &Overrides) -> any
         if problems.is_empty() {
             println!(
                 "{name}: ok ({}, {} operation(s), {} session(s){})",
-                w.shape.describe(),
+                w.describe_load(),
                 w.ops.len(),
-                w.sessions,
+                w.sessions_to_open(),
                 listings
                     .as_ref()
                     .map(|(t, _)| format!(", every tool, resource and prompt listed by {t}"))

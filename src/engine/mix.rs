@@ -8,6 +8,8 @@ pub struct Mix {
     weights: Vec<i64>,
     current: Vec<i64>,
     total: i64,
+    /// Added to every pick: the first of this mix's operations in a longer list.
+    base: usize,
 }
 
 impl Mix {
@@ -18,6 +20,15 @@ impl Mix {
             total: weights.iter().sum(),
             current: vec![0; weights.len()],
             weights,
+            base: 0,
+        }
+    }
+
+    /// A mix over `weights` whose picks count from `base`.
+    pub fn offset(weights: &[u32], base: usize) -> Mix {
+        Mix {
+            base,
+            ..Mix::new(weights)
         }
     }
 
@@ -32,7 +43,7 @@ impl Mix {
         if let Some(c) = self.current.get_mut(best) {
             *c -= self.total;
         }
-        best
+        best + self.base
     }
 }
 

@@ -3,8 +3,10 @@
 //! every tick, and ends with the run's metrics however it stops (time up,
 //! request count, `q`, a stop signal, a target that died).
 
+mod meter;
 pub mod mix;
 mod phases;
+mod scenarios;
 pub mod scheduler;
 pub mod stop;
 

@@ -3,9 +3,10 @@
 //! stops it (`Driver`), then stop sending and drain what is in flight
 //! (`drain`). `run` strings them together.
 
+use super::meter::AskedMeter;
 use super::scheduler::{LoadCounters, Plan, PreparedOp, Scheduler, SchedulerEnd, SessionSlot};
 use super::stop::{StopSignal, StopToken};
-use super::{mix, Control, EngineError, RunOutcome, RunSetup, StopReason, TargetInfo};
+use super::{mix, scenarios, Control, EngineError, RunOutcome, RunSetup, StopReason, TargetInfo};
 use crate::client::SessionCounters;
 use crate::metrics::sampler::ResourceMonitor;
 use crate::metrics::snapshot::{LoadNow, Phase, ProtocolCounters};
@@ -28,27 +29,6 @@ const INTERRUPTED_DRAIN: Duration = Duration::from_secs(1);
 /// How long to wait for a dead child's exit status once its pipes closed.
 const EXIT_STATUS_GRACE: Duration = Duration::from_millis(500);
 
-/// Asked sends: the integral of the asked rate over measured, unpaused time.
-struct AskedMeter {
-    /// Asked sends count from here (the end of warm-up).
-    measure_start: Instant,
-    since: Instant,
-    rate: Option<f64>,
-    total: f64,
-}
-
-impl AskedMeter {
-    fn advance(&mut self, now: Instant, measuring: bool, paused: bool) {
-        if measuring && !paused {
-            if let Some(rate) = self.rate {
-                let from = self.since.max(self.measure_start);
-                self.total += rate * now.saturating_duration_since(from).as_secs_f64();
-            }
-        }
-        self.since = now;
-    }
-}
-
 /// Runs the workload: connects, drives the load until it is stopped, then
 /// drains. Every phase observes the stop token.
 pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
@@ -66,7 +46,7 @@ pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
         phase: Phase::Connecting,
         planned: workload.planned_duration(),
         load: LoadNow {
-            sessions: workload.sessions,
+            sessions: workload.sessions_to_open(),
             ..LoadNow::default()
         },
         ..Snapshot::default()
@@ -111,7 +91,7 @@ async fn connect(
     let connected = tokio::select! {
         biased;
         signal = stop.stopped() => return Err(EngineError::Stopped(signal)),
-        connected = connect_all(connector, workload.sessions, resources) => connected?,
+        connected = connect_all(connector, workload.sessions_to_open(), resources) => connected?,
     };
     if workload.batch > 1 {
         if let Some(c) = connected.iter().find(|c| !c.era.has_batches()) {
@@ -180,7 +160,14 @@ impl<'a> Driver<'a> {
         let weights: Vec<u32> = workload.ops.iter().map(|o| o.weight).collect();
         let measure_start = t0 + workload.warmup;
         let recorder = Recorder::new(&labels, measure_start, workload.planned_duration())
-            .with_resources(resources);
+            .with_resources(resources)
+            .with_scenarios(
+                workload
+                    .scenarios
+                    .iter()
+                    .map(|s| (s.name.clone(), s.ops.clone()))
+                    .collect(),
+            );
         let counters = Arc::new(LoadCounters::default());
         let (sample_tx, samples) = mpsc::unbounded_channel();
         let plan = Plan {
@@ -200,7 +187,9 @@ impl<'a> Driver<'a> {
             counters: counters.clone(),
             samples: sample_tx,
             plan: plan_rx,
+            scenario: None,
         };
+        let scheduler = scenarios::start(workload, connected, scheduler);
         Driver {
             workload,
             t0,
@@ -212,7 +201,7 @@ impl<'a> Driver<'a> {
                 .filter_map(|c| c.session.counters())
                 .collect(),
             samples,
-            scheduler: tokio::spawn(scheduler.run()),
+            scheduler,
             plan,
             plan_tx,
             deadline: workload.planned_duration().map(|d| measure_start + d),
@@ -232,7 +221,7 @@ impl<'a> Driver<'a> {
         let sends = self.counters.measured_sends.load(Ordering::Relaxed);
         EngineStatus {
             phase,
-            load: load_now(&self.plan, &self.counters, self.workload.sessions),
+            load: load_now(&self.plan, &self.counters, self.workload),
             planned_total: if matches!(self.plan.shape, LoadShape::OpenLoop { .. }) {
                 self.asked.total.round() as u64
             } else {
@@ -486,17 +475,21 @@ impl<'a> Driver<'a> {
     }
 }
 
-fn load_now(plan: &Plan, counters: &LoadCounters, sessions: u32) -> LoadNow {
+fn load_now(plan: &Plan, counters: &LoadCounters, workload: &Workload) -> LoadNow {
     let (rate, concurrency) = match plan.shape {
+        _ if !workload.scenarios.is_empty() => (None, None),
         LoadShape::OpenLoop { rate } => (Some(rate), None),
         LoadShape::ClosedLoop { concurrency } => (None, Some(concurrency)),
     };
+    let sessions = workload.sessions_to_open();
+    let scenarios = workload.scenarios.len() as u32;
     LoadNow {
         rate,
         concurrency,
         in_flight: counters.in_flight.load(Ordering::Relaxed),
         sessions,
         paused: plan.paused,
+        scenarios,
     }
 }
 

@@ -73,6 +73,9 @@ pub struct Scheduler {
     pub measure_start: Instant,
     pub request_limit: Option<u64>,
     pub counters: Arc<LoadCounters>,
+    /// With `[[scenarios]]`: this scenario's own in-flight count, which its
+    /// closed-loop limit applies to (`counters` keeps the run's total).
+    pub scenario: Option<Arc<LoadCounters>>,
     pub samples: mpsc::UnboundedSender<Sample>,
     pub plan: watch::Receiver<Plan>,
 }
@@ -233,10 +236,15 @@ impl Scheduler {
             if plan.paused {
                 return SlotWait::Paused;
             }
+            // Armed before the check, so a slot freed in between still wakes
+            // us: completions wake every waiting scheduler (scenarios share
+            // sessions), not one.
+            let freed = self.counters.slot_freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
             let count64 = u64::from(count);
-            if self.counters.in_flight.load(Ordering::Relaxed) + count64
-                <= self.limit().max(count64)
-            {
+            let own = self.scenario.as_ref().unwrap_or(&self.counters);
+            if own.in_flight.load(Ordering::Relaxed) + count64 <= self.limit().max(count64) {
                 if let Some(i) = self.pick(cursor, count) {
                     return SlotWait::Slot(i);
                 }
@@ -248,7 +256,7 @@ impl Scheduler {
                     .fetch_add(1, Ordering::Relaxed);
             }
             tokio::select! {
-                _ = self.counters.slot_freed.notified() => {}
+                _ = freed => {}
                 changed = self.plan.changed() => {
                     if changed.is_err() {
                         return SlotWait::Stop;
@@ -264,9 +272,13 @@ impl Scheduler {
         let sessions = self.sessions.clone();
         let ops = self.ops.clone();
         let counters = self.counters.clone();
+        let scenario = self.scenario.clone();
         let samples = self.samples.clone();
         sessions[slot].in_flight.fetch_add(1, Ordering::Relaxed);
         counters.in_flight.fetch_add(1, Ordering::Relaxed);
+        if let Some(s) = &scenario {
+            s.in_flight.fetch_add(1, Ordering::Relaxed);
+        }
         tokio::spawn(async move {
             let op = &ops[op_index];
             let slot_ref = &sessions[slot];
@@ -287,8 +299,11 @@ impl Scheduler {
                 outcome,
             });
             slot_ref.in_flight.fetch_sub(1, Ordering::Relaxed);
+            if let Some(s) = &scenario {
+                s.in_flight.fetch_sub(1, Ordering::Relaxed);
+            }
             counters.in_flight.fetch_sub(1, Ordering::Relaxed);
-            counters.slot_freed.notify_one();
+            counters.slot_freed.notify_waiters();
         });
     }
 
@@ -336,7 +351,7 @@ impl Scheduler {
             counters
                 .in_flight
                 .fetch_sub(u64::from(count), Ordering::Relaxed);
-            counters.slot_freed.notify_one();
+            counters.slot_freed.notify_waiters();
         });
     }
 }

@@ -192,9 +192,9 @@ async fn closed_loop_keeps_exactly_n_in_flight() {
     assert_eq!(m.overall.errors, 0);
     assert_eq!(m.duration_s, 1.0);
     assert_eq!(m.overall.throughput_msg_per_s, 572.0);
-    assert_eq!(m.overall.latency_p50_us, hdr(7_000));
-    assert_eq!(m.overall.latency_max_us, hdr(7_000));
-    assert_eq!(m.overall.service_p99_us, hdr(7_000));
+    assert_eq!(m.overall.corrected.p50_us, hdr(7_000));
+    assert_eq!(m.overall.corrected.max_us, hdr(7_000));
+    assert_eq!(m.overall.service.p99_us, hdr(7_000));
     assert_eq!(m.asked_rate, None);
     assert_eq!(out.unfinished, 0);
 }
@@ -212,8 +212,8 @@ async fn open_loop_sends_on_schedule_whatever_the_latency() {
     assert_eq!(m.asked_rate, Some(200.0));
     assert_eq!(m.late_sends, 0);
     assert_eq!(m.max_send_lag_us, 0);
-    assert_eq!(m.overall.latency_p99_us, hdr(12_000));
-    assert_eq!(m.overall.service_p99_us, hdr(12_000));
+    assert_eq!(m.overall.corrected.p99_us, hdr(12_000));
+    assert_eq!(m.overall.service.p99_us, hdr(12_000));
     assert!(m.warnings.is_empty(), "{:?}", m.warnings);
 }
 
@@ -240,11 +240,11 @@ async fn a_stall_shows_in_corrected_latency_but_not_in_service_time() {
     // each, so request k (k = 1..50) is sent at 2.501 + (k-1) ms, answered
     // 1 ms later, and waits 501 - 9k ms from its planned time: 492, 483, ...
     // p99 is the 990th of 1000 samples, the 11th largest: k = 10, 411 ms.
-    assert_eq!(m.latency_max_us, hdr(501_000));
-    assert_eq!(m.latency_p99_us, hdr(411_000));
+    assert_eq!(m.corrected.max_us, hdr(501_000));
+    assert_eq!(m.corrected.p99_us, hdr(411_000));
     // Service time: only the request that hit the stall saw it.
-    assert_eq!(m.service_max_us, hdr(501_000));
-    assert_eq!(m.service_p99_us, hdr(1_000));
+    assert_eq!(m.service.max_us, hdr(501_000));
+    assert_eq!(m.service.p99_us, hdr(1_000));
     assert!(
         out.metrics.late_sends >= 50,
         "queued sends are late: {}",
@@ -462,8 +462,8 @@ async fn a_slow_target_under_open_loop_warns_about_the_in_flight_limit() {
         out.metrics.warnings
     );
     // The wait is charged: the last send was planned at 1.49 s and sent at 2.98 s.
-    assert!(out.metrics.overall.latency_max_us >= 1_480_000);
-    assert_eq!(out.metrics.overall.service_max_us, hdr(20_000));
+    assert!(out.metrics.overall.corrected.max_us >= 1_480_000);
+    assert_eq!(out.metrics.overall.service.max_us, hdr(20_000));
 }
 
 #[tokio::test(start_paused = true)]
@@ -518,3 +518,4 @@ async fn asked_sends_start_counting_when_warmup_ends() {
 
 mod batch;
 mod lifecycle;
+mod scenarios;

@@ -8,6 +8,7 @@
 pub mod alloc;
 pub mod connections;
 pub mod gc;
+pub mod prefixed;
 pub mod process;
 pub mod recorder;
 pub mod resources;

@@ -8,8 +8,8 @@
 
 use super::sampler::ResourceMonitor;
 use super::snapshot::{
-    AllocatorStats, IntervalStats, LoadNow, MemoryStats, OpSummary, Phase, ProtocolCounters,
-    Snapshot,
+    AllocatorStats, IntervalStats, LoadNow, MemoryStats, OpSummary, Percentiles, Phase,
+    ProtocolCounters, Snapshot,
 };
 use super::units::fmt_us;
 use super::{encode_histogram, log_buckets, new_histogram, percentiles, ErrorKind, Sample};
@@ -19,6 +19,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, VecDeque};
+use std::ops::Range;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -86,6 +87,8 @@ pub struct Recorder {
     stopped_at: Option<Instant>,
     /// Processes and allocations, when they are measured.
     resources: Option<ResourceMonitor>,
+    /// Scenarios: a name and the range of `ops` that are its operations.
+    scenarios: Vec<(String, Range<usize>)>,
 }
 
 /// Everything measured in a run, as the result file stores it.
@@ -102,22 +105,14 @@ pub struct OpMetrics {
     pub duration_s: f64,
     /// Successful replies per second.
     pub throughput_msg_per_s: f64,
-    /// Corrected latency (from the planned start) of successes.
-    pub latency_p50_us: u64,
-    pub latency_p90_us: u64,
-    pub latency_p95_us: u64,
-    pub latency_p99_us: u64,
-    pub latency_p999_us: u64,
-    pub latency_max_us: u64,
-    pub latency_mean_us: f64,
-    /// Service time (from the actual send) of successes.
-    pub service_p50_us: u64,
-    pub service_p90_us: u64,
-    pub service_p95_us: u64,
-    pub service_p99_us: u64,
-    pub service_p999_us: u64,
-    pub service_max_us: u64,
-    pub service_mean_us: f64,
+    /// Corrected latency (from the planned start) of successes, written
+    /// flat as `latency_p50_us` ... `latency_mean_us`.
+    #[serde(flatten, with = "super::prefixed::latency")]
+    pub corrected: Percentiles,
+    /// Service time (from the actual send) of successes, written flat as
+    /// `service_p50_us` ... `service_mean_us`.
+    #[serde(flatten, with = "super::prefixed::service")]
+    pub service: Percentiles,
     pub errors_by_kind: BTreeMap<String, u64>,
     /// The first message the server (or the connection) gave for each kind
     /// of failure, escaped and cut to a bounded length; timeouts have none.
@@ -139,6 +134,10 @@ pub struct RunMetrics {
     pub duration_s: f64,
     pub overall: OpMetrics,
     pub ops: Vec<OpMetrics>,
+    /// With `[[scenarios]]`: each scenario's figures as a whole, labelled
+    /// with its name (its operations are in `ops` as `scenario/op`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scenarios: Vec<OpMetrics>,
     /// Requests/s the schedule asked for (open loop).
     pub asked_rate: Option<f64>,
     /// Sends/s actually made.
@@ -197,7 +196,30 @@ impl Recorder {
             last_status: EngineStatus::default(),
             stopped_at: None,
             resources: None,
+            scenarios: Vec::new(),
         }
+    }
+
+    /// Also reports each scenario as a whole: `groups` name the ranges of
+    /// operations that belong to one.
+    pub fn with_scenarios(mut self, groups: Vec<(String, Range<usize>)>) -> Recorder {
+        self.scenarios = groups;
+        self
+    }
+
+    /// One scenario's figures: its operations' histograms merged.
+    fn scenario_metrics(&self, name: &str, ops: &Range<usize>, secs: f64) -> OpMetrics {
+        let (mut c, mut s) = (new_histogram(), new_histogram());
+        let mut errors: BTreeMap<ErrorKind, u64> = BTreeMap::new();
+        for op in self.ops.get(ops.clone()).unwrap_or_default() {
+            // Same bounds everywhere (`new_histogram`), so adding cannot fail.
+            let _ = c.add(&op.corrected);
+            let _ = s.add(&op.service);
+            for (k, n) in &op.errors {
+                *errors.entry(*k).or_default() += n;
+            }
+        }
+        op_metrics(name, &c, &s, &errors, secs)
     }
 
     /// Adds memory and allocator figures from `monitor` to every snapshot
@@ -482,12 +504,18 @@ impl Recorder {
                 ..op_metrics(&o.label, &o.corrected, &o.service, &o.errors, secs)
             })
             .collect();
+        let scenarios = self
+            .scenarios
+            .iter()
+            .map(|(name, ops)| self.scenario_metrics(name, ops, secs))
+            .collect();
         let per_sec = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
         let mut metrics = RunMetrics {
             duration_s: secs,
             achieved_rate: overall.throughput_msg_per_s,
             overall,
             ops,
+            scenarios,
             asked_rate: status.load.rate.map(|_| per_sec(status.planned_total)),
             sent_rate: per_sec(status.sent_total),
             planned_sends: status.planned_total,
@@ -524,8 +552,6 @@ fn op_metrics(
     errors: &BTreeMap<ErrorKind, u64>,
     secs: f64,
 ) -> OpMetrics {
-    let pc = percentiles(c);
-    let ps = percentiles(s);
     let error_count: u64 = errors.values().sum();
     let operations = c.len() + error_count;
     OpMetrics {
@@ -545,20 +571,16 @@ fn op_metrics(
         } else {
             0.0
         },
-        latency_p50_us: pc.p50_us,
-        latency_p90_us: pc.p90_us,
-        latency_p95_us: pc.p95_us,
-        latency_p99_us: pc.p99_us,
-        latency_p999_us: pc.p999_us,
-        latency_max_us: pc.max_us,
-        latency_mean_us: pc.mean_us,
-        service_p50_us: ps.p50_us,
-        service_p90_us: ps.p90_us,
-        service_p95_us: ps.p95_us,
-        service_p99_us: ps.p99_us,
-        service_p999_us: ps.p999_us,
-        service_max_us: ps.max_us,
-        service_mean_us: ps.mean_us,
+        // The result file has never kept an operation's minimum; leaving it
+        // out here keeps what is written equal to what is read back.
+        corrected: Percentiles {
+            min_us: 0,
+            ..percentiles(c)
+        },
+        service: Percentiles {
+            min_us: 0,
+            ..percentiles(s)
+        },
         errors_by_kind: errors.iter().map(|(k, n)| (k.label(), *n)).collect(),
         first_error_messages: BTreeMap::new(),
         histogram_corrected: encode_histogram(c),

@@ -85,6 +85,10 @@ pub struct LoadNow {
     pub in_flight: u64,
     pub sessions: u32,
     pub paused: bool,
+    /// With `[[scenarios]]`: how many run at once (each has its own load,
+    /// so `rate` and `concurrency` are unset).
+    #[serde(default)]
+    pub scenarios: u32,
 }
 
 /// Protocol-level events not tied to one request.

@@ -60,13 +60,13 @@ pub fn markdown(r: &RunReport) -> String {
             o.ok,
             o.errors,
             o.throughput_msg_per_s,
-            fmt_us(o.latency_p50_us),
-            fmt_us(o.latency_p90_us),
-            fmt_us(o.latency_p99_us),
-            fmt_us(o.latency_p999_us),
-            fmt_us(o.latency_max_us),
-            fmt_us(o.service_p50_us),
-            fmt_us(o.service_p99_us)
+            fmt_us(o.corrected.p50_us),
+            fmt_us(o.corrected.p90_us),
+            fmt_us(o.corrected.p99_us),
+            fmt_us(o.corrected.p999_us),
+            fmt_us(o.corrected.max_us),
+            fmt_us(o.service.p50_us),
+            fmt_us(o.service.p99_us)
         );
     }
     let _ = writeln!(out, "\nLatency from the planned start (coordinated-omission corrected); service time from the actual send.");
@@ -151,8 +151,8 @@ pub fn junit(r: &RunReport) -> String {
             "{} requests, {:.1} req/s, p50 {}, p99 {}, errors {}{}",
             r.metrics.overall.operations,
             r.metrics.overall.throughput_msg_per_s,
-            fmt_us(r.metrics.overall.latency_p50_us),
-            fmt_us(r.metrics.overall.latency_p99_us),
+            fmt_us(r.metrics.overall.corrected.p50_us),
+            fmt_us(r.metrics.overall.corrected.p99_us),
             r.metrics.overall.errors,
             first_errors(r)
         ),

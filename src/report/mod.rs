@@ -106,7 +106,7 @@ impl RunReport {
     ) -> RunReport {
         let mut metrics = outcome.metrics;
         metrics.overall.workload_id = workload.name.clone();
-        for op in &mut metrics.ops {
+        for op in metrics.ops.iter_mut().chain(&mut metrics.scenarios) {
             op.workload_id = workload.name.clone();
         }
         let thresholds: Vec<ThresholdVerdict> = workload
@@ -130,7 +130,7 @@ impl RunReport {
                 shape: shape.into(),
                 rate,
                 concurrency,
-                sessions: workload.sessions,
+                sessions: workload.sessions_to_open(),
                 pipeline: workload.pipeline,
                 warmup_s: workload.warmup.as_secs_f64(),
             },
@@ -175,7 +175,7 @@ impl RunReport {
 
 fn check_threshold(t: &Threshold, m: &RunMetrics) -> ThresholdVerdict {
     let scope = match &t.op {
-        Some(label) => m.ops.iter().find(|o| &o.label == label),
+        Some(label) => m.ops.iter().chain(&m.scenarios).find(|o| &o.label == label),
         None => Some(&m.overall),
     };
     let metric_name = match t.metric {
@@ -266,12 +266,12 @@ fn overall_error_rate(
 fn latency_of(op: &OpMetrics, q: crate::workload::Quantile) -> u64 {
     use crate::workload::Quantile::*;
     match q {
-        P50 => op.latency_p50_us,
-        P90 => op.latency_p90_us,
-        P95 => op.latency_p95_us,
-        P99 => op.latency_p99_us,
-        P999 => op.latency_p999_us,
-        Max => op.latency_max_us,
+        P50 => op.corrected.p50_us,
+        P90 => op.corrected.p90_us,
+        P95 => op.corrected.p95_us,
+        P99 => op.corrected.p99_us,
+        P999 => op.corrected.p999_us,
+        Max => op.corrected.max_us,
     }
 }
 

@@ -47,13 +47,13 @@ fn op_row(out: &mut String, op: &OpMetrics, width: usize) {
         op.ok,
         op.errors,
         op.throughput_msg_per_s,
-        fmt_us(op.latency_p50_us),
-        fmt_us(op.latency_p90_us),
-        fmt_us(op.latency_p99_us),
-        fmt_us(op.latency_p999_us),
-        fmt_us(op.latency_max_us),
-        fmt_us(op.service_p50_us),
-        fmt_us(op.service_p99_us),
+        fmt_us(op.corrected.p50_us),
+        fmt_us(op.corrected.p90_us),
+        fmt_us(op.corrected.p99_us),
+        fmt_us(op.corrected.p999_us),
+        fmt_us(op.corrected.max_us),
+        fmt_us(op.service.p50_us),
+        fmt_us(op.service.p99_us),
     );
 }
 
@@ -96,6 +96,25 @@ fn heading(out: &mut String, r: &RunReport) {
         (Some(rate), _) => format!("open loop {rate} req/s"),
         (_, Some(c)) => format!("closed loop {c} in flight"),
         _ => String::new(),
+    };
+    // With scenarios the run has no one shape: say each scenario's.
+    let shape = if r.workload.scenarios.is_empty() {
+        shape
+    } else {
+        let each: Vec<String> = r
+            .workload
+            .scenarios
+            .iter()
+            .map(|s| match (s.rate, s.concurrency) {
+                (Some(rate), _) => format!("{} open loop {rate} req/s", escape_line(&s.name)),
+                (_, c) => format!(
+                    "{} closed loop {} in flight",
+                    escape_line(&s.name),
+                    c.unwrap_or_default()
+                ),
+            })
+            .collect();
+        format!("scenarios: {}", each.join(", "))
     };
     let _ = writeln!(
         out,
@@ -309,8 +328,8 @@ pub fn comparison(reports: &[RunReport]) -> String {
             "{:<width$} {:>11.1} {:>9} {:>9} {:>9} {:>11} {:>10}",
             r.environment.target,
             o.throughput_msg_per_s,
-            fmt_us(o.latency_p50_us),
-            fmt_us(o.latency_p99_us),
+            fmt_us(o.corrected.p50_us),
+            fmt_us(o.corrected.p99_us),
             o.errors,
             r.metrics
                 .memory

@@ -70,6 +70,7 @@ fn open_snapshot() -> Snapshot {
             in_flight: 7,
             sessions: 4,
             paused: false,
+            scenarios: 0,
         },
         last: history.last().cloned(),
         history,
@@ -105,6 +106,7 @@ fn closed_snapshot() -> Snapshot {
             in_flight: 16,
             sessions: 2,
             paused: true,
+            scenarios: 0,
         },
         last: history.last().cloned(),
         history,
@@ -395,4 +397,26 @@ fn the_allocator_pane_shows_the_targets_gc_or_says_it_was_not_reported() {
     let text = live(120, 40, &model(snap));
     assert!(text.contains("target GC: not reported"), "{text}");
     assert!(!text.contains("0.0 pauses/s"), "{text}");
+}
+
+#[test]
+fn live_header_names_the_scenarios_instead_of_one_load() {
+    let mut s = open_snapshot();
+    s.load = LoadNow {
+        rate: None,
+        concurrency: None,
+        in_flight: 16,
+        sessions: 5,
+        paused: false,
+        scenarios: 2,
+    };
+    s.ops = vec![
+        op("probe/tools/list", 800, 0, 20.0, 900),
+        op("flood/cpu", 60_000, 0, 1_500.0, 2_000),
+    ];
+    let text = live(120, 40, &model(s));
+    assert!(text.contains("2 scenarios at once"), "{text}");
+    assert!(text.contains("sessions 5"), "{text}");
+    assert!(!text.contains("load not known yet"), "{text}");
+    assert!(text.contains("probe/tools/list"), "{text}");
 }

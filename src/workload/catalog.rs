@@ -27,6 +27,12 @@ pub const SHIPPED: &[(&str, &str)] = &[
     ("ramp", include_str!("../../workloads/ramp.toml")),
     ("batch", include_str!("../../workloads/batch.toml")),
     (
+        "priority-flood",
+        include_str!("../../workloads/priority-flood.toml"),
+    ),
+    ("spike", include_str!("../../workloads/spike.toml")),
+    ("soak", include_str!("../../workloads/soak.toml")),
+    (
         "transport-stdio",
         include_str!("../../workloads/transport-stdio.toml"),
     ),

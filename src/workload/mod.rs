@@ -9,6 +9,7 @@ mod fields;
 pub mod headers;
 pub mod settings;
 pub mod runtime;
+pub mod scenario;
 mod sift;
 pub mod spec;
 pub mod target;
@@ -18,6 +19,7 @@ use crate::protocol::ProtocolChoice;
 pub use auth::{AuthSpec, ClientCredentialsSpec, TlsSpec};
 pub use fields::parse_duration;
 use fields::toml_error_key;
+pub use scenario::{Scenario, ScenarioSessions};
 use serde_json::Value;
 use spec::WorkloadSpec;
 use std::path::Path;
@@ -201,6 +203,9 @@ pub struct Workload {
     pub deployed: settings::DeployedSettings,
     /// What the target runs on (`auto`: guessed from its command).
     pub runtime: runtime::RuntimeChoice,
+    /// Loads that run at once (`[[scenarios]]`); empty: one load, the
+    /// workload's own shape and ops.
+    pub scenarios: Vec<Scenario>,
     /// The spec as run (after command-line overrides), for result files.
     pub spec: WorkloadSpec,
 }
@@ -322,6 +327,40 @@ impl Workload {
 
     pub fn from_spec(spec: WorkloadSpec, source_name: &str) -> Result<Workload, WorkloadError> {
         validate::validate(spec, validate::Problems::new(source_name)).map_err(first_problem)
+    }
+
+    /// The load in words: the shape, or each scenario's.
+    pub fn describe_load(&self) -> String {
+        if self.scenarios.is_empty() {
+            return self.shape.describe();
+        }
+        let each: Vec<String> = self
+            .scenarios
+            .iter()
+            .map(|s| format!("{}: {}", s.name, s.shape.describe()))
+            .collect();
+        format!("scenarios {}", each.join("; "))
+    }
+
+    /// Sessions to open: the workload's, plus those scenarios own.
+    pub fn sessions_to_open(&self) -> u32 {
+        let own: u32 = self
+            .scenarios
+            .iter()
+            .map(|s| match s.sessions {
+                ScenarioSessions::Own(n) => n,
+                ScenarioSessions::Shared => 0,
+            })
+            .sum();
+        let shared = self
+            .scenarios
+            .iter()
+            .any(|s| s.sessions == ScenarioSessions::Shared);
+        if self.scenarios.is_empty() || shared {
+            self.sessions + own
+        } else {
+            own
+        }
     }
 
     /// The measured duration, when it is bounded by time.

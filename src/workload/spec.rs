@@ -73,6 +73,41 @@ pub struct WorkloadSpec {
     /// (the command line's `--ca-cert` / `--insecure` win).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<super::auth::TlsSpec>,
+    /// Several loads at once, each with its own load model and mix; none:
+    /// the workload is one load (`rate`/`concurrency` and `ops` above).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scenarios: Vec<ScenarioSpec>,
+}
+
+/// One `[[scenarios]]` entry: a load that runs beside the others.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioSpec {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
+    /// Sessions of its own (a number), or `"shared"`: the workload's sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<ScenarioSessionsSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<u32>,
+    /// When it begins, after measuring begins (humantime); default at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    /// How long it runs from its start; default until the run ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+    #[serde(default)]
+    pub ops: Vec<OpSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum ScenarioSessionsSpec {
+    Count(u32),
+    Named(String),
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -116,6 +151,9 @@ pub struct ThresholdSpec {
     /// Restrict to one operation (its label); all operations when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub op: Option<String>,
+    /// Restrict to one scenario (with `op`: that operation of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<ThresholdValue>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -121,7 +121,8 @@ pub(super) fn validate(
         .as_deref()
         .and_then(|d| p.check("timeout", parse_positive_duration(d)))
         .unwrap_or(DEFAULT_TIMEOUT);
-    let ops = operations(&spec, default_timeout, &mut p);
+    let (ops, scenarios, connections) =
+        ops_and_scenarios(&spec, default_timeout, connections, &mut p);
     let thresholds = thresholds(&spec, &ops, &mut p);
     if let Some(t) = &spec.target {
         if let Err(e) = super::TargetSpec::parse(t) {
@@ -153,11 +154,37 @@ pub(super) fn validate(
                 batch,
                 deployed,
                 runtime,
+                scenarios,
                 spec,
             })
         }
         _ => Err(p.list),
     }
+}
+
+/// The operations and scenarios (with `[[scenarios]]`, every scenario's
+/// operations in one list) and the HTTP connections per session, which
+/// default to the largest scenario pipeline.
+fn ops_and_scenarios(
+    spec: &WorkloadSpec,
+    default_timeout: Duration,
+    connections: Option<u32>,
+    p: &mut Problems,
+) -> (Vec<Operation>, Vec<super::Scenario>, Option<u32>) {
+    if spec.scenarios.is_empty() {
+        return (
+            operations(spec, default_timeout, p),
+            Vec::new(),
+            connections,
+        );
+    }
+    let mut ops = Vec::new();
+    let scenarios = super::scenario::scenarios(spec, default_timeout, &mut ops, p);
+    let connections = match spec.connections {
+        None => scenarios.iter().map(|s| s.pipeline).max(),
+        Some(_) => connections,
+    };
+    (ops, scenarios, connections)
 }
 
 /// The protocol setting: `auto` or a known era.
@@ -226,19 +253,24 @@ fn operations(spec: &WorkloadSpec, default_timeout: Duration, p: &mut Problems) 
 fn thresholds(spec: &WorkloadSpec, ops: &[Operation], p: &mut Problems) -> Vec<Threshold> {
     // Labels are known only if every operation could be read.
     let complete = !p.failed("ops");
-    let labels: HashSet<&str> = ops.iter().map(|o| o.label.as_str()).collect();
+    let mut labels: HashSet<&str> = ops.iter().map(|o| o.label.as_str()).collect();
     if complete && labels.len() != ops.len() {
         p.add(
             "ops",
             "two operations have the same label; give one a distinct `name`".into(),
         );
     }
+    // A scenario's name is the label of its figures as a whole.
+    labels.extend(spec.scenarios.iter().map(|s| s.name.as_str()));
     let mut thresholds = Vec::new();
     for (i, t) in spec.thresholds.iter().enumerate() {
         if p.is_unreadable(&format!("thresholds[{i}]")) {
             continue;
         }
-        match parse_threshold(t, complete.then_some(&labels)) {
+        let Some(t) = in_scenario(spec, t, &format!("thresholds[{i}]"), p) else {
+            continue;
+        };
+        match parse_threshold(&t, complete.then_some(&labels)) {
             Ok(t) => thresholds.push(t),
             Err((k, m)) => p.add(&format!("thresholds[{i}].{k}"), m),
         }
@@ -254,8 +286,42 @@ fn thresholds(spec: &WorkloadSpec, ops: &[Operation], p: &mut Problems) -> Vec<T
     thresholds
 }
 
+/// A threshold with `scenario` as one on the label it judges: the
+/// scenario's own (`probe`) or one of its operations (`probe/ping`).
+fn in_scenario(
+    spec: &WorkloadSpec,
+    t: &super::spec::ThresholdSpec,
+    at: &str,
+    p: &mut Problems,
+) -> Option<super::spec::ThresholdSpec> {
+    let Some(name) = &t.scenario else {
+        return Some(t.clone());
+    };
+    if !spec.scenarios.iter().any(|s| &s.name == name) {
+        let known: Vec<&str> = spec.scenarios.iter().map(|s| s.name.as_str()).collect();
+        let m = format!("no scenario named {name:?}; known: {}", known.join(", "));
+        p.add(&format!("{at}.scenario"), m);
+        return None;
+    }
+    let op = match &t.op {
+        Some(op) => format!("{name}/{op}"),
+        None => name.clone(),
+    };
+    Some(super::spec::ThresholdSpec {
+        op: Some(op),
+        scenario: None,
+        ..t.clone()
+    })
+}
+
 /// Open loop (`rate`) or closed loop (`concurrency`), exactly one of them.
+/// With scenarios the run as a whole has no single load model; the engine
+/// counts its sends as a closed loop's (planned = sent) and each scenario's
+/// own schedule carries the lateness of its sends.
 fn load_shape(spec: &WorkloadSpec, p: &mut Problems) -> Option<LoadShape> {
+    if !spec.scenarios.is_empty() {
+        return Some(LoadShape::ClosedLoop { concurrency: 1 });
+    }
     if p.failed("rate") || p.failed("concurrency") {
         return None;
     }

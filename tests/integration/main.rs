@@ -21,6 +21,7 @@ mod require;
 mod result_keys;
 mod results;
 mod rust_source;
+mod scenarios;
 mod serve;
 mod stdio;
 #[cfg(feature = "tui")]

@@ -26,7 +26,7 @@ async fn closed_loop_batches_go_out_whole_and_the_last_stops_at_the_limit() {
     assert_eq!(m.sends, 95);
     assert_eq!(m.overall.ok, 95);
     assert_eq!(m.overall.errors, 0);
-    assert_eq!(m.overall.latency_max_us, hdr(10_000));
+    assert_eq!(m.overall.corrected.max_us, hdr(10_000));
     let mut sizes = connector.batches.lock().expect("lock").clone();
     sizes.sort_unstable();
     assert_eq!(sizes, [vec![5], vec![10; 9]].concat());
@@ -46,9 +46,9 @@ async fn open_loop_batch_requests_are_measured_from_their_own_planned_start() {
     let m = &out.metrics;
     assert_eq!(m.sends, 100);
     assert_eq!(m.overall.ok, 100);
-    assert_eq!(m.overall.latency_max_us, hdr(14_000));
-    assert_eq!(m.overall.service_max_us, hdr(5_000));
-    assert_eq!(m.overall.service_p50_us, hdr(5_000));
+    assert_eq!(m.overall.corrected.max_us, hdr(14_000));
+    assert_eq!(m.overall.service.max_us, hdr(5_000));
+    assert_eq!(m.overall.service.p50_us, hdr(5_000));
     assert_eq!(*connector.batches.lock().expect("lock"), vec![10; 10]);
 }
 

@@ -107,6 +107,7 @@ fn load_line(m: &LiveModel) -> Line<'static> {
     let asked = match (s.load.rate, s.load.concurrency) {
         (Some(rate), _) => format!("asked {} req/s", fmt_rate(rate)),
         (_, Some(c)) => format!("closed loop: {c} in flight"),
+        _ if s.load.scenarios > 0 => format!("{} scenarios at once", s.load.scenarios),
         _ => "load not known yet".to_string(),
     };
     let achieved = match &s.last {

@@ -1,0 +1,126 @@
+//! Several scenarios at once on the paused clock: each arrival process
+//! keeps its own rate, and a stall in one reaches another only through the
+//! sessions they share.
+
+use super::*;
+
+/// A workload of a `probe` (ping at 20/s) and a `flood` (echo at 100/s),
+/// one request in flight per session; `probe_sessions` is `"shared"` or a count.
+fn probe_and_flood(probe_sessions: &str) -> Workload {
+    let text = format!(
+        "name = \"t\"\nduration = \"10s\"\nsessions = 1\n\
+         [[scenarios]]\nname = \"probe\"\nrate = 20\npipeline = 1\nsessions = {probe_sessions}\n\
+         [[scenarios.ops]]\nmethod = \"ping\"\n\
+         [[scenarios]]\nname = \"flood\"\nrate = 100\npipeline = 1\nsessions = \"shared\"\n\
+         [[scenarios.ops]]\nmethod = \"tools/call\"\ntool = \"echo\"\n"
+    );
+    Workload::parse(&text, "test").expect("valid workload")
+}
+
+fn op<'a>(out: &'a RunOutcome, label: &str) -> &'a crate::metrics::recorder::OpMetrics {
+    out.metrics
+        .ops
+        .iter()
+        .find(|o| o.label == label)
+        .unwrap_or_else(|| panic!("no {label} in {:?}", out.metrics.ops))
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_arrival_processes_interleave_at_exactly_their_rates() {
+    let seen: Arc<Mutex<Vec<(Duration, &'static str)>>> = Arc::default();
+    let log = seen.clone();
+    let script: Script = Arc::new(move |c: ScriptCall| {
+        log.lock().expect("lock").push((c.at, c.method));
+        (Duration::from_millis(1), Ok(()))
+    });
+    let w = probe_and_flood("1");
+    let out = run_plain(&w, script).await;
+    assert_eq!(op(&out, "probe/ping").ok, 200);
+    assert_eq!(op(&out, "flood/echo").ok, 1000);
+    assert_eq!(out.metrics.sends, 1200);
+    assert_eq!(out.metrics.late_sends, 0);
+    let scenarios: Vec<(&str, u64)> = out
+        .metrics
+        .scenarios
+        .iter()
+        .map(|s| (s.label.as_str(), s.ok))
+        .collect();
+    assert_eq!(scenarios, [("probe", 200), ("flood", 1000)]);
+    let seen = seen.lock().expect("lock");
+    let at = |method: &str| -> Vec<u128> {
+        seen.iter()
+            .filter(|(_, m)| *m == method)
+            .map(|(t, _)| t.as_millis())
+            .collect()
+    };
+    assert_eq!(at("ping"), (0..200).map(|k| k * 50).collect::<Vec<_>>());
+    assert_eq!(
+        at("tools/call"),
+        (0..1000).map(|k| k * 10).collect::<Vec<_>>()
+    );
+}
+
+/// The flood's calls stall from 2.000 s to 2.500 s; pings answer in 1 ms.
+fn flood_stalls() -> Script {
+    let (from, to) = (Duration::from_millis(2_000), Duration::from_millis(2_500));
+    Arc::new(move |c: ScriptCall| {
+        let delay = if c.method == "tools/call" && c.at >= from && c.at < to {
+            to - c.at + Duration::from_millis(1)
+        } else {
+            Duration::from_millis(1)
+        };
+        (delay, Ok(()))
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stall_in_the_flood_reaches_the_probe_on_a_shared_session() {
+    let out = run_plain(&probe_and_flood("\"shared\""), flood_stalls()).await;
+    let probe = op(&out, "probe/ping");
+    assert_eq!(probe.ok, 200);
+    // The probe planned at 2.050 s (or 2.000 s) waits behind the stalled
+    // call until 2.501 s: its corrected latency shows the wait...
+    assert!(
+        probe.corrected.max_us >= 450_000,
+        "{}",
+        probe.corrected.max_us
+    );
+    // ...while its own service time never does.
+    assert_eq!(probe.service.max_us, hdr(1_000));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stall_in_the_flood_does_not_reach_a_probe_with_its_own_session() {
+    let out = run_plain(&probe_and_flood("1"), flood_stalls()).await;
+    let probe = op(&out, "probe/ping");
+    assert_eq!(probe.ok, 200);
+    assert_eq!(probe.corrected.max_us, hdr(1_000));
+    assert!(op(&out, "flood/echo").corrected.max_us >= 500_000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_scenario_runs_only_in_its_window() {
+    // The flood starts 2 s into the 10 s run and lasts 3 s.
+    let text = "name = \"t\"\nduration = \"10s\"\n\
+         [[scenarios]]\nname = \"probe\"\nrate = 20\n\
+         [[scenarios.ops]]\nmethod = \"ping\"\n\
+         [[scenarios]]\nname = \"flood\"\nrate = 100\nstart = \"2s\"\nduration = \"3s\"\nsessions = 2\n\
+         [[scenarios.ops]]\nmethod = \"tools/call\"\ntool = \"echo\"\n";
+    let w = Workload::parse(text, "test").expect("valid workload");
+    let seen: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let log = seen.clone();
+    let script: Script = Arc::new(move |c: ScriptCall| {
+        if c.method == "tools/call" {
+            log.lock().expect("lock").push(c.at);
+        }
+        (Duration::from_millis(1), Ok(()))
+    });
+    let connector = ScriptedConnector::new(script);
+    let out = run_with(&w, &connector, |_| tokio::spawn(async {})).await;
+    assert_eq!(*connector.connected.lock().expect("lock"), 3);
+    assert_eq!(op(&out, "probe/ping").ok, 200);
+    assert_eq!(op(&out, "flood/echo").ok, 300);
+    let seen = seen.lock().expect("lock");
+    assert_eq!(seen.first(), Some(&Duration::from_secs(2)));
+    assert_eq!(seen.last(), Some(&Duration::from_millis(4_990)));
+}

@@ -1,0 +1,266 @@
+//! `[[scenarios]]`: several loads in one workload, all running at once, each
+//! with its own load model, sessions, mix and time window. Validation turns
+//! them into `Scenario`s whose operations are appended to the workload's one
+//! list, labelled `scenario/op`, so every sample, table and result file
+//! names the scenario it belongs to.
+
+use super::fields::{check_concurrency, check_rate, parse_duration, parse_op};
+use super::spec::{ScenarioSessionsSpec, ScenarioSpec, WorkloadSpec};
+use super::validate::Problems;
+use super::{LoadShape, Operation, DEFAULT_OPEN_PIPELINE, MAX_SESSIONS};
+use std::collections::HashSet;
+use std::ops::Range;
+use std::time::Duration;
+
+/// Whose sessions a scenario sends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScenarioSessions {
+    /// The workload's sessions, shared with every other `shared` scenario:
+    /// a request of one waits behind the others' on a full pipeline.
+    Shared,
+    /// This many sessions of its own.
+    Own(u32),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    pub shape: LoadShape,
+    pub sessions: ScenarioSessions,
+    /// Requests in flight on one of its sessions at most.
+    pub pipeline: u32,
+    /// When it begins, from the start of measuring.
+    pub start: Duration,
+    /// How long it runs from `start`; `None`: until the run ends.
+    pub duration: Option<Duration>,
+    /// Its operations: this range of the workload's `ops`.
+    pub ops: Range<usize>,
+}
+
+/// Reads every scenario of `spec`, appending their operations to `ops`.
+pub(super) fn scenarios(
+    spec: &WorkloadSpec,
+    default_timeout: Duration,
+    ops: &mut Vec<Operation>,
+    p: &mut Problems,
+) -> Vec<Scenario> {
+    for key in ["rate", "concurrency", "pipeline", "batch", "stages", "ops"] {
+        let set = match key {
+            "rate" => spec.rate.is_some(),
+            "concurrency" => spec.concurrency.is_some(),
+            "pipeline" => spec.pipeline.is_some(),
+            "batch" => spec.batch.is_some(),
+            "stages" => !spec.stages.is_empty(),
+            _ => !spec.ops.is_empty(),
+        };
+        if set {
+            p.add(
+                key,
+                format!(
+                    "with [[scenarios]], each scenario sets its own load: move `{key}` into them"
+                ),
+            );
+        }
+    }
+    let mut names = HashSet::new();
+    let mut out = Vec::new();
+    for (i, s) in spec.scenarios.iter().enumerate() {
+        let at = format!("scenarios[{i}]");
+        if s.name.trim().is_empty() || s.name.contains('/') {
+            p.add(
+                &format!("{at}.name"),
+                "expected a non-empty name without `/`".into(),
+            );
+        } else if !names.insert(s.name.as_str()) {
+            p.add(
+                &format!("{at}.name"),
+                format!("a second scenario named {:?}", s.name),
+            );
+        }
+        if let Some(scenario) = scenario(s, &at, default_timeout, ops, p) {
+            out.push(scenario);
+        }
+    }
+    out
+}
+
+/// Open loop (`rate`) or closed loop (`concurrency`), exactly one.
+fn shape(s: &ScenarioSpec, at: &str, p: &mut Problems) -> Option<LoadShape> {
+    match (s.rate, s.concurrency) {
+        (Some(rate), None) => check_rate(rate)
+            .map(|rate| LoadShape::OpenLoop { rate })
+            .map_err(|m| p.add(&format!("{at}.rate"), m))
+            .ok(),
+        (None, Some(c)) => check_concurrency(c)
+            .map(|concurrency| LoadShape::ClosedLoop { concurrency })
+            .map_err(|m| p.add(&format!("{at}.concurrency"), m))
+            .ok(),
+        _ => {
+            p.add(
+                &format!("{at}.rate"),
+                "expected exactly one of rate (open loop) or concurrency (closed loop)".into(),
+            );
+            None
+        }
+    }
+}
+
+fn scenario(
+    s: &ScenarioSpec,
+    at: &str,
+    default_timeout: Duration,
+    ops: &mut Vec<Operation>,
+    p: &mut Problems,
+) -> Option<Scenario> {
+    let shape = shape(s, at, p);
+    let sessions = match &s.sessions {
+        None => Some(ScenarioSessions::Shared),
+        Some(ScenarioSessionsSpec::Named(n)) if n == "shared" => Some(ScenarioSessions::Shared),
+        Some(ScenarioSessionsSpec::Count(n)) if (1..=MAX_SESSIONS).contains(n) => {
+            Some(ScenarioSessions::Own(*n))
+        }
+        Some(other) => {
+            p.add(
+                &format!("{at}.sessions"),
+                format!("expected \"shared\" or 1 to {MAX_SESSIONS} sessions, got {other:?}"),
+            );
+            None
+        }
+    };
+    let pipeline = match (s.pipeline, shape) {
+        (Some(0), _) => {
+            p.add(&format!("{at}.pipeline"), "expected at least 1".into());
+            None
+        }
+        (Some(n), _) => Some(n),
+        (None, Some(LoadShape::ClosedLoop { concurrency })) => {
+            let n = match sessions {
+                Some(ScenarioSessions::Own(n)) => n,
+                _ => 1,
+            };
+            Some(concurrency.div_ceil(n))
+        }
+        (None, _) => Some(DEFAULT_OPEN_PIPELINE),
+    };
+    let window = |key: &str, text: &Option<String>, p: &mut Problems| {
+        text.as_deref().and_then(|t| {
+            parse_duration(t)
+                .map_err(|m| p.add(&format!("{at}.{key}"), m))
+                .ok()
+        })
+    };
+    let start = window("start", &s.start, p).unwrap_or_default();
+    let duration = window("duration", &s.duration, p);
+    if s.ops.is_empty() {
+        p.add(
+            &format!("{at}.ops"),
+            "expected at least one [[scenarios.ops]] entry".into(),
+        );
+    }
+    let first = ops.len();
+    for (j, o) in s.ops.iter().enumerate() {
+        match parse_op(o, default_timeout) {
+            Ok(op) => ops.push(Operation {
+                label: format!("{}/{}", s.name, op.label),
+                ..op
+            }),
+            Err(problems) => {
+                for (k, m) in problems {
+                    p.add(&format!("{at}.ops[{j}].{k}"), m);
+                }
+            }
+        }
+    }
+    Some(Scenario {
+        name: s.name.clone(),
+        shape: shape?,
+        sessions: sessions?,
+        pipeline: pipeline?,
+        start,
+        duration,
+        ops: first..ops.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::workload::{LoadShape, ScenarioSessions, Workload};
+    use std::time::Duration;
+
+    const TWO: &str = "name = \"w\"\nduration = \"5s\"\nsessions = 2\n\
+        [[scenarios]]\nname = \"probe\"\nrate = 20\n\
+        [[scenarios.ops]]\nmethod = \"ping\"\n\
+        [[scenarios]]\nname = \"flood\"\nconcurrency = 8\nsessions = 4\nstart = \"1s\"\n\
+        [[scenarios.ops]]\nmethod = \"tools/call\"\ntool = \"cpu\"\nweight = 3\n\
+        [[scenarios.ops]]\nmethod = \"tools/list\"\n";
+
+    #[test]
+    fn scenarios_read_into_their_own_loads_with_labelled_ops() {
+        let w = Workload::parse(TWO, "two.toml").expect("valid");
+        assert_eq!(w.scenarios.len(), 2);
+        let (probe, flood) = (&w.scenarios[0], &w.scenarios[1]);
+        assert_eq!(probe.shape, LoadShape::OpenLoop { rate: 20.0 });
+        assert_eq!(probe.sessions, ScenarioSessions::Shared);
+        assert_eq!(flood.shape, LoadShape::ClosedLoop { concurrency: 8 });
+        assert_eq!(flood.sessions, ScenarioSessions::Own(4));
+        assert_eq!(flood.pipeline, 2);
+        assert_eq!(flood.start, Duration::from_secs(1));
+        let labels: Vec<&str> = w.ops.iter().map(|o| o.label.as_str()).collect();
+        assert_eq!(labels, ["probe/ping", "flood/cpu", "flood/tools/list"]);
+        assert_eq!(flood.ops, 1..3);
+        assert_eq!(w.sessions_to_open(), 6);
+    }
+
+    #[test]
+    fn a_workload_without_scenarios_has_none_and_opens_its_sessions() {
+        let w = Workload::parse(
+            "name = \"w\"\nrate = 5\nduration = \"1s\"\nsessions = 3\n[[ops]]\nmethod = \"ping\"\n",
+            "one.toml",
+        )
+        .expect("valid");
+        assert!(w.scenarios.is_empty());
+        assert_eq!(w.sessions_to_open(), 3);
+    }
+
+    #[test]
+    fn every_problem_names_its_scenario_key() {
+        let text = "name = \"w\"\nduration = \"5s\"\nrate = 3\n\
+            [[scenarios]]\nname = \"a\"\nrate = 1\nconcurrency = 2\nsessions = \"mine\"\n\
+            [[scenarios.ops]]\nmethod = \"tools/call\"\n\
+            [[scenarios]]\nname = \"a\"\nrate = 1\nstart = \"soon\"\n";
+        let errors =
+            Workload::parse_all(text, "bad.toml", &Default::default()).expect_err("invalid");
+        let keys: Vec<String> = errors.iter().map(|e| e.key.clone()).collect();
+        for key in [
+            "rate",
+            "scenarios[0].rate",
+            "scenarios[0].sessions",
+            "scenarios[0].ops[0].tool",
+            "scenarios[1].name",
+            "scenarios[1].start",
+            "scenarios[1].ops",
+        ] {
+            assert!(keys.iter().any(|k| k == key), "{key} not in {keys:?}");
+        }
+        assert!(errors.iter().all(|e| e.source_name == "bad.toml"));
+    }
+
+    #[test]
+    fn thresholds_name_a_scenario_and_an_op_in_it() {
+        let text = format!(
+            "{TWO}[[thresholds]]\nscenario = \"probe\"\nmetric = \"p99\"\nmax = \"50ms\"\n\
+             [[thresholds]]\nscenario = \"flood\"\nop = \"cpu\"\nmetric = \"error_rate\"\nmax = 0.01\n"
+        );
+        let w = Workload::parse(&text, "t.toml").expect("valid");
+        let ops: Vec<Option<&str>> = w.thresholds.iter().map(|t| t.op.as_deref()).collect();
+        assert_eq!(ops, [Some("probe"), Some("flood/cpu")]);
+        let bad =
+            format!("{TWO}[[thresholds]]\nscenario = \"prob\"\nmetric = \"p99\"\nmax = \"5ms\"\n");
+        let e = Workload::parse(&bad, "t.toml").expect_err("unknown scenario");
+        assert_eq!(e.key, "thresholds[0].scenario");
+        assert!(e.message.contains("probe"), "{}", e.message);
+        let bad = format!("{TWO}[[thresholds]]\nscenario = \"probe\"\nop = \"cpu\"\nmetric = \"p99\"\nmax = \"5ms\"\n");
+        let e = Workload::parse(&bad, "t.toml").expect_err("op not in that scenario");
+        assert_eq!(e.key, "thresholds[0].op");
+    }
+}
