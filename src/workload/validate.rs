@@ -95,14 +95,7 @@ pub(super) fn validate(
     let protocol = protocol(protocol_text, &mut p);
     let batch = p.check("batch", check_batch(spec.batch, protocol_text));
     let pipeline = pipeline(&spec, shape, sessions, batch.unwrap_or(1), &mut p);
-    let connections = match spec.connections {
-        Some(0) => {
-            p.add("connections", "expected at least 1".into());
-            None
-        }
-        Some(c) => Some(c),
-        None => pipeline,
-    };
+    let connections = connections(&spec, pipeline, &mut p);
     let stages = stages(&spec, shape.as_ref(), &mut p);
     if let (Some(shape), Some(batch)) = (shape, batch) {
         check_batch_fits(shape, &stages, batch, &mut p);
@@ -159,6 +152,18 @@ pub(super) fn validate(
             })
         }
         _ => Err(p.list),
+    }
+}
+
+/// HTTP connections per session: as given, or one per request in flight.
+fn connections(spec: &WorkloadSpec, pipeline: Option<u32>, p: &mut Problems) -> Option<u32> {
+    match spec.connections {
+        Some(0) => {
+            p.add("connections", "expected at least 1".into());
+            None
+        }
+        Some(c) => Some(c),
+        None => pipeline,
     }
 }
 
