@@ -167,7 +167,8 @@ impl<'a> Driver<'a> {
                     .iter()
                     .map(|s| (s.name.clone(), s.ops.clone()))
                     .collect(),
-            );
+            )
+            .with_iterations(&workload.iterations());
         let counters = Arc::new(LoadCounters::default());
         let (sample_tx, samples) = mpsc::unbounded_channel();
         let plan = Plan {
@@ -188,6 +189,7 @@ impl<'a> Driver<'a> {
             samples: sample_tx,
             plan: plan_rx,
             scenario: None,
+            flow: None,
         };
         let scheduler = scenarios::start(workload, connected, scheduler);
         Driver {

@@ -4,6 +4,7 @@
 //! driver's plan (pause, stop) reaches every scenario through `window`,
 //! which also holds a scenario back until its start and after its end.
 
+use super::flow::FlowRun;
 use super::mix::Mix;
 use super::scheduler::{LoadCounters, Plan, PreparedOp, Scheduler, SchedulerEnd, SessionSlot};
 use crate::metrics::Sample;
@@ -116,6 +117,10 @@ pub(super) fn spawn(
             scenario: Some(Arc::new(LoadCounters::default())),
             samples: shared.samples.clone(),
             plan: plan_rx,
+            flow: scenario
+                .flow
+                .as_ref()
+                .map(|f| Arc::new(FlowRun::new(f, &workload.ops))),
         };
         tasks.push(tokio::spawn(scheduler.run()));
     }

@@ -78,6 +78,8 @@ pub struct Scheduler {
     pub scenario: Option<Arc<LoadCounters>>,
     pub samples: mpsc::UnboundedSender<Sample>,
     pub plan: watch::Receiver<Plan>,
+    /// A scenario's flow: each send is one iteration of its steps.
+    pub flow: Option<Arc<super::flow::FlowRun>>,
 }
 
 enum SlotWait {
@@ -150,8 +152,7 @@ impl Scheduler {
                 .count() as u64;
             if batch == 1 {
                 let planned = gathered.pop().flatten().unwrap_or(now);
-                let op_index = self.mix.next_op();
-                self.send(slot, planned, op_index);
+                self.send_one(slot, planned);
             } else {
                 let planned: Vec<(Instant, usize)> = gathered
                     .drain(..)
@@ -264,6 +265,17 @@ impl Scheduler {
                 }
                 // A session may close with nothing in flight to wake us.
                 _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+        }
+    }
+
+    /// One send: the next op of the mix, or an iteration of the flow.
+    fn send_one(&mut self, slot: usize, planned: Instant) {
+        match &self.flow {
+            Some(flow) => self.send_flow(slot, planned, flow.clone()),
+            None => {
+                let op_index = self.mix.next_op();
+                self.send(slot, planned, op_index);
             }
         }
     }

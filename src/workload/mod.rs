@@ -6,10 +6,11 @@ mod auth;
 pub mod catalog;
 mod endpoint;
 mod fields;
+pub mod flow;
 pub mod headers;
-pub mod settings;
 pub mod runtime;
 pub mod scenario;
+pub mod settings;
 mod sift;
 pub mod spec;
 pub mod target;
@@ -340,6 +341,14 @@ impl Workload {
             .map(|s| format!("{}: {}", s.name, s.shape.describe()))
             .collect();
         format!("scenarios {}", each.join("; "))
+    }
+
+    /// The operations that record flow iterations (never sent).
+    pub fn iterations(&self) -> Vec<usize> {
+        self.scenarios
+            .iter()
+            .filter_map(|s| s.flow.as_ref().map(|f| f.iteration))
+            .collect()
     }
 
     /// Sessions to open: the workload's, plus those scenarios own.

@@ -5,6 +5,7 @@
 //! names the scenario it belongs to.
 
 use super::fields::{check_concurrency, check_rate, parse_duration, parse_op};
+use super::flow::{self, Flow};
 use super::spec::{ScenarioSessionsSpec, ScenarioSpec, WorkloadSpec};
 use super::validate::Problems;
 use super::{LoadShape, Operation, DEFAULT_OPEN_PIPELINE, MAX_SESSIONS};
@@ -33,8 +34,11 @@ pub struct Scenario {
     pub start: Duration,
     /// How long it runs from `start`; `None`: until the run ends.
     pub duration: Option<Duration>,
-    /// Its operations: this range of the workload's `ops`.
+    /// Its operations: this range of the workload's `ops` (with a flow:
+    /// its steps, the iteration's op just after the range).
     pub ops: Range<usize>,
+    /// Steps run in order per iteration, instead of a mix of `ops`.
+    pub flow: Option<Flow>,
 }
 
 /// Reads every scenario of `spec`, appending their operations to `ops`.
@@ -151,13 +155,39 @@ fn scenario(
     };
     let start = window("start", &s.start, p).unwrap_or_default();
     let duration = window("duration", &s.duration, p);
-    if s.ops.is_empty() {
+    if s.ops.is_empty() == s.flow.is_empty() {
         p.add(
             &format!("{at}.ops"),
-            "expected at least one [[scenarios.ops]] entry".into(),
+            "expected [[scenarios.ops]] entries or [[scenarios.flow]] steps (one of the two)"
+                .into(),
         );
     }
     let first = ops.len();
+    let flow = (!s.flow.is_empty())
+        .then(|| flow::flow(&s.name, &s.flow, at, default_timeout, ops, p).ok_or(()));
+    mix_ops(s, at, default_timeout, ops, p);
+    let flow = flow.transpose().ok()?;
+    Some(Scenario {
+        name: s.name.clone(),
+        shape: shape?,
+        sessions: sessions?,
+        pipeline: pipeline?,
+        start,
+        duration,
+        // A flow's iteration op comes last, outside the scenario's range.
+        ops: first..ops.len() - usize::from(flow.is_some()),
+        flow,
+    })
+}
+
+/// Appends the scenario's `[[scenarios.ops]]`, labelled `scenario/op`.
+fn mix_ops(
+    s: &ScenarioSpec,
+    at: &str,
+    default_timeout: Duration,
+    ops: &mut Vec<Operation>,
+    p: &mut Problems,
+) {
     for (j, o) in s.ops.iter().enumerate() {
         match parse_op(o, default_timeout) {
             Ok(op) => ops.push(Operation {
@@ -171,15 +201,6 @@ fn scenario(
             }
         }
     }
-    Some(Scenario {
-        name: s.name.clone(),
-        shape: shape?,
-        sessions: sessions?,
-        pipeline: pipeline?,
-        start,
-        duration,
-        ops: first..ops.len(),
-    })
 }
 
 #[cfg(test)]
