@@ -40,6 +40,18 @@ pub struct PreparedOp {
     pub timeout: Duration,
 }
 
+impl PreparedOp {
+    /// Every operation of a workload, ready to send.
+    pub fn all(ops: &[crate::workload::Operation]) -> Arc<[PreparedOp]> {
+        ops.iter()
+            .map(|o| PreparedOp {
+                request: PreparedRequest::new(o.method.wire_name(), &o.method.params()),
+                timeout: o.timeout,
+            })
+            .collect()
+    }
+}
+
 /// Counters shared between the scheduler, its request tasks and the run loop.
 #[derive(Debug, Default)]
 pub struct LoadCounters {
@@ -80,6 +92,8 @@ pub struct Scheduler {
     pub plan: watch::Receiver<Plan>,
     /// A scenario's flow: each send is one iteration of its steps.
     pub flow: Option<Arc<super::flow::FlowRun>>,
+    /// `new_session`: every send opens a session of its own (no slots).
+    pub churn: Option<Arc<super::churn::Churn>>,
 }
 
 enum SlotWait {
@@ -205,7 +219,7 @@ impl Scheduler {
     }
 
     fn all_closed(&self) -> bool {
-        self.sessions.iter().all(|s| s.session.is_closed())
+        self.churn.is_none() && self.sessions.iter().all(|s| s.session.is_closed())
     }
 
     /// A session with room for `count` more, round robin from `cursor`;
@@ -246,6 +260,10 @@ impl Scheduler {
             let count64 = u64::from(count);
             let own = self.scenario.as_ref().unwrap_or(&self.counters);
             if own.in_flight.load(Ordering::Relaxed) + count64 <= self.limit().max(count64) {
+                if self.churn.is_some() {
+                    // Each send brings its own session.
+                    return SlotWait::Slot(0);
+                }
                 if let Some(i) = self.pick(cursor, count) {
                     return SlotWait::Slot(i);
                 }
@@ -271,6 +289,14 @@ impl Scheduler {
 
     /// One send: the next op of the mix, or an iteration of the flow.
     fn send_one(&mut self, slot: usize, planned: Instant) {
+        if let Some(churn) = &self.churn {
+            let op_index = if self.flow.is_some() {
+                0
+            } else {
+                self.mix.next_op()
+            };
+            return self.send_churn(planned, churn.clone(), op_index);
+        }
         match &self.flow {
             Some(flow) => self.send_flow(slot, planned, flow.clone()),
             None => {

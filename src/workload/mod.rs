@@ -343,11 +343,12 @@ impl Workload {
         format!("scenarios {}", each.join("; "))
     }
 
-    /// The operations that record flow iterations (never sent).
+    /// The operations that record flow iterations and sessions (never sent).
     pub fn iterations(&self) -> Vec<usize> {
         self.scenarios
             .iter()
-            .filter_map(|s| s.flow.as_ref().map(|f| f.iteration))
+            .flat_map(|s| [s.flow.as_ref().map(|f| f.iteration), s.session_op])
+            .flatten()
             .collect()
     }
 

@@ -101,6 +101,9 @@ pub struct ScenarioSpec {
     pub duration: Option<String>,
     #[serde(default)]
     pub ops: Vec<OpSpec>,
+    /// Every iteration opens a session of its own and closes it after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_session: Option<bool>,
     /// Instead of `ops`: steps run in order, one iteration on one session.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flow: Vec<FlowStepSpec>,
