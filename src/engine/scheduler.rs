@@ -22,6 +22,9 @@ use tokio::time::{sleep_until, Instant};
 /// Requests in flight at most in open loop, whatever the rate: bounds memory
 /// when a target stalls.
 pub const OPEN_LOOP_MAX_IN_FLIGHT: u64 = 100_000;
+/// Sessions a `new_session` scenario has open at once at most in open loop;
+/// beyond it sends wait (and are charged for the wait).
+pub const CHURN_MAX_OPEN: u64 = 64;
 /// How much longer than its longest timeout a batch may take as a whole.
 const BATCH_GRACE: Duration = Duration::from_secs(1);
 
@@ -213,6 +216,9 @@ impl Scheduler {
 
     fn limit(&self) -> u64 {
         match self.plan.borrow().shape {
+            // Each churned session may be a process: a slow target must not
+            // make an open loop start thousands.
+            LoadShape::OpenLoop { .. } if self.churn.is_some() => CHURN_MAX_OPEN,
             LoadShape::OpenLoop { .. } => OPEN_LOOP_MAX_IN_FLIGHT,
             LoadShape::ClosedLoop { concurrency } => u64::from(concurrency),
         }

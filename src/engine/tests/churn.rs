@@ -56,3 +56,17 @@ fn validate_refuses_new_session_with_batch_or_sessions() {
         assert!(keys.contains(&key), "{key} not in {keys:?}");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_open_loop_keeps_a_bounded_number_of_sessions_open() {
+    let text = "name = \"t\"\nduration = \"1s\"\n\
+         [[scenarios]]\nname = \"churn\"\nrate = 1000\nnew_session = true\n\
+         [[scenarios.ops]]\nmethod = \"ping\"\n";
+    let w = Workload::parse(text, "test").expect("valid workload");
+    // Every session's ping takes 10 s: only the cap's worth are ever open.
+    let connector = ScriptedConnector::new(fixed(10_000));
+    let out = run_with(&w, &connector, |_| tokio::spawn(async {})).await;
+    let opened = *connector.connected.lock().expect("lock");
+    assert_eq!(u64::from(opened), scheduler::CHURN_MAX_OPEN);
+    assert!(out.metrics.backpressure_waits > 0);
+}
