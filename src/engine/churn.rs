@@ -41,10 +41,14 @@ impl Opener {
 
 /// An opener and the service that answers it, which must be polled for as
 /// long as the run lasts (it never ends by itself while openers live).
-pub fn service(connector: &dyn Connector) -> (Opener, impl std::future::Future<Output = ()> + '_) {
+/// Sessions it opens are numbered from `first` on (after the run's own).
+pub fn service(
+    connector: &dyn Connector,
+    first: u32,
+) -> (Opener, impl std::future::Future<Output = ()> + '_) {
     let (tx, mut rx) = mpsc::unbounded_channel::<Reply>();
     let serve = async move {
-        let next = AtomicU32::new(1_000_000);
+        let next = AtomicU32::new(first);
         let mut opening = FuturesUnordered::new();
         loop {
             tokio::select! {

@@ -34,7 +34,7 @@ const EXIT_STATUS_GRACE: Duration = Duration::from_millis(500);
 /// Runs the workload: connects, drives the load until it is stopped, then
 /// drains. Every phase observes the stop token.
 pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
-    let (opener, serve) = churn::service(setup.connector);
+    let (opener, serve) = churn::service(setup.connector, setup.workload.sessions_to_open());
     let (body, serve) = (
         std::pin::pin!(run_opening(setup, opener)),
         std::pin::pin!(serve),
