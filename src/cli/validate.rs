@@ -9,6 +9,7 @@ use crate::protocol::jsonrpc::{PreparedRequest, ResultProbe};
 use crate::protocol::ProtocolChoice;
 use crate::run::{Exit, HANDSHAKE_TIMEOUT};
 use crate::transport::{self, ConnectOptions, Session};
+use crate::workload::flow::TAKEN;
 use crate::workload::settings::DeployedSettings;
 use crate::workload::TargetSpec;
 use crate::workload::{catalog, Method, Overrides, Workload, WorkloadError};
@@ -201,13 +202,13 @@ pub fn check_against(
     let mut problems = Vec::new();
     for (i, op) in w.ops.iter().enumerate() {
         let missing = match &op.method {
-            Method::ToolsCall { tool, .. } => {
+            Method::ToolsCall { tool, .. } if tool != TAKEN => {
                 absent("tool", tool, &listed.tools, &[], target).map(|m| ("tool", m))
             }
-            Method::PromptsGet { prompt, .. } => {
+            Method::PromptsGet { prompt, .. } if prompt != TAKEN => {
                 absent("prompt", prompt, &listed.prompts, &[], target).map(|m| ("prompt", m))
             }
-            Method::ResourcesRead { uri } => {
+            Method::ResourcesRead { uri } if uri != TAKEN => {
                 let templates = listed.templates.as_deref().unwrap_or_default();
                 absent("resource", uri, &listed.resources, templates, target).map(|m| ("uri", m))
             }

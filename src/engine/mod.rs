@@ -3,6 +3,8 @@
 //! every tick, and ends with the run's metrics however it stops (time up,
 //! request count, `q`, a stop signal, a target that died).
 
+mod churn;
+mod flow;
 mod meter;
 pub mod mix;
 mod phases;

@@ -3,6 +3,7 @@
 //! stops it (`Driver`), then stop sending and drain what is in flight
 //! (`drain`). `run` strings them together.
 
+use super::churn::{self, Opener};
 use super::meter::AskedMeter;
 use super::scheduler::{LoadCounters, Plan, PreparedOp, Scheduler, SchedulerEnd, SessionSlot};
 use super::stop::{StopSignal, StopToken};
@@ -13,6 +14,7 @@ use crate::metrics::snapshot::{LoadNow, Phase, ProtocolCounters};
 use crate::metrics::{EngineStatus, Recorder, Sample, Snapshot};
 use crate::transport::{Connected, Connector, TargetError, TargetEvent};
 use crate::workload::{LoadShape, Workload};
+use futures_util::future::Either;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -32,6 +34,19 @@ const EXIT_STATUS_GRACE: Duration = Duration::from_millis(500);
 /// Runs the workload: connects, drives the load until it is stopped, then
 /// drains. Every phase observes the stop token.
 pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
+    let (opener, serve) = churn::service(setup.connector, setup.workload.sessions_to_open());
+    let (body, serve) = (
+        std::pin::pin!(run_opening(setup, opener)),
+        std::pin::pin!(serve),
+    );
+    match futures_util::future::select(body, serve).await {
+        Either::Left((outcome, _)) => outcome,
+        Either::Right(((), body)) => body.await,
+    }
+}
+
+/// The run, with `opener` for scenarios that open a session per iteration.
+async fn run_opening(setup: RunSetup<'_>, opener: Opener) -> Result<RunOutcome, EngineError> {
     let RunSetup {
         workload,
         connector,
@@ -60,7 +75,7 @@ pub async fn run(setup: RunSetup<'_>) -> Result<RunOutcome, EngineError> {
         })
         .collect();
     let t0 = Instant::now();
-    let mut driver = Driver::new(workload, &connected, slots.clone(), t0, resources);
+    let mut driver = Driver::new(workload, &connected, (slots.clone(), opener), t0, resources);
     let stopped_by = driver
         .drive(&mut target_events, &mut controls, &snapshots, tick, &stop)
         .await;
@@ -141,21 +156,11 @@ impl<'a> Driver<'a> {
     fn new(
         workload: &'a Workload,
         connected: &[Connected],
-        slots: Arc<[SessionSlot]>,
+        (slots, opener): (Arc<[SessionSlot]>, Opener),
         t0: Instant,
         resources: Option<ResourceMonitor>,
     ) -> Driver<'a> {
-        let ops: Arc<[PreparedOp]> = workload
-            .ops
-            .iter()
-            .map(|o| PreparedOp {
-                request: crate::protocol::jsonrpc::PreparedRequest::new(
-                    o.method.wire_name(),
-                    &o.method.params(),
-                ),
-                timeout: o.timeout,
-            })
-            .collect();
+        let ops = PreparedOp::all(&workload.ops);
         let labels: Vec<String> = workload.ops.iter().map(|o| o.label.clone()).collect();
         let weights: Vec<u32> = workload.ops.iter().map(|o| o.weight).collect();
         let measure_start = t0 + workload.warmup;
@@ -167,7 +172,8 @@ impl<'a> Driver<'a> {
                     .iter()
                     .map(|s| (s.name.clone(), s.ops.clone()))
                     .collect(),
-            );
+            )
+            .with_iterations(&workload.iterations());
         let counters = Arc::new(LoadCounters::default());
         let (sample_tx, samples) = mpsc::unbounded_channel();
         let plan = Plan {
@@ -188,8 +194,10 @@ impl<'a> Driver<'a> {
             samples: sample_tx,
             plan: plan_rx,
             scenario: None,
+            flow: None,
+            churn: None,
         };
-        let scheduler = scenarios::start(workload, connected, scheduler);
+        let scheduler = scenarios::start(workload, connected, scheduler, opener);
         Driver {
             workload,
             t0,

@@ -4,6 +4,8 @@
 //! driver's plan (pause, stop) reaches every scenario through `window`,
 //! which also holds a scenario back until its start and after its end.
 
+use super::churn::{Churn, Opener};
+use super::flow::FlowRun;
 use super::mix::Mix;
 use super::scheduler::{LoadCounters, Plan, PreparedOp, Scheduler, SchedulerEnd, SessionSlot};
 use crate::metrics::Sample;
@@ -22,6 +24,7 @@ pub(super) fn start(
     workload: &Workload,
     connected: &[Connected],
     scheduler: Scheduler,
+    opener: Opener,
 ) -> JoinHandle<SchedulerEnd> {
     if workload.scenarios.is_empty() {
         return tokio::spawn(scheduler.run());
@@ -33,6 +36,7 @@ pub(super) fn start(
         counters: scheduler.counters,
         samples: scheduler.samples,
         plan: scheduler.plan,
+        opener,
     };
     spawn(workload, connected, shared)
 }
@@ -45,6 +49,7 @@ pub(super) struct Shared {
     pub counters: Arc<LoadCounters>,
     pub samples: mpsc::UnboundedSender<Sample>,
     pub plan: watch::Receiver<Plan>,
+    pub opener: Opener,
 }
 
 fn slots(connected: &[Connected]) -> Arc<[SessionSlot]> {
@@ -116,6 +121,16 @@ pub(super) fn spawn(
             scenario: Some(Arc::new(LoadCounters::default())),
             samples: shared.samples.clone(),
             plan: plan_rx,
+            flow: scenario
+                .flow
+                .as_ref()
+                .map(|f| Arc::new(FlowRun::new(f, &workload.ops))),
+            churn: scenario.session_op.map(|session_op| {
+                Arc::new(Churn {
+                    opener: shared.opener.clone(),
+                    session_op,
+                })
+            }),
         };
         tasks.push(tokio::spawn(scheduler.run()));
     }

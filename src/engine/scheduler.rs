@@ -22,6 +22,9 @@ use tokio::time::{sleep_until, Instant};
 /// Requests in flight at most in open loop, whatever the rate: bounds memory
 /// when a target stalls.
 pub const OPEN_LOOP_MAX_IN_FLIGHT: u64 = 100_000;
+/// Sessions a `new_session` scenario has open at once at most in open loop;
+/// beyond it sends wait (and are charged for the wait).
+pub const CHURN_MAX_OPEN: u64 = 64;
 /// How much longer than its longest timeout a batch may take as a whole.
 const BATCH_GRACE: Duration = Duration::from_secs(1);
 
@@ -38,6 +41,18 @@ pub struct Plan {
 pub struct PreparedOp {
     pub request: PreparedRequest,
     pub timeout: Duration,
+}
+
+impl PreparedOp {
+    /// Every operation of a workload, ready to send.
+    pub fn all(ops: &[crate::workload::Operation]) -> Arc<[PreparedOp]> {
+        ops.iter()
+            .map(|o| PreparedOp {
+                request: PreparedRequest::new(o.method.wire_name(), &o.method.params()),
+                timeout: o.timeout,
+            })
+            .collect()
+    }
 }
 
 /// Counters shared between the scheduler, its request tasks and the run loop.
@@ -78,6 +93,10 @@ pub struct Scheduler {
     pub scenario: Option<Arc<LoadCounters>>,
     pub samples: mpsc::UnboundedSender<Sample>,
     pub plan: watch::Receiver<Plan>,
+    /// A scenario's flow: each send is one iteration of its steps.
+    pub flow: Option<Arc<super::flow::FlowRun>>,
+    /// `new_session`: every send opens a session of its own (no slots).
+    pub churn: Option<Arc<super::churn::Churn>>,
 }
 
 enum SlotWait {
@@ -150,8 +169,7 @@ impl Scheduler {
                 .count() as u64;
             if batch == 1 {
                 let planned = gathered.pop().flatten().unwrap_or(now);
-                let op_index = self.mix.next_op();
-                self.send(slot, planned, op_index);
+                self.send_one(slot, planned);
             } else {
                 let planned: Vec<(Instant, usize)> = gathered
                     .drain(..)
@@ -198,13 +216,16 @@ impl Scheduler {
 
     fn limit(&self) -> u64 {
         match self.plan.borrow().shape {
+            // Each churned session may be a process: a slow target must not
+            // make an open loop start thousands.
+            LoadShape::OpenLoop { .. } if self.churn.is_some() => CHURN_MAX_OPEN,
             LoadShape::OpenLoop { .. } => OPEN_LOOP_MAX_IN_FLIGHT,
             LoadShape::ClosedLoop { concurrency } => u64::from(concurrency),
         }
     }
 
     fn all_closed(&self) -> bool {
-        self.sessions.iter().all(|s| s.session.is_closed())
+        self.churn.is_none() && self.sessions.iter().all(|s| s.session.is_closed())
     }
 
     /// A session with room for `count` more, round robin from `cursor`;
@@ -245,6 +266,10 @@ impl Scheduler {
             let count64 = u64::from(count);
             let own = self.scenario.as_ref().unwrap_or(&self.counters);
             if own.in_flight.load(Ordering::Relaxed) + count64 <= self.limit().max(count64) {
+                if self.churn.is_some() {
+                    // Each send brings its own session.
+                    return SlotWait::Slot(0);
+                }
                 if let Some(i) = self.pick(cursor, count) {
                     return SlotWait::Slot(i);
                 }
@@ -264,6 +289,25 @@ impl Scheduler {
                 }
                 // A session may close with nothing in flight to wake us.
                 _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+        }
+    }
+
+    /// One send: the next op of the mix, or an iteration of the flow.
+    fn send_one(&mut self, slot: usize, planned: Instant) {
+        if let Some(churn) = &self.churn {
+            let op_index = if self.flow.is_some() {
+                0
+            } else {
+                self.mix.next_op()
+            };
+            return self.send_churn(planned, churn.clone(), op_index);
+        }
+        match &self.flow {
+            Some(flow) => self.send_flow(slot, planned, flow.clone()),
+            None => {
+                let op_index = self.mix.next_op();
+                self.send(slot, planned, op_index);
             }
         }
     }

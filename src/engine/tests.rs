@@ -40,11 +40,17 @@ struct ScriptedSession {
     closed: AtomicBool,
     /// The size of every batch sent on any session.
     batches: Arc<Mutex<Vec<usize>>>,
+    /// The tool, resource or prompt of every request on any session.
+    names: Arc<Mutex<Vec<Option<String>>>>,
 }
 
 impl Session for ScriptedSession {
     fn call<'a>(&'a self, req: &'a PreparedRequest) -> BoxFuture<'a, Result<Instant, CallError>> {
         Box::pin(async move {
+            self.names
+                .lock()
+                .expect("lock")
+                .push(req.target_name.clone());
             let nth = self.calls.fetch_add(1, Ordering::SeqCst);
             if self.close_after.is_some_and(|n| nth + 1 >= n) {
                 self.closed.store(true, Ordering::SeqCst);
@@ -75,6 +81,27 @@ impl Session for ScriptedSession {
     fn is_closed(&self) -> bool {
         self.closed.load(Ordering::SeqCst)
     }
+
+    /// A listing lists `first-tool` and `second-tool` (kebab-case, as the
+    /// TypeScript reference server names its tools).
+    fn request<'a>(
+        &'a self,
+        req: &'a PreparedRequest,
+    ) -> BoxFuture<'a, Result<crate::protocol::jsonrpc::ResultProbe, CallError>> {
+        use crate::protocol::jsonrpc::probe::{Listed, Listing};
+        Box::pin(async move {
+            self.call(req).await?;
+            let mut probe = crate::protocol::jsonrpc::ResultProbe::default();
+            if req.method == "tools/list" {
+                let tool = |n: &str| Listed {
+                    name: Some(n.into()),
+                    ..Listed::default()
+                };
+                probe.tools = Listing(Some(vec![tool("first-tool"), tool("second-tool")]));
+            }
+            Ok(probe)
+        })
+    }
 }
 
 struct ScriptedConnector {
@@ -84,6 +111,7 @@ struct ScriptedConnector {
     connected: Mutex<u32>,
     era: Era,
     batches: Arc<Mutex<Vec<usize>>>,
+    names: Arc<Mutex<Vec<Option<String>>>>,
 }
 
 impl ScriptedConnector {
@@ -95,6 +123,7 @@ impl ScriptedConnector {
             connected: Mutex::new(0),
             era: Era::V2025_11_25,
             batches: Arc::default(),
+            names: Arc::default(),
         }
     }
 }
@@ -111,6 +140,7 @@ impl Connector for ScriptedConnector {
                     close_after: self.close_after,
                     closed: AtomicBool::new(false),
                     batches: self.batches.clone(),
+                    names: self.names.clone(),
                 }),
                 pid: None,
                 server_name: "scripted".into(),
@@ -517,5 +547,7 @@ async fn asked_sends_start_counting_when_warmup_ends() {
 }
 
 mod batch;
+mod churn;
+mod flow;
 mod lifecycle;
 mod scenarios;

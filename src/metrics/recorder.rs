@@ -12,7 +12,7 @@ use super::snapshot::{
     ProtocolCounters, Snapshot,
 };
 use super::units::fmt_us;
-use super::{encode_histogram, log_buckets, new_histogram, percentiles, ErrorKind, Sample};
+use super::{log_buckets, new_histogram, percentiles, ErrorKind, Sample};
 use crate::protocol::escape::escape_bounded;
 use crate::protocol::jsonrpc::MAX_MESSAGE_CHARS;
 use hdrhistogram::Histogram;
@@ -56,11 +56,30 @@ struct OpState {
     errors: BTreeMap<ErrorKind, u64>,
     /// The first message of each kind, escaped and bounded.
     messages: BTreeMap<ErrorKind, String>,
+    /// A flow's iterations, not requests: kept out of the run's totals.
+    iteration: bool,
 }
 
 impl OpState {
     fn error_count(&self) -> u64 {
         self.errors.values().sum()
+    }
+
+    /// Records `s` in this operation's figures only.
+    fn add(&mut self, s: &Sample) {
+        match &s.outcome {
+            Ok(()) => {
+                self.corrected.saturating_record(s.corrected_us().max(1));
+                self.service.saturating_record(s.service_us().max(1));
+            }
+            Err(e) => {
+                let kind = ErrorKind::from(e);
+                *self.errors.entry(kind).or_default() += 1;
+                if let (Some(d), Entry::Vacant(slot)) = (e.detail(), self.messages.entry(kind)) {
+                    slot.insert(escape_bounded(d, MAX_MESSAGE_CHARS));
+                }
+            }
+        }
     }
 }
 
@@ -175,6 +194,7 @@ impl Recorder {
                     service: new_histogram(),
                     errors: BTreeMap::new(),
                     messages: BTreeMap::new(),
+                    iteration: false,
                 })
                 .collect(),
             measure_start,
@@ -207,6 +227,17 @@ impl Recorder {
         self
     }
 
+    /// Marks the operations (indices) that record flow iterations, not
+    /// requests.
+    pub fn with_iterations(mut self, ops: &[usize]) -> Recorder {
+        for &i in ops {
+            if let Some(op) = self.ops.get_mut(i) {
+                op.iteration = true;
+            }
+        }
+        self
+    }
+
     /// One scenario's figures: its operations' histograms merged.
     fn scenario_metrics(&self, name: &str, ops: &Range<usize>, secs: f64) -> OpMetrics {
         let (mut c, mut s) = (new_histogram(), new_histogram());
@@ -234,15 +265,19 @@ impl Recorder {
             self.warmup_samples += 1;
             return;
         }
+        let Some(op) = self.ops.get_mut(s.op) else {
+            return;
+        };
+        if op.iteration {
+            // A flow's iteration as a whole: its steps were counted already.
+            return op.add(s);
+        }
         let lag = s.send_lag_us();
         if lag > LATE_SEND_US {
             self.late_sends += 1;
         }
         self.max_send_lag_us = self.max_send_lag_us.max(lag);
         self.interval_completed += 1;
-        let Some(op) = self.ops.get_mut(s.op) else {
-            return;
-        };
         match &s.outcome {
             Ok(()) => {
                 let (c, v) = (s.corrected_us().max(1), s.service_us().max(1));
@@ -409,7 +444,7 @@ impl Recorder {
 
     fn errors_by_kind(&self) -> BTreeMap<ErrorKind, u64> {
         let mut all = BTreeMap::new();
-        for op in &self.ops {
+        for op in self.ops.iter().filter(|o| !o.iteration) {
             for (k, n) in &op.errors {
                 *all.entry(*k).or_default() += n;
             }
@@ -419,7 +454,12 @@ impl Recorder {
 
     pub fn snapshot(&self, now: Instant, status: EngineStatus) -> Snapshot {
         let secs = self.measured(now).as_secs_f64();
-        let total_errors: u64 = self.ops.iter().map(OpState::error_count).sum();
+        let total_errors: u64 = self
+            .ops
+            .iter()
+            .filter(|o| !o.iteration)
+            .map(OpState::error_count)
+            .sum();
         let mut errors: Vec<(String, u64)> = self
             .errors_by_kind()
             .into_iter()
@@ -538,57 +578,8 @@ impl Recorder {
     }
 }
 
-fn labelled(messages: &BTreeMap<ErrorKind, String>) -> BTreeMap<String, String> {
-    messages
-        .iter()
-        .map(|(k, m)| (k.label(), m.clone()))
-        .collect()
-}
-
-fn op_metrics(
-    label: &str,
-    c: &Histogram<u64>,
-    s: &Histogram<u64>,
-    errors: &BTreeMap<ErrorKind, u64>,
-    secs: f64,
-) -> OpMetrics {
-    let error_count: u64 = errors.values().sum();
-    let operations = c.len() + error_count;
-    OpMetrics {
-        workload_id: String::new(),
-        label: label.to_string(),
-        operations,
-        ok: c.len(),
-        errors: error_count,
-        error_rate: if operations > 0 {
-            error_count as f64 / operations as f64
-        } else {
-            0.0
-        },
-        duration_s: secs,
-        throughput_msg_per_s: if secs > 0.0 {
-            c.len() as f64 / secs
-        } else {
-            0.0
-        },
-        // The result file has never kept an operation's minimum; leaving it
-        // out here keeps what is written equal to what is read back.
-        corrected: Percentiles {
-            min_us: 0,
-            ..percentiles(c)
-        },
-        service: Percentiles {
-            min_us: 0,
-            ..percentiles(s)
-        },
-        errors_by_kind: errors.iter().map(|(k, n)| (k.label(), *n)).collect(),
-        first_error_messages: BTreeMap::new(),
-        histogram_corrected: encode_histogram(c),
-        histogram_service: encode_histogram(s),
-        allocs_per_request: None,
-        bytes_per_request: None,
-    }
-}
+mod figures;
+use figures::{labelled, op_metrics};
 
 #[cfg(test)]
 mod tests;

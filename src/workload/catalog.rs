@@ -30,6 +30,14 @@ pub const SHIPPED: &[(&str, &str)] = &[
         "priority-flood",
         include_str!("../../workloads/priority-flood.toml"),
     ),
+    (
+        "session-churn",
+        include_str!("../../workloads/session-churn.toml"),
+    ),
+    (
+        "integration-flow",
+        include_str!("../../workloads/integration-flow.toml"),
+    ),
     ("spike", include_str!("../../workloads/spike.toml")),
     ("soak", include_str!("../../workloads/soak.toml")),
     (

@@ -6,6 +6,7 @@ mod auth;
 pub mod catalog;
 mod endpoint;
 mod fields;
+pub mod flow;
 pub mod headers;
 pub mod runtime;
 pub mod scenario;
@@ -340,6 +341,15 @@ impl Workload {
             .map(|s| format!("{}: {}", s.name, s.shape.describe()))
             .collect();
         format!("scenarios {}", each.join("; "))
+    }
+
+    /// The operations that record flow iterations and sessions (never sent).
+    pub fn iterations(&self) -> Vec<usize> {
+        self.scenarios
+            .iter()
+            .flat_map(|s| [s.flow.as_ref().map(|f| f.iteration), s.session_op])
+            .flatten()
+            .collect()
     }
 
     /// Sessions to open: the workload's, plus those scenarios own.

@@ -5,6 +5,7 @@
 //! names the scenario it belongs to.
 
 use super::fields::{check_concurrency, check_rate, parse_duration, parse_op};
+use super::flow::{self, Flow};
 use super::spec::{ScenarioSessionsSpec, ScenarioSpec, WorkloadSpec};
 use super::validate::Problems;
 use super::{LoadShape, Operation, DEFAULT_OPEN_PIPELINE, MAX_SESSIONS};
@@ -33,8 +34,14 @@ pub struct Scenario {
     pub start: Duration,
     /// How long it runs from `start`; `None`: until the run ends.
     pub duration: Option<Duration>,
-    /// Its operations: this range of the workload's `ops`.
+    /// Its operations: this range of the workload's `ops` (with a flow:
+    /// its steps, the iteration's op just after the range).
     pub ops: Range<usize>,
+    /// Steps run in order per iteration, instead of a mix of `ops`.
+    pub flow: Option<Flow>,
+    /// `new_session`: every iteration opens a session and closes it; this
+    /// op (never sent) records each session's life, connect to close.
+    pub session_op: Option<usize>,
 }
 
 /// Reads every scenario of `spec`, appending their operations to `ops`.
@@ -77,7 +84,7 @@ pub(super) fn scenarios(
                 format!("a second scenario named {:?}", s.name),
             );
         }
-        if let Some(scenario) = scenario(s, &at, default_timeout, ops, p) {
+        if let Some(scenario) = scenario(s, &at, spec.batch, default_timeout, ops, p) {
             out.push(scenario);
         }
     }
@@ -108,6 +115,7 @@ fn shape(s: &ScenarioSpec, at: &str, p: &mut Problems) -> Option<LoadShape> {
 fn scenario(
     s: &ScenarioSpec,
     at: &str,
+    spec_batch: Option<u32>,
     default_timeout: Duration,
     ops: &mut Vec<Operation>,
     p: &mut Problems,
@@ -127,6 +135,11 @@ fn scenario(
             None
         }
     };
+    // New sessions per iteration: none of its own kept open, none shared.
+    let sessions = match s.new_session {
+        Some(true) => Some(ScenarioSessions::Own(0)),
+        _ => sessions,
+    };
     let pipeline = match (s.pipeline, shape) {
         (Some(0), _) => {
             p.add(&format!("{at}.pipeline"), "expected at least 1".into());
@@ -135,7 +148,7 @@ fn scenario(
         (Some(n), _) => Some(n),
         (None, Some(LoadShape::ClosedLoop { concurrency })) => {
             let n = match sessions {
-                Some(ScenarioSessions::Own(n)) => n,
+                Some(ScenarioSessions::Own(n)) if n > 0 => n,
                 _ => 1,
             };
             Some(concurrency.div_ceil(n))
@@ -151,13 +164,76 @@ fn scenario(
     };
     let start = window("start", &s.start, p).unwrap_or_default();
     let duration = window("duration", &s.duration, p);
-    if s.ops.is_empty() {
+    if s.ops.is_empty() == s.flow.is_empty() {
         p.add(
             &format!("{at}.ops"),
-            "expected at least one [[scenarios.ops]] entry".into(),
+            "expected [[scenarios.ops]] entries or [[scenarios.flow]] steps (one of the two)"
+                .into(),
         );
     }
     let first = ops.len();
+    let flow = (!s.flow.is_empty())
+        .then(|| flow::flow(&s.name, &s.flow, at, default_timeout, ops, p).ok_or(()));
+    mix_ops(s, at, default_timeout, ops, p);
+    let flow = flow.transpose().ok()?;
+    let end = ops.len() - usize::from(flow.is_some());
+    let session_op = new_session(s, at, spec_batch, default_timeout, ops, p);
+    Some(Scenario {
+        name: s.name.clone(),
+        shape: shape?,
+        sessions: sessions?,
+        pipeline: pipeline?,
+        start,
+        duration,
+        // A flow's iteration op and the session op come last, outside
+        // the scenario's range.
+        ops: first..end,
+        flow,
+        session_op,
+    })
+}
+
+/// With `new_session = true`, appends the op that records sessions.
+fn new_session(
+    s: &ScenarioSpec,
+    at: &str,
+    batch: Option<u32>,
+    default_timeout: Duration,
+    ops: &mut Vec<Operation>,
+    p: &mut Problems,
+) -> Option<usize> {
+    if s.new_session != Some(true) {
+        return None;
+    }
+    if batch.is_some() {
+        p.add(
+            &format!("{at}.new_session"),
+            "a new session per iteration sends no JSON-RPC batches: remove `batch`".into(),
+        );
+    }
+    if s.sessions.is_some() {
+        p.add(
+            &format!("{at}.sessions"),
+            "with new_session = true every iteration opens its own: remove `sessions`".into(),
+        );
+    }
+    ops.push(Operation {
+        label: format!("{}/session", s.name),
+        weight: 1,
+        method: super::Method::Ping,
+        timeout: default_timeout,
+    });
+    Some(ops.len() - 1)
+}
+
+/// Appends the scenario's `[[scenarios.ops]]`, labelled `scenario/op`.
+fn mix_ops(
+    s: &ScenarioSpec,
+    at: &str,
+    default_timeout: Duration,
+    ops: &mut Vec<Operation>,
+    p: &mut Problems,
+) {
     for (j, o) in s.ops.iter().enumerate() {
         match parse_op(o, default_timeout) {
             Ok(op) => ops.push(Operation {
@@ -171,15 +247,6 @@ fn scenario(
             }
         }
     }
-    Some(Scenario {
-        name: s.name.clone(),
-        shape: shape?,
-        sessions: sessions?,
-        pipeline: pipeline?,
-        start,
-        duration,
-        ops: first..ops.len(),
-    })
 }
 
 #[cfg(test)]

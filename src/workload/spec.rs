@@ -101,6 +101,48 @@ pub struct ScenarioSpec {
     pub duration: Option<String>,
     #[serde(default)]
     pub ops: Vec<OpSpec>,
+    /// Every iteration opens a session of its own and closes it after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_session: Option<bool>,
+    /// Instead of `ops`: steps run in order, one iteration on one session.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flow: Vec<FlowStepSpec>,
+}
+
+/// One `[[scenarios.flow]]` step: an operation, which may take its tool,
+/// resource or prompt from an earlier step's result.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FlowStepSpec {
+    pub method: String,
+    /// Label; defaults to the tool, uri or method. Later steps name it in `from`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<toml::Table>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    /// A failure of this step does not end the iteration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continue_on_error: Option<bool>,
+    /// The tool (tools/call), uri (resources/read) or prompt (prompts/get)
+    /// is the string at `pointer` in the result of the step named `step`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<FromSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FromSpec {
+    pub step: String,
+    /// A JSON pointer (RFC 6901), e.g. `/tools/0/name`.
+    pub pointer: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

@@ -95,7 +95,7 @@ pub(super) fn validate(
     let protocol = protocol(protocol_text, &mut p);
     let batch = p.check("batch", check_batch(spec.batch, protocol_text));
     let pipeline = pipeline(&spec, shape, sessions, batch.unwrap_or(1), &mut p);
-    let connections = connections_of(&spec, pipeline, &mut p);
+    let connections = connections(&spec, pipeline, &mut p);
     let stages = stages(&spec, shape.as_ref(), &mut p);
     if let (Some(shape), Some(batch)) = (shape, batch) {
         check_batch_fits(shape, &stages, batch, &mut p);
@@ -117,7 +117,11 @@ pub(super) fn validate(
     let (ops, scenarios, connections) =
         ops_and_scenarios(&spec, default_timeout, connections, &mut p);
     let thresholds = thresholds(&spec, &ops, &mut p);
-    check_target(&spec, &mut p);
+    if let Some(t) = &spec.target {
+        if let Err(e) = super::TargetSpec::parse(t) {
+            p.add("target", e.to_string());
+        }
+    }
     let deployed = super::auth::settings(&spec, &mut p);
     let mut spec = spec;
     super::auth::redact(&mut spec.headers, &mut spec.auth);
@@ -151,8 +155,8 @@ pub(super) fn validate(
     }
 }
 
-/// HTTP connections per session: the file's, else one per pipelined request.
-fn connections_of(spec: &WorkloadSpec, pipeline: Option<u32>, p: &mut Problems) -> Option<u32> {
+/// HTTP connections per session: as given, or one per request in flight.
+fn connections(spec: &WorkloadSpec, pipeline: Option<u32>, p: &mut Problems) -> Option<u32> {
     match spec.connections {
         Some(0) => {
             p.add("connections", "expected at least 1".into());
@@ -160,15 +164,6 @@ fn connections_of(spec: &WorkloadSpec, pipeline: Option<u32>, p: &mut Problems) 
         }
         Some(c) => Some(c),
         None => pipeline,
-    }
-}
-
-/// A workload's own `target` is checked with the file.
-fn check_target(spec: &WorkloadSpec, p: &mut Problems) {
-    if let Some(t) = &spec.target {
-        if let Err(e) = super::TargetSpec::parse(t) {
-            p.add("target", e.to_string());
-        }
     }
 }
 

@@ -4,6 +4,7 @@
 mod architecture;
 mod batch;
 mod check;
+mod churn;
 mod cli;
 mod deployed;
 mod gc;

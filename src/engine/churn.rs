@@ -1,0 +1,133 @@
+//! Session churn (`new_session = true`): every iteration opens a session
+//! of its own, runs its op or flow on it, and closes it (dropping the
+//! session DELETEs an HTTP session and ends a stdio child). The connector
+//! belongs to the run, not to a spawned task, so sessions are opened by a
+//! service that runs beside the run (`serve`) and answers `Opener`s from
+//! any task. Each session's life, connect to close, is one sample of the
+//! scenario's `session` op: its throughput is sessions per second, its
+//! errors the sessions that failed to open; connect and initialize times go
+//! to the run's connection phases as the transports measure them.
+
+use super::flow::{iterate, FlowRun};
+use super::scheduler::Scheduler;
+use crate::client::CallError;
+use crate::metrics::Sample;
+use crate::transport::{Connected, Connector, TargetError};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+type Reply = oneshot::Sender<Result<Connected, TargetError>>;
+
+/// Asks the run's connector for a new session.
+#[derive(Clone, Debug)]
+pub struct Opener {
+    requests: mpsc::UnboundedSender<Reply>,
+}
+
+impl Opener {
+    async fn open(&self) -> Result<Connected, TargetError> {
+        let (tx, rx) = oneshot::channel();
+        let gone = || TargetError::Handshake {
+            session: 0,
+            reason: "the run is ending".into(),
+        };
+        self.requests.send(tx).map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+}
+
+/// An opener and the service that answers it, which must be polled for as
+/// long as the run lasts (it never ends by itself while openers live).
+/// Sessions it opens are numbered from `first` on (after the run's own).
+pub fn service(
+    connector: &dyn Connector,
+    first: u32,
+) -> (Opener, impl std::future::Future<Output = ()> + '_) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Reply>();
+    let serve = async move {
+        let next = AtomicU32::new(first);
+        let mut opening = FuturesUnordered::new();
+        loop {
+            tokio::select! {
+                asked = rx.recv() => match asked {
+                    Some(reply) => {
+                        let n = next.fetch_add(1, Ordering::Relaxed);
+                        opening.push(async move {
+                            let _ = reply.send(connector.connect(n).await);
+                        });
+                    }
+                    None => std::future::pending::<()>().await,
+                },
+                Some(()) = opening.next(), if !opening.is_empty() => {}
+            }
+        }
+    };
+    (Opener { requests: tx }, serve)
+}
+
+/// What a churning scenario's scheduler needs.
+#[derive(Debug)]
+pub struct Churn {
+    pub opener: Opener,
+    /// The op that records sessions.
+    pub session_op: usize,
+}
+
+impl Scheduler {
+    /// One iteration on a session of its own: open, run, close.
+    pub(super) fn send_churn(&self, planned: Instant, churn: Arc<Churn>, op_index: usize) {
+        let ops = self.ops.clone();
+        let counters = self.counters.clone();
+        let scenario = self.scenario.clone();
+        let samples = self.samples.clone();
+        let flow: Option<Arc<FlowRun>> = self.flow.clone();
+        counters.in_flight.fetch_add(1, Ordering::Relaxed);
+        if let Some(s) = &scenario {
+            s.in_flight.fetch_add(1, Ordering::Relaxed);
+        }
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let outcome = match churn.opener.open().await {
+                Ok(connected) => {
+                    let session = connected.session.as_ref();
+                    match &flow {
+                        Some(flow) => iterate(flow, &ops, session, planned, &samples).await,
+                        None => {
+                            let op = &ops[op_index];
+                            let sent = Instant::now();
+                            let result =
+                                tokio::time::timeout(op.timeout, session.call(&op.request))
+                                    .await
+                                    .unwrap_or(Err(CallError::Timeout));
+                            let _ = samples.send(Sample {
+                                op: op_index,
+                                planned,
+                                sent,
+                                done: Instant::now(),
+                                outcome: result.map(|_| ()),
+                            });
+                        }
+                    }
+                    drop(connected);
+                    Ok(())
+                }
+                Err(e) => Err(CallError::Transport(e.to_string())),
+            };
+            let _ = samples.send(Sample {
+                op: churn.session_op,
+                planned,
+                sent: started,
+                done: Instant::now(),
+                outcome,
+            });
+            if let Some(s) = &scenario {
+                s.in_flight.fetch_sub(1, Ordering::Relaxed);
+            }
+            counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+            counters.slot_freed.notify_waiters();
+        });
+    }
+}
