@@ -36,6 +36,11 @@ pub enum Control {
     SetRate(f64),
     /// Closed loop: new concurrency (overrides stages for the rest of the run).
     SetConcurrency(u32),
+    /// With `[[scenarios]]`: new asked rate of the scenario at this index
+    /// (file order), for the rest of the run.
+    SetScenarioRate(usize, f64),
+    /// With `[[scenarios]]`: new concurrency of the scenario at this index.
+    SetScenarioConcurrency(usize, u32),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

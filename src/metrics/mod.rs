@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 pub use recorder::{EngineStatus, Recorder, RunMetrics};
-pub use snapshot::{IntervalStats, OpSummary, Percentiles, Snapshot};
+pub use snapshot::{IntervalStats, OpSummary, Percentiles, ScenarioNow, Snapshot};
 
 /// Highest latency the histograms hold: one hour, in microseconds.
 pub const MAX_LATENCY_US: u64 = 3_600_000_000;

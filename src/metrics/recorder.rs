@@ -501,6 +501,8 @@ impl Recorder {
             allocator: None,
             connections: None,
             target_gc: None,
+            // Filled per scenario by the engine's scenario work (issue 11).
+            scenarios: Vec::new(),
         };
         if let Some(monitor) = &self.resources {
             monitor.complete(&mut snapshot);

@@ -91,6 +91,30 @@ pub struct LoadNow {
     pub scenarios: u32,
 }
 
+/// One `[[scenarios]]` entry as it runs now. A workload without scenarios
+/// has none (its figures are the run's own).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioNow {
+    pub name: String,
+    /// Asked requests/s now (open loop), after stages and `+`/`-`.
+    pub rate: Option<f64>,
+    /// Requests kept in flight now (closed loop).
+    pub concurrency: Option<u32>,
+    /// Most requests its sessions can hold at once (sessions × pipeline),
+    /// when that caps `concurrency`.
+    pub cap: Option<u64>,
+    pub in_flight: u64,
+    pub sessions: u32,
+    /// Inside its `start`/`duration` window and not paused.
+    pub active: bool,
+    /// Its latest interval, if one has ended.
+    pub last: Option<IntervalStats>,
+    /// Its recent intervals, oldest first (bounded like the run's).
+    pub history: Vec<IntervalStats>,
+    pub late_sends: u64,
+    pub max_send_lag_us: u64,
+}
+
 /// Protocol-level events not tied to one request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProtocolCounters {
@@ -178,4 +202,7 @@ pub struct Snapshot {
     /// has no GC monitor.
     #[serde(default)]
     pub target_gc: Option<super::gc::TargetGc>,
+    /// With `[[scenarios]]`: each scenario as it runs now, in file order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scenarios: Vec<ScenarioNow>,
 }
