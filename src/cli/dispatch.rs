@@ -288,6 +288,7 @@ fn tui_hooks() -> crate::tui::TuiHooks {
                 run.workload, run.target
             ),
             diff_against: None,
+            jvm: false,
         };
         let svg = options.svg.clone();
         let busy = busy.clone();

@@ -50,6 +50,8 @@ pub async fn run(args: ProfileArgs) -> anyhow::Result<Exit> {
     if let Some(p) = profiler {
         options.title.push_str(&format!(" ({})", p.name()));
     }
+    options.jvm = profiler == Some(Profiler::Perf)
+        && target_runtime(&workload, &spec) == crate::runtime::Runtime::Jvm;
     #[cfg(unix)]
     if subject == Subject::SelfProcess {
         // Before the run, so loading symbols does not eat into it.
@@ -123,14 +125,18 @@ fn profiler_for(
     if let Some(name) = &args.profiler {
         return Profiler::parse(name).map_err(|e| anyhow!(e));
     }
-    let runtime = match (spec, workload.runtime) {
+    Ok(Profiler::for_runtime(target_runtime(workload, spec)))
+}
+
+/// The target's runtime: named, or guessed from a stdio command.
+fn target_runtime(workload: &Workload, spec: &TargetSpec) -> crate::runtime::Runtime {
+    match (spec, workload.runtime) {
         (_, RuntimeChoice::Is(r)) => r,
         (TargetSpec::Stdio { program, args }, RuntimeChoice::Auto) => {
             crate::runtime::resolve(RuntimeChoice::Auto, program, args)
         }
         (_, RuntimeChoice::Auto) => crate::runtime::Runtime::Native,
-    };
-    Ok(Profiler::for_runtime(runtime))
+    }
 }
 
 /// Where the graphs go and what their title says.
@@ -153,6 +159,7 @@ fn options(
             .unwrap_or_else(|| crate::profile::default_svg(&workload.name)),
         title: format!("mcptop profile: {} on {who}", workload.name),
         diff_against: args.diff.clone(),
+        jvm: false,
     }
 }
 
@@ -172,5 +179,8 @@ fn print_profile(profile: &ProfileOutput) {
     println!("folded stacks: {}", profile.folded.display());
     if let Some(d) = &profile.diff_svg {
         println!("differential flame graph: {}", d.display());
+    }
+    for note in &profile.notes {
+        println!("note: {note}");
     }
 }

@@ -141,6 +141,10 @@ pub struct GcFigures {
     pub heap_after_bytes: Option<u64>,
     /// Collections by the runtime's own kind names.
     pub by_kind: BTreeMap<String, u64>,
+    /// Collections placed in time by the runtime's own clock (the rest by
+    /// when their report was read: Go's `gctrace` has no wall clock).
+    #[serde(default)]
+    pub timed_by_runtime_clock: u64,
     pub intervals: Vec<GcInterval>,
 }
 
@@ -165,6 +169,7 @@ pub struct GcRecorder {
     closed_until_s: f64,
     pauses_ns: Histogram<u64>,
     collections: u64,
+    timed_by_runtime: u64,
     pause_total_ns: u128,
     by_kind: BTreeMap<String, u64>,
     heap: (Option<u64>, Option<u64>),
@@ -183,6 +188,7 @@ impl GcRecorder {
             pauses_ns: Histogram::new_with_bounds(1, MAX_PAUSE_NS, super::SIGFIGS)
                 .expect("constant histogram bounds are valid"),
             collections: 0,
+            timed_by_runtime: 0,
             pause_total_ns: 0,
             by_kind: BTreeMap::new(),
             heap: (None, None),
@@ -218,10 +224,11 @@ impl GcRecorder {
             let Some(offset) = a.at.checked_duration_since(start) else {
                 continue;
             };
-            self.open.push_back(Placed {
-                offset_s: offset.as_secs_f64(),
-                event,
-            });
+            // Placed by the runtime's clock, reports of several processes
+            // (or a batch read late) may come out of order.
+            let offset_s = offset.as_secs_f64();
+            let at = self.open.partition_point(|p| p.offset_s <= offset_s);
+            self.open.insert(at, Placed { offset_s, event });
         }
     }
 
@@ -266,6 +273,7 @@ impl GcRecorder {
 
     fn count(&mut self, event: GcEvent) {
         self.collections += 1;
+        self.timed_by_runtime += u64::from(event.started.is_some());
         *self.by_kind.entry(event.kind).or_default() += 1;
         if let Some(pause) = event.pause {
             let ns = u64::try_from(pause.as_nanos()).unwrap_or(u64::MAX);
@@ -324,6 +332,7 @@ impl GcRecorder {
             heap_before_bytes: self.heap.0,
             heap_after_bytes: self.heap.1,
             by_kind: self.by_kind.clone(),
+            timed_by_runtime_clock: self.timed_by_runtime,
             intervals: self.intervals.clone(),
         });
         gc
@@ -429,6 +438,7 @@ mod tests {
                 kind: "minor".into(),
                 heap_before_bytes: Some(10 << 20),
                 heap_after_bytes: Some(4 << 20),
+                started: None,
             }),
         }
     }
@@ -482,6 +492,24 @@ mod tests {
         assert!((gc.pauses_per_s - 1.5).abs() < 1e-12);
         assert_eq!(gc.heap_after_bytes, Some(4 << 20));
         assert_eq!(gc.by_kind.get("minor"), Some(&3));
+    }
+
+    #[test]
+    fn a_pause_read_late_or_out_of_order_falls_in_the_interval_it_happened_in() {
+        let start = Instant::now();
+        let at = |s: f64| start + Duration::from_secs_f64(s);
+        let mut rec = GcRecorder::new(source());
+        rec.measuring_started(start);
+        // Read in this order; by the runtime's clock the second came first.
+        rec.add(vec![pause(0, 7, at(1.5), 3), pause(1, 8, at(0.5), 5)], 0);
+        rec.close_interval(&interval(1.0));
+        rec.close_interval(&interval(2.0));
+        let gc = rec.finish(2.0, &[interval(1.0), interval(2.0)]);
+        let gc = gc.figures.expect("figures");
+        assert_eq!(gc.intervals[0].pauses, 1);
+        assert_eq!(gc.intervals[0].pause_max_us, 5_000.0);
+        assert_eq!(gc.intervals[1].pauses, 1);
+        assert_eq!(gc.intervals[1].pause_max_us, 3_000.0);
     }
 
     #[test]

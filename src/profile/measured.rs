@@ -55,8 +55,10 @@ pub async fn profile_measured_phase(
     }
     let running = running.ok_or(ProfileError::NotMeasured)?;
     tokio::task::spawn_blocking(move || {
-        let (stacks, duration) = stop(running)?;
-        super::write_capture(&stacks, duration, &options)
+        let (stacks, duration, notes) = stop(running)?;
+        let mut output = super::write_capture(&stacks, duration, &options)?;
+        output.notes = notes;
+        Ok(output)
     })
     .await
     .map_err(|e| ProfileError::Report(e.to_string()))?
@@ -83,9 +85,9 @@ async fn start(
             if let Some(dir) = data.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| ProfileError::io(dir, e))?;
             }
-            let hz = options.frequency;
+            let (hz, jvm) = (options.frequency, options.jvm);
             tokio::task::spawn_blocking(move || {
-                super::perf::PerfRecording::start(&pids, hz, &data)
+                super::perf::PerfRecording::start(&pids, hz, &data, jvm)
                     .map(|r| Running::External(r, Instant::now()))
             })
             .await
@@ -114,19 +116,22 @@ async fn start(
     }
 }
 
-fn stop(running: Running) -> Result<(flame::Folded, Duration), ProfileError> {
+/// The stacks, how long they were sampled, and notes on what stayed unnamed.
+type Stopped = (flame::Folded, Duration, Vec<String>);
+
+fn stop(running: Running) -> Result<Stopped, ProfileError> {
     match running {
         #[cfg(unix)]
-        Running::SelfProcess(p) => p.stop(),
+        Running::SelfProcess(p) => p.stop().map(|(s, d)| (s, d, Vec::new())),
         #[cfg(target_os = "linux")]
         Running::External(r, started) => {
             let duration = started.elapsed();
-            r.stop().map(|s| (s, duration))
+            r.stop().map(|(s, notes)| (s, duration, notes))
         }
         #[cfg(unix)]
         Running::PySpy(r, started) => {
             let duration = started.elapsed();
-            r.stop().map(|s| (s, duration))
+            r.stop().map(|s| (s, duration, Vec::new()))
         }
     }
 }

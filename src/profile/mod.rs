@@ -5,6 +5,8 @@
 //! thread.
 
 pub mod flame;
+#[cfg(target_os = "linux")]
+pub mod jit_map;
 pub mod measured;
 #[cfg(target_os = "linux")]
 pub mod perf;
@@ -80,6 +82,9 @@ pub struct ProfileOptions {
     pub title: String,
     /// An earlier `.folded` capture to compare with (a differential graph).
     pub diff_against: Option<PathBuf>,
+    /// The profiled processes are JVMs: name their JIT frames from perf maps
+    /// (`profile::jit_map`).
+    pub jvm: bool,
 }
 
 impl ProfileOptions {
@@ -102,6 +107,8 @@ pub struct ProfileOutput {
     pub duration: Duration,
     /// Busiest functions by self time, with their sample counts.
     pub top: Vec<(String, u64)>,
+    /// What the profiler could not do (frames left unnamed, and why).
+    pub notes: Vec<String>,
 }
 
 /// Default SVG path: `profiles/NAME-TIMESTAMP.svg`.
@@ -147,6 +154,7 @@ pub fn write_capture(
         samples,
         duration,
         top: flame::top_self(stacks, 5),
+        notes: Vec::new(),
     })
 }
 
@@ -266,6 +274,7 @@ mod tests {
             svg: dir.path().join("p.svg"),
             title: "t".into(),
             diff_against: None,
+            jvm: false,
         };
         let err =
             write_capture(&Folded::new(), Duration::from_secs(1), &options).expect_err("empty");
@@ -284,6 +293,7 @@ mod tests {
             svg: dir.path().join("busy.svg"),
             title: "busy test".into(),
             diff_against: None,
+            jvm: false,
         };
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = stop.clone();

@@ -55,11 +55,19 @@ pub struct PerfRecording {
     child: Child,
     data: PathBuf,
     pub pids: Vec<u32>,
+    /// JVM targets: their JIT maps, made sure of before `perf script`.
+    jit: Option<super::jit_map::JitMaps>,
 }
 
 impl PerfRecording {
-    /// Starts recording `pids` at `hz` with call graphs into `data`.
-    pub fn start(pids: &[u32], hz: u32, data: &Path) -> Result<PerfRecording, ProfileError> {
+    /// Starts recording `pids` at `hz` with call graphs into `data`; `jvm`
+    /// when they are JVMs whose JIT frames need a perf map.
+    pub fn start(
+        pids: &[u32],
+        hz: u32,
+        data: &Path,
+        jvm: bool,
+    ) -> Result<PerfRecording, ProfileError> {
         if pids.is_empty() {
             return Err(ProfileError::NoTargetProcess);
         }
@@ -91,11 +99,13 @@ impl PerfRecording {
             child,
             data: data.to_path_buf(),
             pids: pids.to_vec(),
+            jit: jvm.then(|| super::jit_map::JitMaps::before(pids)),
         })
     }
 
-    /// Stops recording and returns the folded stacks.
-    pub fn stop(mut self) -> Result<Folded, ProfileError> {
+    /// Stops recording and returns the folded stacks, with notes on what
+    /// could not be named.
+    pub fn stop(mut self) -> Result<(Folded, Vec<String>), ProfileError> {
         let pid =
             i32::try_from(self.child.id()).map_err(|_| ProfileError::Perf("bad pid".into()))?;
         // SAFETY: signals the perf child we started; SIGINT makes it write its data and exit.
@@ -114,6 +124,7 @@ impl PerfRecording {
                 explain_failure(&stderr)
             });
         }
+        let notes = self.jit.as_ref().map(|j| j.ensure()).unwrap_or_default();
         let script = Command::new("perf")
             .args(["script", "-i"])
             .arg(&self.data)
@@ -123,13 +134,16 @@ impl PerfRecording {
             .output()
             .map_err(|e| ProfileError::Perf(format!("perf script: {e}")))?;
         let _ = std::fs::remove_file(&self.data);
+        if let Some(jit) = &self.jit {
+            jit.remove_ours();
+        }
         if !script.status.success() {
             return Err(ProfileError::Perf(format!(
                 "perf script failed: {}",
                 String::from_utf8_lossy(&script.stderr).trim()
             )));
         }
-        collapse_perf_script(&script.stdout)
+        Ok((collapse_perf_script(&script.stdout)?, notes))
     }
 }
 
@@ -187,7 +201,7 @@ mod tests {
 
     #[test]
     fn no_process_is_an_error() {
-        let e = PerfRecording::start(&[], 99, Path::new("x")).err();
+        let e = PerfRecording::start(&[], 99, Path::new("x"), false).err();
         assert!(matches!(e, Some(ProfileError::NoTargetProcess)), "{e:?}");
     }
 }

@@ -7,7 +7,7 @@
 //! | node | `NODE_OPTIONS=--require HOOK` (a `perf_hooks` GC observer) | `--perf-basic-prof --interpreted-frames-native-stack` |
 //! | python | `PYTHONPATH=HOOKDIR` (a `sitecustomize` on `gc.callbacks`) | none (py-spy reads the interpreter) |
 //! | go | `GODEBUG=gctrace=1` | none (Go keeps frame pointers) |
-//! | jvm | `JAVA_TOOL_OPTIONS=-Xlog:gc:stderr` | `-XX:+PreserveFramePointer` (a perf map is asked of `jcmd`) |
+//! | jvm | `JAVA_TOOL_OPTIONS=-Xlog:gc:stderr:uptime,timemillis,level,tags` | `-XX:+PreserveFramePointer -XX:+DumpPerfMapAtExit` (`profile::jit_map`) |
 //!
 //! Node's own `--trace-gc` is refused in `NODE_OPTIONS` and writes to
 //! stdout, where it would break the MCP stream; the JVM's `-Xlog:gc` also
@@ -23,8 +23,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 const NODE_HOOK: &str = include_str!("hooks/node_gc.cjs");
 const PYTHON_HOOK: &str = include_str!("hooks/sitecustomize.py");
 const NODE_HOOK_FILE: &str = "mcptop-node-gc.cjs";
-const JVM_GC_LOG: &str = "-Xlog:gc:stderr";
+/// `timemillis` places each pause by the JVM's wall clock (`runtime::gc::jvm`).
+const JVM_GC_LOG: &str = "-Xlog:gc:stderr:uptime,timemillis,level,tags";
 const JVM_FRAME_POINTERS: &str = "-XX:+PreserveFramePointer";
+/// The JIT's perf map, written at exit (`profile::jit_map` reads it).
+const JVM_PERF_MAP: &str = "-XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit";
 const NODE_PERF_MAP: &str = "--perf-basic-prof --interpreted-frames-native-stack";
 
 /// How one run starts its stdio servers' runtime.
@@ -66,7 +69,9 @@ impl RuntimeSetup {
             Runtime::Node => Some("perf_hooks GC observer (NODE_OPTIONS=--require)"),
             Runtime::Python => Some("gc.callbacks (sitecustomize on PYTHONPATH)"),
             Runtime::Go => Some("GODEBUG=gctrace=1"),
-            Runtime::Jvm => Some("unified logging (JAVA_TOOL_OPTIONS=-Xlog:gc:stderr)"),
+            Runtime::Jvm => Some(
+                "unified logging (JAVA_TOOL_OPTIONS=-Xlog:gc:stderr:uptime,timemillis,level,tags)",
+            ),
             Runtime::Native => None,
         }
     }
@@ -97,6 +102,7 @@ impl RuntimeSetup {
         }
         if self.for_profiler {
             added.push(JVM_FRAME_POINTERS);
+            added.push(JVM_PERF_MAP);
         }
         added
     }
@@ -255,7 +261,7 @@ mod tests {
             env_of(&jvm, &[("JAVA_TOOL_OPTIONS", "-Xmx1g")]),
             vec![(
                 "JAVA_TOOL_OPTIONS",
-                "-Xmx1g -Xlog:gc:stderr -XX:+PreserveFramePointer".to_string()
+                "-Xmx1g -Xlog:gc:stderr:uptime,timemillis,level,tags -XX:+PreserveFramePointer -XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit".to_string()
             )]
         );
         let native = RuntimeSetup::new(Runtime::Native, true, true).expect("setup");

@@ -7,7 +7,7 @@
 
 use super::gc::{GcFormat, GcNote, Line};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 /// A held line longer than this is no GC report: it goes on as it is.
 const MAX_REPORT_LINE: usize = 64 * 1024;
@@ -15,9 +15,29 @@ const MAX_REPORT_LINE: usize = 64 * 1024;
 /// every tick; this only bounds a run nobody reads).
 const MAX_PENDING: usize = 1 << 20;
 
+/// A runtime's own time older than this when read is not believed (a clock
+/// that jumped): such a report is placed when read.
+const MAX_REPORT_AGE: Duration = Duration::from_secs(60);
+
+/// When a report's collection happened: by the runtime's own clock where the
+/// report says (mapped from wall clock to `Instant` at reading), else when
+/// it was read.
+fn happened(note: &GcNote, read: Instant, read_wall: SystemTime) -> Instant {
+    let GcNote::Collection(event) = note else {
+        return read;
+    };
+    event
+        .started
+        .and_then(|t| read_wall.duration_since(t).ok())
+        .filter(|age| *age <= MAX_REPORT_AGE)
+        .and_then(|age| read.checked_sub(age))
+        .unwrap_or(read)
+}
+
 /// A GC report as it arrived from one session's child.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Arrived {
+    /// When the collection started, where the runtime says; else when read.
     pub at: Instant,
     pub session: u32,
     pub note: GcNote,
@@ -42,7 +62,7 @@ impl GcFeed {
             return;
         }
         state.pending.push(Arrived {
-            at: Instant::now(),
+            at: happened(&note, Instant::now(), SystemTime::now()),
             session,
             note,
         });
@@ -176,6 +196,41 @@ impl StderrRoute {
 mod tests {
     use super::*;
     use crate::runtime::gc::jvm::ToolOptions;
+    use crate::runtime::gc::GcEvent;
+
+    fn collection(started: Option<SystemTime>) -> GcNote {
+        GcNote::Collection(GcEvent {
+            pid: 1,
+            pause: Some(Duration::from_millis(1)),
+            kind: "minor".into(),
+            heap_before_bytes: None,
+            heap_after_bytes: None,
+            started,
+        })
+    }
+
+    #[test]
+    fn a_collection_is_placed_by_the_runtimes_clock_when_it_says() {
+        let read = Instant::now() + Duration::from_secs(3600);
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_500_000);
+        let before = |ms: u64| Some(wall - Duration::from_millis(ms));
+        assert_eq!(
+            happened(&collection(before(300)), read, wall),
+            read - Duration::from_millis(300)
+        );
+        // Not said, in the future (clocks differ), or implausibly old: read time.
+        assert_eq!(happened(&collection(None), read, wall), read);
+        assert_eq!(
+            happened(
+                &collection(Some(wall + Duration::from_millis(5))),
+                read,
+                wall
+            ),
+            read
+        );
+        assert_eq!(happened(&collection(before(61_000)), read, wall), read);
+        assert_eq!(happened(&GcNote::Reporting { pid: 1 }, read, wall), read);
+    }
 
     const MIXED: &str = "listening on stdio\n\
         mcptop-gc: reporting runtime=node pid=9\n\

@@ -51,6 +51,8 @@ fn the_typescript_reference_servers_gc_pauses_are_in_the_result() {
     assert!(gc["collections"].as_u64().unwrap_or(0) > 0, "{gc}");
     assert!(gc["pauses"].as_u64().unwrap_or(0) > 0, "{gc}");
     assert!(gc["pause_p99_us"].as_f64().unwrap_or(0.0) > 0.0, "{gc}");
+    // Placed by V8's clock, not when the observer's batch was read.
+    assert_eq!(gc["timed_by_runtime_clock"], gc["collections"], "{gc}");
     let share = gc["pause_time_share"].as_f64().unwrap_or(-1.0);
     assert!((0.0..1.0).contains(&share), "{gc}");
 }
@@ -66,6 +68,7 @@ fn the_python_sdk_servers_collections_are_counted() {
     assert_eq!(gc["reported"], true, "{gc}");
     assert_eq!(gc["processes"], 1, "{gc}");
     assert!(gc["collections"].as_u64().unwrap_or(0) > 0, "{gc}");
+    assert_eq!(gc["timed_by_runtime_clock"], gc["collections"], "{gc}");
     assert!(
         gc["by_kind"].as_object().is_some_and(|k| !k.is_empty()),
         "{gc}"
@@ -181,6 +184,8 @@ fn a_jvm_servers_gc_log_is_read_and_its_own_stderr_kept_unchanged() {
     assert_eq!(gc["reported"], true, "{gc}");
     assert!(gc["pauses"].as_u64().unwrap_or(0) > 0, "{gc}");
     assert!(gc["heap_after_bytes"].as_u64().is_some(), "{gc}");
+    // The `timemillis` decoration mcptop asks for.
+    assert_eq!(gc["timed_by_runtime_clock"], gc["collections"], "{gc}");
     assert_eq!(
         r["stopped_by"]["stderr_tail"], "java-echo: ready\njava-echo: done",
         "{}",

@@ -38,15 +38,13 @@ fn frames(path: &std::path::Path) -> Vec<(String, u64)> {
 fn profile(t: &TestDir, target: &str, extra: &[&str]) -> std::process::Output {
     t.write("work.toml", WORK);
     t.mcptop()
-        .args([
-            "profile",
-            "work.toml",
-            "-q",
-            "--seconds",
-            "3",
-            "-o",
-            "p/g.svg",
-        ])
+        .args(["profile", "work.toml", "-q", "--seconds", "3"])
+        // The graph goes to p/g.svg unless the test names it.
+        .args(if extra.contains(&"-o") {
+            &[][..]
+        } else {
+            &["-o", "p/g.svg"][..]
+        })
         .args(["--target", target, "--result", "r.json"])
         .args(extra)
         .timeout(std::time::Duration::from_secs(120))
@@ -110,6 +108,102 @@ fn the_python_servers_flame_graph_names_the_mcp_packages_frames() {
     let svg = std::fs::read_to_string(t.join("p/g.svg")).expect("svg");
     assert!(svg.contains("(py-spy)"), "the title names the profiler");
 }
+
+/// A JVM's JIT-compiled frames are named from its perf map, written at exit
+/// (`-XX:+DumpPerfMapAtExit`, which mcptop adds for perf) before `perf
+/// script` reads the samples; without it they show as `[perf-PID.map]`.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_jvm_servers_flame_graph_names_its_jit_compiled_java_methods() {
+    if !has_java() {
+        crate::require::missing("java is not installed", JAVA_INSTALL);
+        return;
+    }
+    if !has("perf") {
+        crate::require::missing("perf is not installed", crate::require::PERF_INSTALL);
+        return;
+    }
+    let t = TestDir::new();
+    let target = format!(
+        "stdio:java -Xmx64m {}",
+        fixture("JavaEchoServer.java").display()
+    );
+    let out = profile(&t, &target, &["--frequency", "499"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!stdout.contains("no perf map"), "{stdout}");
+    let frames = frames(&t.join("p/g.folded"));
+    // The JDK's perf map names compiled methods with their return type and
+    // class, e.g. `void java.io.PrintStream.write`.
+    let java: Vec<_> = frames
+        .iter()
+        .filter(|(f, _)| f.contains(" java.") || f.contains(" JavaEchoServer."))
+        .collect();
+    assert!(!java.is_empty(), "no named Java method: {frames:?}");
+    let unnamed: Vec<_> = frames
+        .iter()
+        .filter(|(f, _)| f.starts_with("[perf-") && f.ends_with(".map]"))
+        .collect();
+    assert!(unnamed.is_empty(), "JIT frames left unnamed: {unnamed:?}");
+}
+
+/// Graphs from different profilers compare: a py-spy capture of a Python
+/// server against an in-process (pprof) capture of the builtin server.
+#[test]
+fn a_differential_graph_works_across_profilers() {
+    let Some(command) = crate::require::peer_command("PEER_PY_STDIO") else {
+        return;
+    };
+    if !has("py-spy") {
+        crate::require::missing("py-spy is not on PATH", PY_SPY_INSTALL);
+        return;
+    }
+    let t = TestDir::new();
+    let builtin = profile(&t, "builtin", &["-o", "p/builtin.svg"]);
+    assert!(
+        builtin.status.success(),
+        "{}",
+        String::from_utf8_lossy(&builtin.stderr)
+    );
+    let out = profile(
+        &t,
+        &format!("stdio:{command}"),
+        &["--diff", "p/builtin.folded", "-o", "p/py.svg"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("differential flame graph: p/py.diff.svg"),
+        "{stdout}"
+    );
+    let diff = std::fs::read_to_string(t.join("p/py.diff.svg")).expect("diff svg");
+    // The new capture's Python frames, drawn against the Rust baseline.
+    assert!(
+        diff.contains("mcp/"),
+        "no Python frame in the differential graph"
+    );
+    assert!(
+        diff.contains("vs p/builtin.folded"),
+        "the title names the baseline"
+    );
+}
+
+fn has_java() -> bool {
+    std::process::Command::new("java")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+const JAVA_INSTALL: &str = "apt-get install -y openjdk-17-jdk-headless";
 
 /// How CI gets py-spy: the peers script installs it in the peers' venv, and
 /// `.ci/run` links it onto PATH.

@@ -59,6 +59,9 @@ fn parse(line: &str) -> Option<GcEvent> {
         .to_string(),
         heap_before_bytes: before,
         heap_after_bytes: live,
+        // `@12.3s` counts from the program's start, which mcptop does not
+        // know to better than a clock tick: placed when read.
+        started: None,
     })
 }
 

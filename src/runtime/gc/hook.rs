@@ -3,9 +3,12 @@
 //!
 //! ```text
 //! mcptop-gc: reporting runtime=node pid=4242
-//! mcptop-gc: pause pid=4242 us=812.5 kind=minor
-//! mcptop-gc: pause pid=4243 us=41.0 kind=gen0 collected=120
+//! mcptop-gc: pause pid=4242 us=812.5 kind=minor t=1764500000123.456
+//! mcptop-gc: pause pid=4243 us=41.0 kind=gen0 collected=120 t=1764500000200.001
 //! ```
+//!
+//! `t` is when the collection started, in milliseconds since the Unix epoch
+//! by the runtime's clock.
 //!
 //! Fields are `key=value` words; unknown keys are ignored so a hook may say
 //! more later.
@@ -38,6 +41,9 @@ pub fn classify(line: &str) -> Line {
                 kind: field("kind").unwrap_or("gc").to_string(),
                 heap_before_bytes: field("heap_before").and_then(|b| b.parse().ok()),
                 heap_after_bytes: field("heap_after").and_then(|b| b.parse().ok()),
+                started: field("t")
+                    .and_then(|t| t.parse::<f64>().ok())
+                    .and_then(super::unix_millis),
             }),
             // Ours, but unreadable: out of the stderr, and no figure.
             _ => GcNote::Other,
@@ -66,6 +72,16 @@ mod tests {
         assert_eq!(e.pause, Some(Duration::from_nanos(812_500)));
         assert_eq!(e.kind, "minor");
         assert_eq!(e.heap_after_bytes, None);
+        assert_eq!(e.started, None, "no t=: placed when read");
+        let Line::Report(GcNote::Collection(e)) =
+            classify("mcptop-gc: pause pid=7 us=1 kind=gen0 t=1764500000123.5")
+        else {
+            panic!("not a collection");
+        };
+        assert_eq!(
+            e.started,
+            Some(std::time::UNIX_EPOCH + Duration::from_micros(1_764_500_000_123_500))
+        );
         assert_eq!(
             classify("mcptop-gc: pause pid=7 us=nan kind=minor"),
             Line::Report(GcNote::Other)

@@ -1,9 +1,11 @@
-//! The JVM's unified GC log (`-Xlog:gc:stderr`, JDK 9 and later) with its
-//! default decorations, uptime, level and tags:
+//! The JVM's unified GC log (`-Xlog:gc:stderr:uptime,timemillis,level,tags`
+//! as mcptop asks for it, JDK 9 and later; the default decorations, without
+//! `timemillis`, read the same):
 //!
 //! ```text
 //! [0.004s][info][gc] Using G1
 //! [0.042s][info][gc] GC(0) Pause Young (Normal) (G1 Evacuation Pause) 6M->1M(64M) 1.561ms
+//! [1.033s][1764500000123ms][info][gc] GC(1) Pause Young (Normal) (G1 Evacuation Pause) 6M->3M(32M) 4.871ms
 //! [0.194s][info][gc] GC(0) Garbage Collection (Warmup) 62M(97%)->34M(53%)
 //! ```
 //!
@@ -11,11 +13,13 @@
 //! with its pause; ZGC's `Garbage Collection` lines are collections whose
 //! (sub-millisecond) pauses are logged only under `gc+phases`, so they carry
 //! none. Other lines of the `gc` tag (concurrent phases, heuristics) are
-//! reports without a figure. The JVM also echoes `JAVA_TOOL_OPTIONS` on
+//! reports without a figure. With `timemillis`, a pause started one pause
+//! before its line was logged. The JVM also echoes `JAVA_TOOL_OPTIONS` on
 //! stderr: that line is given back as it would have read without mcptop's
 //! additions. Real lines are in `tests/fixtures/gc/jvm-*.log`.
 
-use super::{millis, GcEvent, GcNote, Line};
+use super::{millis, unix_millis, GcEvent, GcNote, Line};
+use std::time::SystemTime;
 
 /// The line the JVM prints when `JAVA_TOOL_OPTIONS` is set.
 pub const PICKED_UP: &str = "Picked up JAVA_TOOL_OPTIONS: ";
@@ -33,10 +37,10 @@ pub fn classify(line: &str, options: &ToolOptions) -> Line {
     if let Some(value) = line.strip_prefix(PICKED_UP) {
         return picked_up(value, options);
     }
-    let Some(message) = gc_message(line) else {
+    let Some((message, logged)) = gc_message(line) else {
         return Line::Other;
     };
-    Line::Report(note(message))
+    Line::Report(note(message, logged))
 }
 
 /// The JVM's echo of `JAVA_TOOL_OPTIONS`, without what mcptop added.
@@ -53,11 +57,18 @@ fn picked_up(value: &str, options: &ToolOptions) -> Line {
     }
 }
 
-/// The message of a unified-logging line whose tags start with `gc`.
-fn gc_message(line: &str) -> Option<&str> {
+/// Milliseconds since the epoch from here on are a wall-clock time (the
+/// `timemillis` decoration), below it an uptime (`uptimemillis`).
+const EPOCH_MS_FLOOR: f64 = 1e11;
+
+/// The message of a unified-logging line whose tags start with `gc`, and
+/// when it was logged by the wall clock (the `timemillis` decoration, which
+/// mcptop asks for), if it says.
+fn gc_message(line: &str) -> Option<(&str, Option<SystemTime>)> {
     let mut rest = line;
     let mut level = false;
     let mut gc_tag = false;
+    let mut logged = None;
     while let Some(inner) = rest.strip_prefix('[') {
         let (decoration, after) = inner.split_once(']')?;
         let decoration = decoration.trim();
@@ -65,13 +76,21 @@ fn gc_message(line: &str) -> Option<&str> {
             level = true;
         } else if decoration.split(',').next().map(str::trim) == Some("gc") {
             gc_tag = true;
+        } else if let Some(ms) = decoration
+            .strip_suffix("ms")
+            .and_then(|ms| ms.parse::<f64>().ok())
+            .filter(|ms| *ms >= EPOCH_MS_FLOOR)
+        {
+            logged = unix_millis(ms);
         }
         rest = after;
     }
-    (level && gc_tag && rest.len() < line.len()).then(|| rest.trim_start())
+    (level && gc_tag && rest.len() < line.len()).then(|| (rest.trim_start(), logged))
 }
 
-fn note(message: &str) -> GcNote {
+/// A collection's report logged at `logged` (its end): it started one
+/// pause earlier.
+fn note(message: &str, logged: Option<SystemTime>) -> GcNote {
     if message.starts_with("Using ") {
         return GcNote::Reporting { pid: 0 };
     }
@@ -101,6 +120,7 @@ fn note(message: &str) -> GcNote {
                 .to_lowercase(),
             heap_before_bytes: before,
             heap_after_bytes: after,
+            started: logged.and_then(|t| t.checked_sub(pause_time)),
         });
     }
     if body.starts_with("Garbage Collection ") {
@@ -111,6 +131,7 @@ fn note(message: &str) -> GcNote {
             kind: "cycle".into(),
             heap_before_bytes: before,
             heap_after_bytes: after,
+            started: logged,
         });
     }
     GcNote::Other
@@ -236,6 +257,25 @@ mod tests {
         assert_eq!(e.heap_after_bytes, Some(1 << 20));
         assert_eq!(size("512K"), Some(512 << 10));
         assert_eq!(size("62M(97%)"), Some(62 << 20));
+        assert_eq!(e.started, None, "no wall clock in the default decorations");
+    }
+
+    #[test]
+    fn with_timemillis_a_pause_started_one_pause_before_it_was_logged() {
+        let line = "[1.033s][1764500000123ms][info][gc] GC(0) Pause Young (Normal) \
+                    (G1 Evacuation Pause) 6M->3M(32M) 4.871ms";
+        let Line::Report(GcNote::Collection(e)) = classify(line, &ours()) else {
+            panic!("not a pause");
+        };
+        assert_eq!(e.pause, Some(Duration::from_micros(4871)));
+        let logged = std::time::UNIX_EPOCH + Duration::from_millis(1_764_500_000_123);
+        assert_eq!(e.started, Some(logged - Duration::from_micros(4871)));
+        // `uptimemillis` looks alike but is no wall clock.
+        let line = "[1033ms][info][gc] GC(0) Pause Young (Normal) (G1 Evacuation Pause) 6M->3M(32M) 4.871ms";
+        let Line::Report(GcNote::Collection(e)) = classify(line, &ours()) else {
+            panic!("not a pause");
+        };
+        assert_eq!(e.started, None);
     }
 
     #[test]

@@ -25,6 +25,18 @@ pub struct GcEvent {
     pub kind: String,
     pub heap_before_bytes: Option<u64>,
     pub heap_after_bytes: Option<u64>,
+    /// When the collection started, by the runtime's own wall clock, where
+    /// its report says (the hooks, the JVM's `timemillis` decoration); else
+    /// the collection is placed when its report is read.
+    pub started: Option<std::time::SystemTime>,
+}
+
+/// Milliseconds since the Unix epoch as a wall-clock time; `None` when not
+/// a plausible one.
+pub fn unix_millis(ms: f64) -> Option<std::time::SystemTime> {
+    // To the microsecond: exact in an f64 for any date this century.
+    (ms.is_finite() && ms > 0.0)
+        .then(|| std::time::UNIX_EPOCH + Duration::from_micros((ms * 1e3).round() as u64))
 }
 
 /// What a GC report line says.

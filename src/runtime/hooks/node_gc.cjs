@@ -1,6 +1,8 @@
 // mcptop's GC report for Node: preloaded with NODE_OPTIONS="--require ...",
 // it writes one line per garbage collection to stderr (fd 2, synchronously,
-// so the server's own stdout, the MCP stream, is never touched). V8's
+// so the server's own stdout, the MCP stream, is never touched), with when
+// it started (t=, ms since the epoch: entries reach the observer late, in
+// batches, so the time they are read is not when they happened). V8's
 // --trace-gc would write to stdout and is refused in NODE_OPTIONS.
 'use strict';
 (function mcptopGcReport() {
@@ -11,7 +13,7 @@
   } catch (_) {
     return;
   }
-  const { PerformanceObserver, constants } = perfHooks;
+  const { PerformanceObserver, constants, performance } = perfHooks;
   const kinds = {};
   kinds[constants.NODE_PERFORMANCE_GC_MINOR] = 'minor';
   kinds[constants.NODE_PERFORMANCE_GC_MAJOR] = 'major';
@@ -30,7 +32,7 @@
     for (const entry of list.getEntries()) {
       const kind = kinds[entry.detail ? entry.detail.kind : entry.kind] || 'other';
       out += 'mcptop-gc: pause pid=' + process.pid + ' us=' + (entry.duration * 1000).toFixed(1) +
-        ' kind=' + kind + '\n';
+        ' kind=' + kind + ' t=' + (performance.timeOrigin + entry.startTime).toFixed(3) + '\n';
     }
     if (out) write(out);
   });

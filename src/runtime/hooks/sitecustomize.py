@@ -1,6 +1,7 @@
 # mcptop's GC report for Python: found first on PYTHONPATH, it writes one
 # line per garbage collection (gc.callbacks, start to stop) to stderr through
-# os.write, so sys.stderr and the MCP stream on stdout are left alone; then
+# os.write, so sys.stderr and the MCP stream on stdout are left alone; t= is
+# when it started, in ms since the epoch; then
 # it runs the sitecustomize it hides, if there is one.
 def _mcptop_gc_report():
     import gc
@@ -8,18 +9,21 @@ def _mcptop_gc_report():
     import time
 
     clock = time.perf_counter_ns
+    wall = time.time_ns
     write = os.write
     getpid = os.getpid
-    started = [0]
+    started = [0, 0]
 
     def report(phase, info):
         if phase == "start":
             started[0] = clock()
+            started[1] = wall()
             return
         took = clock() - started[0]
         try:
-            write(2, b"mcptop-gc: pause pid=%d us=%.1f kind=gen%d collected=%d\n"
-                  % (getpid(), took / 1000.0, info.get("generation", -1), info.get("collected", 0)))
+            write(2, b"mcptop-gc: pause pid=%d us=%.1f kind=gen%d collected=%d t=%.3f\n"
+                  % (getpid(), took / 1000.0, info.get("generation", -1), info.get("collected", 0),
+                     started[1] / 1e6))
         except OSError:
             pass
 
