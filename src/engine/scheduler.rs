@@ -179,6 +179,9 @@ impl Scheduler {
             }
             gathered.clear();
             if measured > 0 {
+                if let Some(s) = &self.scenario {
+                    s.measured_sends.fetch_add(measured, Ordering::Relaxed);
+                }
                 let n = self
                     .counters
                     .measured_sends
@@ -279,6 +282,9 @@ impl Scheduler {
                 self.counters
                     .backpressure_waits
                     .fetch_add(1, Ordering::Relaxed);
+                if let Some(s) = &self.scenario {
+                    s.backpressure_waits.fetch_add(1, Ordering::Relaxed);
+                }
             }
             tokio::select! {
                 _ = freed => {}

@@ -66,7 +66,7 @@ async fn steps_run_in_order_and_the_iteration_is_timed_from_its_planned_start() 
     assert_eq!(op(&out, "flow/tools/call").corrected.max_us, hdr(3_000));
     // The run's totals count requests, not iterations.
     assert_eq!(out.metrics.overall.ok, 30);
-    assert_eq!(out.metrics.scenarios[0].ok, 30);
+    assert_eq!(out.metrics.scenarios[0].figures.ok, 30);
 }
 
 #[tokio::test(start_paused = true)]

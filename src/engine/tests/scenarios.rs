@@ -43,7 +43,7 @@ async fn two_arrival_processes_interleave_at_exactly_their_rates() {
         .metrics
         .scenarios
         .iter()
-        .map(|s| (s.label.as_str(), s.ok))
+        .map(|s| (s.figures.label.as_str(), s.figures.ok))
         .collect();
     assert_eq!(scenarios, [("probe", 200), ("flood", 1000)]);
     let seen = seen.lock().expect("lock");
@@ -123,4 +123,118 @@ async fn a_scenario_runs_only_in_its_window() {
     let seen = seen.lock().expect("lock");
     assert_eq!(seen.first(), Some(&Duration::from_secs(2)));
     assert_eq!(seen.last(), Some(&Duration::from_millis(4_990)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_scenario_rate_control_changes_only_that_scenarios_arrivals() {
+    let seen: Arc<Mutex<Vec<(Duration, &'static str)>>> = Arc::default();
+    let log = seen.clone();
+    let script: Script = Arc::new(move |c: ScriptCall| {
+        log.lock().expect("lock").push((c.at, c.method));
+        (Duration::from_millis(1), Ok(()))
+    });
+    let connector = ScriptedConnector::new(script);
+    let out = run_with(&probe_and_flood("1"), &connector, |h| {
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(5_005)).await;
+            h.controls
+                .send(Control::SetScenarioRate(1, 200.0))
+                .expect("send");
+            // A closed-loop control on an open-loop scenario changes nothing.
+            h.controls
+                .send(Control::SetScenarioConcurrency(0, 50))
+                .expect("send");
+            std::future::pending::<()>().await;
+        })
+    })
+    .await;
+    let seen = seen.lock().expect("lock");
+    let at = |method: &str| -> Vec<u128> {
+        seen.iter()
+            .filter(|(_, m)| *m == method)
+            .map(|(t, _)| t.as_micros())
+            .collect()
+    };
+    // The probe keeps its 50 ms beat throughout.
+    assert_eq!(at("ping"), (0..200).map(|k| k * 50_000).collect::<Vec<_>>());
+    // The flood: every 10 ms to 5.000 s; the send planned for 5.010 s keeps
+    // its time, then every 5 ms to the end at 10 s.
+    let flood: Vec<u128> = (0..=500)
+        .map(|k| k * 10_000)
+        .chain((0..998).map(|k| 5_010_000 + k * 5_000))
+        .collect();
+    assert_eq!(at("tools/call"), flood);
+    let scenarios = &out.metrics.scenarios;
+    assert_eq!((scenarios[0].sends, scenarios[0].planned_sends), (200, 200));
+    assert_eq!(scenarios[1].sends, 1499);
+    // Asked: 100/s for 5.005 s and 200/s for 4.995 s.
+    assert_eq!(scenarios[1].planned_sends, 1500);
+    assert_eq!(scenarios[1].asked_rate, Some(150.0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_snapshot_says_how_each_scenario_runs_and_its_concurrency_control_acts_alone() {
+    // Replies take 7 ms, so no reply lands on a one-second tick.
+    let text = "name = \"t\"\nduration = \"5s\"\n\
+         [[scenarios]]\nname = \"probe\"\nrate = 20\nsessions = 1\n\
+         [[scenarios.ops]]\nmethod = \"ping\"\n\
+         [[scenarios]]\nname = \"flood\"\nconcurrency = 8\nsessions = 2\npipeline = 2\n\
+         [[scenarios.ops]]\nmethod = \"tools/call\"\ntool = \"echo\"\n";
+    let w = Workload::parse(text, "test").expect("valid workload");
+    let seen: Arc<Mutex<Vec<Snapshot>>> = Arc::default();
+    let keep = seen.clone();
+    let connector = ScriptedConnector::new(fixed(7));
+    let out = run_with(&w, &connector, |h| {
+        tokio::spawn(async move {
+            let start = Instant::now();
+            for (at_ms, control) in [
+                (2_500, Some(Control::SetScenarioConcurrency(1, 2))),
+                (3_500, None),
+            ] {
+                tokio::time::sleep_until(start + Duration::from_millis(at_ms)).await;
+                keep.lock()
+                    .expect("lock")
+                    .push(h.snapshots.borrow().clone());
+                if let Some(c) = control {
+                    h.controls.send(c).expect("send");
+                }
+            }
+            std::future::pending::<()>().await;
+        })
+    })
+    .await;
+    let seen = seen.lock().expect("lock");
+    // At 2.5 s, the snapshot of the 2 s tick.
+    let [probe, flood] = &seen[0].scenarios[..] else {
+        panic!("two scenarios: {:?}", seen[0].scenarios)
+    };
+    assert_eq!(probe.name, "probe");
+    assert_eq!(
+        (probe.rate, probe.concurrency, probe.cap),
+        (Some(20.0), None, None)
+    );
+    assert_eq!((probe.sessions, probe.active), (1, true));
+    let last = probe.last.as_ref().expect("an interval");
+    assert_eq!(
+        (last.asked_rate, last.sent_rate, last.completed),
+        (Some(20.0), 20.0, 20)
+    );
+    assert_eq!(probe.history.len(), 2);
+    // Asked 8 in flight, but 2 sessions x pipeline 2 hold 4.
+    assert_eq!(
+        (flood.concurrency, flood.cap, flood.in_flight),
+        (Some(8), Some(4), 4)
+    );
+    assert_eq!(flood.last.as_ref().expect("an interval").asked_rate, None);
+    // At 3.5 s (the 3 s tick), after the flood's concurrency went to 2.
+    let [probe, flood] = &seen[1].scenarios[..] else {
+        panic!("two scenarios")
+    };
+    assert_eq!(
+        (flood.concurrency, flood.cap, flood.in_flight),
+        (Some(2), None, 2)
+    );
+    assert_eq!(probe.rate, Some(20.0));
+    assert_eq!(probe.last.as_ref().expect("an interval").completed, 20);
+    assert_eq!(out.metrics.scenarios[0].sends, 100);
 }
