@@ -46,6 +46,16 @@ async fn two_arrival_processes_interleave_at_exactly_their_rates() {
         .map(|s| (s.figures.label.as_str(), s.figures.ok))
         .collect();
     assert_eq!(scenarios, [("probe", 200), ("flood", 1000)]);
+    // Each scenario's intervals: its own asked rate and replies, second by second.
+    for (s, per_second) in out.metrics.scenarios.iter().zip([20u64, 100]) {
+        let got: Vec<(u64, Option<f64>)> = s
+            .intervals
+            .iter()
+            .map(|i| (i.completed, i.asked_rate))
+            .collect();
+        assert_eq!(got, vec![(per_second, Some(per_second as f64)); 10]);
+        assert_eq!((s.late_sends, s.max_send_lag_us), (0, 0));
+    }
     let seen = seen.lock().expect("lock");
     let at = |method: &str| -> Vec<u128> {
         seen.iter()
