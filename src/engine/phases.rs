@@ -6,7 +6,7 @@
 use super::churn::{self, Opener};
 use super::connect::connect;
 use super::meter::AskedMeter;
-use super::scenarios::{self, Scenarios};
+use super::scenarios::{self, RunClock, Scenarios};
 use super::scheduler::{LoadCounters, Plan, PreparedOp, Scheduler, SchedulerEnd, SessionSlot};
 use super::stop::{StopSignal, StopToken};
 use super::{mix, Control, EngineError, RunOutcome, RunSetup, StopReason};
@@ -222,12 +222,24 @@ impl<'a> Driver<'a> {
         self.scenarios.advance_asked(now, measuring);
     }
 
+    /// Time spent paused up to `now`.
+    fn paused_offset(&self, now: Instant) -> Duration {
+        self.paused_total + self.paused_since.map(|p| now - p).unwrap_or_default()
+    }
+
+    /// Where the run is in its measured time at `now`.
+    fn clock(&self, now: Instant) -> RunClock {
+        match now.checked_duration_since(self.measure_start) {
+            Some(d) => RunClock::Measured(d.saturating_sub(self.paused_offset(now))),
+            None => RunClock::Warmup,
+        }
+    }
+
     /// Puts the shape in force now (a manual override, else the stage
     /// schedule) into the plan; returns when it may next change.
     fn steer(&mut self, now: Instant) -> Instant {
         let measuring = now >= self.measure_start;
-        let paused_offset =
-            self.paused_total + self.paused_since.map(|p| now - p).unwrap_or_default();
+        let paused_offset = self.paused_offset(now);
         let measured_elapsed = now
             .saturating_duration_since(self.measure_start)
             .saturating_sub(paused_offset);
@@ -247,7 +259,7 @@ impl<'a> Driver<'a> {
             LoadShape::OpenLoop { rate } => Some(rate),
             LoadShape::ClosedLoop { .. } => None,
         };
-        let scenario_change = self.scenarios.steer(self.plan, self.measure_start, now);
+        let scenario_change = self.scenarios.steer(self.plan, self.clock(now), now);
         let next = if self.plan.paused {
             now + Duration::from_secs(3600)
         } else {
@@ -421,7 +433,8 @@ impl<'a> Driver<'a> {
         self.advance_asked(stop_at);
         self.plan.stop = true;
         let _ = self.plan_tx.send(self.plan);
-        self.scenarios.steer(self.plan, self.measure_start, stop_at);
+        self.scenarios
+            .steer(self.plan, self.clock(stop_at), stop_at);
         self.recorder.stop(stop_at);
         let max_timeout = self
             .workload

@@ -120,7 +120,7 @@ pub(super) fn spawn(
                 own
             }
         };
-        let plan = plan_at(scenario, None, shared.run, shared.measure_start, now);
+        let plan = plan_at(scenario, None, shared.run, RunClock::Warmup);
         let (plan_tx, plan_rx) = watch::channel(plan);
         let counters = Arc::new(LoadCounters::default());
         loads.push(ScenarioLoad {
@@ -191,6 +191,13 @@ async fn first_end(mut tasks: FuturesUnordered<JoinHandle<SchedulerEnd>>) -> Sch
     SchedulerEnd::Stopped
 }
 
+fn elapsed_of(clock: RunClock) -> Duration {
+    match clock {
+        RunClock::Warmup => Duration::ZERO,
+        RunClock::Measured(elapsed) => elapsed,
+    }
+}
+
 fn open_rate(shape: LoadShape) -> Option<f64> {
     match shape {
         LoadShape::OpenLoop { rate } => Some(rate),
@@ -198,33 +205,41 @@ fn open_rate(shape: LoadShape) -> Option<f64> {
     }
 }
 
-/// The scenario's plan at `now`, given the run's: paused outside its
-/// window (a scenario starting at 0 also runs during warm-up), its shape
-/// the manual one if set.
-fn plan_at(
-    s: &Scenario,
-    manual: Option<LoadShape>,
-    run: Plan,
-    measure_start: Instant,
-    now: Instant,
-) -> Plan {
-    let start = measure_start + s.start;
-    let ended = s.duration.is_some_and(|d| now >= start + d);
+/// Where the run is in time: still warming up, or this far into measuring
+/// (pauses left out).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum RunClock {
+    Warmup,
+    Measured(Duration),
+}
+
+/// The scenario's plan given the run's: paused outside its window (one
+/// starting at 0 also runs during warm-up), its shape the manual one if
+/// set, else that of its stage then.
+fn plan_at(s: &Scenario, manual: Option<LoadShape>, run: Plan, clock: RunClock) -> Plan {
+    let (outside, shape) = match clock {
+        RunClock::Warmup => (s.start > Duration::ZERO, s.shape_at(Duration::ZERO)),
+        RunClock::Measured(elapsed) => (
+            elapsed < s.start || s.duration.is_some_and(|d| elapsed >= s.start + d),
+            s.shape_at(elapsed.saturating_sub(s.start)),
+        ),
+    };
     Plan {
-        shape: manual.unwrap_or(s.shape),
-        paused: run.paused || (s.start > Duration::ZERO && now < start) || ended,
+        shape: manual.unwrap_or(shape),
+        paused: run.paused || outside,
         stop: run.stop,
     }
 }
 
 impl Scenarios {
-    /// Puts each scenario's plan at `now` in force; returns the next
-    /// instant one may change (its window opening or closing).
-    pub fn steer(&mut self, run: Plan, measure_start: Instant, now: Instant) -> Option<Instant> {
-        let measuring = now >= measure_start;
-        let mut next: Option<Instant> = None;
+    /// Puts each scenario's plan at `now` (`clock` on the run's measured
+    /// time) in force; returns the next instant one may change (its window
+    /// opening or closing, its next stage).
+    pub fn steer(&mut self, run: Plan, clock: RunClock, now: Instant) -> Option<Instant> {
+        let measuring = clock != RunClock::Warmup;
+        let mut next: Option<Duration> = None;
         for l in &mut self.loads {
-            let plan = plan_at(&l.scenario, l.manual, run, measure_start, now);
+            let plan = plan_at(&l.scenario, l.manual, run, clock);
             if plan != l.plan {
                 // Sends asked so far count at the old rate, while it held.
                 l.asked.advance(now, measuring, l.plan.paused);
@@ -232,15 +247,20 @@ impl Scenarios {
                 l.plan = plan;
                 let _ = l.plan_tx.send(plan);
             }
-            let start = measure_start + l.scenario.start;
-            let end = l.scenario.duration.map(|d| start + d);
-            for t in [Some(start), end].into_iter().flatten() {
-                if t > now && next.is_none_or(|n| t < n) {
+            let RunClock::Measured(elapsed) = clock else {
+                // The driver wakes when measuring begins.
+                continue;
+            };
+            let s = &l.scenario;
+            let stage = s.next_change(elapsed.saturating_sub(s.start));
+            let ends = [Some(Duration::ZERO), s.duration, stage];
+            for t in ends.into_iter().flatten().map(|d| s.start + d) {
+                if t > elapsed && next.is_none_or(|n| t < n) {
                     next = Some(t);
                 }
             }
         }
-        next
+        next.map(|t| now + (t - elapsed_of(clock)))
     }
 
     /// Counts the sends asked for up to `now`.

@@ -107,6 +107,10 @@ pub struct ScenarioSpec {
     /// Instead of `ops`: steps run in order, one iteration on one session.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flow: Vec<FlowStepSpec>,
+    /// Its load over time, from its start (as the workload's `[[stages]]`):
+    /// it lasts their sum.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageSpec>,
 }
 
 /// One `[[scenarios.flow]]` step: an operation, which may take its tool,

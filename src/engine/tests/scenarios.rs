@@ -248,3 +248,47 @@ async fn the_snapshot_says_how_each_scenario_runs_and_its_concurrency_control_ac
     assert_eq!(probe.last.as_ref().expect("an interval").completed, 20);
     assert_eq!(out.metrics.scenarios[0].sends, 100);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_scenarios_stages_change_its_rate_alone_and_end_it() {
+    // The spike: 100/s for 1.005 s, 200/s for 0.502 s, 100/s for 0.495 s,
+    // then over at 2.002 s; the probe keeps 20/s for the 3 s run.
+    let text = "name = \"t\"\nduration = \"3s\"\n\
+         [[scenarios]]\nname = \"probe\"\nrate = 20\nsessions = 1\n\
+         [[scenarios.ops]]\nmethod = \"ping\"\n\
+         [[scenarios]]\nname = \"spike\"\nrate = 100\nsessions = 1\n\
+         [[scenarios.stages]]\nduration = \"1005ms\"\nrate = 100\n\
+         [[scenarios.stages]]\nduration = \"502ms\"\nrate = 200\n\
+         [[scenarios.stages]]\nduration = \"495ms\"\nrate = 100\n\
+         [[scenarios.ops]]\nmethod = \"tools/call\"\ntool = \"echo\"\n";
+    let w = Workload::parse(text, "test").expect("valid workload");
+    let seen: Arc<Mutex<Vec<(Duration, &'static str)>>> = Arc::default();
+    let log = seen.clone();
+    let script: Script = Arc::new(move |c: ScriptCall| {
+        log.lock().expect("lock").push((c.at, c.method));
+        (Duration::from_millis(1), Ok(()))
+    });
+    let out = run_plain(&w, script).await;
+    let seen = seen.lock().expect("lock");
+    let at = |method: &str| -> Vec<u128> {
+        seen.iter()
+            .filter(|(_, m)| *m == method)
+            .map(|(t, _)| t.as_millis())
+            .collect()
+    };
+    assert_eq!(at("ping"), (0..60).map(|k| k * 50).collect::<Vec<_>>());
+    // Each send planned before a stage ends keeps its time; the next ones
+    // follow the new rate.
+    let spike: Vec<u128> = (0..=100)
+        .map(|k| k * 10)
+        .chain((0..100).map(|k| 1_010 + k * 5))
+        .chain((0..50).map(|k| 1_510 + k * 10))
+        .collect();
+    let got = at("tools/call");
+    assert_eq!(got.len(), spike.len());
+    assert_eq!(got, spike);
+    let s = &out.metrics.scenarios[1];
+    assert_eq!(s.sends, 251);
+    // Asked: 100.5 + 100.4 + 49.5 sends.
+    assert_eq!(s.planned_sends, 250);
+}
