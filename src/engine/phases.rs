@@ -125,7 +125,10 @@ impl<'a> Driver<'a> {
         t0: Instant,
         resources: Option<ResourceMonitor>,
     ) -> Driver<'a> {
-        let ops = PreparedOp::all(&workload.ops);
+        // Every session talks to the same server, in the same protocol.
+        let era = connected.first().map(|c| c.era);
+        let has_ping = era.is_none_or(|e| e.has_ping());
+        let ops = PreparedOp::all(&workload.ops, has_ping);
         let labels: Vec<String> = workload.ops.iter().map(|o| o.label.clone()).collect();
         let weights: Vec<u32> = workload.ops.iter().map(|o| o.weight).collect();
         let measure_start = t0 + workload.warmup;
@@ -145,7 +148,8 @@ impl<'a> Driver<'a> {
                     })
                     .collect(),
             )
-            .with_iterations(&workload.iterations());
+            .with_iterations(&workload.iterations())
+            .with_fallbacks(&workload.fallbacks(has_ping), era);
         let counters = Arc::new(LoadCounters::default());
         let (sample_tx, samples) = mpsc::unbounded_channel();
         let plan = Plan {

@@ -44,12 +44,16 @@ pub struct PreparedOp {
 }
 
 impl PreparedOp {
-    /// Every operation of a workload, ready to send.
-    pub fn all(ops: &[crate::workload::Operation]) -> Arc<[PreparedOp]> {
+    /// Every operation of a workload, ready to send to a server whose
+    /// protocol has `ping` or not (then a ping with a fallback sends that).
+    pub fn all(ops: &[crate::workload::Operation], has_ping: bool) -> Arc<[PreparedOp]> {
         ops.iter()
-            .map(|o| PreparedOp {
-                request: PreparedRequest::new(o.method.wire_name(), &o.method.params()),
-                timeout: o.timeout,
+            .map(|o| {
+                let method = o.method_for(has_ping);
+                PreparedOp {
+                    request: PreparedRequest::new(method.wire_name(), &method.params()),
+                    timeout: o.timeout,
+                }
             })
             .collect()
     }

@@ -59,6 +59,8 @@ struct OpState {
     messages: BTreeMap<ErrorKind, String>,
     /// A flow's iterations, not requests: kept out of the run's totals.
     iteration: bool,
+    /// The method sent instead of its own (a ping's fallback).
+    sent_as: Option<&'static str>,
 }
 
 impl OpState {
@@ -140,6 +142,10 @@ pub struct OpMetrics {
     /// of failure, escaped and cut to a bounded length; timeouts have none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub first_error_messages: BTreeMap<String, String>,
+    /// The method sent instead of the op's own: a ping's fallback, on a
+    /// server whose protocol has no ping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_as: Option<String>,
     /// HdrHistogram V2 deflate, base64: merge and compare distributions.
     pub histogram_corrected: String,
     pub histogram_service: String,
@@ -198,6 +204,7 @@ impl Recorder {
                     errors: BTreeMap::new(),
                     messages: BTreeMap::new(),
                     iteration: false,
+                    sent_as: None,
                 })
                 .collect(),
             measure_start,
@@ -224,18 +231,24 @@ impl Recorder {
         }
     }
 
-    /// Also reports each scenario as a whole and over time: `groups` name
-    /// the operations that belong to each.
-    pub fn with_scenarios(mut self, groups: Vec<ScenarioOps>) -> Recorder {
-        self.op_scenario = vec![None; self.ops.len()];
-        for (i, g) in groups.iter().enumerate() {
-            for op in g.ops.clone().chain(g.also.iter().copied()) {
-                if let Some(slot) = self.op_scenario.get_mut(op) {
-                    *slot = Some(i);
-                }
+    /// Marks the operations (indices) that send a fallback instead of their
+    /// `ping`, as the server's protocol `era` has none, and says so.
+    pub fn with_fallbacks(
+        mut self,
+        ops: &[(usize, &'static str)],
+        era: Option<crate::protocol::Era>,
+    ) -> Recorder {
+        for &(i, method) in ops {
+            if let Some(op) = self.ops.get_mut(i) {
+                op.sent_as = Some(method);
+                let text = format!(
+                    "{}: protocol {} has no ping; sent {method} instead (its fallback)",
+                    op.label,
+                    era.map(|e| e.to_string()).unwrap_or_default()
+                );
+                self.extra_warnings.push(text);
             }
         }
-        self.scenarios = groups.into_iter().map(ScenarioState::new).collect();
         self
     }
 
@@ -526,6 +539,7 @@ impl Recorder {
             .iter()
             .map(|o| OpMetrics {
                 first_error_messages: labelled(&o.messages),
+                sent_as: o.sent_as.map(String::from),
                 ..op_metrics(&o.label, &o.corrected, &o.service, &o.errors, secs)
             })
             .collect();

@@ -100,6 +100,7 @@ pub(super) fn flow(
         weight: 1,
         method: Method::Ping,
         timeout: default_timeout,
+        fallback: None,
     });
     ok.then_some(Flow {
         steps: out,
@@ -157,6 +158,7 @@ fn step_op(
         prompt: taken(&s.prompt, "prompts/get"),
         arguments: s.arguments.clone(),
         timeout: s.timeout.clone(),
+        fallback: s.fallback.clone(),
     };
     let takes = matches!(
         s.method.as_str(),

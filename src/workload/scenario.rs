@@ -275,6 +275,7 @@ fn new_session(
         weight: 1,
         method: super::Method::Ping,
         timeout: default_timeout,
+        fallback: None,
     });
     Some(ops.len() - 1)
 }
@@ -399,6 +400,28 @@ mod tests {
             keys,
             ["scenarios[0].stages[1].rate", "scenarios[0].duration"]
         );
+    }
+
+    #[test]
+    fn only_a_ping_has_a_fallback_and_only_a_listing() {
+        let ok = "name = \"w\"\nduration = \"1s\"\n[[scenarios]]\nname = \"p\"\nrate = 1\n\
+            [[scenarios.ops]]\nmethod = \"ping\"\nfallback = \"prompts/list\"\n";
+        let w = Workload::parse(ok, "f.toml").expect("valid");
+        assert_eq!(
+            w.ops[0].method_for(false),
+            &crate::workload::Method::PromptsList
+        );
+        assert_eq!(w.ops[0].method_for(true), &crate::workload::Method::Ping);
+        assert_eq!(w.fallbacks(false), [(0, "prompts/list")]);
+        assert!(w.fallbacks(true).is_empty());
+        for (method, fallback) in [("tools/list", "resources/list"), ("ping", "tools/call")] {
+            let bad = format!(
+                "name = \"w\"\nduration = \"1s\"\n[[scenarios]]\nname = \"p\"\nrate = 1\n\
+                 [[scenarios.ops]]\nmethod = \"{method}\"\nfallback = \"{fallback}\"\n"
+            );
+            let e = Workload::parse(&bad, "f.toml").expect_err("invalid fallback");
+            assert_eq!(e.key, "scenarios[0].ops[0].fallback", "{}", e.message);
+        }
     }
 
     #[test]

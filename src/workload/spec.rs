@@ -135,6 +135,9 @@ pub struct FlowStepSpec {
     /// A failure of this step does not end the iteration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub continue_on_error: Option<bool>,
+    /// As an op's: what a `ping` step sends when the protocol has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
     /// The tool (tools/call), uri (resources/read) or prompt (prompts/get)
     /// is the string at `pointer` in the result of the step named `step`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -187,6 +190,11 @@ pub struct OpSpec {
     pub arguments: Option<toml::Table>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
+    /// With `method = "ping"`: what to send instead when the server's
+    /// protocol has no `ping` (`tools/list`, `resources/list` or
+    /// `prompts/list`). The result file says which was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

@@ -292,3 +292,33 @@ async fn a_scenarios_stages_change_its_rate_alone_and_end_it() {
     // Asked: 100.5 + 100.4 + 49.5 sends.
     assert_eq!(s.planned_sends, 250);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_pings_where_the_protocol_has_ping_else_sends_its_fallback_and_says_so() {
+    let text = "name = \"t\"\nduration = \"1s\"\n\
+         [[scenarios]]\nname = \"probe\"\nrate = 10\n\
+         [[scenarios.ops]]\nmethod = \"ping\"\nfallback = \"tools/list\"\n";
+    let w = Workload::parse(text, "test").expect("valid workload");
+    for (era, sent) in [(Era::V2025_11_25, "ping"), (Era::STATELESS, "tools/list")] {
+        let seen: Arc<Mutex<Vec<&'static str>>> = Arc::default();
+        let log = seen.clone();
+        let script: Script = Arc::new(move |c: ScriptCall| {
+            log.lock().expect("lock").push(c.method);
+            (Duration::from_millis(1), Ok(()))
+        });
+        let mut connector = ScriptedConnector::new(script);
+        connector.era = era;
+        let out = run_with(&w, &connector, |_| tokio::spawn(async {})).await;
+        assert_eq!(*seen.lock().expect("lock"), vec![sent; 10], "{era}");
+        // The op keeps its label (thresholds name it) and says what it sent.
+        let probe = op(&out, "probe/ping");
+        assert_eq!(probe.ok, 10);
+        let fell_back = era == Era::STATELESS;
+        assert_eq!(probe.sent_as.as_deref(), fell_back.then_some("tools/list"));
+        let said = out.metrics.warnings.iter().any(|w| {
+            w.starts_with("probe/ping: protocol")
+                && w.contains("has no ping; sent tools/list instead")
+        });
+        assert_eq!(said, fell_back, "{:?}", out.metrics.warnings);
+    }
+}

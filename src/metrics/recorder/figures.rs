@@ -52,6 +52,7 @@ pub(super) fn op_metrics(
         },
         errors_by_kind: errors.iter().map(|(k, n)| (k.label(), *n)).collect(),
         first_error_messages: BTreeMap::new(),
+        sent_as: None,
         histogram_corrected: encode_histogram(c),
         histogram_service: encode_histogram(s),
         allocs_per_request: None,

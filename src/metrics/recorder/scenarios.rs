@@ -4,7 +4,9 @@
 //! arrival process. The engine says what it asked of each scenario
 //! (`ScenarioStatus`); the samples say the rest.
 
-use super::{interval_stats, keep_up_warning, op_metrics, OpMetrics, OpState, LATE_SEND_US};
+use super::{
+    interval_stats, keep_up_warning, op_metrics, OpMetrics, OpState, Recorder, LATE_SEND_US,
+};
 use crate::metrics::snapshot::{IntervalStats, ScenarioNow};
 use crate::metrics::{new_histogram, ErrorKind, Sample};
 use hdrhistogram::Histogram;
@@ -65,6 +67,23 @@ pub struct ScenarioMetrics {
     pub warnings: Vec<String>,
     #[serde(default)]
     pub intervals: Vec<IntervalStats>,
+}
+
+impl Recorder {
+    /// Also reports each scenario as a whole and over time: `groups` name
+    /// the operations that belong to each.
+    pub fn with_scenarios(mut self, groups: Vec<ScenarioOps>) -> Recorder {
+        self.op_scenario = vec![None; self.ops.len()];
+        for (i, g) in groups.iter().enumerate() {
+            for op in g.ops.clone().chain(g.also.iter().copied()) {
+                if let Some(slot) = self.op_scenario.get_mut(op) {
+                    *slot = Some(i);
+                }
+            }
+        }
+        self.scenarios = groups.into_iter().map(ScenarioState::new).collect();
+        self
+    }
 }
 
 pub(super) struct ScenarioState {
