@@ -474,6 +474,12 @@ impl<'a> Driver<'a> {
         if !self.scheduler.is_finished() {
             self.scheduler.abort();
         }
+        for (op, pointer, n) in self.scenarios.skips() {
+            let label = self.workload.ops.get(op).map_or("", |o| o.label.as_str());
+            self.recorder.warn(format!(
+                "{label}: skipped in {n} iteration(s): nothing at {pointer} (if_missing = \"skip\")"
+            ));
+        }
         let final_status = self.status(Phase::Done);
         let unfinished = self.counters.in_flight.load(Ordering::Relaxed);
         let metrics = self.recorder.finish(stop_at, final_status);

@@ -79,6 +79,7 @@ pub(super) struct ScenarioLoad {
     asked: AskedMeter,
     /// Sessions it sends on (none when it opens one per iteration).
     sessions: u32,
+    flow: Option<Arc<FlowRun>>,
 }
 
 /// Every scenario's steering; empty for a workload without scenarios.
@@ -136,8 +137,12 @@ pub(super) fn spawn(
                 total: 0.0,
             },
             sessions: sessions.len() as u32,
+            flow: None,
         });
         let scheduler = scheduler(workload, scenario, sessions, &shared, counters, plan_rx);
+        if let Some(l) = loads.last_mut() {
+            l.flow = scheduler.flow.clone();
+        }
         tasks.push(tokio::spawn(scheduler.run()));
     }
     (tokio::spawn(first_end(tasks)), Scenarios { loads })
@@ -290,6 +295,16 @@ impl Scenarios {
             }
             _ => {}
         }
+    }
+
+    /// Flow steps that iterations skipped (nothing at their pointer, and
+    /// `if_missing = "skip"`): the step's op, its pointer, how many times.
+    pub fn skips(&self) -> Vec<(usize, String, u64)> {
+        self.loads
+            .iter()
+            .filter_map(|l| l.flow.as_ref())
+            .flat_map(|f| f.skips())
+            .collect()
     }
 
     /// How each scenario stands now, in file order.

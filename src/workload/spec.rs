@@ -150,6 +150,10 @@ pub struct FromSpec {
     pub step: String,
     /// A JSON pointer (RFC 6901), e.g. `/tools/0/name`.
     pub pointer: String,
+    /// `"skip"`: when nothing is there (a server that lists no resources),
+    /// the step is skipped (and counted), not failed. Default `"fail"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_missing: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
