@@ -13,7 +13,7 @@ use super::{mix, Control, EngineError, RunOutcome, RunSetup, StopReason};
 use crate::client::SessionCounters;
 use crate::metrics::sampler::ResourceMonitor;
 use crate::metrics::snapshot::{LoadNow, Phase, ProtocolCounters};
-use crate::metrics::{EngineStatus, Recorder, Sample, ScenarioOps, Snapshot};
+use crate::metrics::{EngineStatus, Recorder, Sample, Snapshot};
 use crate::transport::{Connected, TargetEvent};
 use crate::workload::{LoadShape, Workload};
 use futures_util::future::Either;
@@ -134,20 +134,7 @@ impl<'a> Driver<'a> {
         let measure_start = t0 + workload.warmup;
         let recorder = Recorder::new(&labels, measure_start, workload.planned_duration())
             .with_resources(resources)
-            .with_scenarios(
-                workload
-                    .scenarios
-                    .iter()
-                    .map(|s| ScenarioOps {
-                        name: s.name.clone(),
-                        ops: s.ops.clone(),
-                        also: [s.flow.as_ref().map(|f| f.iteration), s.session_op]
-                            .into_iter()
-                            .flatten()
-                            .collect(),
-                    })
-                    .collect(),
-            )
+            .with_scenarios(scenarios::groups(workload))
             .with_iterations(&workload.iterations())
             .with_fallbacks(&workload.fallbacks(has_ping), era);
         let counters = Arc::new(LoadCounters::default());
@@ -204,10 +191,14 @@ impl<'a> Driver<'a> {
 
     fn status(&self, phase: Phase) -> EngineStatus {
         let sends = self.counters.measured_sends.load(Ordering::Relaxed);
+        let scenarios = self.scenarios.statuses();
         EngineStatus {
             phase,
             load: load_now(&self.plan, &self.counters, self.workload),
-            planned_total: if matches!(self.plan.shape, LoadShape::OpenLoop { .. }) {
+            planned_total: if !scenarios.is_empty() {
+                // The run has no shape of its own: what its scenarios asked.
+                scenarios.iter().map(|s| s.planned_total).sum()
+            } else if matches!(self.plan.shape, LoadShape::OpenLoop { .. }) {
                 self.asked.total.round() as u64
             } else {
                 sends
@@ -216,7 +207,7 @@ impl<'a> Driver<'a> {
             backpressure_total: self.counters.backpressure_waits.load(Ordering::Relaxed),
             paused: self.paused_total,
             protocol: protocol_counters(&self.session_counters),
-            scenarios: self.scenarios.statuses(),
+            scenarios,
         }
     }
 

@@ -11,7 +11,7 @@ use super::meter::AskedMeter;
 use super::mix::Mix;
 use super::scheduler::{LoadCounters, Plan, PreparedOp, Scheduler, SchedulerEnd, SessionSlot};
 use super::Control;
-use crate::metrics::{Sample, ScenarioStatus};
+use crate::metrics::{Sample, ScenarioOps, ScenarioStatus};
 use crate::transport::Connected;
 use crate::workload::{LoadShape, Scenario, ScenarioSessions, Workload};
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -43,6 +43,23 @@ pub(super) fn start(
         opener,
     };
     spawn(workload, connected, shared)
+}
+
+/// Each scenario's operations, as the recorder groups them: its requests,
+/// and the ops that record its iterations and sessions.
+pub(super) fn groups(workload: &Workload) -> Vec<ScenarioOps> {
+    workload
+        .scenarios
+        .iter()
+        .map(|s| ScenarioOps {
+            name: s.name.clone(),
+            ops: s.ops.clone(),
+            also: [s.flow.as_ref().map(|f| f.iteration), s.session_op]
+                .into_iter()
+                .flatten()
+                .collect(),
+        })
+        .collect()
 }
 
 /// What every scenario's scheduler shares.

@@ -182,20 +182,27 @@ impl Scheduler {
                 self.send_batch(slot, planned);
             }
             gathered.clear();
-            if measured > 0 {
-                if let Some(s) = &self.scenario {
-                    s.measured_sends.fetch_add(measured, Ordering::Relaxed);
-                }
-                let n = self
-                    .counters
-                    .measured_sends
-                    .fetch_add(measured, Ordering::Relaxed)
-                    + measured;
-                if self.request_limit.is_some_and(|limit| n >= limit) {
-                    return SchedulerEnd::RequestLimit;
-                }
+            if self.count_measured(measured) {
+                return SchedulerEnd::RequestLimit;
             }
         }
+    }
+
+    /// Counts `measured` sends (the run's and the scenario's); true when
+    /// the run's request limit is reached.
+    fn count_measured(&self, measured: u64) -> bool {
+        if measured == 0 {
+            return false;
+        }
+        if let Some(s) = &self.scenario {
+            s.measured_sends.fetch_add(measured, Ordering::Relaxed);
+        }
+        let n = self
+            .counters
+            .measured_sends
+            .fetch_add(measured, Ordering::Relaxed)
+            + measured;
+        self.request_limit.is_some_and(|limit| n >= limit)
     }
 
     /// True when sending what is gathered reaches the request limit, so a

@@ -143,21 +143,7 @@ fn scenario(
         Some(true) => Some(ScenarioSessions::Own(0)),
         _ => sessions,
     };
-    let pipeline = match (s.pipeline, shape) {
-        (Some(0), _) => {
-            p.add(&format!("{at}.pipeline"), "expected at least 1".into());
-            None
-        }
-        (Some(n), _) => Some(n),
-        (None, Some(LoadShape::ClosedLoop { concurrency })) => {
-            let n = match sessions {
-                Some(ScenarioSessions::Own(n)) if n > 0 => n,
-                _ => 1,
-            };
-            Some(concurrency.div_ceil(n))
-        }
-        (None, _) => Some(DEFAULT_OPEN_PIPELINE),
-    };
+    let pipeline = pipeline(s, shape, sessions, at, p);
     let window = |key: &str, text: &Option<String>, p: &mut Problems| {
         text.as_deref().and_then(|t| {
             parse_duration(t)
@@ -206,6 +192,32 @@ fn scenario(
         flow,
         session_op,
     })
+}
+
+/// Its `pipeline`, or by default: closed loop, its concurrency spread over
+/// its sessions; open loop, `DEFAULT_OPEN_PIPELINE`.
+fn pipeline(
+    s: &ScenarioSpec,
+    shape: Option<LoadShape>,
+    sessions: Option<ScenarioSessions>,
+    at: &str,
+    p: &mut Problems,
+) -> Option<u32> {
+    match (s.pipeline, shape) {
+        (Some(0), _) => {
+            p.add(&format!("{at}.pipeline"), "expected at least 1".into());
+            None
+        }
+        (Some(n), _) => Some(n),
+        (None, Some(LoadShape::ClosedLoop { concurrency })) => {
+            let n = match sessions {
+                Some(ScenarioSessions::Own(n)) if n > 0 => n,
+                _ => 1,
+            };
+            Some(concurrency.div_ceil(n))
+        }
+        (None, _) => Some(DEFAULT_OPEN_PIPELINE),
+    }
 }
 
 /// `[[scenarios.stages]]`, each in the scenario's loop model.

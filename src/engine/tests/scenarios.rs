@@ -38,6 +38,8 @@ async fn two_arrival_processes_interleave_at_exactly_their_rates() {
     assert_eq!(op(&out, "probe/ping").ok, 200);
     assert_eq!(op(&out, "flood/echo").ok, 1000);
     assert_eq!(out.metrics.sends, 1200);
+    // The run asked what its scenarios asked.
+    assert_eq!(out.metrics.planned_sends, 1200);
     assert_eq!(out.metrics.late_sends, 0);
     let scenarios: Vec<(&str, u64)> = out
         .metrics
