@@ -67,7 +67,7 @@ fn rows(c: &Comparison) -> Vec<[String; 8]> {
         .map(|v| {
             let (ch, ci) = change(v);
             [
-                v.metric.name().to_string(),
+                row_name(v),
                 value(v.metric, v.baseline_median),
                 value(v.metric, v.current_median),
                 ch,
@@ -78,6 +78,15 @@ fn rows(c: &Comparison) -> Vec<[String; 8]> {
             ]
         })
         .collect()
+}
+
+/// The metric, after the scenario or operation it judges if any
+/// (`probe/ping p99`).
+fn row_name(v: &MetricVerdict) -> String {
+    match &v.scope {
+        Some(scope) => format!("{scope} {}", v.metric.name()),
+        None => v.metric.name().to_string(),
+    }
 }
 
 fn header() -> [String; 8] {
@@ -195,7 +204,7 @@ pub fn junit(comparisons: &[Comparison]) -> String {
                 .into_iter()
                 .zip(&c.metrics)
                 .map(|(r, v)| Case {
-                    name: v.metric.name().to_string(),
+                    name: row_name(v),
                     classname: format!("mcptop.check.{}", c.workload),
                     failure: (v.status == Status::Regressed).then(|| {
                         format!(

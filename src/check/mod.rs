@@ -9,6 +9,7 @@ pub mod formats;
 pub mod outliers;
 pub mod project;
 pub mod quick;
+mod scopes;
 pub mod stats;
 pub mod verdict;
 
@@ -72,7 +73,7 @@ pub fn compare_runs(
         notes.extend(environment_notes(b, c));
     }
     let mut kept_outliers = Vec::new();
-    let metrics: Vec<MetricVerdict> = GateMetric::ALL
+    let mut metrics: Vec<MetricVerdict> = GateMetric::ALL
         .iter()
         .map(|m| {
             let s = samples(*m, (base, &base_out), (cur, &cur_out), per_interval);
@@ -91,6 +92,13 @@ pub fn compare_runs(
             !v.metric.only_when_measured() || v.baseline_samples + v.current_samples > 0
         })
         .collect();
+    metrics.extend(scopes::judge_scopes(
+        base,
+        cur,
+        thresholds,
+        per_interval,
+        &mut notes,
+    ));
     if !kept_outliers.is_empty() {
         notes.push(format!(
             "outlier runs kept in {}: without them too few runs remain for a {:.0} % interval",

@@ -425,3 +425,130 @@ async fn the_gate_judges_gc_pause_p99_and_time_share_and_hides_them_without_a_gc
     assert!(c.metrics.iter().all(|v| !v.metric.only_when_measured()));
     assert!(c.metrics.iter().any(|v| v.metric == GateMetric::Memory));
 }
+
+/// A run of two scenarios for `secs` one-second intervals: `probe` (10
+/// pings a second of `probe_us`) and `flood` (two ops, 50 a second each of
+/// 2 ms); latencies wobble by a few percent from second to second.
+fn scenario_run(probe_us: u64, secs: u64) -> RunReport {
+    let w = Workload::parse(
+        "name = \"w\"\nduration = \"1s\"\n\
+         [[scenarios]]\nname = \"probe\"\nrate = 10\n[[scenarios.ops]]\nmethod = \"ping\"\n\
+         [[scenarios]]\nname = \"flood\"\nconcurrency = 4\n\
+         [[scenarios.ops]]\nmethod = \"tools/call\"\ntool = \"cpu\"\n\
+         [[scenarios.ops]]\nmethod = \"tools/list\"\n",
+        "test",
+    )
+    .expect("workload");
+    let t0 = Instant::now();
+    let labels: Vec<String> = w.ops.iter().map(|o| o.label.clone()).collect();
+    let groups = w
+        .scenarios
+        .iter()
+        .map(|s| crate::metrics::ScenarioOps {
+            name: s.name.clone(),
+            ops: s.ops.clone(),
+            also: Vec::new(),
+        })
+        .collect();
+    let mut r = Recorder::new(&labels, t0, None).with_scenarios(groups);
+    let wobble = [1.0, 1.03, 0.98, 1.01, 0.99];
+    let mut status = EngineStatus {
+        phase: Phase::Measuring,
+        scenarios: vec![Default::default(); 2],
+        ..EngineStatus::default()
+    };
+    for s in 0..secs {
+        let f = wobble[(s as usize) % wobble.len()];
+        for (op, per_s, took_us) in [(0, 10, probe_us), (1, 50, 2_000), (2, 50, 2_000)] {
+            for i in 0..per_s {
+                let planned =
+                    t0 + Duration::from_secs(s) + Duration::from_micros(i * 1_000_000 / per_s);
+                r.record(&Sample {
+                    op,
+                    planned,
+                    sent: planned,
+                    done: planned + Duration::from_micros((took_us as f64 * f) as u64),
+                    outcome: Ok(()),
+                });
+            }
+        }
+        r.tick(t0 + Duration::from_secs(s + 1), status.clone());
+        status.scenarios.iter_mut().for_each(|s| s.active = true);
+    }
+    let o = RunOutcome {
+        metrics: r.finish(t0 + Duration::from_secs(secs), status),
+        stopped_by: StopReason::Completed,
+        target: TargetInfo::default(),
+        unfinished: 0,
+    };
+    RunReport::build(&w, "builtin", std::time::SystemTime::UNIX_EPOCH, o)
+}
+
+fn scoped<'a>(c: &'a Comparison, scope: &str, m: GateMetric) -> &'a MetricVerdict {
+    c.metrics
+        .iter()
+        .find(|v| v.scope.as_deref() == Some(scope) && v.metric == m)
+        .unwrap_or_else(|| panic!("no {scope} {} row", m.name()))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slower_probe_regresses_its_own_scenario_row_and_not_the_floods() {
+    let base = scenario_run(1_000, 10);
+    let slow = scenario_run(2_000, 10);
+    let c = compare_runs("w", &[base], &[slow], &RegressionThresholds::default());
+    assert_eq!(
+        scoped(&c, "probe", GateMetric::P99).status,
+        Status::Regressed
+    );
+    assert_eq!(
+        scoped(&c, "probe", GateMetric::P50).status,
+        Status::Regressed
+    );
+    assert_eq!(
+        scoped(&c, "flood", GateMetric::P99).status,
+        Status::Unchanged
+    );
+    assert_eq!(
+        scoped(&c, "flood", GateMetric::Throughput).status,
+        Status::Unchanged
+    );
+    // The flood has two operations: each has its rows; the probe's one op
+    // is the scenario itself.
+    assert_eq!(
+        scoped(&c, "flood/cpu", GateMetric::P99).scope.as_deref(),
+        Some("flood/cpu")
+    );
+    assert!(!c
+        .metrics
+        .iter()
+        .any(|v| v.scope.as_deref() == Some("probe/ping")));
+    assert!(c.regressed());
+    let text = formats::text(&[c]);
+    assert!(text.contains("probe p99"), "{text}");
+    assert!(text.contains("flood/tools/list p50"), "{text}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn scenario_rows_of_the_same_runs_pass_and_an_old_baseline_without_scenarios_still_compares()
+{
+    let runs = [scenario_run(1_000, 10)];
+    let same = compare_runs("w", &runs, &runs, &RegressionThresholds::default());
+    assert!(!same.regressed());
+    assert_eq!(
+        same.metrics.iter().filter(|v| v.scope.is_some()).count(),
+        4 * 5
+    );
+    // A baseline saved before the workload had scenarios: the run is
+    // judged as a whole, the scenarios are named as new.
+    let old = [run(110, 1_800, 10, &[1.0, 1.02, 0.99])];
+    let c = compare_runs("w", &old, &runs, &RegressionThresholds::default());
+    assert!(c.metrics.iter().all(|v| v.scope.is_none()));
+    assert!(c.metrics.iter().any(|v| v.metric == GateMetric::P99));
+    assert!(
+        c.notes
+            .iter()
+            .any(|n| n == "`probe` was measured only now: not judged"),
+        "{:?}",
+        c.notes
+    );
+}

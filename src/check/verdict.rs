@@ -3,6 +3,7 @@
 //! change; a change the good way is never a regression.
 
 use super::stats::{estimate_without, median, Estimate, Scale};
+use crate::metrics::recorder::OpMetrics;
 use crate::metrics::snapshot::IntervalStats;
 use crate::report::RunReport;
 use serde::{Deserialize, Serialize};
@@ -84,9 +85,18 @@ impl GateMetric {
         }
     }
 
-    /// This metric of one run, when the run measured it.
-    pub fn of_run(self, r: &RunReport) -> Option<f64> {
-        let o = &r.metrics.overall;
+    /// The metrics a scenario or an operation has of its own.
+    pub const PER_OP: [GateMetric; 5] = [
+        GateMetric::Throughput,
+        GateMetric::P50,
+        GateMetric::P95,
+        GateMetric::P99,
+        GateMetric::ErrorRate,
+    ];
+
+    /// This metric of one operation's (or scenario's) figures; `None` for
+    /// the run-wide ones (memory, allocations, GC).
+    pub fn of_op(self, o: &OpMetrics) -> Option<f64> {
         let latency = |v: u64| (o.ok > 0).then_some(v as f64);
         match self {
             GateMetric::Throughput => Some(o.throughput_msg_per_s),
@@ -94,6 +104,19 @@ impl GateMetric {
             GateMetric::P95 => latency(o.corrected.p95_us),
             GateMetric::P99 => latency(o.corrected.p99_us),
             GateMetric::ErrorRate => (o.operations > 0).then_some(o.error_rate),
+            _ => None,
+        }
+    }
+
+    /// This metric of one run, when the run measured it.
+    pub fn of_run(self, r: &RunReport) -> Option<f64> {
+        let o = &r.metrics.overall;
+        match self {
+            GateMetric::Throughput
+            | GateMetric::P50
+            | GateMetric::P95
+            | GateMetric::P99
+            | GateMetric::ErrorRate => self.of_op(o),
             GateMetric::Memory => r
                 .metrics
                 .memory
@@ -109,7 +132,19 @@ impl GateMetric {
     /// This metric per one-second interval of a single run: the spread used
     /// when only one run a side exists (`mcptop compare A.json B.json`).
     pub fn of_intervals(self, r: &RunReport) -> Vec<f64> {
-        let full = full_intervals(r);
+        match self {
+            GateMetric::Memory
+            | GateMetric::AllocsPerRequest
+            | GateMetric::GcPauseP99
+            | GateMetric::GcTimeShare => self.of_run(r).into_iter().collect(),
+            _ => self.of_interval_list(&r.metrics.intervals),
+        }
+    }
+
+    /// This metric per full interval of `intervals` (a run's or a
+    /// scenario's); nothing for the run-wide metrics.
+    pub fn of_interval_list(self, intervals: &[IntervalStats]) -> Vec<f64> {
+        let full = intervals.iter().filter(|i| i.length_s >= 0.5);
         match self {
             GateMetric::Throughput => full.map(|i| i.throughput).collect(),
             GateMetric::P50 => full
@@ -131,7 +166,7 @@ impl GateMetric {
             GateMetric::Memory
             | GateMetric::AllocsPerRequest
             | GateMetric::GcPauseP99
-            | GateMetric::GcTimeShare => self.of_run(r).into_iter().collect(),
+            | GateMetric::GcTimeShare => Vec::new(),
         }
     }
 }
@@ -224,6 +259,10 @@ impl Severity {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricVerdict {
     pub metric: GateMetric,
+    /// What it judges, when not the whole run: a scenario (`probe`) or an
+    /// operation in one (`probe/ping`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
     pub baseline_median: f64,
     pub current_median: f64,
     pub baseline_samples: usize,
@@ -276,6 +315,7 @@ pub fn judge_change_without(
     };
     MetricVerdict {
         metric,
+        scope: None,
         baseline_median: median(base),
         current_median: median(cur),
         baseline_samples: base.len(),

@@ -37,6 +37,8 @@ struct StepRun {
     from: Option<Take>,
     /// A later step takes from its result.
     keep: bool,
+    /// Iterations that skipped it (`if_missing = "skip"`).
+    skipped: std::sync::atomic::AtomicU64,
 }
 
 impl FlowRun {
@@ -56,12 +58,28 @@ impl FlowRun {
                 keep: flow.steps[i + 1..]
                     .iter()
                     .any(|later| later.from.as_ref().is_some_and(|t| t.step == i)),
+                skipped: Default::default(),
             })
             .collect();
         FlowRun {
             steps,
             iteration: flow.iteration,
         }
+    }
+}
+
+impl FlowRun {
+    /// Each step that iterations skipped: its op, the pointer that found
+    /// nothing, and how many times.
+    pub fn skips(&self) -> Vec<(usize, String, u64)> {
+        self.steps
+            .iter()
+            .filter_map(|s| {
+                let n = s.skipped.load(Ordering::Relaxed);
+                let pointer = &s.from.as_ref()?.pointer;
+                (n > 0).then(|| (s.op, pointer.clone(), n))
+            })
+            .collect()
     }
 }
 
@@ -107,6 +125,13 @@ pub(super) async fn iterate(
         let Some(op) = ops.get(step.op) else { break };
         let sent = Instant::now();
         first_sent.get_or_insert(sent);
+        let nothing_there = |t: &Take| t.skip_if_missing && take_name(t, &kept).is_err();
+        if step.from.as_ref().is_some_and(nothing_there) {
+            // Told to skip when there is nothing to take: no request, no
+            // sample; the count goes to the run's warnings.
+            step.skipped.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
         let outcome = run_step(step, op, &kept, session).await;
         done = Instant::now();
         let outcome = match outcome {

@@ -4,6 +4,7 @@
 //! request count, `q`, a stop signal, a target that died).
 
 mod churn;
+mod connect;
 mod flow;
 mod meter;
 pub mod mix;
@@ -12,9 +13,11 @@ mod scenarios;
 pub mod scheduler;
 pub mod stop;
 
-pub use phases::run;
 #[cfg(test)]
-use phases::{drain, CONNECT_PARALLELISM};
+use connect::CONNECT_PARALLELISM;
+#[cfg(test)]
+use phases::drain;
+pub use phases::run;
 
 use crate::metrics::sampler::ResourceMonitor;
 use crate::metrics::{RunMetrics, Snapshot};

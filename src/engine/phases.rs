@@ -4,26 +4,25 @@
 //! (`drain`). `run` strings them together.
 
 use super::churn::{self, Opener};
+use super::connect::connect;
 use super::meter::AskedMeter;
+use super::scenarios::{self, RunClock, Scenarios};
 use super::scheduler::{LoadCounters, Plan, PreparedOp, Scheduler, SchedulerEnd, SessionSlot};
 use super::stop::{StopSignal, StopToken};
-use super::{mix, scenarios, Control, EngineError, RunOutcome, RunSetup, StopReason, TargetInfo};
+use super::{mix, Control, EngineError, RunOutcome, RunSetup, StopReason};
 use crate::client::SessionCounters;
 use crate::metrics::sampler::ResourceMonitor;
 use crate::metrics::snapshot::{LoadNow, Phase, ProtocolCounters};
 use crate::metrics::{EngineStatus, Recorder, Sample, Snapshot};
-use crate::transport::{Connected, Connector, TargetError, TargetEvent};
+use crate::transport::{Connected, TargetEvent};
 use crate::workload::{LoadShape, Workload};
 use futures_util::future::Either;
-use futures_util::stream::{self, StreamExt, TryStreamExt};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, Instant};
 
-/// Sessions opened at once while connecting.
-pub(super) const CONNECT_PARALLELISM: usize = 32;
 /// Longest wait for in-flight requests after a stop.
 const MAX_DRAIN: Duration = Duration::from_secs(5);
 const DRAIN_GRACE: Duration = Duration::from_millis(250);
@@ -95,42 +94,6 @@ async fn run_opening(setup: RunSetup<'_>, opener: Opener) -> Result<RunOutcome, 
     })
 }
 
-/// Connects every session (giving up on a stop signal) and checks that
-/// they can run the workload; says what the target is.
-async fn connect(
-    workload: &Workload,
-    connector: &dyn Connector,
-    stop: &StopToken,
-    resources: Option<&ResourceMonitor>,
-) -> Result<(Vec<Connected>, TargetInfo), EngineError> {
-    let connected = tokio::select! {
-        biased;
-        signal = stop.stopped() => return Err(EngineError::Stopped(signal)),
-        connected = connect_all(connector, workload.sessions_to_open(), resources) => connected?,
-    };
-    if workload.batch > 1 {
-        if let Some(c) = connected.iter().find(|c| !c.era.has_batches()) {
-            return Err(EngineError::BatchEra { chosen: c.era });
-        }
-    }
-    let target = TargetInfo {
-        server_name: connected
-            .first()
-            .map(|c| c.server_name.clone())
-            .unwrap_or_default(),
-        protocol_version: connected
-            .first()
-            .map(|c| c.era.to_string())
-            .unwrap_or_default(),
-        pids: {
-            let mut pids: Vec<u32> = connected.iter().filter_map(|c| c.pid).collect();
-            pids.dedup();
-            pids
-        },
-    };
-    Ok((connected, target))
-}
-
 /// The load while it runs: the scheduler's plan and what steers it (stages,
 /// controls, pauses), the recorder, and the asked-send meter.
 struct Driver<'a> {
@@ -142,6 +105,8 @@ struct Driver<'a> {
     session_counters: Vec<Arc<SessionCounters>>,
     samples: mpsc::UnboundedReceiver<Sample>,
     scheduler: tokio::task::JoinHandle<SchedulerEnd>,
+    /// With `[[scenarios]]`: each one's plan, steered beside the run's.
+    scenarios: Scenarios,
     plan: Plan,
     plan_tx: watch::Sender<Plan>,
     deadline: Option<Instant>,
@@ -160,20 +125,18 @@ impl<'a> Driver<'a> {
         t0: Instant,
         resources: Option<ResourceMonitor>,
     ) -> Driver<'a> {
-        let ops = PreparedOp::all(&workload.ops);
+        // Every session talks to the same server, in the same protocol.
+        let era = connected.first().map(|c| c.era);
+        let has_ping = era.is_none_or(|e| e.has_ping());
+        let ops = PreparedOp::all(&workload.ops, has_ping);
         let labels: Vec<String> = workload.ops.iter().map(|o| o.label.clone()).collect();
         let weights: Vec<u32> = workload.ops.iter().map(|o| o.weight).collect();
         let measure_start = t0 + workload.warmup;
         let recorder = Recorder::new(&labels, measure_start, workload.planned_duration())
             .with_resources(resources)
-            .with_scenarios(
-                workload
-                    .scenarios
-                    .iter()
-                    .map(|s| (s.name.clone(), s.ops.clone()))
-                    .collect(),
-            )
-            .with_iterations(&workload.iterations());
+            .with_scenarios(scenarios::groups(workload))
+            .with_iterations(&workload.iterations())
+            .with_fallbacks(&workload.fallbacks(has_ping), era);
         let counters = Arc::new(LoadCounters::default());
         let (sample_tx, samples) = mpsc::unbounded_channel();
         let plan = Plan {
@@ -197,7 +160,7 @@ impl<'a> Driver<'a> {
             flow: None,
             churn: None,
         };
-        let scheduler = scenarios::start(workload, connected, scheduler, opener);
+        let (scheduler, scenarios) = scenarios::start(workload, connected, scheduler, opener);
         Driver {
             workload,
             t0,
@@ -210,6 +173,7 @@ impl<'a> Driver<'a> {
                 .collect(),
             samples,
             scheduler,
+            scenarios,
             plan,
             plan_tx,
             deadline: workload.planned_duration().map(|d| measure_start + d),
@@ -227,10 +191,14 @@ impl<'a> Driver<'a> {
 
     fn status(&self, phase: Phase) -> EngineStatus {
         let sends = self.counters.measured_sends.load(Ordering::Relaxed);
+        let scenarios = self.scenarios.statuses();
         EngineStatus {
             phase,
             load: load_now(&self.plan, &self.counters, self.workload),
-            planned_total: if matches!(self.plan.shape, LoadShape::OpenLoop { .. }) {
+            planned_total: if !scenarios.is_empty() {
+                // The run has no shape of its own: what its scenarios asked.
+                scenarios.iter().map(|s| s.planned_total).sum()
+            } else if matches!(self.plan.shape, LoadShape::OpenLoop { .. }) {
                 self.asked.total.round() as u64
             } else {
                 sends
@@ -239,20 +207,34 @@ impl<'a> Driver<'a> {
             backpressure_total: self.counters.backpressure_waits.load(Ordering::Relaxed),
             paused: self.paused_total,
             protocol: protocol_counters(&self.session_counters),
+            scenarios,
         }
     }
 
     fn advance_asked(&mut self, now: Instant) {
-        self.asked
-            .advance(now, now >= self.measure_start, self.plan.paused);
+        let measuring = now >= self.measure_start;
+        self.asked.advance(now, measuring, self.plan.paused);
+        self.scenarios.advance_asked(now, measuring);
+    }
+
+    /// Time spent paused up to `now`.
+    fn paused_offset(&self, now: Instant) -> Duration {
+        self.paused_total + self.paused_since.map(|p| now - p).unwrap_or_default()
+    }
+
+    /// Where the run is in its measured time at `now`.
+    fn clock(&self, now: Instant) -> RunClock {
+        match now.checked_duration_since(self.measure_start) {
+            Some(d) => RunClock::Measured(d.saturating_sub(self.paused_offset(now))),
+            None => RunClock::Warmup,
+        }
     }
 
     /// Puts the shape in force now (a manual override, else the stage
     /// schedule) into the plan; returns when it may next change.
     fn steer(&mut self, now: Instant) -> Instant {
         let measuring = now >= self.measure_start;
-        let paused_offset =
-            self.paused_total + self.paused_since.map(|p| now - p).unwrap_or_default();
+        let paused_offset = self.paused_offset(now);
         let measured_elapsed = now
             .saturating_duration_since(self.measure_start)
             .saturating_sub(paused_offset);
@@ -272,7 +254,8 @@ impl<'a> Driver<'a> {
             LoadShape::OpenLoop { rate } => Some(rate),
             LoadShape::ClosedLoop { .. } => None,
         };
-        if self.plan.paused {
+        let scenario_change = self.scenarios.steer(self.plan, self.clock(now), now);
+        let next = if self.plan.paused {
             now + Duration::from_secs(3600)
         } else {
             next_boundary(
@@ -282,7 +265,8 @@ impl<'a> Driver<'a> {
                 paused_offset,
                 self.deadline,
             )
-        }
+        };
+        scenario_change.map_or(next, |t| t.min(next))
     }
 
     /// Runs the load until something stops it: time up, the request
@@ -380,6 +364,9 @@ impl<'a> Driver<'a> {
                     self.manual_shape = Some(LoadShape::ClosedLoop { concurrency: c });
                 }
             }
+            Control::SetScenarioRate(..) | Control::SetScenarioConcurrency(..) => {
+                self.scenarios.control(control);
+            }
             _ => {}
         }
         None
@@ -441,6 +428,8 @@ impl<'a> Driver<'a> {
         self.advance_asked(stop_at);
         self.plan.stop = true;
         let _ = self.plan_tx.send(self.plan);
+        self.scenarios
+            .steer(self.plan, self.clock(stop_at), stop_at);
         self.recorder.stop(stop_at);
         let max_timeout = self
             .workload
@@ -475,6 +464,12 @@ impl<'a> Driver<'a> {
         }
         if !self.scheduler.is_finished() {
             self.scheduler.abort();
+        }
+        for (op, pointer, n) in self.scenarios.skips() {
+            let label = self.workload.ops.get(op).map_or("", |o| o.label.as_str());
+            self.recorder.warn(format!(
+                "{label}: skipped in {n} iteration(s): nothing at {pointer} (if_missing = \"skip\")"
+            ));
         }
         let final_status = self.status(Phase::Done);
         let unfinished = self.counters.in_flight.load(Ordering::Relaxed);
@@ -531,28 +526,6 @@ fn next_boundary(
         }
     }
     deadline.map_or(far, |d| if d > now { d } else { now })
-}
-
-/// Opens every session, `CONNECT_PARALLELISM` at a time. The first failure
-/// ends it: the sessions still connecting are dropped (their children
-/// killed) rather than each waiting out its own timeout.
-async fn connect_all(
-    connector: &dyn Connector,
-    sessions: u32,
-    resources: Option<&ResourceMonitor>,
-) -> Result<Vec<Connected>, TargetError> {
-    stream::iter(0..sessions)
-        .map(|i| async move {
-            let connected = connector.connect(i).await?;
-            // The cost of one session: its process and mcptop's RSS now.
-            if let Some(monitor) = resources {
-                monitor.session_connected(connected.pid);
-            }
-            Ok(connected)
-        })
-        .buffered(CONNECT_PARALLELISM)
-        .try_collect()
-        .await
 }
 
 /// Waits for the requests still in flight after a stop, recording their

@@ -44,12 +44,16 @@ pub struct PreparedOp {
 }
 
 impl PreparedOp {
-    /// Every operation of a workload, ready to send.
-    pub fn all(ops: &[crate::workload::Operation]) -> Arc<[PreparedOp]> {
+    /// Every operation of a workload, ready to send to a server whose
+    /// protocol has `ping` or not (then a ping with a fallback sends that).
+    pub fn all(ops: &[crate::workload::Operation], has_ping: bool) -> Arc<[PreparedOp]> {
         ops.iter()
-            .map(|o| PreparedOp {
-                request: PreparedRequest::new(o.method.wire_name(), &o.method.params()),
-                timeout: o.timeout,
+            .map(|o| {
+                let method = o.method_for(has_ping);
+                PreparedOp {
+                    request: PreparedRequest::new(method.wire_name(), &method.params()),
+                    timeout: o.timeout,
+                }
             })
             .collect()
     }
@@ -178,17 +182,27 @@ impl Scheduler {
                 self.send_batch(slot, planned);
             }
             gathered.clear();
-            if measured > 0 {
-                let n = self
-                    .counters
-                    .measured_sends
-                    .fetch_add(measured, Ordering::Relaxed)
-                    + measured;
-                if self.request_limit.is_some_and(|limit| n >= limit) {
-                    return SchedulerEnd::RequestLimit;
-                }
+            if self.count_measured(measured) {
+                return SchedulerEnd::RequestLimit;
             }
         }
+    }
+
+    /// Counts `measured` sends (the run's and the scenario's); true when
+    /// the run's request limit is reached.
+    fn count_measured(&self, measured: u64) -> bool {
+        if measured == 0 {
+            return false;
+        }
+        if let Some(s) = &self.scenario {
+            s.measured_sends.fetch_add(measured, Ordering::Relaxed);
+        }
+        let n = self
+            .counters
+            .measured_sends
+            .fetch_add(measured, Ordering::Relaxed)
+            + measured;
+        self.request_limit.is_some_and(|limit| n >= limit)
     }
 
     /// True when sending what is gathered reaches the request limit, so a
@@ -279,6 +293,9 @@ impl Scheduler {
                 self.counters
                     .backpressure_waits
                     .fetch_add(1, Ordering::Relaxed);
+                if let Some(s) = &self.scenario {
+                    s.backpressure_waits.fetch_add(1, Ordering::Relaxed);
+                }
             }
             tokio::select! {
                 _ = freed => {}

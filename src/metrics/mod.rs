@@ -21,7 +21,9 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-pub use recorder::{EngineStatus, Recorder, RunMetrics};
+pub use recorder::{
+    EngineStatus, Recorder, RunMetrics, ScenarioMetrics, ScenarioOps, ScenarioStatus,
+};
 pub use snapshot::{IntervalStats, OpSummary, Percentiles, ScenarioNow, Snapshot};
 
 /// Highest latency the histograms hold: one hour, in microseconds.

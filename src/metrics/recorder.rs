@@ -19,7 +19,6 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, VecDeque};
-use std::ops::Range;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -30,11 +29,11 @@ pub const HISTORY_LEN: usize = 3600;
 pub const LATE_SEND_US: u64 = 2_000;
 /// Intervals shorter than this are merged into the next.
 const MIN_INTERVAL_S: f64 = 0.1;
-/// Below this share of the asked sends, an interval warns.
-const KEEP_UP_RATIO: f64 = 0.95;
+/// Intervals a snapshot carries (ten minutes of one-second ticks).
+const SNAPSHOT_HISTORY: usize = 600;
 
 /// What the engine knows that samples do not say.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct EngineStatus {
     pub phase: Phase,
     pub load: LoadNow,
@@ -47,6 +46,8 @@ pub struct EngineStatus {
     /// Time spent paused since measuring began; not part of the measured duration.
     pub paused: Duration,
     pub protocol: ProtocolCounters,
+    /// With `[[scenarios]]`: each one's, in file order.
+    pub scenarios: Vec<ScenarioStatus>,
 }
 
 struct OpState {
@@ -58,6 +59,8 @@ struct OpState {
     messages: BTreeMap<ErrorKind, String>,
     /// A flow's iterations, not requests: kept out of the run's totals.
     iteration: bool,
+    /// The method sent instead of its own (a ping's fallback).
+    sent_as: Option<&'static str>,
 }
 
 impl OpState {
@@ -106,8 +109,10 @@ pub struct Recorder {
     stopped_at: Option<Instant>,
     /// Processes and allocations, when they are measured.
     resources: Option<ResourceMonitor>,
-    /// Scenarios: a name and the range of `ops` that are its operations.
-    scenarios: Vec<(String, Range<usize>)>,
+    /// Scenarios, in file order, with their own intervals and lateness.
+    scenarios: Vec<ScenarioState>,
+    /// The scenario each op belongs to (by index), if any.
+    op_scenario: Vec<Option<usize>>,
 }
 
 /// Everything measured in a run, as the result file stores it.
@@ -137,6 +142,10 @@ pub struct OpMetrics {
     /// of failure, escaped and cut to a bounded length; timeouts have none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub first_error_messages: BTreeMap<String, String>,
+    /// The method sent instead of the op's own: a ping's fallback, on a
+    /// server whose protocol has no ping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_as: Option<String>,
     /// HdrHistogram V2 deflate, base64: merge and compare distributions.
     pub histogram_corrected: String,
     pub histogram_service: String,
@@ -156,7 +165,7 @@ pub struct RunMetrics {
     /// With `[[scenarios]]`: each scenario's figures as a whole, labelled
     /// with its name (its operations are in `ops` as `scenario/op`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub scenarios: Vec<OpMetrics>,
+    pub scenarios: Vec<ScenarioMetrics>,
     /// Requests/s the schedule asked for (open loop).
     pub asked_rate: Option<f64>,
     /// Sends/s actually made.
@@ -195,6 +204,7 @@ impl Recorder {
                     errors: BTreeMap::new(),
                     messages: BTreeMap::new(),
                     iteration: false,
+                    sent_as: None,
                 })
                 .collect(),
             measure_start,
@@ -217,13 +227,28 @@ impl Recorder {
             stopped_at: None,
             resources: None,
             scenarios: Vec::new(),
+            op_scenario: Vec::new(),
         }
     }
 
-    /// Also reports each scenario as a whole: `groups` name the ranges of
-    /// operations that belong to one.
-    pub fn with_scenarios(mut self, groups: Vec<(String, Range<usize>)>) -> Recorder {
-        self.scenarios = groups;
+    /// Marks the operations (indices) that send a fallback instead of their
+    /// `ping`, as the server's protocol `era` has none, and says so.
+    pub fn with_fallbacks(
+        mut self,
+        ops: &[(usize, &'static str)],
+        era: Option<crate::protocol::Era>,
+    ) -> Recorder {
+        for &(i, method) in ops {
+            if let Some(op) = self.ops.get_mut(i) {
+                op.sent_as = Some(method);
+                let text = format!(
+                    "{}: protocol {} has no ping; sent {method} instead (its fallback)",
+                    op.label,
+                    era.map(|e| e.to_string()).unwrap_or_default()
+                );
+                self.extra_warnings.push(text);
+            }
+        }
         self
     }
 
@@ -236,21 +261,6 @@ impl Recorder {
             }
         }
         self
-    }
-
-    /// One scenario's figures: its operations' histograms merged.
-    fn scenario_metrics(&self, name: &str, ops: &Range<usize>, secs: f64) -> OpMetrics {
-        let (mut c, mut s) = (new_histogram(), new_histogram());
-        let mut errors: BTreeMap<ErrorKind, u64> = BTreeMap::new();
-        for op in self.ops.get(ops.clone()).unwrap_or_default() {
-            // Same bounds everywhere (`new_histogram`), so adding cannot fail.
-            let _ = c.add(&op.corrected);
-            let _ = s.add(&op.service);
-            for (k, n) in &op.errors {
-                *errors.entry(*k).or_default() += n;
-            }
-        }
-        op_metrics(name, &c, &s, &errors, secs)
     }
 
     /// Adds memory and allocator figures from `monitor` to every snapshot
@@ -271,6 +281,9 @@ impl Recorder {
         if op.iteration {
             // A flow's iteration as a whole: its steps were counted already.
             return op.add(s);
+        }
+        if let Some(&Some(i)) = self.op_scenario.get(s.op) {
+            self.scenarios[i].record(s);
         }
         let lag = s.send_lag_us();
         if lag > LATE_SEND_US {
@@ -318,62 +331,40 @@ impl Recorder {
             if length >= MIN_INTERVAL_S {
                 self.close_interval(now, length, &status);
                 self.last_tick = now;
-                self.last_status = status;
+                self.last_status = status.clone();
             }
         } else {
-            self.last_status = status;
+            self.last_status = status.clone();
         }
         self.snapshot(now, status)
     }
 
     fn close_interval(&mut self, now: Instant, length: f64, status: &EngineStatus) {
-        let prev = self.last_status;
+        let prev = &self.last_status;
         let planned = status.planned_total.saturating_sub(prev.planned_total);
         let sent = status.sent_total.saturating_sub(prev.sent_total);
         let waits = status
             .backpressure_total
             .saturating_sub(prev.backpressure_total);
-        let asked_rate = status.load.rate.map(|_| planned as f64 / length);
-        let stats = IntervalStats {
-            t_s: now
-                .saturating_duration_since(self.measure_start)
-                .as_secs_f64(),
-            length_s: length,
-            completed: self.interval_completed,
-            errors: self.interval_errors,
-            throughput: (self.interval_completed - self.interval_errors) as f64 / length,
-            asked_rate,
-            sent_rate: sent as f64 / length,
-            corrected: percentiles(&self.interval_corrected),
-            service: percentiles(&self.interval_service),
-        };
-        // An interval that is mostly the tail of the run says little about keeping up.
-        if status.load.rate.is_some() && !status.load.paused && length >= 0.5 && planned > 0 {
-            let ratio = sent as f64 / planned as f64;
-            if ratio < KEEP_UP_RATIO {
-                let at = stats.t_s;
-                if waits > 0 {
-                    self.warnings.insert(
-                        "inflight",
-                        format!(
-                            "in-flight limit reached at {at:.0}s: sent {:.0}/s of {:.0}/s asked; \
-                             the target is slower than the asked rate (latency counts the wait)",
-                            stats.sent_rate,
-                            asked_rate.unwrap_or_default()
-                        ),
-                    );
-                } else {
-                    self.warnings.insert(
-                        "generator",
-                        format!(
-                            "mcptop cannot keep up at {at:.0}s: sent {:.0}/s of {:.0}/s asked; \
-                             the load generator is the bottleneck",
-                            stats.sent_rate,
-                            asked_rate.unwrap_or_default()
-                        ),
-                    );
-                }
+        let t_s = now
+            .saturating_duration_since(self.measure_start)
+            .as_secs_f64();
+        let stats = interval_stats(
+            t_s,
+            length,
+            (self.interval_completed, self.interval_errors),
+            status.load.rate.map(|_| planned),
+            sent,
+            (&self.interval_corrected, &self.interval_service),
+        );
+        if !status.load.paused {
+            if let Some((key, text)) = keep_up_warning(&stats, (planned, sent), waits, "") {
+                self.warnings.insert(key, text);
             }
+        }
+        for (i, scenario) in self.scenarios.iter_mut().enumerate() {
+            let now = status.scenarios.get(i).copied().unwrap_or_default();
+            scenario.close_interval(t_s, length, now);
         }
         self.history.push_back(stats);
         if self.history.len() > HISTORY_LEN {
@@ -437,8 +428,9 @@ impl Recorder {
     pub fn warnings(&self) -> Vec<String> {
         self.warnings
             .values()
+            .chain(self.scenarios.iter().flat_map(ScenarioState::warnings))
+            .chain(&self.extra_warnings)
             .cloned()
-            .chain(self.extra_warnings.iter().cloned())
             .collect()
     }
 
@@ -466,7 +458,7 @@ impl Recorder {
             .map(|(k, n)| (k.label(), n))
             .collect();
         errors.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        let history_from = self.history.len().saturating_sub(600);
+        let history_from = self.history.len().saturating_sub(SNAPSHOT_HISTORY);
         let mut snapshot = Snapshot {
             phase: status.phase,
             elapsed: if status.phase >= Phase::Measuring {
@@ -501,8 +493,12 @@ impl Recorder {
             allocator: None,
             connections: None,
             target_gc: None,
-            // Filled per scenario by the engine's scenario work (issue 11).
-            scenarios: Vec::new(),
+            scenarios: self
+                .scenarios
+                .iter()
+                .enumerate()
+                .map(|(i, s)| s.now(status.scenarios.get(i).copied().unwrap_or_default()))
+                .collect(),
         };
         if let Some(monitor) = &self.resources {
             monitor.complete(&mut snapshot);
@@ -543,13 +539,18 @@ impl Recorder {
             .iter()
             .map(|o| OpMetrics {
                 first_error_messages: labelled(&o.messages),
+                sent_as: o.sent_as.map(String::from),
                 ..op_metrics(&o.label, &o.corrected, &o.service, &o.errors, secs)
             })
             .collect();
         let scenarios = self
             .scenarios
             .iter()
-            .map(|(name, ops)| self.scenario_metrics(name, ops, secs))
+            .enumerate()
+            .map(|(i, s)| {
+                let now = status.scenarios.get(i).copied().unwrap_or_default();
+                s.metrics(&self.ops, now, secs)
+            })
             .collect();
         let per_sec = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
         let mut metrics = RunMetrics {
@@ -581,7 +582,10 @@ impl Recorder {
 }
 
 mod figures;
-use figures::{labelled, op_metrics};
+mod scenarios;
+use figures::{interval_stats, keep_up_warning, labelled, op_metrics};
+use scenarios::ScenarioState;
+pub use scenarios::{ScenarioMetrics, ScenarioOps, ScenarioStatus};
 
 #[cfg(test)]
 mod tests;

@@ -77,6 +77,9 @@ pub fn markdown(r: &RunReport) -> String {
             m.sent_rate, m.achieved_rate, m.late_sends
         );
     }
+    for sc in &m.scenarios {
+        let _ = writeln!(out, "\n- {}.", super::text::scenario_rates(sc));
+    }
     markdown_errors(&mut out, r);
     markdown_thresholds(&mut out, r);
     for w in &m.warnings {

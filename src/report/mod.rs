@@ -106,7 +106,11 @@ impl RunReport {
     ) -> RunReport {
         let mut metrics = outcome.metrics;
         metrics.overall.workload_id = workload.name.clone();
-        for op in metrics.ops.iter_mut().chain(&mut metrics.scenarios) {
+        for op in metrics
+            .ops
+            .iter_mut()
+            .chain(metrics.scenarios.iter_mut().map(|s| &mut s.figures))
+        {
             op.workload_id = workload.name.clone();
         }
         let thresholds: Vec<ThresholdVerdict> = workload
@@ -175,7 +179,11 @@ impl RunReport {
 
 fn check_threshold(t: &Threshold, m: &RunMetrics) -> ThresholdVerdict {
     let scope = match &t.op {
-        Some(label) => m.ops.iter().chain(&m.scenarios).find(|o| &o.label == label),
+        Some(label) => m
+            .ops
+            .iter()
+            .chain(m.scenarios.iter().map(|s| &s.figures))
+            .find(|o| &o.label == label),
         None => Some(&m.overall),
     };
     let metric_name = match t.metric {

@@ -236,3 +236,85 @@ async fn the_summary_escapes_what_a_target_said() {
         assert!(out.contains("x\\x1b]0;title\\x07"), "{out}");
     }
 }
+
+/// A run of two scenarios: `probe` (open loop 20/s, every send 5 ms late)
+/// and `flood` (closed loop), one second measured.
+fn scenario_report() -> RunReport {
+    let text = "name = \"s\"\nduration = \"1s\"\n\
+         [[scenarios]]\nname = \"probe\"\nrate = 20\n[[scenarios.ops]]\nmethod = \"ping\"\n\
+         [[scenarios]]\nname = \"flood\"\nconcurrency = 2\n\
+         [[scenarios.ops]]\nmethod = \"tools/call\"\ntool = \"echo\"\n";
+    let w = Workload::parse(text, "test").expect("valid workload");
+    let t0 = Instant::now();
+    let labels: Vec<String> = w.ops.iter().map(|o| o.label.clone()).collect();
+    let groups = w
+        .scenarios
+        .iter()
+        .map(|s| crate::metrics::ScenarioOps {
+            name: s.name.clone(),
+            ops: s.ops.clone(),
+            also: Vec::new(),
+        })
+        .collect();
+    let mut r = Recorder::new(&labels, t0, None).with_scenarios(groups);
+    for (op, late_ms) in [(0, 5), (1, 0)] {
+        for i in 0..20 {
+            let planned = t0 + Duration::from_millis(i * 50);
+            r.record(&Sample {
+                op,
+                planned,
+                sent: planned + Duration::from_millis(late_ms),
+                done: planned + Duration::from_millis(late_ms + 1),
+                outcome: Ok(()),
+            });
+        }
+    }
+    let status = EngineStatus {
+        phase: Phase::Measuring,
+        scenarios: vec![
+            crate::metrics::ScenarioStatus {
+                rate: Some(20.0),
+                active: true,
+                planned_total: 20,
+                sent_total: 20,
+                ..Default::default()
+            },
+            crate::metrics::ScenarioStatus {
+                concurrency: Some(2),
+                active: true,
+                planned_total: 20,
+                sent_total: 20,
+                ..Default::default()
+            },
+        ],
+        ..EngineStatus::default()
+    };
+    let outcome = RunOutcome {
+        metrics: r.finish(t0 + Duration::from_secs(1), status),
+        stopped_by: StopReason::Completed,
+        target: TargetInfo::default(),
+        unfinished: 0,
+    };
+    RunReport::build(&w, "builtin", std::time::SystemTime::UNIX_EPOCH, outcome)
+}
+
+#[tokio::test(start_paused = true)]
+async fn scenarios_read_back_and_the_summary_and_report_give_each_ones_rates_and_late_sends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("r.json");
+    let r = scenario_report();
+    write_report(&path, &r).expect("write");
+    let back = RunReport::read(&path).expect("read");
+    assert_eq!(back, r);
+    assert_eq!(back.metrics.scenarios[0].figures.workload_id, "s");
+    assert_eq!(back.metrics.scenarios[0].intervals.len(), 1);
+    let probe = "scenario probe: asked 20.0/s, sent 20.0/s, achieved 20.0/s; late sends 20 (max lag 5.00ms)";
+    let summary = super::text::summary(&r);
+    assert!(summary.contains(probe), "{summary}");
+    assert!(
+        summary.contains("scenario flood: sent 20.0/s, achieved 20.0/s"),
+        "{summary}"
+    );
+    let markdown = super::formats::markdown(&r);
+    assert!(markdown.contains(&format!("- {probe}.")), "{markdown}");
+}

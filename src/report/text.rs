@@ -191,6 +191,29 @@ fn rates(out: &mut String, m: &RunMetrics) {
             let _ = writeln!(out, "\nrate: achieved {:.1}/s", m.achieved_rate);
         }
     }
+    for sc in &m.scenarios {
+        let _ = writeln!(out, "  {}", scenario_rates(sc));
+    }
+}
+
+/// One scenario's asked, sent and achieved rates and its late sends (open
+/// loop), or what it achieved (closed loop).
+pub(super) fn scenario_rates(s: &crate::metrics::ScenarioMetrics) -> String {
+    let name = escape_line(&s.figures.label);
+    let achieved = s.figures.throughput_msg_per_s;
+    match s.asked_rate {
+        Some(asked) => format!(
+            "scenario {name}: asked {asked:.1}/s, sent {:.1}/s, achieved {achieved:.1}/s; \
+             late sends {} (max lag {})",
+            s.sent_rate,
+            s.late_sends,
+            fmt_us(s.max_send_lag_us)
+        ),
+        None => format!(
+            "scenario {name}: sent {:.1}/s, achieved {achieved:.1}/s",
+            s.sent_rate
+        ),
+    }
 }
 
 fn thresholds(out: &mut String, r: &RunReport) {

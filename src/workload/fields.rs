@@ -104,7 +104,8 @@ pub(super) fn parse_op(
             default_timeout
         }
     };
-    let Some(method) = method.filter(|_| problems.is_empty()) else {
+    let fallback = fallback(o, method.as_ref()).map_err(|p| problems.push(p));
+    let (Some(method), Ok(fallback)) = (method.filter(|_| problems.is_empty()), fallback) else {
         return Err(problems);
     };
     let label = o.name.clone().unwrap_or_else(|| match &method {
@@ -118,7 +119,31 @@ pub(super) fn parse_op(
         weight,
         method,
         timeout,
+        fallback,
     })
+}
+
+/// `fallback`: only on `ping`, and only a listing (which, like `ping`,
+/// takes no parameters and every server answers).
+fn fallback(o: &OpSpec, method: Option<&Method>) -> Result<Option<Method>, (&'static str, String)> {
+    let Some(name) = &o.fallback else {
+        return Ok(None);
+    };
+    if !matches!(method, Some(Method::Ping) | None) {
+        return Err((
+            "fallback",
+            "only a ping has a fallback (for a protocol without ping)".into(),
+        ));
+    }
+    match name.as_str() {
+        "tools/list" => Ok(Some(Method::ToolsList)),
+        "resources/list" => Ok(Some(Method::ResourcesList)),
+        "prompts/list" => Ok(Some(Method::PromptsList)),
+        other => Err((
+            "fallback",
+            format!("expected tools/list, resources/list or prompts/list; got {other:?}"),
+        )),
+    }
 }
 
 /// The method of an op and the keys it needs and forbids.

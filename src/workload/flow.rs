@@ -42,6 +42,8 @@ pub struct Take {
     /// An earlier step (its index in the flow).
     pub step: usize,
     pub pointer: String,
+    /// Nothing at the pointer skips the step instead of failing it.
+    pub skip_if_missing: bool,
 }
 
 /// Reads the flow of the scenario `name` (at `at`), appending one operation
@@ -100,6 +102,7 @@ pub(super) fn flow(
         weight: 1,
         method: Method::Ping,
         timeout: default_timeout,
+        fallback: None,
     });
     ok.then_some(Flow {
         steps: out,
@@ -132,9 +135,21 @@ fn take(f: &FromSpec, labels: &[String], key: &str, p: &mut Problems) -> Option<
         );
         return None;
     }
+    let skip_if_missing = match f.if_missing.as_deref() {
+        None | Some("fail") => false,
+        Some("skip") => true,
+        Some(other) => {
+            p.add(
+                &format!("{key}.from.if_missing"),
+                format!("expected \"fail\" or \"skip\", got {other:?}"),
+            );
+            return None;
+        }
+    };
     step.map(|step| Take {
         step,
         pointer: f.pointer.clone(),
+        skip_if_missing,
     })
 }
 
@@ -157,6 +172,7 @@ fn step_op(
         prompt: taken(&s.prompt, "prompts/get"),
         arguments: s.arguments.clone(),
         timeout: s.timeout.clone(),
+        fallback: s.fallback.clone(),
     };
     let takes = matches!(
         s.method.as_str(),
@@ -250,6 +266,25 @@ mod tests {
             .message
             .contains("no earlier step named \"later\""));
         assert!(errors.iter().all(|e| e.source_name == "bad.toml"));
+    }
+
+    #[test]
+    fn if_missing_is_fail_or_skip() {
+        let step = |m: &str| {
+            with_steps(&format!(
+                "[[scenarios.flow]]\nmethod = \"tools/list\"\nname = \"l\"\n\
+                 [[scenarios.flow]]\nmethod = \"tools/call\"\n\
+                 from = {{ step = \"l\", pointer = \"/tools/0/name\", if_missing = \"{m}\" }}\n"
+            ))
+        };
+        let w = Workload::parse(&step("skip"), "f.toml").expect("valid");
+        let flow = w.scenarios[0].flow.as_ref().expect("flow");
+        assert!(flow.steps[1]
+            .from
+            .as_ref()
+            .is_some_and(|t| t.skip_if_missing));
+        let e = Workload::parse(&step("ignore"), "f.toml").expect_err("invalid");
+        assert_eq!(e.key, "scenarios[0].flow[1].from.if_missing");
     }
 
     #[test]

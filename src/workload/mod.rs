@@ -111,6 +111,19 @@ pub struct Operation {
     pub weight: u32,
     pub method: Method,
     pub timeout: Duration,
+    /// Sent instead of `ping` when the server's protocol has none.
+    pub fallback: Option<Method>,
+}
+
+impl Operation {
+    /// The method to send to a server whose protocol has `ping` or not:
+    /// its own, or its fallback.
+    pub fn method_for(&self, has_ping: bool) -> &Method {
+        match (&self.method, &self.fallback) {
+            (Method::Ping, Some(fallback)) if !has_ping => fallback,
+            (method, _) => method,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -341,6 +354,17 @@ impl Workload {
             .map(|s| format!("{}: {}", s.name, s.shape.describe()))
             .collect();
         format!("scenarios {}", each.join("; "))
+    }
+
+    /// The operations that send their fallback to a server whose protocol
+    /// has no `ping`, with the method they send.
+    pub fn fallbacks(&self, has_ping: bool) -> Vec<(usize, &'static str)> {
+        self.ops
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.method_for(has_ping) != &o.method)
+            .map(|(i, o)| (i, o.method_for(has_ping).wire_name()))
+            .collect()
     }
 
     /// The operations that record flow iterations and sessions (never sent).

@@ -4,11 +4,11 @@
 //! list, labelled `scenario/op`, so every sample, table and result file
 //! names the scenario it belongs to.
 
-use super::fields::{check_concurrency, check_rate, parse_duration, parse_op};
+use super::fields::{check_concurrency, check_rate, parse_duration, parse_op, parse_stage};
 use super::flow::{self, Flow};
 use super::spec::{ScenarioSessionsSpec, ScenarioSpec, WorkloadSpec};
 use super::validate::Problems;
-use super::{LoadShape, Operation, DEFAULT_OPEN_PIPELINE, MAX_SESSIONS};
+use super::{LoadShape, Operation, Stage, DEFAULT_OPEN_PIPELINE, MAX_SESSIONS};
 use std::collections::HashSet;
 use std::ops::Range;
 use std::time::Duration;
@@ -32,8 +32,11 @@ pub struct Scenario {
     pub pipeline: u32,
     /// When it begins, from the start of measuring.
     pub start: Duration,
-    /// How long it runs from `start`; `None`: until the run ends.
+    /// How long it runs from `start` (with stages, their sum); `None`:
+    /// until the run ends.
     pub duration: Option<Duration>,
+    /// Its load over time from `start`, instead of `shape` throughout.
+    pub stages: Vec<Stage>,
     /// Its operations: this range of the workload's `ops` (with a flow:
     /// its steps, the iteration's op just after the range).
     pub ops: Range<usize>,
@@ -140,21 +143,7 @@ fn scenario(
         Some(true) => Some(ScenarioSessions::Own(0)),
         _ => sessions,
     };
-    let pipeline = match (s.pipeline, shape) {
-        (Some(0), _) => {
-            p.add(&format!("{at}.pipeline"), "expected at least 1".into());
-            None
-        }
-        (Some(n), _) => Some(n),
-        (None, Some(LoadShape::ClosedLoop { concurrency })) => {
-            let n = match sessions {
-                Some(ScenarioSessions::Own(n)) if n > 0 => n,
-                _ => 1,
-            };
-            Some(concurrency.div_ceil(n))
-        }
-        (None, _) => Some(DEFAULT_OPEN_PIPELINE),
-    };
+    let pipeline = pipeline(s, shape, sessions, at, p);
     let window = |key: &str, text: &Option<String>, p: &mut Problems| {
         text.as_deref().and_then(|t| {
             parse_duration(t)
@@ -163,7 +152,18 @@ fn scenario(
         })
     };
     let start = window("start", &s.start, p).unwrap_or_default();
-    let duration = window("duration", &s.duration, p);
+    let stages = stages(s, shape.as_ref(), at, p);
+    let duration = match (window("duration", &s.duration, p), stages.is_empty()) {
+        (d, true) => d,
+        (None, false) => Some(stages.iter().map(|s| s.duration).sum()),
+        (Some(_), false) => {
+            p.add(
+                &format!("{at}.duration"),
+                "with stages the scenario lasts the sum of their durations; remove duration".into(),
+            );
+            None
+        }
+    };
     if s.ops.is_empty() == s.flow.is_empty() {
         p.add(
             &format!("{at}.ops"),
@@ -185,12 +185,77 @@ fn scenario(
         pipeline: pipeline?,
         start,
         duration,
+        stages,
         // A flow's iteration op and the session op come last, outside
         // the scenario's range.
         ops: first..end,
         flow,
         session_op,
     })
+}
+
+/// Its `pipeline`, or by default: closed loop, its concurrency spread over
+/// its sessions; open loop, `DEFAULT_OPEN_PIPELINE`.
+fn pipeline(
+    s: &ScenarioSpec,
+    shape: Option<LoadShape>,
+    sessions: Option<ScenarioSessions>,
+    at: &str,
+    p: &mut Problems,
+) -> Option<u32> {
+    match (s.pipeline, shape) {
+        (Some(0), _) => {
+            p.add(&format!("{at}.pipeline"), "expected at least 1".into());
+            None
+        }
+        (Some(n), _) => Some(n),
+        (None, Some(LoadShape::ClosedLoop { concurrency })) => {
+            let n = match sessions {
+                Some(ScenarioSessions::Own(n)) if n > 0 => n,
+                _ => 1,
+            };
+            Some(concurrency.div_ceil(n))
+        }
+        (None, _) => Some(DEFAULT_OPEN_PIPELINE),
+    }
+}
+
+/// `[[scenarios.stages]]`, each in the scenario's loop model.
+fn stages(s: &ScenarioSpec, shape: Option<&LoadShape>, at: &str, p: &mut Problems) -> Vec<Stage> {
+    let mut out = Vec::new();
+    for (j, stage) in s.stages.iter().enumerate() {
+        // Without a readable load model, the stages cannot be judged.
+        let Some(shape) = shape else { break };
+        match parse_stage(stage, shape) {
+            Ok(stage) => out.push(stage),
+            Err((k, m)) => p.add(&format!("{at}.stages[{j}].{k}"), m),
+        }
+    }
+    out
+}
+
+impl Scenario {
+    /// Its shape `elapsed` after its start: the stage then in force (the
+    /// last one's after them), or its own shape.
+    pub fn shape_at(&self, elapsed: Duration) -> LoadShape {
+        let mut end = Duration::ZERO;
+        for stage in &self.stages {
+            end += stage.duration;
+            if elapsed < end {
+                return stage.shape;
+            }
+        }
+        self.stages.last().map_or(self.shape, |s| s.shape)
+    }
+
+    /// When its shape may next change, after its start, past `elapsed`.
+    pub fn next_change(&self, elapsed: Duration) -> Option<Duration> {
+        let mut end = Duration::ZERO;
+        self.stages.iter().find_map(|stage| {
+            end += stage.duration;
+            (end > elapsed).then_some(end)
+        })
+    }
 }
 
 /// With `new_session = true`, appends the op that records sessions.
@@ -222,6 +287,7 @@ fn new_session(
         weight: 1,
         method: super::Method::Ping,
         timeout: default_timeout,
+        fallback: None,
     });
     Some(ops.len() - 1)
 }
@@ -310,6 +376,64 @@ mod tests {
             assert!(keys.iter().any(|k| k == key), "{key} not in {keys:?}");
         }
         assert!(errors.iter().all(|e| e.source_name == "bad.toml"));
+    }
+
+    #[test]
+    fn a_scenarios_stages_follow_its_loop_model_and_give_its_duration() {
+        let text = "name = \"w\"\nduration = \"10s\"\n\
+            [[scenarios]]\nname = \"spike\"\nrate = 10\nstart = \"1s\"\n\
+            [[scenarios.stages]]\nduration = \"2s\"\nrate = 10\n\
+            [[scenarios.stages]]\nduration = \"1s\"\nrate = 100\n\
+            [[scenarios.ops]]\nmethod = \"ping\"\n";
+        let w = Workload::parse(text, "s.toml").expect("valid");
+        let s = &w.scenarios[0];
+        assert_eq!(s.duration, Some(Duration::from_secs(3)));
+        assert_eq!(
+            s.shape_at(Duration::from_millis(1999)),
+            LoadShape::OpenLoop { rate: 10.0 }
+        );
+        assert_eq!(
+            s.shape_at(Duration::from_secs(2)),
+            LoadShape::OpenLoop { rate: 100.0 }
+        );
+        assert_eq!(
+            s.next_change(Duration::from_millis(500)),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(s.next_change(Duration::from_secs(3)), None);
+        let bad = "name = \"w\"\nduration = \"10s\"\n\
+            [[scenarios]]\nname = \"spike\"\nrate = 10\nduration = \"4s\"\n\
+            [[scenarios.stages]]\nduration = \"2s\"\nrate = 10\n\
+            [[scenarios.stages]]\nduration = \"1s\"\nconcurrency = 4\n\
+            [[scenarios.ops]]\nmethod = \"ping\"\n";
+        let errors = Workload::parse_all(bad, "s.toml", &Default::default()).expect_err("invalid");
+        let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["scenarios[0].stages[1].rate", "scenarios[0].duration"]
+        );
+    }
+
+    #[test]
+    fn only_a_ping_has_a_fallback_and_only_a_listing() {
+        let ok = "name = \"w\"\nduration = \"1s\"\n[[scenarios]]\nname = \"p\"\nrate = 1\n\
+            [[scenarios.ops]]\nmethod = \"ping\"\nfallback = \"prompts/list\"\n";
+        let w = Workload::parse(ok, "f.toml").expect("valid");
+        assert_eq!(
+            w.ops[0].method_for(false),
+            &crate::workload::Method::PromptsList
+        );
+        assert_eq!(w.ops[0].method_for(true), &crate::workload::Method::Ping);
+        assert_eq!(w.fallbacks(false), [(0, "prompts/list")]);
+        assert!(w.fallbacks(true).is_empty());
+        for (method, fallback) in [("tools/list", "resources/list"), ("ping", "tools/call")] {
+            let bad = format!(
+                "name = \"w\"\nduration = \"1s\"\n[[scenarios]]\nname = \"p\"\nrate = 1\n\
+                 [[scenarios.ops]]\nmethod = \"{method}\"\nfallback = \"{fallback}\"\n"
+            );
+            let e = Workload::parse(&bad, "f.toml").expect_err("invalid fallback");
+            assert_eq!(e.key, "scenarios[0].ops[0].fallback", "{}", e.message);
+        }
     }
 
     #[test]

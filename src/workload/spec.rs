@@ -107,6 +107,10 @@ pub struct ScenarioSpec {
     /// Instead of `ops`: steps run in order, one iteration on one session.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flow: Vec<FlowStepSpec>,
+    /// Its load over time, from its start (as the workload's `[[stages]]`):
+    /// it lasts their sum.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageSpec>,
 }
 
 /// One `[[scenarios.flow]]` step: an operation, which may take its tool,
@@ -131,6 +135,9 @@ pub struct FlowStepSpec {
     /// A failure of this step does not end the iteration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub continue_on_error: Option<bool>,
+    /// As an op's: what a `ping` step sends when the protocol has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
     /// The tool (tools/call), uri (resources/read) or prompt (prompts/get)
     /// is the string at `pointer` in the result of the step named `step`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -143,6 +150,10 @@ pub struct FromSpec {
     pub step: String,
     /// A JSON pointer (RFC 6901), e.g. `/tools/0/name`.
     pub pointer: String,
+    /// `"skip"`: when nothing is there (a server that lists no resources),
+    /// the step is skipped (and counted), not failed. Default `"fail"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_missing: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -183,6 +194,11 @@ pub struct OpSpec {
     pub arguments: Option<toml::Table>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
+    /// With `method = "ping"`: what to send instead when the server's
+    /// protocol has no `ping` (`tools/list`, `resources/list` or
+    /// `prompts/list`). The result file says which was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

@@ -22,6 +22,7 @@ mod require;
 mod result_keys;
 mod results;
 mod rust_source;
+mod scenario_peers;
 mod scenarios;
 mod serve;
 mod stdio;

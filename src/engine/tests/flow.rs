@@ -66,7 +66,7 @@ async fn steps_run_in_order_and_the_iteration_is_timed_from_its_planned_start() 
     assert_eq!(op(&out, "flow/tools/call").corrected.max_us, hdr(3_000));
     // The run's totals count requests, not iterations.
     assert_eq!(out.metrics.overall.ok, 30);
-    assert_eq!(out.metrics.scenarios[0].ok, 30);
+    assert_eq!(out.metrics.scenarios[0].figures.ok, 30);
 }
 
 #[tokio::test(start_paused = true)]
@@ -116,4 +116,35 @@ async fn a_pointer_to_nothing_fails_the_step_that_takes_it() {
         "{message:?}"
     );
     assert_eq!(op(&out, "flow/iteration").errors, 10);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_step_with_nothing_to_take_is_skipped_and_counted_when_told_to() {
+    // The listing has two tools: `/tools/5/name` finds nothing.
+    for (if_missing, skipped) in [("skip", true), ("fail", false)] {
+        // The pointer's closing quote, then `if_missing` in the same table.
+        let w = flow(&format!("/tools/5/name\", if_missing = \"{if_missing}"), "");
+        let connector = ScriptedConnector::new(steps_script(Ok(())));
+        let out = run_with(&w, &connector, |_| tokio::spawn(async {})).await;
+        let call = op(&out, "flow/tools/call");
+        let (ping, iteration) = (op(&out, "flow/ping"), op(&out, "flow/iteration"));
+        assert_eq!(call.ok, 0);
+        assert_eq!(op(&out, "flow/list").ok, 10);
+        let said = out
+            .metrics
+            .warnings
+            .iter()
+            .any(|w| w == "flow/tools/call: skipped in 10 iteration(s): nothing at /tools/5/name (if_missing = \"skip\")");
+        if skipped {
+            // Not sent, not failed: the iteration goes on to its ping.
+            assert_eq!(
+                (call.errors, ping.ok, iteration.ok, iteration.errors),
+                (0, 10, 10, 0)
+            );
+            assert!(said, "{:?}", out.metrics.warnings);
+        } else {
+            assert_eq!((call.errors, ping.ok, iteration.errors), (10, 0, 10));
+            assert!(!said);
+        }
+    }
 }

@@ -52,6 +52,7 @@ async fn the_drain_ends_with_the_last_request_task_not_at_its_deadline() {
         backpressure_total: 0,
         paused: Duration::ZERO,
         protocol: ProtocolCounters::default(),
+        scenarios: Vec::new(),
     };
     assert_eq!(recorder.finish(Instant::now(), status).overall.ok, 1);
 }

@@ -185,3 +185,106 @@ async fn a_queueing_gap_between_corrected_and_service_warns() {
     let w = r.warnings();
     assert!(w.iter().any(|w| w.contains("corrected p99")), "{w:?}");
 }
+
+/// Ops 0 and 1 are `probe`'s (1 records its iterations), op 2 `flood`'s.
+fn two_scenarios(t0: Instant) -> Recorder {
+    let labels = ["probe/ping", "probe/iteration", "flood/echo"].map(String::from);
+    Recorder::new(&labels, t0, None)
+        .with_scenarios(vec![
+            ScenarioOps {
+                name: "probe".into(),
+                ops: 0..1,
+                also: vec![1],
+            },
+            ScenarioOps {
+                name: "flood".into(),
+                ops: 2..3,
+                also: vec![],
+            },
+        ])
+        .with_iterations(&[1])
+}
+
+fn scenario_status(rate: f64, planned_total: u64, sent_total: u64) -> ScenarioStatus {
+    ScenarioStatus {
+        rate: Some(rate),
+        active: true,
+        planned_total,
+        sent_total,
+        ..ScenarioStatus::default()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_scenario_keeps_its_own_intervals_lateness_and_keep_up_warning() {
+    let t0 = Instant::now();
+    let mut r = two_scenarios(t0);
+    // One second: the probe sends its 10 on time (3 ms replies) and one
+    // iteration sample (not a request); the flood sends 50 of 100 asked,
+    // each 5 ms late, 1 ms replies.
+    for i in 0..10 {
+        r.record(&sample(0, t0 + ms(i * 100), 0, 3));
+    }
+    r.record(&sample(1, t0, 0, 900));
+    for i in 0..50 {
+        r.record(&sample(2, t0 + ms(i * 10), 5, 1));
+    }
+    let status = EngineStatus {
+        scenarios: vec![
+            scenario_status(10.0, 10, 10),
+            scenario_status(100.0, 100, 50),
+        ],
+        ..open_status(110.0, 110, 60, 0)
+    };
+    let snapshot = r.tick(t0 + ms(1000), status.clone());
+    let [probe, flood] = &snapshot.scenarios[..] else {
+        panic!("two scenarios: {:?}", snapshot.scenarios)
+    };
+    let p = probe.last.as_ref().expect("interval");
+    assert_eq!(
+        (p.completed, p.asked_rate, p.sent_rate),
+        (10, Some(10.0), 10.0)
+    );
+    assert_eq!(
+        p.corrected.max_us,
+        new_histogram().highest_equivalent(3_000)
+    );
+    assert_eq!((probe.late_sends, probe.max_send_lag_us), (0, 0));
+    let f = flood.last.as_ref().expect("interval");
+    assert_eq!(
+        (f.completed, f.asked_rate, f.sent_rate),
+        (50, Some(100.0), 50.0)
+    );
+    assert_eq!((flood.late_sends, flood.max_send_lag_us), (50, 5_000));
+    let m = r.finish(t0 + ms(1000), status);
+    let warned: Vec<&String> = m
+        .warnings
+        .iter()
+        .filter(|w| w.contains("keep up"))
+        .collect();
+    // The run as a whole sent 60 of 110 and warns; so does the flood, by name.
+    assert_eq!(warned.len(), 2, "{:?}", m.warnings);
+    assert!(
+        warned[1].starts_with("scenario flood: mcptop cannot keep up at 1s: sent 50/s of 100/s")
+    );
+    assert_eq!(m.scenarios[0].warnings, Vec::<String>::new());
+    assert_eq!(m.scenarios[1].warnings.len(), 1);
+    let (probe, flood) = (&m.scenarios[0], &m.scenarios[1]);
+    assert_eq!(
+        (probe.figures.ok, probe.sends, probe.late_sends),
+        (10, 10, 0)
+    );
+    assert_eq!(
+        (flood.planned_sends, flood.sends, flood.late_sends),
+        (100, 50, 50)
+    );
+    assert_eq!((flood.asked_rate, flood.sent_rate), (Some(100.0), 50.0));
+    assert_eq!(flood.intervals.len(), 1);
+    // Read back from JSON, the scenario keeps every figure.
+    let json = serde_json::to_value(&m).expect("serialise");
+    assert_eq!(json["scenarios"][1]["label"], "flood");
+    assert_eq!(json["scenarios"][1]["late_sends"], 50);
+    assert_eq!(json["scenarios"][1]["intervals"][0]["sent_rate"], 50.0);
+    let back: RunMetrics = serde_json::from_value(json).expect("read back");
+    assert_eq!(back.scenarios, m.scenarios);
+}
