@@ -498,6 +498,10 @@ fn load_now(plan: &Plan, counters: &LoadCounters, workload: &Workload) -> LoadNo
         sessions,
         paused: plan.paused,
         scenarios,
+        // A session holds at most `pipeline` requests (a whole batch fits
+        // an idle one): what a closed loop can really keep in flight.
+        cap: concurrency
+            .map(|_| u64::from(sessions) * u64::from(workload.pipeline.max(workload.batch))),
     }
 }
 

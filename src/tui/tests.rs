@@ -71,6 +71,7 @@ fn open_snapshot() -> Snapshot {
             sessions: 4,
             paused: false,
             scenarios: 0,
+            cap: None,
         },
         last: history.last().cloned(),
         history,
@@ -107,6 +108,7 @@ fn closed_snapshot() -> Snapshot {
             sessions: 2,
             paused: true,
             scenarios: 0,
+            cap: None,
         },
         last: history.last().cloned(),
         history,
@@ -409,6 +411,7 @@ fn live_header_names_the_scenarios_instead_of_one_load() {
         sessions: 5,
         paused: false,
         scenarios: 2,
+        cap: None,
     };
     s.ops = vec![
         op("probe/tools/list", 800, 0, 20.0, 900),
