@@ -122,7 +122,10 @@ pub const LIVE_KEYS: &[(&str, &str)] = &[
         "+ / -",
         "rate (open loop) or in flight (closed loop) ×/÷ 1.25",
     ),
-    ("tab", "next scenario: + / - act on it (shift-tab: previous)"),
+    (
+        "tab",
+        "next scenario: + / - act on it (shift-tab: previous)",
+    ),
     ("j / k", "scroll the operations table (also ↓ ↑, PgDn PgUp)"),
     ("[ / ]", "shrink / grow the chart time window"),
     (

@@ -6,7 +6,7 @@
 mod load;
 pub mod picker;
 
-pub use load::step_concurrency;
+pub use load::{describe_cap, step_concurrency};
 
 use super::input::{Action, Mode};
 use crate::engine::Control;

@@ -101,7 +101,10 @@ impl LiveModel {
 /// `cap 8 = 4 sessions × 2`: where the most in flight comes from.
 pub fn describe_cap(cap: u64, sessions: u32) -> String {
     if sessions > 0 && cap.is_multiple_of(u64::from(sessions)) {
-        format!("cap {cap} = {sessions} sessions × {}", cap / u64::from(sessions))
+        format!(
+            "cap {cap} = {sessions} sessions × {}",
+            cap / u64::from(sessions)
+        )
     } else {
         format!("cap {cap}")
     }
