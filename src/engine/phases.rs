@@ -490,18 +490,14 @@ fn load_now(plan: &Plan, counters: &LoadCounters, workload: &Workload) -> LoadNo
         LoadShape::ClosedLoop { concurrency } => (None, Some(concurrency)),
     };
     let sessions = workload.sessions_to_open();
-    let scenarios = workload.scenarios.len() as u32;
     LoadNow {
         rate,
         concurrency,
         in_flight: counters.in_flight.load(Ordering::Relaxed),
         sessions,
         paused: plan.paused,
-        scenarios,
-        // A session holds at most `pipeline` requests (a whole batch fits
-        // an idle one): what a closed loop can really keep in flight.
-        cap: concurrency
-            .map(|_| u64::from(sessions) * u64::from(workload.pipeline.max(workload.batch))),
+        scenarios: workload.scenarios.len() as u32,
+        cap: concurrency.map(|_| workload.in_flight_cap()),
     }
 }
 

@@ -289,16 +289,8 @@ impl LiveModel {
             }
             Action::LoadUp => self.change_load(true),
             Action::LoadDown => self.change_load(false),
-            Action::NarrowWindow => {
-                self.window = self.window.saturating_sub(1);
-                self.say(format!("chart window {}s", self.window_s()));
-                None
-            }
-            Action::WidenWindow => {
-                self.window = (self.window + 1).min(WINDOWS_S.len() - 1);
-                self.say(format!("chart window {}s", self.window_s()));
-                None
-            }
+            Action::NarrowWindow => self.step_window(false),
+            Action::WidenWindow => self.step_window(true),
             Action::ToggleLatency => {
                 self.latency = match self.latency {
                     LatencyKind::Corrected => LatencyKind::Service,
@@ -343,6 +335,16 @@ impl LiveModel {
             | Action::Type(_)
             | Action::Erase => None,
         }
+    }
+
+    fn step_window(&mut self, wider: bool) -> Option<Effect> {
+        self.window = if wider {
+            (self.window + 1).min(WINDOWS_S.len() - 1)
+        } else {
+            self.window.saturating_sub(1)
+        };
+        self.say(format!("chart window {}s", self.window_s()));
+        None
     }
 
     /// Tab: the next scenario (Shift-Tab the one before); nothing without
