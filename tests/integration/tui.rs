@@ -440,5 +440,9 @@ fn tab_and_plus_change_the_selected_scenario() {
     });
     assert!(screen.contains("  probe asked 20 req/s"), "{screen}");
     tmux.send(&["q"]);
-    assert!(tmux.exited().contains("EXITED=0"));
+    // The exit code is the probe's p99 threshold's, which a loaded
+    // machine may fail: the run's end is what this test needs.
+    let screen = tmux.exited();
+    assert!(screen.contains("stopped: interrupted"), "{screen}");
+    assert!(screen.contains("result: r.json"), "{screen}");
 }

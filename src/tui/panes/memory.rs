@@ -35,7 +35,8 @@ pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
         return;
     };
     f.render_widget(frame, area);
-    let window = window(mem, m.window_s() as f64);
+    let (lo, hi) = m.window_bounds();
+    let window = window(mem, hi - lo);
     for (k, row) in rows(mem, inner.width, inner.height).into_iter().enumerate() {
         let at = Rect {
             y: inner.y + k as u16,
@@ -129,8 +130,9 @@ fn rows(mem: &MemoryStats, width: u16, height: u16) -> Vec<Row> {
     all.into_iter().map(|(_, _, row)| row).collect()
 }
 
-/// The last `window_s` seconds of the history, by its own clock; early in
-/// a run from zero, so the chart fills from the left as the others do.
+/// The last `window_s` seconds of the history (as long as the other
+/// charts' window), by its own clock; early in a run from zero, so the
+/// chart fills from the left as the others do.
 fn window(mem: &MemoryStats, window_s: f64) -> (f64, f64) {
     let end = mem.history.last().map_or(0.0, |(t, _, _)| *t).max(window_s);
     (end - window_s, end)

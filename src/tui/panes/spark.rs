@@ -20,7 +20,9 @@ pub enum Scale {
 }
 
 /// `points` (`(t_s, value)`, oldest first) from `lo` to `hi` seconds in
-/// `bins` slices: the largest value read in each, `None` where none was.
+/// `bins` slices: the largest value read in each; a slice between two
+/// readings holds the last one read (readings come once a tick, slices
+/// may be shorter); `None` before the first and after the last.
 pub fn binned(points: &[(f64, u64)], lo: f64, hi: f64, bins: usize) -> Vec<Option<u64>> {
     let mut out = vec![None; bins];
     let span = hi - lo;
@@ -31,6 +33,14 @@ pub fn binned(points: &[(f64, u64)], lo: f64, hi: f64, bins: usize) -> Vec<Optio
         let k = (((t - lo) / span) * bins as f64).ceil() as usize;
         let slot = &mut out[k.clamp(1, bins) - 1];
         *slot = Some(slot.map_or(*v, |old: u64| old.max(*v)));
+    }
+    let last = out.iter().rposition(Option::is_some).unwrap_or(0);
+    let mut held = None;
+    for slot in out.iter_mut().take(last) {
+        match slot {
+            Some(v) => held = Some(*v),
+            None => *slot = held,
+        }
     }
     out
 }
@@ -100,9 +110,15 @@ mod tests {
     #[test]
     fn readings_fall_into_their_slice_of_the_window() {
         let points = [(0.5, 9), (1.0, 3), (2.5, 5), (2.9, 7), (4.0, 1), (9.0, 2)];
+        // The empty second slice holds the first's reading.
         assert_eq!(
             binned(&points, 0.0, 4.0, 4),
-            vec![Some(9), None, Some(7), Some(1)]
+            vec![Some(9), Some(9), Some(7), Some(1)]
+        );
+        // Nothing before the first reading or after the last.
+        assert_eq!(
+            binned(&[(2.5, 5)], 0.0, 4.0, 4),
+            vec![None, None, Some(5), None]
         );
         assert_eq!(binned(&points, 4.0, 4.0, 4), vec![None; 4]);
         assert!(binned(&points, 0.0, 4.0, 0).is_empty());
