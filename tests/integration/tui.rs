@@ -7,26 +7,18 @@ use crate::require;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// A tmux server of our own (its own socket), killed however the test ends.
 struct Tmux {
     socket: String,
-    /// One live screen at a time: each runs a full-speed load, and a
-    /// profile capture beside several of them on a small machine takes
-    /// longer than its test allows.
-    _turn: MutexGuard<'static, ()>,
 }
-
-static ONE_SCREEN: Mutex<()> = Mutex::new(());
 
 impl Tmux {
     fn start(dir: &Path, width: u16, height: u16) -> Tmux {
         // One server per test: tests run in parallel and each kills its own.
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let tmux = Tmux {
-            _turn: ONE_SCREEN.lock().unwrap_or_else(PoisonError::into_inner),
             socket: format!(
                 "mcptop-test-{}-{}",
                 std::process::id(),
