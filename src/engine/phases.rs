@@ -485,14 +485,14 @@ fn load_now(plan: &Plan, counters: &LoadCounters, workload: &Workload) -> LoadNo
         LoadShape::ClosedLoop { concurrency } => (None, Some(concurrency)),
     };
     let sessions = workload.sessions_to_open();
-    let scenarios = workload.scenarios.len() as u32;
     LoadNow {
         rate,
         concurrency,
         in_flight: counters.in_flight.load(Ordering::Relaxed),
         sessions,
         paused: plan.paused,
-        scenarios,
+        scenarios: workload.scenarios.len() as u32,
+        cap: concurrency.map(|_| workload.in_flight_cap()),
     }
 }
 

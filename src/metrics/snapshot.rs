@@ -89,6 +89,10 @@ pub struct LoadNow {
     /// so `rate` and `concurrency` are unset).
     #[serde(default)]
     pub scenarios: u32,
+    /// Closed loop: most requests the sessions can hold at once (sessions ×
+    /// pipeline); a `concurrency` above it is not reached.
+    #[serde(default)]
+    pub cap: Option<u64>,
 }
 
 /// One `[[scenarios]]` entry as it runs now. A workload without scenarios

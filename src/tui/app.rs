@@ -96,7 +96,7 @@ async fn session(
         };
         picker.select(&plan.workload.name);
         match run_one(screen, &plan, hooks.clone()).await {
-            Ok((finished, model)) => {
+            Ok((finished, mut model)) => {
                 let (out, mut notes) = match &finished.saved {
                     Some(Ok(Saved::Fallback { error, path })) => (
                         path.clone(),
@@ -108,6 +108,9 @@ async fn session(
                     Some(Err(e)) => return Err(anyhow!(e.clone())),
                     _ => (plan.out.clone(), Vec::new()),
                 };
+                if model.exit.is_none() && stop::process().signal().is_none() {
+                    model = hold_final_screen(screen.clone(), model, &out).await?;
+                }
                 let report = &finished.report;
                 notes.extend(model.baseline_asked().then(|| save_baseline(report)));
                 picker.message = Some(format!(
@@ -141,6 +144,35 @@ async fn session(
         }
     }
     Ok(done)
+}
+
+/// A run that ended by itself (time up, target gone) keeps its last screen,
+/// saying so, until a key (or a stop signal): its figures are not lost to
+/// the picker or the shell in the instant it ends.
+async fn hold_final_screen(
+    screen: SharedScreen,
+    mut model: LiveModel,
+    out: &std::path::Path,
+) -> anyhow::Result<LiveModel> {
+    model.update(Msg::Finished(format!(
+        "run finished: press any key (result in {})",
+        out.display()
+    )));
+    tokio::task::spawn_blocking(move || {
+        loop {
+            if stop::process().signal().is_some() {
+                break;
+            }
+            draw(&screen, |f| view::live(f, &model));
+            match next_event(FRAME) {
+                Some(Event::Key(key)) if key.kind != event::KeyEventKind::Release => break,
+                _ => {}
+            }
+        }
+        model
+    })
+    .await
+    .context("the final screen stopped")
 }
 
 /// `b` asked for it: the finished run becomes its workload's baseline.

@@ -31,6 +31,11 @@ pub enum Action {
     CloseHelp,
     /// Corrected (from the planned start) or service time.
     ToggleLatency,
+    /// Tab / Shift-Tab: the scenario `+`/`-` act on.
+    NextScenario,
+    PrevScenario,
+    /// Scroll the operations table by this many rows (down is positive).
+    ScrollOps(i16),
     Up,
     Down,
     Start,
@@ -97,9 +102,18 @@ fn live(code: KeyCode) -> Option<Action> {
         KeyCode::Char('w') => Some(Action::BackToPicker),
         KeyCode::Char('?') => Some(Action::ToggleHelp),
         KeyCode::Char('c') => Some(Action::ToggleLatency),
+        KeyCode::Tab => Some(Action::NextScenario),
+        KeyCode::BackTab => Some(Action::PrevScenario),
+        KeyCode::Char('j') | KeyCode::Down => Some(Action::ScrollOps(1)),
+        KeyCode::Char('k') | KeyCode::Up => Some(Action::ScrollOps(-1)),
+        KeyCode::PageDown => Some(Action::ScrollOps(OPS_PAGE)),
+        KeyCode::PageUp => Some(Action::ScrollOps(-OPS_PAGE)),
         _ => None,
     }
 }
+
+/// Rows PgUp/PgDn move the operations table.
+pub const OPS_PAGE: i16 = 5;
 
 /// The keys as the help box and the README list them.
 pub const LIVE_KEYS: &[(&str, &str)] = &[
@@ -108,6 +122,11 @@ pub const LIVE_KEYS: &[(&str, &str)] = &[
         "+ / -",
         "rate (open loop) or in flight (closed loop) ×/÷ 1.25",
     ),
+    (
+        "tab",
+        "next scenario: + / - act on it (shift-tab: previous)",
+    ),
+    ("j / k", "scroll the operations table (also ↓ ↑, PgDn PgUp)"),
     ("[ / ]", "shrink / grow the chart time window"),
     (
         "c",
@@ -153,6 +172,8 @@ mod tests {
             ('w', Action::BackToPicker),
             ('?', Action::ToggleHelp),
             ('c', Action::ToggleLatency),
+            ('j', Action::ScrollOps(1)),
+            ('k', Action::ScrollOps(-1)),
         ];
         for (c, want) in cases {
             assert_eq!(action(ch(c), &Mode::Live), Some(want), "key {c:?}");
@@ -160,6 +181,17 @@ mod tests {
         assert_eq!(action(ch('x'), &Mode::Live), None);
         assert_eq!(action(key(KeyCode::Enter), &Mode::Live), None);
         assert_eq!(action(key(KeyCode::Esc), &Mode::Live), None);
+        let keys = [
+            (KeyCode::Tab, Action::NextScenario),
+            (KeyCode::BackTab, Action::PrevScenario),
+            (KeyCode::Down, Action::ScrollOps(1)),
+            (KeyCode::Up, Action::ScrollOps(-1)),
+            (KeyCode::PageDown, Action::ScrollOps(OPS_PAGE)),
+            (KeyCode::PageUp, Action::ScrollOps(-OPS_PAGE)),
+        ];
+        for (code, want) in keys {
+            assert_eq!(action(key(code), &Mode::Live), Some(want), "{code:?}");
+        }
     }
 
     #[test]

@@ -3,11 +3,14 @@
 //! engine) and the derived figures the panes show. Plain data only: no
 //! terminal, no clock reads, no ratatui types.
 
+mod load;
 pub mod picker;
+
+pub use load::{describe_cap, step_concurrency};
 
 use super::input::{Action, Mode};
 use crate::engine::Control;
-use crate::metrics::snapshot::{IntervalStats, OpSummary, Percentiles, Phase};
+use crate::metrics::snapshot::{IntervalStats, OpSummary, Percentiles, Phase, ScenarioNow};
 use crate::metrics::Snapshot;
 use std::time::Duration;
 
@@ -18,6 +21,9 @@ const DEFAULT_WINDOW: usize = 2;
 pub const STATUS_FOR: Duration = Duration::from_secs(4);
 /// `+`/`-` multiply or divide the load by this.
 pub const LOAD_STEP: f64 = 1.25;
+/// Allocator readings the model keeps for its charts (one a tick: ten
+/// minutes, the widest chart window).
+pub const ALLOCATOR_HISTORY: usize = 600;
 
 /// What is being run, as the header names it.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,7 +78,7 @@ pub enum LiveExit {
 /// rest of the run; remembered so quick presses build on each other instead
 /// of on a snapshot up to a tick old.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Requested {
+pub(crate) enum Requested {
     Rate(f64),
     Concurrency(u32),
 }
@@ -94,6 +100,18 @@ pub enum Msg {
     Action(Action),
     /// A message for the status line (a hook's answer).
     Status(String),
+    /// The run ended by itself and its result is written (where, said
+    /// here): the screen stays until a key.
+    Finished(String),
+}
+
+/// The allocator's figures at one snapshot, kept for the pane's charts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AllocatorPoint {
+    /// Measured seconds (the snapshot's `elapsed`).
+    pub t_s: f64,
+    pub bytes_per_s: f64,
+    pub allocated_bytes: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -113,6 +131,17 @@ pub struct LiveModel {
     /// The load was changed by hand (`+`/`-`/space): the run is no longer
     /// the workload as written, so it cannot be a baseline.
     load_changed: bool,
+    /// `+`/`-` per scenario (by index), as `requested` is for the run.
+    scenario_requested: Vec<Option<Requested>>,
+    /// The scenario `+`/`-` act on (Tab cycles), an index into
+    /// `snapshot.scenarios`.
+    selected: usize,
+    /// First operation row shown (the table scrolls with j/k, PgUp/PgDn).
+    ops_scroll: usize,
+    /// Allocator readings, oldest first (bounded).
+    allocator_history: Vec<AllocatorPoint>,
+    /// Set once the run ended by itself: what the status line says.
+    finished: Option<String>,
 }
 
 impl LiveModel {
@@ -130,6 +159,11 @@ impl LiveModel {
             pause_asked: false,
             baseline_asked: false,
             load_changed: false,
+            scenario_requested: Vec::new(),
+            selected: 0,
+            ops_scroll: 0,
+            allocator_history: Vec::new(),
+            finished: None,
         }
     }
 
@@ -153,6 +187,27 @@ impl LiveModel {
             .map(|(text, _)| text.as_str())
     }
 
+    /// The selected scenario, when the run has scenarios.
+    pub fn selected_scenario(&self) -> Option<(usize, &ScenarioNow)> {
+        let all = &self.snapshot.scenarios;
+        let i = self.selected.min(all.len().checked_sub(1)?);
+        Some((i, &all[i]))
+    }
+
+    /// First operation row to show, as scrolled.
+    pub fn ops_scroll(&self) -> usize {
+        self.ops_scroll
+    }
+
+    pub fn allocator_history(&self) -> &[AllocatorPoint] {
+        &self.allocator_history
+    }
+
+    /// What the status line says once the run ended by itself.
+    pub fn finished(&self) -> Option<&str> {
+        self.finished.as_deref()
+    }
+
     /// Whether the run should be saved as a baseline when it ends.
     pub fn baseline_asked(&self) -> bool {
         self.baseline_asked
@@ -166,6 +221,7 @@ impl LiveModel {
         match msg {
             Msg::Snapshot(s) => {
                 self.snapshot = *s;
+                self.keep_allocator_reading();
                 None
             }
             Msg::Clock(now) => {
@@ -177,6 +233,31 @@ impl LiveModel {
                 self.say(text);
                 None
             }
+            Msg::Finished(text) => {
+                self.finished = Some(text);
+                None
+            }
+        }
+    }
+
+    /// One allocator reading per measured instant: a newer snapshot of the
+    /// same instant (warm-up, a pause) replaces the last.
+    fn keep_allocator_reading(&mut self) {
+        let Some(a) = &self.snapshot.allocator else {
+            return;
+        };
+        let point = AllocatorPoint {
+            t_s: self.snapshot.elapsed.as_secs_f64(),
+            bytes_per_s: a.bytes_per_s,
+            allocated_bytes: a.allocated_bytes,
+        };
+        let h = &mut self.allocator_history;
+        if h.last().is_some_and(|last| last.t_s >= point.t_s) {
+            h.pop();
+        }
+        h.push(point);
+        if h.len() > ALLOCATOR_HISTORY {
+            h.remove(0);
         }
     }
 
@@ -208,16 +289,8 @@ impl LiveModel {
             }
             Action::LoadUp => self.change_load(true),
             Action::LoadDown => self.change_load(false),
-            Action::NarrowWindow => {
-                self.window = self.window.saturating_sub(1);
-                self.say(format!("chart window {}s", self.window_s()));
-                None
-            }
-            Action::WidenWindow => {
-                self.window = (self.window + 1).min(WINDOWS_S.len() - 1);
-                self.say(format!("chart window {}s", self.window_s()));
-                None
-            }
+            Action::NarrowWindow => self.step_window(false),
+            Action::WidenWindow => self.step_window(true),
             Action::ToggleLatency => {
                 self.latency = match self.latency {
                     LatencyKind::Corrected => LatencyKind::Service,
@@ -235,6 +308,20 @@ impl LiveModel {
                 self.help = !self.help;
                 None
             }
+            Action::NextScenario => {
+                self.cycle_scenario(1);
+                None
+            }
+            Action::PrevScenario => {
+                self.cycle_scenario(-1);
+                None
+            }
+            Action::ScrollOps(rows) => {
+                let last = self.snapshot.ops.len().saturating_sub(1);
+                let to = self.ops_scroll as i64 + i64::from(rows);
+                self.ops_scroll = (to.max(0) as usize).min(last);
+                None
+            }
             Action::CloseHelp => {
                 self.help = false;
                 None
@@ -247,6 +334,31 @@ impl LiveModel {
             | Action::FocusList
             | Action::Type(_)
             | Action::Erase => None,
+        }
+    }
+
+    fn step_window(&mut self, wider: bool) -> Option<Effect> {
+        self.window = if wider {
+            (self.window + 1).min(WINDOWS_S.len() - 1)
+        } else {
+            self.window.saturating_sub(1)
+        };
+        self.say(format!("chart window {}s", self.window_s()));
+        None
+    }
+
+    /// Tab: the next scenario (Shift-Tab the one before); nothing without
+    /// scenarios.
+    fn cycle_scenario(&mut self, by: isize) {
+        let n = self.snapshot.scenarios.len();
+        if n == 0 {
+            return;
+        }
+        let at = self.selected.min(n - 1) as isize;
+        self.selected = (at + by).rem_euclid(n as isize) as usize;
+        if let Some((_, s)) = self.selected_scenario() {
+            let text = format!("scenario {}: +/- change its load", s.name);
+            self.say(text);
         }
     }
 
@@ -281,43 +393,6 @@ impl LiveModel {
         )
     }
 
-    fn change_load(&mut self, up: bool) -> Option<Effect> {
-        if !self.accepts_controls() {
-            self.say("the run is ending: the load cannot change");
-            return None;
-        }
-        let load = &self.snapshot.load;
-        let current = self.requested.or(match (load.rate, load.concurrency) {
-            (Some(rate), _) => Some(Requested::Rate(rate)),
-            (_, Some(c)) => Some(Requested::Concurrency(c)),
-            _ => None,
-        });
-        match current {
-            Some(Requested::Rate(rate)) => {
-                let next = if up {
-                    rate * LOAD_STEP
-                } else {
-                    (rate / LOAD_STEP).max(1.0)
-                };
-                self.requested = Some(Requested::Rate(next));
-                self.say(format!("asked rate {rate:.0}/s -> {next:.0}/s"));
-                self.changed_load();
-                Some(Effect::Engine(Control::SetRate(next)))
-            }
-            Some(Requested::Concurrency(c)) => {
-                let next = step_concurrency(c, up);
-                self.requested = Some(Requested::Concurrency(next));
-                self.say(format!("in flight {c} -> {next}"));
-                self.changed_load();
-                Some(Effect::Engine(Control::SetConcurrency(next)))
-            }
-            None => {
-                self.say("the load is not known yet: try again in a second");
-                None
-            }
-        }
-    }
-
     /// Intervals inside the chart window, oldest first.
     pub fn window_intervals(&self) -> &[IntervalStats] {
         let h = &self.snapshot.history;
@@ -346,19 +421,6 @@ impl LiveModel {
     }
 }
 
-/// One `+`/`-` step of in-flight requests: ×1.25 or ÷1.25, and always at
-/// least one, so small figures still move.
-pub fn step_concurrency(c: u32, up: bool) -> u32 {
-    let c = c.max(1);
-    if up {
-        let scaled = (c as f64 * LOAD_STEP).round() as u32;
-        scaled.max(c.saturating_add(1))
-    } else {
-        let scaled = (c as f64 / LOAD_STEP).round() as u32;
-        scaled.min(c - 1).max(1)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,53 +444,6 @@ mod tests {
             concurrency: Some(c),
             ..LoadNow::default()
         })
-    }
-
-    #[test]
-    fn rate_steps_build_on_the_last_request() {
-        let mut m = model(LoadNow {
-            rate: Some(1000.0),
-            ..LoadNow::default()
-        });
-        assert_eq!(
-            m.update(Msg::Action(Action::LoadUp)),
-            Some(Effect::Engine(Control::SetRate(1250.0)))
-        );
-        assert_eq!(
-            m.update(Msg::Action(Action::LoadUp)),
-            Some(Effect::Engine(Control::SetRate(1562.5)))
-        );
-        assert_eq!(
-            m.update(Msg::Action(Action::LoadDown)),
-            Some(Effect::Engine(Control::SetRate(1250.0)))
-        );
-        assert_eq!(m.status(), Some("asked rate 1562/s -> 1250/s"));
-    }
-
-    #[test]
-    fn concurrency_steps_move_at_least_one() {
-        assert_eq!(step_concurrency(16, true), 20);
-        assert_eq!(step_concurrency(16, false), 13);
-        assert_eq!(step_concurrency(1, true), 2);
-        assert_eq!(step_concurrency(2, true), 3);
-        assert_eq!(step_concurrency(2, false), 1);
-        assert_eq!(step_concurrency(1, false), 1);
-        let mut m = closed(16);
-        assert_eq!(
-            m.update(Msg::Action(Action::LoadDown)),
-            Some(Effect::Engine(Control::SetConcurrency(13)))
-        );
-    }
-
-    #[test]
-    fn load_keys_wait_for_a_known_load_and_stop_at_the_end() {
-        let mut m = model(LoadNow::default());
-        assert_eq!(m.update(Msg::Action(Action::LoadUp)), None);
-        assert!(m.status().is_some_and(|s| s.contains("not known")));
-        let mut m = closed(4);
-        m.snapshot.phase = Phase::Draining;
-        assert_eq!(m.update(Msg::Action(Action::LoadUp)), None);
-        assert_eq!(m.update(Msg::Action(Action::TogglePause)), None);
     }
 
     #[test]

@@ -71,6 +71,7 @@ fn open_snapshot() -> Snapshot {
             sessions: 4,
             paused: false,
             scenarios: 0,
+            cap: None,
         },
         last: history.last().cloned(),
         history,
@@ -107,6 +108,7 @@ fn closed_snapshot() -> Snapshot {
             sessions: 2,
             paused: true,
             scenarios: 0,
+            cap: None,
         },
         last: history.last().cloned(),
         history,
@@ -126,6 +128,10 @@ fn closed_snapshot() -> Snapshot {
             }),
             target: None,
             mcptop_slope_mib_per_min: Some(0.25),
+            // Growing 64 KiB a second up to the 24 MiB read now.
+            history: (1..=20)
+                .map(|t| (t as f64, (24 << 20) - (20 - t) * (64 << 10), 0))
+                .collect(),
             ..MemoryStats::default()
         }),
         allocator: Some(AllocatorStats {
@@ -140,6 +146,27 @@ fn closed_snapshot() -> Snapshot {
         }),
         ..Snapshot::default()
     }
+}
+
+/// A model that saw the run's allocator readings second by second up to
+/// `snapshot` (the live heap growing, the rate on a wave), as a run's
+/// screen does.
+fn with_allocator_readings(snapshot: Snapshot) -> LiveModel {
+    let mut m = model(Snapshot::default());
+    let last = snapshot.elapsed.as_secs();
+    let now = snapshot.allocator.unwrap_or_default();
+    for t in 1..last {
+        let mut earlier = snapshot.clone();
+        earlier.elapsed = Duration::from_secs(t);
+        earlier.allocator = Some(AllocatorStats {
+            allocated_bytes: now.allocated_bytes - (last - t) * (128 << 10),
+            bytes_per_s: now.bytes_per_s * (0.5 + (t % 5) as f64 / 8.0),
+            ..now
+        });
+        m.update(Msg::Snapshot(Box::new(earlier)));
+    }
+    m.update(Msg::Snapshot(Box::new(snapshot)));
+    m
 }
 
 fn model(snapshot: Snapshot) -> LiveModel {
@@ -203,14 +230,14 @@ fn live_open_loop_80x24() {
 
 #[test]
 fn live_closed_loop_paused_with_memory_120x40() {
-    let m = model(closed_snapshot());
+    let m = with_allocator_readings(closed_snapshot());
     let text = live(120, 40, &m);
     for shown in [
         "PAUSED",
         "closed loop: 16 in flight",
         "throughput: 1.9k req/s (closed)",
         "mcptop RSS 24.0 MiB +0.25 MiB/min",
-        "fragmentation 7.7%",
+        "live heap 12.0 MiB, frag. 7.7%",
         "20.0s (no time bound)",
     ] {
         assert!(text.contains(shown), "{shown:?} missing:\n{text}");
@@ -409,6 +436,7 @@ fn live_header_names_the_scenarios_instead_of_one_load() {
         sessions: 5,
         paused: false,
         scenarios: 2,
+        cap: None,
     };
     s.ops = vec![
         op("probe/tools/list", 800, 0, 20.0, 900),
@@ -420,3 +448,5 @@ fn live_header_names_the_scenarios_instead_of_one_load() {
     assert!(!text.contains("load not known yet"), "{text}");
     assert!(text.contains("probe/tools/list"), "{text}");
 }
+
+mod scenarios;

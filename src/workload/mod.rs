@@ -376,6 +376,12 @@ impl Workload {
             .collect()
     }
 
+    /// Most requests the sessions hold at once, each up to `pipeline` (a
+    /// whole batch fits an idle one): a closed loop asking more stays here.
+    pub fn in_flight_cap(&self) -> u64 {
+        u64::from(self.sessions_to_open()) * u64::from(self.pipeline.max(self.batch))
+    }
+
     /// Sessions to open: the workload's, plus those scenarios own.
     pub fn sessions_to_open(&self) -> u32 {
         let own: u32 = self

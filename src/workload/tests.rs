@@ -117,6 +117,7 @@ fn closed_loop_pipeline_defaults_to_concurrency_per_session() {
     )
     .expect("valid");
     assert_eq!(w.pipeline, 3);
+    assert_eq!(w.in_flight_cap(), 12);
     assert_eq!(w.shape, LoadShape::ClosedLoop { concurrency: 10 });
     assert_eq!(w.ops[0].label, "ping");
     assert_eq!(w.ops[0].timeout, DEFAULT_TIMEOUT);

@@ -320,3 +320,120 @@ fn b_saves_the_run_as_a_baseline_and_p_writes_a_flame_graph() {
         .unwrap_or_else(|| panic!("log: {log}"));
     assert!(samples > 0, "{log}");
 }
+
+/// A run that ends by itself keeps its last screen (its result already
+/// written) until a key; then `mcptop run` exits as before.
+#[test]
+fn a_finished_run_keeps_its_screen_until_a_key() {
+    let dir = TestDir::new();
+    let Some((tmux, _)) = live_echo(&dir, (100, 30), "2s") else {
+        return;
+    };
+    let screen = tmux.wait_for("the end of the run", Duration::from_secs(30), |s| {
+        s.contains("run finished: press any key")
+    });
+    assert!(screen.contains("result in r.json"), "{screen}");
+    assert!(screen.contains("operations (corrected)"), "{screen}");
+    assert!(dir.join("r.json").exists(), "the result waits for no key");
+    assert!(!shell_printed_exit(&screen), "{screen}");
+    tmux.send(&["x"]);
+    let screen = tmux.exited();
+    assert!(screen.contains("EXITED=0"), "{screen}");
+    assert!(screen.contains("stopped: completed"), "{screen}");
+}
+
+/// `+` in a closed loop whose sessions already hold all they can (echo: 4
+/// sessions × pipeline 4 = 16 in flight) says so instead of asking for 20.
+#[test]
+fn closed_loop_plus_at_the_cap_says_so() {
+    let dir = TestDir::new();
+    let Some((tmux, _)) = live_echo(&dir, (120, 40), "30s") else {
+        return;
+    };
+    tmux.send(&["+"]);
+    tmux.wait_for("the cap", Duration::from_secs(10), |s| {
+        s.contains("in flight stays at 16: cap 16 = 4 sessions × 4")
+    });
+    tmux.send(&["-"]);
+    tmux.wait_for("the step down", Duration::from_secs(10), |s| {
+        s.contains("in flight 16 -> 13")
+    });
+    tmux.send(&["q"]);
+    assert!(tmux.exited().contains("EXITED=0"));
+}
+
+/// Starting a run from the picker's target field, then `w` back to the
+/// picker: the keys go to the list again, so `q` quits instead of being
+/// typed into the target.
+#[test]
+fn after_w_the_picker_list_has_the_focus() {
+    let dir = TestDir::new();
+    if !tmux_available() {
+        require::missing("tmux is not installed", require::TMUX_INSTALL);
+        return;
+    }
+    let tmux = Tmux::start(dir.path(), 120, 40);
+    tmux.send(&[
+        &format!("{}; echo EXITED=$?", mcptop_bin().display()),
+        "Enter",
+    ]);
+    tmux.wait_for("the picker", Duration::from_secs(20), |s| {
+        s.contains("choose a workload")
+    });
+    tmux.send(&["Tab"]);
+    tmux.wait_for("the target field", Duration::from_secs(10), |s| {
+        s.contains("builtin_")
+    });
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the live screen", Duration::from_secs(30), |s| {
+        s.contains("operations (")
+    });
+    tmux.send(&["w"]);
+    tmux.wait_for("the picker again", Duration::from_secs(30), |s| {
+        s.contains("last run: ")
+    });
+    tmux.send(&["q"]);
+    // Quit from the picker, with the summary of the stopped run (its exit
+    // code is its thresholds', which a run stopped at once may fail).
+    let screen = tmux.exited();
+    assert!(screen.contains("stopped: interrupted"), "{screen}");
+    assert!(!screen.contains("builtinq"), "{screen}");
+}
+
+/// needs t11-engine (the scenarios' live figures): `priority-flood` on
+/// builtin, Tab selects the flood, `+` asks it for more, and the header
+/// shows the flood's new asked load.
+#[test]
+fn tab_and_plus_change_the_selected_scenario() {
+    let dir = TestDir::new();
+    if !tmux_available() {
+        require::missing("tmux is not installed", require::TMUX_INSTALL);
+        return;
+    }
+    let tmux = Tmux::start(dir.path(), 120, 40);
+    tmux.send(&[
+        &format!(
+            "{} run priority-flood --duration 30s --out r.json; echo EXITED=$?",
+            mcptop_bin().display()
+        ),
+        "Enter",
+    ]);
+    tmux.wait_for("both scenarios", Duration::from_secs(30), |s| {
+        s.contains("▶ probe asked 20 req/s") && s.contains("flood 16 in flight asked")
+    });
+    tmux.send(&["Tab"]);
+    tmux.wait_for("the flood selected", Duration::from_secs(10), |s| {
+        s.contains("▶ flood")
+    });
+    tmux.send(&["+"]);
+    let screen = tmux.wait_for("the flood's new load", Duration::from_secs(10), |s| {
+        s.contains("flood: in flight 16 -> 20") && s.contains("flood 20 in flight asked")
+    });
+    assert!(screen.contains("  probe asked 20 req/s"), "{screen}");
+    tmux.send(&["q"]);
+    // The exit code is the probe's p99 threshold's, which a loaded
+    // machine may fail: the run's end is what this test needs.
+    let screen = tmux.exited();
+    assert!(screen.contains("stopped: interrupted"), "{screen}");
+    assert!(screen.contains("result: r.json"), "{screen}");
+}

@@ -1,46 +1,130 @@
-//! The allocator: allocation rate, live heap and fragmentation.
-//! "not measured" until the profiler fills `Snapshot::allocator`.
+//! The allocator: allocation rate, live heap and fragmentation, the rate
+//! and the live heap also as small charts over the chart window (from the
+//! readings the model keeps). "not measured" until the profiler fills
+//! `Snapshot::allocator`. Every line is fitted to the width, never cut.
 
-use super::{block, dim, fmt_bytes, fmt_rate};
+use super::spark::{self, Scale};
+use super::{block, dim, fit_line, fmt_bytes, fmt_rate};
 use crate::tui::state::LiveModel;
 use ratatui::layout::Rect;
+use ratatui::style::Color;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 pub const TITLE: &str = " allocator ";
+const RATE: Color = Color::LightGreen;
+const HEAP: Color = Color::LightBlue;
+
+enum Row {
+    Text(Line<'static>),
+    /// Allocation rate (`false`) or live heap (`true`) over the window.
+    Chart(bool),
+}
 
 pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
+    let frame = block(TITLE);
+    let inner = frame.inner(area);
     // The target's GC (`metrics::gc`), first: it is what the pane's mcptop
     // figures cannot say about a Node, Python, Go or JVM server.
-    let gc: Vec<Line> = m
+    let mut rows: Vec<Row> = m
         .snapshot
         .target_gc
         .iter()
         .flat_map(|gc| gc.short_lines())
-        .map(Line::from)
+        .map(|l| Row::Text(Line::from(l)))
         .collect();
-    let Some(a) = &m.snapshot.allocator else {
-        let mut lines = gc;
-        lines.push(Line::from(Span::styled("not measured", dim())));
-        f.render_widget(Paragraph::new(lines).block(block(TITLE)), area);
-        return;
-    };
-    let mut lines = gc;
-    lines.extend([
-        Line::from(format!(
-            "rate {}/s, {} allocs/s",
-            fmt_bytes(a.bytes_per_s),
-            fmt_rate(a.allocs_per_s)
-        )),
-        Line::from(format!("live heap {}", fmt_bytes(a.allocated_bytes as f64))),
-        Line::from(format!("fragmentation {:.1}%", a.fragmentation * 100.0)),
-    ]);
-    if let (Some(n), Some(b)) = (a.allocs_per_request, a.bytes_per_request) {
-        lines.push(Line::from(format!(
-            "per request {n:.1} allocs, {}",
-            fmt_bytes(b)
-        )));
+    if m.snapshot.allocator.is_none() {
+        rows.push(Row::Text(Line::from(Span::styled("not measured", dim()))));
     }
-    f.render_widget(Paragraph::new(lines).block(block(TITLE)), area);
+    let room = usize::from(inner.height).saturating_sub(rows.len());
+    rows.extend(allocator_rows(m, inner.width, room));
+    f.render_widget(frame, area);
+    let (lo, hi) = m.window_bounds();
+    let history = m.allocator_history();
+    for (k, row) in rows.into_iter().take(usize::from(inner.height)).enumerate() {
+        let at = Rect {
+            y: inner.y + k as u16,
+            height: 1,
+            ..inner
+        };
+        match row {
+            Row::Text(line) => f.render_widget(Paragraph::new(line), at),
+            Row::Chart(heap) => {
+                let points: Vec<(f64, u64)> = history
+                    .iter()
+                    .map(|p| {
+                        let v = if heap {
+                            p.allocated_bytes
+                        } else {
+                            p.bytes_per_s.max(0.0) as u64
+                        };
+                        (p.t_s, v)
+                    })
+                    .collect();
+                let (label, color, scale) = if heap {
+                    ("heap", HEAP, Scale::Growth)
+                } else {
+                    ("rate", RATE, Scale::FromZero)
+                };
+                spark::row(f, at, label, color, &points, (lo, hi), scale);
+            }
+        }
+    }
+}
+
+/// The allocator's rows that fit `room`, in reading order.
+fn allocator_rows(m: &LiveModel, width: u16, room: usize) -> Vec<Row> {
+    let Some(a) = &m.snapshot.allocator else {
+        return Vec::new();
+    };
+    let rate = fmt_bytes(a.bytes_per_s);
+    let allocs = fmt_rate(a.allocs_per_s);
+    let heap = fmt_bytes(a.allocated_bytes as f64);
+    let frag = a.fragmentation * 100.0;
+    let fit = |variants: Vec<String>| {
+        Row::Text(fit_line(
+            width,
+            variants.into_iter().map(Line::from).collect(),
+        ))
+    };
+    // (priority, order, row)
+    let mut all: Vec<(u8, u8, Row)> = vec![
+        (
+            0,
+            0,
+            fit(vec![
+                format!("rate {rate}/s, {allocs} allocs/s"),
+                format!("{rate}/s, {allocs} allocs/s"),
+                format!("{rate}/s {allocs}/s"),
+            ]),
+        ),
+        (1, 1, Row::Chart(false)),
+        (
+            0,
+            2,
+            fit(vec![
+                format!("live heap {heap}, fragmentation {frag:.1}%"),
+                format!("live heap {heap}, frag. {frag:.1}%"),
+                format!("heap {heap} frag {frag:.0}%"),
+                format!("heap {heap}"),
+            ]),
+        ),
+        (2, 3, Row::Chart(true)),
+    ];
+    if let (Some(n), Some(b)) = (a.allocs_per_request, a.bytes_per_request) {
+        all.push((
+            3,
+            4,
+            fit(vec![
+                format!("per request {n:.1} allocs, {}", fmt_bytes(b)),
+                format!("per req. {n:.1} allocs, {}", fmt_bytes(b)),
+                format!("{n:.1} allocs/req"),
+            ]),
+        ));
+    }
+    all.sort_by_key(|(priority, _, _)| *priority);
+    all.truncate(room);
+    all.sort_by_key(|(_, order, _)| *order);
+    all.into_iter().map(|(_, _, row)| row).collect()
 }

@@ -4,7 +4,7 @@
 //! TLS and initialize medians of network targets. Messages quote the
 //! target, so they are escaped here too.
 
-use super::{block, dim, fmt_us_short};
+use super::{block, dim, fit_line, fmt_us_short};
 use crate::protocol::escape::escape_line;
 use crate::transport::phases::ConnectionPhases;
 use crate::tui::state::LiveModel;
@@ -51,11 +51,15 @@ pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
         lines.push(Line::from(spans));
     }
     if s.late_sends > 0 {
-        lines.push(Line::from(format!(
-            "{:>8} late sends (max lag {})",
-            s.late_sends,
-            fmt_us_short(s.max_send_lag_us)
-        )));
+        let (n, lag) = (s.late_sends, fmt_us_short(s.max_send_lag_us));
+        lines.push(fit_line(
+            area.width.saturating_sub(2),
+            vec![
+                Line::from(format!("{n:>8} late sends (max lag {lag})")),
+                Line::from(format!("{n:>8} late (max lag {lag})")),
+                Line::from(format!("{n} late, lag {lag}")),
+            ],
+        ));
     }
     if s.protocol.violations > 0 {
         lines.push(Line::from(format!(

@@ -1,18 +1,32 @@
 //! The header: what runs against what, the phase, measured time with a
-//! progress gauge, asked against achieved rate, sessions and in-flight.
+//! progress gauge, asked against achieved rate, sessions and in-flight, and
+//! with `[[scenarios]]` one line per scenario (`panes::scenarios`).
 
 use super::{dim, fmt_rate, fmt_us_short};
 use crate::metrics::snapshot::Phase;
 use crate::protocol::escape::escape_line;
-use crate::tui::state::LiveModel;
+use crate::tui::state::{describe_cap, LiveModel};
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Gauge, Paragraph};
 use ratatui::Frame;
 
-/// Rows the header wants with its frame.
+/// Rows the header wants with its frame, without scenarios.
 pub const HEIGHT: u16 = 5;
+
+/// Rows the header wants on a screen `screen_height` tall: one more per
+/// scenario, up to `scenarios::most_lines`; on a short screen the gauge
+/// gives its row to them (the time goes on the title line).
+pub fn height(m: &LiveModel, screen_height: u16) -> u16 {
+    let most = super::scenarios::most_lines(screen_height);
+    let n = m.snapshot.scenarios.len().min(most) as u16;
+    match n {
+        0 => HEIGHT,
+        _ if most >= super::scenarios::TALL_LINES => HEIGHT + n,
+        _ => HEIGHT - 1 + n,
+    }
+}
 
 pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
     let framed = area.height >= 3 && area.width >= 20;
@@ -30,13 +44,16 @@ pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
     } else {
         area
     };
-    let with_gauge = inner.height >= 3;
+    let scenarios = m.snapshot.scenarios.len().min(super::scenarios::TALL_LINES);
+    let with_gauge = usize::from(inner.height) >= 3 + scenarios;
     let load = if inner.width >= 60 {
         load_line(m)
     } else {
         short_load_line(m)
     };
     let mut rows = vec![title_line(m, !with_gauge), load];
+    let room = usize::from(inner.height).saturating_sub(if with_gauge { 3 } else { 2 });
+    rows.extend(super::scenarios::lines(m, inner.width, room));
     if with_gauge {
         let gauge_area = Rect {
             y: inner.y + 1,
@@ -106,7 +123,13 @@ fn load_line(m: &LiveModel) -> Line<'static> {
     let s = &m.snapshot;
     let asked = match (s.load.rate, s.load.concurrency) {
         (Some(rate), _) => format!("asked {} req/s", fmt_rate(rate)),
-        (_, Some(c)) => format!("closed loop: {c} in flight"),
+        (_, Some(c)) => match s.load.cap.filter(|cap| u64::from(c) > *cap) {
+            Some(cap) => format!(
+                "closed loop: {c} asked, {}",
+                describe_cap(cap, s.load.sessions)
+            ),
+            None => format!("closed loop: {c} in flight"),
+        },
         _ if s.load.scenarios > 0 => format!("{} scenarios at once", s.load.scenarios),
         _ => "load not known yet".to_string(),
     };

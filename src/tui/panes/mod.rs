@@ -10,6 +10,8 @@ pub mod histogram;
 pub mod latency;
 pub mod memory;
 pub mod ops;
+pub mod scenarios;
+pub mod spark;
 pub mod throughput;
 
 use ratatui::style::{Color, Modifier, Style};
@@ -51,7 +53,13 @@ pub fn time_chart<'a>(
 /// The first of `variants` (longest first) that fits a frame `width` wide,
 /// else the last one, cut by the frame.
 pub fn fit_title(width: u16, variants: Vec<Line<'static>>) -> Line<'static> {
-    let room = usize::from(width.saturating_sub(3));
+    fit_line(width.saturating_sub(3), variants)
+}
+
+/// The first of `variants` (longest first) no wider than `room`, else the
+/// last one.
+pub fn fit_line(room: u16, variants: Vec<Line<'static>>) -> Line<'static> {
+    let room = usize::from(room);
     let count = variants.len();
     variants
         .into_iter()

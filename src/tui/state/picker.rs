@@ -73,6 +73,9 @@ impl PickerModel {
                     return None;
                 };
                 let target = self.target.trim();
+                // Back from the run, keys go to the list again: `q` quits
+                // instead of typing into the target.
+                self.editing = false;
                 return Some(PickerOutcome::Start {
                     workload: entry.name.clone(),
                     target: if target.is_empty() {
@@ -140,6 +143,25 @@ mod tests {
                 target: "stdio:node s.js".into()
             })
         );
+    }
+
+    /// Enter in the target field starts the run; the picker it comes back
+    /// to (after `w` or the run's end) has the list focused, so `q` quits.
+    #[test]
+    fn starting_from_the_target_field_gives_the_focus_back_to_the_list() {
+        let mut p = picker();
+        p.update(Action::FocusTarget);
+        assert!(matches!(
+            p.update(Action::Start),
+            Some(PickerOutcome::Start { .. })
+        ));
+        assert_eq!(p.mode(), Mode::Picker { editing: false });
+        let q = crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Char('q'),
+            crossterm::event::KeyModifiers::NONE,
+        );
+        assert_eq!(crate::tui::input::action(q, &p.mode()), Some(Action::Quit));
+        assert_eq!(p.target, "builtin");
     }
 
     #[test]

@@ -33,7 +33,7 @@ const MIN_PANES_HEIGHT: u16 = 12;
 
 /// Where each pane goes on a screen of this size; panes that do not fit are
 /// left out, most detailed first.
-pub fn plan(area: Rect, ops: usize) -> Vec<(Pane, Rect)> {
+pub fn plan(area: Rect, ops: usize, header_height: u16) -> Vec<(Pane, Rect)> {
     let mut out = Vec::new();
     if area.width == 0 || area.height == 0 {
         return out;
@@ -44,11 +44,8 @@ pub fn plan(area: Rect, ops: usize) -> Vec<(Pane, Rect)> {
         out.push((Pane::Header, top));
         return out;
     }
-    let [header, body] = Layout::vertical([
-        Constraint::Length(panes::header::HEIGHT),
-        Constraint::Min(0),
-    ])
-    .areas(top);
+    let [header, body] =
+        Layout::vertical([Constraint::Length(header_height), Constraint::Min(0)]).areas(top);
     out.push((Pane::Header, header));
     let wide = area.width >= 100;
     // The ops table: its header, one row per op, a total row, the frame.
@@ -62,9 +59,11 @@ pub fn plan(area: Rect, ops: usize) -> Vec<(Pane, Rect)> {
         .areas(body);
         (c, Some(m), Some(b))
     } else if body.height >= 16 {
+        // Charts keep 6 rows at least, the table takes up to 7 of the rest.
+        let ops = ops_rows.min(7).min(body.height - 5 - 6);
         let [c, m, b] = Layout::vertical([
-            Constraint::Min(7),
-            Constraint::Length(ops_rows.min(7)),
+            Constraint::Min(6),
+            Constraint::Length(ops),
             Constraint::Length(5),
         ])
         .areas(body);
@@ -116,7 +115,8 @@ pub fn plan(area: Rect, ops: usize) -> Vec<(Pane, Rect)> {
 /// Draws the live screen.
 pub fn live(f: &mut Frame, m: &LiveModel) {
     let area = f.area();
-    for (pane, rect) in plan(area, m.snapshot.ops.len()) {
+    let header = panes::header::height(m, area.height);
+    for (pane, rect) in plan(area, m.snapshot.ops.len(), header) {
         match pane {
             Pane::Header => panes::header::render(f, rect, m),
             Pane::Latency => panes::latency::render(f, rect, m),
@@ -136,7 +136,15 @@ pub fn live(f: &mut Frame, m: &LiveModel) {
 
 /// Key hints, or the latest message while it is fresh.
 fn status(f: &mut Frame, area: Rect, m: &LiveModel) {
-    let line = if m.exit.is_some() {
+    let line = if let Some(done) = m.finished() {
+        Line::from(Span::styled(
+            done.to_string(),
+            Style::default()
+                .fg(Color::Black)
+                .bg(Color::Green)
+                .add_modifier(Modifier::BOLD),
+        ))
+    } else if m.exit.is_some() {
         Line::from(Span::styled(
             "stopping: waiting for in-flight requests, then writing the result file",
             Style::default().fg(Color::Yellow),
@@ -152,17 +160,23 @@ fn status(f: &mut Frame, area: Rect, m: &LiveModel) {
         } else {
             "b baseline"
         };
+        // With scenarios, Tab picks the one `+`/`-` change.
+        let load = if m.snapshot.scenarios.is_empty() {
+            "+/- load"
+        } else {
+            "tab scenario  +/- its load"
+        };
         let long = format!(
-            "space pause  +/- load  [/] window {}s  c {}  p profile  {baseline}  w picker  ? help  q quit",
+            "space pause  {load}  [/] window {}s  c {}  p profile  {baseline}  w picker  ? help  q quit",
             m.window_s(),
             m.latency.name()
         );
         let hints = if long.chars().count() <= usize::from(area.width) {
             long
         } else if m.baseline_asked() {
-            "space pause  +/- load  b baseline: on  ? help  q quit".to_string()
+            format!("space pause  {load}  b baseline: on  ? help  q quit")
         } else {
-            "space pause  +/- load  c latency  ? help  q quit".to_string()
+            format!("space pause  {load}  c latency  ? help  q quit")
         };
         Line::from(Span::styled(hints, dim()))
     };

@@ -11,6 +11,13 @@ use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
 use ratatui::Frame;
 
 pub const TITLE: &str = " mcptop: choose a workload ";
+/// The target field's title: every kind of target `TargetSpec` reads,
+/// longest first, the first that fits the width.
+const TARGET_TITLES: [&str; 3] = [
+    " target: builtin, stdio:COMMAND ARGS, http(s)://HOST:PORT/PATH, ws(s)://HOST:PORT/PATH, tcp://HOST:PORT, sse://... ",
+    " target: builtin, stdio:CMD ARGS, http(s)://, ws(s)://, tcp://, sse:// ",
+    " target: builtin stdio: http(s):// ws(s):// tcp:// sse:// ",
+];
 
 pub fn picker(f: &mut Frame, p: &PickerModel) {
     let area = f.area();
@@ -59,7 +66,7 @@ pub fn picker(f: &mut Frame, p: &PickerModel) {
     let cursor = if p.editing { "_" } else { "" };
     f.render_widget(
         Paragraph::new(Span::styled(format!("{}{cursor}", p.target), field_style))
-            .block(block(" target: builtin or stdio:COMMAND ARGS... ")),
+            .block(block(target_title(target_area.width))),
         target_area,
     );
     if let Some(message) = &p.message {
@@ -78,4 +85,12 @@ pub fn picker(f: &mut Frame, p: &PickerModel) {
         "up/down choose  enter run  tab edit the target  q quit"
     };
     f.render_widget(Paragraph::new(Span::styled(keys, dim())), keys_area);
+}
+
+fn target_title(width: u16) -> &'static str {
+    let room = usize::from(width.saturating_sub(2));
+    TARGET_TITLES
+        .iter()
+        .find(|t| t.chars().count() <= room)
+        .unwrap_or(&TARGET_TITLES[TARGET_TITLES.len() - 1])
 }
