@@ -400,7 +400,7 @@ fn after_w_the_picker_list_has_the_focus() {
     assert!(!screen.contains("builtinq"), "{screen}");
 }
 
-/// needs t11-engine (the scenarios' live figures): `priority-flood` on
+/// `priority-flood` on
 /// builtin, Tab selects the flood, `+` asks it for more, and the header
 /// shows the flood's new asked load.
 #[test]
