@@ -25,9 +25,8 @@ use tokio::time::Instant;
 
 /// Intervals kept for charts (one hour of one-second ticks).
 pub const HISTORY_LEN: usize = 3600;
-/// A send this far behind its planned time counts as late. Tokio's timer has
-/// one-millisecond resolution, so anything under two is the clock, not lag.
-pub const LATE_SEND_US: u64 = 2_000;
+pub use super::send_lag::LATE_SEND_US;
+use super::send_lag::{LagInterval, SendLag, SendLagReport};
 /// Intervals shorter than this are merged into the next.
 const MIN_INTERVAL_S: f64 = 0.1;
 /// Below this share of the asked sends, an interval warns.
@@ -101,6 +100,9 @@ pub struct Recorder {
     extra_warnings: Vec<String>,
     late_sends: u64,
     max_send_lag_us: u64,
+    /// Send lag as a histogram, over the run and per interval.
+    send_lag: SendLag,
+    send_lag_history: VecDeque<LagInterval>,
     warmup_samples: u64,
     last_status: EngineStatus,
     stopped_at: Option<Instant>,
@@ -167,6 +169,9 @@ pub struct RunMetrics {
     pub sends: u64,
     pub late_sends: u64,
     pub max_send_lag_us: u64,
+    /// Actual send − planned start: percentiles, histogram, per interval.
+    #[serde(default)]
+    pub send_lag: SendLagReport,
     pub backpressure_waits: u64,
     pub warmup_samples: u64,
     pub protocol: ProtocolCounters,
@@ -212,6 +217,8 @@ impl Recorder {
             extra_warnings: Vec::new(),
             late_sends: 0,
             max_send_lag_us: 0,
+            send_lag: SendLag::default(),
+            send_lag_history: VecDeque::new(),
             warmup_samples: 0,
             last_status: EngineStatus::default(),
             stopped_at: None,
@@ -277,6 +284,7 @@ impl Recorder {
             self.late_sends += 1;
         }
         self.max_send_lag_us = self.max_send_lag_us.max(lag);
+        self.send_lag.record(lag);
         self.interval_completed += 1;
         match &s.outcome {
             Ok(()) => {
@@ -375,9 +383,12 @@ impl Recorder {
                 }
             }
         }
+        self.send_lag_history
+            .push_back(self.send_lag.close_interval(stats.t_s));
         self.history.push_back(stats);
         if self.history.len() > HISTORY_LEN {
             self.history.pop_front();
+            self.send_lag_history.pop_front();
         }
         self.interval_corrected.reset();
         self.interval_service.reset();
@@ -497,6 +508,7 @@ impl Recorder {
             protocol: status.protocol,
             late_sends: self.late_sends,
             max_send_lag_us: self.max_send_lag_us,
+            send_lag: self.send_lag.figures(),
             memory: None,
             allocator: None,
             connections: None,
@@ -564,6 +576,9 @@ impl Recorder {
             sends: status.sent_total,
             late_sends: self.late_sends,
             max_send_lag_us: self.max_send_lag_us,
+            send_lag: self
+                .send_lag
+                .report(self.send_lag_history.iter().copied().collect()),
             backpressure_waits: status.backpressure_total,
             warmup_samples: self.warmup_samples,
             protocol: status.protocol,

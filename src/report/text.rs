@@ -191,6 +191,27 @@ fn rates(out: &mut String, m: &RunMetrics) {
             let _ = writeln!(out, "\nrate: achieved {:.1}/s", m.achieved_rate);
         }
     }
+    send_lag(out, m);
+}
+
+/// mcptop's own send lag, and what it means for the figures above.
+fn send_lag(out: &mut String, m: &RunMetrics) {
+    let lag = &m.send_lag;
+    if lag.lag.count == 0 {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "send lag (actual send - planned start): p50 {}, p99 {}, max {}; late (> {}) {}",
+        fmt_us(lag.lag.p50_us),
+        fmt_us(lag.lag.p99_us),
+        fmt_us(lag.lag.max_us),
+        fmt_us(lag.late_threshold_us),
+        lag.lag.late
+    );
+    if let Some(note) = lag.floor_note(m.overall.corrected.p50_us) {
+        let _ = writeln!(out, "note: {note}");
+    }
 }
 
 fn thresholds(out: &mut String, r: &RunReport) {
