@@ -74,3 +74,41 @@ fn calibrate_refuses_a_bad_rate_with_its_name() {
         .stderr(predicates::str::contains("--rates: 0 is not a rate"));
     assert!(!dir.join(".mcptop/calibration.json").exists());
 }
+
+#[test]
+fn sleep_us_is_a_known_latency_and_refuses_too_long_a_wait() {
+    // No percentile can be below the asked 3 ms; the upper bound is loose on
+    // purpose (precision is benches/pacing.sh's business).
+    let dir = TestDir::new();
+    dir.write(
+        "sleep-us.toml",
+        "name = \"sleep-us\"\nconcurrency = 2\n\n[[ops]]\nmethod = \"tools/call\"\n\
+         tool = \"sleep_us\"\nweight = 9\narguments = { us = 3000 }\n\n[[ops]]\n\
+         method = \"tools/call\"\nname = \"too-long\"\ntool = \"sleep_us\"\nweight = 1\narguments = { us = 60000001 }\n",
+    );
+    dir.mcptop()
+        .args(["run", "sleep-us.toml", "--duration", "1s", "--warmup", "0s"])
+        .args(["--out", "r.json", "--quiet"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        // The too-long waits are tool errors: the default error-rate threshold fails.
+        .code(1);
+    let r = read_json(&dir.join("r.json"));
+    let ops = r["ops"].as_array().cloned().unwrap_or_default();
+    let p50 = ops[0]["service_p50_us"].as_u64().unwrap_or(0);
+    assert!((3_000..50_000).contains(&p50), "p50 {p50}");
+    assert_eq!(ops[0]["errors"].as_u64(), Some(0), "{}", ops[0]);
+    let refused = &ops[1];
+    assert_eq!(refused["ok"].as_u64(), Some(0), "{refused}");
+    assert!(
+        refused["errors_by_kind"]["tool_error"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "{refused}"
+    );
+    let message = refused["first_error_messages"]["tool_error"]
+        .as_str()
+        .unwrap_or("");
+    assert!(message.contains("us must be at most 60000000"), "{message}");
+}
