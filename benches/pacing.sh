@@ -8,7 +8,9 @@
 #   2. the builtin sleep mixture (90 % ms=2, 10 % ms=20, 8 in flight):
 #      p50 within 2.0-2.3 ms, p95 within 20.0-20.4 ms;
 #   3. the closed-loop ceilings of benches/run.sh (builtin echo at 1, 16, 64
-#      in flight; stdio at 16) and the unbounded open loop: after/before ratios.
+#      in flight; stdio at 16): after/before ratios (closed loop never waits
+#      on the pacer; what changed on its path is one more histogram record
+#      per sample).
 #
 #   bash benches/pacing.sh                 # builds main in target/pacing-before
 #   BEFORE=/path/to/main/mcptop bash benches/pacing.sh
@@ -16,6 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repeats=${REPEATS:-3}
+only=${ONLY:-123}   # sections to run, e.g. ONLY=2 for the sleep mixture alone
 secs=${SECONDS_EACH:-5}
 cargo build --release --quiet --bin mcptop
 after=$PWD/target/release/mcptop
@@ -59,12 +62,14 @@ warmup = "1s"
 
 [[ops]]
 method = "tools/call"
+name = "sleep-2ms"
 tool = "sleep"
 weight = 90
 arguments = { ms = 2 }
 
 [[ops]]
 method = "tools/call"
+name = "sleep-20ms"
 tool = "sleep"
 weight = 10
 arguments = { ms = 20 }
@@ -75,6 +80,7 @@ lag() {
 }
 
 echo "== machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+if [[ $only == *1* ]]; then
 echo "== 1. open loop, one session, pipeline 1, echo against mcptop serve --stdio (${secs}s each, $repeats rounds)"
 for rate in 500 5000; do
     open_workload "$rate"
@@ -87,6 +93,8 @@ for rate in 500 5000; do
     done
 done
 
+fi
+if [[ $only == *2* ]]; then
 echo "== 2. builtin sleep mixture: 90 % ms=2, 10 % ms=20, 8 in flight (${secs}s each)"
 for i in $(seq "$repeats"); do
     for side in before after; do
@@ -96,14 +104,37 @@ for i in $(seq "$repeats"); do
     done
 done
 
-echo "== 3. ceilings (benches/run.sh's closed loops and the unbounded open loop), ${secs}s each: after/before"
+echo "== 2b. sleep_us {us = 1000}, one in flight, against the no-op (ping) round trip, after only (${secs}s each)"
+cat > "$out/sleep-us.toml" <<TOML
+name = "pacing-sleep-us"
+target = "builtin"
+sessions = 1
+concurrency = 1
+duration = "${secs}s"
+warmup = "1s"
+
+[[ops]]
+method = "tools/call"
+tool = "sleep_us"
+arguments = { us = 1000 }
+TOML
+sed -e 's/pacing-sleep-us/pacing-ping/' -e 's/"tools\/call"/"ping"/' -e '/^tool =/d' -e '/^arguments =/d' "$out/sleep-us.toml" > "$out/ping.toml"
+for i in $(seq "$repeats"); do
+    $after run "$out/sleep-us.toml" --quiet --out "$out/su.json" >/dev/null || true
+    $after run "$out/ping.toml" --quiet --out "$out/p.json" >/dev/null || true
+    echo "#$i: sleep_us 1000: service p50 $(field "$out/su.json" "r['overall']['service_p50_us']") p99 $(field "$out/su.json" "r['overall']['service_p99_us']") µs; no-op: p50 $(field "$out/p.json" "r['overall']['service_p50_us']") p99 $(field "$out/p.json" "r['overall']['service_p99_us']") µs; overshoot beyond 1000 µs + no-op p50: p50 $(python3 -c "import json; a=json.load(open('$out/su.json'))['overall']; b=json.load(open('$out/p.json'))['overall']; print(a['service_p50_us']-1000-b['service_p50_us'], 'p99', a['service_p99_us']-1000-b['service_p50_us'])") µs"
+done
+
+fi
+if [[ $only == *3* ]]; then
+echo "== 3. ceilings (benches/run.sh's closed loops), ${secs}s each: after/before"
 ceiling() { # side name args...
     local bin=${!1} name=$2; shift 2
     $bin run "$@" --quiet --duration "${secs}s" --out "$out/c.json" >/dev/null || true
     field "$out/c.json" "r['overall']['throughput_msg_per_s']"
 }
 for i in $(seq "$repeats"); do
-    for case in "echo --concurrency 1" "echo --concurrency 16" "echo --concurrency 64" "echo-open --rate 1000000" "stdio"; do
+    for case in "echo --concurrency 1" "echo --concurrency 16" "echo --concurrency 64" "stdio"; do
         if [ "$case" = stdio ]; then
             b=$(ceiling before stdio echo --target "stdio:$before serve --stdio")
             a=$(ceiling after stdio echo --target "stdio:$after serve --stdio")
@@ -116,3 +147,4 @@ for i in $(seq "$repeats"); do
         python3 -c "import sys; b,a=float(sys.argv[2]),float(sys.argv[3]); print('#%s %-26s before %8.0f/s  after %8.0f/s  ratio %.3f' % (sys.argv[4], sys.argv[1], b, a, a/b if b else 0))" "$case" "$b" "$a" "$i"
     done
 done
+fi

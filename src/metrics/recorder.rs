@@ -26,7 +26,7 @@ use tokio::time::Instant;
 /// Intervals kept for charts (one hour of one-second ticks).
 pub const HISTORY_LEN: usize = 3600;
 pub use super::send_lag::LATE_SEND_US;
-use super::send_lag::{LagInterval, SendLag, SendLagReport};
+use super::send_lag::{SendLag, SendLagReport};
 /// Intervals shorter than this are merged into the next.
 const MIN_INTERVAL_S: f64 = 0.1;
 /// Below this share of the asked sends, an interval warns.
@@ -102,7 +102,6 @@ pub struct Recorder {
     max_send_lag_us: u64,
     /// Send lag as a histogram, over the run and per interval.
     send_lag: SendLag,
-    send_lag_history: VecDeque<LagInterval>,
     warmup_samples: u64,
     last_status: EngineStatus,
     stopped_at: Option<Instant>,
@@ -218,7 +217,6 @@ impl Recorder {
             late_sends: 0,
             max_send_lag_us: 0,
             send_lag: SendLag::default(),
-            send_lag_history: VecDeque::new(),
             warmup_samples: 0,
             last_status: EngineStatus::default(),
             stopped_at: None,
@@ -383,12 +381,10 @@ impl Recorder {
                 }
             }
         }
-        self.send_lag_history
-            .push_back(self.send_lag.close_interval(stats.t_s));
+        self.send_lag.close_interval(stats.t_s);
         self.history.push_back(stats);
         if self.history.len() > HISTORY_LEN {
             self.history.pop_front();
-            self.send_lag_history.pop_front();
         }
         self.interval_corrected.reset();
         self.interval_service.reset();
@@ -576,9 +572,7 @@ impl Recorder {
             sends: status.sent_total,
             late_sends: self.late_sends,
             max_send_lag_us: self.max_send_lag_us,
-            send_lag: self
-                .send_lag
-                .report(self.send_lag_history.iter().copied().collect()),
+            send_lag: self.send_lag.report(),
             backpressure_waits: status.backpressure_total,
             warmup_samples: self.warmup_samples,
             protocol: status.protocol,

@@ -6,9 +6,11 @@
 //! noticeable share of the corrected p50 ([`FLOOR_SHARE`]), latencies below
 //! it are mcptop's, not the server's ([`SendLagReport::floor_note`]).
 
+use super::recorder::HISTORY_LEN;
 use super::{encode_histogram, new_histogram};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
 
 /// A send more than this behind its planned time counts as late. The pacer
 /// (`crate::pacer`) keeps the lag to tens of µs when a core is free, so a
@@ -73,12 +75,14 @@ impl SendLagReport {
     }
 }
 
-/// Send-lag histograms, cumulative and for the current interval.
+/// Send-lag histograms, cumulative and for the current interval, and the
+/// closed intervals (a ring as long as the recorder's).
 pub struct SendLag {
     run: Histogram<u64>,
     interval: Histogram<u64>,
     late: u64,
     interval_late: u64,
+    history: VecDeque<LagInterval>,
 }
 
 impl Default for SendLag {
@@ -88,6 +92,7 @@ impl Default for SendLag {
             interval: new_histogram(),
             late: 0,
             interval_late: 0,
+            history: VecDeque::new(),
         }
     }
 }
@@ -128,20 +133,23 @@ impl SendLag {
     }
 
     /// Ends the interval at `t_s` and starts the next.
-    pub fn close_interval(&mut self, t_s: f64) -> LagInterval {
+    pub fn close_interval(&mut self, t_s: f64) {
         let lag = figures(&self.interval, self.interval_late);
         self.interval.reset();
         self.interval_late = 0;
-        LagInterval { t_s, lag }
+        self.history.push_back(LagInterval { t_s, lag });
+        if self.history.len() > HISTORY_LEN {
+            self.history.pop_front();
+        }
     }
 
     /// The run's report, with the intervals closed so far.
-    pub fn report(&self, intervals: Vec<LagInterval>) -> SendLagReport {
+    pub fn report(&self) -> SendLagReport {
         SendLagReport {
             late_threshold_us: LATE_SEND_US,
             lag: self.figures(),
             histogram: encode_histogram(&self.run),
-            intervals,
+            intervals: self.history.iter().copied().collect(),
         }
     }
 }
@@ -169,13 +177,16 @@ mod tests {
         let mut lag = SendLag::default();
         lag.record(10);
         lag.record(3_000);
-        let first = lag.close_interval(1.0);
+        lag.close_interval(1.0);
         lag.record(20);
-        let second = lag.close_interval(2.0);
+        lag.close_interval(2.0);
+        let report = lag.report();
+        let [first, second] = report.intervals[..] else {
+            panic!("two intervals: {:?}", report.intervals);
+        };
         assert_eq!((first.lag.count, first.lag.late, first.t_s), (2, 1, 1.0));
         assert_eq!((second.lag.count, second.lag.late), (1, 0));
         assert_eq!((second.lag.p50_us, second.lag.max_us), (20, 20));
-        let report = lag.report(vec![first, second]);
         assert_eq!((report.lag.count, report.lag.late), (3, 1));
         assert_eq!(report.late_threshold_us, LATE_SEND_US);
         let h = crate::metrics::decode_histogram(&report.histogram).expect("decodes");
@@ -188,7 +199,7 @@ mod tests {
         for _ in 0..100 {
             lag.record(100);
         }
-        let report = lag.report(Vec::new());
+        let report = lag.report();
         // 100 µs of lag under a 2 ms median: 5 %, not worth a note.
         assert_eq!(report.floor_note(2_000), None);
         // Under a 500 µs median: 20 %.
@@ -198,7 +209,7 @@ mod tests {
             "{note}"
         );
         assert!(note.contains("below about 100µs are mcptop's"), "{note}");
-        assert_eq!(SendLag::default().report(Vec::new()).floor_note(500), None);
+        assert_eq!(SendLag::default().report().floor_note(500), None);
     }
 
     /// The recorder's hooks: every measured send's lag goes into the run's
