@@ -74,9 +74,17 @@ pub async fn sleep(d: Duration) {
 
 /// The thread on a multi-thread runtime; tokio's timer on a current-thread
 /// one, whose clock may be paused (tokio allows pausing only there).
+/// `MCPTOP_PACER=timer` (or `spin`) picks another strategy, to measure
+/// against it.
 fn default_strategy() -> Strategy {
+    static CHOSEN: OnceLock<Option<Strategy>> = OnceLock::new();
+    let chosen = *CHOSEN.get_or_init(|| {
+        std::env::var("MCPTOP_PACER")
+            .ok()
+            .and_then(|name| Strategy::parse(&name))
+    });
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => Strategy::Thread,
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => chosen.unwrap_or(Strategy::Thread),
         _ => Strategy::Timer,
     }
 }
