@@ -13,15 +13,18 @@
 #      per sample).
 #
 #   bash benches/pacing.sh                 # builds main in target/pacing-before
-#   BEFORE=/path/to/main/mcptop bash benches/pacing.sh
+#   BEFORE=/path/to/main/mcptop AFTER=/path/to/this/mcptop bash benches/pacing.sh
 #   REPEATS=3 SECONDS_EACH=5 bash benches/pacing.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repeats=${REPEATS:-3}
 only=${ONLY:-123}   # sections to run, e.g. ONLY=2 for the sleep mixture alone
 secs=${SECONDS_EACH:-5}
-cargo build --release --quiet --bin mcptop
-after=$PWD/target/release/mcptop
+after=${AFTER:-}
+if [ -z "$after" ]; then
+    cargo build --release --quiet --bin mcptop
+    after=$PWD/target/release/mcptop
+fi
 before=${BEFORE:-}
 if [ -z "$before" ]; then
     tree=$(mktemp -d)
