@@ -35,14 +35,24 @@ fn calibrate_writes_the_floor_and_later_results_carry_it() {
     assert_eq!(runs[1]["shape"], "closed");
     let floor = saved["floor_us"].as_u64().expect("floor_us");
 
-    dir.mcptop()
+    let summary = dir
+        .mcptop()
         // Long enough for whole one-second intervals: one run a side is
         // compared by its intervals.
         .args(["run", "echo", "--duration", "2500ms", "--warmup", "0s"])
         .args(["--out", "r.json", "--quiet"])
         .timeout(Duration::from_secs(60))
         .assert()
-        .success();
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let summary = String::from_utf8_lossy(&summary);
+    assert!(
+        summary.contains("send lag (actual send - planned start): p50 "),
+        "{summary}"
+    );
+    assert!(summary.contains("; late (> 1.00ms) "), "{summary}");
     let r = read_json(&dir.join("r.json"));
     let carried = &r["environment"]["calibration"];
     assert_eq!(carried["floor_us"].as_u64(), Some(floor), "{carried}");
