@@ -5,7 +5,7 @@
 //! Data flows one way: workload -> engine (scheduler + target sessions) ->
 //! samples -> metrics::Recorder -> Snapshot (views) and RunMetrics (reports).
 //! Modules sit on floors and import only downwards (docs/ARCHITECTURE.md):
-//! protocol < workload < client < transport, server, runtime < metrics < engine <
+//! protocol, pacer < workload < client < transport, server, runtime < metrics < engine <
 //! report < check, profile < run < tui < cli.
 
 pub mod check;
@@ -13,6 +13,7 @@ pub mod cli;
 pub mod client;
 pub mod engine;
 pub mod metrics;
+pub mod pacer;
 pub mod profile;
 pub mod protocol;
 pub mod report;

@@ -5,6 +5,7 @@
 //! are not compared unless forced.
 
 pub mod baseline;
+pub mod floor;
 pub mod formats;
 pub mod outliers;
 pub mod project;

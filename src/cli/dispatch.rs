@@ -48,6 +48,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Some(Command::Compare(args)) => super::gate::compare(args),
         Some(Command::Report { file, format }) => report_file(&file, format),
         Some(Command::Profile(args)) => stoppable(super::profile::run(args)),
+        Some(Command::Calibrate(args)) => stoppable(super::calibrate::run(args)),
     }
 }
 

@@ -341,6 +341,8 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<Exit> {
             }
         }
         let mut c = compare_runs(&name, ra, rb, &thresholds(&project));
+        let below_floor = crate::check::floor::notes(ra, rb, &c.metrics);
+        c.notes.extend(below_floor);
         c.warning = mismatch
             .map(|why| format!("different workloads ({why}), compared only because of --force"));
         comparisons.push(c);

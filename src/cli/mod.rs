@@ -3,6 +3,7 @@
 //! are only glue: the gate's (`gate`), `profile` and `validate`. Nothing
 //! below imports this module.
 
+pub mod calibrate;
 pub mod dispatch;
 pub mod gate;
 pub mod profile;
@@ -62,6 +63,10 @@ pub enum Command {
     /// Compare two result or baseline files with the same verdict table
     #[command(after_help = EXIT_CODES)]
     Compare(CompareArgs),
+    /// Measure this machine's floor (mcptop's send lag, the no-op round trip)
+    /// and save it for later result files and `compare`
+    #[command(after_help = EXIT_CODES)]
+    Calibrate(calibrate::CalibrateArgs),
     /// Print a saved result file as text, Markdown or JUnit XML
     Report {
         file: PathBuf,

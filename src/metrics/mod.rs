@@ -13,6 +13,7 @@ pub mod process;
 pub mod recorder;
 pub mod resources;
 pub mod sampler;
+pub mod send_lag;
 pub mod snapshot;
 pub mod units;
 

@@ -24,9 +24,8 @@ use tokio::time::Instant;
 
 /// Intervals kept for charts (one hour of one-second ticks).
 pub const HISTORY_LEN: usize = 3600;
-/// A send this far behind its planned time counts as late. Tokio's timer has
-/// one-millisecond resolution, so anything under two is the clock, not lag.
-pub const LATE_SEND_US: u64 = 2_000;
+pub use super::send_lag::LATE_SEND_US;
+use super::send_lag::{SendLag, SendLagReport};
 /// Intervals shorter than this are merged into the next.
 const MIN_INTERVAL_S: f64 = 0.1;
 /// Intervals a snapshot carries (ten minutes of one-second ticks).
@@ -104,6 +103,8 @@ pub struct Recorder {
     extra_warnings: Vec<String>,
     late_sends: u64,
     max_send_lag_us: u64,
+    /// Send lag as a histogram, over the run and per interval.
+    send_lag: SendLag,
     warmup_samples: u64,
     last_status: EngineStatus,
     stopped_at: Option<Instant>,
@@ -176,6 +177,9 @@ pub struct RunMetrics {
     pub sends: u64,
     pub late_sends: u64,
     pub max_send_lag_us: u64,
+    /// Actual send − planned start: percentiles, histogram, per interval.
+    #[serde(default)]
+    pub send_lag: SendLagReport,
     pub backpressure_waits: u64,
     pub warmup_samples: u64,
     pub protocol: ProtocolCounters,
@@ -222,6 +226,7 @@ impl Recorder {
             extra_warnings: Vec::new(),
             late_sends: 0,
             max_send_lag_us: 0,
+            send_lag: SendLag::default(),
             warmup_samples: 0,
             last_status: EngineStatus::default(),
             stopped_at: None,
@@ -290,6 +295,7 @@ impl Recorder {
             self.late_sends += 1;
         }
         self.max_send_lag_us = self.max_send_lag_us.max(lag);
+        self.send_lag.record(lag);
         self.interval_completed += 1;
         match &s.outcome {
             Ok(()) => {
@@ -366,6 +372,7 @@ impl Recorder {
             let now = status.scenarios.get(i).copied().unwrap_or_default();
             scenario.close_interval(t_s, length, now);
         }
+        self.send_lag.close_interval(stats.t_s);
         self.history.push_back(stats);
         if self.history.len() > HISTORY_LEN {
             self.history.pop_front();
@@ -489,6 +496,7 @@ impl Recorder {
             protocol: status.protocol,
             late_sends: self.late_sends,
             max_send_lag_us: self.max_send_lag_us,
+            send_lag: self.send_lag.figures(),
             memory: None,
             allocator: None,
             connections: None,
@@ -565,6 +573,7 @@ impl Recorder {
             sends: status.sent_total,
             late_sends: self.late_sends,
             max_send_lag_us: self.max_send_lag_us,
+            send_lag: self.send_lag.report(),
             backpressure_waits: status.backpressure_total,
             warmup_samples: self.warmup_samples,
             protocol: status.protocol,

@@ -196,6 +196,9 @@ pub struct Snapshot {
     pub protocol: ProtocolCounters,
     pub late_sends: u64,
     pub max_send_lag_us: u64,
+    /// Send lag (actual send − planned start) of the run so far.
+    #[serde(default)]
+    pub send_lag: super::send_lag::LagFigures,
     /// Not measured yet: `None` (views say so; never a made-up figure).
     pub memory: Option<MemoryStats>,
     pub allocator: Option<AllocatorStats>,

@@ -2,6 +2,7 @@
 //! verdicts, and the plain-text summary. Everything here reads `RunMetrics`;
 //! nothing recomputes a percentile.
 
+pub mod calibration;
 pub mod formats;
 pub mod junit;
 pub mod output;
@@ -28,6 +29,10 @@ pub struct Environment {
     pub arch: String,
     pub cpus: usize,
     pub build: String,
+    /// This machine's floor (`mcptop calibrate`), when one was saved before
+    /// the run (`.mcptop/calibration.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<calibration::CalibrationSummary>,
 }
 
 impl Environment {
@@ -48,6 +53,7 @@ impl Environment {
                 "release"
             }
             .to_string(),
+            calibration: calibration::current_summary(),
         }
     }
 }

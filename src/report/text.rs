@@ -194,6 +194,7 @@ fn rates(out: &mut String, m: &RunMetrics) {
     for sc in &m.scenarios {
         let _ = writeln!(out, "  {}", scenario_rates(sc));
     }
+    send_lag(out, m);
 }
 
 /// One scenario's asked, sent and achieved rates and its late sends (open
@@ -213,6 +214,26 @@ pub(super) fn scenario_rates(s: &crate::metrics::ScenarioMetrics) -> String {
             "scenario {name}: sent {:.1}/s, achieved {achieved:.1}/s",
             s.sent_rate
         ),
+    }
+}
+
+/// mcptop's own send lag, and what it means for the figures above.
+fn send_lag(out: &mut String, m: &RunMetrics) {
+    let lag = &m.send_lag;
+    if lag.lag.count == 0 {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "send lag (actual send - planned start): p50 {}, p99 {}, max {}; late (> {}) {}",
+        fmt_us(lag.lag.p50_us),
+        fmt_us(lag.lag.p99_us),
+        fmt_us(lag.lag.max_us),
+        fmt_us(lag.late_threshold_us),
+        lag.lag.late
+    );
+    if let Some(note) = lag.floor_note(m.overall.corrected.p50_us) {
+        let _ = writeln!(out, "note: {note}");
     }
 }
 

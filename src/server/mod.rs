@@ -49,6 +49,12 @@ pub struct SleepArgs {
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct SleepUsArgs {
+    /// Microseconds to wait before replying.
+    pub us: u64,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct CpuArgs {
     /// Microseconds of CPU to burn before replying.
     pub us: u64,
@@ -103,8 +109,21 @@ impl BuiltinServer {
         if ms > MAX_WAIT_MS {
             return tool_error(format!("ms must be at most {MAX_WAIT_MS}"));
         }
-        tokio::time::sleep(Duration::from_millis(ms)).await;
+        // The pacer: tokio's timer alone adds up to a millisecond.
+        crate::pacer::sleep(Duration::from_millis(ms)).await;
         CallToolResult::success(vec![ContentBlock::text(format!("slept {ms} ms"))])
+    }
+
+    #[tool(description = "Sleeps `us` microseconds, then replies: a known latency, finer")]
+    async fn sleep_us(
+        &self,
+        Parameters(SleepUsArgs { us }): Parameters<SleepUsArgs>,
+    ) -> CallToolResult {
+        if us > MAX_WAIT_MS * 1000 {
+            return tool_error(format!("us must be at most {}", MAX_WAIT_MS * 1000));
+        }
+        crate::pacer::sleep(Duration::from_micros(us)).await;
+        CallToolResult::success(vec![ContentBlock::text(format!("slept {us} us"))])
     }
 
     #[tool(description = "Burns `us` microseconds of CPU in burn_cpu, then replies")]
@@ -178,7 +197,7 @@ fn payload_text(bytes: u64) -> Result<String, String> {
 }
 
 const README_TEXT: &str =
-    "mcptop builtin server: tools echo, add, sleep, cpu, payload, json, fail; \
+    "mcptop builtin server: tools echo, add, sleep, sleep_us, cpu, payload, json, fail; \
 resources mcptop://static/readme, mcptop://static/config, mcptop://payload/{bytes}; prompt greet.";
 const CONFIG_TEXT: &str = r#"{"name":"mcptop-builtin","tools":7,"resources":3,"prompts":1}"#;
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 /// the ones below. The crate root (`lib.rs`: the dispatcher's entry) is on
 /// the top floor with `cli`.
 const LAYERS: &[&[&str]] = &[
-    &["protocol"],
+    &["protocol", "pacer"],
     &["workload"],
     &["client"],
     &["transport", "server", "runtime"],

@@ -3,6 +3,7 @@
 
 mod architecture;
 mod batch;
+mod calibrate;
 mod check;
 mod churn;
 mod cli;

@@ -53,8 +53,8 @@ async fn warmup_samples_are_counted_apart() {
 async fn late_sends_are_counted_beyond_the_timer_resolution() {
     let t0 = Instant::now();
     let mut r = Recorder::new(&labels(), t0, None);
-    r.record(&sample(0, t0, 1, 1)); // within the clock's resolution
-    r.record(&sample(0, t0, 2, 1)); // exactly the limit: not late
+    r.record(&sample(0, t0, 0, 1)); // on time
+    r.record(&sample(0, t0, 1, 1)); // exactly the limit (LATE_SEND_US): not late
     r.record(&sample(0, t0, 3, 1)); // late
     r.record(&sample(0, t0, 40, 1)); // late
     let m = r.finish(t0 + ms(1000), open_status(4.0, 4, 4, 0));

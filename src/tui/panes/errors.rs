@@ -1,10 +1,12 @@
-//! Errors by kind (with the first message of each), late sends,
+//! Errors by kind (with the first message of each), send lag and late sends,
 //! warnings (the recorder's and those the view derives from measured memory
 //! and descriptors), and how long reaching the target took: the connect,
 //! TLS and initialize medians of network targets. Messages quote the
 //! target, so they are escaped here too.
 
 use super::{block, dim, fit_line, fmt_us_short};
+use crate::metrics::send_lag::LATE_SEND_US;
+use crate::metrics::Snapshot;
 use crate::protocol::escape::escape_line;
 use crate::transport::phases::ConnectionPhases;
 use crate::tui::state::LiveModel;
@@ -34,6 +36,37 @@ fn phases_line(phases: &ConnectionPhases) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" · "))
 }
 
+/// mcptop's own send lag (the floor under every corrected latency), or the
+/// late sends alone from a snapshot that has no lag histogram.
+fn send_lag_lines(s: &Snapshot) -> Vec<String> {
+    let lag = &s.send_lag;
+    if lag.count > 0 {
+        let (p50, p99, max) = (
+            fmt_us_short(lag.p50_us),
+            fmt_us_short(lag.p99_us),
+            fmt_us_short(lag.max_us),
+        );
+        return vec![
+            format!(
+                "send lag p50 {p50} p99 {p99} max {max}; {} late (> {})",
+                lag.late,
+                fmt_us_short(LATE_SEND_US)
+            ),
+            format!("lag p50 {p50} p99 {p99} max {max}; {} late", lag.late),
+            format!("lag p99 {p99}; {} late", lag.late),
+        ];
+    }
+    if s.late_sends == 0 {
+        return Vec::new();
+    }
+    let (n, lag) = (s.late_sends, fmt_us_short(s.max_send_lag_us));
+    vec![
+        format!("{n:>8} late sends (max lag {lag})"),
+        format!("{n:>8} late (max lag {lag})"),
+        format!("{n} late, lag {lag}"),
+    ]
+}
+
 pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
     let s = &m.snapshot;
     let mut lines = Vec::new();
@@ -50,16 +83,10 @@ pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
         }
         lines.push(Line::from(spans));
     }
-    if s.late_sends > 0 {
-        let (n, lag) = (s.late_sends, fmt_us_short(s.max_send_lag_us));
-        lines.push(fit_line(
-            area.width.saturating_sub(2),
-            vec![
-                Line::from(format!("{n:>8} late sends (max lag {lag})")),
-                Line::from(format!("{n:>8} late (max lag {lag})")),
-                Line::from(format!("{n} late, lag {lag}")),
-            ],
-        ));
+    let variants = send_lag_lines(s);
+    if !variants.is_empty() {
+        let variants = variants.into_iter().map(Line::from).collect();
+        lines.push(fit_line(area.width.saturating_sub(2), variants));
     }
     if s.protocol.violations > 0 {
         lines.push(Line::from(format!(
@@ -83,4 +110,41 @@ pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
             .block(block(TITLE)),
         area,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::send_lag::LagFigures;
+
+    #[test]
+    fn the_send_lag_line_shows_percentiles_and_the_late_threshold() {
+        let s = Snapshot {
+            late_sends: 3,
+            max_send_lag_us: 4_100,
+            send_lag: LagFigures {
+                count: 1_000,
+                p50_us: 42,
+                p90_us: 60,
+                p99_us: 180,
+                max_us: 4_100,
+                late: 3,
+            },
+            ..Snapshot::default()
+        };
+        let line = send_lag_lines(&s).remove(0);
+        assert!(
+            line.starts_with("send lag p50 42µs p99 180µs max "),
+            "{line}"
+        );
+        assert!(line.ends_with("; 3 late (> 1.0ms)"), "{line}");
+        let old = Snapshot {
+            late_sends: 2,
+            max_send_lag_us: 3_400,
+            ..Snapshot::default()
+        };
+        let line = send_lag_lines(&old).remove(0);
+        assert!(line.contains("2 late sends (max lag"), "{line}");
+        assert!(send_lag_lines(&Snapshot::default()).is_empty());
+    }
 }

@@ -1,0 +1,81 @@
+use super::*;
+
+#[test]
+fn strategies_parse_by_name() {
+    assert_eq!(Strategy::parse("timer"), Some(Strategy::Timer));
+    assert_eq!(Strategy::parse("spin"), Some(Strategy::TimerThenSpin));
+    assert_eq!(Strategy::parse("thread"), Some(Strategy::Thread));
+    assert_eq!(Strategy::parse("fast"), None);
+}
+
+#[test]
+fn a_spare_core_is_most_of_a_core_idle() {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1) as u64;
+    // 1000 ticks over all cores; idle share of one core = idle / 1000 * cores.
+    let idle_for = |share: f64| (share * 1000.0 / cores as f64) as u64;
+    assert!(spare_core(Some((0, 0)), Some((idle_for(0.9), 1000))));
+    assert!(!spare_core(Some((0, 0)), Some((idle_for(0.5), 1000))));
+    assert!(!spare_core(None, Some((500, 1000))));
+    assert!(!spare_core(Some((5, 10)), Some((5, 10))));
+}
+
+#[test]
+fn entries_come_out_earliest_first() {
+    let now = std::time::Instant::now();
+    let mut heap = BinaryHeap::new();
+    for (i, ms) in [30u64, 10, 20, 10].into_iter().enumerate() {
+        let (wake, _) = oneshot::channel();
+        heap.push(Reverse(Entry {
+            at: now + Duration::from_millis(ms),
+            seq: i as u64,
+            wake,
+        }));
+    }
+    let order: Vec<u64> = std::iter::from_fn(|| heap.pop().map(|Reverse(e)| e.seq)).collect();
+    assert_eq!(order, vec![1, 3, 2, 0]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_a_paused_clock_the_wait_is_exact() {
+    let t0 = Instant::now();
+    // Tokio's timer: the paused clock moves to exactly the deadline.
+    sleep_until(t0 + Duration::from_millis(1_234)).await;
+    assert_eq!(t0.elapsed(), Duration::from_millis(1_234));
+    sleep(Duration::from_millis(6)).await;
+    assert_eq!(t0.elapsed(), Duration::from_millis(1_240));
+}
+
+/// Bounded: the pacer thread must wake every waiter, never before its time,
+/// whatever the precision (precision is a benchmark's business, not a
+/// test's; the order two woken tasks then run in is the runtime's).
+#[test]
+fn the_pacer_thread_wakes_every_waiter_at_or_after_its_time() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let order = runtime.block_on(async {
+        let t0 = Instant::now();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        for (i, us) in [3_000u64, 1_000, 2_000].into_iter().enumerate() {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                sleep_until(t0 + Duration::from_micros(us)).await;
+                let on_time = Instant::now() >= t0 + Duration::from_micros(us);
+                let _ = tx.send((i, on_time));
+            });
+        }
+        drop(tx);
+        let mut order = Vec::new();
+        while let Ok(Some(i)) = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+            order.push(i);
+        }
+        order
+    });
+    let mut woken = order;
+    woken.sort();
+    assert_eq!(woken, vec![(0, true), (1, true), (2, true)]);
+}
