@@ -4,7 +4,9 @@
 //! below imports this module.
 
 pub mod dispatch;
+pub mod export;
 pub mod gate;
+pub mod outputs;
 pub mod profile;
 pub mod validate;
 
@@ -59,14 +61,24 @@ pub enum Command {
     /// Compare fresh runs with the baseline; exit 1 on a significant regression
     #[command(after_help = EXIT_CODES)]
     Check(CheckArgs),
-    /// Compare two result or baseline files with the same verdict table
+    /// Compare result or baseline files with the same verdict table (the first is the reference)
     #[command(after_help = EXIT_CODES)]
     Compare(CompareArgs),
-    /// Print a saved result file as text, Markdown or JUnit XML
-    Report {
-        file: PathBuf,
-        #[arg(long, value_enum, default_value = "text")]
-        format: Format,
+    /// Print a saved result file as text, Markdown, JUnit XML, HTML or CSV
+    /// (or read back an HDR interval log)
+    Report(outputs::ReportArgs),
+    /// Merge the result files of a sharded run (--shard I/N) into one, exactly
+    #[command(after_help = EXIT_CODES)]
+    Merge(outputs::MergeArgs),
+    /// Print a shell completion script (e.g. `mcptop completions bash > /etc/bash_completion.d/mcptop`)
+    Completions {
+        #[arg(value_enum)]
+        shell: outputs::Shell,
+    },
+    /// Print the man page (roff) of mcptop or of one command (`mcptop man run | man -l -`)
+    Man {
+        /// A command (default: mcptop itself)
+        command: Option<String>,
     },
 }
 
@@ -111,6 +123,9 @@ pub struct CheckArgs {
     /// With --install-git-hook: replace an existing hook
     #[arg(long, requires = "install_git_hook")]
     pub force: bool,
+    /// Also write the verdict as a self-contained HTML page, each metric's interval drawn
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -119,12 +134,17 @@ pub struct CompareArgs {
     pub a: PathBuf,
     /// Current side: a result file or a baseline file
     pub b: PathBuf,
+    /// More files, each compared with the first (the reference)
+    pub more: Vec<PathBuf>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
     /// Compare even when the two sides ran different workloads (another
     /// name, or the same name with other operations or load settings)
     #[arg(long)]
     pub force: bool,
+    /// Also write the verdict as a self-contained HTML page, each metric's interval drawn
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -176,6 +196,8 @@ pub struct RunArgs {
     pub no_gc_report: bool,
     #[command(flatten)]
     pub deployed: DeployedArgs,
+    #[command(flatten)]
+    pub outputs: outputs::OutputArgs,
 }
 
 /// Reaching deployed servers: TLS trust and request headers.

@@ -6,6 +6,7 @@
 //! here, complete when they are made.
 
 pub mod alloc;
+pub mod buckets;
 pub mod connections;
 pub mod gc;
 pub mod prefixed;
@@ -14,6 +15,8 @@ pub mod recorder;
 pub mod resources;
 pub mod sampler;
 pub mod snapshot;
+pub mod spectrum;
+pub mod timeline;
 pub mod units;
 
 use crate::client::CallError;

@@ -108,6 +108,8 @@ pub struct Recorder {
     resources: Option<ResourceMonitor>,
     /// Scenarios: a name and the range of `ops` that are its operations.
     scenarios: Vec<(String, Range<usize>)>,
+    /// Interval histograms per operation (hook: outputs, `metrics::timeline`).
+    timeline: super::timeline::TimelineRecorder,
 }
 
 /// Everything measured in a run, as the result file stores it.
@@ -180,6 +182,9 @@ pub struct RunMetrics {
     /// The target's garbage collections, as its runtime reported them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_gc: Option<super::gc::TargetGc>,
+    /// Every interval's histograms per operation (hook: outputs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<super::timeline::Timeline>,
 }
 
 impl Recorder {
@@ -217,6 +222,7 @@ impl Recorder {
             stopped_at: None,
             resources: None,
             scenarios: Vec::new(),
+            timeline: super::timeline::TimelineRecorder::new(labels, measure_start, HISTORY_LEN),
         }
     }
 
@@ -287,6 +293,7 @@ impl Recorder {
                 self.all_service.saturating_record(v);
                 self.interval_corrected.saturating_record(c);
                 self.interval_service.saturating_record(v);
+                self.timeline.record(s.op, c, v);
             }
             Err(e) => {
                 let kind = ErrorKind::from(e);
@@ -375,6 +382,7 @@ impl Recorder {
                 }
             }
         }
+        self.timeline.close(stats.t_s);
         self.history.push_back(stats);
         if self.history.len() > HISTORY_LEN {
             self.history.pop_front();
@@ -503,6 +511,7 @@ impl Recorder {
             target_gc: None,
             // Filled per scenario by the engine's scenario work (issue 11).
             scenarios: Vec::new(),
+            distributions: self.timeline.distributions(),
         };
         if let Some(monitor) = &self.resources {
             monitor.complete(&mut snapshot);
@@ -572,6 +581,10 @@ impl Recorder {
             memory: None,
             allocator: None,
             target_gc: None,
+            timeline: Some(
+                self.timeline
+                    .finish(end.saturating_duration_since(self.measure_start)),
+            ),
         };
         if let Some(monitor) = &self.resources {
             monitor.finish(&mut metrics);
@@ -580,7 +593,7 @@ impl Recorder {
     }
 }
 
-mod figures;
+pub(crate) mod figures;
 use figures::{labelled, op_metrics};
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ mod http_stream;
 mod lifecycle;
 mod loud;
 mod net;
+mod outputs;
 mod profile;
 mod profile_runtime;
 mod require;

@@ -1,0 +1,4 @@
+//! placeholder
+pub fn run_page(_r: &crate::report::RunReport) -> Result<String, String> {
+    Ok(String::new())
+}
