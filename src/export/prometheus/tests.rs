@@ -153,3 +153,44 @@ thread_local! {
 fn endpoint_addr() -> SocketAddr {
     ADDR.with(|a| a.get()).expect("address set")
 }
+
+/// The Grafana dashboard in `examples/grafana/` reads only series the
+/// exposition has (with memory and allocator figures measured).
+#[tokio::test(start_paused = true)]
+async fn the_grafana_dashboard_reads_series_that_exist() {
+    use crate::metrics::snapshot::{AllocatorStats, MemoryStats};
+    let mut snap = snapshot();
+    snap.memory = Some(MemoryStats {
+        mcptop: Some(ProcessStats::default()),
+        ..MemoryStats::default()
+    });
+    snap.allocator = Some(AllocatorStats::default());
+    let text = exposition(&snap);
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/grafana/mcptop-dashboard.json"
+    );
+    let dashboard = std::fs::read_to_string(path).expect("the dashboard");
+    let mut names: Vec<&str> = dashboard
+        .match_indices("mcptop_")
+        .map(|(at, _)| {
+            let rest = &dashboard[at..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    assert!(names.len() >= 8, "{names:?}");
+    for name in names {
+        assert!(
+            text.contains(&format!("# TYPE {name} "))
+                || text
+                    .lines()
+                    .any(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' '])),
+            "the dashboard reads {name}, which /metrics does not have:\n{text}"
+        );
+    }
+}
