@@ -153,21 +153,10 @@ pub fn split(workload: &Workload, shard: Shard) -> Result<Workload, ShardError> 
         return Ok(workload.clone());
     }
     let mut spec: WorkloadSpec = workload.spec.clone();
-    spec.sessions = Some(shard.part_u32(workload.sessions, "sessions", "one session at least")?);
-    let one_request = "one request in flight at least";
-    match workload.shape {
-        LoadShape::OpenLoop { rate } => spec.rate = Some(open_part(shard, rate)?),
-        LoadShape::ClosedLoop { concurrency } => {
-            spec.concurrency = Some(shard.part_u32(concurrency, "concurrency", one_request)?)
-        }
-    }
-    for stage in &mut spec.stages {
-        if let Some(rate) = stage.rate {
-            stage.rate = Some(open_part(shard, rate)?);
-        }
-        if let Some(c) = stage.concurrency {
-            stage.concurrency = Some(shard.part_u32(c, "stage concurrency", one_request)?);
-        }
+    if spec.scenarios.is_empty() {
+        split_top_level(&mut spec, workload, shard)?;
+    } else {
+        split_scenarios(&mut spec, shard)?;
     }
     if let Some(n) = workload.requests {
         spec.requests = Some(match shard.part(n) {
@@ -194,6 +183,52 @@ pub fn split(workload: &Workload, shard: Shard) -> Result<Workload, ShardError> 
     }
     part.spec = workload.spec.clone();
     Ok(part)
+}
+
+/// The workload's own rate or concurrency, stages and sessions.
+fn split_top_level(
+    spec: &mut WorkloadSpec,
+    workload: &Workload,
+    shard: Shard,
+) -> Result<(), ShardError> {
+    spec.sessions = Some(shard.part_u32(workload.sessions, "sessions", "one session at least")?);
+    let one_request = "one request in flight at least";
+    match workload.shape {
+        LoadShape::OpenLoop { rate } => spec.rate = Some(open_part(shard, rate)?),
+        LoadShape::ClosedLoop { concurrency } => {
+            spec.concurrency = Some(shard.part_u32(concurrency, "concurrency", one_request)?)
+        }
+    }
+    for stage in &mut spec.stages {
+        if let Some(rate) = stage.rate {
+            stage.rate = Some(open_part(shard, rate)?);
+        }
+        if let Some(c) = stage.concurrency {
+            stage.concurrency = Some(shard.part_u32(c, "stage concurrency", one_request)?);
+        }
+    }
+    Ok(())
+}
+
+/// Each `[[scenarios]]` entry's own rate, concurrency and session count
+/// (a scenario on the shared sessions takes the shard's share of those).
+fn split_scenarios(spec: &mut WorkloadSpec, shard: Shard) -> Result<(), ShardError> {
+    use super::spec::ScenarioSessionsSpec;
+    for s in &mut spec.scenarios {
+        let what = |w: &str| format!("scenario {:?} {w}", s.name);
+        if let Some(rate) = s.rate {
+            s.rate = Some(open_part(shard, rate)?);
+        }
+        if let Some(c) = s.concurrency {
+            let need = "one request in flight at least";
+            s.concurrency = Some(shard.part_u32(c, &what("concurrency"), need)?);
+        }
+        if let Some(ScenarioSessionsSpec::Count(n)) = s.sessions {
+            let n = shard.part_u32(n, &what("sessions"), "one session at least")?;
+            s.sessions = Some(ScenarioSessionsSpec::Count(n));
+        }
+    }
+    Ok(())
 }
 
 fn open_part(shard: Shard, rate: f64) -> Result<f64, ShardError> {

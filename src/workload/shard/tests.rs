@@ -106,3 +106,58 @@ fn shards_are_named_i_of_n_or_take_i_from_the_job_index() {
     );
     assert!(e("/4", Some("x")).ends_with("which is \"x\""));
 }
+
+/// `[[scenarios]]`: each scenario takes its share of its own rate,
+/// concurrency and sessions; one that cannot be shared is named.
+#[test]
+fn each_scenario_takes_its_share_of_its_own_load() {
+    let whole = workload(
+        r#"
+name = "two"
+duration = "1s"
+[[scenarios]]
+name = "probe"
+rate = 21
+sessions = 3
+[[scenarios.ops]]
+method = "tools/list"
+[[scenarios]]
+name = "flood"
+concurrency = 16
+sessions = 4
+[[scenarios.ops]]
+method = "tools/list"
+"#,
+    );
+    let parts: Vec<Workload> = (0..2)
+        .map(|i| split(&whole, shard(i, 2)).expect("split"))
+        .collect();
+    let shapes = |name: &str| -> Vec<LoadShape> {
+        parts
+            .iter()
+            .map(|p| {
+                p.scenarios
+                    .iter()
+                    .find(|s| s.name == name)
+                    .expect(name)
+                    .shape
+            })
+            .collect()
+    };
+    assert_eq!(
+        shapes("probe"),
+        vec![
+            LoadShape::OpenLoop { rate: 11.0 },
+            LoadShape::OpenLoop { rate: 10.0 }
+        ]
+    );
+    assert_eq!(
+        shapes("flood"),
+        vec![LoadShape::ClosedLoop { concurrency: 8 }; 2]
+    );
+    let err = split(&whole, shard(3, 4)).expect_err("a 3-session scenario in 4 shards");
+    assert!(
+        err.to_string().contains("scenario \"probe\" sessions 3"),
+        "{err}"
+    );
+}

@@ -475,3 +475,5 @@ fn out_dash_puts_only_the_json_on_stdout() {
     assert_eq!(v["schema"], "mcptop.run");
     assert!(Path::new(&dir.join("r.html")).exists());
 }
+
+mod deploy;
