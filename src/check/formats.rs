@@ -61,7 +61,7 @@ fn threshold(v: &MetricVerdict) -> String {
     }
 }
 
-fn rows(c: &Comparison) -> Vec<[String; 8]> {
+pub fn rows(c: &Comparison) -> Vec<[String; 8]> {
     c.metrics
         .iter()
         .map(|v| {
@@ -80,7 +80,7 @@ fn rows(c: &Comparison) -> Vec<[String; 8]> {
         .collect()
 }
 
-fn header() -> [String; 8] {
+pub fn header() -> [String; 8] {
     [
         "metric",
         "base median",

@@ -43,7 +43,10 @@ fn the_kubernetes_manifests_pass_a_strict_schema_check() {
         .map(|f| f.file_name().expect("name").to_string_lossy().into_owned())
         .collect();
     for expected in ["merge-job.yaml", "results-volume.yaml", "shards-job.yaml"] {
-        assert!(names.iter().any(|n| n == expected), "{expected} in {names:?}");
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} in {names:?}"
+        );
     }
     for file in &files {
         let Some(out) = validate(file) else { return };
@@ -56,8 +59,13 @@ fn the_kubernetes_manifests_pass_a_strict_schema_check() {
         );
     }
     // The Indexed Job runs each shard with its index and writes its own file.
-    let job = std::fs::read_to_string(files.iter().find(|f| f.ends_with("shards-job.yaml")).expect("job"))
-        .expect("read");
+    let job = std::fs::read_to_string(
+        files
+            .iter()
+            .find(|f| f.ends_with("shards-job.yaml"))
+            .expect("job"),
+    )
+    .expect("read");
     assert!(job.contains("completionMode: Indexed"));
     assert!(job.contains(r#"--shard "$JOB_COMPLETION_INDEX/$SHARDS""#));
     assert!(job.contains(r#"--out "/results/r-$JOB_COMPLETION_INDEX.json""#));
