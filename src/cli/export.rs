@@ -259,3 +259,58 @@ impl RunOutputs {
         self.extras.write(report, n, runs)
     }
 }
+
+/// Checks a file `flag` will write, as the result's path is checked:
+/// before any work.
+pub fn check_extra_path(flag: &str, path: Option<&Path>) -> anyhow::Result<()> {
+    if let Some(p) = path {
+        if p.as_os_str() == "-" {
+            return Err(anyhow!("{flag} needs a file name (stdout has the summary)"));
+        }
+        OutPath::new(p.to_path_buf())
+            .check()
+            .map_err(|e| anyhow!("{flag}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Writes the verdict page of `check`/`compare` when `--html` asks for it.
+pub fn write_verdict_html(
+    path: Option<&Path>,
+    title: &str,
+    comparisons: &[crate::check::Comparison],
+) -> Exit {
+    let Some(path) = path else {
+        return Exit::Ok;
+    };
+    let written = crate::export::html::verdict_page(title, comparisons).and_then(|page| {
+        report::write_atomic(path, page.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    });
+    said(written, "HTML report", path)
+}
+
+/// `compare` with more than two files: one line per file and workload,
+/// each metric's median and its change against the reference (the first).
+pub fn reference_table(reference: &Path, comparisons: &[crate::check::Comparison]) -> String {
+    use std::fmt::Write;
+    let mut out = format!("reference: {}\n", reference.display());
+    for c in comparisons {
+        let _ = write!(out, "{:<40}", c.workload);
+        for v in &c.metrics {
+            let change = v
+                .change
+                .map(|x| format!("{:+.1}%", x * 100.0))
+                .unwrap_or_else(|| "-".into());
+            let _ = write!(
+                out,
+                "  {} {} ({change})",
+                v.metric.name(),
+                crate::check::formats::value(v.metric, v.current_median)
+            );
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+    out
+}

@@ -16,7 +16,7 @@ use crate::report::RunReport;
 use charts::Line;
 use std::fmt::Write;
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:24px auto;max-width:920px;color:#222}\
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222}\
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #ddd}\
 table{border-collapse:collapse;margin:8px 0;font-size:0.9em}td,th{padding:3px 10px;border-bottom:1px solid #eee;text-align:right}\
 th:first-child,td:first-child{text-align:left}.fail{color:#b00}.ok{color:#070}\

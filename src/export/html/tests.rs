@@ -73,3 +73,40 @@ fn the_spectrum_axis_counts_nines() {
     assert!((charts::nines(0.99) - 2.0).abs() < 1e-9);
     assert!((charts::nines(0.99999) - 5.0).abs() < 1e-6);
 }
+
+/// The verdict page: the gate's own table, and each metric's change with
+/// its interval drawn (a change alone where there is no interval).
+#[test]
+fn a_verdict_page_draws_each_metrics_interval() {
+    use crate::check::verdict::{GateMetric, MetricVerdict, Severity, Status};
+    let verdict = |metric, change: f64, ci: Option<(f64, f64)>, status| MetricVerdict {
+        metric,
+        baseline_median: 1000.0,
+        current_median: 1000.0 * (1.0 + change),
+        baseline_samples: 5,
+        current_samples: 5,
+        change: Some(change),
+        ci_low: ci.map(|c| c.0),
+        ci_high: ci.map(|c| c.1),
+        threshold: 0.2,
+        severity: Severity::of_change(change),
+        status,
+    };
+    let c = crate::check::Comparison {
+        workload: "w".into(),
+        baseline_runs: 5,
+        current_runs: 5,
+        warning: None,
+        notes: vec!["a note".into()],
+        metrics: vec![
+            verdict(GateMetric::P99, 0.5, Some((0.3, 0.7)), Status::Regressed),
+            verdict(GateMetric::Throughput, -0.01, None, Status::Unchanged),
+        ],
+    };
+    assert!(c.regressed());
+    let page = verdict_page("mcptop check", &[c]).expect("page");
+    assert!(page.contains("<span class=\"fail\">REGRESSED</span>"));
+    assert!(page.contains("<svg id=\"verdict-0\" class=\"chart\""));
+    assert!(page.contains("throughput (%, no interval)"));
+    insta::assert_snapshot!(text_parts(&page));
+}

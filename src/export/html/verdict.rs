@@ -51,22 +51,25 @@ pub fn verdict_page(title: &str, comparisons: &[Comparison]) -> Result<String, S
     Ok(page(title, &body))
 }
 
-/// The metrics with a bounded change, in percent (points for a difference).
+/// The metrics with a change, in percent (points for a difference); one
+/// whose interval is unbounded (too few samples) is drawn as its change
+/// alone and says so.
 fn intervals(c: &Comparison) -> Vec<Interval> {
     c.metrics
         .iter()
         .filter_map(|v| {
-            let (change, low, high) = (v.change?, v.ci_low?, v.ci_high?);
-            if !(low.is_finite() && high.is_finite()) {
-                return None;
-            }
+            let change = v.change.filter(|c| c.is_finite())?;
             let unit = if v.metric.scale() == Scale::Difference {
                 "pp"
             } else {
                 "%"
             };
+            let (low, high, note) = match (v.ci_low, v.ci_high) {
+                (Some(lo), Some(hi)) if lo.is_finite() && hi.is_finite() => (lo, hi, ""),
+                _ => (change, change, ", no interval"),
+            };
             Some(Interval {
-                name: format!("{} ({unit})", v.metric.name()),
+                name: format!("{} ({unit}{note})", v.metric.name()),
                 change: change * 100.0,
                 low: low * 100.0,
                 high: high * 100.0,
