@@ -345,6 +345,7 @@ fn offered_protocol(workload: &Workload) -> ProtocolChoice {
 async fn print_progress(mut snaps: watch::Receiver<Snapshot>) {
     use crate::metrics::snapshot::Phase;
     let mut last_phase = Phase::Connecting;
+    let mut last_line = String::new();
     while snaps.changed().await.is_ok() {
         let snap = snaps.borrow_and_update().clone();
         if snap.phase == Phase::Done {
@@ -356,6 +357,12 @@ async fn print_progress(mut snaps: watch::Receiver<Snapshot>) {
             continue;
         }
         last_phase = snap.phase;
-        eprintln!("{}", text::progress_line(&snap));
+        // Hook: outputs (a line the same as the last says nothing new: the
+        // start of measuring is announced and then ticked at once).
+        let line = text::progress_line(&snap);
+        if line != last_line {
+            eprintln!("{line}");
+            last_line = line;
+        }
     }
 }

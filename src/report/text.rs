@@ -129,11 +129,16 @@ fn heading(out: &mut String, r: &RunReport) {
         r.environment.build,
         r.environment.protocol_version
     );
+    // Hook: outputs (one vocabulary: warm-up said, "1 session").
+    let warmup = match r.load.warmup_s {
+        w if w > 0.0 => format!(" after {w:.1}s warm-up"),
+        _ => String::new(),
+    };
     let _ = writeln!(
         out,
-        "measured {:.1}s, {shape}, {} sessions, stopped: {}",
+        "measured {:.1}s{warmup}, {shape}, {}, stopped: {}",
         r.metrics.duration_s,
-        r.load.sessions,
+        crate::metrics::units::count_of(u64::from(r.load.sessions), "session"),
         describe_stop(&r.stopped_by)
     );
     if let Some(phases) = &r.connection_phases {

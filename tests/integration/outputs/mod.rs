@@ -477,3 +477,4 @@ fn out_dash_puts_only_the_json_on_stdout() {
 mod browser;
 mod compare;
 mod deploy;
+mod headless;
