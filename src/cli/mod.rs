@@ -263,8 +263,9 @@ pub struct ProfileArgs {
     /// `builtin` (default: profiles mcptop in-process) or `stdio:COMMAND ARGS...` (profiles the children with perf)
     #[arg(long, short)]
     pub target: Option<String>,
-    /// Seconds to measure and profile (replaces the workload's duration)
-    #[arg(long)]
+    /// Measured (and profiled) duration, e.g. 10s or 2m, as `run --duration`
+    /// (a bare number is seconds; replaces the workload's duration)
+    #[arg(long = "duration", short = 'd', alias = "seconds", value_name = "DURATION", value_parser = duration_seconds)]
     pub seconds: Option<f64>,
     /// Samples per second
     #[arg(long, short = 'F', default_value_t = crate::profile::DEFAULT_HZ)]
@@ -351,6 +352,19 @@ pub struct ServeArgs {
     /// Connections open at once; past it a new one is told "busy" (HTTP 503) and closed
     #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
+}
+
+/// `profile --duration`: `10s`, `2m`, `1500ms`, or a bare number of
+/// seconds (what the old `--seconds` took).
+fn duration_seconds(text: &str) -> Result<f64, String> {
+    if let Ok(s) = text.trim().parse::<f64>() {
+        return if s > 0.0 && s.is_finite() {
+            Ok(s)
+        } else {
+            Err("must be more than 0".to_string())
+        };
+    }
+    positive_duration(text).map(|d| d.as_secs_f64())
 }
 
 /// A humantime duration above zero (a zero timeout would close every

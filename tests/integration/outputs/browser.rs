@@ -119,3 +119,52 @@ fn a_script_error_shows_in_the_console_lines() {
         "{console:?}"
     );
 }
+
+/// A profiled run's result names its flame graph; the report inlines it
+/// (a data URI: nothing fetched) and still renders without a console
+/// message.
+#[test]
+fn a_profiled_runs_report_inlines_its_flame_graph() {
+    let dir = TestDir::new();
+    let out = dir
+        .mcptop()
+        .args([
+            "profile",
+            "echo",
+            "-q",
+            "--duration",
+            "1500ms",
+            "--warmup",
+            "0s",
+        ])
+        .args(["--result", "p.json", "-o", "p.svg"])
+        .output()
+        .expect("profile");
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result = crate::harness::read_json(&dir.join("p.json"));
+    let named = result["flamegraph"]
+        .as_str()
+        .expect("the result names its flame graph");
+    assert!(named.ends_with("p.svg"), "{named}");
+    let out = dir
+        .mcptop()
+        .args(["report", "p.json", "--format", "html", "-o", "p.html"])
+        .output()
+        .expect("report");
+    assert_eq!(out.status.code(), Some(0));
+    let page = std::fs::read_to_string(dir.join("p.html")).expect("page");
+    assert!(page.contains("<h2>Flame graph</h2>"));
+    assert!(page.contains("data=\"data:image/svg+xml;base64,"));
+    let Some((_, console)) = open(&dir.join("p.html"), &dir) else {
+        return;
+    };
+    assert!(
+        console.is_empty(),
+        "console messages:\n{}",
+        console.join("\n")
+    );
+}
