@@ -221,6 +221,9 @@ async fn run_each(
         // With the result on stdout, nothing else goes there.
         if path == OutPath::Stdout {
             eprint!("{summary}");
+        } else if args.format == Format::Text {
+            // Hook: outputs (colour on a terminal, NO_COLOR respected).
+            print!("{}", super::colour::paint(&summary));
         } else {
             print!("{summary}");
         }

@@ -280,7 +280,7 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<Exit> {
         comparisons.push(c);
         current.push((name.clone(), runs));
     }
-    print!("{}", formats::render(&comparisons, args.format));
+    print!("{}", paint_verdicts(&comparisons, args.format));
     let written =
         super::export::write_verdict_html(args.html.as_deref(), "mcptop check", &comparisons);
     let regressed = comparisons.iter().any(Comparison::regressed);
@@ -326,7 +326,7 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<Exit> {
     if others.len() > 1 && args.format == crate::report::formats::Format::Text {
         print!("{}", super::export::reference_table(&args.a, &comparisons));
     }
-    print!("{}", formats::render(&comparisons, args.format));
+    print!("{}", paint_verdicts(&comparisons, args.format));
     let title = format!("mcptop compare: reference {}", args.a.display());
     let written = super::export::write_verdict_html(args.html.as_deref(), &title, &comparisons);
     let verdict = if comparisons.iter().any(Comparison::regressed) {
@@ -388,6 +388,17 @@ fn compare_sides(
         comparisons.push(c);
     }
     Ok(comparisons)
+}
+
+/// The verdict tables, painted on a terminal when they are text (hook:
+/// outputs).
+fn paint_verdicts(comparisons: &[Comparison], format: crate::report::formats::Format) -> String {
+    let text = formats::render(comparisons, format);
+    if format == crate::report::formats::Format::Text {
+        super::colour::paint(&text)
+    } else {
+        text
+    }
 }
 
 fn thresholds(p: &Project) -> RegressionThresholds {

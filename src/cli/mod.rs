@@ -3,6 +3,7 @@
 //! are only glue: the gate's (`gate`), `profile` and `validate`. Nothing
 //! below imports this module.
 
+pub mod colour;
 pub mod dispatch;
 pub mod export;
 pub mod gate;
