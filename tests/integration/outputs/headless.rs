@@ -25,7 +25,10 @@ fn headless_lines_say_each_thing_once_in_plain_words() {
         stderr.matches("(no interval measured yet)").count() <= 1,
         "{stderr}"
     );
-    assert!(stdout.contains("after 1.0s warm-up, "), "{stdout}");
+    assert!(
+        stdout.contains("\nwarm-up: 1.0s before measuring, not counted\n"),
+        "{stdout}"
+    );
     assert!(stdout.contains(", 1 session, "), "{stdout}");
     assert!(stdout.contains("result: r.json"), "{stdout}");
 }
