@@ -116,18 +116,8 @@ pub struct Extras {
 impl Extras {
     /// Checks each path as the result's is checked: before any load.
     pub fn check(args: &OutputArgs) -> anyhow::Result<Extras> {
-        for (flag, path) in [("--hdr-log", &args.hdr_log), ("--html", &args.html)] {
-            if let Some(p) = path {
-                if p.as_os_str() == "-" {
-                    return Err(anyhow!(
-                        "{flag} needs a file name (stdout is the result's or the summary's)"
-                    ));
-                }
-                OutPath::new(p.clone())
-                    .check()
-                    .map_err(|e| anyhow!("{flag}: {e}"))?;
-            }
-        }
+        check_extra_path("--hdr-log", args.hdr_log.as_deref())?;
+        check_extra_path("--html", args.html.as_deref())?;
         Ok(Extras {
             hdr_log: args.hdr_log.clone(),
             html: args.html.clone(),
