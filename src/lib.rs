@@ -12,6 +12,7 @@ pub mod check;
 pub mod cli;
 pub mod client;
 pub mod engine;
+pub mod export;
 pub mod metrics;
 pub mod pacer;
 pub mod profile;

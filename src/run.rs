@@ -167,6 +167,8 @@ pub struct RunRequest<'a> {
     pub resources: ResourceMonitor,
     /// What to ask of the target's runtime (its GC report, what a profiler needs).
     pub runtime: crate::runtime::RuntimeOptions,
+    /// This run's share of a sharded run, written into its result (hook: outputs).
+    pub shard: Option<crate::workload::shard::Shard>,
 }
 
 impl<'a> RunRequest<'a> {
@@ -178,7 +180,12 @@ impl<'a> RunRequest<'a> {
             out: None,
             resources: ResourceMonitor::new(true, Vec::new()),
             runtime: Default::default(),
+            shard: None,
         }
+    }
+
+    pub fn shard(self, shard: Option<crate::workload::shard::Shard>) -> RunRequest<'a> {
+        RunRequest { shard, ..self }
     }
 
     pub fn runtime(self, runtime: crate::runtime::RuntimeOptions) -> RunRequest<'a> {
@@ -222,7 +229,8 @@ impl FinishedRun {
 /// mcptop and the target while the run goes; the recorder puts its figures
 /// into every snapshot and into the result.
 pub async fn execute(request: RunRequest<'_>, view: View) -> anyhow::Result<FinishedRun> {
-    let report = measure(&request, view).await?;
+    let mut report = measure(&request, view).await?;
+    report.shard = request.shard;
     let saved = request
         .out
         .map(|out| crate::report::output::save(out, &report));
@@ -278,11 +286,7 @@ async fn measure(request: &RunRequest<'_>, view: View) -> anyhow::Result<RunRepo
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let (snap_tx, snap_rx) = watch::channel(Snapshot::default());
     let sampler = monitor.start();
-    let printer = match view {
-        View::Quiet => None,
-        View::Lines => Some(tokio::spawn(print_progress(snap_rx))),
-        View::Custom(start) => Some(start(snap_rx, control_tx.clone())),
-    };
+    let viewers = start_viewers(view, snap_rx, &control_tx);
     let started_at = std::time::SystemTime::now();
     let outcome = engine::run(RunSetup {
         workload,
@@ -295,8 +299,8 @@ async fn measure(request: &RunRequest<'_>, view: View) -> anyhow::Result<RunRepo
         resources: Some((*monitor).clone()),
     })
     .await;
-    if let Some(p) = printer {
-        let _ = p.await;
+    for viewer in viewers {
+        let _ = viewer.await;
     }
     drop(control_tx);
     monitor.stop();
@@ -307,6 +311,25 @@ async fn measure(request: &RunRequest<'_>, view: View) -> anyhow::Result<RunRepo
     let mut report = RunReport::build(workload, &spec.describe(), started_at, outcome);
     report.connection_phases = deployed.phases.summary();
     Ok(report)
+}
+
+/// Starts the view and whatever else follows the snapshots (hook: outputs,
+/// live Prometheus metrics when `--prometheus` serves them); each task ends
+/// once the snapshot channel closes.
+fn start_viewers(
+    view: View,
+    snaps: watch::Receiver<Snapshot>,
+    controls: &mpsc::UnboundedSender<Control>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = vec![tokio::spawn(crate::export::prometheus::follow(
+        snaps.clone(),
+    ))];
+    match view {
+        View::Quiet => {}
+        View::Lines => tasks.push(tokio::spawn(print_progress(snaps))),
+        View::Custom(start) => tasks.push(start(snaps, controls.clone())),
+    }
+    tasks
 }
 
 /// The protocol setting sessions open with. Batches exist in one era only,
@@ -322,6 +345,7 @@ fn offered_protocol(workload: &Workload) -> ProtocolChoice {
 async fn print_progress(mut snaps: watch::Receiver<Snapshot>) {
     use crate::metrics::snapshot::Phase;
     let mut last_phase = Phase::Connecting;
+    let mut last_line = String::new();
     while snaps.changed().await.is_ok() {
         let snap = snaps.borrow_and_update().clone();
         if snap.phase == Phase::Done {
@@ -333,6 +357,12 @@ async fn print_progress(mut snaps: watch::Receiver<Snapshot>) {
             continue;
         }
         last_phase = snap.phase;
-        eprintln!("{}", text::progress_line(&snap));
+        // Hook: outputs (a line the same as the last says nothing new: the
+        // start of measuring is announced and then ticked at once).
+        let line = text::progress_line(&snap);
+        if line != last_line {
+            eprintln!("{line}");
+            last_line = line;
+        }
     }
 }

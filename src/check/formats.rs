@@ -61,7 +61,7 @@ fn threshold(v: &MetricVerdict) -> String {
     }
 }
 
-fn rows(c: &Comparison) -> Vec<[String; 8]> {
+pub fn rows(c: &Comparison) -> Vec<[String; 8]> {
     c.metrics
         .iter()
         .map(|v| {
@@ -89,7 +89,7 @@ fn row_name(v: &MetricVerdict) -> String {
     }
 }
 
-fn header() -> [String; 8] {
+pub fn header() -> [String; 8] {
     [
         "metric",
         "base median",

@@ -9,7 +9,7 @@ use crate::engine::stop;
 use crate::metrics::sampler::ResourceMonitor;
 use crate::report::formats::Format;
 use crate::report::output::{OutPath, OutputError, Saved};
-use crate::report::{self, text, RunReport};
+use crate::report::{self, text};
 use crate::run::{self, stoppable, Exit, RunRequest, View};
 use crate::workload::{catalog, Overrides};
 use anyhow::anyhow;
@@ -46,9 +46,13 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         }
         Some(Command::Check(args)) => stoppable(super::gate::check(args)),
         Some(Command::Compare(args)) => super::gate::compare(args),
-        Some(Command::Report { file, format }) => report_file(&file, format),
         Some(Command::Profile(args)) => stoppable(super::profile::run(args)),
         Some(Command::Calibrate(args)) => stoppable(super::calibrate::run(args)),
+        // Hooks: outputs (report in every format, merge, completions, man page).
+        Some(Command::Report(args)) => super::export::report(&args),
+        Some(Command::Merge(args)) => super::export::merge(args),
+        Some(Command::Completions { shell }) => super::outputs::completions(shell),
+        Some(Command::Man { command }) => super::outputs::man(command.as_deref()),
     }
 }
 
@@ -100,13 +104,6 @@ fn serve(args: super::ServeArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-/// `mcptop report FILE --format F`: a saved result in another format.
-fn report_file(file: &Path, format: Format) -> anyhow::Result<Exit> {
-    let r = RunReport::read(file)?;
-    print!("{}", report::formats::render(&r, format));
-    Ok(Exit::Ok)
-}
-
 fn print_list() {
     for entry in catalog::list() {
         let origin = match &entry.origin {
@@ -134,6 +131,8 @@ fn overrides(args: &RunArgs) -> Overrides {
 
 async fn run_command(args: RunArgs) -> anyhow::Result<Exit> {
     let workload = catalog::resolve(&args.workload, &overrides(&args))?;
+    // Hook: outputs (the shard's share, --hdr-log/--html checked, --prometheus listening).
+    let (workload, outputs) = super::export::RunOutputs::prepare(&args.outputs, workload).await?;
     let specs = if args.target.is_empty() {
         vec![run::target_of(&workload, None)?]
     } else {
@@ -159,6 +158,7 @@ async fn run_command(args: RunArgs) -> anyhow::Result<Exit> {
         crate::metrics::process::check_pid(pid).map_err(|e| anyhow!("--target-pid {e}"))?;
     }
     let interactive = !args.headless
+        && !args.outputs.wants_headless()
         && !args.quiet
         && args.format == Format::Text
         && out != OutPath::Stdout
@@ -172,11 +172,14 @@ async fn run_command(args: RunArgs) -> anyhow::Result<Exit> {
             out: path.clone(),
         };
         let runs = crate::tui::interactive(Some(first), tui_hooks()).await?;
-        return Ok(print_runs(&runs));
+        let written = runs
+            .iter()
+            .fold(Exit::Ok, |e, r| e.worst(outputs.write(&r.run.report, 1, 1)));
+        return Ok(print_runs(&runs).worst(written));
     }
     #[cfg(not(feature = "tui"))]
     let _ = interactive;
-    run_each(&args, &workload, &specs, &out).await
+    run_each(&args, &workload, &specs, &out, &outputs).await
 }
 
 /// Runs `workload` against each target in turn with progress lines (or
@@ -186,6 +189,7 @@ async fn run_each(
     workload: &crate::workload::Workload,
     specs: &[crate::workload::TargetSpec],
     out: &OutPath,
+    outputs: &super::export::RunOutputs,
 ) -> anyhow::Result<Exit> {
     let mut reports = Vec::new();
     let mut exit = Exit::Ok;
@@ -212,11 +216,15 @@ async fn run_each(
                 gc_report: !args.no_gc_report,
                 for_profiler: false,
             });
+        let request = outputs.hook(request);
         let finished = run::execute(request, view).await?;
         let summary = report::formats::render(&finished.report, args.format);
         // With the result on stdout, nothing else goes there.
         if path == OutPath::Stdout {
             eprint!("{summary}");
+        } else if args.format == Format::Text {
+            // Hook: outputs (colour on a terminal, NO_COLOR respected).
+            print!("{}", super::colour::paint(&summary));
         } else {
             print!("{summary}");
         }
@@ -224,6 +232,7 @@ async fn run_each(
             say_where_saved(saved, args.format == Format::Text);
         }
         exit = exit.worst(finished.exit());
+        exit = exit.worst(outputs.write(&finished.report, i + 1, specs.len()));
         reports.push(finished.report);
     }
     if reports.len() > 1 && args.format == Format::Text {

@@ -248,6 +248,8 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<Exit> {
     };
     let quick = quick_plan(args.gate.quick, names.len(), g.repeats);
     let resolved = resolve_all(&names, quick, &g.target, &g.deployed)?;
+    // Hook: outputs (--html checked before any load).
+    super::export::check_extra_path("--html", args.html.as_deref())?;
     for (name, _, _) in &resolved {
         if !base.workloads.contains_key(name) {
             let known: Vec<&str> = base.workloads.keys().map(String::as_str).collect();
@@ -278,7 +280,9 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<Exit> {
         comparisons.push(c);
         current.push((name.clone(), runs));
     }
-    print!("{}", formats::render(&comparisons, args.format));
+    print!("{}", paint_verdicts(&comparisons, args.format));
+    let written =
+        super::export::write_verdict_html(args.html.as_deref(), "mcptop check", &comparisons);
     let regressed = comparisons.iter().any(Comparison::regressed);
     if let Some(signal) = crate::engine::stop::process().signal() {
         bail!("stopped by {}: the baseline is not updated", signal.name());
@@ -296,20 +300,58 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<Exit> {
             eprintln!("mcptop: baseline updated: {}", g.baseline_path.display());
         }
     }
-    Ok(if regressed { Exit::Failed } else { Exit::Ok })
+    Ok(if regressed { Exit::Failed } else { Exit::Ok }.worst(written))
 }
 
-/// `mcptop compare A B`: each side a result file or a baseline file. Two
-/// sides that ran different workloads are refused unless `--force`.
+/// `mcptop compare A B [C ...]`: each a result file or a baseline file,
+/// each compared with the first (the reference). Two sides that ran
+/// different workloads are refused unless `--force`.
 pub fn compare(args: CompareArgs) -> anyhow::Result<Exit> {
     let project = Project::load(Path::new("."))?;
+    // Hook: outputs (--html checked before any work).
+    super::export::check_extra_path("--html", args.html.as_deref())?;
     let a = load_side(&args.a)?;
-    let b = load_side(&args.b)?;
+    let others: Vec<&PathBuf> = std::iter::once(&args.b).chain(&args.more).collect();
+    let mut comparisons = Vec::new();
+    for b_path in &others {
+        let b = load_side(b_path)?;
+        let mut found = compare_sides(&args, (&args.a, &a), (b_path, &b), &project)?;
+        if others.len() > 1 {
+            for c in &mut found {
+                c.workload = format!("{} ({})", c.workload, b_path.display());
+            }
+        }
+        comparisons.extend(found);
+    }
+    if others.len() > 1 && args.format == crate::report::formats::Format::Text {
+        print!("{}", super::export::reference_table(&args.a, &comparisons));
+    }
+    print!("{}", paint_verdicts(&comparisons, args.format));
+    let title = format!("mcptop compare: reference {}", args.a.display());
+    let written = super::export::write_verdict_html(args.html.as_deref(), &title, &comparisons);
+    let verdict = if comparisons.iter().any(Comparison::regressed) {
+        Exit::Failed
+    } else {
+        Exit::Ok
+    };
+    Ok(verdict.worst(written))
+}
+
+type Side<'a> = (&'a PathBuf, &'a Vec<(String, Vec<RunReport>)>);
+
+/// The comparisons of the workloads two files share (of their only
+/// workloads when they share none and each has one).
+fn compare_sides(
+    args: &CompareArgs,
+    (a_path, a): Side<'_>,
+    (b_path, b): Side<'_>,
+    project: &Project,
+) -> anyhow::Result<Vec<Comparison>> {
     let mut pairs = Vec::new();
-    for (name, runs_a) in &a {
+    for (name, runs_a) in a {
         match b.iter().find(|(n, _)| n == name) {
             Some((_, runs_b)) => pairs.push((name.clone(), runs_a, runs_b)),
-            None => eprintln!("mcptop: note: {name} is only in {}", args.a.display()),
+            None => eprintln!("mcptop: note: {name} is only in {}", a_path.display()),
         }
     }
     if pairs.is_empty() {
@@ -320,8 +362,8 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<Exit> {
         } else {
             bail!(
                 "{} and {} have no workload in common",
-                args.a.display(),
-                args.b.display()
+                a_path.display(),
+                b_path.display()
             );
         }
     }
@@ -335,24 +377,30 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<Exit> {
             if !args.force {
                 bail!(
                     "{} and {} ran different workloads ({why}); pass --force to compare them anyway",
-                    args.a.display(),
-                    args.b.display()
+                    a_path.display(),
+                    b_path.display()
                 );
             }
         }
-        let mut c = compare_runs(&name, ra, rb, &thresholds(&project));
+        let mut c = compare_runs(&name, ra, rb, &thresholds(project));
         let below_floor = crate::check::floor::notes(ra, rb, &c.metrics);
         c.notes.extend(below_floor);
         c.warning = mismatch
             .map(|why| format!("different workloads ({why}), compared only because of --force"));
         comparisons.push(c);
     }
-    print!("{}", formats::render(&comparisons, args.format));
-    Ok(if comparisons.iter().any(Comparison::regressed) {
-        Exit::Failed
+    Ok(comparisons)
+}
+
+/// The verdict tables, painted on a terminal when they are text (hook:
+/// outputs).
+fn paint_verdicts(comparisons: &[Comparison], format: crate::report::formats::Format) -> String {
+    let text = formats::render(comparisons, format);
+    if format == crate::report::formats::Format::Text {
+        super::colour::paint(&text)
     } else {
-        Exit::Ok
-    })
+        text
+    }
 }
 
 fn thresholds(p: &Project) -> RegressionThresholds {

@@ -4,8 +4,11 @@
 //! below imports this module.
 
 pub mod calibrate;
+pub mod colour;
 pub mod dispatch;
+pub mod export;
 pub mod gate;
+pub mod outputs;
 pub mod profile;
 pub mod validate;
 
@@ -60,18 +63,28 @@ pub enum Command {
     /// Compare fresh runs with the baseline; exit 1 on a significant regression
     #[command(after_help = EXIT_CODES)]
     Check(CheckArgs),
-    /// Compare two result or baseline files with the same verdict table
+    /// Compare result or baseline files with the same verdict table (the first is the reference)
     #[command(after_help = EXIT_CODES)]
     Compare(CompareArgs),
     /// Measure this machine's floor (mcptop's send lag, the no-op round trip)
     /// and save it for later result files and `compare`
     #[command(after_help = EXIT_CODES)]
     Calibrate(calibrate::CalibrateArgs),
-    /// Print a saved result file as text, Markdown or JUnit XML
-    Report {
-        file: PathBuf,
-        #[arg(long, value_enum, default_value = "text")]
-        format: Format,
+    /// Print a saved result file as text, Markdown, JUnit XML, HTML or CSV
+    /// (or read back an HDR interval log)
+    Report(outputs::ReportArgs),
+    /// Merge the result files of a sharded run (--shard I/N) into one, exactly
+    #[command(after_help = EXIT_CODES)]
+    Merge(outputs::MergeArgs),
+    /// Print a shell completion script (e.g. `mcptop completions bash > /etc/bash_completion.d/mcptop`)
+    Completions {
+        #[arg(value_enum)]
+        shell: outputs::Shell,
+    },
+    /// Print the man page (roff) of mcptop or of one command (`mcptop man run | man -l -`)
+    Man {
+        /// A command (default: mcptop itself)
+        command: Option<String>,
     },
 }
 
@@ -116,6 +129,9 @@ pub struct CheckArgs {
     /// With --install-git-hook: replace an existing hook
     #[arg(long, requires = "install_git_hook")]
     pub force: bool,
+    /// Also write the verdict as a self-contained HTML page, each metric's interval drawn
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -124,12 +140,17 @@ pub struct CompareArgs {
     pub a: PathBuf,
     /// Current side: a result file or a baseline file
     pub b: PathBuf,
+    /// More files, each compared with the first (the reference)
+    pub more: Vec<PathBuf>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
     /// Compare even when the two sides ran different workloads (another
     /// name, or the same name with other operations or load settings)
     #[arg(long)]
     pub force: bool,
+    /// Also write the verdict as a self-contained HTML page, each metric's interval drawn
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -181,6 +202,8 @@ pub struct RunArgs {
     pub no_gc_report: bool,
     #[command(flatten)]
     pub deployed: DeployedArgs,
+    #[command(flatten)]
+    pub outputs: outputs::OutputArgs,
 }
 
 /// Reaching deployed servers: TLS trust and request headers.
@@ -246,8 +269,9 @@ pub struct ProfileArgs {
     /// `builtin` (default: profiles mcptop in-process) or `stdio:COMMAND ARGS...` (profiles the children with perf)
     #[arg(long, short)]
     pub target: Option<String>,
-    /// Seconds to measure and profile (replaces the workload's duration)
-    #[arg(long)]
+    /// Measured (and profiled) duration, e.g. 10s or 2m, as `run --duration`
+    /// (a bare number is seconds; replaces the workload's duration)
+    #[arg(long = "duration", short = 'd', alias = "seconds", value_name = "DURATION", value_parser = duration_seconds)]
     pub seconds: Option<f64>,
     /// Samples per second
     #[arg(long, short = 'F', default_value_t = crate::profile::DEFAULT_HZ)]
@@ -334,6 +358,19 @@ pub struct ServeArgs {
     /// Connections open at once; past it a new one is told "busy" (HTTP 503) and closed
     #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
+}
+
+/// `profile --duration`: `10s`, `2m`, `1500ms`, or a bare number of
+/// seconds (what the old `--seconds` took).
+fn duration_seconds(text: &str) -> Result<f64, String> {
+    if let Ok(s) = text.trim().parse::<f64>() {
+        return if s > 0.0 && s.is_finite() {
+            Ok(s)
+        } else {
+            Err("must be more than 0".to_string())
+        };
+    }
+    positive_duration(text).map(|d| d.as_secs_f64())
 }
 
 /// A humantime duration above zero (a zero timeout would close every

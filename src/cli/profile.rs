@@ -85,6 +85,12 @@ pub async fn run(args: ProfileArgs) -> anyhow::Result<Exit> {
         .await
         .context("the profiler stopped without an answer")??;
     print_profile(&profile);
+    // Hook: outputs (the result names its flame graph: the HTML report inlines it).
+    if let Some(Ok(crate::report::output::Saved::File(path))) = &finished.saved {
+        let mut report = finished.report.clone();
+        report.flamegraph = std::fs::canonicalize(&profile.svg).ok();
+        let _ = crate::report::output::save(&OutPath::File(path.clone()), &report);
+    }
     Ok(finished.exit())
 }
 

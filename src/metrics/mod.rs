@@ -6,6 +6,7 @@
 //! here, complete when they are made.
 
 pub mod alloc;
+pub mod buckets;
 pub mod connections;
 pub mod gc;
 pub mod prefixed;
@@ -15,6 +16,8 @@ pub mod resources;
 pub mod sampler;
 pub mod send_lag;
 pub mod snapshot;
+pub mod spectrum;
+pub mod timeline;
 pub mod units;
 
 use crate::client::CallError;

@@ -7,16 +7,12 @@
 //! is a ring.
 
 use super::sampler::ResourceMonitor;
-use super::snapshot::{
-    AllocatorStats, IntervalStats, LoadNow, MemoryStats, OpSummary, Percentiles, Phase,
-    ProtocolCounters, Snapshot,
-};
+use super::snapshot::{IntervalStats, LoadNow, OpSummary, Phase, ProtocolCounters, Snapshot};
 use super::units::fmt_us;
 use super::{log_buckets, new_histogram, percentiles, ErrorKind, Sample};
 use crate::protocol::escape::escape_bounded;
 use crate::protocol::jsonrpc::MAX_MESSAGE_CHARS;
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -24,8 +20,8 @@ use tokio::time::Instant;
 
 /// Intervals kept for charts (one hour of one-second ticks).
 pub const HISTORY_LEN: usize = 3600;
+use super::send_lag::SendLag;
 pub use super::send_lag::LATE_SEND_US;
-use super::send_lag::{SendLag, SendLagReport};
 /// Intervals shorter than this are merged into the next.
 const MIN_INTERVAL_S: f64 = 0.1;
 /// Intervals a snapshot carries (ten minutes of one-second ticks).
@@ -114,85 +110,8 @@ pub struct Recorder {
     scenarios: Vec<ScenarioState>,
     /// The scenario each op belongs to (by index), if any.
     op_scenario: Vec<Option<usize>>,
-}
-
-/// Everything measured in a run, as the result file stores it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OpMetrics {
-    #[serde(default)]
-    pub workload_id: String,
-    pub label: String,
-    /// Replies received: successes plus failures.
-    pub operations: u64,
-    pub ok: u64,
-    pub errors: u64,
-    pub error_rate: f64,
-    pub duration_s: f64,
-    /// Successful replies per second.
-    pub throughput_msg_per_s: f64,
-    /// Corrected latency (from the planned start) of successes, written
-    /// flat as `latency_p50_us` ... `latency_mean_us`.
-    #[serde(flatten, with = "super::prefixed::latency")]
-    pub corrected: Percentiles,
-    /// Service time (from the actual send) of successes, written flat as
-    /// `service_p50_us` ... `service_mean_us`.
-    #[serde(flatten, with = "super::prefixed::service")]
-    pub service: Percentiles,
-    pub errors_by_kind: BTreeMap<String, u64>,
-    /// The first message the server (or the connection) gave for each kind
-    /// of failure, escaped and cut to a bounded length; timeouts have none.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub first_error_messages: BTreeMap<String, String>,
-    /// The method sent instead of the op's own: a ping's fallback, on a
-    /// server whose protocol has no ping.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sent_as: Option<String>,
-    /// HdrHistogram V2 deflate, base64: merge and compare distributions.
-    pub histogram_corrected: String,
-    pub histogram_service: String,
-    /// Allocations per completed request over the measured window (overall only).
-    #[serde(default)]
-    pub allocs_per_request: Option<f64>,
-    /// Bytes allocated per completed request over the measured window (overall only).
-    #[serde(default)]
-    pub bytes_per_request: Option<f64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunMetrics {
-    pub duration_s: f64,
-    pub overall: OpMetrics,
-    pub ops: Vec<OpMetrics>,
-    /// With `[[scenarios]]`: each scenario's figures as a whole, labelled
-    /// with its name (its operations are in `ops` as `scenario/op`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub scenarios: Vec<ScenarioMetrics>,
-    /// Requests/s the schedule asked for (open loop).
-    pub asked_rate: Option<f64>,
-    /// Sends/s actually made.
-    pub sent_rate: f64,
-    /// Successful replies/s.
-    pub achieved_rate: f64,
-    pub planned_sends: u64,
-    pub sends: u64,
-    pub late_sends: u64,
-    pub max_send_lag_us: u64,
-    /// Actual send − planned start: percentiles, histogram, per interval.
-    #[serde(default)]
-    pub send_lag: SendLagReport,
-    pub backpressure_waits: u64,
-    pub warmup_samples: u64,
-    pub protocol: ProtocolCounters,
-    pub warnings: Vec<String>,
-    pub intervals: Vec<IntervalStats>,
-    /// Processes sampled during the run (absent with `--no-memory-stats`).
-    #[serde(default)]
-    pub memory: Option<MemoryStats>,
-    #[serde(default)]
-    pub allocator: Option<AllocatorStats>,
-    /// The target's garbage collections, as its runtime reported them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_gc: Option<super::gc::TargetGc>,
+    /// Interval histograms per operation (hook: outputs, `metrics::timeline`).
+    timeline: super::timeline::TimelineRecorder,
 }
 
 impl Recorder {
@@ -233,6 +152,7 @@ impl Recorder {
             resources: None,
             scenarios: Vec::new(),
             op_scenario: Vec::new(),
+            timeline: super::timeline::TimelineRecorder::new(labels, measure_start, HISTORY_LEN),
         }
     }
 
@@ -306,6 +226,7 @@ impl Recorder {
                 self.all_service.saturating_record(v);
                 self.interval_corrected.saturating_record(c);
                 self.interval_service.saturating_record(v);
+                self.timeline.record(s.op, c, v);
             }
             Err(e) => {
                 let kind = ErrorKind::from(e);
@@ -373,6 +294,7 @@ impl Recorder {
             scenario.close_interval(t_s, length, now);
         }
         self.send_lag.close_interval(stats.t_s);
+        self.timeline.close(stats.t_s);
         self.history.push_back(stats);
         if self.history.len() > HISTORY_LEN {
             self.history.pop_front();
@@ -507,6 +429,7 @@ impl Recorder {
                 .enumerate()
                 .map(|(i, s)| s.now(status.scenarios.get(i).copied().unwrap_or_default()))
                 .collect(),
+            distributions: self.timeline.distributions(),
         };
         if let Some(monitor) = &self.resources {
             monitor.complete(&mut snapshot);
@@ -582,6 +505,10 @@ impl Recorder {
             memory: None,
             allocator: None,
             target_gc: None,
+            timeline: Some(
+                self.timeline
+                    .finish(end.saturating_duration_since(self.measure_start)),
+            ),
         };
         if let Some(monitor) = &self.resources {
             monitor.finish(&mut metrics);
@@ -590,9 +517,11 @@ impl Recorder {
     }
 }
 
-mod figures;
+pub(crate) mod figures;
+mod results;
 mod scenarios;
 use figures::{interval_stats, keep_up_warning, labelled, op_metrics};
+pub use results::{OpMetrics, RunMetrics};
 use scenarios::ScenarioState;
 pub use scenarios::{ScenarioMetrics, ScenarioOps, ScenarioStatus};
 

@@ -309,6 +309,15 @@ impl ResourceRecorder {
                     )
                 })
                 .collect(),
+            allocator_history: self
+                .readings
+                .iter()
+                .skip(history_from)
+                .filter_map(|r| {
+                    r.alloc
+                        .map(|a| (r.t_s, a.allocated_bytes, a.resident_bytes))
+                })
+                .collect(),
         })
     }
 

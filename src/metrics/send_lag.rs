@@ -55,6 +55,24 @@ pub struct SendLagReport {
 }
 
 impl SendLagReport {
+    /// Several runs' send lag as one (shards of a run): the histograms added
+    /// exactly, late sends summed. Intervals are not merged (none).
+    pub fn merged(parts: &[&SendLagReport]) -> Result<SendLagReport, String> {
+        let mut run = new_histogram();
+        let mut late = 0;
+        for p in parts.iter().filter(|p| !p.histogram.is_empty()) {
+            let h = super::decode_histogram(&p.histogram)?;
+            run.add(&h).map_err(|e| e.to_string())?;
+            late += p.lag.late;
+        }
+        Ok(SendLagReport {
+            late_threshold_us: LATE_SEND_US,
+            lag: figures(&run, late),
+            histogram: encode_histogram(&run),
+            intervals: Vec::new(),
+        })
+    }
+
     /// What the summary says when the lag is a noticeable share of the
     /// corrected p50: below the lag's p99, latencies are mcptop's.
     pub fn floor_note(&self, corrected_p50_us: u64) -> Option<String> {

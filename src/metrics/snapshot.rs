@@ -153,6 +153,10 @@ pub struct MemoryStats {
     pub leak_suspect: bool,
     /// (seconds since start, mcptop RSS, target RSS) samples, oldest first (bounded).
     pub history: Vec<(f64, u64, u64)>,
+    /// (seconds since start, allocated, resident) bytes of mcptop's allocator
+    /// at the same samples (hook: outputs, the HTML report's chart).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allocator_history: Vec<(f64, u64, u64)>,
 }
 
 /// The allocator's view (jemalloc): our GC equivalent.
@@ -212,4 +216,7 @@ pub struct Snapshot {
     /// With `[[scenarios]]`: each scenario as it runs now, in file order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scenarios: Vec<ScenarioNow>,
+    /// Each operation's latency in fixed buckets, for live exporters (hook: outputs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub distributions: Vec<super::buckets::OpDistribution>,
 }

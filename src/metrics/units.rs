@@ -19,9 +19,25 @@ pub fn fmt_mib(bytes: f64) -> String {
     format!("{:.1} MiB", bytes / (1024.0 * 1024.0))
 }
 
+/// `1 session`, `2 sessions`: a count with its noun (plural by `s`).
+pub fn count_of(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_session_and_two_sessions() {
+        assert_eq!(count_of(1, "session"), "1 session");
+        assert_eq!(count_of(2, "session"), "2 sessions");
+        assert_eq!(count_of(0, "late send"), "0 late sends");
+    }
 
     #[test]
     fn figures_read_as_people_write_them() {

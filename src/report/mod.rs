@@ -99,6 +99,15 @@ pub struct RunReport {
     /// Connect, TLS and initialize times of network targets (additive key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_phases: Option<crate::transport::phases::ConnectionPhases>,
+    /// This run's share of a sharded run (`--shard I/N`; hook: outputs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::workload::shard::Shard>,
+    /// The shards a merged result adds up (`mcptop merge`; hook: outputs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_shards: Option<crate::workload::shard::MergedShards>,
+    /// The flame graph captured with this run (`mcptop profile`; hook: outputs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flamegraph: Option<std::path::PathBuf>,
     #[serde(flatten)]
     pub metrics: RunMetrics,
 }
@@ -150,6 +159,9 @@ impl RunReport {
             thresholds,
             passed,
             connection_phases: None,
+            shard: None,
+            merged_shards: None,
+            flamegraph: None,
             metrics,
         }
     }

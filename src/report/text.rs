@@ -129,13 +129,21 @@ fn heading(out: &mut String, r: &RunReport) {
         r.environment.build,
         r.environment.protocol_version
     );
+    // Hook: outputs (one vocabulary: "1 session", the warm-up said).
     let _ = writeln!(
         out,
-        "measured {:.1}s, {shape}, {} sessions, stopped: {}",
+        "measured {:.1}s, {shape}, {}, stopped: {}",
         r.metrics.duration_s,
-        r.load.sessions,
+        crate::metrics::units::count_of(u64::from(r.load.sessions), "session"),
         describe_stop(&r.stopped_by)
     );
+    if r.load.warmup_s > 0.0 {
+        let _ = writeln!(
+            out,
+            "warm-up: {:.1}s before measuring, not counted",
+            r.load.warmup_s
+        );
+    }
     if let Some(phases) = &r.connection_phases {
         let _ = writeln!(out, "connections: {}", phases.line());
     }

@@ -11,6 +11,7 @@ pub mod headers;
 pub mod runtime;
 pub mod scenario;
 pub mod settings;
+pub mod shard;
 mod sift;
 pub mod spec;
 pub mod target;

@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["metrics"],
     &["engine"],
     &["report"],
-    &["check", "profile"],
+    &["check", "profile", "export"],
     &["run"],
     &["tui"],
     &["cli"],

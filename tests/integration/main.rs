@@ -17,6 +17,7 @@ mod http_stream;
 mod lifecycle;
 mod loud;
 mod net;
+mod outputs;
 mod profile;
 mod profile_runtime;
 mod require;

@@ -14,7 +14,7 @@ pub(super) fn labelled(messages: &BTreeMap<ErrorKind, String>) -> BTreeMap<Strin
         .collect()
 }
 
-pub(super) fn op_metrics(
+pub(crate) fn op_metrics(
     label: &str,
     c: &Histogram<u64>,
     s: &Histogram<u64>,

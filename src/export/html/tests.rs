@@ -1,0 +1,113 @@
+//! The page of a real recorder's run: self-contained, every chart there,
+//! the text parts as snapshots (charts replaced by their ids).
+
+use super::*;
+use crate::export::test_runs::{run, TWO_OPS};
+
+/// The page with each `<svg ...>...</svg>` replaced by `[chart ID]`.
+fn text_parts(page: &str) -> String {
+    let mut out = String::new();
+    let mut rest = page;
+    while let Some(start) = rest.find("<svg ") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..]
+            .find("</svg>")
+            .map_or(rest.len(), |e| start + e + 6);
+        let tag = &rest[start..end];
+        let id = tag
+            .split("id=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or("?");
+        out.push_str(&format!("[chart {id}]"));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_page_is_self_contained_with_every_chart() {
+    let r = run(TWO_OPS, 100, 3, 500, 7);
+    let page = run_page(&r).expect("page");
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    for id in [
+        "latency-corrected",
+        "latency-service",
+        "throughput",
+        "histogram",
+        "spectrum",
+    ] {
+        assert!(
+            page.contains(&format!("<svg id=\"{id}\" class=\"chart\"")),
+            "{id}"
+        );
+    }
+    // Nothing fetched: no attribute or rule that loads anything (an
+    // address in the text, like the target's, is only text).
+    for outside in ["src=", "href=", "<script", "<link", "url(", "@import"] {
+        assert!(!page.contains(outside), "{outside}");
+    }
+    // Errors (every 7th request timed out) are in their table.
+    assert!(page.contains("<td>timeout</td>"));
+    insta::assert_snapshot!(text_parts(&page)
+        .lines()
+        .filter(|l| !l.contains("started")
+            && !l.contains("<td>mcptop</td>")
+            && !l.contains("<td>machine</td>"))
+        .collect::<Vec<_>>()
+        .join("\n"));
+}
+
+#[test]
+fn text_from_the_wire_is_escaped() {
+    assert_eq!(
+        escape("<b a=\"x\">&'"),
+        "&lt;b a=&quot;x&quot;&gt;&amp;&#39;"
+    );
+}
+
+#[test]
+fn the_spectrum_axis_counts_nines() {
+    assert_eq!(charts::nines(0.0), 0.0);
+    assert!((charts::nines(0.99) - 2.0).abs() < 1e-9);
+    assert!((charts::nines(0.99999) - 5.0).abs() < 1e-6);
+}
+
+/// The verdict page: the gate's own table, and each metric's change with
+/// its interval drawn (a change alone where there is no interval).
+#[test]
+fn a_verdict_page_draws_each_metrics_interval() {
+    use crate::check::verdict::{GateMetric, MetricVerdict, Severity, Status};
+    let verdict = |metric, change: f64, ci: Option<(f64, f64)>, status| MetricVerdict {
+        metric,
+        baseline_median: 1000.0,
+        current_median: 1000.0 * (1.0 + change),
+        baseline_samples: 5,
+        current_samples: 5,
+        change: Some(change),
+        ci_low: ci.map(|c| c.0),
+        ci_high: ci.map(|c| c.1),
+        threshold: 0.2,
+        severity: Severity::of_change(change),
+        status,
+        scope: None,
+    };
+    let c = crate::check::Comparison {
+        workload: "w".into(),
+        baseline_runs: 5,
+        current_runs: 5,
+        warning: None,
+        notes: vec!["a note".into()],
+        metrics: vec![
+            verdict(GateMetric::P99, 0.5, Some((0.3, 0.7)), Status::Regressed),
+            verdict(GateMetric::Throughput, -0.01, None, Status::Unchanged),
+        ],
+    };
+    assert!(c.regressed());
+    let page = verdict_page("mcptop check", &[c]).expect("page");
+    assert!(page.contains("<span class=\"fail\">REGRESSED</span>"));
+    assert!(page.contains("<svg id=\"verdict-0\" class=\"chart\""));
+    assert!(page.contains("throughput (%, no interval)"));
+    insta::assert_snapshot!(text_parts(&page));
+}

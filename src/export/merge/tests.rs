@@ -1,0 +1,193 @@
+//! Merges of hand-made shard results: exact sums, added histograms, the
+//! wall-clock alignment, and each refusal with its message.
+
+use super::*;
+use crate::export::test_runs::{run, TWO_OPS};
+use std::path::Path;
+
+fn shard_run(index: u32, count: u32, base_us: u64, start_unix_s: f64) -> Input {
+    let mut report = run(TWO_OPS, 100, 3, base_us, 7);
+    report.shard = Some(Shard { index, count });
+    if let Some(t) = report.metrics.timeline.as_mut() {
+        t.start_unix_s = start_unix_s;
+    }
+    Input {
+        path: PathBuf::from(format!("r-{index}.json")),
+        report,
+    }
+}
+
+fn added(inputs: &[Input], op: Option<usize>) -> Histogram<u64> {
+    let mut h = new_histogram();
+    for i in inputs {
+        let m = &i.report.metrics;
+        let o = op.map_or(&m.overall, |k| &m.ops[k]);
+        h.add(decode_histogram(&o.histogram_corrected).expect("decodes"))
+            .expect("adds");
+    }
+    h
+}
+
+fn three_shards() -> Vec<Input> {
+    vec![
+        shard_run(0, 3, 300, 1000.0),
+        shard_run(1, 3, 900, 1000.25),
+        shard_run(2, 3, 2_500, 1000.5),
+    ]
+}
+
+#[tokio::test(start_paused = true)]
+async fn counts_add_and_percentiles_are_those_of_the_added_histograms() {
+    let inputs = three_shards();
+    let total: u64 = inputs
+        .iter()
+        .map(|i| i.report.metrics.overall.operations)
+        .sum();
+    let errors: u64 = inputs.iter().map(|i| i.report.metrics.overall.errors).sum();
+    let rate: f64 = inputs.iter().map(|i| i.report.metrics.achieved_rate).sum();
+    let want_all = percentiles(&added(&inputs, None));
+    let want_echo = percentiles(&added(&inputs, Some(0)));
+    let merged = merge(inputs, false).expect("merges").report;
+    let m = &merged.metrics;
+    assert_eq!(m.overall.operations, total);
+    assert_eq!(m.overall.errors, errors);
+    assert_eq!(m.overall.errors_by_kind["timeout"], errors);
+    assert_eq!(m.sends, 900);
+    assert_eq!(m.achieved_rate, rate);
+    assert_eq!(m.asked_rate, Some(300.0));
+    let from =
+        |q: &crate::metrics::Percentiles| [q.p50_us, q.p90_us, q.p99_us, q.p999_us, q.max_us];
+    assert_eq!(from(&m.overall.corrected), from(&want_all));
+    assert_eq!(from(&m.ops[0].corrected), from(&want_echo));
+    // Thresholds are judged again on the whole, and the file says what it is.
+    assert!(merged.thresholds.iter().any(|t| t.by_default));
+    assert_eq!(
+        merged.merged_shards,
+        Some(MergedShards {
+            count: 3,
+            present: vec![0, 1, 2],
+            missing: vec![]
+        })
+    );
+    assert_eq!(merged.shard, None);
+    assert_eq!(merged.load.rate, Some(200.0), "the whole workload's rate");
+}
+
+#[tokio::test(start_paused = true)]
+async fn intervals_are_aligned_by_wall_clock() {
+    // Shard 1 began 0.25 s after shard 0, shard 2 1.4 s after: each
+    // interval lands in the merged second that holds its middle.
+    let inputs = vec![
+        shard_run(0, 3, 300, 1000.0),
+        shard_run(1, 3, 300, 1000.25),
+        shard_run(2, 3, 300, 1001.4),
+    ];
+    let merged = merge(inputs, false).expect("merges").report;
+    let completed: Vec<u64> = merged
+        .metrics
+        .intervals
+        .iter()
+        .map(|i| i.completed)
+        .collect();
+    assert_eq!(completed, vec![200, 300, 300, 100]);
+    let t = merged.metrics.timeline.as_ref().expect("timeline");
+    assert_eq!(t.start_unix_s, 1000.0);
+    let counts: Vec<u64> = t
+        .intervals
+        .iter()
+        .map(|i| {
+            i.ops
+                .iter()
+                .map(|o| o.corrected().expect("decodes").len())
+                .sum::<u64>()
+        })
+        .collect();
+    let ok: u64 = merged.metrics.overall.ok;
+    assert_eq!(counts.iter().sum::<u64>(), ok);
+    assert_eq!(counts.len(), 4);
+    assert!(merged
+        .metrics
+        .warnings
+        .iter()
+        .any(|w| w.contains("1.4 s apart")));
+}
+
+fn refusal(inputs: Vec<Input>) -> String {
+    match merge(inputs, false) {
+        Ok(_) => panic!("merged what should be refused"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn missing_shards_are_named_and_refused_unless_allowed() {
+    let mut inputs = three_shards();
+    inputs.remove(1);
+    assert_eq!(
+        refusal(inputs),
+        "shard(s) 1/3 missing (have 0/3, 2/3); merge them all, or pass --allow-missing to \
+         merge what is there"
+    );
+    let mut inputs = three_shards();
+    inputs.remove(1);
+    let merged = merge(inputs, true).expect("allowed");
+    assert_eq!(
+        merged.report.merged_shards.map(|m| m.missing),
+        Some(vec![1])
+    );
+    assert_eq!(
+        merged.notes,
+        vec!["shard(s) 1/3 missing (have 0/3, 2/3): merged without them".to_string()]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_same_shard_twice_is_refused() {
+    let mut inputs = three_shards();
+    inputs[2] = shard_run(1, 3, 300, 1000.0);
+    inputs[2].path = PathBuf::from("again/r-1.json");
+    assert_eq!(
+        refusal(inputs),
+        "r-1.json and again/r-1.json are both shard 1/3: a shard is merged once"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn shards_of_different_splits_are_refused() {
+    let mut inputs = three_shards();
+    inputs[1] = shard_run(1, 4, 300, 1000.0);
+    assert_eq!(
+        refusal(inputs),
+        "r-1.json is shard 1/4 but r-0.json is shard 0/3: shards of different splits overlap, \
+         and are not merged"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn shards_of_different_workloads_are_refused() {
+    let mut inputs = three_shards();
+    inputs[2].report.workload.rate = Some(999.0);
+    assert_eq!(
+        refusal(inputs),
+        "r-0.json and r-2.json ran different workloads (w with different rate); only shards of \
+         one run are merged"
+    );
+    let mut inputs = three_shards();
+    inputs[1].report.workload_id = "other".into();
+    assert!(refusal(inputs).contains("(workload w vs other)"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_result_that_is_no_shard_is_refused() {
+    let mut inputs = three_shards();
+    inputs[0].report.shard = None;
+    assert_eq!(
+        refusal(inputs),
+        "r-0.json is not a shard's result (run with --shard I/N); only shards are merged"
+    );
+    assert_eq!(
+        refusal(Vec::new()),
+        "nothing to merge: name the shards' result files"
+    );
+    assert!(Path::new("r-0.json").is_relative());
+}

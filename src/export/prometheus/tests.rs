@@ -1,0 +1,196 @@
+//! The exposition of a snapshot made by the real recorder: the counts are
+//! the recorder's, the histograms add up, the text parses as Prometheus's.
+
+use super::*;
+use crate::metrics::recorder::{EngineStatus, Recorder};
+use crate::metrics::snapshot::LoadNow;
+use crate::metrics::Sample;
+use std::time::Duration;
+use tokio::time::Instant;
+
+fn snapshot() -> Snapshot {
+    let t0 = Instant::now();
+    let mut r = Recorder::new(&["echo".to_string(), "add".to_string()], t0, None);
+    let ms = Duration::from_millis;
+    for i in 0..10u64 {
+        let planned = t0 + ms(i * 10);
+        r.record(&Sample {
+            op: (i % 2) as usize,
+            planned,
+            sent: planned,
+            done: planned + Duration::from_micros(80 + i * 300),
+            outcome: if i == 9 {
+                Err(crate::client::CallError::Timeout)
+            } else {
+                Ok(())
+            },
+        });
+    }
+    r.tick(
+        t0 + ms(1_000),
+        EngineStatus {
+            phase: Phase::Measuring,
+            load: LoadNow {
+                rate: Some(10.0),
+                in_flight: 3,
+                sessions: 2,
+                ..LoadNow::default()
+            },
+            planned_total: 10,
+            sent_total: 10,
+            ..EngineStatus::default()
+        },
+    )
+}
+
+fn value(text: &str, series: &str) -> f64 {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .unwrap_or_else(|| panic!("no {series} in\n{text}"));
+    line[series.len()..].trim().parse().expect("a number")
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_exposition_has_the_recorders_counts() {
+    let text = exposition(&snapshot());
+    assert_eq!(
+        value(&text, r#"mcptop_requests_total{op="echo",outcome="ok"}"#),
+        5.0
+    );
+    assert_eq!(
+        value(&text, r#"mcptop_requests_total{op="add",outcome="ok"}"#),
+        4.0
+    );
+    assert_eq!(
+        value(&text, r#"mcptop_requests_total{op="add",outcome="error"}"#),
+        1.0
+    );
+    assert_eq!(value(&text, r#"mcptop_errors_total{kind="timeout"}"#), 1.0);
+    assert_eq!(value(&text, "mcptop_in_flight"), 3.0);
+    assert_eq!(
+        value(&text, r#"mcptop_requests_per_second{rate="asked"}"#),
+        10.0
+    );
+    assert_eq!(value(&text, r#"mcptop_phase{phase="measuring"}"#), 1.0);
+    // echo's corrected latencies: 80, 680, 1280, 1880, 2480 µs.
+    let bucket = |le: &str| {
+        value(
+            &text,
+            &format!(r#"mcptop_latency_seconds_bucket{{le="{le}",op="echo",latency="corrected"}}"#),
+        )
+    };
+    assert_eq!(bucket("0.0001"), 1.0);
+    assert_eq!(bucket("0.001"), 2.0);
+    assert_eq!(bucket("0.0025"), 5.0);
+    assert_eq!(bucket("+Inf"), 5.0);
+    assert_eq!(
+        value(
+            &text,
+            r#"mcptop_latency_seconds_count{op="echo",latency="corrected"}"#
+        ),
+        5.0
+    );
+    let sum = value(
+        &text,
+        r#"mcptop_latency_seconds_sum{op="echo",latency="corrected"}"#,
+    );
+    assert!((sum - 0.0064).abs() < 0.00001, "{sum}");
+    assert!(text.ends_with("# EOF\n"), "OpenMetrics ends with # EOF");
+}
+
+#[test]
+fn an_empty_snapshot_still_exposes_valid_text() {
+    let text = exposition(&Snapshot::default());
+    assert!(text.contains("# TYPE mcptop_requests counter"), "{text}");
+    assert!(
+        text.contains(r#"mcptop_phase{phase="connecting"} 1"#),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_endpoint_serves_the_latest_snapshot_and_404s_the_rest() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let endpoint = Endpoint::start("127.0.0.1:0").await.expect("listens");
+    let mut snap = Snapshot::default();
+    snap.load.in_flight = 42;
+    publish(&snap);
+    let get = |path: &'static str| async move {
+        let mut s = tokio::net::TcpStream::connect(endpoint_addr())
+            .await
+            .expect("connects");
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .expect("writes");
+        let mut out = String::new();
+        tokio::time::timeout(Duration::from_secs(30), s.read_to_string(&mut out))
+            .await
+            .expect("answers in time")
+            .expect("reads");
+        out
+    };
+    ADDR.with(|a| a.set(Some(endpoint.addr())));
+    let ok = get("/metrics").await;
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    assert!(ok.contains("mcptop_in_flight 42"), "{ok}");
+    assert!(ok
+        .to_ascii_lowercase()
+        .contains("content-type: application/openmetrics-text"));
+    let missing = get("/").await;
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+    drop(endpoint);
+    // Once dropped, nothing holds the snapshots.
+    assert!(LIVE.lock().map(|l| l.is_none()).unwrap_or(false));
+}
+
+thread_local! {
+    static ADDR: std::cell::Cell<Option<SocketAddr>> = const { std::cell::Cell::new(None) };
+}
+
+fn endpoint_addr() -> SocketAddr {
+    ADDR.with(|a| a.get()).expect("address set")
+}
+
+/// The Grafana dashboard in `examples/grafana/` reads only series the
+/// exposition has (with memory and allocator figures measured).
+#[tokio::test(start_paused = true)]
+async fn the_grafana_dashboard_reads_series_that_exist() {
+    use crate::metrics::snapshot::{AllocatorStats, MemoryStats};
+    let mut snap = snapshot();
+    snap.memory = Some(MemoryStats {
+        mcptop: Some(ProcessStats::default()),
+        ..MemoryStats::default()
+    });
+    snap.allocator = Some(AllocatorStats::default());
+    let text = exposition(&snap);
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/grafana/mcptop-dashboard.json"
+    );
+    let dashboard = std::fs::read_to_string(path).expect("the dashboard");
+    let mut names: Vec<&str> = dashboard
+        .match_indices("mcptop_")
+        .map(|(at, _)| {
+            let rest = &dashboard[at..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    assert!(names.len() >= 8, "{names:?}");
+    for name in names {
+        assert!(
+            text.contains(&format!("# TYPE {name} "))
+                || text
+                    .lines()
+                    .any(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' '])),
+            "the dashboard reads {name}, which /metrics does not have:\n{text}"
+        );
+    }
+}
