@@ -4,10 +4,12 @@
 //! request count, `q`, a stop signal, a target that died).
 
 mod churn;
+pub mod faults;
 mod flow;
 mod meter;
 pub mod mix;
 mod phases;
+mod reconnect;
 mod scenarios;
 pub mod scheduler;
 pub mod stop;

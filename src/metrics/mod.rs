@@ -5,12 +5,14 @@
 //! printer and every exporter read the `Snapshot` and `RunMetrics` made
 //! here, complete when they are made.
 
+pub mod accounting;
 pub mod alloc;
 pub mod connections;
 pub mod gc;
 pub mod prefixed;
 pub mod process;
 pub mod recorder;
+pub mod recovery;
 pub mod resources;
 pub mod sampler;
 pub mod snapshot;
@@ -39,6 +41,10 @@ pub enum ErrorKind {
     Protocol,
     /// HTTP 401, or no token from the token endpoint.
     Auth,
+    /// Sent, and the connection died before the reply.
+    Lost,
+    /// Not sent: the session was down.
+    NotSent,
 }
 
 impl ErrorKind {
@@ -50,6 +56,8 @@ impl ErrorKind {
             ErrorKind::ToolError => "tool_error".into(),
             ErrorKind::Protocol => "protocol".into(),
             ErrorKind::Auth => "auth".into(),
+            ErrorKind::Lost => "lost".into(),
+            ErrorKind::NotSent => "not_sent".into(),
         }
     }
 }
@@ -63,6 +71,8 @@ impl From<&CallError> for ErrorKind {
             CallError::ToolError(_) => ErrorKind::ToolError,
             CallError::Protocol(_) => ErrorKind::Protocol,
             CallError::Auth(_) => ErrorKind::Auth,
+            CallError::Lost(_) => ErrorKind::Lost,
+            CallError::NotSent(_) => ErrorKind::NotSent,
         }
     }
 }

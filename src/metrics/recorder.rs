@@ -180,6 +180,12 @@ pub struct RunMetrics {
     /// The target's garbage collections, as its runtime reported them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_gc: Option<super::gc::TargetGc>,
+    /// With faults or `reconnect`: where every planned request ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accounting: Option<super::accounting::Accounting>,
+    /// Each fault's detection and recovery figures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<super::recovery::Recovery>,
 }
 
 impl Recorder {
@@ -572,6 +578,8 @@ impl Recorder {
             memory: None,
             allocator: None,
             target_gc: None,
+            accounting: None,
+            faults: Vec::new(),
         };
         if let Some(monitor) = &self.resources {
             monitor.finish(&mut metrics);
