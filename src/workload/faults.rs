@@ -250,3 +250,6 @@ fn action(f: &FaultSpec, key: &str, p: &mut Problems) -> Option<FaultAction> {
 fn span(p: &mut Problems, key: &str, name: &str, text: &str) -> Option<Duration> {
     p.check(&format!("{key}.{name}"), parse_positive_duration(text))
 }
+
+#[cfg(test)]
+mod tests;
