@@ -25,6 +25,7 @@ use tokio::time::{sleep_until, Instant};
 #[derive(Debug, Clone, Default)]
 struct Tally {
     fired_at: Option<Instant>,
+    in_flight_at_fault: u64,
     first_failure: Option<Instant>,
     lost: u64,
     not_sent: u64,
@@ -63,10 +64,11 @@ impl FaultLog {
         }
     }
 
-    fn fired(&self, index: usize, at: Instant) {
+    fn fired(&self, index: usize, at: Instant, in_flight: u64) {
         let mut tallies = self.tallies.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(t) = tallies.get_mut(index) {
             t.fired_at = Some(at);
+            t.in_flight_at_fault = in_flight;
         }
     }
 
@@ -214,7 +216,8 @@ impl Armed {
             let mut running = tokio::task::JoinSet::new();
             for (index, fault, hit) in order {
                 sleep_until(start + fault.at).await;
-                log.fired(index, Instant::now());
+                let in_flight = hit.iter().map(|s| s.in_flight()).sum();
+                log.fired(index, Instant::now(), in_flight);
                 running.spawn(act(fault.action, hit, pids.clone(), log.clone()));
             }
             while running.join_next().await.is_some() {}
@@ -277,6 +280,7 @@ impl Armed {
                     at_s: t.fired_at.map_or(f.at.as_secs_f64(), secs),
                     first_failure_s: t.first_failure.map(secs),
                     lost: t.lost,
+                    in_flight_at_fault: t.in_flight_at_fault,
                     not_sent: t.not_sent,
                     sessions_died: t.died,
                     sessions_back: t.back,

@@ -13,7 +13,7 @@ use crate::client::{BatchItem, CallError, SessionCounters};
 use crate::protocol::jsonrpc::PreparedRequest;
 use crate::transport::{Connected, Session};
 use futures_util::future::BoxFuture;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
@@ -45,6 +45,8 @@ pub enum ClientFault {
 }
 
 pub struct Resilient {
+    /// Requests handed to the session in use and not yet answered.
+    in_flight: AtomicU64,
     live: Mutex<Option<Arc<Live>>>,
     reconnect: bool,
     reconnecting: AtomicBool,
@@ -75,6 +77,22 @@ impl Drop for Unanswered<'_> {
     }
 }
 
+/// Counts a request on the wire for as long as it lives (a timeout drops it).
+struct OnWire<'a>(&'a AtomicU64);
+
+impl<'a> OnWire<'a> {
+    fn count(n: &'a AtomicU64) -> OnWire<'a> {
+        n.fetch_add(1, Ordering::SeqCst);
+        OnWire(n)
+    }
+}
+
+impl Drop for OnWire<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Resilient {
     /// Wraps a connected session; the wrapper owns what kept it alive.
     pub fn wrap(
@@ -86,6 +104,7 @@ impl Resilient {
         let counters = connected.session.counters();
         let pid = connected.pid;
         let session = Arc::new_cyclic(|me| Resilient {
+            in_flight: AtomicU64::new(0),
             live: Mutex::new(Some(Arc::new(live(
                 connected.session,
                 pid,
@@ -108,6 +127,11 @@ impl Resilient {
             keep_alive: Box::new(()),
         };
         (wrapped, session)
+    }
+
+    /// Requests on the wire now: what a fault that hits this session can lose.
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight.load(Ordering::SeqCst)
     }
 
     /// The server process of the session in use, when it is a separate one.
@@ -193,6 +217,7 @@ impl Resilient {
             return Err(CallError::NotSent("the session is down".into()));
         };
         let mut cut = live.cut.subscribe();
+        let _on_wire = OnWire::count(&self.in_flight);
         let result = tokio::select! {
             r = live.session.call(req) => r,
             _ = cut.wait_for(|c| *c) => {

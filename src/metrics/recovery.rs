@@ -28,6 +28,8 @@ pub struct FaultTimeline {
     pub first_failure_s: Option<f64>,
     /// Requests sent before, and whose connection died after, the fault.
     pub lost: u64,
+    /// Requests on the wire of the sessions it hit when it happened.
+    pub in_flight_at_fault: u64,
     pub not_sent: u64,
     /// Sessions whose transport died after this fault (before the next).
     pub sessions_died: u32,
@@ -46,6 +48,9 @@ pub struct Recovery {
     pub recovery_s: Option<f64>,
     pub recovered: bool,
     pub requests_lost: u64,
+    /// Requests on the wire of the sessions hit at the fault: with no
+    /// reconnect racing, `requests_lost` is at most this.
+    pub in_flight_at_fault: u64,
     pub requests_not_sent: u64,
     pub sessions_died: u32,
     /// Share (%) of the sessions that died and came back; `None`: none died.
@@ -109,6 +114,7 @@ pub fn recovery(
             .first_failure_s
             .map(|t| (t - timeline.at_s).max(0.0)),
         requests_lost: timeline.lost,
+        in_flight_at_fault: timeline.in_flight_at_fault,
         requests_not_sent: timeline.not_sent,
         sessions_died: timeline.sessions_died,
         sessions_reestablished_pct: (timeline.sessions_died > 0)

@@ -2,6 +2,7 @@
 //! verdicts, and the plain-text summary. Everything here reads `RunMetrics`;
 //! nothing recomputes a percentile.
 
+pub mod chaos;
 pub mod formats;
 pub mod junit;
 pub mod output;
