@@ -26,6 +26,7 @@ use tokio::time::{sleep_until, Instant};
 struct Tally {
     fired_at: Option<Instant>,
     in_flight_at_fault: u64,
+    in_flight_at_death: u64,
     first_failure: Option<Instant>,
     lost: u64,
     not_sent: u64,
@@ -87,8 +88,12 @@ impl FaultLog {
         self.charge(|t| t.not_sent += 1);
     }
 
-    pub fn session_died(&self) {
-        self.charge(|t| t.died += 1);
+    /// A session was seen dead with `on_wire` requests sent and unanswered.
+    pub fn session_died(&self, on_wire: u64) {
+        self.charge(|t| {
+            t.died += 1;
+            t.in_flight_at_death += on_wire;
+        });
     }
 
     pub fn session_back(&self) {
@@ -281,6 +286,7 @@ impl Armed {
                     first_failure_s: t.first_failure.map(secs),
                     lost: t.lost,
                     in_flight_at_fault: t.in_flight_at_fault,
+                    in_flight_at_death: t.in_flight_at_death,
                     not_sent: t.not_sent,
                     sessions_died: t.died,
                     sessions_back: t.back,

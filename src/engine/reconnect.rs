@@ -157,7 +157,8 @@ impl Resilient {
     pub fn went_down(&self, force: bool) {
         let taken = lock(&self.live).take();
         if taken.is_some() {
-            self.log.session_died();
+            // Every request this death can lose is on the wire now.
+            self.log.session_died(self.in_flight());
         }
         if (self.reconnect || force) && !self.reconnecting.swap(true, Ordering::SeqCst) {
             let me = self.me.clone();
@@ -216,6 +217,12 @@ impl Resilient {
             self.log.not_sent();
             return Err(CallError::NotSent("the session is down".into()));
         };
+        if live.session.is_closed() {
+            // Died between the look and the send: nothing went out.
+            self.went_down(false);
+            self.log.not_sent();
+            return Err(CallError::NotSent("the session is down".into()));
+        }
         let mut cut = live.cut.subscribe();
         let _on_wire = OnWire::count(&self.in_flight);
         let result = tokio::select! {

@@ -30,6 +30,9 @@ pub struct FaultTimeline {
     pub lost: u64,
     /// Requests on the wire of the sessions it hit when it happened.
     pub in_flight_at_fault: u64,
+    /// Requests on the wire of the sessions that died, when each death was
+    /// seen: every lost request is one of them.
+    pub in_flight_at_death: u64,
     pub not_sent: u64,
     /// Sessions whose transport died after this fault (before the next).
     pub sessions_died: u32,
@@ -48,9 +51,12 @@ pub struct Recovery {
     pub recovery_s: Option<f64>,
     pub recovered: bool,
     pub requests_lost: u64,
-    /// Requests on the wire of the sessions hit at the fault: with no
-    /// reconnect racing, `requests_lost` is at most this.
+    /// Requests on the wire of the sessions hit at the fault. Requests sent
+    /// between the fault and its detection can be lost too, so
+    /// `requests_lost` may exceed it; it never exceeds `in_flight_at_death`.
     pub in_flight_at_fault: u64,
+    /// Requests on the wire when the sessions were seen dead.
+    pub in_flight_at_death: u64,
     pub requests_not_sent: u64,
     pub sessions_died: u32,
     /// Share (%) of the sessions that died and came back; `None`: none died.
@@ -115,6 +121,7 @@ pub fn recovery(
             .map(|t| (t - timeline.at_s).max(0.0)),
         requests_lost: timeline.lost,
         in_flight_at_fault: timeline.in_flight_at_fault,
+        in_flight_at_death: timeline.in_flight_at_death,
         requests_not_sent: timeline.not_sent,
         sessions_died: timeline.sessions_died,
         sessions_reestablished_pct: (timeline.sessions_died > 0)

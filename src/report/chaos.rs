@@ -21,8 +21,9 @@ pub fn write(out: &mut String, m: &RunMetrics) {
             .map_or("not recovered".into(), |r| format!("{:.3}s", r));
         let _ = writeln!(
             out,
-            "  detection {detection}, recovery {recovery}, lost {} (of {} in flight), not sent {}",
-            f.requests_lost, f.in_flight_at_fault, f.requests_not_sent
+            "  detection {detection}, recovery {recovery}, lost {} ({} in flight at the fault, \
+             {} when the connection was seen dead), not sent {}",
+            f.requests_lost, f.in_flight_at_fault, f.in_flight_at_death, f.requests_not_sent
         );
         let sessions = match f.sessions_reestablished_pct {
             Some(p) => format!("{} died, {p:.0}% re-established", f.sessions_died),
@@ -30,8 +31,8 @@ pub fn write(out: &mut String, m: &RunMetrics) {
         };
         let during = match (f.throughput_degradation, f.p99_ratio) {
             (Some(d), Some(r)) => format!(
-                "throughput {:.0}% below the {:.1}/s before, p99 x{r:.2} of {:.1}ms",
-                d * 100.0,
+                "throughput {:+.0}% of the {:.1}/s before, p99 x{r:.2} of {:.1}ms",
+                -d * 100.0,
                 f.baseline_throughput,
                 f.baseline_p99_us / 1000.0
             ),

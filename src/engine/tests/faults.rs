@@ -65,6 +65,7 @@ async fn a_dropped_connection_loses_what_was_in_flight_and_recovers_after_reconn
     assert_close(f.detection_s, 0.0);
     assert_eq!(f.requests_lost, 2);
     assert_eq!(f.in_flight_at_fault, 2);
+    assert_eq!(f.in_flight_at_death, 2);
     assert_eq!(f.requests_not_sent, 145);
     assert_eq!(f.sessions_died, 1);
     assert_eq!(f.sessions_reestablished_pct, Some(100.0));

@@ -31,6 +31,7 @@ fn kill_at(at_s: f64) -> FaultTimeline {
         first_failure_s: Some(at_s + 0.25),
         lost: 3,
         in_flight_at_fault: 4,
+        in_flight_at_death: 5,
         not_sent: 40,
         sessions_died: 2,
         sessions_back: 1,
