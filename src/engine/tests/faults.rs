@@ -48,9 +48,26 @@ async fn a_dropped_connection_loses_what_was_in_flight_and_recovers_after_reconn
         inner: ScriptedConnector::new(fixed(15)),
         refuse: |t| t > Duration::ZERO && t < Duration::from_secs(6),
     };
-    let out = run_with(&w, &connector, |_| tokio::spawn(async {})).await;
+    let (keep, kept) = std::sync::mpsc::channel();
+    let out = run_with(&w, &connector, move |h| {
+        let _ = keep.send(h.snapshots);
+        tokio::spawn(async {})
+    })
+    .await;
     let m = &out.metrics;
     assert_eq!(out.stopped_by, StopReason::Completed);
+    // The live screen's errors pane lists lost and not-sent requests.
+    let last = kept.recv().expect("snapshots").borrow().clone();
+    assert!(
+        last.errors.contains(&("lost".into(), 2)),
+        "{:?}",
+        last.errors
+    );
+    assert!(
+        last.errors.contains(&("not_sent".into(), 145)),
+        "{:?}",
+        last.errors
+    );
     let a = m.accounting.as_ref().expect("accounting");
     assert_eq!(a.planned, 1000);
     assert_eq!(a.lost, 2);
