@@ -10,7 +10,7 @@
 use super::churn::Opener;
 use super::faults::FaultLog;
 use crate::client::{BatchItem, CallError, SessionCounters};
-use crate::protocol::jsonrpc::PreparedRequest;
+use crate::protocol::jsonrpc::{PreparedRequest, ResultProbe};
 use crate::transport::{Connected, Session};
 use futures_util::future::BoxFuture;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -310,6 +310,19 @@ impl Session for Resilient {
                     .iter()
                     .map(|_| Err(CallError::NotSent("the session is down".into())))
                     .collect(),
+            }
+        })
+    }
+
+    /// Flows read listings: passed through, not sorted into lost / not sent.
+    fn request<'a>(
+        &'a self,
+        req: &'a PreparedRequest,
+    ) -> BoxFuture<'a, Result<ResultProbe, CallError>> {
+        Box::pin(async move {
+            match self.session_for_send().await {
+                Some(live) => live.session.request(req).await,
+                None => Err(CallError::NotSent("the session is down".into())),
             }
         })
     }

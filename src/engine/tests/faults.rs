@@ -150,3 +150,26 @@ async fn a_run_without_faults_or_reconnect_has_no_accounting() {
     assert_eq!(out.metrics.accounting, None);
     assert!(out.metrics.faults.is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_flow_on_reconnecting_sessions_still_reads_its_listings() {
+    // Flows take a tool's name from a listing (`Session::request`): a
+    // wrapped session must pass that through, not refuse it.
+    let w = Workload::parse(
+        "name = \"t\"\nduration = \"1s\"\nreconnect = true\n\
+         [[scenarios]]\nname = \"flow\"\nrate = 10\nsessions = 1\n\
+         [[scenarios.flow]]\nmethod = \"tools/list\"\nname = \"list\"\n\
+         [[scenarios.flow]]\nmethod = \"tools/call\"\n\
+         from = { step = \"list\", pointer = \"/tools/0/name\" }\n",
+        "test",
+    )
+    .expect("valid workload");
+    let out = run_plain(&w, fixed(2)).await;
+    let call = out
+        .metrics
+        .ops
+        .iter()
+        .find(|o| o.label == "flow/tools/call")
+        .expect("call op");
+    assert_eq!((call.ok, call.errors), (10, 0), "{:?}", call.errors_by_kind);
+}
