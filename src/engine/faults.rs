@@ -304,6 +304,17 @@ impl Armed {
     }
 }
 
+/// A run that ends without `finish` (its future dropped) still ends its
+/// faults: a stopped process gets its SIGCONT.
+impl Drop for Armed {
+    fn drop(&mut self) {
+        self.log.ended.store(true, Ordering::SeqCst);
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
 /// Sends `sig` to a session's process group (stdio children lead their
 /// own), or to a `--target-pid` process.
 fn signal(pid: u32, group: bool, sig: libc::c_int) {
