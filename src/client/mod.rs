@@ -55,6 +55,12 @@ pub enum CallError {
     /// Refused for want of credentials (HTTP 401), or no token to be had.
     #[error("auth: {0}")]
     Auth(String),
+    /// Sent, and its connection died before the reply (a fault, a crash).
+    #[error("lost: {0}")]
+    Lost(String),
+    /// Never sent: its session was down (reconnecting, or dead for good).
+    #[error("not sent: {0}")]
+    NotSent(String),
 }
 
 impl CallError {
@@ -68,7 +74,9 @@ impl CallError {
             | CallError::JsonRpc { message: m, .. }
             | CallError::ToolError(m)
             | CallError::Protocol(m)
-            | CallError::Auth(m) => Some(m),
+            | CallError::Auth(m)
+            | CallError::Lost(m)
+            | CallError::NotSent(m) => Some(m),
         }
     }
 }

@@ -28,7 +28,7 @@ pub struct Opener {
 }
 
 impl Opener {
-    async fn open(&self) -> Result<Connected, TargetError> {
+    pub(super) async fn open(&self) -> Result<Connected, TargetError> {
         let (tx, rx) = oneshot::channel();
         let gone = || TargetError::Handshake {
             session: 0,

@@ -5,10 +5,12 @@
 
 mod churn;
 mod connect;
+pub mod faults;
 mod flow;
 mod meter;
 pub mod mix;
 mod phases;
+mod reconnect;
 mod scenarios;
 pub mod scheduler;
 pub mod stop;

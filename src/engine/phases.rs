@@ -66,6 +66,7 @@ async fn run_opening(setup: RunSetup<'_>, opener: Opener) -> Result<RunOutcome, 
         ..Snapshot::default()
     });
     let (connected, target) = connect(workload, connector, &stop, resources.as_ref()).await?;
+    let (connected, chaos, t0) = super::faults::arm(workload, connected, &opener, &resources);
     let slots: Arc<[SessionSlot]> = connected
         .iter()
         .map(|c| SessionSlot {
@@ -73,7 +74,6 @@ async fn run_opening(setup: RunSetup<'_>, opener: Opener) -> Result<RunOutcome, 
             in_flight: AtomicU32::new(0),
         })
         .collect();
-    let t0 = Instant::now();
     let mut driver = Driver::new(workload, &connected, (slots.clone(), opener), t0, resources);
     let stopped_by = driver
         .drive(&mut target_events, &mut controls, &snapshots, tick, &stop)
@@ -84,10 +84,9 @@ async fn run_opening(setup: RunSetup<'_>, opener: Opener) -> Result<RunOutcome, 
         phase: Phase::Done,
         ..last
     });
-    drop(slots);
-    drop(connected);
+    drop((slots, connected));
     Ok(RunOutcome {
-        metrics,
+        metrics: chaos.finish(metrics, unfinished),
         stopped_by,
         target,
         unfinished,
@@ -325,7 +324,8 @@ impl<'a> Driver<'a> {
                 // A closed control channel only means nobody steers this run.
                 Some(control) = controls.recv() => self.control(control),
                 signal = &mut stopped => Some(StopReason::Signal { signal }),
-                Some(event) = target_events.recv() => Some(self.target_exited(event)),
+                Some(event) = target_events.recv(), if !self.workload.chaos.expects_failures() =>
+                    Some(self.target_exited(event)),
                 end = &mut self.scheduler => Some(self.scheduler_ended(end, target_events).await),
             };
             if let Some(reason) = stopped_by {

@@ -6,6 +6,7 @@
 
 use super::ExportError;
 use crate::engine::{RunOutcome, StopReason, TargetInfo};
+use crate::metrics::accounting::Accounting;
 use crate::metrics::recorder::figures::op_metrics;
 use crate::metrics::recorder::{OpMetrics, ScenarioMetrics};
 use crate::metrics::send_lag::SendLagReport;
@@ -289,6 +290,12 @@ fn merge_metrics(reports: &[&RunReport]) -> Result<(RunMetrics, Option<f64>), Ex
         overall,
         ops,
         scenarios,
+        // Buckets add up; a fault's recovery is one shard's timeline and
+        // stays in that shard's file (each shard ran the faults itself).
+        accounting: first.accounting.as_ref().map(|_| {
+            Accounting::summed(reports.iter().filter_map(|r| r.metrics.accounting.as_ref()))
+        }),
+        faults: Vec::new(),
         send_lag: SendLagReport::merged(
             &reports
                 .iter()

@@ -5,6 +5,7 @@
 //! printer and every exporter read the `Snapshot` and `RunMetrics` made
 //! here, complete when they are made.
 
+pub mod accounting;
 pub mod alloc;
 pub mod buckets;
 pub mod connections;
@@ -12,6 +13,7 @@ pub mod gc;
 pub mod prefixed;
 pub mod process;
 pub mod recorder;
+pub mod recovery;
 pub mod resources;
 pub mod sampler;
 pub mod send_lag;
@@ -45,6 +47,10 @@ pub enum ErrorKind {
     Protocol,
     /// HTTP 401, or no token from the token endpoint.
     Auth,
+    /// Sent, and the connection died before the reply.
+    Lost,
+    /// Not sent: the session was down.
+    NotSent,
 }
 
 impl ErrorKind {
@@ -56,6 +62,8 @@ impl ErrorKind {
             ErrorKind::ToolError => "tool_error".into(),
             ErrorKind::Protocol => "protocol".into(),
             ErrorKind::Auth => "auth".into(),
+            ErrorKind::Lost => "lost".into(),
+            ErrorKind::NotSent => "not_sent".into(),
         }
     }
 }
@@ -69,6 +77,8 @@ impl From<&CallError> for ErrorKind {
             CallError::ToolError(_) => ErrorKind::ToolError,
             CallError::Protocol(_) => ErrorKind::Protocol,
             CallError::Auth(_) => ErrorKind::Auth,
+            CallError::Lost(_) => ErrorKind::Lost,
+            CallError::NotSent(_) => ErrorKind::NotSent,
         }
     }
 }

@@ -509,6 +509,8 @@ impl Recorder {
                 self.timeline
                     .finish(end.saturating_duration_since(self.measure_start)),
             ),
+            accounting: None,
+            faults: Vec::new(),
         };
         if let Some(monitor) = &self.resources {
             monitor.finish(&mut metrics);

@@ -3,6 +3,7 @@
 //! nothing recomputes a percentile.
 
 pub mod calibration;
+pub mod chaos;
 pub mod formats;
 pub mod junit;
 pub mod output;

@@ -65,6 +65,7 @@ pub fn summary(r: &RunReport) -> String {
     op_table(&mut out, &r.metrics);
     rates(&mut out, &r.metrics);
     errors(&mut out, &r.metrics.overall);
+    super::chaos::write(&mut out, &r.metrics);
     let m = &r.metrics;
     if m.protocol.violations > 0 {
         let _ = writeln!(

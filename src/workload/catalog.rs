@@ -31,6 +31,14 @@ pub const SHIPPED: &[(&str, &str)] = &[
         include_str!("../../workloads/priority-flood.toml"),
     ),
     (
+        "chaos-kill",
+        include_str!("../../workloads/chaos-kill.toml"),
+    ),
+    (
+        "chaos-stall",
+        include_str!("../../workloads/chaos-stall.toml"),
+    ),
+    (
         "session-churn",
         include_str!("../../workloads/session-churn.toml"),
     ),

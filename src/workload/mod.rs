@@ -5,6 +5,7 @@
 mod auth;
 pub mod catalog;
 mod endpoint;
+pub mod faults;
 mod fields;
 pub mod flow;
 pub mod headers;
@@ -221,6 +222,8 @@ pub struct Workload {
     /// Loads that run at once (`[[scenarios]]`); empty: one load, the
     /// workload's own shape and ops.
     pub scenarios: Vec<Scenario>,
+    /// `[[faults]]` and `reconnect`.
+    pub chaos: faults::Chaos,
     /// The spec as run (after command-line overrides), for result files.
     pub spec: WorkloadSpec,
 }

@@ -77,6 +77,12 @@ pub struct WorkloadSpec {
     /// the workload is one load (`rate`/`concurrency` and `ops` above).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scenarios: Vec<ScenarioSpec>,
+    /// What breaks during the run, and when (`[[faults]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<super::faults::FaultSpec>,
+    /// A session whose transport died reconnects (default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconnect: Option<bool>,
 }
 
 /// One `[[scenarios]]` entry: a load that runs beside the others.
@@ -111,6 +117,9 @@ pub struct ScenarioSpec {
     /// it lasts their sum.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stages: Vec<StageSpec>,
+    /// Its sessions reconnect when their transport dies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconnect: Option<bool>,
 }
 
 /// One `[[scenarios.flow]]` step: an operation, which may take its tool,

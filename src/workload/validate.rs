@@ -71,7 +71,7 @@ impl Problems {
         })
     }
 
-    fn check<T>(&mut self, key: &str, result: Result<T, String>) -> Option<T> {
+    pub(super) fn check<T>(&mut self, key: &str, result: Result<T, String>) -> Option<T> {
         result.map_err(|m| self.add(key, m)).ok()
     }
 }
@@ -126,6 +126,7 @@ pub(super) fn validate(
     let mut spec = spec;
     super::auth::redact(&mut spec.headers, &mut spec.auth);
     let runtime = runtime_of(&spec, &mut p);
+    let chaos = super::faults::chaos(&spec, &mut p);
     match (shape, pipeline, connections, batch) {
         (Some(shape), Some(pipeline), Some(connections), Some(batch)) if p.list.is_empty() => {
             Ok(Workload {
@@ -148,6 +149,7 @@ pub(super) fn validate(
                 deployed,
                 runtime,
                 scenarios,
+                chaos,
                 spec,
             })
         }

@@ -20,6 +20,11 @@ impl Server {
     pub fn from_child(child: Child, url: String) -> Server {
         Server { child, url }
     }
+
+    /// Its process id (for `--target-pid` and faults).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for Server {

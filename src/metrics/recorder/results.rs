@@ -87,6 +87,12 @@ pub struct RunMetrics {
     /// The target's garbage collections, as its runtime reported them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_gc: Option<super::super::gc::TargetGc>,
+    /// With faults or `reconnect`: where every planned request ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accounting: Option<super::super::accounting::Accounting>,
+    /// Each fault's detection and recovery figures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<super::super::recovery::Recovery>,
     /// Every interval's histograms per operation (hook: outputs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline: Option<super::super::timeline::Timeline>,

@@ -1,0 +1,338 @@
+//! A session that survives its transport: `Resilient` wraps one of the
+//! run's sessions when the workload has `[[faults]]` or `reconnect`. It
+//! sorts every failure into the accounting buckets (a request whose
+//! connection died under it is `lost`, one that found its session down is
+//! `not sent`), tells the fault log what it saw and when, applies the
+//! client-side faults (`delay`, `blackhole`, `drop_connections`), and, with
+//! `reconnect = true`, opens a new session (a new child for stdio, a new
+//! connection and handshake for the others) with capped backoff.
+
+use super::churn::Opener;
+use super::faults::FaultLog;
+use crate::client::{BatchItem, CallError, SessionCounters};
+use crate::protocol::jsonrpc::{PreparedRequest, ResultProbe};
+use crate::transport::{Connected, Session};
+use futures_util::future::BoxFuture;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
+
+/// First wait before a reconnect attempt; it doubles after each failure.
+pub const BACKOFF_FIRST: Duration = Duration::from_millis(50);
+/// The longest wait between reconnect attempts.
+pub const BACKOFF_CAP: Duration = Duration::from_secs(2);
+/// How long a request that finds its session down waits for it to come
+/// back before it counts as not sent: short, so a closed loop does not spin
+/// on a dead session, and its wait is charged to its latency if it is sent.
+pub const NOT_SENT_HOLD: Duration = Duration::from_millis(100);
+
+/// The session in use now, and what must live as long as it.
+struct Live {
+    session: Arc<dyn Session>,
+    pid: Option<u32>,
+    /// Set when the client drops the connection: its requests are lost.
+    cut: watch::Sender<bool>,
+    _keep_alive: Box<dyn std::any::Any + Send + Sync>,
+}
+
+/// A client-side fault in force until `until`.
+#[derive(Debug, Clone, Copy)]
+pub enum ClientFault {
+    Delay { by: Duration, until: Instant },
+    Blackhole { until: Instant },
+}
+
+pub struct Resilient {
+    /// Requests handed to the session in use and not yet answered.
+    in_flight: AtomicU64,
+    live: Mutex<Option<Arc<Live>>>,
+    reconnect: bool,
+    reconnecting: AtomicBool,
+    back: Notify,
+    client_fault: Mutex<Option<ClientFault>>,
+    counters: Option<Arc<SessionCounters>>,
+    log: Arc<FaultLog>,
+    opener: Opener,
+    me: Weak<Resilient>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Records a request that ended without an answer when its future is
+/// dropped (the scheduler's timeout): a failure seen at that instant.
+struct Unanswered<'a> {
+    log: &'a FaultLog,
+    done: bool,
+}
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.log.failure(Instant::now());
+        }
+    }
+}
+
+/// Counts a request on the wire for as long as it lives (a timeout drops it).
+struct OnWire<'a>(&'a AtomicU64);
+
+impl<'a> OnWire<'a> {
+    fn count(n: &'a AtomicU64) -> OnWire<'a> {
+        n.fetch_add(1, Ordering::SeqCst);
+        OnWire(n)
+    }
+}
+
+impl Drop for OnWire<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Resilient {
+    /// Wraps a connected session; the wrapper owns what kept it alive.
+    pub fn wrap(
+        connected: Connected,
+        reconnect: bool,
+        log: Arc<FaultLog>,
+        opener: Opener,
+    ) -> (Connected, Arc<Resilient>) {
+        let counters = connected.session.counters();
+        let pid = connected.pid;
+        let session = Arc::new_cyclic(|me| Resilient {
+            in_flight: AtomicU64::new(0),
+            live: Mutex::new(Some(Arc::new(live(
+                connected.session,
+                pid,
+                connected.keep_alive,
+            )))),
+            reconnect,
+            reconnecting: AtomicBool::new(false),
+            back: Notify::new(),
+            client_fault: Mutex::new(None),
+            counters,
+            log,
+            opener,
+            me: me.clone(),
+        });
+        let wrapped = Connected {
+            session: session.clone(),
+            pid,
+            server_name: connected.server_name,
+            era: connected.era,
+            keep_alive: Box::new(()),
+        };
+        (wrapped, session)
+    }
+
+    /// Requests on the wire now: what a fault that hits this session can lose.
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// The server process of the session in use, when it is a separate one.
+    pub fn pid(&self) -> Option<u32> {
+        lock(&self.live).as_ref().and_then(|l| l.pid)
+    }
+
+    pub fn set_client_fault(&self, fault: ClientFault) {
+        *lock(&self.client_fault) = Some(fault);
+    }
+
+    /// Closes the connection from the client side without a goodbye: the
+    /// requests on it are lost; the session reconnects if it may.
+    pub fn drop_connection(&self) {
+        if let Some(live) = lock(&self.live).as_ref() {
+            let _ = live.cut.send(true);
+        }
+        self.went_down(false);
+    }
+
+    /// Marks the session down (once) and, if it may, starts reconnecting;
+    /// `force`: reconnect even without `reconnect = true` (a restart).
+    pub fn went_down(&self, force: bool) {
+        let taken = lock(&self.live).take();
+        if taken.is_some() {
+            // Every request this death can lose is on the wire now.
+            self.log.session_died(self.in_flight());
+        }
+        if (self.reconnect || force) && !self.reconnecting.swap(true, Ordering::SeqCst) {
+            let me = self.me.clone();
+            tokio::spawn(reconnect_loop(me, self.opener.clone(), self.log.clone()));
+        }
+    }
+
+    fn current(&self) -> Option<Arc<Live>> {
+        let live = lock(&self.live).clone();
+        match live {
+            Some(l) if l.session.is_closed() => {
+                self.went_down(false);
+                None
+            }
+            other => other,
+        }
+    }
+
+    /// The session to send on: the live one, or (while reconnecting) the
+    /// one that comes back within `NOT_SENT_HOLD`.
+    async fn session_for_send(&self) -> Option<Arc<Live>> {
+        if let Some(live) = self.current() {
+            return Some(live);
+        }
+        if !self.reconnecting.load(Ordering::SeqCst) {
+            return None;
+        }
+        let back = self.back.notified();
+        tokio::pin!(back);
+        back.as_mut().enable();
+        if let Some(live) = self.current() {
+            return Some(live);
+        }
+        let _ = tokio::time::timeout(NOT_SENT_HOLD, back).await;
+        self.current()
+    }
+
+    async fn apply_client_fault(&self) {
+        let fault = *lock(&self.client_fault);
+        match fault {
+            Some(ClientFault::Delay { by, until }) if Instant::now() < until => {
+                tokio::time::sleep(by).await;
+            }
+            // Sent into a connection that never answers: the scheduler's
+            // timeout ends it.
+            Some(ClientFault::Blackhole { until }) if Instant::now() < until => {
+                std::future::pending::<()>().await;
+            }
+            _ => {}
+        }
+    }
+
+    async fn call_once(&self, req: &PreparedRequest) -> Result<Instant, CallError> {
+        self.apply_client_fault().await;
+        let Some(live) = self.session_for_send().await else {
+            self.log.not_sent();
+            return Err(CallError::NotSent("the session is down".into()));
+        };
+        if live.session.is_closed() {
+            // Died between the look and the send: nothing went out.
+            self.went_down(false);
+            self.log.not_sent();
+            return Err(CallError::NotSent("the session is down".into()));
+        }
+        let mut cut = live.cut.subscribe();
+        let _on_wire = OnWire::count(&self.in_flight);
+        let result = tokio::select! {
+            r = live.session.call(req) => r,
+            _ = cut.wait_for(|c| *c) => {
+                self.log.lost();
+                return Err(CallError::Lost("the connection was dropped".into()));
+            }
+        };
+        match result {
+            Err(e) if live.session.is_closed() => {
+                drop(live);
+                self.went_down(false);
+                self.log.lost();
+                Err(CallError::Lost(e.to_string()))
+            }
+            other => other,
+        }
+    }
+}
+
+fn live(
+    session: Arc<dyn Session>,
+    pid: Option<u32>,
+    keep_alive: Box<dyn std::any::Any + Send + Sync>,
+) -> Live {
+    Live {
+        session,
+        pid,
+        cut: watch::channel(false).0,
+        _keep_alive: keep_alive,
+    }
+}
+
+/// Opens a new session for `me` with capped backoff until it comes back,
+/// the wrapper is gone, or the run ends.
+async fn reconnect_loop(me: Weak<Resilient>, opener: Opener, log: Arc<FaultLog>) {
+    let mut wait = BACKOFF_FIRST;
+    loop {
+        tokio::time::sleep(wait).await;
+        if log.ended() || me.strong_count() == 0 {
+            return;
+        }
+        match opener.open().await {
+            Ok(c) => {
+                let Some(me) = me.upgrade() else { return };
+                *lock(&me.live) = Some(Arc::new(live(c.session, c.pid, c.keep_alive)));
+                me.reconnecting.store(false, Ordering::SeqCst);
+                log.session_back();
+                me.back.notify_waiters();
+                return;
+            }
+            Err(e) => {
+                log.warn(format!("reconnect failed: {e}"));
+                wait = (wait * 2).min(BACKOFF_CAP);
+            }
+        }
+    }
+}
+
+impl Session for Resilient {
+    fn call<'a>(&'a self, req: &'a PreparedRequest) -> BoxFuture<'a, Result<Instant, CallError>> {
+        Box::pin(async move {
+            let mut guard = Unanswered {
+                log: &self.log,
+                done: false,
+            };
+            let result = self.call_once(req).await;
+            guard.done = true;
+            if result.is_err() {
+                self.log.failure(Instant::now());
+            }
+            result
+        })
+    }
+
+    fn call_batch<'a>(
+        &'a self,
+        items: &'a [BatchItem<'a>],
+    ) -> BoxFuture<'a, Vec<Result<Instant, CallError>>> {
+        Box::pin(async move {
+            match self.session_for_send().await {
+                Some(live) => live.session.call_batch(items).await,
+                None => items
+                    .iter()
+                    .map(|_| Err(CallError::NotSent("the session is down".into())))
+                    .collect(),
+            }
+        })
+    }
+
+    /// Flows read listings: passed through, not sorted into lost / not sent.
+    fn request<'a>(
+        &'a self,
+        req: &'a PreparedRequest,
+    ) -> BoxFuture<'a, Result<ResultProbe, CallError>> {
+        Box::pin(async move {
+            match self.session_for_send().await {
+                Some(live) => live.session.request(req).await,
+                None => Err(CallError::NotSent("the session is down".into())),
+            }
+        })
+    }
+
+    fn counters(&self) -> Option<Arc<SessionCounters>> {
+        self.counters.clone()
+    }
+
+    /// Never closed while it may come back.
+    fn is_closed(&self) -> bool {
+        !self.reconnect && !self.reconnecting.load(Ordering::SeqCst) && self.current().is_none()
+    }
+}

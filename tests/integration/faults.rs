@@ -1,0 +1,157 @@
+//! Faults with real processes: `chaos-kill` SIGKILLs every stdio child under
+//! load and the sessions come back with new children; `chaos-stall` stops a
+//! `mcptop serve --tcp` process for 2 s. Every test checks that each planned
+//! request is in exactly one bucket, and that no child is left behind.
+//! The runs may end with exit code 1: on a busy machine the workloads'
+//! error-rate gate can fail, which is not what these tests are about.
+
+use crate::harness::{mcptop_bin, read_json, TestDir};
+use crate::net::serve;
+use std::time::{Duration, Instant};
+
+/// Live processes whose environment holds `MCPTOP_TEST_FAULT_MARK=mark`.
+fn marked_processes(mark: &str) -> usize {
+    let needle = format!("MCPTOP_TEST_FAULT_MARK={mark}");
+    std::fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+                .filter(|e| {
+                    std::fs::read(e.path().join("environ"))
+                        .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()))
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+fn unique_mark(what: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{what}-{}-{nanos}", std::process::id())
+}
+
+/// The buckets add up to the planned count; returns the accounting.
+fn assert_accounted(r: &serde_json::Value) -> &serde_json::Value {
+    let a = &r["accounting"];
+    let n = |k: &str| a[k].as_u64().unwrap_or_else(|| panic!("no {k} in {a}"));
+    let errors: u64 = a["errors"]
+        .as_object()
+        .map(|o| o.values().filter_map(|v| v.as_u64()).sum())
+        .unwrap_or(0);
+    let sum = n("ok") + errors + n("timed_out") + n("lost") + n("not_sent") + n("unanswered");
+    assert_eq!(sum, n("planned"), "buckets do not add up: {a}");
+    assert_eq!(n("sum"), n("planned"), "{a}");
+    assert!(n("planned") > 0, "{a}");
+    a
+}
+
+/// The recovery figures were computed against a pre-fault baseline. Whether
+/// the target recovered within the run is not asserted: "p99 within 2x of
+/// before, for 3 s" is a strict test that a debug-build server on a busy
+/// shared machine may honestly fail (the rule itself is checked exactly on
+/// the paused clock, `engine::tests::faults`). When it did, the time is
+/// after the fault and before the end.
+fn assert_recovery_measured(f: &serde_json::Value) {
+    assert!(
+        f["baseline_throughput"].as_f64().unwrap_or(0.0) > 0.0,
+        "{f}"
+    );
+    assert!(f["throughput_degradation"].as_f64().is_some(), "{f}");
+    match (f["recovered"].as_bool(), f["recovery_s"].as_f64()) {
+        (Some(true), Some(t)) => assert!((0.0..15.0).contains(&t), "{f}"),
+        (Some(false), None) => {}
+        _ => panic!("recovered and recovery_s disagree: {f}"),
+    }
+}
+
+#[test]
+fn chaos_kill_over_stdio_reconnects_accounts_for_every_request_and_leaves_no_child() {
+    let dir = TestDir::new();
+    let mark = unique_mark("kill");
+    let target = format!("stdio:{} serve --stdio", mcptop_bin().display());
+    dir.mcptop()
+        .args(["run", "chaos-kill", "--headless", "-q", "--target", &target])
+        .args(["--out", "r.json"])
+        .env("MCPTOP_TEST_FAULT_MARK", &mark)
+        .timeout(Duration::from_secs(120))
+        .assert()
+        .code(0);
+    let r = read_json(&dir.join("r.json"));
+    assert_eq!(
+        r["stopped_by"]["reason"], "completed",
+        "{}",
+        r["stopped_by"]
+    );
+    let a = assert_accounted(&r);
+    let f = &r["faults"][0];
+    assert_eq!(f["fault"], "kill@5s", "{f}");
+    // Requests sent between the kill and the moment the pipes were seen
+    // closed are lost too: every lost request was on the wire then.
+    let lost = f["requests_lost"].as_u64().expect("lost");
+    assert!(
+        lost <= f["in_flight_at_death"].as_u64().expect("in flight"),
+        "{f}"
+    );
+    assert_eq!(
+        a["lost"], lost,
+        "the run lost requests only at the fault: {a}"
+    );
+    assert_eq!(f["sessions_died"], 4, "{f}");
+    assert_eq!(f["sessions_reestablished_pct"], 100.0, "{f}");
+    assert!(f["detection_s"].as_f64().is_some(), "{f}");
+    assert_recovery_measured(f);
+    // mcptop has exited: wait (bounded) for any child still being reaped.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while marked_processes(&mark) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(marked_processes(&mark), 0, "children left behind");
+}
+
+#[test]
+fn chaos_stall_reports_detection_and_recovery_and_corrected_latency_shows_the_stall() {
+    let server = serve(&["--tcp", "127.0.0.1:0"]);
+    let dir = TestDir::new();
+    let pid = server.pid().to_string();
+    dir.mcptop()
+        .args([
+            "run",
+            "chaos-stall",
+            "--headless",
+            "-q",
+            "--target",
+            &server.url,
+        ])
+        .args(["--target-pid", &pid, "--out", "r.json"])
+        .timeout(Duration::from_secs(120))
+        .assert()
+        .code(predicates::ord::le(1));
+    let r = read_json(&dir.join("r.json"));
+    assert_accounted(&r);
+    let f = &r["faults"][0];
+    assert_eq!(f["fault"], "stop@3s", "{f}");
+    // Requests sent into the stall time out after 1 s (sooner for one sent
+    // before it to a server slowed by a busy machine): the first is the
+    // detection.
+    let detection = f["detection_s"].as_f64().unwrap_or_else(|| panic!("{f}"));
+    assert!((0.0..=1.5).contains(&detection), "{f}");
+    assert_recovery_measured(f);
+    assert!(f["p99_ratio"].as_f64().unwrap_or(0.0) > 2.0, "{f}");
+    // Requests planned during the stall waited for a slot, not on the wire:
+    // their corrected latency holds the stall, their service time does not.
+    let all = &r["overall"];
+    let corrected_max = all["latency_max_us"].as_u64().expect("max");
+    let corrected_p99 = all["latency_p99_us"].as_u64().expect("p99");
+    let service_p90 = all["service_p90_us"].as_u64().expect("service p90");
+    assert!(
+        corrected_max >= 1_500_000,
+        "corrected max {corrected_max} µs"
+    );
+    assert!(
+        service_p90 * 4 < corrected_p99,
+        "service p90 {service_p90} µs, corrected p99 {corrected_p99} µs"
+    );
+}
