@@ -63,10 +63,18 @@ for peer in PEER_EVERYTHING_STDIO:node PEER_PY_STDIO:python; do
             printf '%s pair %s gc-report %-3s: %8.1f req/s  server CPU %7.1f us/request\n' "$var" "$i" "$side" "$rate" "$us"
         done
     done
-    python3 - "$var" "$(median "${rate_on[@]}")" "$(median "${rate_off[@]}")" "$(median "${cpu_on[@]}")" "$(median "${cpu_off[@]}")" <<'PY'
-import sys
-peer, r_on, r_off, c_on, c_off = sys.argv[1], *map(float, sys.argv[2:])
-print(f"{peer}: median throughput on {r_on:.1f} off {r_off:.1f} req/s, cost {100*(1-r_on/r_off):+.1f} %; "
-      f"server CPU on {c_on:.1f} off {c_off:.1f} us/request, cost {100*(c_on/c_off-1):+.1f} %")
+    python3 - "$var" "${rate_on[*]}" "${rate_off[*]}" "${cpu_on[*]}" "${cpu_off[*]}" <<'PY'
+import statistics, sys
+peer = sys.argv[1]
+r_on, r_off, c_on, c_off = ([float(x) for x in a.split()] for a in sys.argv[2:])
+m = statistics.median
+print(f"{peer}: median throughput on {m(r_on):.1f} off {m(r_off):.1f} req/s, cost {100*(1-m(r_on)/m(r_off)):+.1f} %; "
+      f"server CPU on {m(c_on):.1f} off {m(c_off):.1f} us/request, cost {100*(m(c_on)/m(c_off)-1):+.1f} %")
+# Each pair ran back to back: the median of the pairs' own ratios drifts less with the machine.
+pairs_r = [1 - a / b for a, b in zip(r_on, r_off)]
+pairs_c = [a / b - 1 for a, b in zip(c_on, c_off)]
+print(f"{peer}: paired cost, median (min..max): throughput {100*m(pairs_r):+.1f} % "
+      f"({100*min(pairs_r):+.1f}..{100*max(pairs_r):+.1f}), server CPU {100*m(pairs_c):+.1f} % "
+      f"({100*min(pairs_c):+.1f}..{100*max(pairs_c):+.1f})")
 PY
 done
