@@ -237,6 +237,23 @@ async fn the_summary_escapes_what_a_target_said() {
     }
 }
 
+#[tokio::test(start_paused = true)]
+async fn late_sends_in_closed_loop_are_explained_as_mcptops_own_delay() {
+    let mut r = build("", 0);
+    r.metrics.asked_rate = None;
+    r.metrics.send_lag.lag.count = 10;
+    assert!(!text::summary(&r).contains(text::CLOSED_LOOP_LATE));
+    r.metrics.send_lag.lag.late = 3;
+    let summary = text::summary(&r);
+    assert!(
+        summary.contains(&format!("note: {}", text::CLOSED_LOOP_LATE)),
+        "{summary}"
+    );
+    // Open loop: late means behind the schedule, said by the rate line.
+    r.metrics.asked_rate = Some(100.0);
+    assert!(!text::summary(&r).contains(text::CLOSED_LOOP_LATE));
+}
+
 /// A run of two scenarios: `probe` (open loop 20/s, every send 5 ms late)
 /// and `flood` (closed loop), one second measured.
 fn scenario_report() -> RunReport {

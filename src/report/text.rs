@@ -244,7 +244,14 @@ fn send_lag(out: &mut String, m: &RunMetrics) {
     if let Some(note) = lag.floor_note(m.overall.corrected.p50_us) {
         let _ = writeln!(out, "note: {note}");
     }
+    if m.asked_rate.is_none() && lag.lag.late > 0 {
+        let _ = writeln!(out, "note: {CLOSED_LOOP_LATE}");
+    }
 }
+
+/// What a late send means in closed loop, where nothing is scheduled ahead.
+pub const CLOSED_LOOP_LATE: &str =
+    "closed loop: a request is due when a slot frees; a late send is mcptop's own delay";
 
 fn thresholds(out: &mut String, r: &RunReport) {
     for t in &r.thresholds {
