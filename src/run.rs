@@ -346,6 +346,7 @@ async fn print_progress(mut snaps: watch::Receiver<Snapshot>) {
     use crate::metrics::snapshot::Phase;
     let mut last_phase = Phase::Connecting;
     let mut last_line = String::new();
+    let mut waiting_said = None;
     while snaps.changed().await.is_ok() {
         let snap = snaps.borrow_and_update().clone();
         if snap.phase == Phase::Done {
@@ -357,6 +358,14 @@ async fn print_progress(mut snaps: watch::Receiver<Snapshot>) {
             continue;
         }
         last_phase = snap.phase;
+        // Before the first interval a line only says the phase: once per
+        // phase, however the in-flight count moves meanwhile.
+        if snap.last.is_none() {
+            if waiting_said == Some(snap.phase) {
+                continue;
+            }
+            waiting_said = Some(snap.phase);
+        }
         // Hook: outputs (a line the same as the last says nothing new: the
         // start of measuring is announced and then ticked at once).
         let line = text::progress_line(&snap);
