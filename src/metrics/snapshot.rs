@@ -117,6 +117,9 @@ pub struct ScenarioNow {
     pub history: Vec<IntervalStats>,
     pub late_sends: u64,
     pub max_send_lag_us: u64,
+    /// Its send lag so far.
+    #[serde(default)]
+    pub send_lag: super::send_lag::LagFigures,
 }
 
 /// Protocol-level events not tied to one request.

@@ -333,5 +333,11 @@ async fn scenarios_read_back_and_the_summary_and_report_give_each_ones_rates_and
         "{summary}"
     );
     let markdown = super::formats::markdown(&r);
-    assert!(markdown.contains(&format!("- {probe}.")), "{markdown}");
+    assert!(markdown.contains(&format!("- {probe}")), "{markdown}");
+    // Each scenario's own send lag, read back with it.
+    assert_eq!(back.metrics.scenarios[0].send_lag.lag.count, 20);
+    assert!(
+        summary.contains("; send lag p50 5.00ms, p99 5.00ms, max 5.00ms\n"),
+        "{summary}"
+    );
 }
