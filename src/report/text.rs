@@ -30,7 +30,17 @@ pub fn progress_line(s: &Snapshot) -> String {
                 i.errors
             );
         }
-        None => line.push_str("  (no interval measured yet)"),
+        None => match s.warmup {
+            Some(w) => {
+                let _ = write!(
+                    line,
+                    " {:.1}/{:.1}s",
+                    w.elapsed.as_secs_f64(),
+                    w.planned.as_secs_f64()
+                );
+            }
+            None => line.push_str("  (no interval measured yet)"),
+        },
     }
     let _ = write!(line, "  in flight {}", s.load.in_flight);
     if s.load.paused {
