@@ -137,7 +137,7 @@ fn a_profiled_runs_report_inlines_its_flame_graph() {
             "--warmup",
             "0s",
         ])
-        .args(["--result", "p.json", "-o", "p.svg"])
+        .args(["--out", "p.json", "--svg", "p.svg"])
         .output()
         .expect("profile");
     assert!(

@@ -478,3 +478,4 @@ mod browser;
 mod compare;
 mod deploy;
 mod headless;
+mod vocabulary;
