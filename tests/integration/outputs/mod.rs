@@ -289,7 +289,8 @@ fn series(text: &str, name: &str) -> Option<f64> {
 }
 
 /// A scrape while the run measures sees requests counted, a latency
-/// histogram and mcptop's own memory.
+/// histogram and mcptop's own memory; the run is a shard, so every series
+/// carries its `shard` label.
 #[test]
 fn prometheus_is_scraped_mid_run() {
     let dir = TestDir::new();
@@ -302,6 +303,7 @@ fn prometheus_is_scraped_mid_run() {
         .current_dir(dir.path())
         .args(["run", "echo", "--headless", "--quiet", "--duration", "20s"])
         .args(["--warmup", "0s", "--prometheus", &addr, "--out", "r.json"])
+        .args(["--shard", "0/2"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -310,8 +312,12 @@ fn prometheus_is_scraped_mid_run() {
     let mut seen = None;
     while Instant::now() < deadline {
         if let Some(text) = scrape(&addr) {
-            let ok = series(&text, r#"mcptop_requests_total{op="echo",outcome="ok"}"#);
-            if text.contains(r#"mcptop_phase{phase="measuring"} 1"#) && ok.unwrap_or(0.0) > 0.0 {
+            let ok = series(
+                &text,
+                r#"mcptop_requests_total{shard="0/2",op="echo",outcome="ok"}"#,
+            );
+            let measuring = text.contains(r#"mcptop_phase{shard="0/2",phase="measuring"} 1"#);
+            if measuring && ok.unwrap_or(0.0) > 0.0 {
                 seen = Some(text);
                 break;
             }
@@ -327,18 +333,18 @@ fn prometheus_is_scraped_mid_run() {
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     let count = series(
         &text,
-        r#"mcptop_latency_seconds_count{op="echo",latency="corrected"}"#,
+        r#"mcptop_latency_seconds_count{shard="0/2",op="echo",latency="corrected"}"#,
     )
     .expect("latency count");
     let inf = series(
         &text,
-        r#"mcptop_latency_seconds_bucket{le="+Inf",op="echo",latency="corrected"}"#,
+        r#"mcptop_latency_seconds_bucket{shard="0/2",le="+Inf",op="echo",latency="corrected"}"#,
     )
     .expect("+Inf bucket");
     assert_eq!(count, inf);
     assert!(series(
         &text,
-        r#"mcptop_process_resident_memory_bytes{process="mcptop"}"#
+        r#"mcptop_process_resident_memory_bytes{shard="0/2",process="mcptop"}"#
     )
     .is_some_and(|v| v > 0.0));
 }
