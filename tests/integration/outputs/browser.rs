@@ -73,17 +73,7 @@ fn the_report_renders_in_chromium_with_its_charts_and_no_console_error() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = dir
-        .mcptop()
-        .args(["report", "r.json", "--format", "html", "-o", "report.html"])
-        .output()
-        .expect("report");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    dir.run_ok(&["report", "r.json", "--format", "html", "-o", "report.html"]);
     let Some((dom, console)) = open(&dir.join("report.html"), &dir) else {
         return;
     };
@@ -150,12 +140,7 @@ fn a_profiled_runs_report_inlines_its_flame_graph() {
         .as_str()
         .expect("the result names its flame graph");
     assert!(named.ends_with("p.svg"), "{named}");
-    let out = dir
-        .mcptop()
-        .args(["report", "p.json", "--format", "html", "-o", "p.html"])
-        .output()
-        .expect("report");
-    assert_eq!(out.status.code(), Some(0));
+    dir.run_ok(&["report", "p.json", "--format", "html", "-o", "p.html"]);
     let page = std::fs::read_to_string(dir.join("p.html")).expect("page");
     assert!(page.contains("<h2>Flame graph</h2>"));
     assert!(page.contains("data=\"data:image/svg+xml;base64,"));

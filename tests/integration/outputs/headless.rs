@@ -37,14 +37,18 @@ fn headless_lines_say_each_thing_once_in_plain_words() {
 #[test]
 fn headless_progress_shows_the_warm_up_while_it_runs() {
     let dir = TestDir::new();
-    let out = dir
-        .mcptop()
-        .args(["run", "echo", "--headless", "--duration", "500ms"])
-        .args(["--warmup", "2s", "--out", "r.json"])
-        .output()
-        .expect("run");
+    let out = dir.run_ok(&[
+        "run",
+        "echo",
+        "--headless",
+        "--duration",
+        "500ms",
+        "--warmup",
+        "2s",
+        "--out",
+        "r.json",
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
     let warming: Vec<f64> = stderr
         .lines()
         .filter(|l| l.contains("] warm-up "))
