@@ -11,12 +11,15 @@ use std::process::Command;
 const CHROMIUM: &str = "chromium";
 const INSTALL: &str = "apt-get install -y chromium";
 /// The charts every run page has.
-const CHARTS: [&str; 5] = [
+const CHARTS: [&str; 7] = [
     "latency-corrected",
     "latency-service",
     "throughput",
     "histogram",
     "spectrum",
+    // `mixed` has several operations: one small chart each.
+    "latency-op-0",
+    "latency-op-1",
 ];
 
 /// The rendered DOM and the console lines, or `None` after saying that
