@@ -173,7 +173,7 @@ impl Collector for SnapshotCollector {
         counter(
             &mut enc,
             "mcptop_late_sends",
-            "Sends more than 2 ms behind their planned time",
+            "Sends more than 1 ms (LATE_SEND_US) behind their planned time",
             &[(vec![], s.late_sends)],
         )?;
         counter(
