@@ -21,8 +21,8 @@ declare -a plain profiled nostats
 for i in $(seq "$ROUNDS"); do
   "$BIN" run "$WORKLOAD" -q -d "${SECONDS_PER_RUN}s" -o "$OUT/plain$i.json" >/dev/null
   plain+=("$(rate "$OUT/plain$i.json")")
-  "$BIN" profile "$WORKLOAD" -q -F 99 --seconds "$SECONDS_PER_RUN" -o "$OUT/p$i.svg" \
-    --result "$OUT/prof$i.json" >/dev/null
+  "$BIN" profile "$WORKLOAD" -q -F 99 --duration "$SECONDS_PER_RUN" --svg "$OUT/p$i.svg" \
+    --out "$OUT/prof$i.json" >/dev/null
   profiled+=("$(rate "$OUT/prof$i.json")")
   "$BIN" run "$WORKLOAD" -q -d "${SECONDS_PER_RUN}s" --no-memory-stats -o "$OUT/nostats$i.json" >/dev/null
   nostats+=("$(rate "$OUT/nostats$i.json")")

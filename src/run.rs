@@ -359,8 +359,9 @@ async fn print_progress(mut snaps: watch::Receiver<Snapshot>) {
         }
         last_phase = snap.phase;
         // Before the first interval a line only says the phase: once per
-        // phase, however the in-flight count moves meanwhile.
-        if snap.last.is_none() {
+        // phase, however the in-flight count moves meanwhile; the warm-up
+        // says how far it is at each tick.
+        if snap.last.is_none() && snap.warmup.is_none() {
             if waiting_said == Some(snap.phase) {
                 continue;
             }

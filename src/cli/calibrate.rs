@@ -26,7 +26,7 @@ pub struct CalibrateArgs {
     #[arg(long, value_delimiter = ',', default_value = "500,2000,5000")]
     pub rates: Vec<f64>,
     /// Measured time of each run, e.g. 2s
-    #[arg(long, default_value = "2s")]
+    #[arg(long, short, default_value = "2s")]
     pub duration: String,
     /// Where the calibration goes [default: .mcptop/calibration.json]
     #[arg(long, short)]

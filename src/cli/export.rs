@@ -221,7 +221,10 @@ impl RunOutputs {
         let extras = Extras::check(args)?;
         let live = match &args.prometheus {
             Some(addr) => {
-                let endpoint = crate::export::prometheus::Endpoint::start(addr).await?;
+                let labels = shard.iter().map(|s| ("shard".to_string(), s.to_string()));
+                let endpoint =
+                    crate::export::prometheus::Endpoint::start_labelled(addr, labels.collect())
+                        .await?;
                 eprintln!("metrics: http://{}/metrics", endpoint.addr());
                 Some(endpoint)
             }

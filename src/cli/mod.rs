@@ -277,8 +277,8 @@ pub struct ProfileArgs {
     #[arg(long, short = 'F', default_value_t = crate::profile::DEFAULT_HZ)]
     pub frequency: u32,
     /// Flame graph SVG; the folded stacks go beside it (.folded). Default profiles/WORKLOAD-TIME.svg
-    #[arg(long, short)]
-    pub out: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
     /// An earlier .folded capture: also writes a differential flame graph (NAME.diff.svg)
     #[arg(long)]
     pub diff: Option<PathBuf>,
@@ -287,9 +287,10 @@ pub struct ProfileArgs {
     pub target_pid: Option<u32>,
     #[command(flatten)]
     pub load: LoadArgs,
-    /// Result file (JSON); default .mcptop/runs/WORKLOAD-TIME.json
-    #[arg(long)]
-    pub result: Option<PathBuf>,
+    /// Result file (JSON), as `run --out`. Default .mcptop/runs/WORKLOAD-TIME.json
+    /// (an old-style `-o FILE.svg` still names the flame graph, with a note)
+    #[arg(long, short, alias = "result", value_name = "FILE")]
+    pub out: Option<PathBuf>,
     /// The target's runtime: auto (guess from the command), node, python, go, jvm or
     /// native; picks the profiler (replaces the workload's `runtime`)
     #[arg(long, value_name = "RUNTIME")]

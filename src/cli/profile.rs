@@ -18,7 +18,22 @@ use crate::workload::{Overrides, TargetSpec, Workload};
 use anyhow::{anyhow, Context};
 use tokio::sync::oneshot;
 
+/// `profile -o FILE.svg` named the flame graph before `-o` meant the result
+/// file for every command: such a path still does, with a note on stderr.
+fn old_style_svg(mut args: ProfileArgs) -> ProfileArgs {
+    let is_svg = |p: &std::path::Path| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg"));
+    if args.svg.is_none() && args.out.as_deref().is_some_and(is_svg) {
+        eprintln!(
+            "note: `profile -o FILE.svg` is deprecated: -o/--out is the result file (JSON) for \
+             every command; use --svg FILE for the flame graph"
+        );
+        args.svg = args.out.take();
+    }
+    args
+}
+
 pub async fn run(args: ProfileArgs) -> anyhow::Result<Exit> {
+    let args = old_style_svg(args);
     let overrides = Overrides {
         duration: args
             .seconds
@@ -37,7 +52,7 @@ pub async fn run(args: ProfileArgs) -> anyhow::Result<Exit> {
         crate::metrics::process::check_pid(pid).map_err(|e| anyhow!("--target-pid {e}"))?;
     }
     let out = OutPath::File(
-        args.result
+        args.out
             .clone()
             .unwrap_or_else(|| run::default_out(&workload.name)),
     );
@@ -160,7 +175,7 @@ fn options(
     ProfileOptions {
         frequency: args.frequency.max(1),
         svg: args
-            .out
+            .svg
             .clone()
             .unwrap_or_else(|| crate::profile::default_svg(&workload.name)),
         title: format!("mcptop profile: {} on {who}", workload.name),

@@ -133,6 +133,7 @@ impl<'a> Driver<'a> {
         let measure_start = t0 + workload.warmup;
         let recorder = Recorder::new(&labels, measure_start, workload.planned_duration())
             .with_resources(resources)
+            .with_warmup(workload.warmup)
             .with_scenarios(scenarios::groups(workload))
             .with_iterations(&workload.iterations())
             .with_fallbacks(&workload.fallbacks(has_ping), era);

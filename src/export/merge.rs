@@ -222,6 +222,8 @@ fn merge_scenarios(
             sends: sum(|s| s.sends),
             late_sends: sum(|s| s.late_sends),
             max_send_lag_us: sum_max(parts.iter().map(|s| s.max_send_lag_us)),
+            send_lag: SendLagReport::merged(&parts.iter().map(|s| &s.send_lag).collect::<Vec<_>>())
+                .map_err(invalid)?,
             backpressure_waits: sum(|s| s.backpressure_waits),
             warnings: parts.iter().flat_map(|s| s.warnings.clone()).collect(),
             intervals: Vec::new(),

@@ -32,6 +32,8 @@ static LIVE: Mutex<Option<Arc<Latest>>> = Mutex::new(None);
 #[derive(Debug, Default)]
 struct Latest {
     snapshot: Mutex<Option<Snapshot>>,
+    /// Labels on every series (`shard` when the run is one of several).
+    labels: Vec<(String, String)>,
 }
 
 /// Hands a snapshot to the endpoint, if one is listening.
@@ -62,7 +64,18 @@ pub async fn follow(mut snaps: tokio::sync::watch::Receiver<Snapshot>) {
 
 /// The `/metrics` text of a snapshot.
 pub fn exposition(snap: &Snapshot) -> String {
-    let mut registry = Registry::default();
+    exposition_labelled(snap, &[])
+}
+
+/// The `/metrics` text of a snapshot, `labels` on every series: each shard
+/// of a run serves its own endpoint (Prometheus scrapes every pod), and
+/// `shard="I/N"` keeps their series apart.
+pub fn exposition_labelled(snap: &Snapshot, labels: &[(String, String)]) -> String {
+    let mut registry = Registry::with_labels(
+        labels
+            .iter()
+            .map(|(k, v)| (k.clone().into(), v.clone().into())),
+    );
     registry.register_collector(Box::new(SnapshotCollector(snap.clone())));
     let mut out = String::new();
     // Writing to a String cannot fail.
@@ -160,7 +173,7 @@ impl Collector for SnapshotCollector {
         counter(
             &mut enc,
             "mcptop_late_sends",
-            "Sends more than 2 ms behind their planned time",
+            "Sends more than 1 ms (LATE_SEND_US) behind their planned time",
             &[(vec![], s.late_sends)],
         )?;
         counter(
@@ -348,6 +361,14 @@ pub struct Endpoint {
 impl Endpoint {
     /// Binds ADDR (a port alone binds 127.0.0.1) and serves `/metrics`.
     pub async fn start(given: &str) -> anyhow::Result<Endpoint> {
+        Endpoint::start_labelled(given, Vec::new()).await
+    }
+
+    /// As `start`, with `labels` on every series (`shard`).
+    pub async fn start_labelled(
+        given: &str,
+        labels: Vec<(String, String)>,
+    ) -> anyhow::Result<Endpoint> {
         let addr = crate::server::net::listen_address(given, DEFAULT_PORT);
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
@@ -359,7 +380,10 @@ impl Endpoint {
                  machines can read the run's metrics"
             );
         }
-        let latest = Arc::new(Latest::default());
+        let latest = Arc::new(Latest {
+            labels,
+            ..Latest::default()
+        });
         if let Ok(mut live) = LIVE.lock() {
             *live = Some(latest.clone());
         }
@@ -408,7 +432,7 @@ async fn serve_one(stream: tokio::net::TcpStream, latest: Arc<Latest>) {
                     .ok()
                     .and_then(|s| s.clone())
                     .unwrap_or_default();
-                (200, exposition(&snap))
+                (200, exposition_labelled(&snap, &latest.labels))
             };
             hyper::Response::builder()
                 .status(status)

@@ -7,7 +7,9 @@
 //! is a ring.
 
 use super::sampler::ResourceMonitor;
-use super::snapshot::{IntervalStats, LoadNow, OpSummary, Phase, ProtocolCounters, Snapshot};
+use super::snapshot::{
+    IntervalStats, LoadNow, OpSummary, Phase, ProtocolCounters, Snapshot, WarmupClock,
+};
 use super::units::fmt_us;
 use super::{log_buckets, new_histogram, percentiles, ErrorKind, Sample};
 use crate::protocol::escape::escape_bounded;
@@ -104,6 +106,9 @@ pub struct Recorder {
     warmup_samples: u64,
     last_status: EngineStatus,
     stopped_at: Option<Instant>,
+    /// Length of the warm-up before `measure_start`, so snapshots can say
+    /// how far it is (hook: outputs).
+    warmup: Duration,
     /// Processes and allocations, when they are measured.
     resources: Option<ResourceMonitor>,
     /// Scenarios, in file order, with their own intervals and lateness.
@@ -149,11 +154,18 @@ impl Recorder {
             warmup_samples: 0,
             last_status: EngineStatus::default(),
             stopped_at: None,
+            warmup: Duration::ZERO,
             resources: None,
             scenarios: Vec::new(),
             op_scenario: Vec::new(),
             timeline: super::timeline::TimelineRecorder::new(labels, measure_start, HISTORY_LEN),
         }
+    }
+
+    /// The warm-up that ends at `measure_start` lasts `warmup`.
+    pub fn with_warmup(mut self, warmup: Duration) -> Recorder {
+        self.warmup = warmup;
+        self
     }
 
     /// Marks the operations (indices) that send a fallback instead of their
@@ -390,6 +402,12 @@ impl Recorder {
         let history_from = self.history.len().saturating_sub(SNAPSHOT_HISTORY);
         let mut snapshot = Snapshot {
             phase: status.phase,
+            warmup: (status.phase == Phase::Warmup).then(|| WarmupClock {
+                elapsed: self
+                    .warmup
+                    .saturating_sub(self.measure_start.saturating_duration_since(now)),
+                planned: self.warmup,
+            }),
             elapsed: if status.phase >= Phase::Measuring {
                 self.measured(now)
             } else {

@@ -20,6 +20,8 @@ pub const LEAK_MIN_GROWTH_SHARE: f64 = 0.10;
 /// Each half of the run must grow at least this share of the whole run's slope:
 /// a warm-up step followed by a flat line is not a leak.
 pub const LEAK_HALF_SLOPE_SHARE: f64 = 0.25;
+/// Shortest span a CPU rate is taken over (most of one sampler period).
+pub const RATE_SPAN_S: f64 = 0.2;
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -181,6 +183,9 @@ pub struct ResourceRecorder {
     measure_until: Option<f64>,
     window_start: Option<RequestMark>,
     window_end: Option<RequestMark>,
+    /// Measuring is over: the run's figures are read at its end, not from
+    /// readings taken while in-flight requests drain and sessions close.
+    ended: bool,
 }
 
 impl ResourceRecorder {
@@ -215,6 +220,36 @@ impl ResourceRecorder {
             self.measure_until = Some(t_s);
             self.window_end = Some(mark);
         }
+    }
+
+    /// Measuring ended with `reading`, taken then (before the drain), and
+    /// these counters; later readings still chart memory but no longer give
+    /// the run's CPU, RSS or allocator figures.
+    pub fn measuring_ended(&mut self, reading: ResourceReading, mark: RequestMark) {
+        let t_s = reading.t_s;
+        self.push(reading);
+        if self.window_start.is_some() {
+            self.measured_until(t_s, mark);
+            self.ended = true;
+        }
+    }
+
+    /// The reading the figures are read at (the latest, or the one taken
+    /// when measuring ended) and one before it to take rates against: at
+    /// least [`RATE_SPAN_S`] earlier when there is one, so the reading at
+    /// the end does not make a rate over a few milliseconds.
+    fn figure_readings(&self) -> Option<(&ResourceReading, Option<&ResourceReading>)> {
+        let until = if self.ended {
+            self.measure_until.unwrap_or(f64::INFINITY)
+        } else {
+            f64::INFINITY
+        };
+        let mut upto = self.readings.iter().rev().filter(|r| r.t_s <= until);
+        let last = upto.next()?;
+        let mut earlier = upto.peekable();
+        let next = earlier.peek().copied();
+        let prev = earlier.find(|r| last.t_s - r.t_s >= RATE_SPAN_S).or(next);
+        Some((last, prev))
     }
 
     fn measured(&self) -> impl Iterator<Item = &ResourceReading> {
@@ -264,8 +299,7 @@ impl ResourceRecorder {
     }
 
     pub fn memory(&self) -> Option<MemoryStats> {
-        let last = self.readings.back()?;
-        let prev = self.readings.iter().rev().nth(1);
+        let (last, prev) = self.figure_readings()?;
         let stats = |now: Option<ProcessReading>, before: Option<ProcessReading>| {
             now.map(|n| ProcessStats {
                 pid: n.pid,
@@ -322,7 +356,7 @@ impl ResourceRecorder {
     }
 
     pub fn allocator(&self) -> Option<AllocatorStats> {
-        let last = self.readings.back()?;
+        let (last, _) = self.figure_readings()?;
         let a = last.alloc?;
         // Rates over the last second or so, not one 250 ms step.
         let earlier = self

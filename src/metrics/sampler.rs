@@ -261,6 +261,11 @@ impl ResourceMonitor {
             allocs,
             bytes,
         };
+        // The last reading of the run is taken as measuring ends, before the
+        // drain: the run's CPU figures cover the load only.
+        let ending =
+            phase >= Phase::Draining && !self.shared.measuring_ended.swap(true, Ordering::Relaxed);
+        let final_reading = ending.then(|| self.read_now());
         let t = self.now_s();
         let mut rec = self.recorder();
         match phase {
@@ -270,8 +275,8 @@ impl ResourceMonitor {
                 rec.measured_until(t, mark);
             }
             Phase::Draining | Phase::Done => {
-                if !self.shared.measuring_ended.swap(true, Ordering::Relaxed) {
-                    rec.measured_until(t, mark);
+                if let Some(reading) = final_reading {
+                    rec.measuring_ended(reading, mark);
                 }
             }
         }

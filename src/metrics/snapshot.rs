@@ -75,6 +75,13 @@ impl Phase {
     }
 }
 
+/// The warm-up so far and its planned length.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WarmupClock {
+    pub elapsed: Duration,
+    pub planned: Duration,
+}
+
 /// What the load looks like right now.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct LoadNow {
@@ -117,6 +124,9 @@ pub struct ScenarioNow {
     pub history: Vec<IntervalStats>,
     pub late_sends: u64,
     pub max_send_lag_us: u64,
+    /// Its send lag so far.
+    #[serde(default)]
+    pub send_lag: super::send_lag::LagFigures,
 }
 
 /// Protocol-level events not tied to one request.
@@ -178,6 +188,9 @@ pub struct AllocatorStats {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub phase: Phase,
+    /// How far the warm-up is, while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<WarmupClock>,
     /// Measured time so far (zero during warm-up).
     pub elapsed: Duration,
     /// Measured time the workload asks for, when bounded by time.

@@ -19,6 +19,10 @@ pub struct Parsed {
     pub oversized: u32,
 }
 
+/// Lines up to this size grow by doubling; longer ones get the limit's room
+/// at once (see `SseParser::make_room`).
+const SMALL_LINE_BYTES: usize = 64 * 1024;
+
 pub struct SseParser {
     line: Vec<u8>,
     line_too_long: bool,
@@ -53,10 +57,12 @@ impl SseParser {
             };
             chunk = rest;
             if !self.line_too_long {
-                if self.line.len() + part.len() > self.max {
+                let needed = self.line.len() + part.len();
+                if needed > self.max {
                     self.line_too_long = true;
                     self.line = Vec::new();
                 } else {
+                    self.make_room(needed);
                     self.line.extend_from_slice(part);
                 }
             }
@@ -65,13 +71,32 @@ impl SseParser {
                     self.line_too_long = false;
                     self.data_too_long = true;
                 } else {
-                    let line = std::mem::take(&mut self.line);
+                    let mut line = std::mem::take(&mut self.line);
                     self.on_line(&line, out);
-                    self.line = line;
-                    self.line.clear();
+                    // A buffer grown for a long line is given back.
+                    if line.capacity() <= SMALL_LINE_BYTES {
+                        line.clear();
+                        self.line = line;
+                    }
                 }
             }
         }
+    }
+
+    /// Room for a line of `needed` bytes. Past `SMALL_LINE_BYTES` the buffer
+    /// is reserved at the limit at once instead of doubling: reserved pages
+    /// cost nothing until written, while each doubling held the old buffer
+    /// and the new one (32 + 64 MiB for a line nearing a 64 MiB limit).
+    fn make_room(&mut self, needed: usize) {
+        if needed <= self.line.capacity() {
+            return;
+        }
+        let cap = if needed <= SMALL_LINE_BYTES {
+            needed.max(self.line.capacity() * 2).min(SMALL_LINE_BYTES)
+        } else {
+            self.max
+        };
+        self.line.reserve_exact(cap - self.line.len());
     }
 
     fn on_line(&mut self, line: &[u8], out: &mut Parsed) {
@@ -201,5 +226,30 @@ mod tests {
         assert_eq!(out.events.len(), 1);
         assert_eq!(out.events[0].data, "ok");
         assert!(p.line.capacity() <= 64, "{}", p.line.capacity());
+    }
+
+    #[test]
+    fn a_long_lines_buffer_is_reserved_once_at_the_limit_and_given_back() {
+        let max = 1024 * 1024;
+        let mut p = SseParser::new(max);
+        let mut out = Parsed::default();
+        p.push(b"data: ", &mut out);
+        let piece = vec![b'x'; 100 * 1024];
+        p.push(&piece, &mut out);
+        // Past the small size: room for the limit at once, never more.
+        assert_eq!(p.line.capacity(), max);
+        for _ in 0..8 {
+            p.push(&piece, &mut out);
+        }
+        assert_eq!(p.line.capacity(), max);
+        p.push(b"\n\n", &mut out);
+        assert_eq!(out.events.len(), 1);
+        assert_eq!(out.events[0].data.len(), 9 * 100 * 1024);
+        // The line is done: its buffer does not stay at the limit.
+        assert!(
+            p.line.capacity() <= SMALL_LINE_BYTES,
+            "{}",
+            p.line.capacity()
+        );
     }
 }

@@ -333,5 +333,32 @@ async fn scenarios_read_back_and_the_summary_and_report_give_each_ones_rates_and
         "{summary}"
     );
     let markdown = super::formats::markdown(&r);
-    assert!(markdown.contains(&format!("- {probe}.")), "{markdown}");
+    assert!(markdown.contains(&format!("- {probe}")), "{markdown}");
+    // Each scenario's own send lag, read back with it.
+    assert_eq!(back.metrics.scenarios[0].send_lag.lag.count, 20);
+    assert!(
+        summary.contains("; send lag p50 5.00ms, p99 5.00ms, max 5.00ms\n"),
+        "{summary}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_progress_line_during_warm_up_says_how_far_it_is() {
+    let t0 = Instant::now();
+    let r = Recorder::new(&["a".to_string()], t0 + Duration::from_secs(5), None)
+        .with_warmup(Duration::from_secs(5));
+    let status = |phase| EngineStatus {
+        phase,
+        ..EngineStatus::default()
+    };
+    let snap = r.snapshot(t0 + Duration::from_secs(3), status(Phase::Warmup));
+    let line = super::text::progress_line(&snap);
+    assert!(
+        line.starts_with("[  0.0s] warm-up   3.0/5.0s  in flight 0"),
+        "{line}"
+    );
+    // Measuring: no warm-up clock, and the line says so until an interval ends.
+    let snap = r.snapshot(t0 + Duration::from_secs(6), status(Phase::Measuring));
+    assert_eq!(snap.warmup, None);
+    assert!(super::text::progress_line(&snap).contains("(no interval measured yet)"));
 }

@@ -30,7 +30,17 @@ pub fn progress_line(s: &Snapshot) -> String {
                 i.errors
             );
         }
-        None => line.push_str("  (no interval measured yet)"),
+        None => match s.warmup {
+            Some(w) => {
+                let _ = write!(
+                    line,
+                    " {:.1}/{:.1}s",
+                    w.elapsed.as_secs_f64(),
+                    w.planned.as_secs_f64()
+                );
+            }
+            None => line.push_str("  (no interval measured yet)"),
+        },
     }
     let _ = write!(line, "  in flight {}", s.load.in_flight);
     if s.load.paused {
@@ -207,11 +217,22 @@ fn rates(out: &mut String, m: &RunMetrics) {
 }
 
 /// One scenario's asked, sent and achieved rates and its late sends (open
-/// loop), or what it achieved (closed loop).
+/// loop), or what it achieved (closed loop); then its send lag.
 pub(super) fn scenario_rates(s: &crate::metrics::ScenarioMetrics) -> String {
     let name = escape_line(&s.figures.label);
     let achieved = s.figures.throughput_msg_per_s;
-    match s.asked_rate {
+    let lag = &s.send_lag.lag;
+    let lag = if lag.count > 0 {
+        format!(
+            "; send lag p50 {}, p99 {}, max {}",
+            fmt_us(lag.p50_us),
+            fmt_us(lag.p99_us),
+            fmt_us(lag.max_us)
+        )
+    } else {
+        String::new()
+    };
+    let rates = match s.asked_rate {
         Some(asked) => format!(
             "scenario {name}: asked {asked:.1}/s, sent {:.1}/s, achieved {achieved:.1}/s; \
              late sends {} (max lag {})",
@@ -223,7 +244,8 @@ pub(super) fn scenario_rates(s: &crate::metrics::ScenarioMetrics) -> String {
             "scenario {name}: sent {:.1}/s, achieved {achieved:.1}/s",
             s.sent_rate
         ),
-    }
+    };
+    rates + &lag
 }
 
 /// mcptop's own send lag, and what it means for the figures above.

@@ -49,11 +49,13 @@ fn save_then_check_passes_unchanged_and_fails_a_slowdown() {
     // Five runs a side: the fewest for which one outlier run can be left
     // out and a 98 % interval remain (see docs/GATE.md).
     dir.mcptop()
-        .args(["check", "--quick", "--repeats", "5"])
+        .args(["check", "--quick", "--repeats", "5", "--html", "pass.html"])
         .assert()
         .success()
         .stdout(predicate::str::contains("gate: pass"))
-        .stdout(predicate::str::contains("PASS"));
+        .stdout(predicate::str::contains("PASS"))
+        .stderr(predicate::str::contains("HTML report: pass.html"));
+    verdict_page(&dir, "pass.html", "<span class=\"ok\">no regression</span>");
 
     sleepy(&dir, 8);
     dir.mcptop()
@@ -65,15 +67,43 @@ fn save_then_check_passes_unchanged_and_fails_a_slowdown() {
             "--update-baseline",
             "--format",
             "junit",
+            "--html",
+            "fail.html",
         ])
         .assert()
         .code(1)
         .stdout(predicate::str::contains("<testsuites"))
         .stdout(predicate::str::contains("<failure"))
         .stderr(predicate::str::contains("baseline not updated"));
+    let page = verdict_page(&dir, "fail.html", "<span class=\"fail\">REGRESSED</span>");
+    // The slowdown's row says so, in the table the terminal shows.
+    assert!(
+        page.lines()
+            .any(|l| l.starts_with("<tr><td>p50</td>") && l.ends_with("<td>REGRESSED</td></tr>")),
+        "{page}"
+    );
     // The failed check left the baseline alone: still 2 ms runs.
     let b2 = read_json(&dir.join(".mcptop/baselines/baseline.json"));
     assert_eq!(b2["workloads"]["gate"], b["workloads"]["gate"]);
+}
+
+/// `check --html FILE` of a real check: one self-contained page with the
+/// workload's verdict (`said`), its verdict table and each metric's
+/// interval drawn.
+fn verdict_page(dir: &TestDir, file: &str, said: &str) -> String {
+    let page = std::fs::read_to_string(dir.join(file)).expect("the verdict page");
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+    assert!(page.contains(&format!("<h2>gate {said}</h2>")), "{page}");
+    assert!(
+        page.contains("<table>\n<tr><th>metric</th><th>base median</th><th>now median</th>"),
+        "{page}"
+    );
+    assert!(page.contains("<svg id=\"verdict-0\""), "{page}");
+    // Self-contained: nothing fetched (the SVG namespace is a name, not a fetch).
+    for fetch in ["src=\"http", "href=\"http", "<link", "@import"] {
+        assert!(!page.contains(fetch), "{fetch} in the page");
+    }
+    page
 }
 
 #[test]

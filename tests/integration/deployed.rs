@@ -420,11 +420,7 @@ fn assert_no_secret(dir: &TestDir, outputs: &[&str], secrets: &[&str]) {
     };
     texts.push(("r.json".into(), result));
     for &format in reports {
-        let out = dir
-            .mcptop()
-            .args(["report", "r.json", "--format", format])
-            .output()
-            .expect("report");
+        let out = dir.run_ok(&["report", "r.json", "--format", format]);
         texts.push((
             format.into(),
             String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -1,6 +1,7 @@
 //! Shared helpers: a temp dir per test and the built `mcptop` binary.
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 pub struct TestDir {
     pub dir: tempfile::TempDir,
@@ -32,6 +33,27 @@ impl TestDir {
         let mut cmd = assert_cmd::Command::cargo_bin("mcptop").expect("mcptop binary");
         cmd.current_dir(self.path());
         cmd
+    }
+
+    /// `mcptop ARGS` here, which must exit 0 (its stderr shown when it does not).
+    pub fn run_ok(&self, args: &[&str]) -> Output {
+        let out = self.mcptop().args(args).output().expect("run mcptop");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "mcptop {args:?}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// `mcptop run WORKLOAD --headless --quiet --duration DURATION --warmup 0s
+    /// ARGS`, which must exit 0.
+    pub fn quiet_run(&self, workload: &str, duration: &str, args: &[&str]) -> Output {
+        let mut all = vec!["run", workload, "--headless", "--quiet"];
+        all.extend(["--duration", duration, "--warmup", "0s"]);
+        all.extend(args);
+        self.run_ok(&all)
     }
 }
 

@@ -52,8 +52,8 @@ fn cpu_profile_shows_burn_cpu_on_most_samples() {
     t.write("cpu-heavy.toml", CPU_HEAVY);
     let out = t
         .mcptop()
-        .args(["profile", "cpu-heavy.toml", "-q", "-o", "flame/cpu.svg"])
-        .args(["--result", "run.json"])
+        .args(["profile", "cpu-heavy.toml", "-q", "--svg", "flame/cpu.svg"])
+        .args(["--out", "run.json"])
         .output()
         .expect("run");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -99,19 +99,22 @@ fn cpu_profile_shows_burn_cpu_on_most_samples() {
             "profile",
             "cpu-heavy.toml",
             "-q",
-            "--seconds",
+            "--duration",
             "1",
             "-o",
             "flame/again.svg",
         ])
-        .args(["--diff", "flame/cpu.folded", "--result", "run2.json"])
+        // The old spelling: `-o FILE.svg` still names the graph, with a note.
+        .args(["--diff", "flame/cpu.folded"])
         .output()
         .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        stderr.contains("note: `profile -o FILE.svg` is deprecated"),
+        "{stderr}"
     );
+    assert!(t.join("flame/again.svg").exists());
     let diff = std::fs::read_to_string(t.join("flame/again.diff.svg")).expect("diff svg");
     assert!(diff.contains("burn_cpu"));
 }
@@ -239,12 +242,12 @@ fn stdio_targets_are_profiled_with_perf_or_say_how() {
             "profile",
             "leak.toml",
             "-q",
-            "--seconds",
+            "--duration",
             "2",
-            "-o",
+            "--svg",
             "p/child.svg",
         ])
-        .args(["--target", &target, "--result", "r.json"])
+        .args(["--target", &target, "--out", "r.json"])
         // A Python target gets py-spy unless told: this test is about perf.
         .args(["--profiler", "perf"])
         .output()

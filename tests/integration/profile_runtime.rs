@@ -38,14 +38,14 @@ fn frames(path: &std::path::Path) -> Vec<(String, u64)> {
 fn profile(t: &TestDir, target: &str, extra: &[&str]) -> std::process::Output {
     t.write("work.toml", WORK);
     t.mcptop()
-        .args(["profile", "work.toml", "-q", "--seconds", "3"])
+        .args(["profile", "work.toml", "-q", "--duration", "3"])
         // The graph goes to p/g.svg unless the test names it.
         .args(if extra.contains(&"-o") {
             &[][..]
         } else {
-            &["-o", "p/g.svg"][..]
+            &["--svg", "p/g.svg"][..]
         })
-        .args(["--target", target, "--result", "r.json"])
+        .args(["--target", target, "--out", "r.json"])
         .args(extra)
         .timeout(std::time::Duration::from_secs(120))
         .output()
@@ -224,7 +224,7 @@ fn a_missing_profiler_says_how_to_install_it_before_any_load() {
             "profile",
             "work.toml",
             "-q",
-            "--seconds",
+            "--duration",
             "1",
             "-o",
             "p/g.svg",
@@ -242,7 +242,7 @@ fn a_missing_profiler_says_how_to_install_it_before_any_load() {
             "profile",
             "work.toml",
             "-q",
-            "--seconds",
+            "--duration",
             "1",
             "--target",
             &target,

@@ -134,21 +134,17 @@ fn out_through_a_symlink_and_to_dev_stdout_leaves_both_in_place() {
     let meta = std::fs::symlink_metadata(dir.join("link.json")).expect("link");
     assert!(meta.file_type().is_symlink());
     assert_eq!(read_json(&dir.join("real.json"))["schema"], "mcptop.run");
-    let out = dir
-        .mcptop()
-        .args([
-            "run",
-            "echo",
-            "--requests",
-            "50",
-            "--warmup",
-            "0s",
-            "--quiet",
-        ])
-        .args(["--out", "/dev/stdout"])
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(0));
+    let out = dir.run_ok(&[
+        "run",
+        "echo",
+        "--requests",
+        "50",
+        "--warmup",
+        "0s",
+        "--quiet",
+        "--out",
+        "/dev/stdout",
+    ]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"schema\": \"mcptop.run\""));
     let dev = std::fs::symlink_metadata("/dev/stdout").expect("/dev/stdout");
     assert!(!dev.file_type().is_file(), "/dev/stdout was replaced");

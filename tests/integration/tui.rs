@@ -282,13 +282,8 @@ fn b_saves_the_run_as_a_baseline_and_p_writes_a_flame_graph() {
     let runs = baseline["workloads"]["echo"].as_array().expect("echo runs");
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0]["overall"], result["overall"]);
-    let compared = dir
-        .mcptop()
-        .args(["compare", ".mcptop/baselines/baseline.json", "r.json"])
-        .output()
-        .expect("run compare");
+    let compared = dir.run_ok(&["compare", ".mcptop/baselines/baseline.json", "r.json"]);
     let table = String::from_utf8_lossy(&compared.stdout);
-    assert_eq!(compared.status.code(), Some(0), "{table}");
     assert!(table.contains("1 run(s) vs 1"), "{table}");
 
     // The flame graph, its folded stacks and the outcome beside them.

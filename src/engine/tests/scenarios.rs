@@ -4,17 +4,28 @@
 
 use super::*;
 
-/// A workload of a `probe` (ping at 20/s) and a `flood` (echo at 100/s),
-/// one request in flight per session; `probe_sessions` is `"shared"` or a count.
-fn probe_and_flood(probe_sessions: &str) -> Workload {
+/// Every two-scenario workload of these tests, built in one place: a
+/// `probe` (ping) with the load keys `probe`, and a second scenario `name`
+/// (echo) with the keys `second`; `run` holds the run's own keys.
+fn two_scenarios(run: &str, probe: &str, (name, second): (&str, &str)) -> Workload {
     let text = format!(
-        "name = \"t\"\nduration = \"10s\"\nsessions = 1\n\
-         [[scenarios]]\nname = \"probe\"\nrate = 20\npipeline = 1\nsessions = {probe_sessions}\n\
+        "name = \"t\"\n{run}\n\
+         [[scenarios]]\nname = \"probe\"\n{probe}\n\
          [[scenarios.ops]]\nmethod = \"ping\"\n\
-         [[scenarios]]\nname = \"flood\"\nrate = 100\npipeline = 1\nsessions = \"shared\"\n\
+         [[scenarios]]\nname = \"{name}\"\n{second}\n\
          [[scenarios.ops]]\nmethod = \"tools/call\"\ntool = \"echo\"\n"
     );
     Workload::parse(&text, "test").expect("valid workload")
+}
+
+/// A `probe` (ping at 20/s) and a `flood` (echo at 100/s), one request in
+/// flight per session; `probe_sessions` is `"shared"` or a count.
+fn probe_and_flood(probe_sessions: &str) -> Workload {
+    two_scenarios(
+        "duration = \"10s\"\nsessions = 1",
+        &format!("rate = 20\npipeline = 1\nsessions = {probe_sessions}"),
+        ("flood", "rate = 100\npipeline = 1\nsessions = \"shared\""),
+    )
 }
 
 fn op<'a>(out: &'a RunOutcome, label: &str) -> &'a crate::metrics::recorder::OpMetrics {
@@ -57,6 +68,10 @@ async fn two_arrival_processes_interleave_at_exactly_their_rates() {
             .collect();
         assert_eq!(got, vec![(per_second, Some(per_second as f64)); 10]);
         assert_eq!((s.late_sends, s.max_send_lag_us), (0, 0));
+        // Its own send lag: every send on time, second by second.
+        assert_eq!(s.send_lag.lag.count, per_second * 10);
+        assert_eq!((s.send_lag.lag.p99_us, s.send_lag.lag.max_us), (0, 0));
+        assert_eq!(s.send_lag.intervals.len(), 10);
     }
     let seen = seen.lock().expect("lock");
     let at = |method: &str| -> Vec<u128> {
@@ -99,6 +114,26 @@ async fn a_stall_in_the_flood_reaches_the_probe_on_a_shared_session() {
     );
     // ...while its own service time never does.
     assert_eq!(probe.service.max_us, hdr(1_000));
+    // The wait is the probe's own send lag: most pings leave on time, the
+    // ones planned in the stall leave at 2.501 s; only the 3 s interval has it.
+    let lag = &scenario(&out, "probe").send_lag;
+    assert_eq!((lag.lag.count, lag.lag.p50_us), (200, 0));
+    assert!(lag.lag.max_us >= 450_000, "{lag:?}");
+    let late: Vec<f64> = lag
+        .intervals
+        .iter()
+        .filter(|i| i.lag.max_us > 0)
+        .map(|i| i.t_s)
+        .collect();
+    assert_eq!(late, [3.0]);
+}
+
+fn scenario<'a>(out: &'a RunOutcome, name: &str) -> &'a crate::metrics::ScenarioMetrics {
+    out.metrics
+        .scenarios
+        .iter()
+        .find(|s| s.figures.label == name)
+        .unwrap_or_else(|| panic!("no scenario {name}"))
 }
 
 #[tokio::test(start_paused = true)]
@@ -108,17 +143,24 @@ async fn a_stall_in_the_flood_does_not_reach_a_probe_with_its_own_session() {
     assert_eq!(probe.ok, 200);
     assert_eq!(probe.corrected.max_us, hdr(1_000));
     assert!(op(&out, "flood/echo").corrected.max_us >= 500_000);
+    // The flood's sends wait behind its stalled call; the probe's never do.
+    assert_eq!(scenario(&out, "probe").send_lag.lag.max_us, 0);
+    let flood = &scenario(&out, "flood").send_lag.lag;
+    assert!(flood.max_us >= 490_000, "{flood:?}");
+    assert_eq!(flood.count, 1000);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_scenario_runs_only_in_its_window() {
     // The flood starts 2 s into the 10 s run and lasts 3 s.
-    let text = "name = \"t\"\nduration = \"10s\"\n\
-         [[scenarios]]\nname = \"probe\"\nrate = 20\n\
-         [[scenarios.ops]]\nmethod = \"ping\"\n\
-         [[scenarios]]\nname = \"flood\"\nrate = 100\nstart = \"2s\"\nduration = \"3s\"\nsessions = 2\n\
-         [[scenarios.ops]]\nmethod = \"tools/call\"\ntool = \"echo\"\n";
-    let w = Workload::parse(text, "test").expect("valid workload");
+    let w = two_scenarios(
+        "duration = \"10s\"",
+        "rate = 20",
+        (
+            "flood",
+            "rate = 100\nstart = \"2s\"\nduration = \"3s\"\nsessions = 2",
+        ),
+    );
     let seen: Arc<Mutex<Vec<Duration>>> = Arc::default();
     let log = seen.clone();
     let script: Script = Arc::new(move |c: ScriptCall| {
@@ -187,12 +229,11 @@ async fn a_scenario_rate_control_changes_only_that_scenarios_arrivals() {
 #[tokio::test(start_paused = true)]
 async fn the_snapshot_says_how_each_scenario_runs_and_its_concurrency_control_acts_alone() {
     // Replies take 7 ms, so no reply lands on a one-second tick.
-    let text = "name = \"t\"\nduration = \"5s\"\n\
-         [[scenarios]]\nname = \"probe\"\nrate = 20\nsessions = 1\n\
-         [[scenarios.ops]]\nmethod = \"ping\"\n\
-         [[scenarios]]\nname = \"flood\"\nconcurrency = 8\nsessions = 2\npipeline = 2\n\
-         [[scenarios.ops]]\nmethod = \"tools/call\"\ntool = \"echo\"\n";
-    let w = Workload::parse(text, "test").expect("valid workload");
+    let w = two_scenarios(
+        "duration = \"5s\"",
+        "rate = 20\nsessions = 1",
+        ("flood", "concurrency = 8\nsessions = 2\npipeline = 2"),
+    );
     let seen: Arc<Mutex<Vec<Snapshot>>> = Arc::default();
     let keep = seen.clone();
     let connector = ScriptedConnector::new(fixed(7));
@@ -255,15 +296,17 @@ async fn the_snapshot_says_how_each_scenario_runs_and_its_concurrency_control_ac
 async fn a_scenarios_stages_change_its_rate_alone_and_end_it() {
     // The spike: 100/s for 1.005 s, 200/s for 0.502 s, 100/s for 0.495 s,
     // then over at 2.002 s; the probe keeps 20/s for the 3 s run.
-    let text = "name = \"t\"\nduration = \"3s\"\n\
-         [[scenarios]]\nname = \"probe\"\nrate = 20\nsessions = 1\n\
-         [[scenarios.ops]]\nmethod = \"ping\"\n\
-         [[scenarios]]\nname = \"spike\"\nrate = 100\nsessions = 1\n\
-         [[scenarios.stages]]\nduration = \"1005ms\"\nrate = 100\n\
-         [[scenarios.stages]]\nduration = \"502ms\"\nrate = 200\n\
-         [[scenarios.stages]]\nduration = \"495ms\"\nrate = 100\n\
-         [[scenarios.ops]]\nmethod = \"tools/call\"\ntool = \"echo\"\n";
-    let w = Workload::parse(text, "test").expect("valid workload");
+    let w = two_scenarios(
+        "duration = \"3s\"",
+        "rate = 20\nsessions = 1",
+        (
+            "spike",
+            "rate = 100\nsessions = 1\n\
+             [[scenarios.stages]]\nduration = \"1005ms\"\nrate = 100\n\
+             [[scenarios.stages]]\nduration = \"502ms\"\nrate = 200\n\
+             [[scenarios.stages]]\nduration = \"495ms\"\nrate = 100",
+        ),
+    );
     let seen: Arc<Mutex<Vec<(Duration, &'static str)>>> = Arc::default();
     let log = seen.clone();
     let script: Script = Arc::new(move |c: ScriptCall| {

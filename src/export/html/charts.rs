@@ -8,6 +8,8 @@ use plotters::prelude::*;
 
 /// Chart size, px.
 const SIZE: (u32, u32) = (880, 300);
+/// One of several small charts side by side (per operation, per scenario).
+pub const SMALL: (u32, u32) = (430, 220);
 
 /// The palette: p50, p90, p99, p99.9 (and further series) in this order.
 pub const COLOURS: [RGBColor; 6] = [
@@ -32,11 +34,12 @@ fn draw_error<E: std::fmt::Debug>(e: E) -> String {
 /// Draws into an SVG string with `paint`, tagging the element with `id`.
 fn svg(
     id: &str,
+    size: (u32, u32),
     paint: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String>,
 ) -> Result<String, String> {
     let mut out = String::new();
     {
-        let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
+        let root = SVGBackend::with_string(&mut out, size).into_drawing_area();
         root.fill(&WHITE).map_err(draw_error)?;
         paint(&root)?;
         root.present().map_err(draw_error)?;
@@ -56,6 +59,17 @@ fn headroom(top: f64) -> f64 {
 
 /// Lines over time (x: seconds since the measured start).
 pub fn lines(id: &str, title: &str, y_desc: &str, series: &[Line]) -> Result<String, String> {
+    sized_lines(id, SIZE, title, y_desc, series)
+}
+
+/// Lines over time in a chart of `size` pixels.
+pub fn sized_lines(
+    id: &str,
+    size: (u32, u32),
+    title: &str,
+    y_desc: &str,
+    series: &[Line],
+) -> Result<String, String> {
     let x_max = series
         .iter()
         .flat_map(|l| l.points.iter().map(|p| p.0))
@@ -64,7 +78,7 @@ pub fn lines(id: &str, title: &str, y_desc: &str, series: &[Line]) -> Result<Str
         .iter()
         .flat_map(|l| l.points.iter().map(|p| p.1))
         .fold(0.0, f64::max);
-    svg(id, |root| {
+    svg(id, size, |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(title, ("sans-serif", 16))
             .margin(8)
@@ -104,7 +118,7 @@ pub fn histogram(id: &str, title: &str, buckets: &[(u64, u64)]) -> Result<String
     let lo = buckets.first().map_or(1, |b| (b.0 / 2).max(1)) as f64;
     let hi = buckets.last().map_or(10, |b| b.0.max(2)) as f64;
     let top = buckets.iter().map(|b| b.1).max().unwrap_or(0) as f64;
-    svg(id, |root| {
+    svg(id, SIZE, |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(title, ("sans-serif", 16))
             .margin(8)
@@ -150,7 +164,7 @@ pub fn spectrum(id: &str, title: &str, series: &[Line]) -> Result<String, String
         .iter()
         .flat_map(|l| l.points.iter().map(|p| p.1))
         .fold(0.0, f64::max);
-    svg(id, |root| {
+    svg(id, SIZE, |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(title, ("sans-serif", 16))
             .margin(8)

@@ -5,6 +5,7 @@
 //! again here but the percentile spectrum, read off the stored histograms.
 
 pub mod charts;
+mod ops;
 mod verdict;
 
 pub use verdict::verdict_page;
@@ -77,6 +78,7 @@ pub fn run_page(r: &RunReport) -> Result<String, String> {
     body.push_str(&thresholds(r));
     body.push_str("<h2>Latency over time</h2>\n");
     body.push_str(&over_time(r)?);
+    body.push_str(&ops::per_op_and_scenario(r)?);
     body.push_str("<h2>Latency distribution</h2>\n");
     body.push_str(&distribution(r)?);
     body.push_str(&memory(r)?);

@@ -37,6 +37,9 @@ async fn a_run_page_is_self_contained_with_every_chart() {
         "throughput",
         "histogram",
         "spectrum",
+        // One small chart per operation.
+        "latency-op-0",
+        "latency-op-1",
     ] {
         assert!(
             page.contains(&format!("<svg id=\"{id}\" class=\"chart\"")),
@@ -47,6 +50,18 @@ async fn a_run_page_is_self_contained_with_every_chart() {
     // address in the text, like the target's, is only text).
     for outside in ["src=", "href=", "<script", "<link", "url(", "@import"] {
         assert!(!page.contains(outside), "{outside}");
+    }
+    // Each operation's chart draws its own p50 and p99 over the intervals.
+    for i in 0..2 {
+        let at = page
+            .find(&format!("<svg id=\"latency-op-{i}\""))
+            .expect("op chart");
+        let chart = &page[at..at + page[at..].find("</svg>").expect("chart end")];
+        assert!(chart.contains(": corrected latency, ms"));
+        assert!(
+            chart.contains("\np50\n") && chart.contains("\np99\n"),
+            "{chart}"
+        );
     }
     // Errors (every 7th request timed out) are in their table.
     assert!(page.contains("<td>timeout</td>"));

@@ -194,3 +194,22 @@ async fn the_grafana_dashboard_reads_series_that_exist() {
         );
     }
 }
+
+/// A shard's endpoint labels every series with its `shard`, so the series of
+/// N pods scraped by one Prometheus stay apart (and add up with `sum`).
+#[tokio::test(start_paused = true)]
+async fn a_shard_labels_every_series() {
+    let labels = [("shard".to_string(), "1/3".to_string())];
+    let text = exposition_labelled(&snapshot(), &labels);
+    let samples: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect();
+    assert!(samples.len() > 20, "{text}");
+    for line in samples {
+        assert!(line.contains(r#"shard="1/3""#), "no shard label: {line}");
+    }
+    assert!(text.contains(r#"mcptop_in_flight{shard="1/3"} "#), "{text}");
+    // Without a shard, no such label.
+    assert!(!exposition(&snapshot()).contains("shard="));
+}

@@ -1,12 +1,13 @@
 //! Each `[[scenarios]]` entry's own figures beside the run's: its intervals
 //! (asked, sent and achieved rate, corrected and service percentiles), its
-//! late sends and largest send lag, and the keep-up warnings of its own
+//! late sends and send lag (p50/p99/max, per interval too), and the keep-up warnings of its own
 //! arrival process. The engine says what it asked of each scenario
 //! (`ScenarioStatus`); the samples say the rest.
 
 use super::{
     interval_stats, keep_up_warning, op_metrics, OpMetrics, OpState, Recorder, LATE_SEND_US,
 };
+use crate::metrics::send_lag::{SendLag, SendLagReport};
 use crate::metrics::snapshot::{IntervalStats, ScenarioNow};
 use crate::metrics::{new_histogram, ErrorKind, Sample};
 use hdrhistogram::Histogram;
@@ -61,6 +62,10 @@ pub struct ScenarioMetrics {
     pub late_sends: u64,
     #[serde(default)]
     pub max_send_lag_us: u64,
+    /// Its own send lag (actual send − planned start): a scenario held
+    /// back by another on a shared session shows it here, not in the run's.
+    #[serde(default)]
+    pub send_lag: SendLagReport,
     #[serde(default)]
     pub backpressure_waits: u64,
     #[serde(default)]
@@ -95,6 +100,7 @@ pub(super) struct ScenarioState {
     pub history: VecDeque<IntervalStats>,
     pub late_sends: u64,
     pub max_send_lag_us: u64,
+    send_lag: SendLag,
     warnings: BTreeMap<&'static str, String>,
     pub last_status: ScenarioStatus,
 }
@@ -110,6 +116,7 @@ impl ScenarioState {
             history: VecDeque::new(),
             late_sends: 0,
             max_send_lag_us: 0,
+            send_lag: SendLag::default(),
             warnings: BTreeMap::new(),
             last_status: ScenarioStatus::default(),
         }
@@ -122,6 +129,7 @@ impl ScenarioState {
             self.late_sends += 1;
         }
         self.max_send_lag_us = self.max_send_lag_us.max(lag);
+        self.send_lag.record(lag);
         self.completed += 1;
         match &s.outcome {
             Ok(()) => {
@@ -154,6 +162,7 @@ impl ScenarioState {
                 self.warnings.insert(key, text);
             }
         }
+        self.send_lag.close_interval(t_s);
         self.history.push_back(stats);
         if self.history.len() > super::HISTORY_LEN {
             self.history.pop_front();
@@ -184,6 +193,7 @@ impl ScenarioState {
             history: self.history.iter().skip(from).cloned().collect(),
             late_sends: self.late_sends,
             max_send_lag_us: self.max_send_lag_us,
+            send_lag: self.send_lag.figures(),
         }
     }
 
@@ -208,6 +218,7 @@ impl ScenarioState {
             sends: status.sent_total,
             late_sends: self.late_sends,
             max_send_lag_us: self.max_send_lag_us,
+            send_lag: self.send_lag.report(),
             backpressure_waits: status.backpressure_total,
             warnings: self.warnings().cloned().collect(),
             intervals: self.history.iter().cloned().collect(),

@@ -211,3 +211,25 @@ fn warmup_readings_are_not_judged() {
     assert!(!r.memory().expect("memory").leak_suspect);
     assert_eq!(r.leak_warning(), None);
 }
+
+#[test]
+fn the_run_figures_are_read_when_measuring_ends_not_after_the_drain() {
+    let mut r = ResourceRecorder::new();
+    r.measuring_started(0.0, RequestMark::default());
+    for i in 0..8 {
+        let t = i as f64 * 0.25;
+        // Half a core while the load runs.
+        r.push(reading(t, 20_000_000, t * 0.5, 0));
+    }
+    r.measuring_ended(reading(2.0, 21_000_000, 1.0, 0), RequestMark::default());
+    // The drain and teardown: idle, and the memory given back.
+    for i in 9..=12 {
+        r.push(reading(i as f64 * 0.25, 5_000_000, 1.0, 0));
+    }
+    let m = r.memory().expect("memory");
+    let me = m.mcptop.expect("mcptop");
+    assert!((me.cpu_percent - 50.0).abs() < 1e-9, "{me:?}");
+    assert_eq!(me.rss_bytes, 21_000_000);
+    // The chart keeps every reading.
+    assert_eq!(m.history.len(), 13);
+}

@@ -11,12 +11,15 @@ use std::process::Command;
 const CHROMIUM: &str = "chromium";
 const INSTALL: &str = "apt-get install -y chromium";
 /// The charts every run page has.
-const CHARTS: [&str; 5] = [
+const CHARTS: [&str; 7] = [
     "latency-corrected",
     "latency-service",
     "throughput",
     "histogram",
     "spectrum",
+    // `mixed` has several operations: one small chart each.
+    "latency-op-0",
+    "latency-op-1",
 ];
 
 /// The rendered DOM and the console lines, or `None` after saying that
@@ -73,17 +76,7 @@ fn the_report_renders_in_chromium_with_its_charts_and_no_console_error() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = dir
-        .mcptop()
-        .args(["report", "r.json", "--format", "html", "-o", "report.html"])
-        .output()
-        .expect("report");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    dir.run_ok(&["report", "r.json", "--format", "html", "-o", "report.html"]);
     let Some((dom, console)) = open(&dir.join("report.html"), &dir) else {
         return;
     };
@@ -137,7 +130,7 @@ fn a_profiled_runs_report_inlines_its_flame_graph() {
             "--warmup",
             "0s",
         ])
-        .args(["--result", "p.json", "-o", "p.svg"])
+        .args(["--out", "p.json", "--svg", "p.svg"])
         .output()
         .expect("profile");
     assert!(
@@ -150,12 +143,7 @@ fn a_profiled_runs_report_inlines_its_flame_graph() {
         .as_str()
         .expect("the result names its flame graph");
     assert!(named.ends_with("p.svg"), "{named}");
-    let out = dir
-        .mcptop()
-        .args(["report", "p.json", "--format", "html", "-o", "p.html"])
-        .output()
-        .expect("report");
-    assert_eq!(out.status.code(), Some(0));
+    dir.run_ok(&["report", "p.json", "--format", "html", "-o", "p.html"]);
     let page = std::fs::read_to_string(dir.join("p.html")).expect("page");
     assert!(page.contains("<h2>Flame graph</h2>"));
     assert!(page.contains("data=\"data:image/svg+xml;base64,"));

@@ -33,6 +33,34 @@ fn headless_lines_say_each_thing_once_in_plain_words() {
     assert!(stdout.contains("result: r.json"), "{stdout}");
 }
 
+/// While the warm-up runs, each tick's line says how far it is ("1.0/2.0s").
+#[test]
+fn headless_progress_shows_the_warm_up_while_it_runs() {
+    let dir = TestDir::new();
+    let out = dir.run_ok(&[
+        "run",
+        "echo",
+        "--headless",
+        "--duration",
+        "500ms",
+        "--warmup",
+        "2s",
+        "--out",
+        "r.json",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let warming: Vec<f64> = stderr
+        .lines()
+        .filter(|l| l.contains("] warm-up "))
+        .filter_map(|l| l.split_once("warm-up")?.1.trim().split_once("/2.0s"))
+        .filter_map(|(done, _)| done.parse().ok())
+        .collect();
+    assert!(
+        warming.iter().any(|s| (0.9..=2.0).contains(s)),
+        "no warm-up progress past its start:\n{stderr}"
+    );
+}
+
 /// Colour: the verdict words painted when forced (as on a terminal), and
 /// none with NO_COLOR, nor in a pipe.
 #[test]

@@ -162,25 +162,7 @@ fn shards_against_one_server_merge_exactly() {
 #[test]
 fn merge_refuses_overlapping_shards_with_exit_2() {
     let dir = TestDir::new();
-    let out = dir
-        .mcptop()
-        .args([
-            "run",
-            "echo",
-            "--headless",
-            "--quiet",
-            "--duration",
-            "300ms",
-        ])
-        .args(["--warmup", "0s", "--shard", "0/2", "--out", "a.json"])
-        .output()
-        .expect("run");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    dir.quiet_run("echo", "300ms", &["--shard", "0/2", "--out", "a.json"]);
     std::fs::copy(dir.join("a.json"), dir.join("b.json")).expect("copy");
     let out = dir
         .mcptop()
@@ -208,24 +190,10 @@ fn merge_refuses_overlapping_shards_with_exit_2() {
 #[test]
 fn the_hdr_log_reads_back_with_the_results_percentiles() {
     let dir = TestDir::new();
-    let out = dir
-        .mcptop()
-        .args([
-            "run",
-            "mixed",
-            "--headless",
-            "--quiet",
-            "--duration",
-            "1500ms",
-        ])
-        .args(["--warmup", "0s", "--hdr-log", "run.hlog", "--out", "r.json"])
-        .output()
-        .expect("run");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    dir.quiet_run(
+        "mixed",
+        "1500ms",
+        &["--hdr-log", "run.hlog", "--out", "r.json"],
     );
     let result = read_json(&dir.join("r.json"));
     let bytes = std::fs::read(dir.join("run.hlog")).expect("log written");
@@ -289,7 +257,8 @@ fn series(text: &str, name: &str) -> Option<f64> {
 }
 
 /// A scrape while the run measures sees requests counted, a latency
-/// histogram and mcptop's own memory.
+/// histogram and mcptop's own memory; the run is a shard, so every series
+/// carries its `shard` label.
 #[test]
 fn prometheus_is_scraped_mid_run() {
     let dir = TestDir::new();
@@ -302,6 +271,7 @@ fn prometheus_is_scraped_mid_run() {
         .current_dir(dir.path())
         .args(["run", "echo", "--headless", "--quiet", "--duration", "20s"])
         .args(["--warmup", "0s", "--prometheus", &addr, "--out", "r.json"])
+        .args(["--shard", "0/2"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -310,8 +280,12 @@ fn prometheus_is_scraped_mid_run() {
     let mut seen = None;
     while Instant::now() < deadline {
         if let Some(text) = scrape(&addr) {
-            let ok = series(&text, r#"mcptop_requests_total{op="echo",outcome="ok"}"#);
-            if text.contains(r#"mcptop_phase{phase="measuring"} 1"#) && ok.unwrap_or(0.0) > 0.0 {
+            let ok = series(
+                &text,
+                r#"mcptop_requests_total{shard="0/2",op="echo",outcome="ok"}"#,
+            );
+            let measuring = text.contains(r#"mcptop_phase{shard="0/2",phase="measuring"} 1"#);
+            if measuring && ok.unwrap_or(0.0) > 0.0 {
                 seen = Some(text);
                 break;
             }
@@ -327,18 +301,18 @@ fn prometheus_is_scraped_mid_run() {
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     let count = series(
         &text,
-        r#"mcptop_latency_seconds_count{op="echo",latency="corrected"}"#,
+        r#"mcptop_latency_seconds_count{shard="0/2",op="echo",latency="corrected"}"#,
     )
     .expect("latency count");
     let inf = series(
         &text,
-        r#"mcptop_latency_seconds_bucket{le="+Inf",op="echo",latency="corrected"}"#,
+        r#"mcptop_latency_seconds_bucket{shard="0/2",le="+Inf",op="echo",latency="corrected"}"#,
     )
     .expect("+Inf bucket");
     assert_eq!(count, inf);
     assert!(series(
         &text,
-        r#"mcptop_process_resident_memory_bytes{process="mcptop"}"#
+        r#"mcptop_process_resident_memory_bytes{shard="0/2",process="mcptop"}"#
     )
     .is_some_and(|v| v > 0.0));
 }
@@ -346,34 +320,11 @@ fn prometheus_is_scraped_mid_run() {
 #[test]
 fn report_writes_html_and_csv_files() {
     let dir = TestDir::new();
-    let out = dir
-        .mcptop()
-        .args([
-            "run",
-            "echo",
-            "--headless",
-            "--quiet",
-            "--duration",
-            "1200ms",
-        ])
-        .args(["--warmup", "0s", "--out", "r.json", "--html", "run.html"])
-        .output()
-        .expect("run");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = dir.quiet_run("echo", "1200ms", &["--out", "r.json", "--html", "run.html"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("HTML report: run.html"));
     let page = std::fs::read_to_string(dir.join("run.html")).expect("html written");
     assert!(page.starts_with("<!DOCTYPE html>"));
-    let out = dir
-        .mcptop()
-        .args(["report", "r.json", "--format", "html", "-o", "report.html"])
-        .output()
-        .expect("report");
-    assert_eq!(out.status.code(), Some(0));
+    let out = dir.run_ok(&["report", "r.json", "--format", "html", "-o", "report.html"]);
     assert!(out.stdout.is_empty(), "the page goes to the file");
     let page = std::fs::read_to_string(dir.join("report.html")).expect("html written");
     for fetch in ["src=", "href=", "<script", "<link", "url("] {
@@ -448,26 +399,21 @@ fn completions_and_the_man_page_come_from_the_cli() {
 #[test]
 fn out_dash_puts_only_the_json_on_stdout() {
     let dir = TestDir::new();
-    let out = dir
-        .mcptop()
-        .args([
-            "run",
-            "echo",
-            "--headless",
-            "--duration",
-            "500ms",
-            "--warmup",
-            "0s",
-        ])
-        .args(["--out", "-", "--html", "r.html", "--hdr-log", "r.hlog"])
-        .output()
-        .expect("run");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = dir.run_ok(&[
+        "run",
+        "echo",
+        "--headless",
+        "--duration",
+        "500ms",
+        "--warmup",
+        "0s",
+        "--out",
+        "-",
+        "--html",
+        "r.html",
+        "--hdr-log",
+        "r.hlog",
+    ]);
     let v: serde_json::Value =
         serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
     assert_eq!(v["schema"], "mcptop.run");
@@ -478,3 +424,4 @@ mod browser;
 mod compare;
 mod deploy;
 mod headless;
+mod vocabulary;
