@@ -133,6 +133,7 @@ impl<'a> Driver<'a> {
         let measure_start = t0 + workload.warmup;
         let recorder = Recorder::new(&labels, measure_start, workload.planned_duration())
             .with_resources(resources)
+            .with_cpu(own_cpu_meter(connected))
             .with_scenarios(scenarios::groups(workload))
             .with_iterations(&workload.iterations())
             .with_fallbacks(&workload.fallbacks(has_ping), era);
@@ -570,4 +571,17 @@ pub(super) async fn drain(
         recorder.record(&sample);
     }
     signalled
+}
+
+/// mcptop's CPU per request, read from its own clock; the builtin target
+/// (a session whose server is mcptop's own process) shares that CPU.
+fn own_cpu_meter(connected: &[Connected]) -> crate::metrics::generator_cpu::CpuMeter {
+    use crate::metrics::generator_cpu::{own_cpu_clock, CpuMeter};
+    let inside = connected.iter().any(|c| c.pid == Some(std::process::id()));
+    CpuMeter::new(
+        own_cpu_clock(),
+        CpuMeter::runtime_cores(),
+        inside,
+        crate::metrics::recorder::HISTORY_LEN,
+    )
 }

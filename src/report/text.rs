@@ -204,6 +204,30 @@ fn rates(out: &mut String, m: &RunMetrics) {
         let _ = writeln!(out, "  {}", scenario_rates(sc));
     }
     send_lag(out, m);
+    if let Some(line) = generator_cpu_line(m) {
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+/// mcptop's own CPU per request, and how busy it kept its cores.
+pub(super) fn generator_cpu_line(m: &RunMetrics) -> Option<String> {
+    let cpu = m.generator_cpu.as_ref()?;
+    let us = m.generator_cpu_us_per_request?;
+    let busy = if m.duration_s > 0.0 && cpu.cores > 0.0 {
+        format!(
+            " ({:.0}% of its {:.0} worker cores)",
+            cpu.cpu_s / m.duration_s / cpu.cores * 100.0,
+            cpu.cores
+        )
+    } else {
+        String::new()
+    };
+    let with = if cpu.includes_target {
+        "; includes the builtin server running inside mcptop"
+    } else {
+        ""
+    };
+    Some(format!("mcptop CPU: {us:.1} µs per request{busy}{with}"))
 }
 
 /// One scenario's asked, sent and achieved rates and its late sends (open
