@@ -335,3 +335,37 @@ async fn scenarios_read_back_and_the_summary_and_report_give_each_ones_rates_and
     let markdown = super::formats::markdown(&r);
     assert!(markdown.contains(&format!("- {probe}.")), "{markdown}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_summary_gives_mcptops_cpu_per_request_and_it_reads_back() {
+    use crate::metrics::generator_cpu::GeneratorCpu;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("r.json");
+    let mut r = build("", 0);
+    assert!(!text::summary(&r).contains("mcptop CPU"));
+    r.metrics.duration_s = 2.0;
+    r.metrics.generator_cpu_us_per_request = Some(41.5);
+    r.metrics.generator_cpu = Some(GeneratorCpu {
+        us_per_request: Some(41.5),
+        cpu_s: 3.0,
+        requests: 72_289,
+        cores: 2.0,
+        includes_target: true,
+        intervals: Vec::new(),
+    });
+    let summary = text::summary(&r);
+    assert!(
+        summary.contains(
+            "mcptop CPU: 41.5 µs per request (75% of its 2 worker cores); includes the builtin \
+             server running inside mcptop"
+        ),
+        "{summary}"
+    );
+    write_report(&path, &r).expect("write");
+    let text = std::fs::read_to_string(&path).expect("read");
+    assert!(
+        text.contains("\"generator_cpu_us_per_request\": 41.5"),
+        "{text}"
+    );
+    assert_eq!(RunReport::read(&path).expect("read back"), r);
+}

@@ -369,6 +369,9 @@ fn resources(out: &mut String, m: &crate::metrics::RunMetrics) {
                 proc_line("target", p, mem.target_slope_mib_per_min)
             );
         }
+        if let Some(us) = mem.target_cpu_us_per_request {
+            let _ = writeln!(out, "target CPU: {us:.1} µs per request");
+        }
         if let Some(b) = mem.bytes_per_session {
             let _ = writeln!(out, "memory per session: {:.1} KiB", b / 1024.0);
         }
