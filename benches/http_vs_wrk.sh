@@ -2,22 +2,19 @@
 # Two client-side speed targets, measured on loopback against mcptop's own
 # servers (release build):
 #
-#  1. HTTP rate: mcptop against `mcptop serve --http --json-response
-#     --stateless`, echo tool, C connections with C requests in flight, next to
-#     `wrk` posting the same JSON-RPC request (same body, same headers, same
-#     connections). Goal: mcptop >= 90 % of wrk's rate.
+#  1. HTTP rate: the user's plain command, `mcptop run echo --target URL
+#     --concurrency C` (the shipped echo workload: 4 sessions, C/4 connections
+#     each, so C connections), against `mcptop serve --http --json-response
+#     --stateless`, alternated REPEATS times with `wrk -t1 -cC` posting the same
+#     JSON-RPC request (same body, same headers, same connection count).
+#     Goal (issue 14): mcptop >= 95 % of wrk's rate.
 #  2. Client memory per idle session: mcptop holding N TCP sessions
 #     (`mcptop serve --tcp`) at 1 req/s; (peak RSS at N - peak RSS at 1) / N.
-#     Goal: <= 16 KiB.
 #
-# Measured 2026-11-22 on the shared 2-core box (other builds running), with
-# `CARGO_TARGET_DIR=/work/target-net benches/http_vs_wrk.sh 16 10 10000`:
-#   HTTP rate: mcptop 24723 req/s, wrk 27354 req/s (before 30268, after 24440) -> 90.4 %
-#   TCP sessions: 8228 KiB at 1 session, 125916 KiB at 10000 -> 11.77 KiB per idle session
-# (An earlier run on a busier box: mcptop 18489 vs wrk 12607 req/s.) The box's
+# Figures and the commands that measured them: docs/PERFORMANCE.md. The box's
 # load moves wrk's own rate by 20 % between runs; compare within one run.
 #
-# Usage: [REPEATS=3] [BASE_BIN=other/mcptop] benches/http_vs_wrk.sh [CONNECTIONS=16] [SECONDS=10] [SESSIONS=10000]
+# Usage: [REPEATS=3] [BASE_BIN=other/mcptop] benches/http_vs_wrk.sh [CONNECTIONS=16] [SECONDS=10] [SESSIONS=10000, 0 for none]
 # (the wrk/mcptop alternation is benches/lib/vs_wrk.sh, shared with https_vs_wrk.sh;
 # BASE_BIN adds a second mcptop binary to every round, for before/after.)
 # Needs wrk (apt-get install -y wrk). Every server started here is killed on exit.
@@ -49,6 +46,8 @@ echo "== HTTP: $URL, $C connections, ${SECS}s, ${REPEATS:-3} rounds"
 vs_wrk_measure HTTP
 kill "$SERVER_PID"
 
+# SESSIONS=0: the HTTP rate only.
+if [ "$N" = 0 ]; then exit 0; fi
 serve --tcp 127.0.0.1:0
 TCP=$URL
 # Peak resident memory of `mcptop run` holding $1 idle TCP sessions, in KiB.

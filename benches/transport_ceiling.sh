@@ -13,12 +13,13 @@
 # benches/lib/vs_wrk.sh. Each of REPEATS rounds runs the reference, mcptop,
 # the reference again; a round's ratio is mcptop over the mean of the two.
 #
-# Usage: [REPEATS=3] bash benches/transport_ceiling.sh [CONCURRENCY=8] [SECONDS=5]
+# Usage: [REPEATS=3] [TRANSPORTS="stdio ws http"] bash benches/transport_ceiling.sh [CONCURRENCY=8] [SECONDS=5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 C=${1:-8}
 SECS=${2:-5}
 REPEATS=${REPEATS:-3}
+TRANSPORTS=${TRANSPORTS:-stdio ws http}
 nice -n 10 cargo build --release --quiet --bin mcptop --example minimal_client
 BIN=$PWD/${CARGO_TARGET_DIR:-target}/release/mcptop
 MIN=$PWD/${CARGO_TARGET_DIR:-target}/release/examples/minimal_client
@@ -75,19 +76,27 @@ minimal() { "$MIN" "$@" "$WORK/handshake.jsonl" "$WORK/request.json" | awk '{pri
 wrk_ref() { wrk -t1 -c"$C" -d"${SECS}s" -s "$WORK/echo.lua" "$URL" | awk '/Requests\/sec/ {print int($2)}'; }
 oha_ref() { oha -z "${SECS}s" -c "$C" --no-tui -m POST -D "$WORK/body.json" -H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2026-07-28' -H 'Mcp-Method: tools/call' -H 'Mcp-Name: echo' -T application/json "$URL" | awk '/Requests\/sec/ {print int($2)}'; }
 
-compare stdio minimal_client minimal stdio "$BIN serve --stdio" 4 "$C" "$SECS" -- "stdio:$BIN serve --stdio"
-
-serve --ws 127.0.0.1:0
-compare ws minimal_client minimal ws "$URL" 4 "$C" "$SECS" -- "$URL"
-kill "$SERVER_PID"
-
-serve --http 127.0.0.1:0 --json-response --stateless
-compare http wrk wrk_ref -- "$URL"
-if command -v oha >/dev/null; then
-    sed -n "s/^wrk.body = '\\(.*\\)\\\\n'$/\\1/p" "$WORK/echo.lua" >"$WORK/body.json"
-    compare http oha oha_ref -- "$URL"
-fi
-kill "$SERVER_PID"
+for t in $TRANSPORTS; do
+    case $t in
+        stdio)
+            compare stdio minimal_client minimal stdio "$BIN serve --stdio" 4 "$C" "$SECS" -- "stdio:$BIN serve --stdio"
+            ;;
+        ws)
+            serve --ws 127.0.0.1:0
+            compare ws minimal_client minimal ws "$URL" 4 "$C" "$SECS" -- "$URL"
+            kill "$SERVER_PID"
+            ;;
+        http)
+            serve --http 127.0.0.1:0 --json-response --stateless
+            compare http wrk wrk_ref -- "$URL"
+            if command -v oha >/dev/null; then
+                sed -n "s/^wrk.body = '\\(.*\\)\\\\n'$/\\1/p" "$WORK/echo.lua" >"$WORK/body.json"
+                compare http oha oha_ref -- "$URL"
+            fi
+            kill "$SERVER_PID"
+            ;;
+    esac
+done
 
 python3 - "$WORK/table" "$C" <<'PY'
 import statistics, sys

@@ -102,7 +102,14 @@ async fn stdio_session(command: String, in_flight: u64, shared: Arc<Shared>) -> 
 
 /// One WebSocket session: `in_flight` requests kept on one connection.
 async fn ws_session(url: String, in_flight: u64, shared: Arc<Shared>) -> Result<(), Error> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = url.as_str().into_client_request()?;
+    // MCP over WebSocket is the `mcp` subprotocol; servers refuse others.
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        tokio_tungstenite::tungstenite::http::HeaderValue::from_static("mcp"),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await?;
     for line in &shared.handshake {
         ws.send(Message::text(line.clone())).await?;
         if is_request(line) {
