@@ -2,22 +2,21 @@
 # Two client-side speed targets, measured on loopback against mcptop's own
 # servers (release build):
 #
-#  1. HTTP rate: mcptop against `mcptop serve --http --json-response
-#     --stateless`, echo tool, C connections with C requests in flight, next to
-#     `wrk` posting the same JSON-RPC request (same body, same headers, same
-#     connections). Goal: mcptop >= 90 % of wrk's rate.
+#  1. HTTP rate: the user's plain command, `mcptop run echo --target URL
+#     --concurrency C` (the shipped echo workload: 4 sessions, C/4 connections
+#     each, so C connections), against `mcptop serve --http --json-response
+#     --stateless`, alternated REPEATS times with `wrk -t1 -cC` posting the same
+#     JSON-RPC request (same body, same headers, same connection count).
+#     Goal (issue 14): mcptop >= 95 % of wrk's rate.
 #  2. Client memory per idle session: mcptop holding N TCP sessions
 #     (`mcptop serve --tcp`) at 1 req/s; (peak RSS at N - peak RSS at 1) / N.
-#     Goal: <= 16 KiB.
 #
-# Measured 2026-11-22 on the shared 2-core box (other builds running), with
-# `CARGO_TARGET_DIR=/work/target-net benches/http_vs_wrk.sh 16 10 10000`:
-#   HTTP rate: mcptop 24723 req/s, wrk 27354 req/s (before 30268, after 24440) -> 90.4 %
-#   TCP sessions: 8228 KiB at 1 session, 125916 KiB at 10000 -> 11.77 KiB per idle session
-# (An earlier run on a busier box: mcptop 18489 vs wrk 12607 req/s.) The box's
+# Figures and the commands that measured them: docs/PERFORMANCE.md. The box's
 # load moves wrk's own rate by 20 % between runs; compare within one run.
 #
-# Usage: benches/http_vs_wrk.sh [CONNECTIONS=16] [SECONDS=10] [SESSIONS=10000]
+# Usage: [REPEATS=3] [BASE_BIN=other/mcptop] benches/http_vs_wrk.sh [CONNECTIONS=16] [SECONDS=10] [SESSIONS=10000, 0 for none]
+# (the wrk/mcptop alternation is benches/lib/vs_wrk.sh, shared with https_vs_wrk.sh;
+# BASE_BIN adds a second mcptop binary to every round, for before/after.)
 # Needs wrk (apt-get install -y wrk). Every server started here is killed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,67 +35,19 @@ cleanup() {
 trap cleanup EXIT
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-# Starts `mcptop serve ARGS` (in this shell, so cleanup can kill it); sets
-# SERVER_PID and URL.
-serve() {
-    rm -f "$WORK/serve.out"
-    "$BIN" serve "$@" >"$WORK/serve.out" 2>/dev/null &
-    SERVER_PID=$!
-    PIDS+=("$SERVER_PID")
-    for _ in $(seq 100); do
-        if [ -s "$WORK/serve.out" ]; then break; fi
-        sleep 0.05
-    done
-    URL=$(head -1 "$WORK/serve.out" | sed 's/^listening on //')
-}
+# shellcheck source=benches/lib/vs_wrk.sh
+. benches/lib/vs_wrk.sh
+vs_wrk_files
+# The user's plain command (issue 14): `mcptop run echo --concurrency C`.
+VS_WRK_PLAIN=1
 
 serve --http 127.0.0.1:0 --json-response --stateless
-cat >"$WORK/echo-http.toml" <<TOML
-name = "echo-http-bench"
-description = "echo only, one session, $C connections, $C in flight"
-sessions = 1
-concurrency = $C
-connections = $C
-duration = "${SECS}s"
-warmup = "2s"
-timeout = "5s"
-[[ops]]
-method = "tools/call"
-tool = "echo"
-arguments = { message = "hello from mcptop" }
-TOML
-# The request mcptop sends in the stateless era it negotiates with this server.
-cat >"$WORK/echo.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":{"io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"mcptop","version":"0.1.0"},"io.modelcontextprotocol/protocolVersion":"2026-07-28"},"name":"echo","arguments":{"message":"hello from mcptop"}}}\n'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Accept"] = "application/json, text/event-stream"
-wrk.headers["MCP-Protocol-Version"] = "2026-07-28"
-wrk.headers["Mcp-Method"] = "tools/call"
-wrk.headers["Mcp-Name"] = "echo"
-LUA
-echo "== HTTP: $URL, $C connections, ${SECS}s"
-wrk -t1 -c"$C" -d2s -s "$WORK/echo.lua" "$URL" >/dev/null # warm-up
-# wrk runs before and after mcptop; its mean is the reference, so a drift in
-# the machine's load (it is shared) hits both sides alike.
-wrk_rate() {
-    local out
-    out=$(wrk -t1 -c"$C" -d"${SECS}s" -s "$WORK/echo.lua" "$URL")
-    echo "$out" | sed 's/^/   wrk | /' >&2
-    echo "$out" | awk '/Requests\/sec/ {print $2}'
-}
-WRK_BEFORE=$(wrk_rate)
-"$BIN" run "$WORK/echo-http.toml" --target "$URL" --quiet --out "$WORK/http.json" | sed 's/^/mcptop | /'
-WRK_AFTER=$(wrk_rate)
-MCPTOP_RATE=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['overall']['throughput_msg_per_s'])" "$WORK/http.json")
-python3 - "$MCPTOP_RATE" "$WRK_BEFORE" "$WRK_AFTER" <<'PY'
-import sys
-m, w1, w2 = (float(x) for x in sys.argv[1:])
-w = (w1 + w2) / 2
-print(f"HTTP rate: mcptop {m:.0f} req/s, wrk {w:.0f} req/s (before {w1:.0f}, after {w2:.0f}) -> {100*m/w:.1f} % of wrk (goal >= 90 %)")
-PY
+echo "== HTTP: $URL, $C connections, ${SECS}s, ${REPEATS:-3} rounds"
+vs_wrk_measure HTTP
 kill "$SERVER_PID"
 
+# SESSIONS=0: the HTTP rate only.
+if [ "$N" = 0 ]; then exit 0; fi
 serve --tcp 127.0.0.1:0
 TCP=$URL
 # Peak resident memory of `mcptop run` holding $1 idle TCP sessions, in KiB.

@@ -27,6 +27,9 @@ use tokio::time::{sleep_until, Instant};
 const MAX_DRAIN: Duration = Duration::from_secs(5);
 const DRAIN_GRACE: Duration = Duration::from_millis(250);
 const INTERRUPTED_DRAIN: Duration = Duration::from_secs(1);
+/// How often the run collects the samples replies left in its queue: often
+/// enough to be live, rare enough that one wake-up serves many replies.
+const SAMPLE_DRAIN: Duration = Duration::from_millis(5);
 /// How long to wait for a dead child's exit status once its pipes closed.
 const EXIT_STATUS_GRACE: Duration = Duration::from_millis(500);
 
@@ -134,6 +137,7 @@ impl<'a> Driver<'a> {
         let recorder = Recorder::new(&labels, measure_start, workload.planned_duration())
             .with_resources(resources)
             .with_warmup(workload.warmup)
+            .with_cpu(own_cpu_meter(connected))
             .with_scenarios(scenarios::groups(workload))
             .with_iterations(&workload.iterations())
             .with_fallbacks(&workload.fallbacks(has_ping), era);
@@ -281,6 +285,10 @@ impl<'a> Driver<'a> {
     ) -> StopReason {
         let mut ticker = tokio::time::interval_at(self.t0 + tick, tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Samples are collected every SAMPLE_DRAIN, not as each arrives:
+        // waking this task per reply cost a thread wake-up per request.
+        let mut collect = tokio::time::interval(SAMPLE_DRAIN);
+        collect.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // Views see measuring begin the moment it does, not at the next tick,
         // which a short run may never reach: `profile` starts its capture there
         // and the resource monitor starts counting allocations per request.
@@ -301,18 +309,13 @@ impl<'a> Driver<'a> {
             }
             let next_wake = self.steer(now);
             let stopped_by = tokio::select! {
-                Some(sample) = self.samples.recv() => {
-                    self.recorder.record(&sample);
-                    // Drain what else is queued without another trip through select.
-                    for _ in 0..1024 {
-                        match self.samples.try_recv() {
-                            Ok(s) => self.recorder.record(&s),
-                            Err(_) => break,
-                        }
-                    }
+                _ = collect.tick() => {
+                    self.record_queued();
                     None
                 }
                 _ = ticker.tick() => {
+                    // Every reply that came before the interval ends is in it.
+                    self.record_queued();
                     let now = Instant::now();
                     self.advance_asked(now);
                     let _ = snapshots.send(self.recorder.tick(now, self.status(phase)));
@@ -332,6 +335,13 @@ impl<'a> Driver<'a> {
             if let Some(reason) = stopped_by {
                 return reason;
             }
+        }
+    }
+
+    /// Records every sample queued now.
+    fn record_queued(&mut self) {
+        while let Ok(sample) = self.samples.try_recv() {
+            self.recorder.record(&sample);
         }
     }
 
@@ -571,4 +581,17 @@ pub(super) async fn drain(
         recorder.record(&sample);
     }
     signalled
+}
+
+/// mcptop's CPU per request, read from its own clock; the builtin target
+/// (a session whose server is mcptop's own process) shares that CPU.
+fn own_cpu_meter(connected: &[Connected]) -> crate::metrics::generator_cpu::CpuMeter {
+    use crate::metrics::generator_cpu::{own_cpu_clock, CpuMeter};
+    let inside = connected.iter().any(|c| c.pid == Some(std::process::id()));
+    CpuMeter::new(
+        own_cpu_clock(),
+        CpuMeter::runtime_cores(),
+        inside,
+        crate::metrics::recorder::HISTORY_LEN,
+    )
 }

@@ -26,6 +26,9 @@ pub const OPEN_LOOP_MAX_IN_FLIGHT: u64 = 100_000;
 /// beyond it sends wait (and are charged for the wait).
 pub const CHURN_MAX_OPEN: u64 = 64;
 /// How much longer than its longest timeout a batch may take as a whole.
+/// Longest wait for a slot before the scheduler looks again (a session may
+/// close with nothing in flight to wake it).
+const SLOT_RECHECK: Duration = Duration::from_millis(100);
 const BATCH_GRACE: Duration = Duration::from_secs(1);
 
 /// What the run loop tells the scheduler.
@@ -123,6 +126,10 @@ impl Scheduler {
         // Planned times of the requests of the next send (`None`: closed
         // loop, due when the send goes).
         let mut gathered: Vec<Option<Instant>> = Vec::with_capacity(batch);
+        // One timer for the whole run, not one per wait for a slot (a timer
+        // registered and cancelled per request in a closed loop).
+        let mut recheck = tokio::time::interval_at(Instant::now() + SLOT_RECHECK, SLOT_RECHECK);
+        recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let plan = *self.plan.borrow_and_update();
             if plan.stop {
@@ -156,7 +163,10 @@ impl Scheduler {
             if gathered.len() < batch && !self.limit_reached_with(&gathered) {
                 continue;
             }
-            let slot = match self.wait_for_slot(&mut cursor, gathered.len() as u32).await {
+            let slot = match self
+                .wait_for_slot(&mut cursor, gathered.len() as u32, &mut recheck)
+                .await
+            {
                 SlotWait::Slot(i) => i,
                 SlotWait::Paused => {
                     gathered.clear();
@@ -262,7 +272,12 @@ impl Scheduler {
 
     /// Waits until the in-flight limit and a session allow `count` more
     /// requests (as with the pipeline, a limit below `count` is raised to it).
-    async fn wait_for_slot(&mut self, cursor: &mut usize, count: u32) -> SlotWait {
+    async fn wait_for_slot(
+        &mut self,
+        cursor: &mut usize,
+        count: u32,
+        recheck: &mut tokio::time::Interval,
+    ) -> SlotWait {
         let mut waited = false;
         loop {
             let plan = *self.plan.borrow();
@@ -306,7 +321,7 @@ impl Scheduler {
                     }
                 }
                 // A session may close with nothing in flight to wake us.
-                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                _ = recheck.tick() => {}
             }
         }
     }

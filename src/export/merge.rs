@@ -326,6 +326,10 @@ fn merge_metrics(reports: &[&RunReport]) -> Result<(RunMetrics, Option<f64>), Ex
         },
         warnings,
         intervals,
+        // Every shard's CPU over every shard's requests (each shard's own
+        // figures stay in its file).
+        generator_cpu_us_per_request: merged_cpu_us_per_request(reports),
+        generator_cpu: None,
         // Each shard's processes are its own; they are in its own file.
         memory: None,
         allocator: None,
@@ -512,6 +516,19 @@ fn merged_intervals(reports: &[&RunReport], timeline: Option<&Timeline>) -> Vec<
         }
     }
     bins.into_values().collect()
+}
+
+/// CPU µs per request over the shards: their CPU seconds summed over their
+/// requests summed; `None` unless every shard measured it.
+fn merged_cpu_us_per_request(reports: &[&RunReport]) -> Option<f64> {
+    let mut cpu_s = 0.0;
+    let mut requests = 0u64;
+    for r in reports {
+        let cpu = r.metrics.generator_cpu.as_ref()?;
+        cpu_s += cpu.cpu_s;
+        requests += cpu.requests;
+    }
+    (requests > 0).then(|| cpu_s * 1e6 / requests as f64)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod alloc;
 pub mod buckets;
 pub mod connections;
 pub mod gc;
+pub mod generator_cpu;
 pub mod prefixed;
 pub mod process;
 pub mod recorder;

@@ -11,6 +11,28 @@ pub fn read_self() -> Option<ProcessReading> {
     read_pid(std::process::id())
 }
 
+/// mcptop's CPU seconds so far (user + system, every thread): `getrusage`
+/// on Unix (microseconds, one system call, cheap enough for every tick),
+/// else the process reading.
+pub fn self_cpu_seconds() -> Option<f64> {
+    #[cfg(unix)]
+    {
+        let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+        // SAFETY: getrusage fills the struct it is given; on success it is initialised.
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) } != 0 {
+            return None;
+        }
+        // SAFETY: the call succeeded, so the struct is filled.
+        let u = unsafe { usage.assume_init() };
+        let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        Some(secs(u.ru_utime) + secs(u.ru_stime))
+    }
+    #[cfg(not(unix))]
+    {
+        read_self().map(|r| r.cpu_seconds)
+    }
+}
+
 /// Several processes summed (RSS, CPU time, threads, fds); the first pid and
 /// the smallest fd limit are kept. `None` when none of them can be read.
 pub fn read_sum(pids: &[u32]) -> Option<ProcessReading> {

@@ -117,6 +117,8 @@ pub struct Recorder {
     op_scenario: Vec<Option<usize>>,
     /// Interval histograms per operation (hook: outputs, `metrics::timeline`).
     timeline: super::timeline::TimelineRecorder,
+    /// mcptop's own CPU per request, when the run measures it.
+    cpu: Option<CpuMeter>,
 }
 
 impl Recorder {
@@ -159,6 +161,7 @@ impl Recorder {
             scenarios: Vec::new(),
             op_scenario: Vec::new(),
             timeline: super::timeline::TimelineRecorder::new(labels, measure_start, HISTORY_LEN),
+            cpu: None,
         }
     }
 
@@ -204,6 +207,15 @@ impl Recorder {
     /// and to the run's metrics.
     pub fn with_resources(mut self, monitor: Option<ResourceMonitor>) -> Recorder {
         self.resources = monitor;
+        self
+    }
+
+    /// Measures mcptop's CPU per request with `meter` (its clock is read at
+    /// every tick), and warns when that CPU limits the rate.
+    pub fn with_cpu(mut self, mut meter: CpuMeter) -> Recorder {
+        // The first reading: the first interval's CPU counts from here.
+        meter.mark(Instant::now());
+        self.cpu = Some(meter);
         self
     }
 
@@ -273,6 +285,9 @@ impl Recorder {
                 self.last_status = status.clone();
             }
         } else {
+            if let Some(cpu) = &mut self.cpu {
+                cpu.mark(now);
+            }
             self.last_status = status.clone();
         }
         self.snapshot(now, status)
@@ -296,8 +311,27 @@ impl Recorder {
             sent,
             (&self.interval_corrected, &self.interval_service),
         );
+        let cpu = self.cpu.as_mut().and_then(|m| {
+            let interval = m.close(now, (t_s, length), stats.completed)?;
+            Some((interval, m.cores(), m.includes_target()))
+        });
         if !status.load.paused {
-            if let Some((key, text)) = keep_up_warning(&stats, (planned, sent), waits, "") {
+            let behind = keep_up_warning(&stats, (planned, sent), waits, "");
+            let pace = match (stats.asked_rate, &behind) {
+                (None, _) => Pace::Closed,
+                (Some(_), None) => Pace::OnTime,
+                (Some(asked), Some(_)) => Pace::Behind {
+                    asked,
+                    sent: stats.sent_rate,
+                },
+            };
+            // mcptop's CPU at its limit explains a shortfall better than
+            // "the target is slower" or a bare "cannot keep up".
+            let limited =
+                cpu.and_then(|(c, cores, inside)| cpu_limit_warning(&c, cores, inside, pace));
+            if let Some(text) = limited {
+                self.warnings.insert("generator-cpu", text);
+            } else if let Some((key, text)) = behind {
                 self.warnings.insert(key, text);
             }
         }
@@ -529,7 +563,14 @@ impl Recorder {
             ),
             accounting: None,
             faults: Vec::new(),
+            generator_cpu_us_per_request: None,
+            generator_cpu: None,
         };
+        if let Some(cpu) = &self.cpu {
+            let figures = cpu.figures();
+            metrics.generator_cpu_us_per_request = figures.us_per_request;
+            metrics.generator_cpu = Some(figures);
+        }
         if let Some(monitor) = &self.resources {
             monitor.finish(&mut metrics);
         }
@@ -540,6 +581,7 @@ impl Recorder {
 pub(crate) mod figures;
 mod results;
 mod scenarios;
+use super::generator_cpu::{cpu_limit_warning, CpuMeter, Pace};
 use figures::{interval_stats, keep_up_warning, labelled, op_metrics};
 pub use results::{OpMetrics, RunMetrics};
 use scenarios::ScenarioState;

@@ -331,6 +331,7 @@ impl ResourceRecorder {
                 None
             },
             leak_suspect: self.leak().is_some_and(|v| v.suspect),
+            target_cpu_us_per_request: self.target_cpu_us_per_request(),
             history: self
                 .readings
                 .iter()
@@ -353,6 +354,28 @@ impl ResourceRecorder {
                 })
                 .collect(),
         })
+    }
+
+    /// The target's CPU µs per request over the measured window: its CPU
+    /// rate between the first and last measured readings, times the
+    /// window's length, over the requests completed between the window's
+    /// marks. `None` for an in-process target (mcptop's CPU has it).
+    pub fn target_cpu_us_per_request(&self) -> Option<f64> {
+        let mut cpu = self
+            .measured()
+            .filter_map(|r| r.target.map(|t| (r.t_s, t.cpu_seconds)));
+        let first = cpu.next()?;
+        let last = cpu.last()?;
+        if last.0 <= first.0 {
+            return None;
+        }
+        let rate = (last.1 - first.1).max(0.0) / (last.0 - first.0);
+        let window = self.measure_until? - self.measure_from?;
+        let requests = self
+            .window_end?
+            .requests
+            .checked_sub(self.window_start?.requests)?;
+        (requests > 0).then(|| rate * window * 1e6 / requests as f64)
     }
 
     pub fn allocator(&self) -> Option<AllocatorStats> {

@@ -161,6 +161,10 @@ pub struct MemoryStats {
     pub bytes_per_session: Option<f64>,
     /// RSS grew beyond noise for the whole run.
     pub leak_suspect: bool,
+    /// The target's CPU time per request over the measured window, µs
+    /// (when mcptop reads the target's process: a stdio child or `--target-pid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_cpu_us_per_request: Option<f64>,
     /// (seconds since start, mcptop RSS, target RSS) samples, oldest first (bounded).
     pub history: Vec<(f64, u64, u64)>,
     /// (seconds since start, allocated, resident) bytes of mcptop's allocator

@@ -362,3 +362,37 @@ async fn a_progress_line_during_warm_up_says_how_far_it_is() {
     assert_eq!(snap.warmup, None);
     assert!(super::text::progress_line(&snap).contains("(no interval measured yet)"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_summary_gives_mcptops_cpu_per_request_and_it_reads_back() {
+    use crate::metrics::generator_cpu::GeneratorCpu;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("r.json");
+    let mut r = build("", 0);
+    assert!(!text::summary(&r).contains("mcptop CPU"));
+    r.metrics.duration_s = 2.0;
+    r.metrics.generator_cpu_us_per_request = Some(41.5);
+    r.metrics.generator_cpu = Some(GeneratorCpu {
+        us_per_request: Some(41.5),
+        cpu_s: 3.0,
+        requests: 72_289,
+        cores: 2.0,
+        includes_target: true,
+        intervals: Vec::new(),
+    });
+    let summary = text::summary(&r);
+    assert!(
+        summary.contains(
+            "mcptop CPU: 41.5 µs per request (75% of its 2 worker cores); includes the builtin \
+             server running inside mcptop"
+        ),
+        "{summary}"
+    );
+    write_report(&path, &r).expect("write");
+    let text = std::fs::read_to_string(&path).expect("read");
+    assert!(
+        text.contains("\"generator_cpu_us_per_request\": 41.5"),
+        "{text}"
+    );
+    assert_eq!(RunReport::read(&path).expect("read back"), r);
+}

@@ -214,6 +214,30 @@ fn rates(out: &mut String, m: &RunMetrics) {
         let _ = writeln!(out, "  {}", scenario_rates(sc));
     }
     send_lag(out, m);
+    if let Some(line) = generator_cpu_line(m) {
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+/// mcptop's own CPU per request, and how busy it kept its cores.
+pub(super) fn generator_cpu_line(m: &RunMetrics) -> Option<String> {
+    let cpu = m.generator_cpu.as_ref()?;
+    let us = m.generator_cpu_us_per_request?;
+    let busy = if m.duration_s > 0.0 && cpu.cores > 0.0 {
+        format!(
+            " ({:.0}% of its {:.0} worker cores)",
+            cpu.cpu_s / m.duration_s / cpu.cores * 100.0,
+            cpu.cores
+        )
+    } else {
+        String::new()
+    };
+    let with = if cpu.includes_target {
+        "; includes the builtin server running inside mcptop"
+    } else {
+        ""
+    };
+    Some(format!("mcptop CPU: {us:.1} µs per request{busy}{with}"))
 }
 
 /// One scenario's asked, sent and achieved rates and its late sends (open
@@ -366,6 +390,9 @@ fn resources(out: &mut String, m: &crate::metrics::RunMetrics) {
                 "{}",
                 proc_line("target", p, mem.target_slope_mib_per_min)
             );
+        }
+        if let Some(us) = mem.target_cpu_us_per_request {
+            let _ = writeln!(out, "target CPU: {us:.1} µs per request");
         }
         if let Some(b) = mem.bytes_per_session {
             let _ = writeln!(out, "memory per session: {:.1} KiB", b / 1024.0);

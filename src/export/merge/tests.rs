@@ -191,3 +191,28 @@ async fn a_result_that_is_no_shard_is_refused() {
     );
     assert!(Path::new("r-0.json").is_relative());
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_generators_cpu_per_request_is_every_shards_cpu_over_every_shards_requests() {
+    use crate::metrics::generator_cpu::GeneratorCpu;
+    let mut inputs = three_shards();
+    assert_eq!(
+        merge(three_shards(), false)
+            .expect("merges")
+            .report
+            .metrics
+            .generator_cpu_us_per_request,
+        None,
+        "no shard measured it"
+    );
+    for (i, input) in inputs.iter_mut().enumerate() {
+        input.report.metrics.generator_cpu = Some(GeneratorCpu {
+            cpu_s: (i + 1) as f64,
+            requests: 10_000,
+            ..GeneratorCpu::default()
+        });
+    }
+    let merged = merge(inputs, false).expect("merges").report;
+    // 6 s of CPU over 30,000 requests.
+    assert_eq!(merged.metrics.generator_cpu_us_per_request, Some(200.0));
+}

@@ -96,4 +96,12 @@ pub struct RunMetrics {
     /// Every interval's histograms per operation (hook: outputs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline: Option<super::super::timeline::Timeline>,
+    /// mcptop's own CPU time (user + system, all its threads) per completed
+    /// request over the measured run, µs; for the builtin target it includes
+    /// the server's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_cpu_us_per_request: Option<f64>,
+    /// The same per interval, with mcptop's busy cores and how many it can use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_cpu: Option<super::super::generator_cpu::GeneratorCpu>,
 }

@@ -232,4 +232,52 @@ fn the_run_figures_are_read_when_measuring_ends_not_after_the_drain() {
     assert_eq!(me.rss_bytes, 21_000_000);
     // The chart keeps every reading.
     assert_eq!(m.history.len(), 13);
+fn the_targets_cpu_is_divided_by_the_requests_of_the_measured_window() {
+    let mut r = ResourceRecorder::new();
+    // A warm-up reading, before measuring: not counted.
+    let mut early = reading(0.0, 20_000_000, 0.0, 0);
+    early.target = Some(ProcessReading {
+        cpu_seconds: 5.0,
+        ..ProcessReading::default()
+    });
+    r.push(early);
+    r.measuring_started(1.0, RequestMark::default());
+    for i in 0..=8 {
+        let t = 1.0 + i as f64 * 0.25;
+        let mut x = reading(t, 20_000_000, 0.0, 0);
+        // 0.8 of a core from second 1 on.
+        x.target = Some(ProcessReading {
+            cpu_seconds: 5.0 + (t - 1.0) * 0.8,
+            ..ProcessReading::default()
+        });
+        r.push(x);
+    }
+    r.measured_until(
+        3.0,
+        RequestMark {
+            requests: 4_000,
+            ..RequestMark::default()
+        },
+    );
+    // 1.6 s of CPU over 4000 requests: 400 µs each.
+    let us = r.target_cpu_us_per_request().expect("figure");
+    assert!((us - 400.0).abs() < 1e-9, "{us}");
+    assert_eq!(
+        r.memory().expect("memory").target_cpu_us_per_request,
+        Some(us)
+    );
+    // mcptop alone (builtin): no target figure.
+    let mut alone = ResourceRecorder::new();
+    alone.measuring_started(0.0, RequestMark::default());
+    for i in 0..4 {
+        alone.push(reading(i as f64, 1, i as f64, 0));
+    }
+    alone.measured_until(
+        3.0,
+        RequestMark {
+            requests: 9,
+            ..RequestMark::default()
+        },
+    );
+    assert_eq!(alone.target_cpu_us_per_request(), None);
 }
