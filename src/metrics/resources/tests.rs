@@ -232,6 +232,9 @@ fn the_run_figures_are_read_when_measuring_ends_not_after_the_drain() {
     assert_eq!(me.rss_bytes, 21_000_000);
     // The chart keeps every reading.
     assert_eq!(m.history.len(), 13);
+}
+
+#[test]
 fn the_targets_cpu_is_divided_by_the_requests_of_the_measured_window() {
     let mut r = ResourceRecorder::new();
     // A warm-up reading, before measuring: not counted.
