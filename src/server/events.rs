@@ -1,0 +1,87 @@
+//! The builtin `events {count, interval_us}` tool: `count` numbered
+//! `notifications/progress` (progress 1, 2, ... `count`, message `event N`)
+//! for the call's progress token, `interval_us` apart, then the result.
+//!
+//! Progress notifications are what rmcp routes onto the request's own SSE
+//! stream (by the token the request registered); other notifications go to
+//! the session's GET stream. So the tool needs `_meta.progressToken`, and
+//! over HTTP it needs a session with event streams: a server started with
+//! `--json-response` or `--stateless`, or a stateless-era request, cannot
+//! resume a stream, and the tool says so instead of streaming.
+
+use rmcp::model::{ProgressNotificationParam, ProgressToken};
+use rmcp::service::RequestContext;
+use rmcp::RoleServer;
+use std::time::Duration;
+
+/// Most events one call streams.
+pub const MAX_EVENTS: u64 = 10_000;
+/// Longest one call may stream for: `count * interval_us`.
+pub const MAX_STREAM_MICROS: u64 = 60_000_000;
+
+/// Why this server cannot stream resumable events over HTTP, when it cannot.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum HttpStreams {
+    /// Sessions with event streams and an event store (or not HTTP at all).
+    Resumable,
+    /// `mcptop serve --http --json-response` or `--stateless`.
+    Refused(&'static str),
+}
+
+/// The checks before streaming; the error is the tool's message.
+pub fn check(
+    count: u64,
+    interval_us: u64,
+    streams: HttpStreams,
+    context: &RequestContext<RoleServer>,
+) -> Result<ProgressToken, String> {
+    if count > MAX_EVENTS {
+        return Err(format!("count must be at most {MAX_EVENTS}"));
+    }
+    if count.saturating_mul(interval_us) > MAX_STREAM_MICROS {
+        return Err(format!(
+            "count * interval_us must be at most {MAX_STREAM_MICROS} (60 s of streaming)"
+        ));
+    }
+    if let HttpStreams::Refused(flag) = streams {
+        return Err(format!(
+            "events needs SSE: this server runs with {flag}, which has no resumable \
+             event stream; run `mcptop serve --http` without it"
+        ));
+    }
+    if let Some(parts) = context.extensions.get::<hyper::http::request::Parts>() {
+        if !parts.headers.contains_key("mcp-session-id") {
+            return Err("events needs SSE: this request has no session (the stateless \
+                 2026-07-28 era), so its stream cannot be resumed; use a session \
+                 (protocol 2025-11-25 or earlier)"
+                .into());
+        }
+    }
+    context.meta.get_progress_token().ok_or_else(|| {
+        "events needs `_meta.progressToken` on the call: its events are progress \
+         notifications for that token"
+            .to_string()
+    })
+}
+
+/// Sends the events; the number sent, or where the client went away.
+pub async fn stream(
+    count: u64,
+    interval_us: u64,
+    token: ProgressToken,
+    context: &RequestContext<RoleServer>,
+) -> Result<u64, String> {
+    let interval = Duration::from_micros(interval_us);
+    for n in 1..=count {
+        let progress = ProgressNotificationParam::new(token.clone(), n as f64)
+            .with_total(count as f64)
+            .with_message(format!("event {n}"));
+        if let Err(e) = context.peer.notify_progress(progress).await {
+            return Err(format!("event {n} could not be sent: {e}"));
+        }
+        if n < count && !interval.is_zero() {
+            crate::pacer::sleep(interval).await;
+        }
+    }
+    Ok(count)
+}
