@@ -310,6 +310,7 @@ async fn measure(request: &RunRequest<'_>, view: View) -> anyhow::Result<RunRepo
     let outcome = outcome.map_err(|e| anyhow!("{}: {e}", spec.describe()))?;
     let mut report = RunReport::build(workload, &spec.describe(), started_at, outcome);
     report.connection_phases = deployed.phases.summary();
+    report.sse_resume = deployed.resume.summary();
     Ok(report)
 }
 

@@ -105,6 +105,17 @@ pub(super) fn parse_op(
         }
     };
     let fallback = fallback(o, method.as_ref()).map_err(|p| problems.push(p));
+    match (o.resume_after, &method) {
+        (Some(0), _) => problems.push((
+            "resume_after",
+            "expected at least 1 (events before the stream is dropped)".into(),
+        )),
+        (Some(_), Some(m)) if !matches!(m, Method::ToolsCall { .. }) => problems.push((
+            "resume_after",
+            "only a tools/call streams events to resume (the builtin `events` tool)".into(),
+        )),
+        _ => {}
+    }
     let (Some(method), Ok(fallback)) = (method.filter(|_| problems.is_empty()), fallback) else {
         return Err(problems);
     };
@@ -120,6 +131,7 @@ pub(super) fn parse_op(
         method,
         timeout,
         fallback,
+        resume_after: o.resume_after,
     })
 }
 

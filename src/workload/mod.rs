@@ -115,6 +115,9 @@ pub struct Operation {
     pub timeout: Duration,
     /// Sent instead of `ping` when the server's protocol has none.
     pub fallback: Option<Method>,
+    /// Drop the reply's event stream after this many events and resume it
+    /// (`resume_after`; Streamable HTTP only).
+    pub resume_after: Option<u32>,
 }
 
 impl Operation {

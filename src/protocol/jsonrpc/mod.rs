@@ -27,6 +27,16 @@ pub struct PreparedRequest {
     /// The tool, prompt or resource named (`params.name` or `params.uri`),
     /// for transports that route on it (the `Mcp-Name` header).
     pub target_name: Option<String>,
+    /// Drop the reply's event stream and resume it (`resume_after`).
+    pub resume: Option<ResumeAsk>,
+}
+
+/// A request whose reply stream is dropped after `after` events and
+/// resumed, its figures filed under `label` (its operation).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResumeAsk {
+    pub after: u32,
+    pub label: std::sync::Arc<str>,
 }
 
 impl PreparedRequest {
@@ -49,7 +59,17 @@ impl PreparedRequest {
             is_tool_call: method == "tools/call",
             params_at,
             target_name,
+            resume: None,
         }
+    }
+
+    /// Resumes its reply stream after `after` events, when given.
+    pub fn resuming(mut self, after: Option<u32>, label: &str) -> PreparedRequest {
+        self.resume = after.map(|after| ResumeAsk {
+            after,
+            label: label.into(),
+        });
+        self
     }
 
     /// `encode` with `"_meta": meta` added to `params` (which must be an
