@@ -252,6 +252,9 @@ async fn measure(request: &RunRequest<'_>, view: View) -> anyhow::Result<RunRepo
             Era::STATELESS
         ));
     }
+    if let Some(problem) = workload.resume_problem(spec) {
+        return Err(anyhow!("{problem}"));
+    }
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let deployed = std::sync::Arc::new(transport::deployed::Deployed::build(
         &workload.deployed,

@@ -52,7 +52,7 @@ impl PreparedOp {
                 let method = o.method_for(has_ping);
                 PreparedOp {
                     request: PreparedRequest::new(method.wire_name(), &method.params())
-                        .resuming(o.resume_after, &o.label),
+                        .resuming(o.resume, &o.label),
                     timeout: o.timeout,
                 }
             })

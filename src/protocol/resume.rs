@@ -5,6 +5,17 @@
 //! gap; both are protocol violations, named by their numbers.
 
 use serde_json::Value;
+use std::time::Duration;
+
+/// When to drop a call's reply stream, and how long to stay away.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResumePlan {
+    /// Numbered events to read before dropping the stream.
+    pub after: u32,
+    /// Time between the drop and the resume request (a client that was
+    /// away that long); zero resumes at once.
+    pub delay: Duration,
+}
 
 /// Numbers named in an error at most, so a broken stream of 10 000 events
 /// does not make a 10 000-number message.

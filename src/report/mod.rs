@@ -102,9 +102,8 @@ pub struct RunReport {
     pub connection_phases: Option<crate::transport::phases::ConnectionPhases>,
     /// SSE resumption figures per operation (`resume_after`; additive key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sse_resume: Option<
-        std::collections::BTreeMap<String, crate::transport::resume_figures::ResumeStats>,
-    >,
+    pub sse_resume:
+        Option<std::collections::BTreeMap<String, crate::transport::resume_figures::ResumeStats>>,
     /// This run's share of a sharded run (`--shard I/N`; hook: outputs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<crate::workload::shard::Shard>,

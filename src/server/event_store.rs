@@ -192,8 +192,7 @@ impl MemoryEventStore {
     pub fn replay_after(
         &self,
         last_event_id: &str,
-    ) -> Result<impl futures_util::Stream<Item = ServerSseMessage> + Send + Sync, ReplayError>
-    {
+    ) -> Result<impl futures_util::Stream<Item = ServerSseMessage> + Send + Sync, ReplayError> {
         let (n, index) =
             parse_id(last_event_id).ok_or_else(|| ReplayError::Malformed(last_event_id.into()))?;
         let stored = {
@@ -208,22 +207,25 @@ impl MemoryEventStore {
             log.stored.subscribe()
         };
         let state = (self.clone(), stored, index + 1);
-        Ok(stream::unfold(state, move |(store, mut stored, next)| async move {
-            loop {
-                // Marked seen before looking, so a store in between wakes us.
-                stored.borrow_and_update();
-                let found = store.lock().event_at(n, next);
-                match found {
-                    Ok(event) => return Some((event, (store, stored, next + 1))),
-                    Err(true) => return None,
-                    Err(false) => {}
+        Ok(stream::unfold(
+            state,
+            move |(store, mut stored, next)| async move {
+                loop {
+                    // Marked seen before looking, so a store in between wakes us.
+                    stored.borrow_and_update();
+                    let found = store.lock().event_at(n, next);
+                    match found {
+                        Ok(event) => return Some((event, (store, stored, next + 1))),
+                        Err(true) => return None,
+                        Err(false) => {}
+                    }
+                    if stored.changed().await.is_err() {
+                        // Forgotten while we waited: what was missed is gone.
+                        return None;
+                    }
                 }
-                if stored.changed().await.is_err() {
-                    // Forgotten while we waited: what was missed is gone.
-                    return None;
-                }
-            }
-        }))
+            },
+        ))
     }
 }
 
@@ -244,10 +246,7 @@ impl EventStore for MemoryEventStore {
         Box::pin(async move { Ok(self.store(stream_id, event)) })
     }
 
-    fn replay_events_after<'a, 'b, 'd>(
-        &'a self,
-        last_event_id: &'b str,
-    ) -> Boxed<'d, EventStream>
+    fn replay_events_after<'a, 'b, 'd>(&'a self, last_event_id: &'b str) -> Boxed<'d, EventStream>
     where
         'a: 'd,
         'b: 'd,

@@ -5,11 +5,10 @@ use rmcp::model::{JsonRpcResponse, JsonRpcVersion2_0, NumberOrString, ServerResu
 fn note(n: u64) -> ServerSseMessage {
     let token = rmcp::model::ProgressToken(NumberOrString::Number(7));
     let param = rmcp::model::ProgressNotificationParam::new(token, n as f64);
-    let message = ServerJsonRpcMessage::notification(
-        rmcp::model::ServerNotification::ProgressNotification(rmcp::model::Notification::new(
-            param,
-        )),
-    );
+    let message =
+        ServerJsonRpcMessage::notification(rmcp::model::ServerNotification::ProgressNotification(
+            rmcp::model::Notification::new(param),
+        ));
     ServerSseMessage::from_message(message)
 }
 
@@ -45,7 +44,10 @@ async fn a_replay_gives_the_events_after_the_id_then_follows_until_the_reply() {
     assert_eq!(sixth.event_id.as_deref(), Some("0-5"));
     let last = replay.next().await.expect("the reply");
     assert!(is_reply(&last));
-    assert!(replay.next().await.is_none(), "the stream ends at its reply");
+    assert!(
+        replay.next().await.is_none(),
+        "the stream ends at its reply"
+    );
     writer.await.expect("writer");
 }
 

@@ -51,10 +51,12 @@ pub fn check(
     }
     if let Some(parts) = context.extensions.get::<hyper::http::request::Parts>() {
         if !parts.headers.contains_key("mcp-session-id") {
-            return Err("events needs SSE: this request has no session (the stateless \
+            return Err(
+                "events needs SSE: this request has no session (the stateless \
                  2026-07-28 era), so its stream cannot be resumed; use a session \
                  (protocol 2025-11-25 or earlier)"
-                .into());
+                    .into(),
+            );
         }
     }
     context.meta.get_progress_token().ok_or_else(|| {

@@ -189,9 +189,9 @@ impl BuiltinServer {
             Err(e) => return tool_error(e),
         };
         match events::stream(count, interval_us, token, &context).await {
-            Ok(sent) => CallToolResult::success(vec![ContentBlock::text(format!(
-                "sent {sent} events"
-            ))]),
+            Ok(sent) => {
+                CallToolResult::success(vec![ContentBlock::text(format!("sent {sent} events"))])
+            }
             Err(e) => tool_error(e),
         }
     }

@@ -21,6 +21,8 @@ pub struct ResumeSample {
     pub events: u64,
     /// Of those, received on the resumed stream.
     pub replayed: u64,
+    /// Resume requests (GETs with `Last-Event-ID`) made.
+    pub resumes: u64,
     pub duplicates: u64,
     /// Numbers that never arrived.
     pub missing: u64,
@@ -33,6 +35,7 @@ struct OpFigures {
     replay: Option<Histogram<u64>>,
     calls: u64,
     resumed: u64,
+    resumes: u64,
     events: u64,
     replayed: u64,
     duplicates: u64,
@@ -47,6 +50,7 @@ impl Default for OpFigures {
             replay: Histogram::new_with_max(MAX_LATENCY_US, SIGFIGS).ok(),
             calls: 0,
             resumed: 0,
+            resumes: 0,
             events: 0,
             replayed: 0,
             duplicates: 0,
@@ -70,6 +74,9 @@ pub struct ResumeStats {
     pub calls: u64,
     /// Of those, calls whose stream was dropped and resumed.
     pub resumed: u64,
+    /// Resume requests made (more than `resumed` when a replay went
+    /// silent or ended before the reply and was resumed again).
+    pub resume_requests: u64,
     pub events: u64,
     pub replayed_events: u64,
     pub duplicates: u64,
@@ -102,6 +109,7 @@ impl ResumeFigures {
         f.calls += 1;
         f.events += sample.events;
         f.replayed += sample.replayed;
+        f.resumes += sample.resumes;
         f.duplicates += sample.duplicates;
         f.missing += sample.missing;
         f.call_us += micros(sample.call);
@@ -120,16 +128,21 @@ impl ResumeFigures {
         let out: BTreeMap<String, ResumeStats> = ops
             .iter()
             .map(|(op, f)| {
-                let replay = f.replay.as_ref().filter(|h| !h.is_empty()).map(|h| PhaseStats {
-                    count: h.len(),
-                    p50_us: h.value_at_quantile(0.50),
-                    p90_us: h.value_at_quantile(0.90),
-                    p99_us: h.value_at_quantile(0.99),
-                    max_us: h.max(),
-                });
+                let replay = f
+                    .replay
+                    .as_ref()
+                    .filter(|h| !h.is_empty())
+                    .map(|h| PhaseStats {
+                        count: h.len(),
+                        p50_us: h.value_at_quantile(0.50),
+                        p90_us: h.value_at_quantile(0.90),
+                        p99_us: h.value_at_quantile(0.99),
+                        max_us: h.max(),
+                    });
                 let stats = ResumeStats {
                     calls: f.calls,
                     resumed: f.resumed,
+                    resume_requests: f.resumes,
                     events: f.events,
                     replayed_events: f.replayed,
                     duplicates: f.duplicates,
@@ -157,10 +170,11 @@ impl ResumeStats {
             )
         });
         format!(
-            "{op}: {} of {} calls resumed | {replay} | {:.0} events/s ({:.0} replayed/s) | \
+            "{op}: {} of {} calls resumed ({} requests) | {replay} | {:.0} events/s ({:.0} replayed/s) | \
              duplicates {} gaps {}",
             self.resumed,
             self.calls,
+            self.resume_requests,
             self.events_per_s,
             self.replayed_events_per_s,
             self.duplicates,
@@ -181,6 +195,7 @@ mod tests {
             replay: replay_ms.map(Duration::from_millis),
             events: 100,
             replayed: 50,
+            resumes: 1,
             duplicates: 0,
             missing: 0,
             call: Duration::from_millis(100),
@@ -198,13 +213,21 @@ mod tests {
         );
         let s = f.summary().expect("recorded");
         let e = &s["events"];
-        assert_eq!((e.calls, e.resumed, e.events, e.replayed_events), (3, 2, 300, 150));
+        assert_eq!(
+            (e.calls, e.resumed, e.events, e.replayed_events),
+            (3, 2, 300, 150)
+        );
         let replay = e.replay.as_ref().expect("replay");
         assert_eq!(replay.count, 2);
-        assert!(replay.max_us >= 30_000 && replay.max_us < 30_100, "{replay:?}");
+        assert!(
+            replay.max_us >= 30_000 && replay.max_us < 30_100,
+            "{replay:?}"
+        );
         assert!((e.events_per_s - 1000.0).abs() < 1.0, "{}", e.events_per_s);
         assert!((e.replayed_events_per_s - 2500.0).abs() < 1.0);
         assert_eq!((s["other"].duplicates, s["other"].gaps), (1, 2));
-        assert!(e.line("events").contains("2 of 3 calls resumed"));
+        assert!(e
+            .line("events")
+            .contains("2 of 3 calls resumed (3 requests)"));
     }
 }

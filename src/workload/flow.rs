@@ -103,7 +103,7 @@ pub(super) fn flow(
         method: Method::Ping,
         timeout: default_timeout,
         fallback: None,
-        resume_after: None,
+        resume: None,
     });
     ok.then_some(Flow {
         steps: out,
@@ -175,6 +175,7 @@ fn step_op(
         timeout: s.timeout.clone(),
         fallback: s.fallback.clone(),
         resume_after: None,
+        resume_delay: None,
     };
     let takes = matches!(
         s.method.as_str(),

@@ -288,7 +288,7 @@ fn new_session(
         method: super::Method::Ping,
         timeout: default_timeout,
         fallback: None,
-        resume_after: None,
+        resume: None,
     });
     Some(ops.len() - 1)
 }

@@ -214,6 +214,10 @@ pub struct OpSpec {
     /// exactly once, in order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume_after: Option<u32>,
+    /// With `resume_after`: how long to stay away between the drop and the
+    /// resume request (humantime; default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_delay: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

@@ -118,8 +118,14 @@ pub(super) fn validate(
         ops_and_scenarios(&spec, default_timeout, connections, &mut p);
     let thresholds = thresholds(&spec, &ops, &mut p);
     if let Some(t) = &spec.target {
-        if let Err(e) = super::TargetSpec::parse(t) {
-            p.add("target", e.to_string());
+        match super::TargetSpec::parse(t) {
+            Err(e) => p.add("target", e.to_string()),
+            Ok(target) => {
+                let protocol = protocol.unwrap_or_default();
+                if let Some(m) = super::resume_problem(&ops, protocol, &target) {
+                    p.add("target", m);
+                }
+            }
         }
     }
     let deployed = super::auth::settings(&spec, &mut p);

@@ -35,7 +35,7 @@ pub struct PreparedRequest {
 /// resumed, its figures filed under `label` (its operation).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResumeAsk {
-    pub after: u32,
+    pub plan: crate::protocol::resume::ResumePlan,
     pub label: std::sync::Arc<str>,
 }
 
@@ -63,10 +63,14 @@ impl PreparedRequest {
         }
     }
 
-    /// Resumes its reply stream after `after` events, when given.
-    pub fn resuming(mut self, after: Option<u32>, label: &str) -> PreparedRequest {
-        self.resume = after.map(|after| ResumeAsk {
-            after,
+    /// Drops and resumes its reply stream as `plan` says, when given.
+    pub fn resuming(
+        mut self,
+        plan: Option<crate::protocol::resume::ResumePlan>,
+        label: &str,
+    ) -> PreparedRequest {
+        self.resume = plan.map(|plan| ResumeAsk {
+            plan,
             label: label.into(),
         });
         self

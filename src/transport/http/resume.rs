@@ -7,6 +7,12 @@
 //! protocol violation naming the numbers. The replay time (resume request →
 //! the last replayed event, the reply) and the counts go to the run's
 //! `ResumeFigures`.
+//!
+//! Some servers replay only what they had stored when the GET came and then
+//! send nothing more on it (the TypeScript reference server's event store);
+//! others end the replay there. Either way, a resumed stream that brings
+//! nothing for [`RESUME_IDLE`], or ends without the reply, is resumed again
+//! from the last event it brought, at most [`MAX_RESUMES`] times.
 
 use super::conn::RequestBytes;
 use super::pool::Body;
@@ -19,7 +25,13 @@ use crate::protocol::resume::{event_number, Sequence};
 use crate::protocol::sse::{Parsed, SseParser};
 use crate::transport::resume_figures::ResumeSample;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 use tokio::time::Instant;
+
+/// A resumed stream silent this long is resumed again.
+pub const RESUME_IDLE: Duration = Duration::from_secs(1);
+/// Resume requests one call may make.
+pub const MAX_RESUMES: u32 = 5;
 
 /// Where reading one stream got to.
 struct Reading {
@@ -40,6 +52,8 @@ enum Stop {
     Answered,
     /// It ended (or broke) first.
     Ended(Option<CallError>),
+    /// Nothing came for [`RESUME_IDLE`].
+    Idle,
 }
 
 impl Reading {
@@ -50,11 +64,20 @@ impl Reading {
         body: &mut Body,
         parser: &mut SseParser,
         until: Option<u64>,
+        idle: Option<Duration>,
     ) -> Stop {
         let mut chunk = Vec::with_capacity(4096);
         loop {
             chunk.clear();
-            match body.chunk(&mut chunk).await {
+            let next = body.chunk(&mut chunk);
+            let got = match idle {
+                Some(idle) => match tokio::time::timeout(idle, next).await {
+                    Ok(got) => got,
+                    Err(_) => return Stop::Idle,
+                },
+                None => next.await,
+            };
+            match got {
                 Ok(true) => {}
                 Ok(false) => return Stop::Ended(None),
                 Err(e) => return Stop::Ended(Some(e)),
@@ -112,7 +135,10 @@ impl Inner {
         ask: &ResumeAsk,
         sample: &mut ResumeSample,
     ) -> Result<Reply, CallError> {
-        let session_id = self.state().session_id.filter(|_| self.mode == SessionMode::Initialized);
+        let session_id = self
+            .state()
+            .session_id
+            .filter(|_| self.mode == SessionMode::Initialized);
         let Some(session_id) = session_id else {
             return Err(CallError::Protocol(
                 "resume_after needs a Streamable HTTP session (Mcp-Session-Id): none was \
@@ -132,7 +158,15 @@ impl Inner {
             last_at: None,
         };
         let mut parser = SseParser::new(MAX_LINE_BYTES);
-        let first = reading.read(self, &mut body, &mut parser, Some(u64::from(ask.after))).await;
+        let first = reading
+            .read(
+                self,
+                &mut body,
+                &mut parser,
+                Some(u64::from(ask.plan.after)),
+                None,
+            )
+            .await;
         let resumed_at = match first {
             Stop::Answered => {
                 body.drain_later();
@@ -156,11 +190,17 @@ impl Inner {
                     ))
                 })?;
                 let before = reading.seq.received;
-                let at = Instant::now();
-                self.resume(&session_id, &last_id, &mut reading).await?;
+                if !ask.plan.delay.is_zero() {
+                    tokio::time::sleep(ask.plan.delay).await;
+                }
+                let resumed = self
+                    .resume(&session_id, last_id, &mut reading, sample)
+                    .await;
                 sample.replayed = reading.seq.received - before;
-                Some(at)
+                Some(resumed?)
             }
+            // Not read with an idle limit: cannot come.
+            Stop::Idle => return Err(CallError::Protocol("the event stream went silent".into())),
         };
         self.finish(reading, resumed_at, sample)
     }
@@ -227,13 +267,57 @@ impl Inner {
         Ok(body)
     }
 
-    /// The GET with `Last-Event-ID`, read until the reply.
+    /// GETs with `Last-Event-ID` until the reply; when the last GET went out.
     async fn resume(
         &self,
         session_id: &str,
-        last_id: &str,
+        mut last_id: String,
         reading: &mut Reading,
-    ) -> Result<(), CallError> {
+        sample: &mut ResumeSample,
+    ) -> Result<Instant, CallError> {
+        for _ in 0..MAX_RESUMES {
+            let at = Instant::now();
+            sample.resumes += 1;
+            let mut body = self
+                .resume_get(session_id, &last_id, reading.seq.last())
+                .await?;
+            let before = reading.seq.received;
+            let mut parser = SseParser::new(MAX_LINE_BYTES);
+            let stop = reading.read(self, &mut body, &mut parser, None, Some(RESUME_IDLE));
+            match stop.await {
+                Stop::Answered => {
+                    // Closed, not drained: a replay may stay open after the
+                    // reply (the TypeScript server's does), and would hold
+                    // the connection a request needs.
+                    drop(body);
+                    return Ok(at);
+                }
+                Stop::Ended(Some(e)) => return Err(e),
+                Stop::Ended(None) if reading.seq.received == before => {
+                    // A finite replay with nothing new: the server has not
+                    // stored more yet, so wait before asking again.
+                    tokio::time::sleep(RESUME_IDLE).await;
+                }
+                Stop::Idle | Stop::Ended(None) | Stop::Enough => {}
+            }
+            if let Some(id) = parser.last_event_id {
+                last_id = id;
+            }
+        }
+        Err(CallError::Protocol(format!(
+            "no reply after {MAX_RESUMES} resumptions (the last after event {}, Last-Event-ID \
+             {last_id:?})",
+            reading.seq.last()
+        )))
+    }
+
+    /// One GET with `Last-Event-ID`, answered with an event stream.
+    async fn resume_get(
+        &self,
+        session_id: &str,
+        last_id: &str,
+        after: u64,
+    ) -> Result<Body, CallError> {
         let state = self.state();
         let mut request = RequestBytes::new("GET", &self.path, &self.host);
         request
@@ -244,32 +328,19 @@ impl Inner {
             request.header(VERSION_HEADER, v);
         }
         self.pool.deployed().decorate_now(&mut request).await;
-        let (head, mut body) = self.pool.send(&request.finish(b"")).await?;
-        let after = reading.seq.last();
-        if !(200..300).contains(&head.status) || !head.event_stream {
-            body.drain_later();
-            return Err(CallError::Protocol(format!(
-                "resuming after event {after} (Last-Event-ID {last_id:?}): HTTP {}{}",
-                head.status,
-                if head.event_stream {
-                    ""
-                } else {
-                    ", not an event stream"
-                }
-            )));
+        let (head, body) = self.pool.send(&request.finish(b"")).await?;
+        if (200..300).contains(&head.status) && head.event_stream {
+            return Ok(body);
         }
-        let mut parser = SseParser::new(MAX_LINE_BYTES);
-        match reading.read(self, &mut body, &mut parser, None).await {
-            Stop::Answered => {
-                body.drain_later();
-                Ok(())
+        body.drain_later();
+        Err(CallError::Protocol(format!(
+            "resuming after event {after} (Last-Event-ID {last_id:?}): HTTP {}{}",
+            head.status,
+            if head.event_stream {
+                ""
+            } else {
+                ", not an event stream"
             }
-            Stop::Enough | Stop::Ended(None) => Err(CallError::Protocol(format!(
-                "the resumed stream (after event {after}) ended after event {} without the \
-                 reply",
-                reading.seq.last()
-            ))),
-            Stop::Ended(Some(e)) => Err(e),
-        }
+        )))
     }
 }
