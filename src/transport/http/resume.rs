@@ -125,8 +125,7 @@ impl Inner {
         let outcome = self.resuming(req, ask, &mut sample).await;
         sample.call = sent.elapsed();
         self.pool.deployed().resume.record(&ask.label, &sample);
-        let (at, outcome) = outcome?;
-        judge(req, at, outcome)
+        outcome
     }
 
     async fn resuming(
@@ -134,7 +133,7 @@ impl Inner {
         req: &PreparedRequest,
         ask: &ResumeAsk,
         sample: &mut ResumeSample,
-    ) -> Result<Reply, CallError> {
+    ) -> Result<Instant, CallError> {
         let session_id = self
             .state()
             .session_id
@@ -202,39 +201,7 @@ impl Inner {
             // Not read with an idle limit: cannot come.
             Stop::Idle => return Err(CallError::Protocol("the event stream went silent".into())),
         };
-        self.finish(reading, resumed_at, sample)
-    }
-
-    /// The checks once the reply is in: every number once, in order.
-    fn finish(
-        &self,
-        mut reading: Reading,
-        resumed_at: Option<Instant>,
-        sample: &mut ResumeSample,
-    ) -> Result<Reply, CallError> {
-        let reply = reading.replies.into_replies().pop().flatten();
-        let Some(reply) = reply else {
-            return Err(CallError::Protocol("no reply".into()));
-        };
-        if let (Some(from), Some(to)) = (resumed_at, reading.last_at) {
-            sample.replay = Some(to.max(reply.0).saturating_duration_since(from));
-        }
-        let expected = reading.total.unwrap_or(reading.seq.last());
-        let checked = reading.seq.finish(expected);
-        sample.events = reading.seq.received;
-        sample.duplicates = reading.seq.duplicates;
-        sample.missing = reading.seq.missing;
-        if reply.1.is_ok() && reading.seq.received == 0 {
-            return Err(CallError::Protocol(
-                "resume_after: the reply came without numbered progress events \
-                 (is the tool one that streams them, like the builtin `events`?)"
-                    .into(),
-            ));
-        }
-        match checked {
-            Err(violation) if reply.1.is_ok() => Err(CallError::Protocol(violation)),
-            _ => Ok(reply),
-        }
+        finish(req, reading, resumed_at, sample)
     }
 
     /// The POST, answered with an event stream.
@@ -343,4 +310,36 @@ impl Inner {
             }
         )))
     }
+}
+
+/// The checks once the reply is in: the server's own error first (a tool
+/// that refused to stream), then every number once, in order.
+fn finish(
+    req: &PreparedRequest,
+    mut reading: Reading,
+    resumed_at: Option<Instant>,
+    sample: &mut ResumeSample,
+) -> Result<Instant, CallError> {
+    let reply: Option<Reply> = reading.replies.into_replies().pop().flatten();
+    let Some((at, outcome)) = reply else {
+        return Err(CallError::Protocol("no reply".into()));
+    };
+    if let (Some(from), Some(to)) = (resumed_at, reading.last_at) {
+        sample.replay = Some(to.max(at).saturating_duration_since(from));
+    }
+    let expected = reading.total.unwrap_or(reading.seq.last());
+    let checked = reading.seq.finish(expected);
+    sample.events = reading.seq.received;
+    sample.duplicates = reading.seq.duplicates;
+    sample.missing = reading.seq.missing;
+    let judged = judge(req, at, outcome)?;
+    if reading.seq.received == 0 {
+        return Err(CallError::Protocol(
+            "resume_after: the reply came without numbered progress events \
+             (is the tool one that streams them, like the builtin `events`?)"
+                .into(),
+        ));
+    }
+    checked.map_err(CallError::Protocol)?;
+    Ok(judged)
 }
