@@ -122,7 +122,8 @@ pub fn event_number(message: &Value, token: &str) -> Option<u64> {
     let params = message.get("params")?;
     let ours = match params.get("progressToken")? {
         Value::String(s) => s == token,
-        other => other.to_string() == token,
+        Value::Number(n) => n.as_i64().is_some_and(|n| token.parse() == Ok(n)),
+        _ => false,
     };
     if !ours {
         return None;

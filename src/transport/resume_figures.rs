@@ -191,10 +191,10 @@ mod tests {
     fn samples_add_up_per_operation() {
         let f = ResumeFigures::default();
         assert_eq!(f.summary(), None);
-        let sample = |replay_ms| ResumeSample {
+        let sample = |replay_ms: Option<u64>| ResumeSample {
             replay: replay_ms.map(Duration::from_millis),
             events: 100,
-            replayed: 50,
+            replayed: if replay_ms.is_some() { 50 } else { 0 },
             resumes: 1,
             duplicates: 0,
             missing: 0,
@@ -215,7 +215,7 @@ mod tests {
         let e = &s["events"];
         assert_eq!(
             (e.calls, e.resumed, e.events, e.replayed_events),
-            (3, 2, 300, 150)
+            (3, 2, 300, 100)
         );
         let replay = e.replay.as_ref().expect("replay");
         assert_eq!(replay.count, 2);
