@@ -4,12 +4,17 @@
 //!
 //! Progress notifications are what rmcp routes onto the request's own SSE
 //! stream (by the token the request registered); other notifications go to
-//! the session's GET stream. So the tool needs `_meta.progressToken`, and
-//! over HTTP it needs a session with event streams: a server started with
-//! `--json-response` or `--stateless`, or a stateless-era request, cannot
-//! resume a stream, and the tool says so instead of streaming.
+//! the session's GET stream. Without `_meta.progressToken` the events are
+//! `notifications/message` (info, data `{"event": N, "of": count}`): over
+//! stdio, tcp, ws and the builtin server they arrive on the session's one
+//! stream like any other. Over HTTP the tool needs a session with event
+//! streams: a server started with `--json-response` or `--stateless`, or a
+//! stateless-era request, cannot resume a stream, and the tool says so
+//! instead of streaming.
 
-use rmcp::model::{ProgressNotificationParam, ProgressToken};
+use rmcp::model::{
+    LoggingLevel, LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken,
+};
 use rmcp::service::RequestContext;
 use rmcp::RoleServer;
 use std::time::Duration;
@@ -34,7 +39,7 @@ pub fn check(
     interval_us: u64,
     streams: HttpStreams,
     context: &RequestContext<RoleServer>,
-) -> Result<ProgressToken, String> {
+) -> Result<Option<ProgressToken>, String> {
     if count > MAX_EVENTS {
         return Err(format!("count must be at most {MAX_EVENTS}"));
     }
@@ -59,26 +64,32 @@ pub fn check(
             );
         }
     }
-    context.meta.get_progress_token().ok_or_else(|| {
-        "events needs `_meta.progressToken` on the call: its events are progress \
-         notifications for that token"
-            .to_string()
-    })
+    Ok(context.meta.get_progress_token())
 }
 
 /// Sends the events; the number sent, or where the client went away.
 pub async fn stream(
     count: u64,
     interval_us: u64,
-    token: ProgressToken,
+    token: Option<ProgressToken>,
     context: &RequestContext<RoleServer>,
 ) -> Result<u64, String> {
     let interval = Duration::from_micros(interval_us);
     for n in 1..=count {
-        let progress = ProgressNotificationParam::new(token.clone(), n as f64)
-            .with_total(count as f64)
-            .with_message(format!("event {n}"));
-        if let Err(e) = context.peer.notify_progress(progress).await {
+        let sent = match &token {
+            Some(token) => {
+                let progress = ProgressNotificationParam::new(token.clone(), n as f64)
+                    .with_total(count as f64)
+                    .with_message(format!("event {n}"));
+                context.peer.notify_progress(progress).await
+            }
+            None => {
+                let data = serde_json::json!({ "event": n, "of": count });
+                let message = LoggingMessageNotificationParam::new(LoggingLevel::Info, data);
+                context.peer.notify_logging_message(message).await
+            }
+        };
+        if let Err(e) = sent {
             return Err(format!("event {n} could not be sent: {e}"));
         }
         if n < count && !interval.is_zero() {

@@ -177,7 +177,7 @@ impl BuiltinServer {
     }
 
     #[tool(
-        description = "Sends `count` numbered notifications/progress (needs _meta.progressToken), `interval_us` apart, then replies"
+        description = "Sends `count` numbered notifications/progress for _meta.progressToken (notifications/message without one), `interval_us` apart, then replies"
     )]
     async fn events(
         &self,

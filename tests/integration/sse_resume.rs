@@ -187,3 +187,14 @@ fn resumption_works_against_the_typescript_reference_server() {
     let (r, _) = run(&delayed, &server.url);
     assert_every_number_once(&r, op, 4, 100);
 }
+
+#[test]
+fn events_over_the_builtin_server_simply_arrive_on_the_stream() {
+    // No resume_after, no progress token: notifications/message, counted.
+    let text = "name = \"events\"\nconcurrency = 1\nrequests = 5\n\n[[ops]]\n\
+                method = \"tools/call\"\ntool = \"events\"\narguments = { count = 30 }\n";
+    let (r, _) = run(text, "builtin");
+    assert_eq!(r["overall"]["ok"], 5, "{}", r["overall"]);
+    assert_eq!(r["protocol"]["notifications"], 150, "{}", r["protocol"]);
+    assert!(r.get("sse_resume").is_none(), "nothing resumed");
+}
