@@ -12,9 +12,7 @@
 //! stateless-era request, cannot resume a stream, and the tool says so
 //! instead of streaming.
 
-use rmcp::model::{
-    LoggingLevel, LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken,
-};
+use rmcp::model::{ProgressNotificationParam, ProgressToken};
 use rmcp::service::RequestContext;
 use rmcp::RoleServer;
 use std::time::Duration;
@@ -83,11 +81,7 @@ pub async fn stream(
                     .with_message(format!("event {n}"));
                 context.peer.notify_progress(progress).await
             }
-            None => {
-                let data = serde_json::json!({ "event": n, "of": count });
-                let message = LoggingMessageNotificationParam::new(LoggingLevel::Info, data);
-                context.peer.notify_logging_message(message).await
-            }
+            None => log_event(n, count, context).await,
         };
         if let Err(e) = sent {
             return Err(format!("event {n} could not be sent: {e}"));
@@ -97,4 +91,19 @@ pub async fn stream(
         }
     }
     Ok(count)
+}
+
+/// Event `n` as `notifications/message`. Logging is deprecated (SEP-2577),
+/// but it is the one notification a server may send without being given a
+/// token, and the 2025 eras' clients all take it.
+#[allow(deprecated)]
+async fn log_event(
+    n: u64,
+    count: u64,
+    context: &RequestContext<RoleServer>,
+) -> Result<(), rmcp::service::ServiceError> {
+    use rmcp::model::{LoggingLevel, LoggingMessageNotificationParam};
+    let data = serde_json::json!({ "event": n, "of": count });
+    let message = LoggingMessageNotificationParam::new(LoggingLevel::Info, data);
+    context.peer.notify_logging_message(message).await
 }
