@@ -252,6 +252,9 @@ async fn measure(request: &RunRequest<'_>, view: View) -> anyhow::Result<RunRepo
             Era::STATELESS
         ));
     }
+    if let Some(problem) = workload.resume_problem(spec) {
+        return Err(anyhow!("{problem}"));
+    }
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let deployed = std::sync::Arc::new(transport::deployed::Deployed::build(
         &workload.deployed,
@@ -310,6 +313,7 @@ async fn measure(request: &RunRequest<'_>, view: View) -> anyhow::Result<RunRepo
     let outcome = outcome.map_err(|e| anyhow!("{}: {e}", spec.describe()))?;
     let mut report = RunReport::build(workload, &spec.describe(), started_at, outcome);
     report.connection_phases = deployed.phases.summary();
+    report.sse_resume = deployed.resume.summary();
     Ok(report)
 }
 

@@ -68,11 +68,18 @@ pub fn run(names: &[String], target: Option<&str>, overrides: &Overrides) -> any
             Some((spec.describe(), listed))
         }
     };
+    let target_spec = target.map(TargetSpec::parse).transpose()?;
     for (name, w) in &valid {
-        let problems = match &listings {
+        let mut problems = match &listings {
             Some((target, listed)) => check_against(w, name, target, listed),
             None => Vec::new(),
         };
+        let resume = target_spec.as_ref().and_then(|t| w.resume_problem(t));
+        problems.extend(resume.map(|message| WorkloadError {
+            source_name: name.clone(),
+            key: "resume_after".into(),
+            message,
+        }));
         if problems.is_empty() {
             println!(
                 "{name}: ok ({}, {} operation(s), {} session(s){})",

@@ -54,7 +54,8 @@ impl PreparedOp {
             .map(|o| {
                 let method = o.method_for(has_ping);
                 PreparedOp {
-                    request: PreparedRequest::new(method.wire_name(), &method.params()),
+                    request: PreparedRequest::new(method.wire_name(), &method.params())
+                        .resuming(o.resume, &o.label),
                     timeout: o.timeout,
                 }
             })

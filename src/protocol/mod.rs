@@ -9,6 +9,7 @@
 pub mod escape;
 pub mod jsonrpc;
 pub mod lines;
+pub mod resume;
 pub mod sse;
 pub mod websocket;
 

@@ -100,6 +100,10 @@ pub struct RunReport {
     /// Connect, TLS and initialize times of network targets (additive key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_phases: Option<crate::transport::phases::ConnectionPhases>,
+    /// SSE resumption figures per operation (`resume_after`; additive key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse_resume:
+        Option<std::collections::BTreeMap<String, crate::transport::resume_figures::ResumeStats>>,
     /// This run's share of a sharded run (`--shard I/N`; hook: outputs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<crate::workload::shard::Shard>,
@@ -160,6 +164,7 @@ impl RunReport {
             thresholds,
             passed,
             connection_phases: None,
+            sse_resume: None,
             shard: None,
             merged_shards: None,
             flamegraph: None,

@@ -158,6 +158,9 @@ fn heading(out: &mut String, r: &RunReport) {
     if let Some(phases) = &r.connection_phases {
         let _ = writeln!(out, "connections: {}", phases.line());
     }
+    for (op, stats) in r.sse_resume.iter().flatten() {
+        let _ = writeln!(out, "SSE resumption: {}", stats.line(op));
+    }
 }
 
 /// One row per operation (and the total when there are several).

@@ -2,10 +2,13 @@
 //! target, driven in-process over an in-memory duplex, and `mcptop serve
 //! --stdio` serves it to other clients. Its tools have known costs so users
 //! can calibrate: `sleep` has a known latency, `cpu` a known CPU time spent in
-//! `burn_cpu`, `payload` a known reply size.
+//! `burn_cpu`, `payload` a known reply size, `events` a known number of
+//! notifications on the request's stream (`events`, `event_store`).
 
 pub mod access;
 pub mod batch;
+pub mod event_store;
+pub mod events;
 pub mod http_batch;
 pub mod http_conn;
 pub mod https;
@@ -75,9 +78,19 @@ pub struct JsonArgs {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct FailArgs {}
 
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct EventsArgs {
+    /// Numbered progress notifications to send before the result.
+    pub count: u64,
+    /// Microseconds between two notifications.
+    #[serde(default)]
+    pub interval_us: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct BuiltinServer {
     tool_router: ToolRouter<Self>,
+    streams: events::HttpStreams,
 }
 
 impl Default for BuiltinServer {
@@ -91,6 +104,16 @@ impl BuiltinServer {
     pub fn new() -> Self {
         Self {
             tool_router: Self::tool_router(),
+            streams: events::HttpStreams::Resumable,
+        }
+    }
+
+    /// Served over HTTP without resumable event streams (`--json-response`,
+    /// `--stateless`): `events` refuses, naming `flag`.
+    pub fn without_resumable_streams(flag: &'static str) -> Self {
+        Self {
+            streams: events::HttpStreams::Refused(flag),
+            ..Self::new()
         }
     }
 
@@ -153,6 +176,26 @@ impl BuiltinServer {
         CallToolResult::structured(serde_json::json!({ "data": data }))
     }
 
+    #[tool(
+        description = "Sends `count` numbered notifications/progress for _meta.progressToken (notifications/message without one), `interval_us` apart, then replies"
+    )]
+    async fn events(
+        &self,
+        Parameters(EventsArgs { count, interval_us }): Parameters<EventsArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let token = match events::check(count, interval_us, self.streams, &context) {
+            Ok(token) => token,
+            Err(e) => return tool_error(e),
+        };
+        match events::stream(count, interval_us, token, &context).await {
+            Ok(sent) => {
+                CallToolResult::success(vec![ContentBlock::text(format!("sent {sent} events"))])
+            }
+            Err(e) => tool_error(e),
+        }
+    }
+
     #[tool(description = "Always fails with a tool error (isError: true)")]
     fn fail(&self, Parameters(_): Parameters<FailArgs>) -> CallToolResult {
         tool_error("this tool always fails".to_string())
@@ -197,9 +240,9 @@ fn payload_text(bytes: u64) -> Result<String, String> {
 }
 
 const README_TEXT: &str =
-    "mcptop builtin server: tools echo, add, sleep, sleep_us, cpu, payload, json, fail; \
+    "mcptop builtin server: tools echo, add, sleep, sleep_us, cpu, payload, json, events, fail; \
 resources mcptop://static/readme, mcptop://static/config, mcptop://payload/{bytes}; prompt greet.";
-const CONFIG_TEXT: &str = r#"{"name":"mcptop-builtin","tools":7,"resources":3,"prompts":1}"#;
+const CONFIG_TEXT: &str = r#"{"name":"mcptop-builtin","tools":9,"resources":3,"prompts":1}"#;
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for BuiltinServer {

@@ -15,6 +15,7 @@
 
 use super::access::{AccessPolicy, Refusal};
 use super::batch::BatchingTransport;
+use super::event_store::MemoryEventStore;
 use super::http_conn::{self, HttpShared, Timeouts};
 use super::https;
 use super::BuiltinServer;
@@ -269,9 +270,23 @@ async fn serve_http(
         // refuse the address a non-loopback bind is reached by.
         .disable_allowed_hosts()
         .disable_allowed_origins();
+    // Without sessions no stream can be resumed: `events` says so.
+    let refused = match (stateless, json_response) {
+        (true, _) => Some("--stateless"),
+        (false, true) => Some("--json-response"),
+        (false, false) => None,
+    };
+    // Replays for `Last-Event-ID` come from this store: rmcp's own cache
+    // keeps 16 events per stream (`event_store`).
+    let sessions =
+        LocalSessionManager::default().with_event_store(Arc::new(MemoryEventStore::default()));
     let service = StreamableHttpService::new(
-        || Ok(BuiltinServer::new()),
-        Arc::new(LocalSessionManager::default()),
+        move || {
+            Ok(refused.map_or_else(BuiltinServer::new, |flag| {
+                BuiltinServer::without_resumable_streams(flag)
+            }))
+        },
+        Arc::new(sessions),
         config,
     );
     let shared = HttpShared {

@@ -23,6 +23,8 @@ pub struct Deployed {
     pub headers: Vec<Header>,
     pub auth: Option<Arc<Authorizer>>,
     pub phases: Arc<Phases>,
+    /// SSE resumption figures (`resume_after`), per operation.
+    pub resume: Arc<super::resume_figures::ResumeFigures>,
     pub insecure: bool,
 }
 
@@ -50,6 +52,7 @@ impl Deployed {
             headers: settings.headers.clone(),
             auth,
             phases: Arc::new(Phases::default()),
+            resume: Arc::default(),
             insecure: settings.tls.insecure,
         })
     }

@@ -14,6 +14,7 @@ pub mod http;
 pub mod legacy_sse;
 pub mod limits;
 pub mod phases;
+pub mod resume_figures;
 pub mod stdio;
 pub mod tcp;
 pub mod tls;

@@ -39,6 +39,14 @@ pub const SHIPPED: &[(&str, &str)] = &[
         include_str!("../../workloads/chaos-stall.toml"),
     ),
     (
+        "sse-resume-100",
+        include_str!("../../workloads/sse-resume-100.toml"),
+    ),
+    (
+        "sse-resume-1000",
+        include_str!("../../workloads/sse-resume-1000.toml"),
+    ),
+    (
         "session-churn",
         include_str!("../../workloads/session-churn.toml"),
     ),

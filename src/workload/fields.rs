@@ -6,6 +6,7 @@ use super::spec::{OpSpec, StageSpec, ThresholdSpec, ThresholdValue};
 use super::{
     Bound, LoadShape, Method, Operation, Quantile, Stage, Threshold, ThresholdMetric, MAX_BATCH,
 };
+use crate::protocol::resume::ResumePlan;
 use crate::protocol::{Era, ProtocolChoice};
 use serde_json::Value;
 use std::time::Duration;
@@ -105,6 +106,7 @@ pub(super) fn parse_op(
         }
     };
     let fallback = fallback(o, method.as_ref()).map_err(|p| problems.push(p));
+    let resume = resume_plan(o, method.as_ref()).map_err(|p| problems.push(p));
     let (Some(method), Ok(fallback)) = (method.filter(|_| problems.is_empty()), fallback) else {
         return Err(problems);
     };
@@ -120,7 +122,40 @@ pub(super) fn parse_op(
         method,
         timeout,
         fallback,
+        resume: resume.ok().flatten(),
     })
+}
+
+/// `resume_after` and `resume_delay`: a count of at least 1, on a
+/// `tools/call`, and a delay only with it.
+fn resume_plan(
+    o: &OpSpec,
+    method: Option<&Method>,
+) -> Result<Option<ResumePlan>, (&'static str, String)> {
+    let delay = match o.resume_delay.as_deref().map(parse_duration) {
+        None => Duration::ZERO,
+        Some(Ok(d)) => d,
+        Some(Err(m)) => return Err(("resume_delay", m)),
+    };
+    let Some(after) = o.resume_after else {
+        if o.resume_delay.is_some() {
+            return Err(("resume_delay", "only with resume_after".into()));
+        }
+        return Ok(None);
+    };
+    if after == 0 {
+        return Err((
+            "resume_after",
+            "expected at least 1 (events before the stream is dropped)".into(),
+        ));
+    }
+    if method.is_some_and(|m| !matches!(m, Method::ToolsCall { .. })) {
+        return Err((
+            "resume_after",
+            "only a tools/call streams events to resume (the builtin `events` tool)".into(),
+        ));
+    }
+    Ok(Some(ResumePlan { after, delay }))
 }
 
 /// `fallback`: only on `ping`, and only a listing (which, like `ping`,

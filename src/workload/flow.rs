@@ -103,6 +103,7 @@ pub(super) fn flow(
         method: Method::Ping,
         timeout: default_timeout,
         fallback: None,
+        resume: None,
     });
     ok.then_some(Flow {
         steps: out,
@@ -173,6 +174,8 @@ fn step_op(
         arguments: s.arguments.clone(),
         timeout: s.timeout.clone(),
         fallback: s.fallback.clone(),
+        resume_after: None,
+        resume_delay: None,
     };
     let takes = matches!(
         s.method.as_str(),

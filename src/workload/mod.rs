@@ -115,6 +115,9 @@ pub struct Operation {
     pub timeout: Duration,
     /// Sent instead of `ping` when the server's protocol has none.
     pub fallback: Option<Method>,
+    /// Drop the reply's event stream after this many events and resume it
+    /// (`resume_after`, `resume_delay`; Streamable HTTP only).
+    pub resume: Option<crate::protocol::resume::ResumePlan>,
 }
 
 impl Operation {
@@ -287,7 +290,43 @@ fn toml_problem(e: &toml::de::Error, text: &str, source_name: &str) -> WorkloadE
     }
 }
 
+/// `resume_after` drops and resumes a Streamable HTTP event stream: another
+/// target has none to drop (over stdio, tcp, ws and the builtin server the
+/// events arrive on the session's one stream), and the stateless era has no
+/// session to resume in.
+pub fn resume_problem(
+    ops: &[Operation],
+    protocol: ProtocolChoice,
+    target: &TargetSpec,
+) -> Option<String> {
+    let op = ops.iter().find(|o| o.resume.is_some())?;
+    if !matches!(target, TargetSpec::Http(_)) {
+        return Some(format!(
+            "operation {:?} sets resume_after, which drops and resumes a Streamable HTTP \
+             event stream: target {} has none (use an http:// target, e.g. \
+             `mcptop serve --http`)",
+            op.label,
+            target.describe()
+        ));
+    }
+    let session = matches!(protocol, ProtocolChoice::Forced(era) if !era.is_stateless());
+    (!session).then(|| {
+        format!(
+            "operation {:?} sets resume_after, which needs a session to resume in: set \
+             protocol = \"2025-11-25\" (or another era with sessions; {} has none, and \
+             `auto` may negotiate it)",
+            op.label,
+            crate::protocol::Era::STATELESS
+        )
+    })
+}
+
 impl Workload {
+    /// Why this workload's `resume_after` cannot run on `target`, if so.
+    pub fn resume_problem(&self, target: &TargetSpec) -> Option<String> {
+        resume_problem(&self.ops, self.protocol, target)
+    }
+
     pub fn parse(text: &str, source_name: &str) -> Result<Workload, WorkloadError> {
         Self::parse_with(text, source_name, &Overrides::default())
     }

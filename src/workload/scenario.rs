@@ -288,6 +288,7 @@ fn new_session(
         method: super::Method::Ping,
         timeout: default_timeout,
         fallback: None,
+        resume: None,
     });
     Some(ops.len() - 1)
 }

@@ -208,6 +208,16 @@ pub struct OpSpec {
     /// `prompts/list`). The result file says which was sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<String>,
+    /// Streamable HTTP, a `tools/call` whose tool streams numbered progress
+    /// notifications (the builtin `events`): drop the stream after this
+    /// many, resume with `Last-Event-ID`, and check each number arrives
+    /// exactly once, in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_after: Option<u32>,
+    /// With `resume_after`: how long to stay away between the drop and the
+    /// resume request (humantime; default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_delay: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

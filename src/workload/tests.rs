@@ -342,3 +342,78 @@ fn unreadable_items_keep_the_indices_of_the_rest() {
         "{found:?}"
     );
 }
+
+#[test]
+fn resume_after_is_checked_and_needs_an_http_target_with_a_session() {
+    let op = |extra: &str, method: &str| {
+        format!(
+            "name='x'\nconcurrency=1\nrequests=1\nprotocol='2025-11-25'\n\
+             [[ops]]\nmethod='{method}'\ntool='events'\n{extra}\n"
+        )
+    };
+    let bad: &[(&str, &str, &str, &str)] = &[
+        (
+            "resume_after = 0",
+            "tools/call",
+            "ops[0].resume_after",
+            "at least 1",
+        ),
+        (
+            "resume_after = 5",
+            "tools/list",
+            "ops[0].resume_after",
+            "only a tools/call",
+        ),
+        (
+            "resume_delay = '1s'",
+            "tools/call",
+            "ops[0].resume_delay",
+            "only with resume_after",
+        ),
+        (
+            "resume_after = 5\nresume_delay = 'soon'",
+            "tools/call",
+            "ops[0].resume_delay",
+            "duration",
+        ),
+    ];
+    for (extra, method, key, message) in bad {
+        let text = op(extra, method).replace(
+            "tool='events'\n",
+            if *method == "tools/call" {
+                "tool='events'\n"
+            } else {
+                ""
+            },
+        );
+        let err = Workload::parse(&text, "t").expect_err(extra);
+        assert_eq!(&err.key, key, "{extra}: {err}");
+        assert!(err.message.contains(message), "{extra}: {err}");
+    }
+    let text = op("resume_after = 5\nresume_delay = '250ms'", "tools/call");
+    let w = Workload::parse(&text, "t").expect("valid");
+    let plan = w.ops[0].resume.expect("a plan");
+    assert_eq!((plan.after, plan.delay), (5, Duration::from_millis(250)));
+    let http = TargetSpec::parse("http://127.0.0.1:1/mcp").expect("target");
+    assert_eq!(w.resume_problem(&http), None);
+    for other in ["builtin", "stdio:mcptop serve --stdio", "tcp://127.0.0.1:1"] {
+        let target = TargetSpec::parse(other).expect("target");
+        let problem = w.resume_problem(&target).unwrap_or_default();
+        assert!(
+            problem.contains("needs") || problem.contains("has none"),
+            "{other}: {problem}"
+        );
+        assert!(
+            problem.contains("use an http:// target"),
+            "{other}: {problem}"
+        );
+    }
+    // `auto` may negotiate the stateless era, which has no session.
+    let auto = Workload::parse(&text.replace("protocol='2025-11-25'\n", ""), "t").expect("valid");
+    let problem = auto.resume_problem(&http).unwrap_or_default();
+    assert!(problem.contains("protocol = \"2025-11-25\""), "{problem}");
+    // A file naming a target it cannot resume on is refused by validation.
+    let err = Workload::parse(&format!("target='builtin'\n{text}"), "t").expect_err("builtin");
+    assert_eq!(err.key, "target", "{err}");
+    assert!(err.message.contains("resume_after"), "{err}");
+}

@@ -117,11 +117,7 @@ pub(super) fn validate(
     let (ops, scenarios, connections) =
         ops_and_scenarios(&spec, default_timeout, connections, &mut p);
     let thresholds = thresholds(&spec, &ops, &mut p);
-    if let Some(t) = &spec.target {
-        if let Err(e) = super::TargetSpec::parse(t) {
-            p.add("target", e.to_string());
-        }
-    }
+    check_target(&spec, &ops, protocol, &mut p);
     let deployed = super::auth::settings(&spec, &mut p);
     let mut spec = spec;
     super::auth::redact(&mut spec.headers, &mut spec.auth);
@@ -154,6 +150,28 @@ pub(super) fn validate(
             })
         }
         _ => Err(p.list),
+    }
+}
+
+/// The file's target: one mcptop can reach, and one its operations can run on
+/// (`resume_after` needs Streamable HTTP with a session).
+fn check_target(
+    spec: &WorkloadSpec,
+    ops: &[Operation],
+    protocol: Option<ProtocolChoice>,
+    p: &mut Problems,
+) {
+    let Some(t) = &spec.target else {
+        return;
+    };
+    match super::TargetSpec::parse(t) {
+        Err(e) => p.add("target", e.to_string()),
+        Ok(target) => {
+            let protocol = protocol.unwrap_or_default();
+            if let Some(m) = super::resume_problem(ops, protocol, &target) {
+                p.add("target", m);
+            }
+        }
     }
 }
 

@@ -28,6 +28,7 @@ mod rust_source;
 mod scenario_peers;
 mod scenarios;
 mod serve;
+mod sse_resume;
 mod stdio;
 #[cfg(feature = "tui")]
 mod tui;

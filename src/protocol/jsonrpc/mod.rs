@@ -27,6 +27,16 @@ pub struct PreparedRequest {
     /// The tool, prompt or resource named (`params.name` or `params.uri`),
     /// for transports that route on it (the `Mcp-Name` header).
     pub target_name: Option<String>,
+    /// Drop the reply's event stream and resume it (`resume_after`).
+    pub resume: Option<ResumeAsk>,
+}
+
+/// A request whose reply stream is dropped after `after` events and
+/// resumed, its figures filed under `label` (its operation).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResumeAsk {
+    pub plan: crate::protocol::resume::ResumePlan,
+    pub label: std::sync::Arc<str>,
 }
 
 impl PreparedRequest {
@@ -49,7 +59,21 @@ impl PreparedRequest {
             is_tool_call: method == "tools/call",
             params_at,
             target_name,
+            resume: None,
         }
+    }
+
+    /// Drops and resumes its reply stream as `plan` says, when given.
+    pub fn resuming(
+        mut self,
+        plan: Option<crate::protocol::resume::ResumePlan>,
+        label: &str,
+    ) -> PreparedRequest {
+        self.resume = plan.map(|plan| ResumeAsk {
+            plan,
+            label: label.into(),
+        });
+        self
     }
 
     /// `encode` with `"_meta": meta` added to `params` (which must be an

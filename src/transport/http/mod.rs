@@ -8,6 +8,7 @@
 pub mod conn;
 pub mod pool;
 mod post;
+mod resume;
 mod stream;
 
 use super::{setup_failed, ConnectOptions, Connected, Connector, TargetError};
@@ -197,6 +198,9 @@ impl HttpSession {
     }
 
     pub async fn call(&self, req: &PreparedRequest) -> Result<Instant, CallError> {
+        if let Some(ask) = &req.resume {
+            return self.inner.call_resuming(req, ask).await;
+        }
         let (at, outcome) = self.exchange(req).await?;
         judge(req, at, outcome)
     }

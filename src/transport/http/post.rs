@@ -51,7 +51,7 @@ impl Replies {
         }
     }
 
-    fn complete(&self) -> bool {
+    pub(super) fn complete(&self) -> bool {
         self.got.iter().all(Option::is_some)
     }
 
@@ -112,7 +112,7 @@ impl Inner {
     /// A POST's request line and headers: the session's id and protocol
     /// version when `with_session`, the method and name when stateless.
     /// Also says whether a session id went with it.
-    fn post_head(
+    pub(super) fn post_head(
         &self,
         method: &str,
         name: Option<&str>,
