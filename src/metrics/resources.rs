@@ -181,6 +181,19 @@ pub struct ResourceRecorder {
     measure_until: Option<f64>,
     window_start: Option<RequestMark>,
     window_end: Option<RequestMark>,
+    /// mcptop's own CPU profiler, when one ran (`mcptop profile`).
+    profiler: Option<ProfilerMark>,
+}
+
+/// When the in-process profiler started and mcptop's RSS either side of
+/// its start: its sample table is allocated at once, a step that is the
+/// profiler's, not the run's.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ProfilerMark {
+    /// Sampler time once the profiler was running.
+    pub running_at_s: f64,
+    pub rss_before: u64,
+    pub rss_after: u64,
 }
 
 impl ResourceRecorder {
@@ -231,12 +244,28 @@ impl ResourceRecorder {
             .collect()
     }
 
+    /// mcptop's RSS over the measured window; with the profiler on, from
+    /// once it was running, so its own memory is not judged as the run's.
+    fn mcptop_series(&self) -> Vec<(f64, f64)> {
+        let from = self.profiler.map_or(f64::NEG_INFINITY, |p| p.running_at_s);
+        self.rss_series(|r| r.mcptop.map(|m| m.rss_bytes))
+            .into_iter()
+            .filter(|(t, _)| *t >= from)
+            .collect()
+    }
+
+    /// The in-process profiler started; `mark` says when it was running and
+    /// mcptop's RSS either side.
+    pub fn profiler_started(&mut self, mark: ProfilerMark) {
+        self.profiler.get_or_insert(mark);
+    }
+
     /// The process whose growth decides a leak: the target when it is a
     /// separate process, else mcptop (which then hosts the server).
     fn judged_series(&self) -> Vec<(f64, f64)> {
         let target = self.rss_series(|r| r.target.map(|t| t.rss_bytes));
         if target.is_empty() {
-            self.rss_series(|r| r.mcptop.map(|m| m.rss_bytes))
+            self.mcptop_series()
         } else {
             target
         }
@@ -285,9 +314,10 @@ impl ResourceRecorder {
         Some(MemoryStats {
             mcptop: stats(last.mcptop, prev.and_then(|p| p.mcptop)),
             target: stats(last.target, prev.and_then(|p| p.target)),
-            mcptop_slope_mib_per_min: slope_mib_per_min(
-                &self.rss_series(|r| r.mcptop.map(|m| m.rss_bytes)),
-            ),
+            mcptop_slope_mib_per_min: slope_mib_per_min(&self.mcptop_series()),
+            profiler_rss_bytes: self
+                .profiler
+                .map(|p| p.rss_after.saturating_sub(p.rss_before)),
             target_slope_mib_per_min: slope_mib_per_min(
                 &self.rss_series(|r| r.target.map(|t| t.rss_bytes)),
             ),

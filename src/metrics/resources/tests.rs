@@ -211,3 +211,34 @@ fn warmup_readings_are_not_judged() {
     assert!(!r.memory().expect("memory").leak_suspect);
     assert_eq!(r.leak_warning(), None);
 }
+
+/// `mcptop profile`: the profiler's table is allocated when it starts, a
+/// step in mcptop's RSS right after measuring begins. Judged as the run's,
+/// it read as hundreds of MiB/min of growth; it is shown apart instead.
+#[test]
+fn the_profilers_own_memory_is_not_the_runs_growth() {
+    let run = |mark: Option<ProfilerMark>| {
+        let mut r = ResourceRecorder::new();
+        r.measuring_started(0.0, RequestMark::default());
+        for i in 0..120 {
+            let t = i as f64 * 0.25;
+            let rss = if t < 1.0 { 14.0 * MB } else { 300.0 * MB };
+            r.push(reading(t, rss as u64, 0.0, 0));
+        }
+        if let Some(m) = mark {
+            r.profiler_started(m);
+        }
+        r.memory().expect("memory")
+    };
+    let unmarked = run(None);
+    assert!(unmarked.mcptop_slope_mib_per_min.expect("slope") > 100.0);
+    assert_eq!(unmarked.profiler_rss_bytes, None);
+    let marked = run(Some(ProfilerMark {
+        running_at_s: 1.0,
+        rss_before: (14.0 * MB) as u64,
+        rss_after: (300.0 * MB) as u64,
+    }));
+    assert_eq!(marked.mcptop_slope_mib_per_min, Some(0.0));
+    assert_eq!(marked.profiler_rss_bytes, Some((286.0 * MB) as u64));
+    assert!(!marked.leak_suspect);
+}

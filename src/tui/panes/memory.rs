@@ -117,10 +117,26 @@ fn rows(mem: &MemoryStats, width: u16, height: u16) -> Vec<Row> {
             )),
         ));
     }
+    if let Some(b) = mem.profiler_rss_bytes {
+        all.push((
+            3,
+            5,
+            Row::Text(fit_line(
+                width,
+                vec![
+                    Line::from(format!(
+                        "profiler +{} (not in the growth)",
+                        fmt_bytes(b as f64)
+                    )),
+                    Line::from(format!("profiler +{}", fmt_bytes(b as f64))),
+                ],
+            )),
+        ));
+    }
     if let Some(b) = mem.bytes_per_session {
         all.push((
             4,
-            5,
+            6,
             Row::Text(Line::from(format!("per session {}", fmt_bytes(b)))),
         ));
     }
