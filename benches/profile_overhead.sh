@@ -12,7 +12,7 @@ SECONDS_PER_RUN=${1:-10}
 ROUNDS=${2:-3}
 WORKLOAD=${3:-echo}
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
+[ -n "${NO_BUILD:-}" ] || cargo build --release --quiet
 BIN=${CARGO_TARGET_DIR:-target}/release/mcptop
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
@@ -37,7 +37,7 @@ peak() { /usr/bin/time -f %M -o "$OUT/peak" "$@" >/dev/null 2>&1; cat "$OUT/peak
 RUN_KB=$(peak "$BIN" run "$WORKLOAD" -q -d "${PS}s" -o "$OUT/mem-run.json")
 PROF_KB=$(peak "$BIN" profile "$WORKLOAD" -q -F 99 --seconds "$PS" -o "$OUT/mem.svg" \
   --result "$OUT/mem-prof.json")
-STEP=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))["metrics"]["memory"]; print(m.get("profiler_rss_bytes", 0))' "$OUT/mem-prof.json")
+STEP=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))["memory"] or {}; print(m.get("profiler_rss_bytes", 0))' "$OUT/mem-prof.json")
 python3 - "$RUN_KB" "$PROF_KB" "$STEP" "$PS" <<'PY'
 import sys
 run, prof, step, secs = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]

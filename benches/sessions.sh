@@ -14,7 +14,7 @@ COUNTS=("${@:-10000 50000}")
 COUNTS=(${COUNTS[*]})
 cd "$(dirname "$0")/.."
 [ -n "${NO_BUILD:-}" ] || nice -n 10 cargo build --release --quiet
-BIN=$(realpath "${CARGO_TARGET_DIR:-target}/release/mcptop")
+BIN=$(realpath "${MCPTOP_BIN:-${CARGO_TARGET_DIR:-target}/release/mcptop}")
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 HARD=$(ulimit -Hn)
 OUT=$(mktemp -d)
@@ -78,7 +78,7 @@ except subprocess.TimeoutExpired:
 time.sleep(0.2)
 if "connect" not in connected:
     print(f"{n:>8}  never connected (exit {code})"); sys.exit(0)
-slope = json.load(open(f"{out}/idle.json"))["metrics"].get("memory", {}).get("bytes_per_session")
+slope = (json.load(open(f"{out}/idle.json")).get("memory") or {}).get("bytes_per_session")
 slope = f"{slope / 1024:.1f}" if slope else "-"
 client = (connected["client"] - before) / n
 server_per = (connected["server"] - server_before) / n

@@ -10,7 +10,7 @@ RATE=${2:-20000}
 STEP=${3:-30}
 cd "$(dirname "$0")/.."
 [ -n "${NO_BUILD:-}" ] || nice -n 10 cargo build --release --quiet
-BIN=$(realpath "${CARGO_TARGET_DIR:-target}/release/mcptop")
+BIN=$(realpath "${MCPTOP_BIN:-${CARGO_TARGET_DIR:-target}/release/mcptop}")
 OUT=$(mktemp -d)
 PID=""
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$OUT"; }
@@ -46,7 +46,7 @@ print(f"slope {slope * 60:+.3f} MiB/min; fitted change over the run {fitted:+.1f
       f"({100 * fitted / my:+.2f} % of the mean); furthest reading {100 * worst / my:.2f} % from the mean")
 flat = abs(fitted) <= 0.05 * my and worst <= 0.05 * my
 try:
-    m = json.load(open(sys.argv[2]))["metrics"]
+    m = json.load(open(sys.argv[2]))
     print(f"achieved {m['achieved_rate']:.0f} req/s over {m['duration_s']:.0f} s, "
           f"{len(m['intervals'])} intervals in the result file")
 except (OSError, KeyError, ValueError) as e:

@@ -188,6 +188,18 @@ mod tests {
         assert_eq!(parse_stat("garbage", 100.0, 4096), None);
     }
 
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn own_rss_alone_is_the_full_readings_rss() {
+        // Pages come and go between two reads: within a MiB of each other.
+        let full = read_self().expect("reads").rss_bytes;
+        let alone = read_self_rss().expect("reads");
+        assert!(
+            alone > 0 && alone.abs_diff(full) < 1 << 20,
+            "{alone} vs {full}"
+        );
+    }
+
     #[test]
     fn parses_the_soft_fd_limit() {
         let limits = "Limit                     Soft Limit           Hard Limit           Units\n\

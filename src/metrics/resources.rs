@@ -254,10 +254,19 @@ impl ResourceRecorder {
             .collect()
     }
 
-    /// The in-process profiler started; `mark` says when it was running and
-    /// mcptop's RSS either side.
+    /// The in-process profiler loaded or started; `mark` says when it was
+    /// running and mcptop's RSS either side. Steps add up (loading its
+    /// tables before the run, starting it); growth is judged from the last.
     pub fn profiler_started(&mut self, mark: ProfilerMark) {
-        self.profiler.get_or_insert(mark);
+        let earlier = self
+            .profiler
+            .map_or(0, |p| p.rss_after.saturating_sub(p.rss_before));
+        let step = mark.rss_after.saturating_sub(mark.rss_before);
+        self.profiler = Some(ProfilerMark {
+            running_at_s: mark.running_at_s,
+            rss_before: mark.rss_before,
+            rss_after: mark.rss_before.saturating_add(step + earlier),
+        });
     }
 
     /// The process whose growth decides a leak: the target when it is a

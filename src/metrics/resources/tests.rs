@@ -242,3 +242,27 @@ fn the_profilers_own_memory_is_not_the_runs_growth() {
     assert_eq!(marked.profiler_rss_bytes, Some((286.0 * MB) as u64));
     assert!(!marked.leak_suspect);
 }
+
+/// Loading the profiler's tables before the run and starting it during the
+/// run are two steps: both are the profiler's, and growth is judged from
+/// the later.
+#[test]
+fn the_profilers_steps_add_up() {
+    let mut r = ResourceRecorder::new();
+    r.measuring_started(0.0, RequestMark::default());
+    for i in 0..40 {
+        let t = i as f64 * 0.25;
+        let rss = if t < 2.0 { 200.0 * MB } else { 210.0 * MB };
+        r.push(reading(t, rss as u64, 0.0, 0));
+    }
+    let mark = |at: f64, before: f64, after: f64| ProfilerMark {
+        running_at_s: at,
+        rss_before: (before * MB) as u64,
+        rss_after: (after * MB) as u64,
+    };
+    r.profiler_started(mark(0.0, 10.0, 200.0));
+    r.profiler_started(mark(2.0, 200.0, 210.0));
+    let m = r.memory().expect("memory");
+    assert_eq!(m.profiler_rss_bytes, Some((200.0 * MB) as u64));
+    assert_eq!(m.mcptop_slope_mib_per_min, Some(0.0));
+}
