@@ -60,8 +60,7 @@ pub async fn run(args: ProfileArgs) -> anyhow::Result<Exit> {
     }
     let monitor = ResourceMonitor::new(true, args.target_pid.into_iter().collect());
     if let (Subject::SelfProcess, Some(rss)) = (subject, before_warm_up) {
-        // The profiler's tables are mcptop's from here on: shown apart.
-        monitor.profiler_running(rss);
+        monitor.profiler_running(rss); // its tables: shown apart, not judged as growth
     }
     let (done_tx, done_rx) = oneshot::channel();
     let watcher_monitor = monitor.clone();
