@@ -2,6 +2,9 @@
 # What measuring costs: echo throughput on the builtin target (release build)
 #   1. CPU profiler on at 99 Hz (`mcptop profile`) vs off (`mcptop run`);  goal <= 5 %
 #   2. memory sampling + allocation counting on vs off (`--no-memory-stats`); goal <= 3 %
+#   3. what the profiler adds to mcptop's RSS: peak RSS (`/usr/bin/time -f %M`) of a
+#      PROFILE_SECONDS (default 30) profile at 99 Hz vs the same run unprofiled, and the step
+#      the result file records when the profiler starts (memory.profiler_rss_bytes); goal <= 32 MiB
 # Runs alternate so drift hits both sides; the median of ROUNDS runs is compared.
 # usage: benches/profile_overhead.sh [SECONDS] [ROUNDS] [WORKLOAD]
 set -euo pipefail
@@ -9,7 +12,7 @@ SECONDS_PER_RUN=${1:-10}
 ROUNDS=${2:-3}
 WORKLOAD=${3:-echo}
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
+[ -n "${NO_BUILD:-}" ] || cargo build --release --quiet
 BIN=${CARGO_TARGET_DIR:-target}/release/mcptop
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
@@ -29,6 +32,19 @@ for i in $(seq "$ROUNDS"); do
   echo "round $i: stats on ${plain[-1]}/s, profiler on ${profiled[-1]}/s, stats off ${nostats[-1]}/s"
 done
 P=$(median "${plain[@]}"); F=$(median "${profiled[@]}"); N=$(median "${nostats[@]}")
+PS=${PROFILE_SECONDS:-30}
+peak() { /usr/bin/time -f %M -o "$OUT/peak" "$@" >/dev/null 2>&1; cat "$OUT/peak"; }
+RUN_KB=$(peak "$BIN" run "$WORKLOAD" -q -d "${PS}s" -o "$OUT/mem-run.json")
+PROF_KB=$(peak "$BIN" profile "$WORKLOAD" -q -F 99 --seconds "$PS" -o "$OUT/mem.svg" \
+  --result "$OUT/mem-prof.json")
+STEP=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))["memory"] or {}; print(m.get("profiler_rss_bytes", 0))' "$OUT/mem-prof.json")
+python3 - "$RUN_KB" "$PROF_KB" "$STEP" "$PS" <<'PY'
+import sys
+run, prof, step, secs = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+print(f"peak RSS over {secs} s: run {run / 1024:.1f} MiB, profile at 99 Hz {prof / 1024:.1f} MiB: "
+      f"the profiler adds {(prof - run) / 1024:+.1f} MiB (goal <= 32 MiB); "
+      f"step when it started {step / 2**20:.1f} MiB")
+PY
 python3 - "$P" "$F" "$N" <<'PY'
 import sys
 plain, prof, nostats = map(float, sys.argv[1:])

@@ -24,12 +24,11 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-/// Read and write buffers per session. Small, because ten thousand idle
-/// sessions must stay cheap: the reader's buffer is zeroed, so all of it is
-/// resident from the start, while the writer's pages are touched only as far
-/// as a burst fills it. Long lines are assembled piecewise either way.
+/// The read buffer per session: small, as it is zeroed (all resident) and
+/// idle sessions must stay cheap; long lines are assembled piecewise. Writes
+/// keep no buffer between bursts, joined up to `WRITE_BURST_BYTES`.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
-const WRITE_BUFFER_BYTES: usize = 8 * 1024;
+const WRITE_BURST_BYTES: usize = 8 * 1024;
 
 /// One request of a JSON-RPC batch, with how long its reply may take.
 #[derive(Debug, Clone, Copy)]
@@ -434,19 +433,22 @@ impl McpSession {
 }
 
 async fn write_loop<W: AsyncWrite + Unpin>(
-    writer: W,
+    mut writer: W,
     mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
     shared: Arc<Shared>,
 ) {
-    let mut writer = tokio::io::BufWriter::with_capacity(WRITE_BUFFER_BYTES, writer);
-    while let Some(first) = rx.recv().await {
-        let mut result = writer.write_all(&first).await;
-        // Coalesce whatever else is queued into one flush.
-        while result.is_ok() {
-            match rx.try_recv() {
-                Ok(more) => result = writer.write_all(&more).await,
-                Err(_) => break,
+    // Queued messages are joined into one write; an idle session holds no buffer.
+    while let Some(mut burst) = rx.recv().await {
+        let mut result = Ok(());
+        while let Ok(more) = rx.try_recv() {
+            if burst.len() + more.len() > WRITE_BURST_BYTES && result.is_ok() {
+                result = writer.write_all(&burst).await;
+                burst.clear();
             }
+            burst.extend_from_slice(&more);
+        }
+        if result.is_ok() {
+            result = writer.write_all(&burst).await;
         }
         if result.is_ok() {
             result = writer.flush().await;

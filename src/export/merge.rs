@@ -389,7 +389,13 @@ fn add_encoded(into: &mut Histogram<u64>, text: &str, label: &str) -> Result<(),
 /// Where a shard's interval falls on the merged clock: the one-second bin
 /// holding its middle, counted from the earliest shard's start.
 fn bin_of(t0: f64, shard_start: f64, start_s: f64, length_s: f64) -> usize {
-    let middle = shard_start + start_s + length_s / 2.0 - t0;
+    let offset = shard_start + start_s - t0;
+    // A merged (coarser) interval of a long run is binned whole, by its
+    // start: its bin is as wide as it is (`metrics::retention`).
+    if length_s > 1.5 * BIN_S {
+        return (offset / BIN_S).round().max(0.0) as usize;
+    }
+    let middle = offset + length_s / 2.0;
     (middle / BIN_S).floor().max(0.0) as usize
 }
 
@@ -418,15 +424,15 @@ fn merge_timelines(reports: &[&RunReport]) -> Result<Option<Timeline>, ExportErr
         .map(|t| t.start_unix_s)
         .fold(f64::INFINITY, f64::min);
     let ops = reports[0].metrics.ops.len();
-    let mut bins: BTreeMap<usize, Vec<CorrectedAndService>> = BTreeMap::new();
+    let mut bins: BTreeMap<usize, (f64, Vec<CorrectedAndService>)> = BTreeMap::new();
     for t in &timelines {
         for interval in &t.intervals {
             let k = bin_of(t0, t.start_unix_s, interval.start_s, interval.length_s);
-            let bin = bins.entry(k).or_insert_with(|| {
-                (0..ops)
-                    .map(|_| (new_histogram(), new_histogram()))
-                    .collect()
+            let (width, bin) = bins.entry(k).or_insert_with(|| {
+                let hs = (0..ops).map(|_| (new_histogram(), new_histogram()));
+                (BIN_S, hs.collect())
             });
+            *width = width.max(interval.length_s.round());
             for ((c, s), op) in bin.iter_mut().zip(&interval.ops) {
                 c.add(op.corrected().map_err(invalid)?)
                     .map_err(|e| invalid(format!("histogram out of bounds: {e:?}")))?;
@@ -444,9 +450,9 @@ fn merge_timelines(reports: &[&RunReport]) -> Result<Option<Timeline>, ExportErr
     };
     let intervals = bins
         .into_iter()
-        .map(|(k, hs)| TimelineInterval {
+        .map(|(k, (width, hs))| TimelineInterval {
             start_s: k as f64 * BIN_S,
-            length_s: BIN_S,
+            length_s: width,
             ops: hs
                 .iter()
                 .map(|(c, s)| OpIntervalHistograms {
@@ -459,6 +465,7 @@ fn merge_timelines(reports: &[&RunReport]) -> Result<Option<Timeline>, ExportErr
     Ok(Some(Timeline {
         start_unix_s: t0,
         intervals,
+        retention: crate::metrics::retention::RETENTION_NOTE.to_string(),
     }))
 }
 
@@ -481,6 +488,10 @@ fn merged_intervals(reports: &[&RunReport], timeline: Option<&Timeline>) -> Vec<
                 length_s: BIN_S,
                 ..IntervalStats::default()
             });
+            if i.length_s.round() > bin.length_s {
+                bin.length_s = i.length_s.round();
+                bin.t_s = k as f64 * BIN_S + bin.length_s;
+            }
             bin.completed += i.completed;
             bin.errors += i.errors;
             bin.throughput += i.throughput;

@@ -16,6 +16,7 @@ pub mod process;
 pub mod recorder;
 pub mod recovery;
 pub mod resources;
+pub mod retention;
 pub mod sampler;
 pub mod send_lag;
 pub mod snapshot;

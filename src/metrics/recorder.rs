@@ -7,20 +7,19 @@
 //! is a ring.
 
 use super::sampler::ResourceMonitor;
-use super::snapshot::{
-    IntervalStats, LoadNow, OpSummary, Phase, ProtocolCounters, Snapshot, WarmupClock,
-};
+use super::snapshot::{LoadNow, OpSummary, Phase, ProtocolCounters, Snapshot, WarmupClock};
 use super::units::fmt_us;
 use super::{log_buckets, new_histogram, percentiles, ErrorKind, Sample};
 use crate::protocol::escape::escape_bounded;
 use crate::protocol::jsonrpc::MAX_MESSAGE_CHARS;
 use hdrhistogram::Histogram;
 use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Intervals kept for charts (one hour of one-second ticks).
+/// One-second intervals kept before they are merged (`retention`), and the
+/// bound of the send-lag and scenario rings.
 pub const HISTORY_LEN: usize = 3600;
 use super::send_lag::SendLag;
 pub use super::send_lag::LATE_SEND_US;
@@ -94,7 +93,8 @@ pub struct Recorder {
     interval_service: Histogram<u64>,
     interval_completed: u64,
     interval_errors: u64,
-    history: VecDeque<IntervalStats>,
+    /// Closed intervals with their histograms, coarser when older.
+    history: super::retention::Retained<super::retention::Closed>,
     /// The first message of each kind over all operations.
     messages: BTreeMap<ErrorKind, String>,
     warnings: BTreeMap<&'static str, String>,
@@ -146,7 +146,7 @@ impl Recorder {
             interval_service: new_histogram(),
             interval_completed: 0,
             interval_errors: 0,
-            history: VecDeque::new(),
+            history: Default::default(),
             messages: BTreeMap::new(),
             warnings: BTreeMap::new(),
             extra_warnings: Vec::new(),
@@ -160,7 +160,7 @@ impl Recorder {
             resources: None,
             scenarios: Vec::new(),
             op_scenario: Vec::new(),
-            timeline: super::timeline::TimelineRecorder::new(labels, measure_start, HISTORY_LEN),
+            timeline: super::timeline::TimelineRecorder::new(labels, measure_start),
             cpu: None,
         }
     }
@@ -340,11 +340,9 @@ impl Recorder {
             scenario.close_interval(t_s, length, now);
         }
         self.send_lag.close_interval(stats.t_s);
-        self.timeline.close(stats.t_s);
-        self.history.push_back(stats);
-        if self.history.len() > HISTORY_LEN {
-            self.history.pop_front();
-        }
+        let timeline = self.timeline.close(stats.t_s);
+        self.history
+            .push(super::retention::Closed { stats, timeline });
         self.interval_corrected.reset();
         self.interval_service.reset();
         self.interval_completed = 0;
@@ -449,8 +447,10 @@ impl Recorder {
             },
             planned: self.planned,
             load: status.load,
-            last: self.history.back().cloned(),
-            history: self.history.iter().skip(history_from).cloned().collect(),
+            last: self.history.last().map(|c| c.stats.clone()),
+            history: (self.history.iter().skip(history_from))
+                .map(|c| c.stats.clone())
+                .collect(),
             total: self.summary(
                 "all",
                 &self.all_corrected,
@@ -536,6 +536,11 @@ impl Recorder {
             })
             .collect();
         let per_sec = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
+        let (intervals, timeline) = std::mem::take(&mut self.history)
+            .into_vec()
+            .into_iter()
+            .map(|c| (c.stats, c.timeline))
+            .unzip();
         let mut metrics = RunMetrics {
             duration_s: secs,
             achieved_rate: overall.throughput_msg_per_s,
@@ -553,13 +558,13 @@ impl Recorder {
             warmup_samples: self.warmup_samples,
             protocol: status.protocol,
             warnings: self.warnings(),
-            intervals: self.history.iter().cloned().collect(),
+            intervals,
             memory: None,
             allocator: None,
             target_gc: None,
             timeline: Some(
                 self.timeline
-                    .finish(end.saturating_duration_since(self.measure_start)),
+                    .finish(end.saturating_duration_since(self.measure_start), timeline),
             ),
             accounting: None,
             faults: Vec::new(),

@@ -186,6 +186,19 @@ pub struct ResourceRecorder {
     /// Measuring is over: the run's figures are read at its end, not from
     /// readings taken while in-flight requests drain and sessions close.
     ended: bool,
+    /// mcptop's own CPU profiler, when one ran (`mcptop profile`).
+    profiler: Option<ProfilerMark>,
+}
+
+/// When the in-process profiler started and mcptop's RSS either side of
+/// its start: its sample table is allocated at once, a step that is the
+/// profiler's, not the run's.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ProfilerMark {
+    /// Sampler time once the profiler was running.
+    pub running_at_s: f64,
+    pub rss_before: u64,
+    pub rss_after: u64,
 }
 
 impl ResourceRecorder {
@@ -266,12 +279,37 @@ impl ResourceRecorder {
             .collect()
     }
 
+    /// mcptop's RSS over the measured window; with the profiler on, from
+    /// once it was running, so its own memory is not judged as the run's.
+    fn mcptop_series(&self) -> Vec<(f64, f64)> {
+        let from = self.profiler.map_or(f64::NEG_INFINITY, |p| p.running_at_s);
+        self.rss_series(|r| r.mcptop.map(|m| m.rss_bytes))
+            .into_iter()
+            .filter(|(t, _)| *t >= from)
+            .collect()
+    }
+
+    /// The in-process profiler loaded or started; `mark` says when it was
+    /// running and mcptop's RSS either side. Steps add up (loading its
+    /// tables before the run, starting it); growth is judged from the last.
+    pub fn profiler_started(&mut self, mark: ProfilerMark) {
+        let earlier = self
+            .profiler
+            .map_or(0, |p| p.rss_after.saturating_sub(p.rss_before));
+        let step = mark.rss_after.saturating_sub(mark.rss_before);
+        self.profiler = Some(ProfilerMark {
+            running_at_s: mark.running_at_s,
+            rss_before: mark.rss_before,
+            rss_after: mark.rss_before.saturating_add(step + earlier),
+        });
+    }
+
     /// The process whose growth decides a leak: the target when it is a
     /// separate process, else mcptop (which then hosts the server).
     fn judged_series(&self) -> Vec<(f64, f64)> {
         let target = self.rss_series(|r| r.target.map(|t| t.rss_bytes));
         if target.is_empty() {
-            self.rss_series(|r| r.mcptop.map(|m| m.rss_bytes))
+            self.mcptop_series()
         } else {
             target
         }
@@ -319,9 +357,10 @@ impl ResourceRecorder {
         Some(MemoryStats {
             mcptop: stats(last.mcptop, prev.and_then(|p| p.mcptop)),
             target: stats(last.target, prev.and_then(|p| p.target)),
-            mcptop_slope_mib_per_min: slope_mib_per_min(
-                &self.rss_series(|r| r.mcptop.map(|m| m.rss_bytes)),
-            ),
+            mcptop_slope_mib_per_min: slope_mib_per_min(&self.mcptop_series()),
+            profiler_rss_bytes: self
+                .profiler
+                .map(|p| p.rss_after.saturating_sub(p.rss_before)),
             target_slope_mib_per_min: slope_mib_per_min(
                 &self.rss_series(|r| r.target.map(|t| t.rss_bytes)),
             ),

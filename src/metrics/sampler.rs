@@ -7,7 +7,7 @@
 //! measured window) and of the run's metrics.
 
 use super::connections::ConnectionWatch;
-use super::resources::{RequestMark, ResourceReading, ResourceRecorder};
+use super::resources::{ProfilerMark, RequestMark, ResourceReading, ResourceRecorder};
 use super::snapshot::{MemoryStats, Phase};
 use super::{alloc, process, RunMetrics, Snapshot};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -244,9 +244,29 @@ impl ResourceMonitor {
                 .target_rss_at_connect
                 .fetch_add(rss, Ordering::Relaxed);
         }
-        let total = process::read_self().map_or(0, |r| r.rss_bytes)
+        let total = process::read_self_rss().unwrap_or(0)
             + self.shared.target_rss_at_connect.load(Ordering::Relaxed);
         self.recorder().session_connected(sessions, total);
+    }
+
+    /// mcptop's in-process profiler is about to start: returns what
+    /// `profiler_running` needs once it has.
+    pub fn profiler_starting(&self) -> u64 {
+        process::read_self_rss().unwrap_or(0)
+    }
+
+    /// The profiler started (mcptop's RSS was `rss_before` just before):
+    /// mcptop's growth is judged from now on, and the step is shown apart.
+    pub fn profiler_running(&self, rss_before: u64) {
+        if !self.shared.enabled {
+            return;
+        }
+        let mark = ProfilerMark {
+            running_at_s: self.now_s(),
+            rss_before,
+            rss_after: process::read_self_rss().unwrap_or(0),
+        };
+        self.recorder().profiler_started(mark);
     }
 
     /// Marks the measured window: `phase` is the run's phase now and

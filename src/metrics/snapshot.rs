@@ -154,8 +154,13 @@ pub struct MemoryStats {
     pub mcptop: Option<ProcessStats>,
     /// Target processes summed (RSS, threads, fds); `None` for in-process targets.
     pub target: Option<ProcessStats>,
-    /// Least-squares RSS growth over the run, MiB per minute.
+    /// Least-squares RSS growth over the run, MiB per minute (mcptop's
+    /// from once its own profiler, if on, was running).
     pub mcptop_slope_mib_per_min: Option<f64>,
+    /// What starting mcptop's in-process CPU profiler added to its RSS:
+    /// shown apart, and kept out of the growth and leak figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profiler_rss_bytes: Option<u64>,
     pub target_slope_mib_per_min: Option<f64>,
     /// ΔRSS / Δsessions while sessions ramp.
     pub bytes_per_session: Option<f64>,

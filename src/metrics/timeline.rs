@@ -11,7 +11,6 @@ use super::buckets::OpDistribution;
 use super::{decode_histogram, encode_histogram, new_histogram};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
@@ -21,8 +20,12 @@ pub struct Timeline {
     /// Wall clock at the start of the measured phase, seconds since the
     /// Unix epoch (what aligns shards run on several machines).
     pub start_unix_s: f64,
-    /// Oldest first; at most `recorder::HISTORY_LEN`, like the intervals.
+    /// Oldest first, merged into coarser ones past the last hour as the
+    /// run's intervals are (`metrics::retention`).
     pub intervals: Vec<TimelineInterval>,
+    /// How older intervals were merged (`retention::RETENTION_NOTE`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub retention: String,
 }
 
 /// One interval: its place in the run and its histograms per operation.
@@ -30,6 +33,7 @@ pub struct Timeline {
 pub struct TimelineInterval {
     /// Seconds since the measured phase began, at the start of the interval.
     pub start_s: f64,
+    /// The interval's width: one tick, or more once merged (`retention`).
     pub length_s: f64,
     /// In the order of the run's operations (`RunMetrics::ops`).
     pub ops: Vec<OpIntervalHistograms>,
@@ -69,6 +73,20 @@ fn decode_or_empty(text: &str) -> Result<Histogram<u64>, String> {
     Ok(h)
 }
 
+/// `interval` encoded (empty text when empty) and added into `whole`, then
+/// emptied. An empty one is left as it is: an idle operation's interval
+/// costs nothing, which a day of one-second intervals needs.
+fn take_encoded(interval: &mut Histogram<u64>, whole: &mut Histogram<u64>) -> String {
+    if interval.is_empty() {
+        return String::new();
+    }
+    // Same bounds everywhere: adding cannot fail.
+    let _ = whole.add(&*interval);
+    let text = encode_histogram(interval);
+    interval.reset();
+    text
+}
+
 /// Wall clock (Unix seconds) of a tokio instant, read against the clocks now.
 pub fn unix_seconds_at(instant: Instant) -> f64 {
     let now_wall = SystemTime::now()
@@ -84,7 +102,8 @@ pub fn unix_seconds_at(instant: Instant) -> f64 {
 }
 
 /// The recorder's side: histograms of the interval under way, per
-/// operation, compressed when the interval closes.
+/// operation, compressed when the interval closes and handed to the
+/// recorder, which keeps them with the interval's figures.
 pub struct TimelineRecorder {
     start_unix_s: f64,
     labels: Vec<String>,
@@ -97,12 +116,10 @@ pub struct TimelineRecorder {
     open_since_s: f64,
     /// Samples in the open interval.
     pending: u64,
-    intervals: VecDeque<TimelineInterval>,
-    limit: usize,
 }
 
 impl TimelineRecorder {
-    pub fn new(labels: &[String], measure_start: Instant, limit: usize) -> TimelineRecorder {
+    pub fn new(labels: &[String], measure_start: Instant) -> TimelineRecorder {
         let ops = labels.len();
         TimelineRecorder {
             start_unix_s: unix_seconds_at(measure_start),
@@ -113,8 +130,6 @@ impl TimelineRecorder {
             service: (0..ops).map(|_| new_histogram()).collect(),
             open_since_s: 0.0,
             pending: 0,
-            intervals: VecDeque::new(),
-            limit,
         }
     }
 
@@ -129,47 +144,23 @@ impl TimelineRecorder {
     }
 
     /// Closes the open interval, which ends `end_s` into the measured phase.
-    pub fn close(&mut self, end_s: f64) {
+    pub fn close(&mut self, end_s: f64) -> TimelineInterval {
         let start_s = self.open_since_s.min(end_s);
-        // Same bounds everywhere: adding cannot fail.
-        for (whole, c) in self.whole_corrected.iter_mut().zip(&self.corrected) {
-            let _ = whole.add(c);
-        }
-        for (whole, s) in self.whole_service.iter_mut().zip(&self.service) {
-            let _ = whole.add(s);
-        }
-        let ops = self
-            .corrected
-            .iter_mut()
-            .zip(self.service.iter_mut())
-            .map(|(c, s)| {
-                let out = OpIntervalHistograms {
-                    corrected: if c.is_empty() {
-                        String::new()
-                    } else {
-                        encode_histogram(c)
-                    },
-                    service: if s.is_empty() {
-                        String::new()
-                    } else {
-                        encode_histogram(s)
-                    },
-                };
-                c.reset();
-                s.reset();
-                out
+        let wholes = self.whole_corrected.iter_mut().zip(&mut self.whole_service);
+        let ops = (self.corrected.iter_mut().zip(&mut self.service))
+            .zip(wholes)
+            .map(|((c, s), (whole_c, whole_s))| OpIntervalHistograms {
+                corrected: take_encoded(c, whole_c),
+                service: take_encoded(s, whole_s),
             })
             .collect();
-        self.intervals.push_back(TimelineInterval {
+        self.open_since_s = end_s;
+        self.pending = 0;
+        TimelineInterval {
             start_s,
             length_s: (end_s - start_s).max(0.0),
             ops,
-        });
-        if self.intervals.len() > self.limit {
-            self.intervals.pop_front();
         }
-        self.open_since_s = end_s;
-        self.pending = 0;
     }
 
     /// Each operation's successes up to the last closed interval, in the
@@ -182,18 +173,19 @@ impl TimelineRecorder {
             .collect()
     }
 
-    /// The timeline at the end of the run, `end` after the measured start.
-    /// Samples the recorder's last interval did not take (a reply during
-    /// draining after the last tick) close one more interval, so no success
-    /// is left out.
-    pub fn finish(mut self, end: Duration) -> Timeline {
+    /// The timeline at the end of the run, `end` after the measured start,
+    /// of the closed `intervals` the recorder kept. Samples the recorder's
+    /// last interval did not take (a reply during draining after the last
+    /// tick) close one more interval, so no success is left out.
+    pub fn finish(mut self, end: Duration, mut intervals: Vec<TimelineInterval>) -> Timeline {
         let end_s = end.as_secs_f64();
         if self.pending > 0 {
-            self.close(end_s.max(self.open_since_s));
+            intervals.push(self.close(end_s.max(self.open_since_s)));
         }
         Timeline {
             start_unix_s: self.start_unix_s,
-            intervals: self.intervals.into_iter().collect(),
+            intervals,
+            retention: super::retention::RETENTION_NOTE.to_string(),
         }
     }
 }
@@ -209,13 +201,13 @@ mod tests {
     #[test]
     fn intervals_add_up_to_what_was_recorded() {
         let t0 = Instant::now();
-        let mut t = TimelineRecorder::new(&labels(2), t0, 10);
+        let mut t = TimelineRecorder::new(&labels(2), t0);
         t.record(0, 100, 90);
         t.record(1, 2_000, 1_500);
-        t.close(1.0);
+        let first = t.close(1.0);
         t.record(0, 300, 200);
         // Left open: finish closes it.
-        let timeline = t.finish(Duration::from_millis(1_500));
+        let timeline = t.finish(Duration::from_millis(1_500), vec![first]);
         assert_eq!(timeline.intervals.len(), 2);
         assert_eq!(timeline.intervals[1].start_s, 1.0);
         assert_eq!(timeline.intervals[1].length_s, 0.5);
@@ -288,17 +280,5 @@ mod tests {
                 );
             }
         }
-    }
-
-    #[test]
-    fn the_oldest_intervals_go_past_the_limit() {
-        let mut t = TimelineRecorder::new(&labels(1), Instant::now(), 2);
-        for end in 1..=3 {
-            t.record(0, end * 10, end);
-            t.close(end as f64);
-        }
-        let timeline = t.finish(Duration::from_secs(3));
-        let starts: Vec<f64> = timeline.intervals.iter().map(|i| i.start_s).collect();
-        assert_eq!(starts, vec![1.0, 2.0]);
     }
 }

@@ -73,10 +73,14 @@ async fn start(
         #[cfg(unix)]
         Subject::SelfProcess => {
             let hz = options.frequency;
-            tokio::task::spawn_blocking(move || super::SelfProfiler::start(hz))
+            // The profiler's own memory is shown apart, not judged as growth.
+            let rss_before = monitor.profiler_starting();
+            let running = tokio::task::spawn_blocking(move || super::SelfProfiler::start(hz))
                 .await
                 .map_err(|e| ProfileError::Start(e.to_string()))?
-                .map(Running::SelfProcess)
+                .map(Running::SelfProcess);
+            monitor.profiler_running(rss_before);
+            running
         }
         #[cfg(target_os = "linux")]
         Subject::External => {

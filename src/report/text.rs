@@ -400,6 +400,13 @@ fn resources(out: &mut String, m: &crate::metrics::RunMetrics) {
         if let Some(b) = mem.bytes_per_session {
             let _ = writeln!(out, "memory per session: {:.1} KiB", b / 1024.0);
         }
+        if let Some(b) = mem.profiler_rss_bytes {
+            let _ = writeln!(
+                out,
+                "mcptop's CPU profiler: +{:.1} MiB RSS when it started (kept out of the growth)",
+                b as f64 / (1024.0 * 1024.0)
+            );
+        }
     }
     if let Some(a) = &m.allocator {
         let per_request = match (a.allocs_per_request, a.bytes_per_request) {

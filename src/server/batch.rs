@@ -26,6 +26,10 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 /// JSON-RPC's "Invalid Request".
 const INVALID_REQUEST: i64 = -32600;
+/// Read buffer per session: zeroed, so all resident, and a server holds one
+/// per idle session (tokio's default is 8 KiB); long lines are assembled
+/// piecewise anyway.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 /// Lines skipped as too long by every builtin-server transport of the process.
 pub static SKIPPED_LINES: AtomicU64 = AtomicU64::new(0);
@@ -109,7 +113,10 @@ where
     /// A transport that skips lines longer than `max_line_bytes`.
     pub fn with_line_limit(reader: R, writer: W, max_line_bytes: usize) -> Self {
         BatchingTransport {
-            lines: LineReader::new(BufReader::new(reader), max_line_bytes),
+            lines: LineReader::new(
+                BufReader::with_capacity(READ_BUFFER_BYTES, reader),
+                max_line_bytes,
+            ),
             announce: false,
             queue: VecDeque::new(),
             batches: Arc::new(Mutex::new(Batches::default())),

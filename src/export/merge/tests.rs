@@ -112,6 +112,58 @@ async fn intervals_are_aligned_by_wall_clock() {
         .any(|w| w.contains("1.4 s apart")));
 }
 
+/// A day-long run's older intervals are merged into coarser ones
+/// (`metrics::retention`): a merge of shards bins such an interval whole, as
+/// wide as it is, instead of piling its counts into one second.
+#[tokio::test(start_paused = true)]
+async fn coarser_intervals_are_binned_whole() {
+    use crate::metrics::retention::{Closed, Coarsen};
+    let coarsen = |mut input: Input| {
+        let m = &mut input.report.metrics;
+        let timeline = m.timeline.as_mut().expect("timeline");
+        let pairs: Vec<Closed> = m
+            .intervals
+            .drain(..)
+            .zip(timeline.intervals.drain(..))
+            .map(|(stats, timeline)| Closed { stats, timeline })
+            .collect();
+        let mut it = pairs.into_iter();
+        let mut whole = it.next().expect("an interval");
+        for later in it {
+            whole.absorb(later);
+        }
+        m.intervals.push(whole.stats);
+        timeline.intervals.push(whole.timeline);
+        input
+    };
+    let inputs = vec![
+        coarsen(shard_run(0, 2, 300, 1000.0)),
+        coarsen(shard_run(1, 2, 900, 1000.25)),
+    ];
+    assert_eq!(inputs[0].report.metrics.intervals[0].length_s, 3.0);
+    let merged = merge(inputs, false).expect("merges").report;
+    let m = &merged.metrics;
+    let shapes: Vec<(f64, f64, u64)> = m
+        .intervals
+        .iter()
+        .map(|i| (i.t_s, i.length_s, i.completed))
+        .collect();
+    assert_eq!(shapes, vec![(3.0, 3.0, 600)]);
+    let t = m.timeline.as_ref().expect("timeline");
+    let widths: Vec<(f64, f64)> = t
+        .intervals
+        .iter()
+        .map(|i| (i.start_s, i.length_s))
+        .collect();
+    assert_eq!(widths, vec![(0.0, 3.0)]);
+    let ok: u64 = t.intervals[0]
+        .ops
+        .iter()
+        .map(|o| o.corrected().expect("decodes").len())
+        .sum();
+    assert_eq!(ok, m.overall.ok);
+}
+
 fn refusal(inputs: Vec<Input>) -> String {
     match merge(inputs, false) {
         Ok(_) => panic!("merged what should be refused"),

@@ -78,6 +78,8 @@ pub struct RunMetrics {
     pub warmup_samples: u64,
     pub protocol: ProtocolCounters,
     pub warnings: Vec<String>,
+    /// Oldest first; 1 s for the last hour, older ones merged into 10 s and
+    /// then 60 s ones, each with its width in `length_s` (`retention`).
     pub intervals: Vec<IntervalStats>,
     /// Processes sampled during the run (absent with `--no-memory-stats`).
     #[serde(default)]

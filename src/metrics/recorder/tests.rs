@@ -142,8 +142,10 @@ async fn a_sliver_of_an_interval_is_carried_into_the_next() {
     assert_eq!(last.completed, 1);
 }
 
+/// Past an hour, the oldest one-second intervals are merged into 10 s ones
+/// rather than dropped: nothing measured is lost from the intervals.
 #[tokio::test(start_paused = true)]
-async fn history_is_a_bounded_ring() {
+async fn history_past_an_hour_is_merged_not_dropped() {
     let t0 = Instant::now();
     let mut r = Recorder::new(&labels(), t0, None);
     let n = HISTORY_LEN as u64 + 25;
@@ -152,8 +154,15 @@ async fn history_is_a_bounded_ring() {
         r.tick(t0 + ms(i * 1000), open_status(1.0, i, i, 0));
     }
     let m = r.finish(t0 + ms(n * 1000), open_status(1.0, n, n, 0));
-    assert_eq!(m.intervals.len(), HISTORY_LEN);
-    assert_eq!(m.intervals[0].t_s, 26.0);
+    // 25 s past the hour: [0, 10) and [10, 20) merged, [20, 25) merging.
+    assert_eq!(m.intervals.len(), HISTORY_LEN + 3);
+    assert_eq!(m.intervals[0].t_s, 10.0);
+    assert_eq!(m.intervals[0].length_s, 10.0);
+    assert_eq!(m.intervals[0].completed, 10);
+    assert_eq!(m.intervals[2].length_s, 5.0);
+    assert_eq!(m.intervals[3].length_s, 1.0);
+    let summed: u64 = m.intervals.iter().map(|i| i.completed).sum();
+    assert_eq!(summed, n);
     assert_eq!(m.overall.operations, n);
 }
 

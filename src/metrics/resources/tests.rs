@@ -284,3 +284,58 @@ fn the_targets_cpu_is_divided_by_the_requests_of_the_measured_window() {
     );
     assert_eq!(alone.target_cpu_us_per_request(), None);
 }
+
+/// `mcptop profile`: the profiler's table is allocated when it starts, a
+/// step in mcptop's RSS right after measuring begins. Judged as the run's,
+/// it read as hundreds of MiB/min of growth; it is shown apart instead.
+#[test]
+fn the_profilers_own_memory_is_not_the_runs_growth() {
+    let run = |mark: Option<ProfilerMark>| {
+        let mut r = ResourceRecorder::new();
+        r.measuring_started(0.0, RequestMark::default());
+        for i in 0..120 {
+            let t = i as f64 * 0.25;
+            let rss = if t < 1.0 { 14.0 * MB } else { 300.0 * MB };
+            r.push(reading(t, rss as u64, 0.0, 0));
+        }
+        if let Some(m) = mark {
+            r.profiler_started(m);
+        }
+        r.memory().expect("memory")
+    };
+    let unmarked = run(None);
+    assert!(unmarked.mcptop_slope_mib_per_min.expect("slope") > 100.0);
+    assert_eq!(unmarked.profiler_rss_bytes, None);
+    let marked = run(Some(ProfilerMark {
+        running_at_s: 1.0,
+        rss_before: (14.0 * MB) as u64,
+        rss_after: (300.0 * MB) as u64,
+    }));
+    assert_eq!(marked.mcptop_slope_mib_per_min, Some(0.0));
+    assert_eq!(marked.profiler_rss_bytes, Some((286.0 * MB) as u64));
+    assert!(!marked.leak_suspect);
+}
+
+/// Loading the profiler's tables before the run and starting it during the
+/// run are two steps: both are the profiler's, and growth is judged from
+/// the later.
+#[test]
+fn the_profilers_steps_add_up() {
+    let mut r = ResourceRecorder::new();
+    r.measuring_started(0.0, RequestMark::default());
+    for i in 0..40 {
+        let t = i as f64 * 0.25;
+        let rss = if t < 2.0 { 200.0 * MB } else { 210.0 * MB };
+        r.push(reading(t, rss as u64, 0.0, 0));
+    }
+    let mark = |at: f64, before: f64, after: f64| ProfilerMark {
+        running_at_s: at,
+        rss_before: (before * MB) as u64,
+        rss_after: (after * MB) as u64,
+    };
+    r.profiler_started(mark(0.0, 10.0, 200.0));
+    r.profiler_started(mark(2.0, 200.0, 210.0));
+    let m = r.memory().expect("memory");
+    assert_eq!(m.profiler_rss_bytes, Some((200.0 * MB) as u64));
+    assert_eq!(m.mcptop_slope_mib_per_min, Some(0.0));
+}

@@ -117,10 +117,11 @@ fn rows(mem: &MemoryStats, width: u16, height: u16) -> Vec<Row> {
             )),
         ));
     }
+    all.extend(profiler_row(mem, width));
     if let Some(b) = mem.bytes_per_session {
         all.push((
             4,
-            5,
+            6,
             Row::Text(Line::from(format!("per session {}", fmt_bytes(b)))),
         ));
     }
@@ -128,6 +129,20 @@ fn rows(mem: &MemoryStats, width: u16, height: u16) -> Vec<Row> {
     all.truncate(usize::from(height));
     all.sort_by_key(|(_, order, _)| *order);
     all.into_iter().map(|(_, _, row)| row).collect()
+}
+
+/// mcptop's own profiler's memory, apart from the run's (its growth is
+/// judged without it).
+fn profiler_row(mem: &MemoryStats, width: u16) -> Option<(u8, u8, Row)> {
+    let added = fmt_bytes(mem.profiler_rss_bytes? as f64);
+    let text = fit_line(
+        width,
+        vec![
+            Line::from(format!("profiler +{added} (not in the growth)")),
+            Line::from(format!("profiler +{added}")),
+        ],
+    );
+    Some((3, 5, Row::Text(text)))
 }
 
 /// The last `window_s` seconds of the history (as long as the other
