@@ -25,10 +25,10 @@ pub const OPEN_LOOP_MAX_IN_FLIGHT: u64 = 100_000;
 /// Sessions a `new_session` scenario has open at once at most in open loop;
 /// beyond it sends wait (and are charged for the wait).
 pub const CHURN_MAX_OPEN: u64 = 64;
-/// How much longer than its longest timeout a batch may take as a whole.
 /// Longest wait for a slot before the scheduler looks again (a session may
 /// close with nothing in flight to wake it).
 const SLOT_RECHECK: Duration = Duration::from_millis(100);
+/// How much longer than its longest timeout a batch may take as a whole.
 const BATCH_GRACE: Duration = Duration::from_secs(1);
 
 /// What the run loop tells the scheduler.

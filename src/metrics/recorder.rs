@@ -46,42 +46,6 @@ pub struct EngineStatus {
     pub scenarios: Vec<ScenarioStatus>,
 }
 
-struct OpState {
-    label: String,
-    corrected: Histogram<u64>,
-    service: Histogram<u64>,
-    errors: BTreeMap<ErrorKind, u64>,
-    /// The first message of each kind, escaped and bounded.
-    messages: BTreeMap<ErrorKind, String>,
-    /// A flow's iterations, not requests: kept out of the run's totals.
-    iteration: bool,
-    /// The method sent instead of its own (a ping's fallback).
-    sent_as: Option<&'static str>,
-}
-
-impl OpState {
-    fn error_count(&self) -> u64 {
-        self.errors.values().sum()
-    }
-
-    /// Records `s` in this operation's figures only.
-    fn add(&mut self, s: &Sample) {
-        match &s.outcome {
-            Ok(()) => {
-                self.corrected.saturating_record(s.corrected_us().max(1));
-                self.service.saturating_record(s.service_us().max(1));
-            }
-            Err(e) => {
-                let kind = ErrorKind::from(e);
-                *self.errors.entry(kind).or_default() += 1;
-                if let (Some(d), Entry::Vacant(slot)) = (e.detail(), self.messages.entry(kind)) {
-                    slot.insert(escape_bounded(d, MAX_MESSAGE_CHARS));
-                }
-            }
-        }
-    }
-}
-
 pub struct Recorder {
     ops: Vec<OpState>,
     measure_start: Instant,
@@ -496,19 +460,8 @@ impl Recorder {
         }
     }
 
-    pub fn finish(mut self, now: Instant, status: EngineStatus) -> RunMetrics {
-        self.stop(now);
-        self.last_status.paused = status.paused;
-        let end = self.stopped_at.unwrap_or(now);
-        if end > self.last_tick {
-            let length = end
-                .saturating_duration_since(self.last_tick.max(self.measure_start))
-                .as_secs_f64();
-            if length > 0.0 && status.phase >= Phase::Measuring {
-                self.close_interval(end, length, &status);
-            }
-        }
-        let secs = self.measured(now).as_secs_f64();
+    /// The run as a whole and each op, over `secs` measured seconds.
+    fn op_results(&self, secs: f64) -> (OpMetrics, Vec<OpMetrics>) {
         let mut overall = op_metrics(
             "all",
             &self.all_corrected,
@@ -526,6 +479,23 @@ impl Recorder {
                 ..op_metrics(&o.label, &o.corrected, &o.service, &o.errors, secs)
             })
             .collect();
+        (overall, ops)
+    }
+
+    pub fn finish(mut self, now: Instant, status: EngineStatus) -> RunMetrics {
+        self.stop(now);
+        self.last_status.paused = status.paused;
+        let end = self.stopped_at.unwrap_or(now);
+        if end > self.last_tick {
+            let length = end
+                .saturating_duration_since(self.last_tick.max(self.measure_start))
+                .as_secs_f64();
+            if length > 0.0 && status.phase >= Phase::Measuring {
+                self.close_interval(end, length, &status);
+            }
+        }
+        let secs = self.measured(now).as_secs_f64();
+        let (overall, ops) = self.op_results(secs);
         let scenarios = self
             .scenarios
             .iter()
@@ -584,6 +554,8 @@ impl Recorder {
 }
 
 pub(crate) mod figures;
+mod op_state;
+use op_state::OpState;
 mod results;
 mod scenarios;
 use super::generator_cpu::{cpu_limit_warning, CpuMeter, Pace};

@@ -96,14 +96,21 @@ fn a_fresh_result_file_has_the_checked_in_key_set() {
         // Half the requests fail: the default error_rate threshold fails.
         .code(1);
     let mut fresh = BTreeSet::new();
-    key_paths(&read_json(&dir.join("r.json")), "", &mut fresh);
+    let result = read_json(&dir.join("r.json"));
+    key_paths(&result, "", &mut fresh);
+    // Warnings are strings, there or not by how the run went: on a busy
+    // machine the debug build may be told its own CPU limits the rate.
+    // Their texts are tested where they are made.
+    fresh.remove("warnings[]");
     let want = sample();
     let added: Vec<_> = fresh.difference(&want).collect();
     let removed: Vec<_> = want.difference(&fresh).collect();
     assert!(
         added.is_empty() && removed.is_empty(),
         "the result file's fields changed\nadded: {added:#?}\nremoved: {removed:#?}\n\
+         warnings: {}\n\
          (if intended, replace tests/data/result-keys.json with:\n{})",
+        result["warnings"],
         serde_json::to_string_pretty(&fresh).expect("json")
     );
 }
