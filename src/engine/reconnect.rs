@@ -102,6 +102,7 @@ impl Resilient {
         opener: Opener,
     ) -> (Connected, Arc<Resilient>) {
         let counters = connected.session.counters();
+        connected.session.report_deaths();
         let pid = connected.pid;
         let session = Arc::new_cyclic(|me| Resilient {
             in_flight: AtomicU64::new(0),
@@ -166,11 +167,24 @@ impl Resilient {
         }
     }
 
+    /// `dead` failed under a request: marks the session down if `dead` is
+    /// still the one in use (a late failure of a session already replaced
+    /// must not take its successor down).
+    fn died(&self, dead: Arc<Live>) {
+        let in_use = lock(&self.live)
+            .as_ref()
+            .is_some_and(|l| Arc::ptr_eq(l, &dead));
+        drop(dead);
+        if in_use {
+            self.went_down(false);
+        }
+    }
+
     fn current(&self) -> Option<Arc<Live>> {
         let live = lock(&self.live).clone();
         match live {
-            Some(l) if l.session.is_closed() => {
-                self.went_down(false);
+            Some(l) if l.session.is_down() => {
+                self.died(l);
                 None
             }
             other => other,
@@ -217,14 +231,14 @@ impl Resilient {
             self.log.not_sent();
             return Err(CallError::NotSent("the session is down".into()));
         };
-        if live.session.is_closed() {
+        if live.session.is_down() {
             // Died between the look and the send: nothing went out.
-            self.went_down(false);
+            self.died(live);
             self.log.not_sent();
             return Err(CallError::NotSent("the session is down".into()));
         }
         let mut cut = live.cut.subscribe();
-        let _on_wire = OnWire::count(&self.in_flight);
+        let on_wire = OnWire::count(&self.in_flight);
         let result = tokio::select! {
             r = live.session.call(req) => r,
             _ = cut.wait_for(|c| *c) => {
@@ -233,9 +247,15 @@ impl Resilient {
             }
         };
         match result {
-            Err(e) if live.session.is_closed() => {
-                drop(live);
-                self.went_down(false);
+            // The transport found its server unreachable before sending.
+            Err(CallError::NotSent(why)) => {
+                drop(on_wire);
+                self.died(live);
+                self.log.not_sent();
+                Err(CallError::NotSent(why))
+            }
+            Err(e) if live.session.is_down() => {
+                self.died(live);
                 self.log.lost();
                 Err(CallError::Lost(e.to_string()))
             }
@@ -269,6 +289,7 @@ async fn reconnect_loop(me: Weak<Resilient>, opener: Opener, log: Arc<FaultLog>)
         match opener.open().await {
             Ok(c) => {
                 let Some(me) = me.upgrade() else { return };
+                c.session.report_deaths();
                 *lock(&me.live) = Some(Arc::new(live(c.session, c.pid, c.keep_alive)));
                 me.reconnecting.store(false, Ordering::SeqCst);
                 log.session_back();
