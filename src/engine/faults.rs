@@ -125,6 +125,9 @@ pub struct Armed {
     measure_start: Instant,
     task: Option<tokio::task::JoinHandle<()>>,
     enabled: bool,
+    /// Each flow's steps and the op of its iterations: a flow plans
+    /// iterations, so they are what its buckets count.
+    flows: Vec<(Range<usize>, usize)>,
 }
 
 /// Wraps the sessions when the workload has faults or `reconnect`, and
@@ -165,6 +168,12 @@ pub fn arm(
         measure_start: t0 + workload.warmup,
         task: None,
         enabled: chaos.expects_failures(),
+        flows: workload
+            .scenarios
+            .iter()
+            .filter(|s| s.flow.is_some())
+            .map(|s| (s.ops.clone(), s.ops.end))
+            .collect(),
     };
     armed.start();
     (connected, armed, t0)
@@ -252,11 +261,12 @@ impl Armed {
         if !self.enabled {
             return metrics;
         }
+        let (ok, errors) = planned_units(&metrics, &self.flows);
         metrics.accounting = Some(Accounting::from_counts(
             metrics.planned_sends,
             metrics.sends,
-            metrics.overall.ok,
-            &metrics.overall.errors_by_kind,
+            ok,
+            &errors,
             unfinished,
         ));
         let tallies = self
@@ -302,6 +312,39 @@ impl Armed {
         metrics.warnings.extend(warnings.iter().cloned());
         metrics
     }
+}
+
+/// The successes and failures by kind in the units the run planned:
+/// requests, except that a flow's steps count as its iterations (each ends
+/// ok or in the bucket of the step that ended it).
+fn planned_units(
+    metrics: &RunMetrics,
+    flows: &[(Range<usize>, usize)],
+) -> (u64, std::collections::BTreeMap<String, u64>) {
+    let mut ok = metrics.overall.ok;
+    let mut errors = metrics.overall.errors_by_kind.clone();
+    for (steps, iteration) in flows {
+        for (op, add) in steps
+            .clone()
+            .map(|i| (i, false))
+            .chain([(*iteration, true)])
+        {
+            let Some(m) = metrics.ops.get(op) else {
+                continue;
+            };
+            let apply = |total: u64, n: u64| match add {
+                true => total + n,
+                false => total.saturating_sub(n),
+            };
+            ok = apply(ok, m.ok);
+            for (kind, n) in &m.errors_by_kind {
+                let e = errors.entry(kind.clone()).or_default();
+                *e = apply(*e, *n);
+            }
+        }
+    }
+    errors.retain(|_, n| *n > 0);
+    (ok, errors)
 }
 
 /// A run that ends without `finish` (its future dropped) still ends its
