@@ -8,7 +8,9 @@
 //! to the latest fault that had happened by then.
 
 use super::churn::Opener;
+use super::fault_clock::FaultClock;
 use super::reconnect::{ClientFault, Resilient};
+use super::scheduler::Plan;
 use crate::metrics::accounting::Accounting;
 use crate::metrics::recovery::{self, FaultTimeline};
 use crate::metrics::sampler::ResourceMonitor;
@@ -19,7 +21,8 @@ use crate::workload::{ScenarioSessions, Workload};
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use tokio::time::{sleep_until, Instant};
+use tokio::sync::watch;
+use tokio::time::Instant;
 
 /// What happened after one fault.
 #[derive(Debug, Clone, Default)]
@@ -144,11 +147,16 @@ pub fn arm(
     let chaos = &workload.chaos;
     let log = Arc::new(FaultLog::new(chaos.faults.len()));
     let mut sessions = Vec::new();
+    let scenario_sessions = scenario_sessions(workload);
     let connected = if chaos.expects_failures() {
         connected
             .into_iter()
-            .map(|c| {
-                let wrapped = Resilient::wrap(c, chaos.reconnect, log.clone(), opener.clone());
+            .enumerate()
+            .map(|(i, c)| {
+                let mine =
+                    (0..scenario_sessions.len()).filter(|&s| scenario_sessions[s].contains(&i));
+                let reconnect = chaos.reconnects(mine);
+                let wrapped = Resilient::wrap(c, reconnect, log.clone(), opener.clone());
                 sessions.push(wrapped.1);
                 wrapped.0
             })
@@ -156,10 +164,10 @@ pub fn arm(
     } else {
         connected
     };
-    let mut armed = Armed {
+    let armed = Armed {
         faults: chaos.faults.clone(),
         sessions,
-        scenario_sessions: scenario_sessions(workload),
+        scenario_sessions,
         target_pids: resources
             .as_ref()
             .map(|r| r.target_pids())
@@ -175,7 +183,6 @@ pub fn arm(
             .map(|s| (s.ops.clone(), s.ops.end))
             .collect(),
     };
-    armed.start();
     (connected, armed, t0)
 }
 
@@ -206,8 +213,9 @@ fn scenario_sessions(workload: &Workload) -> Vec<Range<usize>> {
 }
 
 impl Armed {
-    /// Runs the faults at their times, beside the load.
-    fn start(&mut self) {
+    /// Runs the faults at their times on the measured clock (`plan` says
+    /// when the run is paused), beside the load.
+    pub fn start(&mut self, pauses: watch::Receiver<Plan>) {
         if self.faults.is_empty() {
             return;
         }
@@ -228,8 +236,9 @@ impl Armed {
             // Dropped with this task when the run ends: a stop still in
             // progress is aborted, and its process gets its SIGCONT.
             let mut running = tokio::task::JoinSet::new();
+            let mut clock = FaultClock::new(pauses);
             for (index, fault, hit) in order {
-                sleep_until(start + fault.at).await;
+                clock.until(start, fault.at).await;
                 let in_flight = hit.iter().map(|s| s.in_flight()).sum();
                 log.fired(index, Instant::now(), in_flight);
                 running.spawn(act(fault.action, hit, pids.clone(), log.clone()));

@@ -75,3 +75,50 @@ async fn a_flow_step_reading_a_listing_is_sorted_like_a_call() {
     assert_eq!(lost, 1);
     assert!(not_sent > 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_scenarios_own_reconnect_brings_back_only_its_sessions() {
+    // `back` on one session says `reconnect`, `gone` on two does not. The
+    // first two sessions (`back`'s and one of `gone`'s) are dropped at
+    // 1.002 s: `back`'s returns, `gone`'s stays dead (its other carries on).
+    let w = Workload::parse(
+        "name = \"t\"\nduration = \"3s\"\n\
+         [[faults]]\nat = \"1002ms\"\ndrop_connections = true\nsessions = 2\n\
+         [[scenarios]]\nname = \"back\"\nrate = 10\nsessions = 1\nreconnect = true\n\
+         [[scenarios.ops]]\nmethod = \"ping\"\n\
+         [[scenarios]]\nname = \"gone\"\nrate = 10\nsessions = 2\n\
+         [[scenarios.ops]]\nmethod = \"ping\"\n",
+        "test",
+    )
+    .expect("valid workload");
+    let out = run_plain(&w, fixed(5)).await;
+    assert_eq!(out.stopped_by, StopReason::Completed);
+    let f = &out.metrics.faults[0];
+    assert_eq!(f.sessions_died, 2, "{f:?}");
+    assert_eq!(f.sessions_reestablished_pct, Some(50.0), "{f:?}");
+    let a = out.metrics.accounting.as_ref().expect("accounting");
+    assert!(a.balanced(), "{}", a.describe());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pause_moves_a_fault_still_to_come_by_its_length() {
+    // Paused from 1 s to 2.5 s of the run: a fault `at = 2s` of measured
+    // time fires 1.5 s late, at 3.5 s after the start of measuring.
+    let w = workload(
+        "rate = 100\nduration = \"5s\"\nwarmup = \"0s\"\nreconnect = true\n\
+         [[faults]]\nat = \"2s\"\ndrop_connections = true",
+    );
+    let connector = ScriptedConnector::new(fixed(5));
+    let out = run_with(&w, &connector, |h| {
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let _ = h.controls.send(Control::Pause);
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let _ = h.controls.send(Control::Resume);
+            std::future::pending::<()>().await;
+        })
+    })
+    .await;
+    let f = &out.metrics.faults[0];
+    assert!((f.at_s - 3.5).abs() < 1e-9, "{f:?}");
+}
