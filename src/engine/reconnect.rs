@@ -103,14 +103,14 @@ enum Ask<'a> {
 
 enum Got {
     At(Instant),
-    Probe(ResultProbe),
+    Probe(Box<ResultProbe>),
 }
 
 impl Ask<'_> {
     async fn on(self, session: &dyn Session) -> Result<Got, CallError> {
         match self {
             Ask::Call(req) => session.call(req).await.map(Got::At),
-            Ask::Request(req) => session.request(req).await.map(Got::Probe),
+            Ask::Request(req) => session.request(req).await.map(|p| Got::Probe(Box::new(p))),
         }
     }
 }
@@ -421,7 +421,7 @@ impl Session for Resilient {
     ) -> BoxFuture<'a, Result<ResultProbe, CallError>> {
         Box::pin(async move {
             match self.sorted(Ask::Request(req)).await? {
-                Got::Probe(probe) => Ok(probe),
+                Got::Probe(probe) => Ok(*probe),
                 Got::At(_) => Ok(ResultProbe::default()),
             }
         })
