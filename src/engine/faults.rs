@@ -12,6 +12,7 @@ use super::fault_clock::FaultClock;
 use super::reconnect::{ClientFault, Resilient};
 use super::scheduler::Plan;
 use crate::metrics::accounting::Accounting;
+use crate::metrics::fault_marks::{FaultMark, FaultMarks};
 use crate::metrics::recovery::{self, FaultTimeline};
 use crate::metrics::sampler::ResourceMonitor;
 use crate::metrics::RunMetrics;
@@ -128,6 +129,8 @@ pub struct Armed {
     measure_start: Instant,
     task: Option<tokio::task::JoinHandle<()>>,
     enabled: bool,
+    /// The faults fired, for the live screen's markers.
+    marks: FaultMarks,
     /// Each flow's steps and the op of its iterations: a flow plans
     /// iterations, so they are what its buckets count.
     flows: Vec<(Range<usize>, usize)>,
@@ -176,6 +179,7 @@ pub fn arm(
         measure_start: t0 + workload.warmup,
         task: None,
         enabled: chaos.expects_failures(),
+        marks: FaultMarks::default(),
         flows: workload
             .scenarios
             .iter()
@@ -225,6 +229,7 @@ impl Armed {
             .enumerate()
             .map(|(i, f)| (i, f.clone(), self.hit(f)))
             .collect();
+        let marks = self.marks.clone();
         let (log, start, pids) = (
             self.log.clone(),
             self.measure_start,
@@ -241,10 +246,19 @@ impl Armed {
                 clock.until(start, fault.at).await;
                 let in_flight = hit.iter().map(|s| s.in_flight()).sum();
                 log.fired(index, Instant::now(), in_flight);
+                marks.push(FaultMark {
+                    label: fault.label(),
+                    t_s: fault.at.as_secs_f64(),
+                });
                 running.spawn(act(fault.action, hit, pids.clone(), log.clone()));
             }
             while running.join_next().await.is_some() {}
         }));
+    }
+
+    /// Where the faults are marked as they fire.
+    pub fn marks(&self) -> FaultMarks {
+        self.marks.clone()
     }
 
     /// The sessions a fault hits.

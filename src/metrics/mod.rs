@@ -9,6 +9,7 @@ pub mod accounting;
 pub mod alloc;
 pub mod buckets;
 pub mod connections;
+pub mod fault_marks;
 pub mod gc;
 pub mod prefixed;
 pub mod process;
