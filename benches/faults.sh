@@ -6,11 +6,13 @@
 # that starts it again when it dies (a kill needs someone to bring it back);
 # mcptop reconnects with `reconnect = true` and is pointed at the server with
 # --target-pid. 100 req/s on 4 sessions, fault at 4 s, 12 s measured.
-# usage: benches/faults.sh [release|debug]
+# usage: benches/faults.sh [release|debug]   (NO_BUILD=1: use the binary already built)
 set -euo pipefail
 PROFILE=${1:-release}
 cd "$(dirname "$0")/.."
-if [ "$PROFILE" = release ]; then cargo build --release --quiet; else cargo build --quiet; fi
+if [ -z "${NO_BUILD:-}" ]; then
+  if [ "$PROFILE" = release ]; then cargo build --release --quiet; else cargo build --quiet; fi
+fi
 BIN=$(pwd)/${CARGO_TARGET_DIR:-target}/$PROFILE/mcptop
 OUT=$(mktemp -d)
 SUPERVISOR=

@@ -8,8 +8,11 @@
 //! to the latest fault that had happened by then.
 
 use super::churn::Opener;
+use super::fault_clock::FaultClock;
 use super::reconnect::{ClientFault, Resilient};
+use super::scheduler::Plan;
 use crate::metrics::accounting::Accounting;
+use crate::metrics::fault_marks::{FaultMark, FaultMarks};
 use crate::metrics::recovery::{self, FaultTimeline};
 use crate::metrics::sampler::ResourceMonitor;
 use crate::metrics::RunMetrics;
@@ -19,7 +22,8 @@ use crate::workload::{ScenarioSessions, Workload};
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use tokio::time::{sleep_until, Instant};
+use tokio::sync::watch;
+use tokio::time::Instant;
 
 /// What happened after one fault.
 #[derive(Debug, Clone, Default)]
@@ -125,6 +129,11 @@ pub struct Armed {
     measure_start: Instant,
     task: Option<tokio::task::JoinHandle<()>>,
     enabled: bool,
+    /// The faults fired, for the live screen's markers.
+    marks: FaultMarks,
+    /// Each flow's steps and the op of its iterations: a flow plans
+    /// iterations, so they are what its buckets count.
+    flows: Vec<(Range<usize>, usize)>,
 }
 
 /// Wraps the sessions when the workload has faults or `reconnect`, and
@@ -141,11 +150,16 @@ pub fn arm(
     let chaos = &workload.chaos;
     let log = Arc::new(FaultLog::new(chaos.faults.len()));
     let mut sessions = Vec::new();
+    let scenario_sessions = scenario_sessions(workload);
     let connected = if chaos.expects_failures() {
         connected
             .into_iter()
-            .map(|c| {
-                let wrapped = Resilient::wrap(c, chaos.reconnect, log.clone(), opener.clone());
+            .enumerate()
+            .map(|(i, c)| {
+                let mine =
+                    (0..scenario_sessions.len()).filter(|&s| scenario_sessions[s].contains(&i));
+                let reconnect = chaos.reconnects(mine);
+                let wrapped = Resilient::wrap(c, reconnect, log.clone(), opener.clone());
                 sessions.push(wrapped.1);
                 wrapped.0
             })
@@ -153,10 +167,10 @@ pub fn arm(
     } else {
         connected
     };
-    let mut armed = Armed {
+    let armed = Armed {
         faults: chaos.faults.clone(),
         sessions,
-        scenario_sessions: scenario_sessions(workload),
+        scenario_sessions,
         target_pids: resources
             .as_ref()
             .map(|r| r.target_pids())
@@ -165,8 +179,14 @@ pub fn arm(
         measure_start: t0 + workload.warmup,
         task: None,
         enabled: chaos.expects_failures(),
+        marks: FaultMarks::default(),
+        flows: workload
+            .scenarios
+            .iter()
+            .filter(|s| s.flow.is_some())
+            .map(|s| (s.ops.clone(), s.ops.end))
+            .collect(),
     };
-    armed.start();
     (connected, armed, t0)
 }
 
@@ -197,8 +217,9 @@ fn scenario_sessions(workload: &Workload) -> Vec<Range<usize>> {
 }
 
 impl Armed {
-    /// Runs the faults at their times, beside the load.
-    fn start(&mut self) {
+    /// Runs the faults at their times on the measured clock (`plan` says
+    /// when the run is paused), beside the load.
+    pub fn start(&mut self, pauses: watch::Receiver<Plan>) {
         if self.faults.is_empty() {
             return;
         }
@@ -208,6 +229,7 @@ impl Armed {
             .enumerate()
             .map(|(i, f)| (i, f.clone(), self.hit(f)))
             .collect();
+        let marks = self.marks.clone();
         let (log, start, pids) = (
             self.log.clone(),
             self.measure_start,
@@ -219,14 +241,24 @@ impl Armed {
             // Dropped with this task when the run ends: a stop still in
             // progress is aborted, and its process gets its SIGCONT.
             let mut running = tokio::task::JoinSet::new();
+            let mut clock = FaultClock::new(pauses);
             for (index, fault, hit) in order {
-                sleep_until(start + fault.at).await;
+                clock.until(start, fault.at).await;
                 let in_flight = hit.iter().map(|s| s.in_flight()).sum();
                 log.fired(index, Instant::now(), in_flight);
+                marks.push(FaultMark {
+                    label: fault.label(),
+                    t_s: fault.at.as_secs_f64(),
+                });
                 running.spawn(act(fault.action, hit, pids.clone(), log.clone()));
             }
             while running.join_next().await.is_some() {}
         }));
+    }
+
+    /// Where the faults are marked as they fire.
+    pub fn marks(&self) -> FaultMarks {
+        self.marks.clone()
     }
 
     /// The sessions a fault hits.
@@ -252,11 +284,12 @@ impl Armed {
         if !self.enabled {
             return metrics;
         }
+        let (ok, errors) = planned_units(&metrics, &self.flows);
         metrics.accounting = Some(Accounting::from_counts(
             metrics.planned_sends,
             metrics.sends,
-            metrics.overall.ok,
-            &metrics.overall.errors_by_kind,
+            ok,
+            &errors,
             unfinished,
         ));
         let tallies = self
@@ -302,6 +335,39 @@ impl Armed {
         metrics.warnings.extend(warnings.iter().cloned());
         metrics
     }
+}
+
+/// The successes and failures by kind in the units the run planned:
+/// requests, except that a flow's steps count as its iterations (each ends
+/// ok or in the bucket of the step that ended it).
+fn planned_units(
+    metrics: &RunMetrics,
+    flows: &[(Range<usize>, usize)],
+) -> (u64, std::collections::BTreeMap<String, u64>) {
+    let mut ok = metrics.overall.ok;
+    let mut errors = metrics.overall.errors_by_kind.clone();
+    for (steps, iteration) in flows {
+        for (op, add) in steps
+            .clone()
+            .map(|i| (i, false))
+            .chain([(*iteration, true)])
+        {
+            let Some(m) = metrics.ops.get(op) else {
+                continue;
+            };
+            let apply = |total: u64, n: u64| match add {
+                true => total + n,
+                false => total.saturating_sub(n),
+            };
+            ok = apply(ok, m.ok);
+            for (kind, n) in &m.errors_by_kind {
+                let e = errors.entry(kind.clone()).or_default();
+                *e = apply(*e, *n);
+            }
+        }
+    }
+    errors.retain(|_, n| *n > 0);
+    (ok, errors)
 }
 
 /// A run that ends without `finish` (its future dropped) still ends its

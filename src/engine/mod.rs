@@ -5,6 +5,7 @@
 
 mod churn;
 mod connect;
+mod fault_clock;
 pub mod faults;
 mod flow;
 mod meter;

@@ -69,7 +69,7 @@ async fn run_opening(setup: RunSetup<'_>, opener: Opener) -> Result<RunOutcome, 
         ..Snapshot::default()
     });
     let (connected, target) = connect(workload, connector, &stop, resources.as_ref()).await?;
-    let (connected, chaos, t0) = super::faults::arm(workload, connected, &opener, &resources);
+    let (connected, mut chaos, t0) = super::faults::arm(workload, connected, &opener, &resources);
     let slots: Arc<[SessionSlot]> = connected
         .iter()
         .map(|c| SessionSlot {
@@ -78,6 +78,8 @@ async fn run_opening(setup: RunSetup<'_>, opener: Opener) -> Result<RunOutcome, 
         })
         .collect();
     let mut driver = Driver::new(workload, &connected, (slots.clone(), opener), t0, resources);
+    chaos.start(driver.plan_tx.subscribe());
+    driver.recorder.watch_faults(chaos.marks());
     let stopped_by = driver
         .drive(&mut target_events, &mut controls, &snapshots, tick, &stop)
         .await;

@@ -78,19 +78,49 @@ impl Drop for Unanswered<'_> {
 }
 
 /// Counts a request on the wire for as long as it lives (a timeout drops it).
-struct OnWire<'a>(&'a AtomicU64);
+struct OnWire<'a>(&'a AtomicU64, u64);
 
 impl<'a> OnWire<'a> {
-    fn count(n: &'a AtomicU64) -> OnWire<'a> {
-        n.fetch_add(1, Ordering::SeqCst);
-        OnWire(n)
+    fn count(n: &'a AtomicU64, requests: u64) -> OnWire<'a> {
+        n.fetch_add(requests, Ordering::SeqCst);
+        OnWire(n, requests)
     }
 }
 
 impl Drop for OnWire<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.0.fetch_sub(self.1, Ordering::SeqCst);
     }
+}
+
+/// What a wrapped session is asked to carry: a request measured by when
+/// its reply came, or one whose result a flow reads.
+#[derive(Clone, Copy)]
+enum Ask<'a> {
+    Call(&'a PreparedRequest),
+    Request(&'a PreparedRequest),
+}
+
+enum Got {
+    At(Instant),
+    Probe(Box<ResultProbe>),
+}
+
+impl Ask<'_> {
+    async fn on(self, session: &dyn Session) -> Result<Got, CallError> {
+        match self {
+            Ask::Call(req) => session.call(req).await.map(Got::At),
+            Ask::Request(req) => session.request(req).await.map(|p| Got::Probe(Box::new(p))),
+        }
+    }
+}
+
+fn down() -> CallError {
+    CallError::NotSent("the session is down".into())
+}
+
+fn dropped() -> CallError {
+    CallError::Lost("the connection was dropped".into())
 }
 
 impl Resilient {
@@ -102,6 +132,7 @@ impl Resilient {
         opener: Opener,
     ) -> (Connected, Arc<Resilient>) {
         let counters = connected.session.counters();
+        connected.session.report_deaths();
         let pid = connected.pid;
         let session = Arc::new_cyclic(|me| Resilient {
             in_flight: AtomicU64::new(0),
@@ -166,11 +197,24 @@ impl Resilient {
         }
     }
 
+    /// `dead` failed under a request: marks the session down if `dead` is
+    /// still the one in use (a late failure of a session already replaced
+    /// must not take its successor down).
+    fn died(&self, dead: Arc<Live>) {
+        let in_use = lock(&self.live)
+            .as_ref()
+            .is_some_and(|l| Arc::ptr_eq(l, &dead));
+        drop(dead);
+        if in_use {
+            self.went_down(false);
+        }
+    }
+
     fn current(&self) -> Option<Arc<Live>> {
         let live = lock(&self.live).clone();
         match live {
-            Some(l) if l.session.is_closed() => {
-                self.went_down(false);
+            Some(l) if l.session.is_down() => {
+                self.died(l);
                 None
             }
             other => other,
@@ -211,36 +255,99 @@ impl Resilient {
         }
     }
 
-    async fn call_once(&self, req: &PreparedRequest) -> Result<Instant, CallError> {
+    async fn call_once(&self, ask: Ask<'_>) -> Result<Got, CallError> {
         self.apply_client_fault().await;
         let Some(live) = self.session_for_send().await else {
             self.log.not_sent();
-            return Err(CallError::NotSent("the session is down".into()));
+            return Err(down());
         };
-        if live.session.is_closed() {
+        if live.session.is_down() {
             // Died between the look and the send: nothing went out.
-            self.went_down(false);
+            self.died(live);
             self.log.not_sent();
-            return Err(CallError::NotSent("the session is down".into()));
+            return Err(down());
         }
         let mut cut = live.cut.subscribe();
-        let _on_wire = OnWire::count(&self.in_flight);
+        let on_wire = OnWire::count(&self.in_flight, 1);
         let result = tokio::select! {
-            r = live.session.call(req) => r,
+            r = ask.on(live.session.as_ref()) => r,
             _ = cut.wait_for(|c| *c) => {
                 self.log.lost();
-                return Err(CallError::Lost("the connection was dropped".into()));
+                return Err(dropped());
             }
         };
         match result {
-            Err(e) if live.session.is_closed() => {
-                drop(live);
-                self.went_down(false);
+            // The transport found its server unreachable before sending.
+            Err(CallError::NotSent(why)) => {
+                drop(on_wire);
+                self.died(live);
+                self.log.not_sent();
+                Err(CallError::NotSent(why))
+            }
+            Err(e) if live.session.is_down() => {
+                self.died(live);
                 self.log.lost();
                 Err(CallError::Lost(e.to_string()))
             }
             other => other,
         }
+    }
+
+    /// A batch, each request sorted as `call_once` sorts one.
+    async fn batch_once(&self, items: &[BatchItem<'_>]) -> Vec<Result<Instant, CallError>> {
+        let every = |bucket: fn() -> CallError, count: &dyn Fn()| {
+            items
+                .iter()
+                .map(|_| {
+                    count();
+                    Err(bucket())
+                })
+                .collect()
+        };
+        let Some(live) = self.session_for_send().await else {
+            return every(down, &|| self.log.not_sent());
+        };
+        if live.session.is_down() {
+            self.died(live);
+            return every(down, &|| self.log.not_sent());
+        }
+        let mut cut = live.cut.subscribe();
+        let _on_wire = OnWire::count(&self.in_flight, items.len() as u64);
+        let outcomes = tokio::select! {
+            r = live.session.call_batch(items) => r,
+            _ = cut.wait_for(|c| *c) => return every(dropped, &|| self.log.lost()),
+        };
+        if !live.session.is_down() {
+            return outcomes;
+        }
+        self.died(live);
+        let sort = |outcome| match outcome {
+            Err(CallError::NotSent(why)) => {
+                self.log.not_sent();
+                Err(CallError::NotSent(why))
+            }
+            Err(e) => {
+                self.log.lost();
+                Err(CallError::Lost(e.to_string()))
+            }
+            ok => ok,
+        };
+        outcomes.into_iter().map(sort).collect()
+    }
+
+    /// `call_once`, with a failure (or a drop by the scheduler's timeout)
+    /// told to the fault log as seen now.
+    async fn sorted(&self, ask: Ask<'_>) -> Result<Got, CallError> {
+        let mut guard = Unanswered {
+            log: &self.log,
+            done: false,
+        };
+        let result = self.call_once(ask).await;
+        guard.done = true;
+        if result.is_err() {
+            self.log.failure(Instant::now());
+        }
+        result
     }
 }
 
@@ -269,6 +376,7 @@ async fn reconnect_loop(me: Weak<Resilient>, opener: Opener, log: Arc<FaultLog>)
         match opener.open().await {
             Ok(c) => {
                 let Some(me) = me.upgrade() else { return };
+                c.session.report_deaths();
                 *lock(&me.live) = Some(Arc::new(live(c.session, c.pid, c.keep_alive)));
                 me.reconnecting.store(false, Ordering::SeqCst);
                 log.session_back();
@@ -286,16 +394,10 @@ async fn reconnect_loop(me: Weak<Resilient>, opener: Opener, log: Arc<FaultLog>)
 impl Session for Resilient {
     fn call<'a>(&'a self, req: &'a PreparedRequest) -> BoxFuture<'a, Result<Instant, CallError>> {
         Box::pin(async move {
-            let mut guard = Unanswered {
-                log: &self.log,
-                done: false,
-            };
-            let result = self.call_once(req).await;
-            guard.done = true;
-            if result.is_err() {
-                self.log.failure(Instant::now());
+            match self.sorted(Ask::Call(req)).await? {
+                Got::At(at) => Ok(at),
+                Got::Probe(_) => Ok(Instant::now()),
             }
-            result
         })
     }
 
@@ -304,25 +406,23 @@ impl Session for Resilient {
         items: &'a [BatchItem<'a>],
     ) -> BoxFuture<'a, Vec<Result<Instant, CallError>>> {
         Box::pin(async move {
-            match self.session_for_send().await {
-                Some(live) => live.session.call_batch(items).await,
-                None => items
-                    .iter()
-                    .map(|_| Err(CallError::NotSent("the session is down".into())))
-                    .collect(),
+            let outcomes = self.batch_once(items).await;
+            if outcomes.iter().any(Result::is_err) {
+                self.log.failure(Instant::now());
             }
+            outcomes
         })
     }
 
-    /// Flows read listings: passed through, not sorted into lost / not sent.
+    /// Flows read listings: sorted into lost / not sent as calls are.
     fn request<'a>(
         &'a self,
         req: &'a PreparedRequest,
     ) -> BoxFuture<'a, Result<ResultProbe, CallError>> {
         Box::pin(async move {
-            match self.session_for_send().await {
-                Some(live) => live.session.request(req).await,
-                None => Err(CallError::NotSent("the session is down".into())),
+            match self.sorted(Ask::Request(req)).await? {
+                Got::Probe(probe) => Ok(*probe),
+                Got::At(_) => Ok(ResultProbe::default()),
             }
         })
     }

@@ -63,6 +63,7 @@ pub struct Recorder {
     messages: BTreeMap<ErrorKind, String>,
     warnings: BTreeMap<&'static str, String>,
     extra_warnings: Vec<String>,
+    fault_marks: super::fault_marks::FaultMarks,
     late_sends: u64,
     max_send_lag_us: u64,
     /// Send lag as a histogram, over the run and per interval.
@@ -114,6 +115,7 @@ impl Recorder {
             messages: BTreeMap::new(),
             warnings: BTreeMap::new(),
             extra_warnings: Vec::new(),
+            fault_marks: Default::default(),
             late_sends: 0,
             max_send_lag_us: 0,
             send_lag: SendLag::default(),
@@ -154,6 +156,11 @@ impl Recorder {
             }
         }
         self
+    }
+
+    /// Where the run's faults are marked as they fire.
+    pub fn watch_faults(&mut self, marks: super::fault_marks::FaultMarks) {
+        self.fault_marks = marks;
     }
 
     /// Marks the operations (indices) that record flow iterations, not
@@ -446,6 +453,7 @@ impl Recorder {
                 .map(|(i, s)| s.now(status.scenarios.get(i).copied().unwrap_or_default()))
                 .collect(),
             distributions: self.timeline.distributions(),
+            fault_marks: self.fault_marks.list(),
         };
         if let Some(monitor) = &self.resources {
             monitor.complete(&mut snapshot);

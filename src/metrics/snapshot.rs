@@ -241,4 +241,7 @@ pub struct Snapshot {
     /// Each operation's latency in fixed buckets, for live exporters (hook: outputs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub distributions: Vec<super::buckets::OpDistribution>,
+    /// The faults fired so far, for the charts' markers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fault_marks: Vec<super::fault_marks::FaultMark>,
 }

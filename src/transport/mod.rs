@@ -92,6 +92,19 @@ pub trait Session: Send + Sync {
     fn is_closed(&self) -> bool {
         false
     }
+
+    /// From now on a failure that ends the session (its server gone, its
+    /// connection reset, its session id forgotten) marks it down
+    /// (`is_down`) instead of being retried inside the transport: asked by
+    /// the `Resilient` wrapper, which counts the death and reconnects.
+    fn report_deaths(&self) {}
+
+    /// True once the session is seen dead: closed, or (after
+    /// `report_deaths`) for HTTP, whose connections come and go, its server
+    /// unreachable or its session forgotten.
+    fn is_down(&self) -> bool {
+        self.is_closed()
+    }
 }
 
 impl Session for McpSession {

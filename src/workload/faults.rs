@@ -119,29 +119,55 @@ impl Fault {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Chaos {
     pub faults: Vec<Fault>,
-    /// A session whose transport died reconnects (with capped backoff).
+    /// A session whose transport died reconnects (with capped backoff):
+    /// the run's `reconnect`.
     pub reconnect: bool,
+    /// Each scenario's own `reconnect` (file order), which decides for its
+    /// sessions instead of the run's.
+    pub scenario_reconnect: Vec<Option<bool>>,
 }
 
 impl Chaos {
     /// True when something in the run is meant to break or come back: a
     /// dead session then does not stop the run.
     pub fn expects_failures(&self) -> bool {
-        self.reconnect || !self.faults.is_empty()
+        self.reconnect || !self.faults.is_empty() || self.scenario_reconnect.contains(&Some(true))
+    }
+
+    /// Whether a session shared by `scenarios` (indices) reconnects: a
+    /// scenario's own key decides for it, else the run's; a session any of
+    /// its scenarios wants back comes back.
+    pub fn reconnects(&self, scenarios: impl IntoIterator<Item = usize>) -> bool {
+        let mut any = false;
+        let mut wants = false;
+        for s in scenarios {
+            any = true;
+            let own = self.scenario_reconnect.get(s).copied().flatten();
+            wants |= own.unwrap_or(self.reconnect);
+        }
+        if any {
+            wants
+        } else {
+            self.reconnect
+        }
     }
 }
 
 /// The chaos settings of a spec, each problem named by its key.
 pub(super) fn chaos(spec: &WorkloadSpec, p: &mut Problems) -> Chaos {
-    let reconnect =
-        spec.reconnect.unwrap_or(false) || spec.scenarios.iter().any(|s| s.reconnect == Some(true));
+    let reconnect = spec.reconnect.unwrap_or(false);
+    let scenario_reconnect = spec.scenarios.iter().map(|s| s.reconnect).collect();
     let faults = spec
         .faults
         .iter()
         .enumerate()
         .filter_map(|(i, f)| fault(spec, f, &format!("faults[{i}]"), p))
         .collect();
-    Chaos { faults, reconnect }
+    Chaos {
+        faults,
+        reconnect,
+        scenario_reconnect,
+    }
 }
 
 fn fault(spec: &WorkloadSpec, f: &FaultSpec, key: &str, p: &mut Problems) -> Option<Fault> {

@@ -159,3 +159,98 @@ fn chaos_stall_reports_detection_and_recovery_and_corrected_latency_shows_the_st
         "service p90 {service_p90} µs, corrected p99 {corrected_p99} µs"
     );
 }
+
+/// A kill workload over Streamable HTTP: 2 sessions at 40 req/s, killed at
+/// 2 s of 8 s measured, `reconnect = true`.
+const HTTP_KILL: &str = r#"
+name = "http-kill"
+description = "kill the HTTP server; sessions must be seen dead and come back"
+sessions = 2
+rate = 40
+duration = "8s"
+warmup = "500ms"
+timeout = "1s"
+reconnect = true
+
+[[faults]]
+at = "2s"
+kill = true
+sessions = "all"
+
+[[ops]]
+method = "tools/call"
+tool = "echo"
+arguments = { message = "hello" }
+
+[[thresholds]]
+metric = "error_rate"
+max = 1.0
+"#;
+
+#[test]
+fn http_sessions_killed_with_their_server_are_seen_dead_and_reconnect_to_its_successor() {
+    let mut server = serve(&["--http", "127.0.0.1:0"]);
+    let authority = server
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/mcp")
+        .to_string();
+    let dir = TestDir::new();
+    dir.write("kill.toml", HTTP_KILL);
+    let pid = server.pid().to_string();
+    let run = std::process::Command::new(mcptop_bin())
+        .current_dir(dir.path())
+        .args([
+            "run",
+            "kill.toml",
+            "--headless",
+            "-q",
+            "--target",
+            &server.url,
+        ])
+        // An era with session ids: the successor does not know them, so
+        // every session dies (refused while no server listens, or 404).
+        .args(["--protocol", "2025-11-25"])
+        .args(["--target-pid", &pid, "--out", "r.json"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start mcptop run");
+    let mut run = crate::net::Server::from_child(run, String::new());
+    // The fault kills the server; a new one takes its port.
+    assert!(
+        server.wait_exit(Duration::from_secs(60)),
+        "the kill fault did not end the server"
+    );
+    let _successor = serve(&["--http", &authority]);
+    assert!(
+        run.wait_exit(Duration::from_secs(120)),
+        "the run did not end"
+    );
+    let r = read_json(&dir.join("r.json"));
+    assert_eq!(
+        r["stopped_by"]["reason"], "completed",
+        "{}",
+        r["stopped_by"]
+    );
+    let a = assert_accounted(&r);
+    let f = &r["faults"][0];
+    assert_eq!(f["fault"], "kill@2s", "{f}");
+    assert_eq!(f["sessions_died"], 2, "{f}\n{a}\n{}", r["protocol"]);
+    assert_eq!(f["sessions_reestablished_pct"], 100.0, "{f}");
+    // While the server was gone nothing answered: the requests were lost
+    // (on the wire at the kill) or not sent, never errors of another kind.
+    let lost = a["lost"].as_u64().expect("lost");
+    let not_sent = a["not_sent"].as_u64().expect("not sent");
+    assert!(lost + not_sent > 0, "{a}");
+    assert!(
+        lost <= f["in_flight_at_death"].as_u64().expect("in flight"),
+        "{f}"
+    );
+    let other: u64 = a["errors"]
+        .as_object()
+        .map(|o| o.values().filter_map(|v| v.as_u64()).sum())
+        .unwrap_or(0);
+    assert_eq!(other, 0, "{a}");
+    assert!(a["ok"].as_u64().expect("ok") > 0, "{a}");
+}

@@ -7,9 +7,9 @@ use super::*;
 
 /// The scripted target, refusing new sessions while `refuse` says so (its
 /// argument: time since the connector was made).
-struct Refusing {
-    inner: ScriptedConnector,
-    refuse: fn(Duration) -> bool,
+pub(super) struct Refusing {
+    pub(super) inner: ScriptedConnector,
+    pub(super) refuse: fn(Duration) -> bool,
 }
 
 impl Connector for Refusing {

@@ -6,6 +6,7 @@
 //! in `_meta` and in headers.
 
 pub mod conn;
+mod deaths;
 pub mod pool;
 mod post;
 mod resume;
@@ -86,6 +87,8 @@ struct Inner {
     counters: Arc<SessionCounters>,
     offered: Era,
     handshake_timeout: Duration,
+    /// Whether the session is seen dead, once a wrapper asks to know.
+    deaths: deaths::Deaths,
 }
 
 /// One MCP session over Streamable HTTP.
@@ -132,6 +135,7 @@ impl HttpSession {
             counters: Arc::new(SessionCounters::default()),
             offered: options.offered(),
             handshake_timeout: options.handshake_timeout,
+            deaths: deaths::Deaths::default(),
         };
         // The first connection before the handshake, so each is timed alone.
         inner
@@ -335,6 +339,14 @@ impl super::Session for HttpSession {
 
     fn counters(&self) -> Option<Arc<SessionCounters>> {
         Some(HttpSession::counters(self))
+    }
+
+    fn report_deaths(&self) {
+        self.inner.deaths.report();
+    }
+
+    fn is_down(&self) -> bool {
+        self.inner.deaths.is_down()
     }
 }
 

@@ -143,13 +143,10 @@ impl Pool {
 
     /// Sends one request on an idle connection (or a new one while under the
     /// limit) and returns the reply head and its body.
-    pub async fn send(self: &Arc<Self>, request: &[u8]) -> Result<(Head, Body), CallError> {
-        let permit = self
-            .slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| CallError::Transport("connection pool closed".into()))?;
+    pub async fn send(self: &Arc<Self>, request: &[u8]) -> Result<(Head, Body), SendError> {
+        let permit = self.slots.clone().acquire_owned().await.map_err(|_| {
+            SendError::Failed(CallError::Transport("connection pool closed".into()))
+        })?;
         let mut lease = Lease {
             pool: self.clone(),
             conn: None,
@@ -160,7 +157,10 @@ impl Pool {
             let fresh = idle.is_none();
             let mut conn = match idle {
                 Some(c) => c,
-                None => self.dial().await?,
+                // A kept-alive connection the server closed is taken as
+                // unused (as the retry below assumes): if no new one opens,
+                // the request went nowhere.
+                None => self.dial().await.map_err(SendError::Unreachable)?,
             };
             match conn.send(request).await {
                 Ok(head) => {
@@ -170,8 +170,30 @@ impl Pool {
                 }
                 // The server closed an idle connection: try another one.
                 Err(e) if !fresh && conn.was_reused() && is_closed_early(&e) => continue,
-                Err(e) => return Err(CallError::Transport(format!("HTTP request failed: {e}"))),
+                Err(e) => {
+                    let why = format!("HTTP request failed: {e}");
+                    return Err(SendError::Failed(CallError::Transport(why)));
+                }
             }
+        }
+    }
+}
+
+/// Why a request got no reply head.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// No connection could be opened: the request went nowhere.
+    #[error("{0}")]
+    Unreachable(CallError),
+    /// Opened, and then it failed: the request may have been sent.
+    #[error("{0}")]
+    Failed(CallError),
+}
+
+impl SendError {
+    pub fn into_error(self) -> CallError {
+        match self {
+            SendError::Unreachable(e) | SendError::Failed(e) => e,
         }
     }
 }

@@ -159,7 +159,7 @@ impl Inner {
         deployed.decorate(&mut request, authorization.as_ref());
         let (head, reply) = match self.pool.send(&request.finish(&body)).await {
             Ok(r) => r,
-            Err(e) => return (Posted::Failed(e), None),
+            Err(e) => return (Posted::Failed(self.deaths.send_failed(e)), None),
         };
         let status = head.status;
         if status == 401 {
@@ -172,6 +172,9 @@ impl Inner {
         let session_id = head.session_id;
         if status == 404 && sent_session {
             reply.drain_later();
+            if let Some(gone) = self.deaths.forgotten() {
+                return (Posted::Failed(gone), session_id);
+            }
             return (Posted::SessionExpired, session_id);
         }
         if status == 202 || (ok && replies.got.is_empty()) {
@@ -187,7 +190,7 @@ impl Inner {
         }
         let bytes = match reply.collect(MAX_LINE_BYTES).await {
             Ok(b) => b,
-            Err(e) => return (Posted::Failed(e), session_id),
+            Err(e) => return (Posted::Failed(self.deaths.read_failed(e)), session_id),
         };
         let at = Instant::now();
         if let Ok(text) = std::str::from_utf8(&bytes) {
@@ -229,10 +232,11 @@ impl Inner {
                 Ok(true) => {}
                 Ok(false) => break,
                 Err(e) if replies.found_any() => {
+                    let e = self.deaths.read_failed(e);
                     replies.fill(Instant::now(), |_| e.clone());
                     return Posted::Answered;
                 }
-                Err(e) => return Posted::Failed(e),
+                Err(e) => return Posted::Failed(self.deaths.read_failed(e)),
             }
             let mut parsed = sse::Parsed::default();
             parser.push(&chunk, &mut parsed);

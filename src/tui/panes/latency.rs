@@ -136,8 +136,11 @@ pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
             .style(Style::default().fg(super::gc_marks::COLOR))
             .data(&gc),
     );
+    let faults = super::gc_marks::fault_lines(m, [lo, hi]);
+    datasets.extend(super::gc_marks::fault_datasets(&faults));
     let chart = time_chart(datasets, block, m, [lo, hi], y_labels);
     f.render_widget(chart, area);
+    super::gc_marks::label_faults(f.buffer_mut(), area, &faults);
 }
 
 /// `─ ━ p50 ━ p90 ━ p99 ━ p99.9 • GC ─` in the lines' colours, as much as

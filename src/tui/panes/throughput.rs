@@ -59,8 +59,11 @@ pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
         Line::from(fmt_rate(top / 2.0)),
         Line::from(fmt_rate(top)),
     ];
+    let faults = super::gc_marks::fault_lines(m, [0.0, top]);
+    datasets.extend(super::gc_marks::fault_datasets(&faults));
     let chart = time_chart(datasets, block, m, [0.0, top], y_labels);
     f.render_widget(chart, area);
+    super::gc_marks::label_faults(f.buffer_mut(), area, &faults);
 }
 
 /// The pane's title: achieved and asked rates, as long as the width allows.
