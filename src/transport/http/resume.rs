@@ -218,7 +218,8 @@ impl Inner {
         let (head, body) = self
             .pool
             .send(&request.finish(&req.encode_with_meta(id, meta)))
-            .await?;
+            .await
+            .map_err(|e| self.deaths.send_failed(e))?;
         if !(200..300).contains(&head.status) {
             body.drain_later();
             return Err(CallError::Transport(format!("HTTP {}", head.status)));
@@ -295,7 +296,11 @@ impl Inner {
             request.header(VERSION_HEADER, v);
         }
         self.pool.deployed().decorate_now(&mut request).await;
-        let (head, body) = self.pool.send(&request.finish(b"")).await?;
+        let (head, body) = self
+            .pool
+            .send(&request.finish(b""))
+            .await
+            .map_err(|e| self.deaths.send_failed(e))?;
         if (200..300).contains(&head.status) && head.event_stream {
             return Ok(body);
         }
