@@ -40,7 +40,7 @@ fn profile(t: &TestDir, target: &str, extra: &[&str]) -> std::process::Output {
     t.mcptop()
         .args(["profile", "work.toml", "-q", "--duration", "3"])
         // The graph goes to p/g.svg unless the test names it.
-        .args(if extra.contains(&"-o") {
+        .args(if extra.contains(&"--svg") {
             &[][..]
         } else {
             &["--svg", "p/g.svg"][..]
@@ -163,7 +163,7 @@ fn a_differential_graph_works_across_profilers() {
         return;
     }
     let t = TestDir::new();
-    let builtin = profile(&t, "builtin", &["-o", "p/builtin.svg"]);
+    let builtin = profile(&t, "builtin", &["--svg", "p/builtin.svg"]);
     assert!(
         builtin.status.success(),
         "{}",
@@ -172,7 +172,7 @@ fn a_differential_graph_works_across_profilers() {
     let out = profile(
         &t,
         &format!("stdio:{command}"),
-        &["--diff", "p/builtin.folded", "-o", "p/py.svg"],
+        &["--diff", "p/builtin.folded", "--svg", "p/py.svg"],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -226,7 +226,7 @@ fn a_missing_profiler_says_how_to_install_it_before_any_load() {
             "-q",
             "--duration",
             "1",
-            "-o",
+            "--svg",
             "p/g.svg",
         ])
         .args(["--target", &target, "--profiler", "py-spy"])
