@@ -35,8 +35,8 @@ P=$(median "${plain[@]}"); F=$(median "${profiled[@]}"); N=$(median "${nostats[@
 PS=${PROFILE_SECONDS:-30}
 peak() { /usr/bin/time -f %M -o "$OUT/peak" "$@" >/dev/null 2>&1; cat "$OUT/peak"; }
 RUN_KB=$(peak "$BIN" run "$WORKLOAD" -q -d "${PS}s" -o "$OUT/mem-run.json")
-PROF_KB=$(peak "$BIN" profile "$WORKLOAD" -q -F 99 --seconds "$PS" -o "$OUT/mem.svg" \
-  --result "$OUT/mem-prof.json")
+PROF_KB=$(peak "$BIN" profile "$WORKLOAD" -q -F 99 --duration "$PS" --svg "$OUT/mem.svg" \
+  -o "$OUT/mem-prof.json")
 STEP=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))["memory"] or {}; print(m.get("profiler_rss_bytes", 0))' "$OUT/mem-prof.json")
 python3 - "$RUN_KB" "$PROF_KB" "$STEP" "$PS" <<'PY'
 import sys
