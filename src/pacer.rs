@@ -72,6 +72,27 @@ pub async fn sleep(d: Duration) {
     sleep_until(Instant::now() + d).await;
 }
 
+/// How early the builtin sleep tools ask the pacer to wake them: the
+/// hand-off from the pacer thread to a parked runtime worker (a futex
+/// wake-up) is what remains of their overshoot, 100-250 µs on this machine's
+/// virtual CPUs (docs/PERFORMANCE.md, "Pacing").
+pub const HANDOFF_LEAD: Duration = Duration::from_micros(300);
+
+/// Waits for `d` as exactly as this process can: the pacer until
+/// [`HANDOFF_LEAD`] before the end, then the task yields in a loop until it.
+/// A calibration tool's wait (`sleep`, `sleep_us`), never the scheduler's: the
+/// last stretch keeps a worker busy, which is fine for a tool whose whole
+/// point is a known latency but would cost a core at thousands of sends/s.
+pub async fn sleep_exact(d: Duration) {
+    let end = Instant::now() + d;
+    if let Some(early) = end.checked_sub(HANDOFF_LEAD) {
+        sleep_until(early).await;
+    }
+    while Instant::now() < end {
+        tokio::task::yield_now().await;
+    }
+}
+
 /// The thread on a multi-thread runtime; tokio's timer on a current-thread
 /// one, whose clock may be paused (tokio allows pausing only there).
 /// `MCPTOP_PACER=timer` (or `spin`) picks another strategy, to measure

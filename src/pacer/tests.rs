@@ -79,3 +79,28 @@ fn the_pacer_thread_wakes_every_waiter_at_or_after_its_time() {
     woken.sort();
     assert_eq!(woken, vec![(0, true), (1, true), (2, true)]);
 }
+
+/// The calibration tools' wait never ends early, on the real clock and the
+/// pacer thread (it may end late: how late is a benchmark's question).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exact_sleep_never_ends_before_its_time() {
+    for us in [50u64, 250, 299, 301, 1_000, 2_500] {
+        let d = Duration::from_micros(us);
+        let start = Instant::now();
+        sleep_exact(d).await;
+        assert!(
+            start.elapsed() >= d,
+            "{us} µs ended after {:?}",
+            start.elapsed()
+        );
+    }
+}
+
+/// On a paused clock (a current-thread runtime) the exact sleep is the timer's
+/// and ends exactly on time: the yield loop does not spin forever there.
+#[tokio::test(start_paused = true)]
+async fn an_exact_sleep_on_the_paused_clock_ends_on_time() {
+    let start = Instant::now();
+    sleep_exact(Duration::from_millis(20)).await;
+    assert_eq!(start.elapsed(), Duration::from_millis(20));
+}

@@ -133,7 +133,7 @@ impl BuiltinServer {
             return tool_error(format!("ms must be at most {MAX_WAIT_MS}"));
         }
         // The pacer: tokio's timer alone adds up to a millisecond.
-        crate::pacer::sleep(Duration::from_millis(ms)).await;
+        crate::pacer::sleep_exact(Duration::from_millis(ms)).await;
         CallToolResult::success(vec![ContentBlock::text(format!("slept {ms} ms"))])
     }
 
@@ -145,7 +145,7 @@ impl BuiltinServer {
         if us > MAX_WAIT_MS * 1000 {
             return tool_error(format!("us must be at most {}", MAX_WAIT_MS * 1000));
         }
-        crate::pacer::sleep(Duration::from_micros(us)).await;
+        crate::pacer::sleep_exact(Duration::from_micros(us)).await;
         CallToolResult::success(vec![ContentBlock::text(format!("slept {us} us"))])
     }
 
