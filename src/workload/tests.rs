@@ -417,3 +417,22 @@ fn resume_after_is_checked_and_needs_an_http_target_with_a_session() {
     assert_eq!(err.key, "target", "{err}");
     assert!(err.message.contains("resume_after"), "{err}");
 }
+
+/// A batch's replies come back together: there is no stream to resume, so
+/// `resume_after` with `batch` is refused by name, not silently ignored.
+#[test]
+fn resume_after_in_a_batch_is_refused_by_name() {
+    let text = "name='x'\nconcurrency=2\nrequests=4\nprotocol='2025-03-26'\nbatch=2\n\
+                [[ops]]\nmethod='tools/call'\ntool='events'\nresume_after=5\n";
+    let err = Workload::parse(text, "w.toml")
+        .expect_err("refused")
+        .to_string();
+    assert!(err.contains("batch"), "{err}");
+    assert!(
+        err.contains("resume_after, which cannot go in a JSON-RPC batch"),
+        "{err}"
+    );
+    // Without the batch the same operation is accepted.
+    let alone = text.replace("batch=2\n", "");
+    Workload::parse(&alone, "w.toml").expect("accepted without batch");
+}

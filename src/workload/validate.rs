@@ -118,6 +118,7 @@ pub(super) fn validate(
         ops_and_scenarios(&spec, default_timeout, connections, &mut p);
     let thresholds = thresholds(&spec, &ops, &mut p);
     check_target(&spec, &ops, protocol, &mut p);
+    check_resume_not_batched(&ops, batch, &mut p);
     let deployed = super::auth::settings(&spec, &mut p);
     let mut spec = spec;
     super::auth::redact(&mut spec.headers, &mut spec.auth);
@@ -172,6 +173,25 @@ fn check_target(
                 p.add("target", m);
             }
         }
+    }
+}
+
+/// `resume_after` drops and resumes one call's event stream; a JSON-RPC
+/// batch's replies come back together, with no stream of its own to resume.
+fn check_resume_not_batched(ops: &[Operation], batch: Option<u32>, p: &mut Problems) {
+    let Some(n) = batch.filter(|&n| n > 1) else {
+        return;
+    };
+    for op in ops.iter().filter(|o| o.resume.is_some()) {
+        p.add(
+            "batch",
+            format!(
+                "operation {:?} sets resume_after, which cannot go in a JSON-RPC batch \
+                 (batch = {n}): a batch's replies come back together, with no event stream \
+                 of their own to drop and resume; remove batch or resume_after",
+                op.label
+            ),
+        );
     }
 }
 
