@@ -21,23 +21,6 @@ fn run(name: &str, target: &str, mark: &str) -> serde_json::Value {
     read_json(&dir.join("r.json"))
 }
 
-/// Live processes whose environment holds `mark`.
-fn marked_processes(mark: &str) -> usize {
-    let needle = format!("MCPTOP_TEST_CHURN_MARK={mark}");
-    std::fs::read_dir("/proc")
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
-                .filter(|e| {
-                    std::fs::read(e.path().join("environ"))
-                        .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()))
-                })
-                .count()
-        })
-        .unwrap_or(0)
-}
-
 fn op<'a>(r: &'a serde_json::Value, label: &str) -> &'a serde_json::Value {
     r["ops"]
         .as_array()
@@ -67,10 +50,16 @@ fn session_churn_over_stdio_leaves_no_child_behind_and_reports_sessions_per_seco
     );
     // mcptop has exited: wait (bounded) for any child still being reaped.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while marked_processes(&mark) > 0 && Instant::now() < deadline {
+    while crate::harness::processes_with_env("MCPTOP_TEST_CHURN_MARK", &mark) > 0
+        && Instant::now() < deadline
+    {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(marked_processes(&mark), 0, "children left behind");
+    assert_eq!(
+        crate::harness::processes_with_env("MCPTOP_TEST_CHURN_MARK", &mark),
+        0,
+        "children left behind"
+    );
 }
 
 #[test]

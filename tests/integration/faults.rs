@@ -9,23 +9,6 @@ use crate::harness::{mcptop_bin, read_json, TestDir};
 use crate::net::serve;
 use std::time::{Duration, Instant};
 
-/// Live processes whose environment holds `MCPTOP_TEST_FAULT_MARK=mark`.
-fn marked_processes(mark: &str) -> usize {
-    let needle = format!("MCPTOP_TEST_FAULT_MARK={mark}");
-    std::fs::read_dir("/proc")
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
-                .filter(|e| {
-                    std::fs::read(e.path().join("environ"))
-                        .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()))
-                })
-                .count()
-        })
-        .unwrap_or(0)
-}
-
 fn unique_mark(what: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -109,10 +92,16 @@ fn chaos_kill_over_stdio_reconnects_accounts_for_every_request_and_leaves_no_chi
     assert_recovery_measured(f);
     // mcptop has exited: wait (bounded) for any child still being reaped.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while marked_processes(&mark) > 0 && Instant::now() < deadline {
+    while crate::harness::processes_with_env("MCPTOP_TEST_FAULT_MARK", &mark) > 0
+        && Instant::now() < deadline
+    {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(marked_processes(&mark), 0, "children left behind");
+    assert_eq!(
+        crate::harness::processes_with_env("MCPTOP_TEST_FAULT_MARK", &mark),
+        0,
+        "children left behind"
+    );
 }
 
 #[test]

@@ -118,3 +118,21 @@ impl RequestHead {
             .unwrap_or(0)
     }
 }
+
+/// Live processes whose environment holds `var=value`: the children a test
+/// marked, counted to prove none is left behind.
+pub fn processes_with_env(var: &str, value: &str) -> usize {
+    let needle = format!("{var}={value}");
+    std::fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+                .filter(|e| {
+                    std::fs::read(e.path().join("environ"))
+                        .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()))
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
