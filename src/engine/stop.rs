@@ -163,7 +163,7 @@ pub fn listen() {
 }
 
 fn on_signal(signal: StopSignal) {
-    if !process().trigger(signal) {
+    if !process().trigger(signal) && forces_exit(signal) {
         force_exit(signal);
     }
     if signal == StopSignal::Hangup {
@@ -177,6 +177,15 @@ fn on_signal(signal: StopSignal) {
             signal.name()
         );
     }
+}
+
+/// Whether a signal that comes after the first one exits at once. SIGHUP
+/// never does: when a terminal goes away the kernel sends one to the
+/// foreground group and the shell sends another to its jobs, a few
+/// microseconds apart, and nobody is left to mean "again". Exiting on the
+/// second would lose the result the first one was keeping.
+fn forces_exit(again: StopSignal) -> bool {
+    again != StopSignal::Hangup
 }
 
 /// The second signal: no more waiting. Child groups are killed (they would
@@ -271,6 +280,13 @@ mod tests {
         );
         let json = serde_json::to_string(&StopSignal::Hangup).expect("json");
         assert_eq!(json, "\"SIGHUP\"");
+    }
+
+    #[test]
+    fn a_second_hangup_does_not_force_an_exit_but_other_signals_do() {
+        assert!(!forces_exit(StopSignal::Hangup));
+        assert!(forces_exit(StopSignal::Interrupt));
+        assert!(forces_exit(StopSignal::Terminate));
     }
 
     #[tokio::test]
