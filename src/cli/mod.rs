@@ -16,7 +16,7 @@ use crate::report::formats::Format;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
-pub const EXIT_CODES: &str = "Exit codes:\n  0  ok\n  1  a threshold or regression check failed\n  2  usage, configuration or runtime error (bad workload, unreachable or crashed target, result not written where asked)\n  129, 130, 143  stopped by SIGHUP, SIGINT (Ctrl-C) or SIGTERM: the result so far is written, no baseline is; a second signal exits at once";
+pub const EXIT_CODES: &str = "Exit codes:\n  0  ok\n  1  a threshold or regression check failed\n  2  usage, configuration or runtime error (bad workload, unreachable or crashed target, result not written where asked)\n  129, 130, 143  stopped by SIGHUP, SIGINT (Ctrl-C) or SIGTERM: the result so far is written, no baseline is; a second SIGINT or SIGTERM exits at once";
 
 #[derive(Debug, Parser)]
 #[command(

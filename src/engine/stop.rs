@@ -2,7 +2,8 @@
 //! `StopToken` that every phase of every command observes: connecting,
 //! warm-up, measuring, draining, profile captures, check and baseline
 //! repeats, multi-target loops and the live screen. The first signal asks
-//! everything to stop and keep what it measured; a second one exits at once,
+//! everything to stop and keep what it measured; a second SIGINT or SIGTERM
+//! exits at once (a second SIGHUP does not: see `forces_exit`),
 //! after killing the targets' process groups and giving the terminal back.
 //! The token remembers which signal came, so the process can exit with that
 //! signal's code (128 + its number) and CI can tell a cancelled run from a

@@ -188,7 +188,11 @@ fn each_stop_signal_keeps_the_result_and_exits_with_its_code() {
         run.wait_for("a progress line", Duration::from_secs(60), measuring);
         run.signal(sig);
         if sig == libc::SIGHUP {
-            // A closed terminal sends two: the kernel's and the shell's.
+            // A closed terminal sends two, the kernel's and the shell's: the
+            // second must not exit at once and lose the result.
+            run.wait_for("the stop notice", Duration::from_secs(10), |r| {
+                r.stderr().contains("SIGHUP: stopping")
+            });
             run.signal(sig);
         }
         let (status, took) = run.exit(Duration::from_secs(30));
