@@ -43,7 +43,9 @@ pub fn report(figures: &ResumeFigures) -> Option<BTreeMap<String, ResumeStats>> 
         .into_iter()
         .map(|(op, totals, replay)| {
             let mut stats = totals.stats(replay.as_ref());
-            stats.replay_histogram = replay.filter(|h| !h.is_empty()).map(|h| encode_histogram(&h));
+            stats.replay_histogram = replay
+                .filter(|h| !h.is_empty())
+                .map(|h| encode_histogram(&h));
             (op, stats)
         })
         .collect();
@@ -125,7 +127,10 @@ mod tests {
         let a: BTreeMap<String, ResumeStats> = serde_json::from_str(&text).expect("parses");
         let m = merged([&a, &b]).expect("merges").expect("figures");
         let e = &m["events"];
-        assert_eq!((e.calls, e.resumed, e.events, e.replayed_events), (5, 5, 500, 250));
+        assert_eq!(
+            (e.calls, e.resumed, e.events, e.replayed_events),
+            (5, 5, 500, 250)
+        );
         assert_eq!((e.duplicates, e.gaps), (1, 0));
         let replay = e.replay.as_ref().expect("replay");
         assert_eq!(replay.count, 5);

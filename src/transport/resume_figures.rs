@@ -349,6 +349,9 @@ mod tests {
         f.record("events", start, &sample);
         let s = f.summary().expect("measured");
         assert_eq!((s["events"].calls, s["events"].resumed), (1, 1));
-        assert_eq!((s["events"].call_us, s["events"].replay_us), (20_000, 7_000));
+        assert_eq!(
+            (s["events"].call_us, s["events"].replay_us),
+            (20_000, 7_000)
+        );
     }
 }

@@ -237,7 +237,10 @@ async fn sse_resumption_is_exposed_per_operation() {
     watch.complete(&mut snap);
     let text = exposition(&snap);
     let series = |name: &str| format!("{name}{{op=\"events\"}}");
-    assert_eq!(value(&text, &series("mcptop_sse_replay_seconds_count")), 2.0);
+    assert_eq!(
+        value(&text, &series("mcptop_sse_replay_seconds_count")),
+        2.0
+    );
     assert!((value(&text, &series("mcptop_sse_replay_seconds_sum")) - 0.009).abs() < 1e-4);
     assert_eq!(
         value(
@@ -247,7 +250,10 @@ async fn sse_resumption_is_exposed_per_operation() {
         1.0,
         "{text}"
     );
-    assert_eq!(value(&text, &series("mcptop_sse_resume_duplicates_total")), 2.0);
+    assert_eq!(
+        value(&text, &series("mcptop_sse_resume_duplicates_total")),
+        2.0
+    );
     assert_eq!(value(&text, &series("mcptop_sse_resume_gaps_total")), 3.0);
     // Without resumption, no such series.
     assert!(!exposition(&Snapshot::default()).contains("mcptop_sse"));
