@@ -42,7 +42,11 @@ measure() {
   kill "$SERVER" 2>/dev/null || true
   wait "$SERVER" 2>/dev/null || true
   SERVER=
-  python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); o=r["overall"]; print(f"{o[\"throughput_msg_per_s\"]:.0f} {o[\"errors\"]}")' "$WORK/r.json"
+  python3 - "$WORK/r.json" <<'PY'
+import json, sys
+o = json.load(open(sys.argv[1]))["overall"]
+print(f"{o['throughput_msg_per_s']:.0f} {o['errors']}")
+PY
 }
 
 echo "== run echo --concurrency $C, ${SECS}s (+2s warm-up), serve --http with and without the event store, $ROUNDS rounds"
