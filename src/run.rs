@@ -265,6 +265,7 @@ async fn measure(request: &RunRequest<'_>, view: View) -> anyhow::Result<RunRepo
     }
     monitor.watch_connections(ConnectionWatch {
         phases: deployed.phases.clone(),
+        resume: deployed.resume.clone(),
         warnings: deployed.warnings(),
     });
     // The target's runtime: its GC report, read into every snapshot.
@@ -313,7 +314,7 @@ async fn measure(request: &RunRequest<'_>, view: View) -> anyhow::Result<RunRepo
     let outcome = outcome.map_err(|e| anyhow!("{}: {e}", spec.describe()))?;
     let mut report = RunReport::build(workload, &spec.describe(), started_at, outcome);
     report.connection_phases = deployed.phases.summary();
-    report.sse_resume = deployed.resume.summary();
+    report.sse_resume = crate::metrics::resume::report(&deployed.resume);
     Ok(report)
 }
 

@@ -99,6 +99,7 @@ fn serve(args: super::ServeArgs) -> anyhow::Result<Exit> {
             .unwrap_or(net::ServeOptions::default().idle_timeout),
         max_connections: args.max_connections as usize,
         tls,
+        event_store: !args.no_event_store,
     };
     run::runtime()?.block_on(net::serve(listen, options))?;
     Ok(Exit::Ok)

@@ -342,6 +342,10 @@ pub struct ServeArgs {
     /// HTTP: no sessions; every request stands alone
     #[arg(long, conflicts_with_all = ["stdio", "tcp", "ws"])]
     pub stateless: bool,
+    /// HTTP: keep no event store (only rmcp's last 16 events per stream can
+    /// be replayed on `Last-Event-ID`); for measuring what the store costs
+    #[arg(long, conflicts_with_all = ["stdio", "tcp", "ws"])]
+    pub no_event_store: bool,
     /// HTTP, WebSocket: also accept requests from this browser origin
     /// (SCHEME://HOST[:PORT|:*], `null`, or `*` for any); repeatable
     #[arg(long, value_name = "ORIGIN", conflicts_with_all = ["stdio", "tcp"])]

@@ -7,8 +7,16 @@
 //! scenario's `session` op: its throughput is sessions per second, its
 //! errors the sessions that failed to open; connect and initialize times go
 //! to the run's connection phases as the transports measure them.
+//!
+//! In a run with faults or `reconnect`, each session is wrapped as the run's
+//! own are (`Resilient`, never reconnecting: the next iteration opens a new
+//! one), so a request whose connection dies under it is `lost`, and an
+//! iteration whose session cannot be opened is `not sent`, each charged to
+//! the fault in force.
 
+use super::faults::FaultLog;
 use super::flow::{iterate, FlowRun};
+use super::reconnect::Resilient;
 use super::scheduler::Scheduler;
 use crate::client::CallError;
 use crate::metrics::Sample;
@@ -25,9 +33,43 @@ type Reply = oneshot::Sender<Result<Connected, TargetError>>;
 #[derive(Clone, Debug)]
 pub struct Opener {
     requests: mpsc::UnboundedSender<Reply>,
+    /// Set in a run with faults or `reconnect`: churned sessions are sorted
+    /// into the fault buckets.
+    faults: Option<Arc<FaultLog>>,
 }
 
 impl Opener {
+    /// This opener, whose churned sessions tell `log` what they saw.
+    pub(super) fn sorting_into(self, log: Arc<FaultLog>) -> Opener {
+        Opener {
+            faults: Some(log),
+            ..self
+        }
+    }
+
+    /// A session for one iteration: wrapped when faults are sorted, so that
+    /// its failures are sorted as the run's sessions' are.
+    async fn open_churned(&self) -> Result<Connected, TargetError> {
+        let connected = self.open().await?;
+        Ok(match &self.faults {
+            Some(log) => Resilient::wrap(connected, false, log.clone(), self.clone()).0,
+            None => connected,
+        })
+    }
+
+    /// What an iteration whose session could not be opened counts as:
+    /// `not sent` in a run that sorts faults, else a transport error.
+    fn open_failed(&self, e: &TargetError) -> CallError {
+        match &self.faults {
+            Some(log) => {
+                log.not_sent();
+                log.failure(Instant::now());
+                CallError::NotSent(format!("no session: {e}"))
+            }
+            None => CallError::Transport(e.to_string()),
+        }
+    }
+
     pub(super) async fn open(&self) -> Result<Connected, TargetError> {
         let (tx, rx) = oneshot::channel();
         let gone = || TargetError::Handshake {
@@ -65,7 +107,13 @@ pub fn service(
             }
         }
     };
-    (Opener { requests: tx }, serve)
+    (
+        Opener {
+            requests: tx,
+            faults: None,
+        },
+        serve,
+    )
 }
 
 /// What a churning scenario's scheduler needs.
@@ -90,7 +138,7 @@ impl Scheduler {
         }
         tokio::spawn(async move {
             let started = Instant::now();
-            let outcome = match churn.opener.open().await {
+            let outcome = match churn.opener.open_churned().await {
                 Ok(connected) => {
                     let session = connected.session.as_ref();
                     match &flow {
@@ -114,7 +162,22 @@ impl Scheduler {
                     drop(connected);
                     Ok(())
                 }
-                Err(e) => Err(CallError::Transport(e.to_string())),
+                Err(e) => {
+                    let failed = churn.opener.open_failed(&e);
+                    if matches!(failed, CallError::NotSent(_)) {
+                        // The iteration was planned and never went out: it
+                        // ends in a bucket like any planned request.
+                        let now = Instant::now();
+                        let _ = samples.send(Sample {
+                            op: flow.as_ref().map_or(op_index, |f| f.iteration_op()),
+                            planned,
+                            sent: now,
+                            done: now,
+                            outcome: Err(failed.clone()),
+                        });
+                    }
+                    Err(CallError::Transport(e.to_string()))
+                }
             };
             let _ = samples.send(Sample {
                 op: churn.session_op,

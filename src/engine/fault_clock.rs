@@ -36,6 +36,16 @@ impl FaultClock {
         }
     }
 
+    /// Measured time from `start` to now: what a fault's `at_s` reports,
+    /// on the clock its `at` was given in (and its chart marker drawn at).
+    pub fn measured(&mut self, start: Instant) -> Duration {
+        self.observe();
+        let now = Instant::now();
+        let pausing = self.paused_since.map_or(Duration::ZERO, |p| now - p);
+        now.saturating_duration_since(start)
+            .saturating_sub(self.paused_total + pausing)
+    }
+
     /// Waits until `at` of measured time from `start` has passed.
     pub async fn until(&mut self, start: Instant, at: Duration) {
         loop {

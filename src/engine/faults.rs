@@ -29,6 +29,8 @@ use tokio::time::Instant;
 #[derive(Debug, Clone, Default)]
 struct Tally {
     fired_at: Option<Instant>,
+    /// Measured time (pauses excluded) from the start of measuring to the fault.
+    fired_measured: Option<std::time::Duration>,
     in_flight_at_fault: u64,
     in_flight_at_death: u64,
     first_failure: Option<Instant>,
@@ -69,10 +71,11 @@ impl FaultLog {
         }
     }
 
-    fn fired(&self, index: usize, at: Instant, in_flight: u64) {
+    fn fired(&self, index: usize, at: (Instant, std::time::Duration), in_flight: u64) {
         let mut tallies = self.tallies.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(t) = tallies.get_mut(index) {
-            t.fired_at = Some(at);
+            t.fired_at = Some(at.0);
+            t.fired_measured = Some(at.1);
             t.in_flight_at_fault = in_flight;
         }
     }
@@ -245,7 +248,8 @@ impl Armed {
             for (index, fault, hit) in order {
                 clock.until(start, fault.at).await;
                 let in_flight = hit.iter().map(|s| s.in_flight()).sum();
-                log.fired(index, Instant::now(), in_flight);
+                let measured = clock.measured(start);
+                log.fired(index, (Instant::now(), measured), in_flight);
                 marks.push(FaultMark {
                     label: fault.label(),
                     t_s: fault.at.as_secs_f64(),
@@ -254,6 +258,16 @@ impl Armed {
             }
             while running.join_next().await.is_some() {}
         }));
+    }
+
+    /// `opener` for churned sessions (`new_session`): in a run that sorts
+    /// faults, their failures are sorted too.
+    pub fn churn_opener(&self, opener: Opener) -> Opener {
+        if self.enabled {
+            opener.sorting_into(self.log.clone())
+        } else {
+            opener
+        }
     }
 
     /// Where the faults are marked as they fire.
@@ -298,24 +312,26 @@ impl Armed {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
+        // The intervals' axis (their `t_s`) counts pauses; so do the wall
+        // instants here: the recovery figures are read on it, and a fault's
+        // `at_s` is then reported on the measured clock its `at` was given in.
         let secs = |t: Instant| {
             t.saturating_duration_since(self.measure_start)
                 .as_secs_f64()
         };
-        let first_at = self
-            .faults
+        let first_at = tallies
             .iter()
-            .map(|f| f.at.as_secs_f64())
+            .filter_map(|t| t.fired_at.map(secs))
             .fold(f64::INFINITY, f64::min);
         metrics.faults = self
             .faults
             .iter()
             .zip(&tallies)
-            .filter(|(_, t)| t.fired_at.is_some())
-            .map(|(f, t)| {
+            .filter_map(|(f, t)| Some((f, t, t.fired_at?)))
+            .map(|(f, t, fired)| {
                 let timeline = FaultTimeline {
                     label: f.label(),
-                    at_s: t.fired_at.map_or(f.at.as_secs_f64(), secs),
+                    at_s: secs(fired),
                     first_failure_s: t.first_failure.map(secs),
                     lost: t.lost,
                     in_flight_at_fault: t.in_flight_at_fault,
@@ -324,7 +340,9 @@ impl Armed {
                     sessions_died: t.died,
                     sessions_back: t.back,
                 };
-                recovery::recovery(&metrics.intervals, &timeline, first_at)
+                let mut r = recovery::recovery(&metrics.intervals, &timeline, first_at);
+                r.at_s = t.fired_measured.unwrap_or(f.at).as_secs_f64();
+                r
             })
             .collect();
         let warnings = self

@@ -66,6 +66,11 @@ impl FlowRun {
             iteration: flow.iteration,
         }
     }
+
+    /// The op that records its iterations.
+    pub fn iteration_op(&self) -> usize {
+        self.iteration
+    }
 }
 
 impl FlowRun {

@@ -70,6 +70,7 @@ async fn run_opening(setup: RunSetup<'_>, opener: Opener) -> Result<RunOutcome, 
     });
     let (connected, target) = connect(workload, connector, &stop, resources.as_ref()).await?;
     let (connected, mut chaos, t0) = super::faults::arm(workload, connected, &opener, &resources);
+    let opener = chaos.churn_opener(opener);
     let slots: Arc<[SessionSlot]> = connected
         .iter()
         .map(|c| SessionSlot {

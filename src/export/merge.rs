@@ -1,6 +1,7 @@
 //! `mcptop merge`: the result files of a sharded run (`--shard I/N`) as one
 //! result. Histograms are added (never percentiles averaged), counts and
-//! rates summed, intervals aligned by wall clock; thresholds are judged
+//! rates summed (SSE resumption's replay histograms too), intervals aligned
+//! by wall clock; thresholds are judged
 //! again on the whole. Files of different workloads, of different splits
 //! or of the same shard twice are refused, and missing shards are named.
 
@@ -107,6 +108,10 @@ pub fn merge(mut inputs: Vec<Input>, allow_missing: bool) -> Result<Merged, Expo
         .map(|r| r.started_at.clone())
         .min()
         .unwrap_or_default();
+    // SSE resumption: histograms added, counts and times summed.
+    report.sse_resume =
+        crate::metrics::resume::merged(reports.iter().filter_map(|r| r.sse_resume.as_ref()))
+            .map_err(invalid)?;
     report.merged_shards = Some(MergedShards {
         count,
         present,

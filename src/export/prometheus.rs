@@ -4,7 +4,8 @@
 //! latest snapshot's: requests by operation and outcome, errors by kind,
 //! in flight, asked/sent/achieved rate, latency histograms (corrected and
 //! service) in fixed buckets counted from the recorder's HDR histograms,
-//! mcptop's and the target's RSS/CPU, and the allocator's figures.
+//! mcptop's and the target's RSS/CPU, the allocator's figures, and SSE
+//! resumption (replay latency histogram, duplicate and gap counters).
 //!
 //! The run publishes each snapshot here (`publish`); with no endpoint
 //! listening that is a no-op.
@@ -198,12 +199,48 @@ impl Collector for SnapshotCollector {
             "Latency of successful requests: corrected (from the planned start) and service (from the send)",
             &latency,
         )?;
+        self.resumption(&mut enc)?;
         self.processes(&mut enc)?;
         self.allocator(&mut enc)
     }
 }
 
 impl SnapshotCollector {
+    /// SSE resumption (`resume_after`): nothing when no call resumed.
+    fn resumption(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
+        let resume = &self.0.sse_resume;
+        if resume.is_empty() {
+            return Ok(());
+        }
+        let op = |label: &str| -> Labels { vec![("op", label.to_string())] };
+        let replay: Vec<(Labels, &FixedBuckets)> =
+            resume.iter().map(|r| (op(&r.op), &r.replay)).collect();
+        histogram(
+            enc,
+            "mcptop_sse_replay_seconds",
+            "SSE resumption: the Last-Event-ID request sent to the last replayed event received",
+            &replay,
+        )?;
+        let count = |f: fn(&crate::transport::resume_figures::ResumeStats) -> u64| {
+            resume
+                .iter()
+                .map(|r| (op(&r.op), f(&r.stats)))
+                .collect::<Vec<_>>()
+        };
+        counter(
+            enc,
+            "mcptop_sse_resume_duplicates",
+            "SSE resumption: numbered events received more than once",
+            &count(|s| s.duplicates),
+        )?;
+        counter(
+            enc,
+            "mcptop_sse_resume_gaps",
+            "SSE resumption: numbered events that never arrived",
+            &count(|s| s.gaps),
+        )
+    }
+
     fn load(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
         let s = &self.0;
         let phases = [

@@ -1,24 +1,35 @@
 //! What the transports measured about reaching the target, brought into
 //! the run's figures: the connect / TLS / initialize histograms (filled by
 //! the transports as they open connections) for the live screen, and the
-//! warnings a deployed target's settings call for (`--insecure`).
+//! warnings a deployed target's settings call for (`--insecure`), and the
+//! SSE resumption figures the HTTP transport measures (`metrics::resume`).
 
 use super::{RunMetrics, Snapshot};
 use crate::transport::phases::Phases;
+use crate::transport::resume_figures::ResumeFigures;
 use std::sync::Arc;
+use tokio::time::Instant;
 
 /// The run's connection phases and the warnings its TLS settings call for.
 #[derive(Debug, Clone, Default)]
 pub struct ConnectionWatch {
     pub phases: Arc<Phases>,
+    pub resume: Arc<ResumeFigures>,
     pub warnings: Vec<String>,
 }
 
 impl ConnectionWatch {
-    /// Puts the phases so far and the warnings into a snapshot.
+    /// Puts the phases and resumptions so far and the warnings into a snapshot.
     pub fn complete(&self, snap: &mut Snapshot) {
         snap.connections = self.phases.summary();
+        snap.sse_resume = super::resume::live(&self.resume);
         snap.warnings.extend(self.warnings.iter().cloned());
+    }
+
+    /// The run measures from `start`: resumptions of calls sent before are
+    /// warm-up.
+    pub fn measure_from(&self, start: Instant) {
+        self.resume.measure_from(start);
     }
 
     /// Puts the warnings into the run's metrics (the phases go into the
@@ -47,6 +58,7 @@ mod tests {
         let watch = ConnectionWatch {
             phases: Arc::new(Phases::default()),
             warnings: vec!["insecure".into()],
+            ..ConnectionWatch::default()
         };
         let mut snap = Snapshot::default();
         watch.complete(&mut snap);

@@ -17,6 +17,7 @@ pub mod process;
 pub mod recorder;
 pub mod recovery;
 pub mod resources;
+pub mod resume;
 pub mod retention;
 pub mod sampler;
 pub mod send_lag;

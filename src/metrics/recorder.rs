@@ -177,6 +177,9 @@ impl Recorder {
     /// Adds memory and allocator figures from `monitor` to every snapshot
     /// and to the run's metrics.
     pub fn with_resources(mut self, monitor: Option<ResourceMonitor>) -> Recorder {
+        if let Some(m) = &monitor {
+            m.measure_from(self.measure_start);
+        }
         self.resources = monitor;
         self
     }
@@ -454,6 +457,8 @@ impl Recorder {
                 .collect(),
             distributions: self.timeline.distributions(),
             fault_marks: self.fault_marks.list(),
+            // Filled by the connection watch (`ResourceMonitor::complete`).
+            sse_resume: Vec::new(),
         };
         if let Some(monitor) = &self.resources {
             monitor.complete(&mut snapshot);

@@ -210,6 +210,13 @@ impl ResourceMonitor {
         *self.connections() = Some(watch);
     }
 
+    /// The run measures from `start` (what came before is warm-up).
+    pub fn measure_from(&self, start: tokio::time::Instant) {
+        if let Some(watch) = self.connections().as_ref() {
+            watch.measure_from(start);
+        }
+    }
+
     fn connections(&self) -> MutexGuard<'_, Option<ConnectionWatch>> {
         self.shared
             .connections

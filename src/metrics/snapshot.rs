@@ -244,4 +244,7 @@ pub struct Snapshot {
     /// The faults fired so far, for the charts' markers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fault_marks: Vec<super::fault_marks::FaultMark>,
+    /// SSE resumption so far, per operation (`resume_after`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sse_resume: Vec<super::resume::ResumeLive>,
 }

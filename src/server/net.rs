@@ -74,6 +74,9 @@ pub struct ServeOptions {
     pub max_connections: usize,
     /// HTTPS / WSS: the TLS server configuration (`server::https`).
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// HTTP: keep every stream's events for `Last-Event-ID` replays
+    /// (`event_store`); off, only rmcp's own 16-event cache replays.
+    pub event_store: bool,
 }
 
 impl Default for ServeOptions {
@@ -84,6 +87,7 @@ impl Default for ServeOptions {
             idle_timeout: Duration::from_secs(60),
             max_connections: 4096,
             tls: None,
+            event_store: true,
         }
     }
 }
@@ -277,9 +281,13 @@ async fn serve_http(
         (false, false) => None,
     };
     // Replays for `Last-Event-ID` come from this store: rmcp's own cache
-    // keeps 16 events per stream (`event_store`).
-    let sessions =
-        LocalSessionManager::default().with_event_store(Arc::new(MemoryEventStore::default()));
+    // keeps 16 events per stream (`event_store`). `--no-event-store` leaves
+    // rmcp's cache alone, to measure what the store costs.
+    let sessions = if options.event_store {
+        LocalSessionManager::default().with_event_store(Arc::new(MemoryEventStore::default()))
+    } else {
+        LocalSessionManager::default()
+    };
     let service = StreamableHttpService::new(
         move || {
             Ok(refused.map_or_else(BuiltinServer::new, |flag| {

@@ -2,7 +2,10 @@
 //! replay took (the `Last-Event-ID` GET sent → the last replayed event, the
 //! call's reply, received), events per second, duplicates and gaps. Filled by
 //! the Streamable HTTP transport as its calls resume, shared by every session
-//! of a run, and written to the result file as `sse_resume`.
+//! of a run, and written to the result file as `sse_resume` (with the replay
+//! histogram and the time totals that `metrics::resume` adds, so merged
+//! shards add up exactly). Calls sent before the run began measuring
+//! (`measure_from`) are warm-up and not counted.
 
 use super::phases::{PhaseStats, MAX_LATENCY_US, SIGFIGS};
 use hdrhistogram::Histogram;
@@ -10,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// One call that resumed (or tried to).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -65,6 +69,8 @@ impl Default for OpFigures {
 #[derive(Debug, Default)]
 pub struct ResumeFigures {
     ops: Mutex<BTreeMap<String, OpFigures>>,
+    /// Calls sent before this are warm-up; `None`: every call counts.
+    measure_from: Mutex<Option<Instant>>,
 }
 
 /// The result file's `sse_resume.OP`.
@@ -89,6 +95,70 @@ pub struct ResumeStats {
     pub events_per_s: f64,
     /// Events replayed per second of replay time.
     pub replayed_events_per_s: f64,
+    /// Call time (POST → reply) summed over the calls, µs.
+    #[serde(default)]
+    pub call_us: u64,
+    /// Replay time summed over the resumed calls, µs.
+    #[serde(default)]
+    pub replay_us: u64,
+    /// The replay histogram (HdrHistogram V2 deflate, base64), so that
+    /// merged shards add histograms instead of averaging percentiles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_histogram: Option<String>,
+}
+
+/// An operation's counts and times, from which its `ResumeStats` follow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResumeTotals {
+    pub calls: u64,
+    pub resumed: u64,
+    pub resume_requests: u64,
+    pub events: u64,
+    pub replayed_events: u64,
+    pub duplicates: u64,
+    pub gaps: u64,
+    pub call_us: u64,
+    pub replay_us: u64,
+}
+
+impl ResumeTotals {
+    pub fn add(&mut self, o: &ResumeTotals) {
+        self.calls += o.calls;
+        self.resumed += o.resumed;
+        self.resume_requests += o.resume_requests;
+        self.events += o.events;
+        self.replayed_events += o.replayed_events;
+        self.duplicates += o.duplicates;
+        self.gaps += o.gaps;
+        self.call_us += o.call_us;
+        self.replay_us += o.replay_us;
+    }
+
+    /// The figures of these totals and replay histogram.
+    pub fn stats(&self, replay: Option<&Histogram<u64>>) -> ResumeStats {
+        let replay = replay.filter(|h| !h.is_empty()).map(|h| PhaseStats {
+            count: h.len(),
+            p50_us: h.value_at_quantile(0.50),
+            p90_us: h.value_at_quantile(0.90),
+            p99_us: h.value_at_quantile(0.99),
+            max_us: h.max(),
+        });
+        ResumeStats {
+            calls: self.calls,
+            resumed: self.resumed,
+            resume_requests: self.resume_requests,
+            events: self.events,
+            replayed_events: self.replayed_events,
+            duplicates: self.duplicates,
+            gaps: self.gaps,
+            replay,
+            events_per_s: per_second(self.events, self.call_us),
+            replayed_events_per_s: per_second(self.replayed_events, self.replay_us),
+            call_us: self.call_us,
+            replay_us: self.replay_us,
+            replay_histogram: None,
+        }
+    }
 }
 
 fn micros(d: Duration) -> u64 {
@@ -103,7 +173,23 @@ fn per_second(count: u64, us: u64) -> f64 {
 }
 
 impl ResumeFigures {
-    pub fn record(&self, op: &str, sample: &ResumeSample) {
+    /// Calls sent before `start` are warm-up from now on.
+    pub fn measure_from(&self, start: Instant) {
+        *self
+            .measure_from
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(start);
+    }
+
+    /// One call of `op`, sent at `sent`.
+    pub fn record(&self, op: &str, sent: Instant, sample: &ResumeSample) {
+        let from = *self
+            .measure_from
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if from.is_some_and(|from| sent < from) {
+            return;
+        }
         let mut ops = self.ops.lock().unwrap_or_else(PoisonError::into_inner);
         let f = ops.entry(op.to_string()).or_default();
         f.calls += 1;
@@ -122,24 +208,12 @@ impl ResumeFigures {
         }
     }
 
-    /// Per operation; `None` when no call resumed.
-    pub fn summary(&self) -> Option<BTreeMap<String, ResumeStats>> {
+    /// Per operation, its totals and replay histogram so far.
+    pub fn each(&self) -> Vec<(String, ResumeTotals, Option<Histogram<u64>>)> {
         let ops = self.ops.lock().unwrap_or_else(PoisonError::into_inner);
-        let out: BTreeMap<String, ResumeStats> = ops
-            .iter()
+        ops.iter()
             .map(|(op, f)| {
-                let replay = f
-                    .replay
-                    .as_ref()
-                    .filter(|h| !h.is_empty())
-                    .map(|h| PhaseStats {
-                        count: h.len(),
-                        p50_us: h.value_at_quantile(0.50),
-                        p90_us: h.value_at_quantile(0.90),
-                        p99_us: h.value_at_quantile(0.99),
-                        max_us: h.max(),
-                    });
-                let stats = ResumeStats {
+                let totals = ResumeTotals {
                     calls: f.calls,
                     resumed: f.resumed,
                     resume_requests: f.resumes,
@@ -147,18 +221,41 @@ impl ResumeFigures {
                     replayed_events: f.replayed,
                     duplicates: f.duplicates,
                     gaps: f.missing,
-                    replay,
-                    events_per_s: per_second(f.events, f.call_us),
-                    replayed_events_per_s: per_second(f.replayed, f.replay_us),
+                    call_us: f.call_us,
+                    replay_us: f.replay_us,
                 };
-                (op.clone(), stats)
+                (op.clone(), totals, f.replay.clone())
             })
+            .collect()
+    }
+
+    /// Per operation; `None` when no call resumed.
+    pub fn summary(&self) -> Option<BTreeMap<String, ResumeStats>> {
+        let out: BTreeMap<String, ResumeStats> = self
+            .each()
+            .into_iter()
+            .map(|(op, totals, replay)| (op, totals.stats(replay.as_ref())))
             .collect();
         (!out.is_empty()).then_some(out)
     }
 }
 
 impl ResumeStats {
+    /// The counts and times these figures were computed from.
+    pub fn totals(&self) -> ResumeTotals {
+        ResumeTotals {
+            calls: self.calls,
+            resumed: self.resumed,
+            resume_requests: self.resume_requests,
+            events: self.events,
+            replayed_events: self.replayed_events,
+            duplicates: self.duplicates,
+            gaps: self.gaps,
+            call_us: self.call_us,
+            replay_us: self.replay_us,
+        }
+    }
+
     /// One line for the text summary.
     pub fn line(&self, op: &str) -> String {
         let replay = self.replay.as_ref().map_or("no replay".to_string(), |r| {
@@ -200,11 +297,13 @@ mod tests {
             missing: 0,
             call: Duration::from_millis(100),
         };
-        f.record("events", &sample(Some(10)));
-        f.record("events", &sample(Some(30)));
-        f.record("events", &sample(None));
+        let t = Instant::now();
+        f.record("events", t, &sample(Some(10)));
+        f.record("events", t, &sample(Some(30)));
+        f.record("events", t, &sample(None));
         f.record(
             "other",
+            t,
             &ResumeSample {
                 duplicates: 1,
                 missing: 2,
@@ -229,5 +328,30 @@ mod tests {
         assert!(e
             .line("events")
             .contains("2 of 3 calls resumed (3 requests)"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_sent_before_measuring_are_warm_up() {
+        let f = ResumeFigures::default();
+        let warm = Instant::now();
+        let start = warm + Duration::from_secs(1);
+        f.measure_from(start);
+        let sample = ResumeSample {
+            replay: Some(Duration::from_millis(7)),
+            events: 10,
+            replayed: 5,
+            resumes: 1,
+            call: Duration::from_millis(20),
+            ..ResumeSample::default()
+        };
+        f.record("events", warm, &sample);
+        assert_eq!(f.summary(), None, "a warm-up call is not measured");
+        f.record("events", start, &sample);
+        let s = f.summary().expect("measured");
+        assert_eq!((s["events"].calls, s["events"].resumed), (1, 1));
+        assert_eq!(
+            (s["events"].call_us, s["events"].replay_us),
+            (20_000, 7_000)
+        );
     }
 }

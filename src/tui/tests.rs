@@ -450,3 +450,39 @@ fn live_header_names_the_scenarios_instead_of_one_load() {
 }
 
 mod scenarios;
+
+/// SSE resumption's line in the errors pane: replays, p50 / p99, and no
+/// duplicate or gap, from the figures the transport measured.
+#[test]
+fn live_screen_shows_sse_resumption() {
+    use crate::transport::resume_figures::{ResumeFigures, ResumeSample};
+    let figures = ResumeFigures::default();
+    let now = tokio::time::Instant::now();
+    for ms in [1, 2, 3] {
+        let sample = ResumeSample {
+            replay: Some(Duration::from_millis(ms)),
+            events: 100,
+            replayed: 50,
+            resumes: 1,
+            call: Duration::from_millis(20),
+            ..ResumeSample::default()
+        };
+        figures.record("events", now, &sample);
+    }
+    let snap = Snapshot {
+        sse_resume: crate::metrics::resume::live(&figures),
+        ..open_snapshot()
+    };
+    let m = model(snap);
+    let text = live(120, 40, &m);
+    assert!(
+        text.contains("resume: 3 replays, p99 3.0ms, 0 dup 0 gaps"),
+        "{text}"
+    );
+    // A wider pane has room for the operation and the median.
+    let text = live(200, 40, &m);
+    assert!(
+        text.contains("resume events: 3 replays, p50 2.0ms p99 3.0ms, 0 dup 0 gaps"),
+        "{text}"
+    );
+}

@@ -198,3 +198,33 @@ fn events_over_the_builtin_server_simply_arrive_on_the_stream() {
     assert_eq!(r["protocol"]["notifications"], 150, "{}", r["protocol"]);
     assert!(r.get("sse_resume").is_none(), "nothing resumed");
 }
+
+#[test]
+fn warm_up_calls_are_not_in_the_resumption_figures() {
+    // One call at a time for 1 s of warm-up and 2 s measured: the figures
+    // count the measured calls only, as the request counts do.
+    let server = serve(&["--http", "127.0.0.1:0"]);
+    let text = "name = \"resume\"\nprotocol = \"2025-11-25\"\nsessions = 1\nconcurrency = 1\n\
+         duration = \"2s\"\ntimeout = \"20s\"\n\n[[ops]]\nmethod = \"tools/call\"\n\
+         tool = \"events\"\narguments = { count = 20, interval_us = 0 }\nresume_after = 10\n";
+    let dir = TestDir::new();
+    dir.write("w.toml", text);
+    let out = dir
+        .mcptop()
+        .args(["run", "w.toml", "--headless", "--warmup", "1s"])
+        .args(["--target", &server.url, "--out", "r.json"])
+        .timeout(Duration::from_secs(120))
+        .output()
+        .expect("run mcptop");
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "mcptop failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = read_json(&dir.join("r.json"));
+    let warm = r["warmup_samples"].as_u64().unwrap_or(0);
+    assert!(warm > 0, "no warm-up call: {}", r["overall"]);
+    let measured = r["overall"]["operations"].as_u64().unwrap_or(0);
+    let s = &r["sse_resume"]["events"];
+    assert_eq!(s["calls"].as_u64(), Some(measured), "{s} (warm-up {warm})");
+}

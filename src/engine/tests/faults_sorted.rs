@@ -4,7 +4,9 @@
 
 use super::faults::Refusing;
 use super::*;
+use crate::protocol::jsonrpc::PreparedRequest;
 use crate::protocol::Era;
+use std::sync::atomic::AtomicBool;
 
 /// The scripted target answering in `ms`, refusing new sessions from the
 /// start until 3 s.
@@ -100,16 +102,40 @@ async fn a_scenarios_own_reconnect_brings_back_only_its_sessions() {
     assert!(a.balanced(), "{}", a.describe());
 }
 
+/// The scripted target, noting when each session was opened (time since
+/// it was made).
+struct Noting {
+    inner: ScriptedConnector,
+    opened: Mutex<Vec<Duration>>,
+}
+
+impl Connector for Noting {
+    fn connect(&self, session: u32) -> BoxFuture<'_, Result<Connected, TargetError>> {
+        Box::pin(async move {
+            let at = Instant::now() - self.inner.origin;
+            self.opened.lock().expect("lock").push(at);
+            self.inner.connect(session).await
+        })
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_pause_moves_a_fault_still_to_come_by_its_length() {
     // Paused from 1 s to 2.5 s of the run: a fault `at = 2s` of measured
-    // time fires 1.5 s late, at 3.5 s after the start of measuring.
+    // time fires 1.5 s late, at 3.5 s after the start of measuring (its
+    // session comes back 50 ms later, at the first reconnect attempt), and
+    // reports `at_s` 2.0 s: measured time, as its chart marker.
     let w = workload(
         "rate = 100\nduration = \"5s\"\nwarmup = \"0s\"\nreconnect = true\n\
          [[faults]]\nat = \"2s\"\ndrop_connections = true",
     );
-    let connector = ScriptedConnector::new(fixed(5));
+    let connector = Noting {
+        inner: ScriptedConnector::new(fixed(5)),
+        opened: Mutex::default(),
+    };
+    let (keep, kept) = std::sync::mpsc::channel();
     let out = run_with(&w, &connector, |h| {
+        let _ = keep.send(h.snapshots.clone());
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(1)).await;
             let _ = h.controls.send(Control::Pause);
@@ -119,6 +145,112 @@ async fn a_pause_moves_a_fault_still_to_come_by_its_length() {
         })
     })
     .await;
+    let opened = connector.opened.lock().expect("lock").clone();
+    assert_eq!(
+        opened,
+        [Duration::ZERO, Duration::from_millis(3550)],
+        "sessions opened at"
+    );
     let f = &out.metrics.faults[0];
-    assert!((f.at_s - 3.5).abs() < 1e-9, "{f:?}");
+    assert_eq!(f.at_s, 2.0, "{f:?}");
+    let marks = kept.recv().expect("snapshots").borrow().fault_marks.clone();
+    assert_eq!(marks.len(), 1, "{marks:?}");
+    assert_eq!(marks[0].t_s, f.at_s, "{marks:?}");
+}
+
+/// The scripted target whose sessions die under the calls sent in `dying`
+/// (the call fails after 5 ms and its session is down from then on), and
+/// which refuses new sessions in `refusing` (times since it was made).
+struct Dying {
+    inner: ScriptedConnector,
+    dying: fn(Duration) -> bool,
+    refusing: fn(Duration) -> bool,
+}
+
+struct DyingSession {
+    inner: Arc<dyn Session>,
+    origin: Instant,
+    dying: fn(Duration) -> bool,
+    dead: AtomicBool,
+}
+
+impl Session for DyingSession {
+    fn call<'a>(&'a self, req: &'a PreparedRequest) -> BoxFuture<'a, Result<Instant, CallError>> {
+        Box::pin(async move {
+            if (self.dying)(Instant::now() - self.origin) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                self.dead.store(true, Ordering::SeqCst);
+                return Err(CallError::Transport("connection reset".into()));
+            }
+            self.inner.call(req).await
+        })
+    }
+
+    fn call_batch<'a>(
+        &'a self,
+        items: &'a [crate::client::BatchItem<'a>],
+    ) -> BoxFuture<'a, Vec<Result<Instant, CallError>>> {
+        self.inner.call_batch(items)
+    }
+
+    fn is_closed(&self) -> bool {
+        self.dead.load(Ordering::SeqCst)
+    }
+}
+
+impl Connector for Dying {
+    fn connect(&self, session: u32) -> BoxFuture<'_, Result<Connected, TargetError>> {
+        Box::pin(async move {
+            if (self.refusing)(Instant::now() - self.inner.origin) {
+                return Err(TargetError::Handshake {
+                    session,
+                    reason: "connection refused".into(),
+                });
+            }
+            let c = self.inner.connect(session).await?;
+            Ok(Connected {
+                session: Arc::new(DyingSession {
+                    inner: c.session,
+                    origin: self.inner.origin,
+                    dying: self.dying,
+                    dead: AtomicBool::new(false),
+                }),
+                ..c
+            })
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_session_per_iteration_is_sorted_into_lost_and_not_sent() {
+    // A session per iteration, 10 iterations/s, each ping answered in 20 ms.
+    // The fault at 2 s marks the trouble: the calls sent 2.0-2.45 s die
+    // under their request (lost: the iterations planned at 2.0, 2.1, 2.2,
+    // 2.3, 2.4 s), and new sessions are refused 2.5-3.45 s (not sent: the
+    // iterations planned at 2.5 ... 3.4 s, ten of them).
+    let w = Workload::parse(
+        "name = \"t\"\nduration = \"5s\"\n\
+         [[faults]]\nat = \"2s\"\ndrop_connections = true\n\
+         [[scenarios]]\nname = \"churn\"\nrate = 10\nnew_session = true\n\
+         [[scenarios.ops]]\nmethod = \"ping\"\n",
+        "test",
+    )
+    .expect("valid workload");
+    let connector = Dying {
+        inner: ScriptedConnector::new(fixed(20)),
+        dying: |t| (2.0..2.45).contains(&t.as_secs_f64()),
+        refusing: |t| (2.5..3.45).contains(&t.as_secs_f64()),
+    };
+    let out = run_with(&w, &connector, |_| tokio::spawn(async {})).await;
+    assert_eq!(out.stopped_by, StopReason::Completed);
+    let m = &out.metrics;
+    let a = m.accounting.as_ref().expect("accounting");
+    assert_eq!(a.planned, 50, "{}", a.describe());
+    assert_eq!((a.lost, a.not_sent), (5, 10), "{}", a.describe());
+    assert_eq!(a.ok, 35, "{}", a.describe());
+    assert!(a.errors.is_empty(), "{}", a.describe());
+    assert!(a.balanced(), "{}", a.describe());
+    let f = &m.faults[0];
+    assert_eq!((f.requests_lost, f.requests_not_sent), (5, 10), "{f:?}");
+    assert_eq!(f.sessions_died, 5, "{f:?}");
 }

@@ -79,6 +79,7 @@ pub fn run_page(r: &RunReport) -> Result<String, String> {
     body.push_str("<h2>Latency over time</h2>\n");
     body.push_str(&over_time(r)?);
     body.push_str(&ops::per_op_and_scenario(r)?);
+    body.push_str(&sse_resume(r));
     body.push_str("<h2>Latency distribution</h2>\n");
     body.push_str(&distribution(r)?);
     body.push_str(&memory(r)?);
@@ -370,6 +371,56 @@ fn memory(r: &RunReport) -> Result<String, String> {
         );
     }
     Ok(out)
+}
+
+/// SSE resumption (`resume_after`): a row per operation; nothing when no
+/// call asked to resume.
+fn sse_resume(r: &RunReport) -> String {
+    let Some(ops) = r.sse_resume.as_ref().filter(|o| !o.is_empty()) else {
+        return String::new();
+    };
+    let rows: Vec<Vec<String>> = ops
+        .iter()
+        .map(|(op, s)| {
+            let replay = |f: fn(&crate::transport::phases::PhaseStats) -> u64| {
+                s.replay
+                    .as_ref()
+                    .map_or("-".into(), |p| format!("{:.2}", ms(f(p))))
+            };
+            vec![
+                escape(op),
+                s.calls.to_string(),
+                s.resumed.to_string(),
+                s.resume_requests.to_string(),
+                replay(|p| p.p50_us),
+                replay(|p| p.p99_us),
+                replay(|p| p.max_us),
+                format!("{:.0}", s.events_per_s),
+                format!("{:.0}", s.replayed_events_per_s),
+                s.duplicates.to_string(),
+                s.gaps.to_string(),
+            ]
+        })
+        .collect();
+    format!(
+        "<h2>SSE resumption</h2>\n{}",
+        table(
+            &[
+                "operation",
+                "calls",
+                "resumed",
+                "resume requests",
+                "replay p50 ms",
+                "replay p99 ms",
+                "replay max ms",
+                "events/s",
+                "replayed events/s",
+                "duplicates",
+                "gaps",
+            ],
+            &rows
+        )
+    )
 }
 
 fn errors(r: &RunReport) -> String {

@@ -126,3 +126,46 @@ fn a_verdict_page_draws_each_metrics_interval() {
     assert!(page.contains("throughput (%, no interval)"));
     insta::assert_snapshot!(text_parts(&page));
 }
+
+/// SSE resumption's figures are a table, a row per operation, from the
+/// result file's `sse_resume`; a run without them has no such section.
+#[tokio::test(start_paused = true)]
+async fn sse_resumption_has_a_row_per_operation() {
+    use crate::transport::resume_figures::{ResumeFigures, ResumeSample};
+    let mut r = run(TWO_OPS, 100, 3, 500, 7);
+    assert!(!run_page(&r).expect("page").contains("SSE resumption"));
+    let figures = ResumeFigures::default();
+    for ms in [2, 4] {
+        let sample = ResumeSample {
+            replay: Some(std::time::Duration::from_millis(ms)),
+            events: 100,
+            replayed: 50,
+            resumes: 1,
+            missing: 1,
+            call: std::time::Duration::from_millis(100),
+            ..ResumeSample::default()
+        };
+        figures.record("events", tokio::time::Instant::now(), &sample);
+    }
+    r.sse_resume = crate::metrics::resume::report(&figures);
+    let page = run_page(&r).expect("page");
+    let at = page.find("<h2>SSE resumption</h2>").expect("section");
+    let section = &page[at..at + page[at..].find("</table>").expect("table end")];
+    let row = section
+        .lines()
+        .find(|l| l.starts_with("<tr><td>events</td>"))
+        .unwrap_or_else(|| panic!("no row for events:\n{section}"));
+    // calls, resumed, resume requests, p50 / p99 / max ms, events/s,
+    // replayed events/s, duplicates, gaps.
+    let cells: Vec<&str> = row
+        .trim_start_matches("<tr><td>")
+        .trim_end_matches("</td></tr>")
+        .split("</td><td>")
+        .collect();
+    assert_eq!(cells[..4], ["events", "2", "2", "2"], "{row}");
+    assert!(cells[4].starts_with("2.00"), "{row}");
+    assert!(cells[6].starts_with("4.00"), "{row}");
+    assert_eq!(cells[7], "1000", "{row}");
+    assert_eq!(cells[8], "16667", "{row}");
+    assert_eq!(cells[9..], ["0", "2"], "{row}");
+}

@@ -268,3 +268,44 @@ async fn the_generators_cpu_per_request_is_every_shards_cpu_over_every_shards_re
     // 6 s of CPU over 30,000 requests.
     assert_eq!(merged.metrics.generator_cpu_us_per_request, Some(200.0));
 }
+
+/// SSE resumption survives a merge, through the result files' JSON: the
+/// replay histograms are added (the merged percentiles are those of all the
+/// replays), the counts summed.
+#[tokio::test(start_paused = true)]
+async fn sse_resumption_is_merged_not_dropped() {
+    use crate::transport::resume_figures::{ResumeFigures, ResumeSample};
+    let mut inputs = three_shards();
+    for (k, input) in inputs.iter_mut().enumerate() {
+        let figures = ResumeFigures::default();
+        // Shard k replays in (k + 1) ms, (k + 1) * 10 ms; shard 2 saw a gap.
+        for ms in [k as u64 + 1, (k as u64 + 1) * 10] {
+            let sample = ResumeSample {
+                replay: Some(std::time::Duration::from_millis(ms)),
+                events: 100,
+                replayed: 50,
+                resumes: 1,
+                missing: u64::from(k == 2),
+                call: std::time::Duration::from_millis(100),
+                ..ResumeSample::default()
+            };
+            figures.record("events", tokio::time::Instant::now(), &sample);
+        }
+        input.report.sse_resume = crate::metrics::resume::report(&figures);
+        let text = serde_json::to_string(&input.report).expect("serialises");
+        input.report = serde_json::from_str(&text).expect("parses");
+    }
+    let merged = merge(inputs, false).expect("merges").report;
+    let text = serde_json::to_string(&merged).expect("serialises");
+    let merged: RunReport = serde_json::from_str(&text).expect("parses");
+    let s = &merged.sse_resume.as_ref().expect("kept")["events"];
+    assert_eq!((s.calls, s.resumed, s.resume_requests), (6, 6, 6));
+    assert_eq!((s.events, s.replayed_events), (600, 300));
+    assert_eq!((s.duplicates, s.gaps), (0, 2));
+    // Replays 1, 2, 3, 10, 20, 30 ms: p50 is 3 ms, max 30 ms.
+    let replay = s.replay.as_ref().expect("replay");
+    assert_eq!(replay.count, 6);
+    assert!((3_000..3_010).contains(&replay.p50_us), "{replay:?}");
+    assert!((30_000..30_100).contains(&replay.max_us), "{replay:?}");
+    assert_eq!(s.replay_us, 66_000);
+}

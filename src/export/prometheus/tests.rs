@@ -213,3 +213,48 @@ async fn a_shard_labels_every_series() {
     // Without a shard, no such label.
     assert!(!exposition(&snapshot()).contains("shard="));
 }
+
+/// SSE resumption as the run's connection watch puts it into a snapshot:
+/// the replay histogram and the duplicate and gap counters per operation.
+#[tokio::test(start_paused = true)]
+async fn sse_resumption_is_exposed_per_operation() {
+    use crate::metrics::connections::ConnectionWatch;
+    use crate::transport::resume_figures::ResumeSample;
+    let watch = ConnectionWatch::default();
+    let sample = |ms: u64, duplicates: u64, missing: u64| ResumeSample {
+        replay: Some(Duration::from_millis(ms)),
+        events: 100,
+        replayed: 50,
+        resumes: 1,
+        duplicates,
+        missing,
+        call: Duration::from_millis(20),
+    };
+    let now = Instant::now();
+    watch.resume.record("events", now, &sample(2, 0, 0));
+    watch.resume.record("events", now, &sample(7, 2, 3));
+    let mut snap = Snapshot::default();
+    watch.complete(&mut snap);
+    let text = exposition(&snap);
+    let series = |name: &str| format!("{name}{{op=\"events\"}}");
+    assert_eq!(
+        value(&text, &series("mcptop_sse_replay_seconds_count")),
+        2.0
+    );
+    assert!((value(&text, &series("mcptop_sse_replay_seconds_sum")) - 0.009).abs() < 1e-4);
+    assert_eq!(
+        value(
+            &text,
+            r#"mcptop_sse_replay_seconds_bucket{le="0.0025",op="events"}"#
+        ),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        value(&text, &series("mcptop_sse_resume_duplicates_total")),
+        2.0
+    );
+    assert_eq!(value(&text, &series("mcptop_sse_resume_gaps_total")), 3.0);
+    // Without resumption, no such series.
+    assert!(!exposition(&Snapshot::default()).contains("mcptop_sse"));
+}

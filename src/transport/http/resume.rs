@@ -124,7 +124,10 @@ impl Inner {
         let mut sample = ResumeSample::default();
         let outcome = self.resuming(req, ask, &mut sample).await;
         sample.call = sent.elapsed();
-        self.pool.deployed().resume.record(&ask.label, &sample);
+        self.pool
+            .deployed()
+            .resume
+            .record(&ask.label, sent, &sample);
         outcome
     }
 

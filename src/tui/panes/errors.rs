@@ -1,7 +1,8 @@
 //! Errors by kind (with the first message of each), send lag and late sends,
 //! warnings (the recorder's and those the view derives from measured memory
 //! and descriptors), and how long reaching the target took: the connect,
-//! TLS and initialize medians of network targets. Messages quote the
+//! TLS and initialize medians of network targets, and SSE resumption
+//! (replays, their p50 / p99, duplicates and gaps). Messages quote the
 //! target, so they are escaped here too.
 
 use super::{block, dim, fit_line, fmt_us_short};
@@ -34,6 +35,37 @@ fn phases_line(phases: &ConnectionPhases) -> Option<String> {
     })
     .collect();
     (!parts.is_empty()).then(|| parts.join(" · "))
+}
+
+/// `resume events: 12 replays, p50 1.2ms p99 4.0ms, 0 dup 0 gaps` per
+/// operation whose calls resumed, with shorter variants for a narrow pane
+/// (widest first); true when a number was duplicated or lost.
+fn resume_lines(s: &Snapshot) -> Vec<(Vec<String>, bool)> {
+    s.sse_resume
+        .iter()
+        .map(|r| {
+            let (n, dup, gaps) = (r.stats.resumed, r.stats.duplicates, r.stats.gaps);
+            let tail = format!("{dup} dup {gaps} gaps");
+            let variants = match r.stats.replay.as_ref() {
+                Some(p) => {
+                    let (p50, p99) = (fmt_us_short(p.p50_us), fmt_us_short(p.p99_us));
+                    vec![
+                        format!(
+                            "resume {}: {n} replays, p50 {p50} p99 {p99}, {tail}",
+                            escape_line(&r.op)
+                        ),
+                        format!("resume: {n} replays, p50 {p50} p99 {p99}, {tail}"),
+                        format!("resume: {n} replays, p99 {p99}, {tail}"),
+                    ]
+                }
+                None => vec![
+                    format!("resume {}: {n} replays, {tail}", escape_line(&r.op)),
+                    format!("resume: {n} replays, {tail}"),
+                ],
+            };
+            (variants, dup + gaps > 0)
+        })
+        .collect()
 }
 
 /// mcptop's own send lag (the floor under every corrected latency), or the
@@ -86,6 +118,18 @@ pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
     let variants = send_lag_lines(s);
     if !variants.is_empty() {
         let variants = variants.into_iter().map(Line::from).collect();
+        lines.push(fit_line(area.width.saturating_sub(2), variants));
+    }
+    for (variants, bad) in resume_lines(s) {
+        let style = if bad {
+            Style::default().fg(Color::Red)
+        } else {
+            Style::default()
+        };
+        let variants = variants
+            .into_iter()
+            .map(|v| Line::from(Span::styled(v, style)))
+            .collect();
         lines.push(fit_line(area.width.saturating_sub(2), variants));
     }
     if s.protocol.violations > 0 {
