@@ -42,6 +42,8 @@ pub enum ReplayError {
 }
 
 struct Log {
+    /// The id rmcp gave the stream, to forget it without a scan.
+    stream_id: String,
     /// Index of `events[0]`.
     first: u64,
     events: VecDeque<ServerSseMessage>,
@@ -89,6 +91,7 @@ impl Logs {
         self.logs.insert(
             n,
             Log {
+                stream_id: stream_id.to_string(),
                 first: 0,
                 events: VecDeque::new(),
                 done: false,
@@ -113,8 +116,12 @@ impl Logs {
             }
             if let Some(log) = self.logs.remove(&oldest) {
                 self.total -= log.events.len();
+                // Once full, every new stream forgets one: a scan of every
+                // id here made each store cost O(streams kept).
+                if self.ids.get(&log.stream_id) == Some(&oldest) {
+                    self.ids.remove(&log.stream_id);
+                }
             }
-            self.ids.retain(|_, n| *n != oldest);
         }
     }
 

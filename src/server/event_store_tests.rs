@@ -93,6 +93,10 @@ fn memory_is_bounded_per_stream_and_in_all() {
         store.store(&id, &reply());
     }
     assert!(store.len() <= MAX_STORED_EVENTS, "{}", store.len());
+    {
+        let logs = store.lock();
+        assert_eq!(logs.ids.len(), logs.logs.len(), "forgotten ids are gone");
+    }
     assert_eq!(
         store.replay_after("0-9").err(),
         Some(ReplayError::Forgotten("0-9".into())),
