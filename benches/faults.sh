@@ -6,6 +6,8 @@
 # that starts it again when it dies (a kill needs someone to bring it back);
 # mcptop reconnects with `reconnect = true` and is pointed at the server with
 # --target-pid. 100 req/s on 4 sessions, fault at 4 s, 12 s measured.
+# Then a failover row: the shipped `failover` workload between two
+# `mcptop serve --http` servers, the first killed.
 # usage: benches/faults.sh [release|debug]   (NO_BUILD=1: use the binary already built)
 set -euo pipefail
 PROFILE=${1:-release}
@@ -108,6 +110,33 @@ for fault in kill stop drop; do
   run_case builtin-tcp "tcp://127.0.0.1:$port" "$fault"
   stop_server
 done
+
+# Failover: the shipped `failover` workload (4 sessions, 100 req/s, kill
+# of the first target at 3 s of 8 s) between two builtin servers over
+# Streamable HTTP; the first is not brought back.
+failover_case() {
+  local p0 p1 pid0 pid1
+  p0=$(free_port); p1=$(free_port)
+  "$BIN" serve --http "127.0.0.1:$p0" >/dev/null 2>&1 & pid0=$!
+  "$BIN" serve --http "127.0.0.1:$p1" >/dev/null 2>&1 & pid1=$!
+  wait_port "$p0"; wait_port "$p1"
+  "$BIN" run failover --headless -q --failover \
+    --target "http://127.0.0.1:$p0/mcp" --target "http://127.0.0.1:$p1/mcp" \
+    --target-pid "$pid0" --target-pid "$pid1" -o "$OUT/failover.json" >/dev/null || true
+  kill "$pid0" "$pid1" 2>/dev/null || true
+  wait "$pid0" "$pid1" 2>/dev/null || true
+  python3 - "$OUT/failover.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+f = r["failover"]; a = r["accounting"]
+fmt = lambda v: "-" if v is None else f"{v:.3f}s"
+shares = " / ".join(f"{t['share_pct']:.1f}%" for t in f["answered"])
+print(f"{'builtin-http':<14} {'failover':<8} migrated {f['migrated_pct']:.1f}%  failover p50 {fmt(f['failover_p50_s'])}"
+      f" max {fmt(f['failover_max_s'])}  lost {f['requests_lost']:>3}  not sent {f['requests_not_sent']:>3}"
+      f"  replies a/b {shares}  planned {a['planned']} = sum {a['sum']}")
+PY
+}
+failover_case
 
 if [ -n "${PEER_EVERYTHING_HTTP:-}" ]; then
   for fault in kill stop drop; do

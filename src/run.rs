@@ -76,6 +76,12 @@ impl Exit {
 /// The target a run uses: the one given, else the workload's, else the
 /// builtin server.
 pub fn target_of(workload: &Workload, given: Option<&str>) -> Result<TargetSpec, TargetSpecError> {
+    // Failover: sessions start on the first of the targets.
+    if let (None, Some(f)) = (given, &workload.chaos.failover) {
+        if let Some(first) = f.targets.first() {
+            return Ok(first.clone());
+        }
+    }
     let text = given
         .map(str::to_string)
         .or_else(|| workload.target.clone())
@@ -275,18 +281,14 @@ async fn measure(request: &RunRequest<'_>, view: View) -> anyhow::Result<RunRepo
         runtime.source,
         runtime.feed,
     ));
-    let connector = transport::connector_with_runtime(
-        spec,
-        ConnectOptions {
-            protocol: offered_protocol(workload),
-            handshake_timeout: HANDSHAKE_TIMEOUT,
-            http_connections: workload.connections,
-            server_stream: workload.server_stream,
-            deployed: deployed.clone(),
-        },
-        events_tx,
-        runtime.child,
-    );
+    let options = ConnectOptions {
+        protocol: offered_protocol(workload),
+        handshake_timeout: HANDSHAKE_TIMEOUT,
+        http_connections: workload.connections,
+        server_stream: workload.server_stream,
+        deployed: deployed.clone(),
+    };
+    let connector = connector_for(workload, spec, options, events_tx, runtime.child);
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let (snap_tx, snap_rx) = watch::channel(Snapshot::default());
     let sampler = monitor.start();
@@ -316,6 +318,28 @@ async fn measure(request: &RunRequest<'_>, view: View) -> anyhow::Result<RunRepo
     report.connection_phases = deployed.phases.summary();
     report.sse_resume = crate::metrics::resume::report(&deployed.resume);
     Ok(report)
+}
+
+/// The run's connector: the target's, or with failover one per target,
+/// sharing the run's headers, TLS and phase counters (sessions start on
+/// the first).
+fn connector_for(
+    workload: &Workload,
+    spec: &TargetSpec,
+    options: ConnectOptions,
+    events: mpsc::UnboundedSender<transport::TargetEvent>,
+    child: Option<crate::runtime::ChildRuntime>,
+) -> Box<dyn transport::Connector> {
+    let Some(f) = &workload.chaos.failover else {
+        return transport::connector_with_runtime(spec, options, events, child);
+    };
+    Box::new(transport::failover::Targets {
+        each: f
+            .targets
+            .iter()
+            .map(|t| transport::connector_with_runtime(t, options.clone(), events.clone(), None))
+            .collect(),
+    })
 }
 
 /// Starts the view and whatever else follows the snapshots (hook: outputs,

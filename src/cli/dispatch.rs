@@ -127,14 +127,31 @@ fn overrides(args: &RunArgs) -> Overrides {
         headers: args.deployed.headers.clone(),
         tls: args.deployed.tls(),
         runtime: args.runtime.clone(),
+        failover_targets: if args.failover {
+            args.target.clone()
+        } else {
+            Vec::new()
+        },
     }
 }
 
 async fn run_command(args: RunArgs) -> anyhow::Result<Exit> {
+    if args.failover && args.target.len() < 2 {
+        return Err(anyhow!(
+            "--failover moves sessions between targets: give --target for each (at least two)"
+        ));
+    }
     let workload = catalog::resolve(&args.workload, &overrides(&args))?;
     // Hook: outputs (the shard's share, --hdr-log/--html checked, --prometheus listening).
     let (workload, outputs) = super::export::RunOutputs::prepare(&args.outputs, workload).await?;
-    let specs = if args.target.is_empty() {
+    if workload.chaos.failover.is_some() && !args.failover && !args.target.is_empty() {
+        return Err(anyhow!(
+            "workload {} fails over between its `targets`; to give others, repeat --target \
+             with --failover",
+            workload.name
+        ));
+    }
+    let specs = if args.target.is_empty() || args.failover {
         vec![run::target_of(&workload, None)?]
     } else {
         args.target
@@ -155,7 +172,7 @@ async fn run_command(args: RunArgs) -> anyhow::Result<Exit> {
         ));
     }
     out.check()?;
-    if let Some(pid) = args.target_pid {
+    for &pid in &args.target_pid {
         crate::metrics::process::check_pid(pid).map_err(|e| anyhow!("--target-pid {e}"))?;
     }
     let interactive = !args.headless
@@ -208,8 +225,7 @@ async fn run_each(
             OutPath::File(p) if specs.len() > 1 => OutPath::File(numbered(p, i + 1)),
             _ => out.clone(),
         };
-        let monitor =
-            ResourceMonitor::new(!args.no_memory_stats, args.target_pid.into_iter().collect());
+        let monitor = ResourceMonitor::new(!args.no_memory_stats, args.target_pid.clone());
         let request = RunRequest::new(workload, spec)
             .saved_to(&path)
             .resources(monitor)

@@ -159,9 +159,14 @@ pub struct RunArgs {
     pub workload: String,
     /// `builtin` (default), `stdio:COMMAND ARGS...` (split as a shell would, no
     /// shell run), `http(s)://HOST:PORT/PATH`, `tcp://HOST:PORT` or `ws(s)://HOST:PORT/PATH`.
-    /// Repeat to run the workload against each in turn and compare them.
+    /// Repeat to run the workload against each in turn and compare them
+    /// (with --failover: the targets sessions fail over between, in order).
     #[arg(long, short)]
     pub target: Vec<String>,
+    /// Sessions start on the first --target and move to the next when
+    /// theirs fails (the workload's `targets` with `failover = true`)
+    #[arg(long)]
+    pub failover: bool,
     /// Measured duration, e.g. 10s or 2m (replaces the workload's duration and stages)
     #[arg(long, short)]
     pub duration: Option<String>,
@@ -187,9 +192,10 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
     /// Also sample this process as the target (a server mcptop did not start);
-    /// it must exist
+    /// it must exist. Repeatable: with failover, one per target in their
+    /// order (a fault's `target = N` signals the Nth)
     #[arg(long)]
-    pub target_pid: Option<u32>,
+    pub target_pid: Vec<u32>,
     /// Do not sample processes nor count allocations (to measure their cost)
     #[arg(long)]
     pub no_memory_stats: bool,

@@ -16,7 +16,7 @@
 
 use super::faults::FaultLog;
 use super::flow::{iterate, FlowRun};
-use super::reconnect::Resilient;
+use super::reconnect::{Resilient, WrapOptions};
 use super::scheduler::Scheduler;
 use crate::client::CallError;
 use crate::metrics::Sample;
@@ -28,11 +28,14 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 type Reply = oneshot::Sender<Result<Connected, TargetError>>;
+/// A request for a session: to the run's target, or (failover) to the
+/// target at this index.
+type Ask = (Option<usize>, Reply);
 
 /// Asks the run's connector for a new session.
 #[derive(Clone, Debug)]
 pub struct Opener {
-    requests: mpsc::UnboundedSender<Reply>,
+    requests: mpsc::UnboundedSender<Ask>,
     /// Set in a run with faults or `reconnect`: churned sessions are sorted
     /// into the fault buckets.
     faults: Option<Arc<FaultLog>>,
@@ -52,7 +55,13 @@ impl Opener {
     async fn open_churned(&self) -> Result<Connected, TargetError> {
         let connected = self.open().await?;
         Ok(match &self.faults {
-            Some(log) => Resilient::wrap(connected, false, log.clone(), self.clone()).0,
+            Some(log) => {
+                let options = WrapOptions {
+                    reconnect: false,
+                    failover: None,
+                };
+                Resilient::wrap(connected, options, log.clone(), self.clone()).0
+            }
             None => connected,
         })
     }
@@ -71,12 +80,21 @@ impl Opener {
     }
 
     pub(super) async fn open(&self) -> Result<Connected, TargetError> {
+        self.ask(None).await
+    }
+
+    /// A session to failover target `target`.
+    pub(super) async fn open_to(&self, target: usize) -> Result<Connected, TargetError> {
+        self.ask(Some(target)).await
+    }
+
+    async fn ask(&self, target: Option<usize>) -> Result<Connected, TargetError> {
         let (tx, rx) = oneshot::channel();
         let gone = || TargetError::Handshake {
             session: 0,
             reason: "the run is ending".into(),
         };
-        self.requests.send(tx).map_err(|_| gone())?;
+        self.requests.send((target, tx)).map_err(|_| gone())?;
         rx.await.map_err(|_| gone())?
     }
 }
@@ -88,17 +106,21 @@ pub fn service(
     connector: &dyn Connector,
     first: u32,
 ) -> (Opener, impl std::future::Future<Output = ()> + '_) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Reply>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Ask>();
     let serve = async move {
         let next = AtomicU32::new(first);
         let mut opening = FuturesUnordered::new();
         loop {
             tokio::select! {
                 asked = rx.recv() => match asked {
-                    Some(reply) => {
+                    Some((target, reply)) => {
                         let n = next.fetch_add(1, Ordering::Relaxed);
                         opening.push(async move {
-                            let _ = reply.send(connector.connect(n).await);
+                            let connected = match target {
+                                Some(t) => connector.connect_to(t, n).await,
+                                None => connector.connect(n).await,
+                            };
+                            let _ = reply.send(connected);
                         });
                     }
                     None => std::future::pending::<()>().await,

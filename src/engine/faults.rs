@@ -9,9 +9,10 @@
 
 use super::churn::Opener;
 use super::fault_clock::FaultClock;
-use super::reconnect::{ClientFault, Resilient};
+use super::reconnect::{ClientFault, Resilient, WrapOptions};
 use super::scheduler::Plan;
 use crate::metrics::accounting::Accounting;
+use crate::metrics::failover::{FailoverReport, SessionMoves};
 use crate::metrics::fault_marks::{FaultMark, FaultMarks};
 use crate::metrics::recovery::{self, FaultTimeline};
 use crate::metrics::sampler::ResourceMonitor;
@@ -137,6 +138,8 @@ pub struct Armed {
     /// Each flow's steps and the op of its iterations: a flow plans
     /// iterations, so they are what its buckets count.
     flows: Vec<(Range<usize>, usize)>,
+    /// With failover: the targets (described) and `failover_timeouts`.
+    failover: Option<(Vec<String>, u32)>,
 }
 
 /// Wraps the sessions when the workload has faults or `reconnect`, and
@@ -161,8 +164,16 @@ pub fn arm(
             .map(|(i, c)| {
                 let mine =
                     (0..scenario_sessions.len()).filter(|&s| scenario_sessions[s].contains(&i));
-                let reconnect = chaos.reconnects(mine);
-                let wrapped = Resilient::wrap(c, reconnect, log.clone(), opener.clone());
+                let failover = chaos
+                    .failover
+                    .as_ref()
+                    .map(|f| (f.targets.len(), f.timeouts));
+                // A session that fails over opens its next one as a reconnect does.
+                let options = WrapOptions {
+                    reconnect: chaos.reconnects(mine) || failover.is_some(),
+                    failover,
+                };
+                let wrapped = Resilient::wrap(c, options, log.clone(), opener.clone());
                 sessions.push(wrapped.1);
                 wrapped.0
             })
@@ -189,6 +200,10 @@ pub fn arm(
             .filter(|s| s.flow.is_some())
             .map(|s| (s.ops.clone(), s.ops.end))
             .collect(),
+        failover: chaos.failover.as_ref().map(|f| {
+            let targets = f.targets.iter().map(|t| t.describe()).collect();
+            (targets, f.timeouts)
+        }),
     };
     (connected, armed, t0)
 }
@@ -254,7 +269,13 @@ impl Armed {
                     label: fault.label(),
                     t_s: fault.at.as_secs_f64(),
                 });
-                running.spawn(act(fault.action, hit, pids.clone(), log.clone()));
+                let pids = match fault.target {
+                    // The `--target-pid` given in that target's place.
+                    Some(t) => pids.get(t).copied().into_iter().collect(),
+                    None => pids.clone(),
+                };
+                let named = fault.target.is_some();
+                running.spawn(act(fault.action, named, hit, pids, log.clone()));
             }
             while running.join_next().await.is_some() {}
         }));
@@ -351,7 +372,28 @@ impl Armed {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         metrics.warnings.extend(warnings.iter().cloned());
+        metrics.failover = self.failover_report();
         metrics
+    }
+
+    /// The sessions' moves between targets, with failover.
+    fn failover_report(&self) -> Option<FailoverReport> {
+        let (targets, timeouts) = self.failover.clone()?;
+        let moves: Vec<SessionMoves> = self
+            .sessions
+            .iter()
+            .filter_map(|s| s.failover_figures())
+            .map(|(migrations, answered)| SessionMoves {
+                took_s: migrations
+                    .iter()
+                    .map(|m| m.took().map(|d| d.as_secs_f64()))
+                    .collect(),
+                lost: migrations.iter().map(|m| m.lost).sum(),
+                not_sent: migrations.iter().map(|m| m.not_sent).sum(),
+                answered,
+            })
+            .collect();
+        Some(FailoverReport::build(targets, timeouts, &moves))
     }
 }
 
@@ -423,7 +465,10 @@ impl Drop for Resume {
 
 /// The processes a fault signals: the hit sessions' children, else the
 /// `--target-pid` processes (a network target run elsewhere).
-fn processes(hit: &[Arc<Resilient>], target_pids: &[u32]) -> Vec<(u32, bool)> {
+fn processes(hit: &[Arc<Resilient>], target_pids: &[u32], target: bool) -> Vec<(u32, bool)> {
+    if target {
+        return target_pids.iter().map(|&p| (p, false)).collect();
+    }
     let children: Vec<(u32, bool)> = hit
         .iter()
         .filter_map(|s| s.pid())
@@ -436,8 +481,11 @@ fn processes(hit: &[Arc<Resilient>], target_pids: &[u32]) -> Vec<(u32, bool)> {
     }
 }
 
+/// `named`: the fault names a failover target, whose `--target-pid`
+/// process is signalled instead of the sessions' children.
 async fn act(
     action: FaultAction,
+    named: bool,
     hit: Vec<Arc<Resilient>>,
     target_pids: Vec<u32>,
     log: Arc<FaultLog>,
@@ -446,11 +494,16 @@ async fn act(
         action,
         FaultAction::Kill | FaultAction::Stop(_) | FaultAction::Restart
     );
-    let procs = processes(&hit, &target_pids);
+    let procs = processes(&hit, &target_pids, named);
     if needs_process && procs.is_empty() {
         log.warn(format!(
-            "fault {}: no process to signal (a network target needs --target-pid)",
-            action.name()
+            "fault {}: no process to signal (a network target needs --target-pid{})",
+            action.name(),
+            if named {
+                ", given once per failover target in their order"
+            } else {
+                ""
+            }
         ));
         return;
     }

@@ -5,6 +5,7 @@
 
 mod churn;
 mod connect;
+mod failover;
 mod fault_clock;
 pub mod faults;
 mod flow;

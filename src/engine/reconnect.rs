@@ -5,9 +5,12 @@
 //! `not sent`), tells the fault log what it saw and when, applies the
 //! client-side faults (`delay`, `blackhole`, `drop_connections`), and, with
 //! `reconnect = true`, opens a new session (a new child for stdio, a new
-//! connection and handshake for the others) with capped backoff.
+//! connection and handshake for the others) with capped backoff. With
+//! `failover = true` it opens the new session on the target
+//! `engine::failover` chose, and counts each target's replies.
 
 use super::churn::Opener;
+use super::failover::{Decision, Event, Migration, Tracker};
 use super::faults::FaultLog;
 use crate::client::{BatchItem, CallError, SessionCounters};
 use crate::protocol::jsonrpc::{PreparedRequest, ResultProbe};
@@ -32,6 +35,8 @@ pub const NOT_SENT_HOLD: Duration = Duration::from_millis(100);
 struct Live {
     session: Arc<dyn Session>,
     pid: Option<u32>,
+    /// Its target's index in a failover list (0 without failover).
+    target: usize,
     /// Set when the client drops the connection: its requests are lost.
     cut: watch::Sender<bool>,
     _keep_alive: Box<dyn std::any::Any + Send + Sync>,
@@ -56,6 +61,17 @@ pub struct Resilient {
     log: Arc<FaultLog>,
     opener: Opener,
     me: Weak<Resilient>,
+    /// With `failover = true`: where the session is and how it moved.
+    failover: Option<Mutex<Tracker>>,
+    /// Replies per target (one entry without failover).
+    answered: Vec<AtomicU64>,
+}
+
+/// What `wrap` needs to know beyond the session.
+pub struct WrapOptions {
+    pub reconnect: bool,
+    /// `Some((targets, timeouts))` with `failover = true`.
+    pub failover: Option<(usize, u32)>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -65,14 +81,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Records a request that ended without an answer when its future is
 /// dropped (the scheduler's timeout): a failure seen at that instant.
 struct Unanswered<'a> {
-    log: &'a FaultLog,
+    owner: &'a Resilient,
+    /// The target it was meant for (failover counts its timeouts).
+    target: usize,
     done: bool,
 }
 
 impl Drop for Unanswered<'_> {
     fn drop(&mut self) {
         if !self.done {
-            self.log.failure(Instant::now());
+            self.owner.log.failure(Instant::now());
+            self.owner.timed_out(self.target);
         }
     }
 }
@@ -127,10 +146,11 @@ impl Resilient {
     /// Wraps a connected session; the wrapper owns what kept it alive.
     pub fn wrap(
         connected: Connected,
-        reconnect: bool,
+        options: WrapOptions,
         log: Arc<FaultLog>,
         opener: Opener,
     ) -> (Connected, Arc<Resilient>) {
+        let targets = options.failover.map_or(1, |(n, _)| n.max(1));
         let counters = connected.session.counters();
         connected.session.report_deaths();
         let pid = connected.pid;
@@ -139,9 +159,10 @@ impl Resilient {
             live: Mutex::new(Some(Arc::new(live(
                 connected.session,
                 pid,
+                0,
                 connected.keep_alive,
             )))),
-            reconnect,
+            reconnect: options.reconnect,
             reconnecting: AtomicBool::new(false),
             back: Notify::new(),
             client_fault: Mutex::new(None),
@@ -149,6 +170,10 @@ impl Resilient {
             log,
             opener,
             me: me.clone(),
+            failover: options
+                .failover
+                .map(|(n, timeouts)| Mutex::new(Tracker::new(n, timeouts))),
+            answered: (0..targets).map(|_| AtomicU64::new(0)).collect(),
         });
         let wrapped = Connected {
             session: session.clone(),
@@ -187,9 +212,10 @@ impl Resilient {
     /// `force`: reconnect even without `reconnect = true` (a restart).
     pub fn went_down(&self, force: bool) {
         let taken = lock(&self.live).take();
-        if taken.is_some() {
+        if let Some(dead) = &taken {
             // Every request this death can lose is on the wire now.
             self.log.session_died(self.in_flight());
+            self.see(dead.target, Event::Reset);
         }
         if (self.reconnect || force) && !self.reconnecting.swap(true, Ordering::SeqCst) {
             let me = self.me.clone();
@@ -258,13 +284,13 @@ impl Resilient {
     async fn call_once(&self, ask: Ask<'_>) -> Result<Got, CallError> {
         self.apply_client_fault().await;
         let Some(live) = self.session_for_send().await else {
-            self.log.not_sent();
+            self.not_sent();
             return Err(down());
         };
         if live.session.is_down() {
             // Died between the look and the send: nothing went out.
             self.died(live);
-            self.log.not_sent();
+            self.not_sent();
             return Err(down());
         }
         let mut cut = live.cut.subscribe();
@@ -272,7 +298,7 @@ impl Resilient {
         let result = tokio::select! {
             r = ask.on(live.session.as_ref()) => r,
             _ = cut.wait_for(|c| *c) => {
-                self.log.lost();
+                self.lost();
                 return Err(dropped());
             }
         };
@@ -281,13 +307,17 @@ impl Resilient {
             Err(CallError::NotSent(why)) => {
                 drop(on_wire);
                 self.died(live);
-                self.log.not_sent();
+                self.not_sent();
                 Err(CallError::NotSent(why))
             }
             Err(e) if live.session.is_down() => {
                 self.died(live);
-                self.log.lost();
+                self.lost();
                 Err(CallError::Lost(e.to_string()))
+            }
+            Ok(got) => {
+                self.answered(live.target, 1);
+                Ok(got)
             }
             other => other,
         }
@@ -305,29 +335,33 @@ impl Resilient {
                 .collect()
         };
         let Some(live) = self.session_for_send().await else {
-            return every(down, &|| self.log.not_sent());
+            return every(down, &|| self.not_sent());
         };
         if live.session.is_down() {
             self.died(live);
-            return every(down, &|| self.log.not_sent());
+            return every(down, &|| self.not_sent());
         }
         let mut cut = live.cut.subscribe();
         let _on_wire = OnWire::count(&self.in_flight, items.len() as u64);
         let outcomes = tokio::select! {
             r = live.session.call_batch(items) => r,
-            _ = cut.wait_for(|c| *c) => return every(dropped, &|| self.log.lost()),
+            _ = cut.wait_for(|c| *c) => return every(dropped, &|| self.lost()),
         };
+        let ok = outcomes.iter().filter(|o| o.is_ok()).count() as u64;
+        if ok > 0 {
+            self.answered(live.target, ok);
+        }
         if !live.session.is_down() {
             return outcomes;
         }
         self.died(live);
         let sort = |outcome| match outcome {
             Err(CallError::NotSent(why)) => {
-                self.log.not_sent();
+                self.not_sent();
                 Err(CallError::NotSent(why))
             }
             Err(e) => {
-                self.log.lost();
+                self.lost();
                 Err(CallError::Lost(e.to_string()))
             }
             ok => ok,
@@ -339,7 +373,8 @@ impl Resilient {
     /// told to the fault log as seen now.
     async fn sorted(&self, ask: Ask<'_>) -> Result<Got, CallError> {
         let mut guard = Unanswered {
-            log: &self.log,
+            owner: self,
+            target: self.target_now(),
             done: false,
         };
         let result = self.call_once(ask).await;
@@ -351,14 +386,81 @@ impl Resilient {
     }
 }
 
+/// Failover: what the session saw, told to its tracker.
+impl Resilient {
+    fn see(&self, target: usize, event: Event) -> Decision {
+        match &self.failover {
+            Some(t) => lock(t).observe(target, event, Instant::now()),
+            None => Decision::Stay,
+        }
+    }
+
+    fn lost(&self) {
+        self.log.lost();
+        if let Some(t) = &self.failover {
+            lock(t).lost();
+        }
+    }
+
+    fn not_sent(&self) {
+        self.log.not_sent();
+        if let Some(t) = &self.failover {
+            lock(t).not_sent();
+        }
+    }
+
+    fn answered(&self, target: usize, replies: u64) {
+        if let Some(n) = self.answered.get(target) {
+            n.fetch_add(replies, Ordering::Relaxed);
+        }
+        self.see(target, Event::Answered);
+    }
+
+    /// A request timed out: after `failover_timeouts` in a row the target
+    /// counts as failed, and its connection is dropped (what is on it is
+    /// lost) for a session on the next one.
+    fn timed_out(&self, target: usize) {
+        if self.log.ended() {
+            return;
+        }
+        if let Decision::MoveTo(_) = self.see(target, Event::Timeout) {
+            self.drop_connection();
+        }
+    }
+
+    /// The target a request goes to now.
+    fn target_now(&self) -> usize {
+        self.failover.as_ref().map_or(0, |t| lock(t).current())
+    }
+
+    /// The target to open a session on, with failover.
+    fn failover_target(&self) -> Option<usize> {
+        self.failover.as_ref().map(|t| lock(t).current())
+    }
+
+    /// With failover: the session's moves, and the replies of each target.
+    pub fn failover_figures(&self) -> Option<(Vec<Migration>, Vec<u64>)> {
+        let tracker = self.failover.as_ref()?;
+        let migrations = lock(tracker).migrations().to_vec();
+        let answered = self
+            .answered
+            .iter()
+            .map(|n| n.load(Ordering::Relaxed))
+            .collect();
+        Some((migrations, answered))
+    }
+}
+
 fn live(
     session: Arc<dyn Session>,
     pid: Option<u32>,
+    target: usize,
     keep_alive: Box<dyn std::any::Any + Send + Sync>,
 ) -> Live {
     Live {
         session,
         pid,
+        target,
         cut: watch::channel(false).0,
         _keep_alive: keep_alive,
     }
@@ -370,14 +472,23 @@ async fn reconnect_loop(me: Weak<Resilient>, opener: Opener, log: Arc<FaultLog>)
     let mut wait = BACKOFF_FIRST;
     loop {
         tokio::time::sleep(wait).await;
-        if log.ended() || me.strong_count() == 0 {
+        if log.ended() {
             return;
         }
-        match opener.open().await {
+        // With failover, the target `engine::failover` moved the session to.
+        let Some(target) = me.upgrade().map(|m| m.failover_target()) else {
+            return;
+        };
+        let opened = match target {
+            Some(t) => opener.open_to(t).await,
+            None => opener.open().await,
+        };
+        match opened {
             Ok(c) => {
                 let Some(me) = me.upgrade() else { return };
                 c.session.report_deaths();
-                *lock(&me.live) = Some(Arc::new(live(c.session, c.pid, c.keep_alive)));
+                let at = target.unwrap_or(0);
+                *lock(&me.live) = Some(Arc::new(live(c.session, c.pid, at, c.keep_alive)));
                 me.reconnecting.store(false, Ordering::SeqCst);
                 log.session_back();
                 me.back.notify_waiters();
@@ -385,6 +496,10 @@ async fn reconnect_loop(me: Weak<Resilient>, opener: Opener, log: Arc<FaultLog>)
             }
             Err(e) => {
                 log.warn(format!("reconnect failed: {e}"));
+                if let (Some(t), Some(me)) = (target, me.upgrade()) {
+                    // A refused target: the next one is tried next.
+                    me.see(t, Event::Refused);
+                }
                 wait = (wait * 2).min(BACKOFF_CAP);
             }
         }

@@ -303,6 +303,8 @@ fn merge_metrics(reports: &[&RunReport]) -> Result<(RunMetrics, Option<f64>), Ex
             Accounting::summed(reports.iter().filter_map(|r| r.metrics.accounting.as_ref()))
         }),
         faults: Vec::new(),
+        // Each shard's sessions moved on their own: its file has its figures.
+        failover: None,
         send_lag: SendLagReport::merged(
             &reports
                 .iter()

@@ -9,6 +9,7 @@ pub mod accounting;
 pub mod alloc;
 pub mod buckets;
 pub mod connections;
+pub mod failover;
 pub mod fault_marks;
 pub mod gc;
 pub mod generator_cpu;

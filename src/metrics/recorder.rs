@@ -551,6 +551,7 @@ impl Recorder {
             ),
             accounting: None,
             faults: Vec::new(),
+            failover: None,
             generator_cpu_us_per_request: None,
             generator_cpu: None,
         };

@@ -1,7 +1,8 @@
 //! The summary's lines for a run with faults or `reconnect`: where every
 //! planned request ended (the buckets and their sum), and each fault's
 //! detection and recovery figures, read from the result file's
-//! `accounting` and `faults`.
+//! `accounting` and `faults`, and with failover the sessions' moves
+//! (`failover`).
 
 use crate::metrics::RunMetrics;
 use std::fmt::Write;
@@ -39,5 +40,8 @@ pub fn write(out: &mut String, m: &RunMetrics) {
             _ => f.note.clone().unwrap_or_else(|| "no figures".into()),
         };
         let _ = writeln!(out, "  sessions: {sessions}; during the fault: {during}");
+    }
+    for line in m.failover.iter().flat_map(|f| f.describe()) {
+        let _ = writeln!(out, "{line}");
     }
 }

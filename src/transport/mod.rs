@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod builtin;
 pub mod deployed;
+pub mod failover;
 pub mod group;
 /// Request headers and secrets are workload settings; transports send them.
 pub use crate::workload::headers;
@@ -149,6 +150,16 @@ pub struct Connected {
 
 pub trait Connector: Send + Sync {
     fn connect(&self, session: u32) -> BoxFuture<'_, Result<Connected, TargetError>>;
+
+    /// Opens a session to target `target` of a failover list
+    /// (`failover::Targets`); a connector of one target opens its own.
+    fn connect_to(
+        &self,
+        _target: usize,
+        session: u32,
+    ) -> BoxFuture<'_, Result<Connected, TargetError>> {
+        self.connect(session)
+    }
 }
 
 /// How long opening a TCP connection may take where no handshake timeout

@@ -38,6 +38,7 @@ pub const SHIPPED: &[(&str, &str)] = &[
         "chaos-stall",
         include_str!("../../workloads/chaos-stall.toml"),
     ),
+    ("failover", include_str!("../../workloads/failover.toml")),
     (
         "sse-resume-100",
         include_str!("../../workloads/sse-resume-100.toml"),

@@ -44,6 +44,10 @@ pub struct FaultSpec {
     /// Only the sessions of this scenario.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scenario: Option<String>,
+    /// With failover: signal the process of this target (index in
+    /// `targets`), the `--target-pid` given in the same place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -102,6 +106,8 @@ pub struct Fault {
     pub sessions: FaultSessions,
     /// Index of the scenario whose sessions it hits.
     pub scenario: Option<usize>,
+    /// With failover: only the process of this target (index in `targets`).
+    pub target: Option<usize>,
 }
 
 impl Fault {
@@ -125,13 +131,18 @@ pub struct Chaos {
     /// Each scenario's own `reconnect` (file order), which decides for its
     /// sessions instead of the run's.
     pub scenario_reconnect: Vec<Option<bool>>,
+    /// `targets` with `failover = true`.
+    pub failover: Option<super::failover::Failover>,
 }
 
 impl Chaos {
     /// True when something in the run is meant to break or come back: a
     /// dead session then does not stop the run.
     pub fn expects_failures(&self) -> bool {
-        self.reconnect || !self.faults.is_empty() || self.scenario_reconnect.contains(&Some(true))
+        self.reconnect
+            || !self.faults.is_empty()
+            || self.scenario_reconnect.contains(&Some(true))
+            || self.failover.is_some()
     }
 
     /// Whether a session shared by `scenarios` (indices) reconnects: a
@@ -157,6 +168,7 @@ impl Chaos {
 pub(super) fn chaos(spec: &WorkloadSpec, p: &mut Problems) -> Chaos {
     let reconnect = spec.reconnect.unwrap_or(false);
     let scenario_reconnect = spec.scenarios.iter().map(|s| s.reconnect).collect();
+    let failover = super::failover::failover(spec, p);
     let faults = spec
         .faults
         .iter()
@@ -167,6 +179,7 @@ pub(super) fn chaos(spec: &WorkloadSpec, p: &mut Problems) -> Chaos {
         faults,
         reconnect,
         scenario_reconnect,
+        failover,
     }
 }
 
@@ -202,11 +215,14 @@ fn fault(spec: &WorkloadSpec, f: &FaultSpec, key: &str, p: &mut Problems) -> Opt
             }
         },
     };
+    let action = action?;
+    let target = super::failover::fault_target(spec, f.target, action, key, p);
     Some(Fault {
         at: at?,
-        action: action?,
+        action,
         sessions: sessions?,
         scenario: scenario?,
+        target: target?,
     })
 }
 

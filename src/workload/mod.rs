@@ -5,6 +5,7 @@
 mod auth;
 pub mod catalog;
 mod endpoint;
+pub mod failover;
 pub mod faults;
 mod fields;
 pub mod flow;
@@ -247,6 +248,9 @@ pub struct Overrides {
     pub tls: settings::TlsSettings,
     /// `--runtime`.
     pub runtime: Option<String>,
+    /// `--target` repeated with `--failover`: the failover targets
+    /// (replacing the file's `target` and `targets`); empty: none given.
+    pub failover_targets: Vec<String>,
 }
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -507,6 +511,11 @@ fn apply_overrides(mut spec: WorkloadSpec, o: &Overrides) -> WorkloadSpec {
     auth::merge_headers(&mut spec.headers, &o.headers);
     if let Some(r) = &o.runtime {
         spec.runtime = Some(r.clone());
+    }
+    if !o.failover_targets.is_empty() {
+        spec.targets = o.failover_targets.clone();
+        spec.failover = Some(true);
+        spec.target = None;
     }
     spec
 }

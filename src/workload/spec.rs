@@ -83,6 +83,16 @@ pub struct WorkloadSpec {
     /// A session whose transport died reconnects (default false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reconnect: Option<bool>,
+    /// With `failover = true`: the targets sessions move between, first
+    /// one first (instead of `target`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
+    /// A session whose target fails moves to the next of `targets`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover: Option<bool>,
+    /// Consecutive timeouts that count as a failed target (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover_timeouts: Option<u32>,
 }
 
 /// One `[[scenarios]]` entry: a load that runs beside the others.

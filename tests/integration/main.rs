@@ -8,6 +8,7 @@ mod check;
 mod churn;
 mod cli;
 mod deployed;
+mod failover;
 mod faults;
 mod gc;
 mod goldens;

@@ -95,6 +95,9 @@ pub struct RunMetrics {
     /// Each fault's detection and recovery figures.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<super::super::recovery::Recovery>,
+    /// With `failover = true`: the sessions' moves between targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover: Option<super::super::failover::FailoverReport>,
     /// Every interval's histograms per operation (hook: outputs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline: Option<super::super::timeline::Timeline>,
