@@ -2,9 +2,9 @@
 //! mcptop's RSS (anonymous and file-backed, from /proc/self/status) and
 //! jemalloc's figures after each step of a profile of two busy threads.
 //! Release build: `cargo run --release --example profiler_memory -- 30`.
-//! `--child` runs the same profile the way `mcptop profile` does now
-//! (`SelfProfiler`: symbols named by a child `mcptop __symbolize`; the
-//! mcptop binary must be built: it is looked up beside this example).
+//! `--child` runs the same profile through `SelfProfiler` (what `mcptop
+//! profile` uses); run from this example its names are found in-process,
+//! since only the mcptop binary answers `__symbolize`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -76,8 +76,6 @@ fn run_as_mcptop_does(seconds: u64) {
         diff_against: None,
         jvm: false,
     };
-    mcptop::profile::SelfProfiler::warm_up();
-    step("SelfProfiler::warm_up");
     let profiler = mcptop::profile::SelfProfiler::start(99).expect("start");
     step("SelfProfiler::start");
     std::thread::sleep(Duration::from_secs(seconds));

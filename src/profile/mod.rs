@@ -177,17 +177,6 @@ fn is_unwinder_frame(name: &str) -> bool {
 
 #[cfg(unix)]
 impl SelfProfiler {
-    /// Checks the profiler can start (a second or more for a debug build:
-    /// pprof loads the symbol tables at its first start) and gives back
-    /// what it loaded: `start` loads them again, and names are found in a
-    /// child process at the end, so the run never keeps them.
-    pub fn warm_up() {
-        if let Ok(guard) = pprof::ProfilerGuardBuilder::default().frequency(1).build() {
-            drop(guard);
-        }
-        give_back_symbols();
-    }
-
     pub fn start(frequency: u32) -> Result<SelfProfiler, ProfileError> {
         let hz = i32::try_from(frequency.clamp(1, 10_000)).unwrap_or(DEFAULT_HZ as i32);
         let guard = pprof::ProfilerGuardBuilder::default()
@@ -198,8 +187,8 @@ impl SelfProfiler {
                 pprof::Error::Running => ProfileError::Busy,
                 e => ProfileError::Start(e.to_string()),
             })?;
-        // pprof resolved one backtrace to load its symbol cache: well over
-        // 100 MiB for a release build, and not needed while sampling.
+        // Whatever resolved symbols in this process before (a panic's
+        // backtrace): its cache is not needed while sampling.
         give_back_symbols();
         Ok(SelfProfiler {
             guard,
