@@ -67,14 +67,11 @@ pub async fn run(args: ProfileArgs) -> anyhow::Result<Exit> {
     }
     options.jvm = profiler == Some(Profiler::Perf)
         && target_runtime(&workload, &spec) == crate::runtime::Runtime::Jvm;
-    let before_warm_up = crate::metrics::process::read_self_rss();
-    #[cfg(unix)]
-    if subject == Subject::SelfProcess {
-        // Before the run, so loading symbols does not eat into it.
-        tokio::task::spawn_blocking(crate::profile::SelfProfiler::warm_up).await?;
-    }
+    // No warm-up: pprof's start no longer loads symbols (vendor/pprof), and
+    // a warm-up's start and stop built two sample tables before the run.
+    let before_start = crate::metrics::process::read_self_rss();
     let monitor = ResourceMonitor::new(true, args.target_pid.into_iter().collect());
-    if let (Subject::SelfProcess, Some(rss)) = (subject, before_warm_up) {
+    if let (Subject::SelfProcess, Some(rss)) = (subject, before_start) {
         monitor.profiler_running(rss); // its tables: shown apart, not judged as growth
     }
     let (done_tx, done_rx) = oneshot::channel();

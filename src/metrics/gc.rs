@@ -174,7 +174,9 @@ pub struct GcRecorder {
     by_kind: BTreeMap<String, u64>,
     heap: (Option<u64>, Option<u64>),
     dropped: u64,
-    intervals: Vec<GcInterval>,
+    /// The newest hour of intervals (`recorder::HISTORY_LEN`), like the
+    /// send-lag and scenario rings: a day-long run's stay bounded.
+    intervals: VecDeque<GcInterval>,
 }
 
 impl GcRecorder {
@@ -193,7 +195,7 @@ impl GcRecorder {
             by_kind: BTreeMap::new(),
             heap: (None, None),
             dropped: 0,
-            intervals: Vec::new(),
+            intervals: VecDeque::new(),
         }
     }
 
@@ -243,7 +245,10 @@ impl GcRecorder {
         }
         self.closed_until_s = interval.t_s;
         let figures = self.interval_figures(interval, &placed);
-        self.intervals.push(figures);
+        self.intervals.push_back(figures);
+        while self.intervals.len() > super::recorder::HISTORY_LEN {
+            self.intervals.pop_front();
+        }
         for p in placed {
             self.count(p.event);
         }
@@ -333,7 +338,7 @@ impl GcRecorder {
             heap_after_bytes: self.heap.1,
             by_kind: self.by_kind.clone(),
             timed_by_runtime_clock: self.timed_by_runtime,
-            intervals: self.intervals.clone(),
+            intervals: self.intervals.iter().cloned().collect(),
         });
         gc
     }
@@ -568,6 +573,29 @@ mod tests {
             line,
             "target GC: 0.5 pauses/s, p99 4.00ms, 0.2 % of time (1 collections, heap after 4.0 MiB)"
         );
+    }
+
+    /// A day of one-second intervals keeps the newest hour, and the
+    /// collections of the dropped ones still count in the run's figures.
+    #[test]
+    fn a_day_of_intervals_keeps_the_newest_hour() {
+        let start = Instant::now();
+        let mut rec = GcRecorder::new(source());
+        rec.measuring_started(start);
+        let day = 86_400u64;
+        for i in 0..day {
+            if i % 3_600 == 0 {
+                let at = start + Duration::from_secs(i) + Duration::from_millis(500);
+                rec.add(vec![pause(0, 7, at, 2)], 0);
+            }
+            rec.close_interval(&interval((i + 1) as f64));
+        }
+        let gc = rec.finish(day as f64, &[]).figures.expect("figures");
+        let hour = crate::metrics::recorder::HISTORY_LEN;
+        assert_eq!(gc.intervals.len(), hour);
+        assert_eq!(gc.intervals[0].t_s, (day as usize - hour + 1) as f64);
+        assert_eq!(gc.intervals[hour - 1].t_s, day as f64);
+        assert_eq!((gc.collections, gc.pauses), (24, 24));
     }
 
     #[test]

@@ -58,7 +58,8 @@ pub struct Recorder {
     interval_completed: u64,
     interval_errors: u64,
     /// Closed intervals with their histograms, coarser when older.
-    history: super::retention::Retained<super::retention::Closed>,
+    /// (Their histograms wait in a file: RSS stays flat over a long run.)
+    history: super::retention::ShelvedHistory,
     /// The first message of each kind over all operations.
     messages: BTreeMap<ErrorKind, String>,
     warnings: BTreeMap<&'static str, String>,
@@ -405,7 +406,7 @@ impl Recorder {
             .map(|(k, n)| (k.label(), n))
             .collect();
         errors.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        let history_from = self.history.len().saturating_sub(SNAPSHOT_HISTORY);
+        let history_from = self.history.kept.len().saturating_sub(SNAPSHOT_HISTORY);
         let mut snapshot = Snapshot {
             phase: status.phase,
             warmup: (status.phase == Phase::Warmup).then(|| WarmupClock {
@@ -421,8 +422,8 @@ impl Recorder {
             },
             planned: self.planned,
             load: status.load,
-            last: self.history.last().map(|c| c.stats.clone()),
-            history: (self.history.iter().skip(history_from))
+            last: self.history.kept.last().map(|c| c.stats.clone()),
+            history: (self.history.kept.iter().skip(history_from))
                 .map(|c| c.stats.clone())
                 .collect(),
             total: self.summary(
@@ -520,7 +521,7 @@ impl Recorder {
             .collect();
         let per_sec = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
         let (intervals, timeline) = std::mem::take(&mut self.history)
-            .into_vec()
+            .into_closed()
             .into_iter()
             .map(|c| (c.stats, c.timeline))
             .unzip();

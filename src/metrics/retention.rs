@@ -4,7 +4,8 @@
 //! the oldest go. Merging is exact: counts are summed, rates are weighted
 //! by width, histograms are added and the percentiles of a merged interval
 //! are read from its added histograms. Every interval keeps its own width
-//! (`length_s`), so readers never assume one second.
+//! (`length_s`), so readers never assume one second. A recorder keeps its
+//! intervals' histograms on a `Shelf` (a temporary file), not in memory.
 
 use super::percentiles;
 use super::snapshot::IntervalStats;
@@ -12,6 +13,9 @@ use super::timeline::{OpIntervalHistograms, TimelineInterval};
 use super::{decode_histogram, encode_histogram, new_histogram};
 use hdrhistogram::Histogram;
 use std::collections::VecDeque;
+
+mod shelf;
+pub use shelf::{Shelf, Shelved, ShelvedHistory};
 
 /// One step of coarseness: intervals of up to `width_s`, kept while they
 /// ended less than `keep_s` before the newest.
@@ -121,6 +125,11 @@ impl<T: Coarsen> Retained<T> {
     /// Oldest first.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> {
         self.tiers.iter().rev().flat_map(|t| t.iter())
+    }
+
+    /// Oldest first.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.tiers.iter_mut().rev().flat_map(|t| t.iter_mut())
     }
 
     pub fn last(&self) -> Option<&T> {

@@ -126,7 +126,7 @@ type Stopped = (flame::Folded, Duration, Vec<String>);
 fn stop(running: Running) -> Result<Stopped, ProfileError> {
     match running {
         #[cfg(unix)]
-        Running::SelfProcess(p) => p.stop().map(|(s, d)| (s, d, Vec::new())),
+        Running::SelfProcess(p) => p.stop(),
         #[cfg(target_os = "linux")]
         Running::External(r, started) => {
             let duration = started.elapsed();

@@ -13,6 +13,8 @@ pub mod perf;
 #[cfg(unix)]
 pub mod pyspy;
 pub mod runtime;
+#[cfg(target_os = "linux")]
+pub mod symbolize;
 
 use flame::Folded;
 use std::path::{Path, PathBuf};
@@ -175,15 +177,6 @@ fn is_unwinder_frame(name: &str) -> bool {
 
 #[cfg(unix)]
 impl SelfProfiler {
-    /// Loads the symbol tables the profiler needs (a second or more for a
-    /// debug build). `start` does it too; calling this ahead of time keeps
-    /// that cost out of the profiled window.
-    pub fn warm_up() {
-        if let Ok(guard) = pprof::ProfilerGuardBuilder::default().frequency(1).build() {
-            drop(guard);
-        }
-    }
-
     pub fn start(frequency: u32) -> Result<SelfProfiler, ProfileError> {
         let hz = i32::try_from(frequency.clamp(1, 10_000)).unwrap_or(DEFAULT_HZ as i32);
         let guard = pprof::ProfilerGuardBuilder::default()
@@ -194,43 +187,145 @@ impl SelfProfiler {
                 pprof::Error::Running => ProfileError::Busy,
                 e => ProfileError::Start(e.to_string()),
             })?;
+        // Whatever resolved symbols in this process before (a panic's
+        // backtrace): its cache is not needed while sampling.
+        give_back_symbols();
         Ok(SelfProfiler {
             guard,
             started: Instant::now(),
         })
     }
 
-    /// Stops sampling and returns the stacks, thread name first.
-    pub fn stop(self) -> Result<(Folded, Duration), ProfileError> {
+    /// Stops sampling and returns the stacks, thread name first, and notes
+    /// on how their frames were named.
+    pub fn stop(self) -> Result<(Folded, Duration, Vec<String>), ProfileError> {
         let duration = self.started.elapsed();
         let report = self
             .guard
             .report()
-            .build()
+            .build_unresolved()
             .map_err(|e| ProfileError::Report(e.to_string()))?;
         drop(self.guard);
-        let mut stacks = Folded::new();
-        for (frames, count) in &report.data {
-            let mut names = vec![flame::clean_frame(&frames.thread_name_or_id())];
-            for frame in frames.frames.iter().rev() {
-                for symbol in frame.iter().rev() {
-                    names.push(flame::clean_frame(&symbol.name()));
-                }
-            }
-            // The sampler's own unwinding sits on top of every stack: it is
-            // the profiler, not the profiled.
-            while names.len() > 1 && names.last().is_some_and(|n| is_unwinder_frame(n)) {
-                names.pop();
-            }
-            *stacks.entry(names.join(";")).or_default() += u64::try_from(*count).unwrap_or(0);
+        let mut stacks = Vec::with_capacity(report.data.len());
+        for (frames, count) in report.data {
+            let thread = String::from_utf8_lossy(&frames.thread_name[..frames.thread_name_length])
+                .into_owned();
+            let thread = if thread.is_empty() {
+                format!("{:?}", frames.thread_id)
+            } else {
+                thread
+            };
+            let ips: Vec<usize> = frames.frames.iter().map(|f| f.ip() as usize).collect();
+            stacks.push((thread, ips, u64::try_from(count).unwrap_or(0)));
         }
-        Ok((stacks, duration))
+        crate::metrics::alloc::purge();
+        let (names, notes) = name_addresses(&stacks);
+        let mut folded = Folded::new();
+        for (thread, ips, count) in &stacks {
+            let key = fold_stack(thread, ips, &names);
+            *folded.entry(key).or_default() += count;
+        }
+        Ok((folded, duration, notes))
     }
 
     pub fn finish(self, options: &ProfileOptions) -> Result<ProfileOutput, ProfileError> {
-        let (stacks, duration) = self.stop()?;
-        write_capture(&stacks, duration, options)
+        let (stacks, duration, notes) = self.stop()?;
+        let mut output = write_capture(&stacks, duration, options)?;
+        output.notes = notes;
+        Ok(output)
     }
+}
+
+/// Drops the unwinder's symbol cache and gives the freed pages back.
+#[cfg(unix)]
+fn give_back_symbols() {
+    backtrace::clear_symbol_cache();
+    crate::metrics::alloc::purge();
+}
+
+/// Names of every address the stacks hold: from a child `mcptop
+/// __symbolize` (the run's memory never holds the debug info), else here,
+/// with the cache given back after, and a note saying so.
+#[cfg(unix)]
+fn name_addresses(
+    stacks: &[(String, Vec<usize>, u64)],
+) -> (std::collections::HashMap<usize, Vec<String>>, Vec<String>) {
+    let mut ips: Vec<usize> = stacks
+        .iter()
+        .flat_map(|(_, ips, _)| ips.iter().copied())
+        .collect();
+    ips.sort_unstable();
+    ips.dedup();
+    #[cfg(target_os = "linux")]
+    let why = match symbolize::resolve_in_child(&ips) {
+        Ok(names) => return (names, Vec::new()),
+        Err(why) => why,
+    };
+    #[cfg(not(target_os = "linux"))]
+    let why = "no symbolizer process on this platform".to_string();
+    let names = ips.iter().map(|&ip| (ip, symbolize_here(ip))).collect();
+    give_back_symbols();
+    let note =
+        format!("frames were named in mcptop's own process ({why}): its memory rose while it did");
+    (names, vec![note])
+}
+
+#[cfg(all(unix, target_os = "linux"))]
+fn symbolize_here(ip: usize) -> Vec<String> {
+    symbolize::names_here(ip)
+}
+
+#[cfg(all(unix, not(target_os = "linux")))]
+fn symbolize_here(ip: usize) -> Vec<String> {
+    let mut names = Vec::new();
+    backtrace::resolve(ip as *mut std::ffi::c_void, |symbol| {
+        let named = pprof::Symbol {
+            name: symbol.name().map(|n| n.as_bytes().to_vec()),
+            addr: None,
+            lineno: None,
+            filename: None,
+        };
+        names.push(named.name());
+    });
+    names
+}
+
+/// One sampled stack as a folded line, thread first, as pprof's report
+/// would name it: its signal handler's frame and the one after it are
+/// skipped, frames without a symbol left out, inlined calls kept; then the
+/// unwinder's own frames on top are dropped (the profiler, not the
+/// profiled).
+#[cfg(unix)]
+fn fold_stack(
+    thread: &str,
+    ips: &[usize],
+    names: &std::collections::HashMap<usize, Vec<String>>,
+) -> String {
+    let mut resolved: Vec<&[String]> = Vec::with_capacity(ips.len());
+    let mut frames = ips.iter();
+    while let Some(ip) = frames.next() {
+        let symbols = names.get(ip).map(Vec::as_slice).unwrap_or_default();
+        if symbols
+            .iter()
+            .any(|n| n == "perf_signal_handler" || n == "_perf_signal_handler")
+        {
+            frames.next();
+            continue;
+        }
+        if !symbols.is_empty() {
+            resolved.push(symbols);
+        }
+    }
+    let mut names = vec![flame::clean_frame(thread)];
+    for symbols in resolved.iter().rev() {
+        for symbol in symbols.iter().rev() {
+            names.push(flame::clean_frame(symbol));
+        }
+    }
+    while names.len() > 1 && names.last().is_some_and(|n| is_unwinder_frame(n)) {
+        names.pop();
+    }
+    names.join(";")
 }
 
 /// Profiles mcptop for `duration` and writes the graphs. Blocks the calling
