@@ -14,6 +14,7 @@ mod phases;
 mod reconnect;
 mod scenarios;
 pub mod scheduler;
+mod send_trace;
 pub mod stop;
 
 #[cfg(test)]
