@@ -139,7 +139,7 @@ done
 echo "== 2c. sleep_us {us = 1000}, one in flight: server-side overshoot (slept_us - 1000), after only (${secs}s each)"
 cargo build --release --quiet --example sleep_overshoot
 for i in $(seq "$repeats"); do
-    echo "#$i $(target/release/examples/sleep_overshoot stdio "$after" 1000 "$secs")"
+    echo "#$i $(python3 benches/sleep_overshoot.py "$after" 1000 "$secs")"
     echo "#$i $(target/release/examples/sleep_overshoot builtin 1000 "$secs")"
 done
 
