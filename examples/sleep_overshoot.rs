@@ -39,7 +39,11 @@ where
 {
     let mut lines = BufReader::new(reader).lines();
     send(&mut writer, INIT.to_string()).await;
-    lines.next_line().await.expect("read").expect("initialize reply");
+    lines
+        .next_line()
+        .await
+        .expect("read")
+        .expect("initialize reply");
     send(&mut writer, INITIALIZED.to_string()).await;
     let mut figures = Figures {
         overshoot: Histogram::new_with_bounds(1, 60_000_000, 3).expect("bounds"),

@@ -192,7 +192,8 @@ impl Pacer {
                 // otherwise spinning would make the core look needed.
                 let now_spun = lead::SPUN_NS.load(Ordering::Relaxed);
                 let spun_cores = last_check.map_or(0.0, |t| {
-                    now_spun.saturating_sub(spun) as f64 / now.duration_since(t).as_nanos().max(1) as f64
+                    now_spun.saturating_sub(spun) as f64
+                        / now.duration_since(t).as_nanos().max(1) as f64
                 });
                 spun = now_spun;
                 last_check = Some(now);
@@ -316,8 +317,8 @@ fn lower_timer_slack() {}
 
 mod exact;
 mod lead;
-pub use lead::{sleep_until_on_worker, worker_lead, MAX_LEAD_SHARE, WORKER_LEAD};
 pub use exact::{sleep_exact, Slept, WaitKind, EXACT_MAX, EXACT_WAITERS, SPIN_LEAD};
+pub use lead::{sleep_until_on_worker, worker_lead, MAX_LEAD_SHARE, WORKER_LEAD};
 
 #[cfg(test)]
 mod tests;

@@ -98,7 +98,11 @@ async fn an_exact_sleep_reports_at_least_what_was_asked() {
         let seen = start.elapsed();
         assert_eq!(slept.kind, WaitKind::Exact, "{us} µs");
         assert!(slept.waited >= d, "{us} µs reported {:?}", slept.waited);
-        assert!(slept.waited <= seen, "{us} µs reported {:?} > {seen:?}", slept.waited);
+        assert!(
+            slept.waited <= seen,
+            "{us} µs reported {:?} > {seen:?}",
+            slept.waited
+        );
     }
     assert_eq!(BUSY.load(Ordering::Relaxed), 0, "every permit given back");
 }

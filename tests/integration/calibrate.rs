@@ -161,9 +161,11 @@ fn sleep_tools_report_how_long_the_server_waited() {
         }
     };
     let mut send = |v: serde_json::Value| writeln!(stdin, "{v}").expect("write");
-    send(serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+    send(
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {},
-        "clientInfo": {"name": "test", "version": "0"}}}));
+        "clientInfo": {"name": "test", "version": "0"}}}),
+    );
     reply(1);
     send(serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
     let cases = [
@@ -172,8 +174,10 @@ fn sleep_tools_report_how_long_the_server_waited() {
         ("sleep_us", serde_json::json!({"us": 7_000}), 7_000, false),
     ];
     for (id, (tool, arguments, asked, exact)) in (2u64..).zip(cases) {
-        send(serde_json::json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
-            "params": {"name": tool, "arguments": arguments}}));
+        send(
+            serde_json::json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": tool, "arguments": arguments}}),
+        );
         let result = &reply(id)["result"];
         let slept = result["structuredContent"]["slept_us"]
             .as_u64()
