@@ -7,10 +7,17 @@
 #      p50 (goal <= 100 µs) and the send lag;
 #   2. the builtin sleep mixture (90 % ms=2, 10 % ms=20, 8 in flight):
 #      p50 within 2.0-2.3 ms, p95 within 20.0-20.4 ms;
+#      2b. sleep_us {us = 1000}, one in flight: the client-side overshoot
+#      (mcptop's service time - 1 ms - the no-op's p50), builtin and stdio;
+#      2c. the server-side overshoot (`slept_us` in the reply - 1 ms,
+#      examples/sleep_overshoot.rs), stdio child and in-process builtin;
 #   3. the closed-loop ceilings of benches/run.sh (builtin echo at 1, 16, 64
 #      in flight; stdio at 16): after/before ratios (closed loop never waits
 #      on the pacer; what changed on its path is one more histogram record
 #      per sample).
+#
+#   4. (ONLY=4, after only) where a 5,000/s send's time goes, step by step
+#      (MCPTOP_SEND_TRACE and benches/send_steps.py).
 #
 #   bash benches/pacing.sh                 # builds main in target/pacing-before
 #   BEFORE=/path/to/main/mcptop AFTER=/path/to/this/mcptop bash benches/pacing.sh
@@ -107,10 +114,9 @@ for i in $(seq "$repeats"); do
     done
 done
 
-echo "== 2b. sleep_us {us = 1000}, one in flight, against the no-op (ping) round trip, after only (${secs}s each)"
+echo "== 2b. sleep_us {us = 1000}, one in flight, against the no-op (ping) round trip: client-side (mcptop's service time), after only (${secs}s each)"
 cat > "$out/sleep-us.toml" <<TOML
 name = "pacing-sleep-us"
-target = "builtin"
 sessions = 1
 concurrency = 1
 duration = "${secs}s"
@@ -123,9 +129,18 @@ arguments = { us = 1000 }
 TOML
 sed -e 's/pacing-sleep-us/pacing-ping/' -e 's/"tools\/call"/"ping"/' -e '/^tool =/d' -e '/^arguments =/d' "$out/sleep-us.toml" > "$out/ping.toml"
 for i in $(seq "$repeats"); do
-    $after run "$out/sleep-us.toml" --quiet --out "$out/su.json" >/dev/null || true
-    $after run "$out/ping.toml" --quiet --out "$out/p.json" >/dev/null || true
-    echo "#$i: sleep_us 1000: service p50 $(field "$out/su.json" "r['overall']['service_p50_us']") p99 $(field "$out/su.json" "r['overall']['service_p99_us']") µs; no-op: p50 $(field "$out/p.json" "r['overall']['service_p50_us']") p99 $(field "$out/p.json" "r['overall']['service_p99_us']") µs; overshoot beyond 1000 µs + no-op p50: p50 $(python3 -c "import json; a=json.load(open('$out/su.json'))['overall']; b=json.load(open('$out/p.json'))['overall']; print(a['service_p50_us']-1000-b['service_p50_us'], 'p99', a['service_p99_us']-1000-b['service_p50_us'])") µs"
+    for target in builtin "stdio:$after serve --stdio"; do
+        $after run "$out/sleep-us.toml" --quiet --target "$target" --out "$out/su.json" >/dev/null || true
+        $after run "$out/ping.toml" --quiet --target "$target" --out "$out/p.json" >/dev/null || true
+        echo "#$i ${target%% *}: sleep_us 1000: service p50 $(field "$out/su.json" "r['overall']['service_p50_us']") p99 $(field "$out/su.json" "r['overall']['service_p99_us']") µs; no-op: p50 $(field "$out/p.json" "r['overall']['service_p50_us']") p99 $(field "$out/p.json" "r['overall']['service_p99_us']") µs; client-side overshoot beyond 1000 µs + no-op p50: p50 $(python3 -c "import json; a=json.load(open('$out/su.json'))['overall']; b=json.load(open('$out/p.json'))['overall']; print(a['service_p50_us']-1000-b['service_p50_us'], 'p99', a['service_p99_us']-1000-b['service_p50_us'])") µs"
+    done
+done
+
+echo "== 2c. sleep_us {us = 1000}, one in flight: server-side overshoot (slept_us - 1000), after only (${secs}s each)"
+cargo build --release --quiet --example sleep_overshoot
+for i in $(seq "$repeats"); do
+    echo "#$i $(python3 benches/sleep_overshoot.py "$after" 1000 "$secs")"
+    echo "#$i $(target/release/examples/sleep_overshoot builtin 1000 "$secs")"
 done
 
 fi
@@ -150,4 +165,11 @@ for i in $(seq "$repeats"); do
         python3 -c "import sys; b,a=float(sys.argv[2]),float(sys.argv[3]); print('#%s %-26s before %8.0f/s  after %8.0f/s  ratio %.3f' % (sys.argv[4], sys.argv[1], b, a, a/b if b else 0))" "$case" "$b" "$a" "$i"
     done
 done
+fi
+if [[ $only == *4* ]]; then
+echo "== 4. where a 5,000/s send's time goes (after only, MCPTOP_SEND_TRACE, ${secs}s)"
+open_workload 5000
+MCPTOP_SEND_TRACE="$out/trace.csv" $after run "$out/open-5000.toml" --quiet --target "stdio:$after serve --stdio" --out "$out/o.json" >/dev/null || true
+echo "corrected p50 - service p50 = $(field "$out/o.json" "r['overall']['latency_p50_us'] - r['overall']['service_p50_us']") µs; $(lag "$out/o.json")"
+python3 benches/send_steps.py "$out/trace.csv"
 fi

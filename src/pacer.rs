@@ -67,30 +67,15 @@ pub async fn sleep_until(t: Instant) {
     sleep_until_with(default_strategy(), t).await;
 }
 
+/// As [`sleep_until`], and says when the pacer thread sent the wake-up
+/// (`None` when it did not wait on the thread): the send trace's "fired".
+pub async fn sleep_until_fired(t: Instant) -> Option<Instant> {
+    sleep_until_with(default_strategy(), t).await
+}
+
 /// Waits for `d` from now, precisely.
 pub async fn sleep(d: Duration) {
     sleep_until(Instant::now() + d).await;
-}
-
-/// How early the builtin sleep tools ask the pacer to wake them: the
-/// hand-off from the pacer thread to a parked runtime worker (a futex
-/// wake-up) is what remains of their overshoot, 100-250 µs on this machine's
-/// virtual CPUs (docs/PERFORMANCE.md, "Pacing").
-pub const HANDOFF_LEAD: Duration = Duration::from_micros(300);
-
-/// Waits for `d` as exactly as this process can: the pacer until
-/// [`HANDOFF_LEAD`] before the end, then the task yields in a loop until it.
-/// A calibration tool's wait (`sleep`, `sleep_us`), never the scheduler's: the
-/// last stretch keeps a worker busy, which is fine for a tool whose whole
-/// point is a known latency but would cost a core at thousands of sends/s.
-pub async fn sleep_exact(d: Duration) {
-    let end = Instant::now() + d;
-    if let Some(early) = end.checked_sub(HANDOFF_LEAD) {
-        sleep_until(early).await;
-    }
-    while Instant::now() < end {
-        tokio::task::yield_now().await;
-    }
 }
 
 /// The thread on a multi-thread runtime; tokio's timer on a current-thread
@@ -110,10 +95,11 @@ fn default_strategy() -> Strategy {
     }
 }
 
-/// Waits until `t` with the given strategy.
-pub async fn sleep_until_with(strategy: Strategy, t: Instant) {
+/// Waits until `t` with the given strategy; with the pacer thread, says
+/// when it sent the wake-up.
+pub async fn sleep_until_with(strategy: Strategy, t: Instant) -> Option<Instant> {
     if t <= Instant::now() {
-        return;
+        return None;
     }
     match strategy {
         Strategy::Timer => tokio::time::sleep_until(t).await,
@@ -126,23 +112,26 @@ pub async fn sleep_until_with(strategy: Strategy, t: Instant) {
         }
         Strategy::Thread => {
             let Some(pacer) = pacer() else {
-                return tokio::time::sleep_until(t).await;
+                tokio::time::sleep_until(t).await;
+                return None;
             };
             let (tx, rx) = oneshot::channel();
             pacer.add(t.into_std(), tx);
-            // The pacer keeps its sender until the deadline: an error
-            // cannot happen, and waiting on the timer is the safe answer.
-            if rx.await.is_err() {
-                tokio::time::sleep_until(t).await;
+            match rx.await {
+                Ok(fired) => return Some(fired.into()),
+                // The pacer keeps its sender until the deadline: an error
+                // cannot happen, and waiting on the timer is the safe answer.
+                Err(_) => tokio::time::sleep_until(t).await,
             }
         }
     }
+    None
 }
 
 struct Entry {
     at: std::time::Instant,
     seq: u64,
-    wake: oneshot::Sender<()>,
+    wake: oneshot::Sender<std::time::Instant>,
 }
 
 impl PartialEq for Entry {
@@ -171,7 +160,7 @@ struct Pacer {
 }
 
 impl Pacer {
-    fn add(&self, at: std::time::Instant, wake: oneshot::Sender<()>) {
+    fn add(&self, at: std::time::Instant, wake: oneshot::Sender<std::time::Instant>) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         let earliest = queue.peek().is_none_or(|Reverse(e)| at < e.at);
@@ -188,19 +177,29 @@ impl Pacer {
         lower_timer_slack();
         let mut last_check: Option<std::time::Instant> = None;
         let mut times = cpu_times();
+        let mut spun = lead::SPUN_NS.load(Ordering::Relaxed);
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             let now = std::time::Instant::now();
             while queue.peek().is_some_and(|Reverse(e)| e.at <= now) {
                 if let Some(Reverse(e)) = queue.pop() {
                     // The waiter may be gone (its plan changed): nothing to do.
-                    let _ = e.wake.send(());
+                    let _ = e.wake.send(std::time::Instant::now());
                 }
             }
             if last_check.is_none_or(|t| now.duration_since(t) >= IDLE_CHECK) {
+                // The workers' own finishing spins (`lead`) count as idle:
+                // otherwise spinning would make the core look needed.
+                let now_spun = lead::SPUN_NS.load(Ordering::Relaxed);
+                let spun_cores = last_check.map_or(0.0, |t| {
+                    now_spun.saturating_sub(spun) as f64
+                        / now.duration_since(t).as_nanos().max(1) as f64
+                });
+                spun = now_spun;
                 last_check = Some(now);
                 let now_times = cpu_times();
-                let spare = SPIN_ALLOWED.load(Ordering::Relaxed) && spare_core(times, now_times);
+                let spare = SPIN_ALLOWED.load(Ordering::Relaxed)
+                    && spare_core(times, now_times, spun_cores);
                 self.spare_core.store(spare, Ordering::Relaxed);
                 times = now_times;
             }
@@ -275,8 +274,9 @@ fn cpu_times() -> Option<(u64, u64)> {
 }
 
 /// Whether the machine had at least [`SPARE_CORE_SHARE`] of a core idle
-/// between `before` and `now` (idle and total ticks of all cores).
-fn spare_core(before: Option<(u64, u64)>, now: Option<(u64, u64)>) -> bool {
+/// between `before` and `now` (idle and total ticks of all cores), counting
+/// `spun_cores` (cores' worth of mcptop's own finishing spins) as idle.
+fn spare_core(before: Option<(u64, u64)>, now: Option<(u64, u64)>, spun_cores: f64) -> bool {
     let (Some((idle0, total0)), Some((idle1, total1))) = (before, now) else {
         return false;
     };
@@ -288,7 +288,14 @@ fn spare_core(before: Option<(u64, u64)>, now: Option<(u64, u64)>) -> bool {
         .map(|n| n.get())
         .unwrap_or(1) as f64;
     let idle_cores = idle1.saturating_sub(idle0) as f64 / total as f64 * cores;
-    idle_cores >= SPARE_CORE_SHARE
+    idle_cores + spun_cores >= SPARE_CORE_SHARE
+}
+
+/// Whether a core looked free at the pacer's last check (never before the
+/// pacer thread ran, nor on a current-thread runtime).
+pub(crate) fn spare_core_now() -> bool {
+    default_strategy() == Strategy::Thread
+        && pacer().is_some_and(|p| p.spare_core.load(Ordering::Relaxed))
 }
 
 /// Idle share of one core (over the last [`IDLE_CHECK`]) above which the
@@ -307,6 +314,11 @@ fn lower_timer_slack() {
 
 #[cfg(not(target_os = "linux"))]
 fn lower_timer_slack() {}
+
+mod exact;
+mod lead;
+pub use exact::{sleep_exact, Slept, WaitKind, EXACT_MAX, EXACT_WAITERS, SPIN_LEAD};
+pub use lead::{sleep_until_on_worker, worker_lead, MAX_LEAD_SHARE, WORKER_LEAD};
 
 #[cfg(test)]
 mod tests;

@@ -15,6 +15,7 @@ mod phases;
 mod reconnect;
 mod scenarios;
 pub mod scheduler;
+mod send_trace;
 pub mod stop;
 
 #[cfg(test)]

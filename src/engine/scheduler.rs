@@ -114,14 +114,26 @@ enum SlotWait {
 }
 
 enum Wait {
-    Ready,
+    /// The planned time came; when the pacer thread fired, if it did.
+    Ready(Option<Instant>),
     PlanChanged,
     Closed,
 }
 
 impl Scheduler {
-    pub async fn run(mut self) -> SchedulerEnd {
+    pub async fn run(self) -> SchedulerEnd {
+        let end = self.run_loop().await;
+        if let Some(trace) = super::send_trace::global() {
+            trace.write();
+        }
+        end
+    }
+
+    async fn run_loop(mut self) -> SchedulerEnd {
         let mut next_planned: Option<Instant> = None;
+        // The pacer's and the scheduler's wake-ups of the last planned send,
+        // for the send trace.
+        let mut marks: (Option<Instant>, Option<Instant>) = (None, None);
         let mut cursor = 0usize;
         let batch = self.batch.max(1) as usize;
         // Planned times of the requests of the next send (`None`: closed
@@ -149,14 +161,16 @@ impl Scheduler {
                 LoadShape::OpenLoop { rate } => {
                     let now = Instant::now();
                     let t = *next_planned.get_or_insert(now);
+                    marks = (None, None);
+                    let gap = Duration::from_secs_f64(1.0 / rate);
                     if t > now {
-                        match self.wait_until(t).await {
-                            Wait::Ready => {}
+                        match self.wait_until(t, gap).await {
+                            Wait::Ready(fired) => marks = (fired, Some(Instant::now())),
                             Wait::PlanChanged => continue,
                             Wait::Closed => return SchedulerEnd::Stopped,
                         }
                     }
-                    next_planned = Some(t + Duration::from_secs_f64(1.0 / rate));
+                    next_planned = Some(t + gap);
                     gathered.push(Some(t));
                 }
                 LoadShape::ClosedLoop { .. } => gathered.push(None),
@@ -182,21 +196,42 @@ impl Scheduler {
                 .iter()
                 .filter(|p| p.unwrap_or(now) >= self.measure_start)
                 .count() as u64;
-            if batch == 1 {
-                let planned = gathered.pop().flatten().unwrap_or(now);
-                self.send_one(slot, planned);
-            } else {
-                let planned: Vec<(Instant, usize)> = gathered
-                    .drain(..)
-                    .map(|p| (p.unwrap_or(now), self.mix.next_op()))
-                    .collect();
-                self.send_batch(slot, planned);
-            }
-            gathered.clear();
+            self.send_gathered(slot, batch == 1, &mut gathered, marks, now);
             if self.count_measured(measured) {
                 return SchedulerEnd::RequestLimit;
             }
         }
+    }
+
+    /// Sends what is gathered on `slot`: one request (with its steps so far,
+    /// `marks` being the pacer's and the scheduler's wake-ups), or a batch
+    /// (even of one, the run's last).
+    fn send_gathered(
+        &mut self,
+        slot: usize,
+        single: bool,
+        gathered: &mut Vec<Option<Instant>>,
+        marks: (Option<Instant>, Option<Instant>),
+        now: Instant,
+    ) {
+        if single {
+            let planned = gathered.pop().flatten().unwrap_or(now);
+            let (fired, woke) = marks;
+            let steps = super::send_trace::Steps {
+                planned,
+                fired,
+                woke,
+                slot: now,
+            };
+            self.send_one(slot, steps);
+        } else {
+            let planned: Vec<(Instant, usize)> = gathered
+                .drain(..)
+                .map(|p| (p.unwrap_or(now), self.mix.next_op()))
+                .collect();
+            self.send_batch(slot, planned);
+        }
+        gathered.clear();
     }
 
     /// Counts `measured` sends (the run's and the scenario's); true when
@@ -230,10 +265,12 @@ impl Scheduler {
         self.counters.measured_sends.load(Ordering::Relaxed) + measured >= limit
     }
 
-    async fn wait_until(&mut self, t: Instant) -> Wait {
+    /// Waits for the planned time `t` of a send, sends being `gap` apart.
+    async fn wait_until(&mut self, t: Instant, gap: Duration) -> Wait {
         tokio::select! {
-            // Precise: tokio's timer alone fires up to 1 ms late (`pacer`).
-            _ = crate::pacer::sleep_until(t) => Wait::Ready,
+            // Precise: tokio's timer alone fires up to 1 ms late, and with a
+            // spare core the worker is awake at `t` (`pacer::lead`).
+            fired = crate::pacer::sleep_until_on_worker(t, gap) => Wait::Ready(fired),
             changed = self.plan.changed() => {
                 if changed.is_err() { Wait::Closed } else { Wait::PlanChanged }
             }
@@ -328,7 +365,8 @@ impl Scheduler {
     }
 
     /// One send: the next op of the mix, or an iteration of the flow.
-    fn send_one(&mut self, slot: usize, planned: Instant) {
+    fn send_one(&mut self, slot: usize, steps: super::send_trace::Steps) {
+        let planned = steps.planned;
         if let Some(churn) = &self.churn {
             let op_index = if self.flow.is_some() {
                 0
@@ -341,12 +379,14 @@ impl Scheduler {
             Some(flow) => self.send_flow(slot, planned, flow.clone()),
             None => {
                 let op_index = self.mix.next_op();
-                self.send(slot, planned, op_index);
+                self.send(slot, steps, op_index);
             }
         }
     }
 
-    fn send(&self, slot: usize, planned: Instant, op_index: usize) {
+    fn send(&self, slot: usize, steps: super::send_trace::Steps, op_index: usize) {
+        let planned = steps.planned;
+        let trace = super::send_trace::global();
         let sessions = self.sessions.clone();
         let ops = self.ops.clone();
         let counters = self.counters.clone();
@@ -367,6 +407,9 @@ impl Scheduler {
                 Ok(Err(e)) => (Instant::now(), Err(e)),
                 Err(_) => (Instant::now(), Err(CallError::Timeout)),
             };
+            if let Some(trace) = trace {
+                trace.push(steps, sent, done, Instant::now());
+            }
             // The sample first: a drain that sees nothing in flight must
             // find every sample queued.
             let _ = samples.send(Sample {

@@ -133,8 +133,8 @@ impl BuiltinServer {
             return tool_error(format!("ms must be at most {MAX_WAIT_MS}"));
         }
         // The pacer: tokio's timer alone adds up to a millisecond.
-        crate::pacer::sleep_exact(Duration::from_millis(ms)).await;
-        CallToolResult::success(vec![ContentBlock::text(format!("slept {ms} ms"))])
+        let slept = crate::pacer::sleep_exact(Duration::from_millis(ms)).await;
+        slept_reply(format!("slept {ms} ms"), slept)
     }
 
     #[tool(description = "Sleeps `us` microseconds, then replies: a known latency, finer")]
@@ -145,8 +145,8 @@ impl BuiltinServer {
         if us > MAX_WAIT_MS * 1000 {
             return tool_error(format!("us must be at most {}", MAX_WAIT_MS * 1000));
         }
-        crate::pacer::sleep_exact(Duration::from_micros(us)).await;
-        CallToolResult::success(vec![ContentBlock::text(format!("slept {us} us"))])
+        let slept = crate::pacer::sleep_exact(Duration::from_micros(us)).await;
+        slept_reply(format!("slept {us} us"), slept)
     }
 
     #[tool(description = "Burns `us` microseconds of CPU in burn_cpu, then replies")]
@@ -200,6 +200,19 @@ impl BuiltinServer {
     fn fail(&self, Parameters(_): Parameters<FailArgs>) -> CallToolResult {
         tool_error("this tool always fails".to_string())
     }
+}
+
+/// A sleep tool's reply: what was asked, and how long the server actually
+/// waited (`slept_us`, measured around the wait, in the text and as
+/// structured content), so a client can tell the server's overshoot from
+/// its own hand-off.
+fn slept_reply(asked: String, slept: crate::pacer::Slept) -> CallToolResult {
+    let us = slept.waited.as_micros() as u64;
+    let exact = slept.kind == crate::pacer::WaitKind::Exact;
+    let mut reply =
+        CallToolResult::success(vec![ContentBlock::text(format!("{asked} (slept_us {us})"))]);
+    reply.structured_content = Some(serde_json::json!({ "slept_us": us, "exact": exact }));
+    reply
 }
 
 fn tool_error(message: String) -> CallToolResult {

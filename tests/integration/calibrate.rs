@@ -122,3 +122,72 @@ fn sleep_us_is_a_known_latency_and_refuses_too_long_a_wait() {
         .unwrap_or("");
     assert!(message.contains("us must be at most 60000000"), "{message}");
 }
+
+/// The sleep tools say how long the server itself waited (`slept_us`, in
+/// the text and as structured content), never less than asked, and whether
+/// the wait was the exact one (on its own thread, up to 5 ms, one at a time)
+/// or a plain sleep: `mcptop serve --stdio` as a real child, one request at
+/// a time, so the exact place is always free for a short wait.
+#[test]
+fn sleep_tools_report_how_long_the_server_waited() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(crate::harness::mcptop_bin())
+        .args(["serve", "--stdio"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mcptop serve --stdio");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let reply = |id: u64| -> serde_json::Value {
+        loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("a reply within 30 s");
+            let v: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+            if v["id"].as_u64() == Some(id) {
+                return v;
+            }
+        }
+    };
+    let mut send = |v: serde_json::Value| writeln!(stdin, "{v}").expect("write");
+    send(
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "test", "version": "0"}}}),
+    );
+    reply(1);
+    send(serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    let cases = [
+        ("sleep_us", serde_json::json!({"us": 1_500}), 1_500, true),
+        ("sleep", serde_json::json!({"ms": 2}), 2_000, true),
+        ("sleep_us", serde_json::json!({"us": 7_000}), 7_000, false),
+    ];
+    for (id, (tool, arguments, asked, exact)) in (2u64..).zip(cases) {
+        send(
+            serde_json::json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": tool, "arguments": arguments}}),
+        );
+        let result = &reply(id)["result"];
+        let slept = result["structuredContent"]["slept_us"]
+            .as_u64()
+            .unwrap_or(0);
+        assert!(slept >= asked, "{tool} {asked} µs: {result}");
+        assert_eq!(result["structuredContent"]["exact"], exact, "{result}");
+        let text = result["content"][0]["text"].as_str().unwrap_or("");
+        assert!(text.ends_with(&format!("(slept_us {slept})")), "{text}");
+    }
+    drop(stdin);
+    let _ = child.kill();
+    let _ = child.wait();
+}
