@@ -25,14 +25,8 @@ SECS=${2:-10}
 N=${3:-10000}
 cargo build --release --quiet
 BIN=${CARGO_TARGET_DIR:-target}/release/mcptop
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=benches/lib/servers.sh
+. benches/lib/servers.sh
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 # shellcheck source=benches/lib/vs_wrk.sh

@@ -21,14 +21,8 @@ C=${1:-16}
 SECS=${2:-10}
 cargo build --release --quiet
 BIN=${CARGO_TARGET_DIR:-target}/release/mcptop
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=benches/lib/servers.sh
+. benches/lib/servers.sh
 
 # shellcheck source=benches/lib/vs_wrk.sh
 . benches/lib/vs_wrk.sh

@@ -23,14 +23,8 @@ TRANSPORTS=${TRANSPORTS:-stdio ws http}
 nice -n 10 cargo build --release --quiet --bin mcptop --example minimal_client
 BIN=$PWD/${CARGO_TARGET_DIR:-target}/release/mcptop
 MIN=$PWD/${CARGO_TARGET_DIR:-target}/release/examples/minimal_client
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=benches/lib/servers.sh
+. benches/lib/servers.sh
 # shellcheck source=benches/lib/vs_wrk.sh
 . benches/lib/vs_wrk.sh
 vs_wrk_files

@@ -1,31 +1,17 @@
 # shellcheck shell=bash
 # Shared by benches/http_vs_wrk.sh and benches/https_vs_wrk.sh (sourced, not
-# run): start `mcptop serve`, write the wrk script that posts the very request
-# mcptop sends (same body, same headers), and alternate wrk and mcptop on one
-# endpoint so the shared machine's drifting load hits both alike.
+# run): write the wrk script that posts the very request mcptop sends (same
+# body, same headers), and alternate wrk and mcptop on one endpoint so the
+# shared machine's drifting load hits both alike.
 #
-# The caller sets BIN (the mcptop binary), WORK (a scratch directory it
-# removes), C (connections), SECS (seconds per measurement) and an array PIDS
-# its exit trap kills. Optional: REPEATS (rounds, default 3), BASE_BIN
+# The caller sources benches/lib/servers.sh first (WORK, PIDS, `serve`) and
+# sets BIN (the mcptop binary), C (connections) and SECS (seconds per
+# measurement). Optional: REPEATS (rounds, default 3), BASE_BIN
 # (a second mcptop binary, e.g. main's, measured in the same rounds so a
 # before/after comparison shares the load) and VS_WRK_PLAIN=1 (mcptop runs the
 # user's plain command, `run echo --concurrency C`, the shipped workload's
 # sessions and connection defaults: 4 sessions, C/4 connections each, so C
 # connections like wrk's; else the one-session workload vs_wrk_files writes).
-
-# Starts `mcptop serve ARGS` (in this shell, so cleanup can kill it); sets
-# SERVER_PID and URL.
-serve() {
-    rm -f "$WORK/serve.out"
-    "$BIN" serve "$@" >"$WORK/serve.out" 2>/dev/null &
-    SERVER_PID=$!
-    PIDS+=("$SERVER_PID")
-    for _ in $(seq 100); do
-        if [ -s "$WORK/serve.out" ]; then break; fi
-        sleep 0.05
-    done
-    URL=$(head -1 "$WORK/serve.out" | sed 's/^listening on //')
-}
 
 # The workload (echo only, one session, C connections with C in flight) and
 # the request mcptop sends in the stateless era it negotiates with

@@ -8,13 +8,12 @@ use super::{BaselineCommand, Cli, Command, RunArgs};
 use crate::engine::stop;
 use crate::metrics::sampler::ResourceMonitor;
 use crate::report::formats::Format;
-use crate::report::output::{OutPath, OutputError, Saved};
+use crate::report::output::{numbered, OutPath, OutputError, Saved};
 use crate::report::{self, text};
 use crate::run::{self, stoppable, Exit, RunRequest, View};
 use crate::workload::{catalog, Overrides};
 use anyhow::anyhow;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
 #[cfg(feature = "tui")]
 use std::time::Duration;
 
@@ -277,19 +276,6 @@ pub fn say_where_saved(saved: &Result<Saved, OutputError>, on_stdout: bool) {
         }
         Err(e) => eprintln!("mcptop: error: the result could not be saved: {e}"),
     }
-}
-
-/// `runs/x.json` -> `runs/x-2.json`, one result file per target.
-fn numbered(path: &Path, n: usize) -> PathBuf {
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let ext = path
-        .extension()
-        .map(|e| format!(".{}", e.to_string_lossy()))
-        .unwrap_or_default();
-    path.with_file_name(format!("{stem}-{n}{ext}"))
 }
 
 /// The live screen's `p`: a CPU profile of mcptop's own process, captured in

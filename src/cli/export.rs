@@ -4,7 +4,7 @@
 //! run so a typo fails before any load.
 
 use super::outputs::{MergeArgs, OutputArgs, ReportArgs, ReportFormat};
-use crate::report::output::{OutPath, Saved};
+use crate::report::output::{numbered, OutPath, Saved};
 use crate::report::{self, RunReport};
 use crate::run::Exit;
 use anyhow::{anyhow, Context};
@@ -171,19 +171,6 @@ fn said(written: Result<(), String>, what: &str, path: &Path) -> Exit {
             Exit::Error
         }
     }
-}
-
-/// `x.html` -> `x-2.html`, as the result files of several targets.
-fn numbered(path: &Path, n: usize) -> PathBuf {
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let ext = path
-        .extension()
-        .map(|e| format!(".{}", e.to_string_lossy()))
-        .unwrap_or_default();
-    path.with_file_name(format!("{stem}-{n}{ext}"))
 }
 
 /// Everything `run`'s output flags ask for, prepared before any load: the

@@ -213,6 +213,20 @@ fn write_stdout(report: &RunReport) -> Result<(), OutputError> {
         .map_err(|e| OutputError::Stdout(e.to_string()))
 }
 
+/// `runs/x.json` -> `runs/x-2.json`: the name of run `n`'s file when one
+/// command writes several (one result, HDR log or HTML report per target).
+pub fn numbered(path: &Path, n: usize) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = path
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    path.with_file_name(format!("{stem}-{n}{ext}"))
+}
+
 /// `$TMPDIR/mcptop-WORKLOAD-TIME-PID[-N].json`, a name no other file has.
 pub fn fallback_path(workload: &str) -> PathBuf {
     let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())

@@ -130,3 +130,20 @@ fn a_failed_write_saves_the_result_in_a_named_fallback_file() {
     let _ = std::fs::remove_file(&path);
     assert_eq!(back, r);
 }
+
+#[test]
+fn numbered_puts_the_run_before_the_extension() {
+    assert_eq!(
+        numbered(Path::new("runs/x.json"), 2),
+        PathBuf::from("runs/x-2.json")
+    );
+    assert_eq!(
+        numbered(Path::new("report.html"), 3),
+        PathBuf::from("report-3.html")
+    );
+    assert_eq!(numbered(Path::new("out"), 1), PathBuf::from("out-1"));
+    assert_eq!(
+        numbered(Path::new("a.b/run.tar.gz"), 4),
+        PathBuf::from("a.b/run.tar-4.gz")
+    );
+}

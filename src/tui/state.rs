@@ -426,20 +426,27 @@ mod tests {
     use super::*;
     use crate::metrics::snapshot::LoadNow;
 
-    fn model(load: LoadNow) -> LiveModel {
+    /// The model of `echo` on builtin after one measuring `snapshot`.
+    pub(super) fn with(snapshot: Snapshot) -> LiveModel {
         let mut m = LiveModel::new(RunLabel {
             workload: "echo".into(),
             target: "builtin".into(),
         });
         m.update(Msg::Snapshot(Box::new(Snapshot {
             phase: Phase::Measuring,
-            load,
-            ..Snapshot::default()
+            ..snapshot
         })));
         m
     }
 
-    fn closed(c: u32) -> LiveModel {
+    pub(super) fn model(load: LoadNow) -> LiveModel {
+        with(Snapshot {
+            load,
+            ..Snapshot::default()
+        })
+    }
+
+    pub(super) fn closed(c: u32) -> LiveModel {
         model(LoadNow {
             concurrency: Some(c),
             ..LoadNow::default()

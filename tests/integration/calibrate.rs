@@ -5,19 +5,25 @@
 use crate::harness::{read_json, TestDir};
 use std::time::Duration;
 
-#[test]
-fn calibrate_writes_the_floor_and_later_results_carry_it() {
-    let dir = TestDir::new();
+/// `mcptop ARGS` (split at spaces) in `dir`, which must exit 0 within a
+/// minute: its stdout.
+fn stdout_ok(dir: &TestDir, args: &str) -> String {
     let out = dir
         .mcptop()
-        .args(["calibrate", "--rates", "200", "--duration", "300ms"])
+        .args(args.split_whitespace())
         .timeout(Duration::from_secs(60))
         .assert()
         .success()
         .get_output()
         .stdout
         .clone();
-    let text = String::from_utf8_lossy(&out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn calibrate_writes_the_floor_and_later_results_carry_it() {
+    let dir = TestDir::new();
+    let text = stdout_ok(&dir, "calibrate --rates 200 --duration 300ms");
     assert!(text.contains("open       200/s  send lag p50"), "{text}");
     assert!(text.contains("closed  1 in flight"), "{text}");
     assert!(
@@ -35,19 +41,12 @@ fn calibrate_writes_the_floor_and_later_results_carry_it() {
     assert_eq!(runs[1]["shape"], "closed");
     let floor = saved["floor_us"].as_u64().expect("floor_us");
 
-    let summary = dir
-        .mcptop()
-        // Long enough for whole one-second intervals: one run a side is
-        // compared by its intervals.
-        .args(["run", "echo", "--duration", "2500ms", "--warmup", "0s"])
-        .args(["--out", "r.json", "--quiet"])
-        .timeout(Duration::from_secs(60))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let summary = String::from_utf8_lossy(&summary);
+    // Long enough for whole one-second intervals: one run a side is
+    // compared by its intervals.
+    let summary = stdout_ok(
+        &dir,
+        "run echo --duration 2500ms --warmup 0s --out r.json --quiet",
+    );
     assert!(
         summary.contains("send lag (actual send - planned start): p50 "),
         "{summary}"
@@ -59,16 +58,7 @@ fn calibrate_writes_the_floor_and_later_results_carry_it() {
     assert_eq!(carried["made_at"], saved["made_at"]);
 
     // The same run against itself: no difference, below any floor above 0.
-    let compared = dir
-        .mcptop()
-        .args(["compare", "r.json", "r.json"])
-        .timeout(Duration::from_secs(60))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let text = String::from_utf8_lossy(&compared);
+    let text = stdout_ok(&dir, "compare r.json r.json");
     if floor > 0 {
         assert!(text.contains("is below this machine's floor of"), "{text}");
     }

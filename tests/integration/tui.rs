@@ -125,18 +125,8 @@ fn shell_printed_exit(screen: &str) -> bool {
 /// shows a measured interval: the tmux server and that screen. `None`
 /// (after `require::missing`) without tmux.
 fn live_echo(dir: &TestDir, size: (u16, u16), duration: &str) -> Option<(Tmux, String)> {
-    if !tmux_available() {
-        require::missing("tmux is not installed", require::TMUX_INSTALL);
-        return None;
-    }
-    let tmux = Tmux::start(dir.path(), size.0, size.1);
-    tmux.send(&[
-        &format!(
-            "{} run echo --duration {duration} --out r.json; echo EXITED=$?",
-            mcptop_bin().display()
-        ),
-        "Enter",
-    ]);
+    let args = format!("run echo --duration {duration} --out r.json");
+    let tmux = Tmux::mcptop(dir, size, &args)?;
     let screen = tmux.wait_for("a measured interval", Duration::from_secs(30), |s| {
         throughput_shown(s).is_some_and(|r| r > 0.0)
     });
@@ -144,6 +134,27 @@ fn live_echo(dir: &TestDir, size: (u16, u16), duration: &str) -> Option<(Tmux, S
 }
 
 impl Tmux {
+    /// A tmux server of its own whose shell runs `mcptop ARGS` and then
+    /// prints its exit code (`EXITED=N`). `None` (after `require::missing`)
+    /// without tmux.
+    fn mcptop(dir: &TestDir, size: (u16, u16), args: &str) -> Option<Tmux> {
+        if !tmux_available() {
+            require::missing("tmux is not installed", require::TMUX_INSTALL);
+            return None;
+        }
+        let tmux = Tmux::start(dir.path(), size.0, size.1);
+        let command = format!("{} {args}", mcptop_bin().display());
+        tmux.send(&[&format!("{}; echo EXITED=$?", command.trim_end()), "Enter"]);
+        Some(tmux)
+    }
+
+    /// Presses `key`, then waits (bounded) until the screen satisfies `ok`;
+    /// returns that screen.
+    fn press(&self, key: &str, what: &str, limit: Duration, ok: impl Fn(&str) -> bool) -> String {
+        self.send(&[key]);
+        self.wait_for(what, limit, ok)
+    }
+
     /// The screen once mcptop has exited and the shell printed its code.
     fn exited(&self) -> String {
         self.wait_for(
@@ -255,12 +266,10 @@ fn b_saves_the_run_as_a_baseline_and_p_writes_a_flame_graph() {
     let Some((tmux, _)) = live_echo(&dir, (120, 40), "60s") else {
         return;
     };
-    tmux.send(&["b"]);
-    tmux.wait_for("the baseline mark", Duration::from_secs(10), |s| {
+    tmux.press("b", "the baseline mark", Duration::from_secs(10), |s| {
         s.contains("this run becomes the baseline of echo")
     });
-    tmux.send(&["p"]);
-    tmux.wait_for("the capture to start", Duration::from_secs(10), |s| {
+    tmux.press("p", "the capture to start", Duration::from_secs(10), |s| {
         s.contains("profiling mcptop for 10s")
     });
     // The capture takes 10 s of the run; its outcome comes back on screen.
@@ -345,12 +354,10 @@ fn closed_loop_plus_at_the_cap_says_so() {
     let Some((tmux, _)) = live_echo(&dir, (120, 40), "30s") else {
         return;
     };
-    tmux.send(&["+"]);
-    tmux.wait_for("the cap", Duration::from_secs(10), |s| {
+    tmux.press("+", "the cap", Duration::from_secs(10), |s| {
         s.contains("in flight stays at 16: cap 16 = 4 sessions × 4")
     });
-    tmux.send(&["-"]);
-    tmux.wait_for("the step down", Duration::from_secs(10), |s| {
+    tmux.press("-", "the step down", Duration::from_secs(10), |s| {
         s.contains("in flight 16 -> 13")
     });
     tmux.send(&["q"]);
@@ -363,28 +370,19 @@ fn closed_loop_plus_at_the_cap_says_so() {
 #[test]
 fn after_w_the_picker_list_has_the_focus() {
     let dir = TestDir::new();
-    if !tmux_available() {
-        require::missing("tmux is not installed", require::TMUX_INSTALL);
+    let Some(tmux) = Tmux::mcptop(&dir, (120, 40), "") else {
         return;
-    }
-    let tmux = Tmux::start(dir.path(), 120, 40);
-    tmux.send(&[
-        &format!("{}; echo EXITED=$?", mcptop_bin().display()),
-        "Enter",
-    ]);
+    };
     tmux.wait_for("the picker", Duration::from_secs(20), |s| {
         s.contains("choose a workload")
     });
-    tmux.send(&["Tab"]);
-    tmux.wait_for("the target field", Duration::from_secs(10), |s| {
+    tmux.press("Tab", "the target field", Duration::from_secs(10), |s| {
         s.contains("builtin_")
     });
-    tmux.send(&["Enter"]);
-    tmux.wait_for("the live screen", Duration::from_secs(30), |s| {
+    tmux.press("Enter", "the live screen", Duration::from_secs(30), |s| {
         s.contains("operations (")
     });
-    tmux.send(&["w"]);
-    tmux.wait_for("the picker again", Duration::from_secs(30), |s| {
+    tmux.press("w", "the picker again", Duration::from_secs(30), |s| {
         s.contains("last run: ")
     });
     tmux.send(&["q"]);
@@ -401,27 +399,17 @@ fn after_w_the_picker_list_has_the_focus() {
 #[test]
 fn tab_and_plus_change_the_selected_scenario() {
     let dir = TestDir::new();
-    if !tmux_available() {
-        require::missing("tmux is not installed", require::TMUX_INSTALL);
+    let args = "run priority-flood --duration 30s --out r.json";
+    let Some(tmux) = Tmux::mcptop(&dir, (120, 40), args) else {
         return;
-    }
-    let tmux = Tmux::start(dir.path(), 120, 40);
-    tmux.send(&[
-        &format!(
-            "{} run priority-flood --duration 30s --out r.json; echo EXITED=$?",
-            mcptop_bin().display()
-        ),
-        "Enter",
-    ]);
+    };
     tmux.wait_for("both scenarios", Duration::from_secs(30), |s| {
         s.contains("▶ probe asked 20 req/s") && s.contains("flood 16 in flight asked")
     });
-    tmux.send(&["Tab"]);
-    tmux.wait_for("the flood selected", Duration::from_secs(10), |s| {
+    tmux.press("Tab", "the flood selected", Duration::from_secs(10), |s| {
         s.contains("▶ flood")
     });
-    tmux.send(&["+"]);
-    let screen = tmux.wait_for("the flood's new load", Duration::from_secs(10), |s| {
+    let screen = tmux.press("+", "the flood's new load", Duration::from_secs(10), |s| {
         s.contains("flood: in flight 16 -> 20") && s.contains("flood 20 in flight asked")
     });
     assert!(screen.contains("  probe asked 20 req/s"), "{screen}");

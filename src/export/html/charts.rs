@@ -3,6 +3,7 @@
 //! spectrum. Each function takes figures already measured (from the result
 //! file) and returns one `<svg>` element; none computes a statistic.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -57,6 +58,60 @@ fn headroom(top: f64) -> f64 {
     }
 }
 
+/// The set-up every chart shares: its caption, margin and label areas
+/// (`y_labels` px for the y axis's labels); the caller builds the axes.
+fn frame<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    title: &str,
+    y_labels: u32,
+) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+    let mut chart = ChartBuilder::on(root);
+    chart
+        .caption(title, ("sans-serif", 16))
+        .margin(8)
+        .x_label_area_size(32)
+        .y_label_area_size(y_labels);
+    chart
+}
+
+/// The largest x and the largest y among the points of `series` (0 when
+/// there are none): where the axes end, before `headroom`.
+fn maxima(series: &[Line]) -> (f64, f64) {
+    series
+        .iter()
+        .flat_map(|l| l.points.iter())
+        .fold((0.0, 0.0), |(x, y), p| (f64::max(x, p.0), f64::max(y, p.1)))
+}
+
+/// A chart whose axes are both plain numbers.
+type Plane<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Each series as a line in its colour (x through `x`), then the legend
+/// naming them at `legend`.
+fn draw_lines<'a, 'b: 'a>(
+    chart: &mut Plane<'a, 'b>,
+    series: &[Line],
+    x: impl Fn(f64) -> f64,
+    legend: SeriesLabelPosition,
+) -> Result<(), String> {
+    for (i, line) in series.iter().enumerate() {
+        let colour = COLOURS[i % COLOURS.len()];
+        let points = line.points.iter().map(|&(px, py)| (x(px), py));
+        chart
+            .draw_series(LineSeries::new(points, colour.stroke_width(2)))
+            .map_err(draw_error)?
+            .label(line.name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour));
+    }
+    chart
+        .configure_series_labels()
+        .position(legend)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(draw_error)
+}
+
 /// Lines over time (x: seconds since the measured start).
 pub fn lines(id: &str, title: &str, y_desc: &str, series: &[Line]) -> Result<String, String> {
     sized_lines(id, SIZE, title, y_desc, series)
@@ -70,20 +125,9 @@ pub fn sized_lines(
     y_desc: &str,
     series: &[Line],
 ) -> Result<String, String> {
-    let x_max = series
-        .iter()
-        .flat_map(|l| l.points.iter().map(|p| p.0))
-        .fold(0.0, f64::max);
-    let y_max = series
-        .iter()
-        .flat_map(|l| l.points.iter().map(|p| p.1))
-        .fold(0.0, f64::max);
+    let (x_max, y_max) = maxima(series);
     svg(id, size, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 16))
-            .margin(8)
-            .x_label_area_size(32)
-            .y_label_area_size(64)
+        let mut chart = frame(root, title, 64)
             .build_cartesian_2d(0.0..headroom(x_max), 0.0..headroom(y_max))
             .map_err(draw_error)?;
         chart
@@ -92,23 +136,8 @@ pub fn sized_lines(
             .y_desc(y_desc)
             .draw()
             .map_err(draw_error)?;
-        for (i, line) in series.iter().enumerate() {
-            let colour = COLOURS[i % COLOURS.len()];
-            chart
-                .draw_series(LineSeries::new(
-                    line.points.iter().copied(),
-                    colour.stroke_width(2),
-                ))
-                .map_err(draw_error)?
-                .label(line.name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour));
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(draw_error)
+        // Plotters' own default place for the legend.
+        draw_lines(&mut chart, series, |x| x, SeriesLabelPosition::MiddleRight)
     })
 }
 
@@ -119,11 +148,7 @@ pub fn histogram(id: &str, title: &str, buckets: &[(u64, u64)]) -> Result<String
     let hi = buckets.last().map_or(10, |b| b.0.max(2)) as f64;
     let top = buckets.iter().map(|b| b.1).max().unwrap_or(0) as f64;
     svg(id, SIZE, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 16))
-            .margin(8)
-            .x_label_area_size(32)
-            .y_label_area_size(64)
+        let mut chart = frame(root, title, 64)
             .build_cartesian_2d((lo..hi).log_scale(), 0.0..headroom(top))
             .map_err(draw_error)?;
         chart
@@ -160,16 +185,9 @@ fn nines_label(x: &f64) -> String {
 /// percentile, x from 0 % to 99.999 % by nines; one line per series of
 /// (quantile, µs) points.
 pub fn spectrum(id: &str, title: &str, series: &[Line]) -> Result<String, String> {
-    let y_max = series
-        .iter()
-        .flat_map(|l| l.points.iter().map(|p| p.1))
-        .fold(0.0, f64::max);
+    let (_, y_max) = maxima(series);
     svg(id, SIZE, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 16))
-            .margin(8)
-            .x_label_area_size(32)
-            .y_label_area_size(64)
+        let mut chart = frame(root, title, 64)
             .build_cartesian_2d(0.0..5.0, 0.0..headroom(y_max))
             .map_err(draw_error)?;
         chart
@@ -180,22 +198,8 @@ pub fn spectrum(id: &str, title: &str, series: &[Line]) -> Result<String, String
             .y_desc("latency, ms")
             .draw()
             .map_err(draw_error)?;
-        for (i, line) in series.iter().enumerate() {
-            let colour = COLOURS[i % COLOURS.len()];
-            let points = line.points.iter().map(|&(q, v)| (nines(q).min(5.0), v));
-            chart
-                .draw_series(LineSeries::new(points, colour.stroke_width(2)))
-                .map_err(draw_error)?
-                .label(line.name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour));
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(draw_error)
+        let x = |q: f64| nines(q).min(5.0);
+        draw_lines(&mut chart, series, x, SeriesLabelPosition::UpperLeft)
     })
 }
 
@@ -220,15 +224,8 @@ pub fn intervals(id: &str, title: &str, rows: &[Interval]) -> Result<String, Str
         * 1.15;
     let n = rows.len().max(1) as f64;
     let height = (60 + 34 * rows.len()) as u32;
-    let mut out = String::new();
-    {
-        let root = SVGBackend::with_string(&mut out, (SIZE.0, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(draw_error)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 16))
-            .margin(8)
-            .x_label_area_size(32)
-            .y_label_area_size(150)
+    svg(id, (SIZE.0, height), |root| {
+        let mut chart = frame(root, title, 150)
             .build_cartesian_2d(-reach..reach, -0.5..(n - 0.5))
             .map_err(draw_error)?;
         let names: Vec<String> = rows.iter().map(|r| r.name.clone()).collect();
@@ -277,7 +274,55 @@ pub fn intervals(id: &str, title: &str, rows: &[Interval]) -> Result<String, Str
                     .map_err(draw_error)?;
             }
         }
-        root.present().map_err(draw_error)?;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(points: &[(f64, f64)]) -> Line {
+        Line {
+            name: "l".into(),
+            points: points.to_vec(),
+        }
     }
-    Ok(out.replacen("<svg ", &format!("<svg id=\"{id}\" class=\"chart\" "), 1))
+
+    #[test]
+    fn the_axes_end_at_the_largest_x_and_y_of_any_series() {
+        assert_eq!(maxima(&[]), (0.0, 0.0));
+        let series = [line(&[(1.0, 7.0), (2.0, 3.0)]), line(&[(5.0, 1.0)])];
+        assert_eq!(maxima(&series), (5.0, 7.0));
+    }
+
+    /// Every kind of chart is set up by `frame`: each carries its caption.
+    #[test]
+    fn every_chart_carries_its_caption() {
+        let series = [line(&[(0.5, 2.0), (0.99, 4.0)])];
+        let rows = [Interval {
+            name: "p99".into(),
+            change: 5.0,
+            low: 1.0,
+            high: 9.0,
+            threshold: 10.0,
+            bad: true,
+        }];
+        let charts = [
+            lines("a", "caption of lines", "ms", &series),
+            sized_lines("b", SMALL, "caption of small lines", "ms", &series),
+            histogram("c", "caption of histogram", &[(10, 3), (20, 5)]),
+            spectrum("d", "caption of spectrum", &series),
+            intervals("e", "caption of intervals", &rows),
+        ];
+        let kinds = ["lines", "small lines", "histogram", "spectrum", "intervals"];
+        for ((chart, kind), id) in charts.iter().zip(kinds).zip(["a", "b", "c", "d", "e"]) {
+            let svg = chart.as_ref().expect("drawn");
+            assert!(svg.contains(&format!("caption of {kind}")), "{kind}: {svg}");
+            assert!(
+                svg.starts_with(&format!("<svg id=\"{id}\" class=\"chart\" ")),
+                "{kind}"
+            );
+        }
+    }
 }

@@ -69,11 +69,7 @@ impl LiveModel {
     /// run's.
     fn load_target(&self) -> Target {
         if let Some((i, s)) = self.selected_scenario() {
-            let known = match (s.rate, s.concurrency) {
-                (Some(rate), _) => Some(Requested::Rate(rate)),
-                (_, Some(c)) => Some(Requested::Concurrency(c)),
-                _ => None,
-            };
+            let known = asked(s.rate, s.concurrency);
             return Target {
                 scenario: Some(i),
                 prefix: format!("{}: ", s.name),
@@ -83,11 +79,7 @@ impl LiveModel {
             };
         }
         let load = &self.snapshot.load;
-        let known = match (load.rate, load.concurrency) {
-            (Some(rate), _) => Some(Requested::Rate(rate)),
-            (_, Some(c)) => Some(Requested::Concurrency(c)),
-            _ => None,
-        };
+        let known = asked(load.rate, load.concurrency);
         Target {
             scenario: None,
             prefix: String::new(),
@@ -95,6 +87,16 @@ impl LiveModel {
             cap: load.cap,
             sessions: load.sessions,
         }
+    }
+}
+
+/// The load a snapshot says is asked (of the run or of a scenario): its
+/// rate in open loop, else its in-flight requests; `None` before it is known.
+fn asked(rate: Option<f64>, concurrency: Option<u32>) -> Option<Requested> {
+    match (rate, concurrency) {
+        (Some(rate), _) => Some(Requested::Rate(rate)),
+        (_, Some(c)) => Some(Requested::Concurrency(c)),
+        _ => None,
     }
 }
 
@@ -148,37 +150,12 @@ pub fn step_concurrency(c: u32, up: bool) -> u32 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Msg, RunLabel};
+    use super::super::tests::{closed, model, with};
+    use super::super::Msg;
     use super::*;
     use crate::metrics::snapshot::{LoadNow, Phase, ScenarioNow};
     use crate::metrics::Snapshot;
     use crate::tui::input::Action;
-
-    fn with(snapshot: Snapshot) -> LiveModel {
-        let mut m = LiveModel::new(RunLabel {
-            workload: "echo".into(),
-            target: "builtin".into(),
-        });
-        m.update(Msg::Snapshot(Box::new(Snapshot {
-            phase: Phase::Measuring,
-            ..snapshot
-        })));
-        m
-    }
-
-    fn model(load: LoadNow) -> LiveModel {
-        with(Snapshot {
-            load,
-            ..Snapshot::default()
-        })
-    }
-
-    fn closed(c: u32) -> LiveModel {
-        model(LoadNow {
-            concurrency: Some(c),
-            ..LoadNow::default()
-        })
-    }
 
     fn press(m: &mut LiveModel, action: Action) -> Option<Effect> {
         m.update(Msg::Action(action))
