@@ -8,6 +8,7 @@
 //! client is written here; the server side uses rmcp.
 
 pub mod handshake;
+pub mod wire_bytes;
 
 use crate::protocol::escape;
 use crate::protocol::jsonrpc::{
@@ -117,10 +118,12 @@ impl SessionCounters {
 }
 
 type Reply = (Instant, Result<ResultProbe, CallError>);
+/// A reply and the bytes its line took on the wire (0 when none came).
+type Delivered = (Reply, usize);
 
 /// Who waits for a reply, and the batch its request went out in.
 struct Waiter {
-    tx: oneshot::Sender<Reply>,
+    tx: oneshot::Sender<Delivered>,
     batch: Option<BatchIds>,
 }
 
@@ -156,7 +159,8 @@ impl Shared {
         };
         let now = Instant::now();
         for w in waiters {
-            let _ = w.tx.send((now, Err(CallError::Transport(reason.clone()))));
+            let _ =
+                w.tx.send(((now, Err(CallError::Transport(reason.clone()))), 0));
         }
     }
 
@@ -167,17 +171,18 @@ impl Shared {
         };
         let now = Instant::now();
         for w in waiters {
-            let _ = w.tx.send((now, Err(error.clone())));
+            let _ = w.tx.send(((now, Err(error.clone())), 0));
         }
     }
 
-    /// Hands a reply to whoever waits for `id`; the batch it belonged to, if
-    /// any. An id nobody waits for is a violation.
-    fn resolve(&self, id: u64, reply: Reply) -> Option<BatchIds> {
+    /// Hands a reply (which took `wire_len` bytes) to whoever waits for
+    /// `id`; the batch it belonged to, if any. An id nobody waits for is a
+    /// violation.
+    fn resolve(&self, id: u64, reply: Reply, wire_len: usize) -> Option<BatchIds> {
         let waiter = self.pending.lock().ok().and_then(|mut p| p.remove(&id));
         match waiter {
             Some(w) => {
-                let _ = w.tx.send(reply);
+                let _ = w.tx.send((reply, wire_len));
                 w.batch
             }
             None => {
@@ -201,7 +206,7 @@ impl Shared {
     fn fail_one(&self, id: u64, error: CallError) -> bool {
         let waiter = self.pending.lock().ok().and_then(|mut p| p.remove(&id));
         match waiter {
-            Some(w) => w.tx.send((Instant::now(), Err(error))).is_ok(),
+            Some(w) => w.tx.send(((Instant::now(), Err(error)), 0)).is_ok(),
             None => false,
         }
     }
@@ -212,12 +217,8 @@ impl Shared {
         for id in batch.first..batch.first + batch.count {
             let waiter = self.pending.lock().ok().and_then(|mut p| p.remove(&id));
             if let Some(w) = waiter {
-                let _ = w.tx.send((
-                    at,
-                    Err(CallError::Protocol(format!(
-                        "the batch reply has no response for id {id}"
-                    ))),
-                ));
+                let why = format!("the batch reply has no response for id {id}");
+                let _ = w.tx.send(((at, Err(CallError::Protocol(why))), 0));
             }
         }
     }
@@ -369,13 +370,20 @@ impl McpSession {
                 .zip(first..)
                 .map(|(item, id)| self.encode(item.request, id)),
         );
+        let body_len = body.len();
         let sent = !self.shared.closed.load(Ordering::Relaxed) && self.out.send(body).is_ok();
+        if sent {
+            wire_bytes::add_sent(body_len);
+        }
         let waits = items.iter().zip(receivers).map(|(item, rx)| async move {
             if !sent {
                 return Err(CallError::Transport(self.shared.close_reason()));
             }
             match tokio::time::timeout(item.timeout, rx).await {
-                Ok(Ok((at, outcome))) => judge(item.request, at, outcome),
+                Ok(Ok(((at, outcome), wire_len))) => {
+                    wire_bytes::add_received(wire_len);
+                    judge(item.request, at, outcome)
+                }
                 Ok(Err(_)) => Err(CallError::Transport(self.shared.close_reason())),
                 Err(_) => Err(CallError::Timeout),
             }
@@ -401,14 +409,20 @@ impl McpSession {
             shared: &self.shared,
             id,
         };
-        if self.out.send(self.encode(req, id)).is_err() {
+        let body = self.encode(req, id);
+        let body_len = body.len();
+        if self.out.send(body).is_err() {
             return (
                 Instant::now(),
                 Err(CallError::Transport(self.shared.close_reason())),
             );
         }
+        wire_bytes::add_sent(body_len);
         match rx.await {
-            Ok(reply) => reply,
+            Ok((reply, wire_len)) => {
+                wire_bytes::add_received(wire_len);
+                reply
+            }
             Err(_) => (
                 Instant::now(),
                 Err(CallError::Transport(self.shared.close_reason())),
@@ -490,14 +504,18 @@ async fn read_loop<R: AsyncRead + Unpin>(
         if line.trim_ascii().is_empty() {
             continue;
         }
+        // The line's bytes go to the reply it holds; a batch reply's to its
+        // first, so a batch's shares add up to the line.
+        let mut wire_len = lines.wire_len();
         match wire::classify_bytes(line, shared.batch_sent.load(Ordering::Relaxed)) {
             Messages::One(message) => {
-                on_message(&shared, &out, message, at);
+                on_message(&shared, &out, message, (at, wire_len));
             }
             Messages::Batch(messages) => {
                 let mut batches = Vec::new();
                 for message in messages {
-                    if let Some(b) = on_message(&shared, &out, message, at) {
+                    let read = (at, std::mem::take(&mut wire_len));
+                    if let Some(b) = on_message(&shared, &out, message, read) {
                         if !batches.contains(&b) {
                             batches.push(b);
                         }
@@ -536,11 +554,11 @@ fn on_message(
     shared: &Shared,
     out: &mpsc::UnboundedSender<Vec<u8>>,
     message: Incoming,
-    at: Instant,
+    (at, wire_len): (Instant, usize),
 ) -> Option<BatchIds> {
     match message {
         Incoming::Response { id, outcome } => {
-            return shared.resolve(id, (at, outcome.map_err(rpc_error)));
+            return shared.resolve(id, (at, outcome.map_err(rpc_error)), wire_len);
         }
         Incoming::ServerRequest { id, method } => {
             shared

@@ -50,6 +50,7 @@ pub fn run(workload: &str, per_s: u64, secs: u64, base_us: u64, fail_every: u64)
                 sent: planned + Duration::from_micros(n % 5),
                 done: planned + Duration::from_micros(base_us + (n * 37) % 2_000),
                 outcome,
+                bytes: Default::default(),
             });
             n += 1;
         }

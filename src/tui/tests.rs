@@ -43,6 +43,7 @@ fn interval(t: u64, open: bool) -> IntervalStats {
         sent_rate: 1_950.0,
         corrected: pct(400 + wobble * 60),
         service: pct(300 + wobble * 40),
+        bytes: Default::default(),
     }
 }
 
@@ -54,6 +55,7 @@ fn op(label: &str, ok: u64, errors: u64, throughput: f64, base: u64) -> OpSummar
         throughput,
         corrected: pct(base),
         service: pct(base * 3 / 4),
+        bytes: Default::default(),
     }
 }
 
