@@ -125,3 +125,82 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod on_a_socket {
+    use super::*;
+    use crate::client::McpSession;
+    use crate::protocol::jsonrpc::PreparedRequest;
+    use crate::protocol::Era;
+    use serde_json::{json, Value};
+    use std::time::Duration;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// A line server on a loopback socket: answers `initialize`, then each
+    /// request with a 5000-byte result; reports the bytes of the first
+    /// `ping` line it read and of the reply line it wrote.
+    async fn server(listener: TcpListener, seen: tokio::sync::oneshot::Sender<(usize, usize)>) {
+        let Ok((socket, _)) = listener.accept().await else {
+            return;
+        };
+        let (r, mut w) = socket.into_split();
+        let mut r = BufReader::new(r);
+        let mut seen = Some(seen);
+        loop {
+            let mut line = Vec::new();
+            if r.read_until(b'\n', &mut line).await.unwrap_or(0) == 0 {
+                return;
+            }
+            let m: Value = serde_json::from_slice(&line).expect("the client sends JSON");
+            let reply = if m["method"] == "initialize" {
+                json!({"jsonrpc": "2.0", "id": m["id"], "result": {
+                    "protocolVersion": "2025-11-25", "capabilities": {},
+                    "serverInfo": {"name": "counting", "version": "0"}}})
+            } else if m.get("id").is_some() {
+                json!({"jsonrpc": "2.0", "id": m["id"], "result": {"pad": "x".repeat(5000)}})
+            } else {
+                continue;
+            };
+            let out = format!("{reply}\n");
+            if w.write_all(out.as_bytes()).await.is_err() {
+                return;
+            }
+            if m["method"] == "ping" {
+                if let Some(tx) = seen.take() {
+                    let _ = tx.send((line.len(), out.len()));
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_and_its_reply_are_counted_to_the_byte_on_a_loopback_socket() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(server(listener, tx));
+        let (r, w) = TcpStream::connect(addr)
+            .await
+            .expect("connect")
+            .into_split();
+        let session = McpSession::connect(r, w, Era::V2025_11_25, Duration::from_secs(5))
+            .await
+            .expect("handshake");
+        let ping = PreparedRequest::new("ping", &json!({}));
+        let (outcome, counted) = measure(session.call(&ping)).await;
+        outcome.expect("the ping is answered");
+        let (sent, received) = rx.await.expect("the server saw the ping");
+        assert!(received > 5000);
+        assert_eq!(
+            counted,
+            WireBytes {
+                sent: sent as u64,
+                received: received as u64
+            }
+        );
+        // Outside a tally nothing is counted, and the handshake was not.
+        let ((), none) = measure(async {}).await;
+        assert_eq!(none, WireBytes::default());
+    }
+}
