@@ -32,3 +32,4 @@ mod sse_resume;
 mod stdio;
 #[cfg(feature = "tui")]
 mod tui;
+mod wire_bytes;
