@@ -6,18 +6,20 @@
 #   `mcptop serve --http` (HTTP/1.1 on loopback: head and body bytes),
 #   the TypeScript SDK's reference server (server-everything) over HTTP.
 # server-everything has no 10 MB resource (its resources are small test
-# texts), so its row sends its `echo` tool a 10 MiB message instead: about
-# 10 MiB each way per request, so read both columns.
+# texts), so its row sends its `echo` tool a message of ECHO_BYTES (default
+# 1 MiB; with 10 MiB every request failed) instead: about
+# that much each way per request, so read both columns.
 # Prints per target: req/s, received MB/s and MiB/s, sent MB/s, p50, p99,
 # read back from the result files (overall.bytes_*_per_s).
 #
-# Usage: bash benches/bytes.sh [DURATION=10s]
+# Usage: bash benches/bytes.sh [DURATION=10s]   (NO_BUILD=1: use the release binary as built)
 # Peers: eval "$(../shared/peers/install.sh 2>/dev/null)" first; without them
 # the TypeScript row says "skipped". Every server started here is killed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-10s}
-nice -n 10 cargo build --release --quiet --bin mcptop
+ECHO_BYTES=${ECHO_BYTES:-1048576}
+[ -n "${NO_BUILD:-}" ] || nice -n 10 cargo build --release --quiet --bin mcptop
 BIN=$PWD/${CARGO_TARGET_DIR:-target}/release/mcptop
 WORK=$(mktemp -d)
 PIDS=()
@@ -75,11 +77,11 @@ serve() {
 run builtin resource-10mb builtin
 serve serve-http resource-10mb "$BIN" serve --http 127.0.0.1:PORT
 if [ -n "${PEER_EVERYTHING_HTTP:-}" ]; then
-    # The same load shape as resource-10mb, the echo tool carrying 10 MiB.
-    python3 - "$WORK/echo-10mb.toml" <<'PY'
+    # The same load shape as resource-10mb, the echo tool carrying ECHO_BYTES.
+    python3 - "$WORK/echo-big.toml" "$ECHO_BYTES" <<'PY'
 import sys
-open(sys.argv[1], "w").write(f'''name = "echo-10mb"
-description = "echo with a 10 MiB message (server-everything has no 10 MB resource)"
+open(sys.argv[1], "w").write(f'''name = "echo-big"
+description = "echo with a large message (server-everything has no 10 MB resource)"
 sessions = 2
 concurrency = 4
 warmup = "1s"
@@ -88,12 +90,12 @@ timeout = "10s"
 [[ops]]
 method = "tools/call"
 tool = "echo"
-name = "echo-10mb"
-arguments = {{ message = "{'x' * 10485760}" }}
+name = "echo-big"
+arguments = {{ message = "{'x' * int(sys.argv[2])}" }}
 ''')
 PY
     # shellcheck disable=SC2086
-    serve ts-http-echo "$WORK/echo-10mb.toml" $PEER_EVERYTHING_HTTP
+    serve ts-http-echo "$WORK/echo-big.toml" $PEER_EVERYTHING_HTTP
 else
     ROWS+=("ts-http-echo:skipped")
 fi
