@@ -47,9 +47,15 @@ fn a_result_file_counts_the_bytes_each_read_brought_back() {
     // short line.
     let received = n(read, "bytes_received");
     assert!(received >= reads * PAYLOAD, "{received} for {reads} reads");
-    assert!(received <= reads * (PAYLOAD + 300), "{received} for {reads} reads");
+    assert!(
+        received <= reads * (PAYLOAD + 300),
+        "{received} for {reads} reads"
+    );
     let sent = n(read, "bytes_sent");
-    assert!(sent >= reads * 40 && sent <= reads * 300, "{sent} for {reads} reads");
+    assert!(
+        sent >= reads * 40 && sent <= reads * 300,
+        "{sent} for {reads} reads"
+    );
     assert!(n(ping, "bytes_received") < n(ping, "operations") * 300);
     for key in ["bytes_sent", "bytes_received"] {
         assert_eq!(n(all, key), n(read, key) + n(ping, key), "{key}");
