@@ -8,12 +8,13 @@
 //! client is written here; the server side uses rmcp.
 
 pub mod handshake;
+mod outcome;
 pub mod wire_bytes;
 
+pub use outcome::{judge, rpc_error};
+
 use crate::protocol::escape;
-use crate::protocol::jsonrpc::{
-    self as wire, Incoming, Messages, PreparedRequest, ReplyError, ResultProbe,
-};
+use crate::protocol::jsonrpc::{self as wire, Incoming, Messages, PreparedRequest, ResultProbe};
 use crate::protocol::lines::{LineRead, LineReader, MAX_LINE_BYTES};
 use crate::protocol::Era;
 pub use handshake::ServerIdentity;
@@ -583,34 +584,6 @@ fn on_violation(shared: &Shared, what: String) {
     // Before the handshake completes nothing else can be trusted: fail fast.
     if !shared.initialized.load(Ordering::Relaxed) {
         shared.fail_pending(CallError::Protocol(what));
-    }
-}
-
-/// A reply's outcome for the request it answers: `isError` on a tool call
-/// is a tool error.
-pub fn judge(
-    req: &PreparedRequest,
-    at: Instant,
-    outcome: Result<ResultProbe, CallError>,
-) -> Result<Instant, CallError> {
-    match outcome {
-        Ok(probe) if req.is_tool_call && probe.is_error == Some(true) => {
-            Err(CallError::ToolError(probe.error_text.unwrap_or_default()))
-        }
-        Ok(_) => Ok(at),
-        Err(e) => Err(e),
-    }
-}
-
-/// A reply's failure as a call's: a JSON-RPC error keeps its code and its
-/// message (escaped, bounded), a malformed reply is a protocol error.
-pub fn rpc_error(e: ReplyError) -> CallError {
-    match e {
-        ReplyError::Rpc(e) => CallError::JsonRpc {
-            code: e.code,
-            message: escape::escape_bounded(&e.message, wire::MAX_MESSAGE_CHARS),
-        },
-        ReplyError::Malformed(what) => CallError::Protocol(what),
     }
 }
 
