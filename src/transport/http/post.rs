@@ -142,6 +142,8 @@ impl Inner {
     }
 
     /// One POST; also returns the `Mcp-Session-Id` the server sent.
+    // Over 80 lines: one POST from its head to its judged reply, each status
+    // in turn, reads best in one place; counting its bytes added the last few.
     pub(super) async fn post_raw(
         &self,
         body: Vec<u8>,
