@@ -34,6 +34,7 @@ fn main() {
                 } else {
                     Ok(())
                 },
+                bytes: Default::default(),
             }
         })
         .collect();

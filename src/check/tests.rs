@@ -32,6 +32,7 @@ fn run(per_s: u64, took_us: u64, secs: u64, wobble: &[f64]) -> RunReport {
                 sent: planned,
                 done: planned + Duration::from_micros((took_us as f64 * f) as u64),
                 outcome: Ok(()),
+                bytes: Default::default(),
             });
         }
         let status = EngineStatus {
@@ -469,6 +470,7 @@ fn scenario_run(probe_us: u64, secs: u64) -> RunReport {
                     sent: planned,
                     done: planned + Duration::from_micros((took_us as f64 * f) as u64),
                     outcome: Ok(()),
+                    bytes: Default::default(),
                 });
             }
         }

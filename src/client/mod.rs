@@ -8,11 +8,13 @@
 //! client is written here; the server side uses rmcp.
 
 pub mod handshake;
+mod outcome;
+pub mod wire_bytes;
+
+pub use outcome::{judge, rpc_error};
 
 use crate::protocol::escape;
-use crate::protocol::jsonrpc::{
-    self as wire, Incoming, Messages, PreparedRequest, ReplyError, ResultProbe,
-};
+use crate::protocol::jsonrpc::{self as wire, Incoming, Messages, PreparedRequest, ResultProbe};
 use crate::protocol::lines::{LineRead, LineReader, MAX_LINE_BYTES};
 use crate::protocol::Era;
 pub use handshake::ServerIdentity;
@@ -117,10 +119,12 @@ impl SessionCounters {
 }
 
 type Reply = (Instant, Result<ResultProbe, CallError>);
+/// A reply and the bytes its line took on the wire (0 when none came).
+type Delivered = (Reply, usize);
 
 /// Who waits for a reply, and the batch its request went out in.
 struct Waiter {
-    tx: oneshot::Sender<Reply>,
+    tx: oneshot::Sender<Delivered>,
     batch: Option<BatchIds>,
 }
 
@@ -156,7 +160,8 @@ impl Shared {
         };
         let now = Instant::now();
         for w in waiters {
-            let _ = w.tx.send((now, Err(CallError::Transport(reason.clone()))));
+            let _ =
+                w.tx.send(((now, Err(CallError::Transport(reason.clone()))), 0));
         }
     }
 
@@ -167,17 +172,18 @@ impl Shared {
         };
         let now = Instant::now();
         for w in waiters {
-            let _ = w.tx.send((now, Err(error.clone())));
+            let _ = w.tx.send(((now, Err(error.clone())), 0));
         }
     }
 
-    /// Hands a reply to whoever waits for `id`; the batch it belonged to, if
-    /// any. An id nobody waits for is a violation.
-    fn resolve(&self, id: u64, reply: Reply) -> Option<BatchIds> {
+    /// Hands a reply (which took `wire_len` bytes) to whoever waits for
+    /// `id`; the batch it belonged to, if any. An id nobody waits for is a
+    /// violation.
+    fn resolve(&self, id: u64, reply: Reply, wire_len: usize) -> Option<BatchIds> {
         let waiter = self.pending.lock().ok().and_then(|mut p| p.remove(&id));
         match waiter {
             Some(w) => {
-                let _ = w.tx.send(reply);
+                let _ = w.tx.send((reply, wire_len));
                 w.batch
             }
             None => {
@@ -201,7 +207,7 @@ impl Shared {
     fn fail_one(&self, id: u64, error: CallError) -> bool {
         let waiter = self.pending.lock().ok().and_then(|mut p| p.remove(&id));
         match waiter {
-            Some(w) => w.tx.send((Instant::now(), Err(error))).is_ok(),
+            Some(w) => w.tx.send(((Instant::now(), Err(error)), 0)).is_ok(),
             None => false,
         }
     }
@@ -212,12 +218,8 @@ impl Shared {
         for id in batch.first..batch.first + batch.count {
             let waiter = self.pending.lock().ok().and_then(|mut p| p.remove(&id));
             if let Some(w) = waiter {
-                let _ = w.tx.send((
-                    at,
-                    Err(CallError::Protocol(format!(
-                        "the batch reply has no response for id {id}"
-                    ))),
-                ));
+                let why = format!("the batch reply has no response for id {id}");
+                let _ = w.tx.send(((at, Err(CallError::Protocol(why))), 0));
             }
         }
     }
@@ -369,13 +371,20 @@ impl McpSession {
                 .zip(first..)
                 .map(|(item, id)| self.encode(item.request, id)),
         );
+        let body_len = body.len();
         let sent = !self.shared.closed.load(Ordering::Relaxed) && self.out.send(body).is_ok();
+        if sent {
+            wire_bytes::add_sent(body_len);
+        }
         let waits = items.iter().zip(receivers).map(|(item, rx)| async move {
             if !sent {
                 return Err(CallError::Transport(self.shared.close_reason()));
             }
             match tokio::time::timeout(item.timeout, rx).await {
-                Ok(Ok((at, outcome))) => judge(item.request, at, outcome),
+                Ok(Ok(((at, outcome), wire_len))) => {
+                    wire_bytes::add_received(wire_len);
+                    judge(item.request, at, outcome)
+                }
                 Ok(Err(_)) => Err(CallError::Transport(self.shared.close_reason())),
                 Err(_) => Err(CallError::Timeout),
             }
@@ -401,14 +410,20 @@ impl McpSession {
             shared: &self.shared,
             id,
         };
-        if self.out.send(self.encode(req, id)).is_err() {
+        let body = self.encode(req, id);
+        let body_len = body.len();
+        if self.out.send(body).is_err() {
             return (
                 Instant::now(),
                 Err(CallError::Transport(self.shared.close_reason())),
             );
         }
+        wire_bytes::add_sent(body_len);
         match rx.await {
-            Ok(reply) => reply,
+            Ok((reply, wire_len)) => {
+                wire_bytes::add_received(wire_len);
+                reply
+            }
             Err(_) => (
                 Instant::now(),
                 Err(CallError::Transport(self.shared.close_reason())),
@@ -490,14 +505,18 @@ async fn read_loop<R: AsyncRead + Unpin>(
         if line.trim_ascii().is_empty() {
             continue;
         }
+        // The line's bytes go to the reply it holds; a batch reply's to its
+        // first, so a batch's shares add up to the line.
+        let mut wire_len = lines.wire_len();
         match wire::classify_bytes(line, shared.batch_sent.load(Ordering::Relaxed)) {
             Messages::One(message) => {
-                on_message(&shared, &out, message, at);
+                on_message(&shared, &out, message, (at, wire_len));
             }
             Messages::Batch(messages) => {
                 let mut batches = Vec::new();
                 for message in messages {
-                    if let Some(b) = on_message(&shared, &out, message, at) {
+                    let read = (at, std::mem::take(&mut wire_len));
+                    if let Some(b) = on_message(&shared, &out, message, read) {
                         if !batches.contains(&b) {
                             batches.push(b);
                         }
@@ -536,11 +555,11 @@ fn on_message(
     shared: &Shared,
     out: &mpsc::UnboundedSender<Vec<u8>>,
     message: Incoming,
-    at: Instant,
+    (at, wire_len): (Instant, usize),
 ) -> Option<BatchIds> {
     match message {
         Incoming::Response { id, outcome } => {
-            return shared.resolve(id, (at, outcome.map_err(rpc_error)));
+            return shared.resolve(id, (at, outcome.map_err(rpc_error)), wire_len);
         }
         Incoming::ServerRequest { id, method } => {
             shared
@@ -565,34 +584,6 @@ fn on_violation(shared: &Shared, what: String) {
     // Before the handshake completes nothing else can be trusted: fail fast.
     if !shared.initialized.load(Ordering::Relaxed) {
         shared.fail_pending(CallError::Protocol(what));
-    }
-}
-
-/// A reply's outcome for the request it answers: `isError` on a tool call
-/// is a tool error.
-pub fn judge(
-    req: &PreparedRequest,
-    at: Instant,
-    outcome: Result<ResultProbe, CallError>,
-) -> Result<Instant, CallError> {
-    match outcome {
-        Ok(probe) if req.is_tool_call && probe.is_error == Some(true) => {
-            Err(CallError::ToolError(probe.error_text.unwrap_or_default()))
-        }
-        Ok(_) => Ok(at),
-        Err(e) => Err(e),
-    }
-}
-
-/// A reply's failure as a call's: a JSON-RPC error keeps its code and its
-/// message (escaped, bounded), a malformed reply is a protocol error.
-pub fn rpc_error(e: ReplyError) -> CallError {
-    match e {
-        ReplyError::Rpc(e) => CallError::JsonRpc {
-            code: e.code,
-            message: escape::escape_bounded(&e.message, wire::MAX_MESSAGE_CHARS),
-        },
-        ReplyError::Malformed(what) => CallError::Protocol(what),
     }
 }
 

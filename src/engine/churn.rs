@@ -18,6 +18,7 @@ use super::faults::FaultLog;
 use super::flow::{iterate, FlowRun};
 use super::reconnect::{Resilient, WrapOptions};
 use super::scheduler::Scheduler;
+use crate::client::wire_bytes::{self, WireBytes};
 use crate::client::CallError;
 use crate::metrics::Sample;
 use crate::transport::{Connected, Connector, TargetError};
@@ -168,16 +169,15 @@ impl Scheduler {
                         None => {
                             let op = &ops[op_index];
                             let sent = Instant::now();
-                            let result =
-                                tokio::time::timeout(op.timeout, session.call(&op.request))
-                                    .await
-                                    .unwrap_or(Err(CallError::Timeout));
+                            let call = tokio::time::timeout(op.timeout, session.call(&op.request));
+                            let (result, bytes) = wire_bytes::measure(call).await;
                             let _ = samples.send(Sample {
                                 op: op_index,
                                 planned,
                                 sent,
                                 done: Instant::now(),
-                                outcome: result.map(|_| ()),
+                                outcome: result.unwrap_or(Err(CallError::Timeout)).map(|_| ()),
+                                bytes,
                             });
                         }
                     }
@@ -196,17 +196,20 @@ impl Scheduler {
                             sent: now,
                             done: now,
                             outcome: Err(failed.clone()),
+                            bytes: WireBytes::default(),
                         });
                     }
                     Err(CallError::Transport(e.to_string()))
                 }
             };
+            // The session's own sample: its handshake's bytes are not counted.
             let _ = samples.send(Sample {
                 op: churn.session_op,
                 planned,
                 sent: started,
                 done: Instant::now(),
                 outcome,
+                bytes: WireBytes::default(),
             });
             if let Some(s) = &scenario {
                 s.in_flight.fetch_sub(1, Ordering::Relaxed);

@@ -8,6 +8,7 @@
 //! is read; the others as plain calls.
 
 use super::scheduler::{PreparedOp, Scheduler};
+use crate::client::wire_bytes::{self, WireBytes};
 use crate::client::CallError;
 use crate::metrics::Sample;
 use crate::protocol::jsonrpc::probe::{Listing, ResultProbe};
@@ -137,7 +138,7 @@ pub(super) async fn iterate(
             step.skipped.fetch_add(1, Ordering::Relaxed);
             continue;
         }
-        let outcome = run_step(step, op, &kept, session).await;
+        let (outcome, bytes) = wire_bytes::measure(run_step(step, op, &kept, session)).await;
         done = Instant::now();
         let outcome = match outcome {
             Ok(result) => {
@@ -152,6 +153,7 @@ pub(super) async fn iterate(
             sent,
             done,
             outcome: outcome.clone(),
+            bytes,
         });
         if let Err(e) = outcome {
             if !step.continue_on_error {
@@ -166,6 +168,8 @@ pub(super) async fn iterate(
         sent: first_sent.unwrap_or(planned),
         done,
         outcome: failed.map_or(Ok(()), Err),
+        // Its steps carried the bytes.
+        bytes: WireBytes::default(),
     });
 }
 

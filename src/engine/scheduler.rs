@@ -8,7 +8,7 @@
 //! each still measured from its own planned time.
 
 use super::mix::Mix;
-use crate::client::{BatchItem, CallError};
+use crate::client::{wire_bytes, BatchItem, CallError};
 use crate::metrics::Sample;
 use crate::protocol::jsonrpc::PreparedRequest;
 use crate::transport::Session;
@@ -401,7 +401,8 @@ impl Scheduler {
             let op = &ops[op_index];
             let slot_ref = &sessions[slot];
             let sent = Instant::now();
-            let result = tokio::time::timeout(op.timeout, slot_ref.session.call(&op.request)).await;
+            let call = tokio::time::timeout(op.timeout, slot_ref.session.call(&op.request));
+            let (result, bytes) = wire_bytes::measure(call).await;
             let (done, outcome) = match result {
                 Ok(Ok(at)) => (at, Ok(())),
                 Ok(Err(e)) => (Instant::now(), Err(e)),
@@ -418,6 +419,7 @@ impl Scheduler {
                 sent,
                 done,
                 outcome,
+                bytes,
             });
             slot_ref.in_flight.fetch_sub(1, Ordering::Relaxed);
             if let Some(s) = &scenario {
@@ -450,12 +452,14 @@ impl Scheduler {
             let longest = items.iter().map(|i| i.timeout).max().unwrap_or_default();
             let slot_ref = &sessions[slot];
             let sent = Instant::now();
-            let outcomes =
-                tokio::time::timeout(longest + BATCH_GRACE, slot_ref.session.call_batch(&items))
-                    .await
-                    .unwrap_or_else(|_| items.iter().map(|_| Err(CallError::Timeout)).collect());
+            let call =
+                tokio::time::timeout(longest + BATCH_GRACE, slot_ref.session.call_batch(&items));
+            let (outcomes, bytes) = wire_bytes::measure(call).await;
+            let outcomes = outcomes
+                .unwrap_or_else(|_| items.iter().map(|_| Err(CallError::Timeout)).collect());
             let finished = Instant::now();
-            for (&(planned, op), outcome) in requests.iter().zip(outcomes) {
+            // One body and one reply for all: each request gets an equal share.
+            for (i, (&(planned, op), outcome)) in requests.iter().zip(outcomes).enumerate() {
                 let (done, outcome) = match outcome {
                     Ok(at) => (at, Ok(())),
                     Err(e) => (finished, Err(e)),
@@ -466,6 +470,7 @@ impl Scheduler {
                     sent,
                     done,
                     outcome,
+                    bytes: bytes.share(i, requests.len()),
                 });
             }
             slot_ref.in_flight.fetch_sub(count, Ordering::Relaxed);

@@ -381,6 +381,7 @@ fn merge_op(parts: &[&OpMetrics], duration_s: f64) -> Result<OpMetrics, ExportEr
     op.errors_by_kind = errors;
     op.first_error_messages = messages;
     op.throughput_msg_per_s = parts.iter().map(|p| p.throughput_msg_per_s).sum();
+    parts.iter().for_each(|p| op.bytes.add_alongside(&p.bytes));
     Ok(op)
 }
 
@@ -503,6 +504,7 @@ fn merged_intervals(reports: &[&RunReport], timeline: Option<&Timeline>) -> Vec<
             bin.errors += i.errors;
             bin.throughput += i.throughput;
             bin.sent_rate += i.sent_rate;
+            bin.bytes.add_alongside(&i.bytes);
             bin.asked_rate = match (bin.asked_rate, i.asked_rate) {
                 (a, None) => a,
                 (None, b) => b,

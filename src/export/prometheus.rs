@@ -177,6 +177,19 @@ impl Collector for SnapshotCollector {
             "Sends more than 1 ms (LATE_SEND_US) behind their planned time",
             &[(vec![], s.late_sends)],
         )?;
+        let mut bytes = Vec::new();
+        for o in &s.ops {
+            let by =
+                |direction: &str| vec![("op", o.label.clone()), ("direction", direction.into())];
+            bytes.push((by("sent"), o.bytes.bytes_sent));
+            bytes.push((by("received"), o.bytes.bytes_received));
+        }
+        counter(
+            &mut enc,
+            "mcptop_bytes",
+            "Bytes on the wire of measured requests (sent) and their replies (received), by operation",
+            &bytes,
+        )?;
         counter(
             &mut enc,
             "mcptop_protocol_violations",

@@ -17,7 +17,8 @@ pub const TWO_OPS: &str = "name = \"w\"\nrate = 200\nsessions = 2\nduration = \"
 
 /// A run of `workload` with `per_s` requests a second for `secs` seconds,
 /// alternating operations; the n-th request takes `base_us + (n * 37) % spread_us`
-/// and every `fail_every`-th one times out (0: none).
+/// and every `fail_every`-th one times out (0: none); it sends 90-94 bytes
+/// and receives 200-249.
 pub fn run(workload: &str, per_s: u64, secs: u64, base_us: u64, fail_every: u64) -> RunReport {
     let w = Workload::parse(workload, "test").expect("workload");
     let labels: Vec<String> = w.ops.iter().map(|o| o.label.clone()).collect();
@@ -50,6 +51,10 @@ pub fn run(workload: &str, per_s: u64, secs: u64, base_us: u64, fail_every: u64)
                 sent: planned + Duration::from_micros(n % 5),
                 done: planned + Duration::from_micros(base_us + (n * 37) % 2_000),
                 outcome,
+                bytes: crate::client::wire_bytes::WireBytes {
+                    sent: 90 + n % 5,
+                    received: 200 + (n * 13) % 50,
+                },
             });
             n += 1;
         }

@@ -26,7 +26,9 @@ pub mod snapshot;
 pub mod spectrum;
 pub mod timeline;
 pub mod units;
+pub mod wire_rates;
 
+use crate::client::wire_bytes::WireBytes;
 use crate::client::CallError;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
@@ -101,6 +103,8 @@ pub struct Sample {
     /// The failure keeps what the server said: the recorder keeps the first
     /// message of each kind.
     pub outcome: Result<(), CallError>,
+    /// Bytes the request and its reply took on the wire (`client::wire_bytes`).
+    pub bytes: WireBytes,
 }
 
 impl Sample {

@@ -9,7 +9,9 @@
 use super::sampler::ResourceMonitor;
 use super::snapshot::{LoadNow, OpSummary, Phase, ProtocolCounters, Snapshot, WarmupClock};
 use super::units::fmt_us;
+use super::wire_rates::ByteRates;
 use super::{log_buckets, new_histogram, percentiles, ErrorKind, Sample};
+use crate::client::wire_bytes::WireBytes;
 use crate::protocol::escape::escape_bounded;
 use crate::protocol::jsonrpc::MAX_MESSAGE_CHARS;
 use hdrhistogram::Histogram;
@@ -57,6 +59,9 @@ pub struct Recorder {
     interval_service: Histogram<u64>,
     interval_completed: u64,
     interval_errors: u64,
+    /// Bytes on the wire over the run and in the open interval.
+    all_bytes: WireBytes,
+    interval_bytes: WireBytes,
     /// Closed intervals with their histograms, coarser when older.
     /// (Their histograms wait in a file: RSS stays flat over a long run.)
     history: super::retention::ShelvedHistory,
@@ -101,6 +106,7 @@ impl Recorder {
                     messages: BTreeMap::new(),
                     iteration: false,
                     sent_as: None,
+                    bytes: WireBytes::default(),
                 })
                 .collect(),
             measure_start,
@@ -112,6 +118,8 @@ impl Recorder {
             interval_service: new_histogram(),
             interval_completed: 0,
             interval_errors: 0,
+            all_bytes: WireBytes::default(),
+            interval_bytes: WireBytes::default(),
             history: Default::default(),
             messages: BTreeMap::new(),
             warnings: BTreeMap::new(),
@@ -216,6 +224,9 @@ impl Recorder {
         self.max_send_lag_us = self.max_send_lag_us.max(lag);
         self.send_lag.record(lag);
         self.interval_completed += 1;
+        op.bytes += s.bytes;
+        self.all_bytes += s.bytes;
+        self.interval_bytes += s.bytes;
         match &s.outcome {
             Ok(()) => {
                 let (c, v) = (s.corrected_us().max(1), s.service_us().max(1));
@@ -278,7 +289,7 @@ impl Recorder {
         let t_s = now
             .saturating_duration_since(self.measure_start)
             .as_secs_f64();
-        let stats = interval_stats(
+        let mut stats = interval_stats(
             t_s,
             length,
             (self.interval_completed, self.interval_errors),
@@ -286,6 +297,7 @@ impl Recorder {
             sent,
             (&self.interval_corrected, &self.interval_service),
         );
+        stats.bytes = ByteRates::over(std::mem::take(&mut self.interval_bytes), length);
         let cpu = self.cpu.as_mut().and_then(|m| {
             let interval = m.close(now, (t_s, length), stats.completed)?;
             Some((interval, m.cores(), m.includes_target()))
@@ -356,10 +368,11 @@ impl Recorder {
         label: &str,
         c: &Histogram<u64>,
         s: &Histogram<u64>,
-        errors: u64,
+        (errors, bytes): (u64, WireBytes),
         secs: f64,
     ) -> OpSummary {
         OpSummary {
+            bytes: ByteRates::over(bytes, secs),
             label: label.to_string(),
             ok: c.len(),
             errors,
@@ -430,13 +443,16 @@ impl Recorder {
                 "all",
                 &self.all_corrected,
                 &self.all_service,
-                total_errors,
+                (total_errors, self.all_bytes),
                 secs,
             ),
             ops: self
                 .ops
                 .iter()
-                .map(|o| self.summary(&o.label, &o.corrected, &o.service, o.error_count(), secs))
+                .map(|o| {
+                    let errors_and_bytes = (o.error_count(), o.bytes);
+                    self.summary(&o.label, &o.corrected, &o.service, errors_and_bytes, secs)
+                })
                 .collect(),
             errors,
             error_messages: labelled(&self.messages),
@@ -484,12 +500,14 @@ impl Recorder {
             secs,
         );
         overall.first_error_messages = labelled(&self.messages);
+        overall.bytes = ByteRates::over(self.all_bytes, secs);
         let ops = self
             .ops
             .iter()
             .map(|o| OpMetrics {
                 first_error_messages: labelled(&o.messages),
                 sent_as: o.sent_as.map(String::from),
+                bytes: ByteRates::over(o.bytes, secs),
                 ..op_metrics(&o.label, &o.corrected, &o.service, &o.errors, secs)
             })
             .collect();

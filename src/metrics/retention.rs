@@ -184,6 +184,7 @@ impl Coarsen for Closed {
         a.errors += b.errors;
         a.t_s = b.t_s;
         a.length_s = length;
+        a.bytes = a.bytes.joined(b.bytes, length);
         a.throughput = if length > 0.0 {
             a.completed.saturating_sub(a.errors) as f64 / length
         } else {

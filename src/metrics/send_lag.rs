@@ -247,6 +247,7 @@ mod tests {
             sent: planned + us(lag),
             done: planned + us(lag + 100),
             outcome: Ok(()),
+            bytes: Default::default(),
         };
         r.record(&sample(t0, 9_000)); // warm-up: not measured
         let second = |s: u64| t0 + us(1_000_000 * s);

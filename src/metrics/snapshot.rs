@@ -1,6 +1,7 @@
 //! `Snapshot`: the plain data the recorder publishes at every tick. Views
 //! (TUI, headless lines) read it and nothing else. No view types here.
 
+use super::wire_rates::ByteRates;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -33,6 +34,9 @@ pub struct IntervalStats {
     pub sent_rate: f64,
     pub corrected: Percentiles,
     pub service: Percentiles,
+    /// Bytes on the wire of the replies that arrived in the interval.
+    #[serde(flatten)]
+    pub bytes: ByteRates,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -44,6 +48,9 @@ pub struct OpSummary {
     pub throughput: f64,
     pub corrected: Percentiles,
     pub service: Percentiles,
+    /// Bytes on the wire, and per second of the measured time.
+    #[serde(flatten)]
+    pub bytes: ByteRates,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

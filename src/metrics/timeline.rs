@@ -245,6 +245,7 @@ mod tests {
                 sent: t0 + at + ms(k % 3),
                 done: t0 + at + ms(1 + (k * 7) % 40),
                 outcome: Ok(()),
+                bytes: Default::default(),
             }
         };
         for i in 0..300u64 {

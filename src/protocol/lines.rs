@@ -188,6 +188,16 @@ impl<R> LineReader<R> {
         }
     }
 
+    /// Bytes the line the last `next` returned took on the wire, with its
+    /// line end (0 otherwise).
+    pub fn wire_len(&self) -> usize {
+        if self.delivered {
+            self.line.buf.len() + 1
+        } else {
+            0
+        }
+    }
+
     /// The first bytes of the line the last `next` skipped as too long.
     pub fn head(&self) -> &[u8] {
         &self.line.head

@@ -2,6 +2,7 @@
 //! verdicts, and the plain-text summary. Everything here reads `RunMetrics`;
 //! nothing recomputes a percentile.
 
+pub mod bytes;
 pub mod calibration;
 pub mod chaos;
 pub mod formats;

@@ -32,6 +32,7 @@ fn outcome(w: &Workload, errors: u64) -> RunOutcome {
             sent: t0,
             done: t0 + Duration::from_millis(took),
             outcome,
+            bytes: Default::default(),
         })
     };
     for _ in 0..90 {
@@ -283,6 +284,7 @@ fn scenario_report() -> RunReport {
                 sent: planned + Duration::from_millis(late_ms),
                 done: planned + Duration::from_millis(late_ms + 1),
                 outcome: Ok(()),
+                bytes: Default::default(),
             });
         }
     }

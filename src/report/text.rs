@@ -220,6 +220,7 @@ fn rates(out: &mut String, m: &RunMetrics) {
     if let Some(line) = generator_cpu_line(m) {
         let _ = writeln!(out, "{line}");
     }
+    super::bytes::write(out, m);
 }
 
 /// mcptop's own CPU per request, and how busy it kept its cores.

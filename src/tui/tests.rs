@@ -43,6 +43,7 @@ fn interval(t: u64, open: bool) -> IntervalStats {
         sent_rate: 1_950.0,
         corrected: pct(400 + wobble * 60),
         service: pct(300 + wobble * 40),
+        bytes: Default::default(),
     }
 }
 
@@ -54,6 +55,7 @@ fn op(label: &str, ok: u64, errors: u64, throughput: f64, base: u64) -> OpSummar
         throughput,
         corrected: pct(base),
         service: pct(base * 3 / 4),
+        bytes: Default::default(),
     }
 }
 
@@ -485,4 +487,33 @@ fn live_screen_shows_sse_resumption() {
         text.contains("resume events: 3 replays, p50 2.0ms p99 3.0ms, 0 dup 0 gaps"),
         "{text}"
     );
+}
+
+#[test]
+fn the_ops_table_shows_bytes_received_per_second_at_100_columns() {
+    let mut s = open_snapshot();
+    // 10 MiB reads, 9.54 a second: 95.4 MiB/s received.
+    s.ops[0].label = "payload-10mb".into();
+    s.ops[0].bytes = crate::metrics::wire_rates::ByteRates {
+        bytes_sent: 2_000,
+        bytes_received: 1_000_000_000,
+        bytes_sent_per_s: 95.0,
+        bytes_received_per_s: 100_000_000.0,
+    };
+    s.ops[1].bytes.bytes_received_per_s = 12.0 * 1024.0;
+    let text = live(100, 30, &model(s));
+    assert!(text.contains("recv/s"), "{text}");
+    let row = |name: &str| {
+        text.lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no row {name:?}:\n{text}"))
+            .to_string()
+    };
+    // The whole row fits: the figure is on the op's own line, inside the frame.
+    assert!(row("payload-10").contains("95.4M"), "{text}");
+    assert!(row("│add ").contains("12K"), "{text}");
+    // Each line of the backend's text is quoted.
+    assert!(text
+        .lines()
+        .all(|l| l.trim_matches('"').chars().count() <= 100));
 }

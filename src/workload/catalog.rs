@@ -56,6 +56,10 @@ pub const SHIPPED: &[(&str, &str)] = &[
         include_str!("../../workloads/integration-flow.toml"),
     ),
     ("spike", include_str!("../../workloads/spike.toml")),
+    (
+        "resource-10mb",
+        include_str!("../../workloads/resource-10mb.toml"),
+    ),
     ("soak", include_str!("../../workloads/soak.toml")),
     (
         "transport-stdio",

@@ -33,3 +33,4 @@ mod sse_resume;
 mod stdio;
 #[cfg(feature = "tui")]
 mod tui;
+mod wire_bytes;

@@ -12,6 +12,7 @@ fn sample_at(t: Instant) -> Sample {
         sent: t,
         done: t,
         outcome: Ok(()),
+        bytes: Default::default(),
     }
 }
 

@@ -12,6 +12,7 @@ pub use verdict::verdict_page;
 
 use crate::metrics::recorder::OpMetrics;
 use crate::metrics::units::{fmt_mib, fmt_us};
+use crate::metrics::wire_rates::fmt_bytes_per_s;
 use crate::metrics::{decode_histogram, log_buckets, spectrum::spectrum};
 use crate::report::RunReport;
 use charts::Line;
@@ -149,6 +150,8 @@ fn op_row(o: &OpMetrics) -> Vec<String> {
         fmt_us(c.max_us),
         fmt_us(s.p50_us),
         fmt_us(s.p99_us),
+        fmt_bytes_per_s(o.bytes.bytes_sent_per_s),
+        fmt_bytes_per_s(o.bytes.bytes_received_per_s),
     ]
 }
 
@@ -172,10 +175,13 @@ fn summary_table(r: &RunReport) -> String {
         "max",
         "service p50",
         "service p99",
+        "sent",
+        "received",
     ];
     format!(
         "{}<p class=\"note\">Latency is corrected (from each request's planned send, so waiting \
-         for a slow server counts); service time is from the actual send.</p>\n",
+         for a slow server counts); service time is from the actual send. Sent and received are \
+         bytes on the wire per second.</p>\n",
         table(&head, &rows)
     )
 }

@@ -309,3 +309,27 @@ async fn sse_resumption_is_merged_not_dropped() {
     assert!((30_000..30_100).contains(&replay.max_us), "{replay:?}");
     assert_eq!(s.replay_us, 66_000);
 }
+
+#[tokio::test(start_paused = true)]
+async fn bytes_on_the_wire_add_up_exactly() {
+    let inputs = three_shards();
+    let sum = |f: &dyn Fn(&RunMetrics) -> u64| -> u64 {
+        inputs.iter().map(|i| f(&i.report.metrics)).sum()
+    };
+    let sent = sum(&|m| m.overall.bytes.bytes_sent);
+    let received = sum(&|m| m.overall.bytes.bytes_received);
+    let add_received = sum(&|m| m.ops[1].bytes.bytes_received);
+    let rate: f64 = inputs
+        .iter()
+        .map(|i| i.report.metrics.overall.bytes.bytes_received_per_s)
+        .sum();
+    assert!(sent > 0 && received > 0 && add_received > 0);
+    let merged = merge(inputs, false).expect("merges").report;
+    let m = &merged.metrics;
+    assert_eq!(m.overall.bytes.bytes_sent, sent);
+    assert_eq!(m.overall.bytes.bytes_received, received);
+    assert_eq!(m.ops[1].bytes.bytes_received, add_received);
+    assert_eq!(m.overall.bytes.bytes_received_per_s, rate);
+    let over_intervals: u64 = m.intervals.iter().map(|i| i.bytes.bytes_received).sum();
+    assert_eq!(over_intervals, received);
+}

@@ -24,6 +24,7 @@ fn snapshot() -> Snapshot {
             } else {
                 Ok(())
             },
+            bytes: Default::default(),
         });
     }
     r.tick(

@@ -159,6 +159,7 @@ fn replies(r: &mut Recorder, from: Instant, n: u64) {
             sent: planned,
             done: planned + ms(1),
             outcome: Ok(()),
+            bytes: Default::default(),
         });
     }
 }

@@ -55,6 +55,8 @@ pub(crate) fn op_metrics(
         sent_as: None,
         histogram_corrected: encode_histogram(c),
         histogram_service: encode_histogram(s),
+        // The caller knows the bytes; the histograms do not.
+        bytes: Default::default(),
         allocs_per_request: None,
         bytes_per_request: None,
     }
@@ -80,6 +82,7 @@ pub(super) fn interval_stats(
         sent_rate: sent as f64 / length,
         corrected: percentiles(corrected),
         service: percentiles(service),
+        bytes: Default::default(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! One operation's figures in the recorder: its histograms, errors by kind
 //! and the first message of each kind.
 
+use crate::client::wire_bytes::WireBytes;
 use crate::metrics::{ErrorKind, Sample};
 use crate::protocol::escape::escape_bounded;
 use crate::protocol::jsonrpc::MAX_MESSAGE_CHARS;
@@ -19,6 +20,8 @@ pub(super) struct OpState {
     pub(super) iteration: bool,
     /// The method sent instead of its own (a ping's fallback).
     pub(super) sent_as: Option<&'static str>,
+    /// Bytes its measured requests and replies took on the wire.
+    pub(super) bytes: WireBytes,
 }
 
 impl OpState {
@@ -28,6 +31,7 @@ impl OpState {
 
     /// Records `s` in this operation's figures only.
     pub(super) fn add(&mut self, s: &Sample) {
+        self.bytes += s.bytes;
         match &s.outcome {
             Ok(()) => {
                 self.corrected.saturating_record(s.corrected_us().max(1));

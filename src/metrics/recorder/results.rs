@@ -6,6 +6,7 @@ use super::super::send_lag::SendLagReport;
 use super::super::snapshot::{
     AllocatorStats, IntervalStats, MemoryStats, Percentiles, ProtocolCounters,
 };
+use super::super::wire_rates::ByteRates;
 use super::ScenarioMetrics;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -44,6 +45,9 @@ pub struct OpMetrics {
     /// HdrHistogram V2 deflate, base64: merge and compare distributions.
     pub histogram_corrected: String,
     pub histogram_service: String,
+    /// Bytes on the wire (requests sent, replies received) and per second.
+    #[serde(flatten)]
+    pub bytes: ByteRates,
     /// Allocations per completed request over the measured window (overall only).
     #[serde(default)]
     pub allocs_per_request: Option<f64>,

@@ -7,8 +7,10 @@
 use super::{
     interval_stats, keep_up_warning, op_metrics, OpMetrics, OpState, Recorder, LATE_SEND_US,
 };
+use crate::client::wire_bytes::WireBytes;
 use crate::metrics::send_lag::{SendLag, SendLagReport};
 use crate::metrics::snapshot::{IntervalStats, ScenarioNow};
+use crate::metrics::wire_rates::ByteRates;
 use crate::metrics::{new_histogram, ErrorKind, Sample};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
@@ -97,6 +99,7 @@ pub(super) struct ScenarioState {
     service: Histogram<u64>,
     completed: u64,
     errors: u64,
+    bytes: WireBytes,
     pub history: VecDeque<IntervalStats>,
     pub late_sends: u64,
     pub max_send_lag_us: u64,
@@ -113,6 +116,7 @@ impl ScenarioState {
             service: new_histogram(),
             completed: 0,
             errors: 0,
+            bytes: WireBytes::default(),
             history: VecDeque::new(),
             late_sends: 0,
             max_send_lag_us: 0,
@@ -131,6 +135,7 @@ impl ScenarioState {
         self.max_send_lag_us = self.max_send_lag_us.max(lag);
         self.send_lag.record(lag);
         self.completed += 1;
+        self.bytes += s.bytes;
         match &s.outcome {
             Ok(()) => {
                 self.corrected.saturating_record(s.corrected_us().max(1));
@@ -148,7 +153,7 @@ impl ScenarioState {
         let waits = status
             .backpressure_total
             .saturating_sub(prev.backpressure_total);
-        let stats = interval_stats(
+        let mut stats = interval_stats(
             t_s,
             length,
             (self.completed, self.errors),
@@ -156,6 +161,7 @@ impl ScenarioState {
             sent,
             (&self.corrected, &self.service),
         );
+        stats.bytes = ByteRates::over(std::mem::take(&mut self.bytes), length);
         if status.active {
             let scope = format!("scenario {}: ", self.ops.name);
             if let Some((key, text)) = keep_up_warning(&stats, (planned, sent), waits, &scope) {
@@ -201,7 +207,9 @@ impl ScenarioState {
     pub fn metrics(&self, ops: &[OpState], status: ScenarioStatus, secs: f64) -> ScenarioMetrics {
         let (mut c, mut s) = (new_histogram(), new_histogram());
         let mut errors: BTreeMap<ErrorKind, u64> = BTreeMap::new();
+        let mut bytes = WireBytes::default();
         for op in ops.get(self.ops.ops.clone()).unwrap_or_default() {
+            bytes += op.bytes;
             // Same bounds everywhere (`new_histogram`), so adding cannot fail.
             let _ = c.add(&op.corrected);
             let _ = s.add(&op.service);
@@ -211,7 +219,10 @@ impl ScenarioState {
         }
         let per_sec = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
         ScenarioMetrics {
-            figures: op_metrics(&self.ops.name, &c, &s, &errors, secs),
+            figures: OpMetrics {
+                bytes: ByteRates::over(bytes, secs),
+                ..op_metrics(&self.ops.name, &c, &s, &errors, secs)
+            },
             asked_rate: status.rate.map(|_| per_sec(status.planned_total)),
             sent_rate: per_sec(status.sent_total),
             planned_sends: status.planned_total,

@@ -16,6 +16,7 @@ fn sample(op: usize, planned: Instant, lag_ms: u64, took_ms: u64) -> Sample {
         sent,
         done: sent + ms(took_ms),
         outcome: Ok(()),
+        bytes: Default::default(),
     }
 }
 

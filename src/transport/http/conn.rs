@@ -40,6 +40,8 @@ pub struct Head {
     /// A 401's challenge.
     pub www_authenticate: Option<String>,
     pub framing: Framing,
+    /// Bytes the status line and headers took, 1xx heads before it included.
+    pub wire_len: usize,
 }
 
 /// Builds a request head; values must not contain CR or LF.
@@ -115,12 +117,15 @@ impl Conn {
         self.requests += 1;
         self.reusable = false;
         self.io.get_mut().write_all(request).await?;
+        let mut informational = 0;
         loop {
-            let head = self.read_head().await?;
+            let mut head = self.read_head().await?;
             // 1xx replies are followed by the real one.
             if !(100..200).contains(&head.status) {
+                head.wire_len += informational;
                 return Ok(head);
             }
+            informational += head.wire_len;
         }
     }
 
@@ -133,6 +138,7 @@ impl Conn {
             session_id: None,
             www_authenticate: None,
             framing: Framing::UntilClose,
+            wire_len: 0,
         };
         let mut keep_alive = true;
         let mut first = true;
@@ -177,6 +183,7 @@ impl Conn {
         if head.status == 204 || head.status == 304 || head.framing == Framing::Length(0) {
             head.framing = Framing::Done;
         }
+        head.wire_len = total;
         // Reusable once the body is read, if the server keeps the connection.
         self.reusable = keep_alive && head.framing != Framing::UntilClose;
         Ok(head)

@@ -7,7 +7,7 @@
 use super::conn::RequestBytes;
 use super::pool::Body;
 use super::{Inner, SessionMode, ACCEPT_BOTH, SESSION_HEADER, VERSION_HEADER};
-use crate::client::{rpc_error, CallError};
+use crate::client::{rpc_error, wire_bytes, CallError};
 use crate::protocol::jsonrpc::{self as wire, Incoming, Messages, ResultProbe};
 use crate::protocol::lines::MAX_LINE_BYTES;
 use crate::protocol::sse;
@@ -142,6 +142,8 @@ impl Inner {
     }
 
     /// One POST; also returns the `Mcp-Session-Id` the server sent.
+    // Over 80 lines: one POST from its head to its judged reply, each status
+    // in turn, reads best in one place; counting its bytes added the last few.
     pub(super) async fn post_raw(
         &self,
         body: Vec<u8>,
@@ -157,10 +159,14 @@ impl Inner {
             Err(e) => return (Posted::Failed(e), None),
         };
         deployed.decorate(&mut request, authorization.as_ref());
-        let (head, reply) = match self.pool.send(&request.finish(&body)).await {
+        let request = request.finish(&body);
+        let (head, reply) = match self.pool.send(&request).await {
             Ok(r) => r,
             Err(e) => return (Posted::Failed(self.deaths.send_failed(e)), None),
         };
+        // Headers count with the body on both sides: they are on the wire.
+        wire_bytes::add_sent(request.len());
+        wire_bytes::add_received(head.wire_len);
         let status = head.status;
         if status == 401 {
             reply.drain_later();
@@ -192,6 +198,7 @@ impl Inner {
             Ok(b) => b,
             Err(e) => return (Posted::Failed(self.deaths.read_failed(e)), session_id),
         };
+        wire_bytes::add_received(bytes.len());
         let at = Instant::now();
         if let Ok(text) = std::str::from_utf8(&bytes) {
             self.on_body(text, replies, at, ok);
@@ -238,6 +245,8 @@ impl Inner {
                 }
                 Err(e) => return Posted::Failed(self.deaths.read_failed(e)),
             }
+            // The event stream's framing (`data:`, `id:`) counts: it is on the wire.
+            wire_bytes::add_received(chunk.len());
             let mut parsed = sse::Parsed::default();
             parser.push(&chunk, &mut parsed);
             let at = Instant::now();

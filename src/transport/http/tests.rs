@@ -3,6 +3,7 @@
 //! request the reply leaves out fails as a protocol error, not a timeout.
 
 use super::*;
+use crate::client::wire_bytes::{self, WireBytes};
 use crate::protocol::jsonrpc::PreparedRequest;
 use crate::protocol::{Era, ProtocolChoice};
 use serde_json::{json, Value};
@@ -130,4 +131,100 @@ async fn replies_as_separate_events_are_filed_and_a_missing_one_fails_at_the_end
         matches!(&outcomes[1], Err(CallError::Protocol(m)) if m.contains("stream ended")),
         "{outcomes:?}"
     );
+}
+
+/// Serves `initialize` and then one `ping`, answered with a 5000-byte
+/// result as JSON or as an event; reports the bytes of the ping's request
+/// (head and body) and of its whole reply, as they crossed the socket.
+async fn counting(events: bool, seen: tokio::sync::oneshot::Sender<(usize, usize)>) -> Endpoint {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        let (socket, _) = listener.accept().await.ok()?;
+        let (reader, mut out) = socket.into_split();
+        let mut reader = BufReader::new(reader);
+        let mut seen = Some(seen);
+        loop {
+            let mut raw = Vec::new();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).await.ok()? == 0 {
+                    return None::<()>;
+                }
+                raw.extend_from_slice(line.as_bytes());
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().ok()?;
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0u8; length];
+            reader.read_exact(&mut body).await.ok()?;
+            let m: Value = serde_json::from_slice(&body).ok()?;
+            let reply = if m["method"] == "initialize" {
+                json_reply(
+                    &json!({"jsonrpc": "2.0", "id": m["id"], "result": {
+                        "protocolVersion": "2025-03-26", "capabilities": {},
+                        "serverInfo": {"name": "scripted", "version": "0"}}})
+                    .to_string(),
+                )
+            } else if m["method"] == "ping" {
+                let result =
+                    json!({"jsonrpc": "2.0", "id": m["id"], "result": {"pad": "x".repeat(5000)}});
+                if events {
+                    let event = format!("event: message\ndata: {result}\n\n");
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: {}\r\n\r\n{event}",
+                        event.len()
+                    )
+                } else {
+                    json_reply(&result.to_string())
+                }
+            } else {
+                "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n".to_string()
+            };
+            out.write_all(reply.as_bytes()).await.ok()?;
+            if m["method"] == "ping" {
+                let _ = seen.take()?.send((raw.len() + body.len(), reply.len()));
+            }
+        }
+    });
+    Endpoint::parse(&format!("127.0.0.1:{port}/mcp"), 80).expect("endpoint")
+}
+
+async fn counted_ping(events: bool) -> (WireBytes, WireBytes) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let endpoint = counting(events, tx).await;
+    let options = ConnectOptions {
+        protocol: ProtocolChoice::Forced(Era::V2025_03_26),
+        handshake_timeout: Duration::from_secs(5),
+        http_connections: 1,
+        server_stream: false,
+        deployed: Default::default(),
+    };
+    let session = HttpSession::open(&endpoint, &options).await.expect("open");
+    let ping = PreparedRequest::new("ping", &json!({}));
+    let (outcome, counted) = wire_bytes::measure(session.call(&ping)).await;
+    outcome.expect("the ping is answered");
+    let (sent, received) = rx.await.expect("the server saw the ping");
+    let seen = WireBytes {
+        sent: sent as u64,
+        received: received as u64,
+    };
+    (counted, seen)
+}
+
+#[tokio::test]
+async fn a_json_reply_is_counted_to_the_byte_with_its_headers() {
+    let (counted, seen) = counted_ping(false).await;
+    assert!(seen.received > 5000, "{seen:?}");
+    assert_eq!(counted, seen);
+}
+
+#[tokio::test]
+async fn an_event_stream_reply_is_counted_with_its_framing() {
+    let (counted, seen) = counted_ping(true).await;
+    assert_eq!(counted, seen);
 }
