@@ -395,16 +395,6 @@ impl Recorder {
             .collect()
     }
 
-    fn errors_by_kind(&self) -> BTreeMap<ErrorKind, u64> {
-        let mut all = BTreeMap::new();
-        for op in self.ops.iter().filter(|o| !o.iteration) {
-            for (k, n) in &op.errors {
-                *all.entry(*k).or_default() += n;
-            }
-        }
-        all
-    }
-
     pub fn snapshot(&self, now: Instant, status: EngineStatus) -> Snapshot {
         let secs = self.measured(now).as_secs_f64();
         let total_errors: u64 = self
@@ -413,8 +403,7 @@ impl Recorder {
             .filter(|o| !o.iteration)
             .map(OpState::error_count)
             .sum();
-        let mut errors: Vec<(String, u64)> = self
-            .errors_by_kind()
+        let mut errors: Vec<(String, u64)> = op_state::errors_by_kind(&self.ops)
             .into_iter()
             .map(|(k, n)| (k.label(), n))
             .collect();
@@ -496,7 +485,7 @@ impl Recorder {
             "all",
             &self.all_corrected,
             &self.all_service,
-            &self.errors_by_kind(),
+            &op_state::errors_by_kind(&self.ops),
             secs,
         );
         overall.first_error_messages = labelled(&self.messages);

@@ -47,3 +47,15 @@ impl OpState {
         }
     }
 }
+
+/// Errors by kind over the ops a request is (a flow's iteration rows would
+/// count its steps' errors twice).
+pub(super) fn errors_by_kind(ops: &[OpState]) -> BTreeMap<ErrorKind, u64> {
+    let mut all = BTreeMap::new();
+    for op in ops.iter().filter(|o| !o.iteration) {
+        for (k, n) in &op.errors {
+            *all.entry(*k).or_default() += n;
+        }
+    }
+    all
+}
