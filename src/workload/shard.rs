@@ -199,18 +199,28 @@ fn split_top_level(
             spec.concurrency = Some(shard.part_u32(concurrency, "concurrency", one_request)?)
         }
     }
-    for stage in &mut spec.stages {
+    split_stages(&mut spec.stages, shard, "stage concurrency")
+}
+
+/// Each stage's rate or concurrency (the workload's, or a scenario's).
+fn split_stages(
+    stages: &mut [super::spec::StageSpec],
+    shard: Shard,
+    what: &str,
+) -> Result<(), ShardError> {
+    for stage in stages {
         if let Some(rate) = stage.rate {
             stage.rate = Some(open_part(shard, rate)?);
         }
         if let Some(c) = stage.concurrency {
-            stage.concurrency = Some(shard.part_u32(c, "stage concurrency", one_request)?);
+            let need = "one request in flight at least";
+            stage.concurrency = Some(shard.part_u32(c, what, need)?);
         }
     }
     Ok(())
 }
 
-/// Each `[[scenarios]]` entry's own rate, concurrency and session count
+/// Each `[[scenarios]]` entry's own rate, concurrency, stages and session count
 /// (a scenario on the shared sessions takes the shard's share of those).
 fn split_scenarios(spec: &mut WorkloadSpec, shard: Shard) -> Result<(), ShardError> {
     use super::spec::ScenarioSessionsSpec;
@@ -227,6 +237,7 @@ fn split_scenarios(spec: &mut WorkloadSpec, shard: Shard) -> Result<(), ShardErr
             let n = shard.part_u32(n, &what("sessions"), "one session at least")?;
             s.sessions = Some(ScenarioSessionsSpec::Count(n));
         }
+        split_stages(&mut s.stages, shard, &what("stage concurrency"))?;
     }
     Ok(())
 }

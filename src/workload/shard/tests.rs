@@ -161,3 +161,47 @@ method = "tools/list"
         "{err}"
     );
 }
+
+/// A scenario's `[[scenarios.stages]]` are shared like its own load: two
+/// shards of a stage at 41/s send 21/s and 20/s, not 41/s each.
+#[test]
+fn each_scenario_takes_its_share_of_its_stages() {
+    let whole = workload(
+        r#"
+name = "staged"
+duration = "2s"
+[[scenarios]]
+name = "ramp"
+rate = 10
+sessions = 2
+[[scenarios.stages]]
+duration = "1s"
+rate = 41
+[[scenarios.stages]]
+duration = "1s"
+rate = 6
+[[scenarios.ops]]
+method = "tools/list"
+"#,
+    );
+    let stages: Vec<Vec<LoadShape>> = (0..2)
+        .map(|i| {
+            let part = split(&whole, shard(i, 2)).expect("split");
+            part.scenarios[0].stages.iter().map(|s| s.shape).collect()
+        })
+        .collect();
+    // Whole rates are shared with the remainder first, so they add up exactly.
+    assert_eq!(
+        stages,
+        vec![
+            vec![
+                LoadShape::OpenLoop { rate: 21.0 },
+                LoadShape::OpenLoop { rate: 3.0 }
+            ],
+            vec![
+                LoadShape::OpenLoop { rate: 20.0 },
+                LoadShape::OpenLoop { rate: 3.0 }
+            ]
+        ]
+    );
+}
