@@ -21,14 +21,8 @@ DURATION=${1:-10s}
 ECHO_BYTES=${ECHO_BYTES:-1048576}
 [ -n "${NO_BUILD:-}" ] || nice -n 10 cargo build --release --quiet --bin mcptop
 BIN=$PWD/${CARGO_TARGET_DIR:-target}/release/mcptop
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=benches/lib/servers.sh
+. benches/lib/servers.sh
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() {
