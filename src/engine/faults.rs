@@ -265,9 +265,15 @@ impl Armed {
                 let in_flight = hit.iter().map(|s| s.in_flight()).sum();
                 let measured = clock.measured(start);
                 log.fired(index, (Instant::now(), measured), in_flight);
+                // On the charts' clock (since measuring began, pauses
+                // included), as the intervals it is drawn among: after a
+                // pause, `fault.at` of measured time would sit that much
+                // early. The label keeps the workload's `at`.
                 marks.push(FaultMark {
                     label: fault.label(),
-                    t_s: fault.at.as_secs_f64(),
+                    t_s: Instant::now()
+                        .saturating_duration_since(start)
+                        .as_secs_f64(),
                 });
                 let pids = match fault.target {
                     // The `--target-pid` given in that target's place.
