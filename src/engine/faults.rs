@@ -302,6 +302,13 @@ impl Armed {
         self.marks.clone()
     }
 
+    /// Has `recorder` show the faults' marks and, with failover, the
+    /// sessions' moves in its snapshots.
+    pub fn watch_from(&self, recorder: &mut crate::metrics::recorder::Recorder) {
+        recorder.watch_faults(self.marks());
+        recorder.watch_failover(self.failover_source());
+    }
+
     /// The sessions a fault hits.
     fn hit(&self, fault: &Fault) -> Vec<Arc<Resilient>> {
         let range = match fault.scenario {
