@@ -12,6 +12,7 @@
 # same runs with both instead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+lib=$PWD/benches/lib
 n=${1:-20}
 old=${2:+$(realpath "$2")}
 cargo build --release --quiet --bin mcptop
@@ -23,19 +24,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 mkdir workloads
-gate() {
-    cat > workloads/cpu-gate.toml <<TOML
-name = "cpu-gate"
-description = "CPU-bound gate: the cpu tool, one call in flight"
-sessions = 1
-concurrency = 1
-duration = "1s"
-[[ops]]
-method = "tools/call"
-tool = "cpu"
-arguments = { us = $1 }
-TOML
-}
+# shellcheck source=benches/lib/cpu_gate.sh
+. "$lib/cpu_gate.sh"
 gate 100
 for b in "${bins[@]}"; do
     start=$(date +%s)

@@ -21,6 +21,7 @@ set -euo pipefail
 old=$(realpath "$1")
 n=${2:-10}
 cd "$(dirname "$0")/.."
+lib=$PWD/benches/lib
 cargo build --release --quiet --bin mcptop
 new=$PWD/target/release/mcptop
 if [ -n "${3:-}" ]; then
@@ -32,19 +33,8 @@ else
 fi
 cd "$work"
 mkdir -p workloads
-gate() {
-    cat > workloads/cpu-gate.toml <<TOML
-name = "cpu-gate"
-description = "CPU-bound gate: the cpu tool, one call in flight"
-sessions = 1
-concurrency = 1
-duration = "1s"
-[[ops]]
-method = "tools/call"
-tool = "cpu"
-arguments = { us = $1 }
-TOML
-}
+# shellcheck source=benches/lib/cpu_gate.sh
+. "$lib/cpu_gate.sh"
 start=$(date +%s)
 for i in $(seq 1 "$n"); do
     [ -f "slow-$i.json" ] && continue

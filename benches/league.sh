@@ -23,18 +23,6 @@ BIN=$PWD/${CARGO_TARGET_DIR:-target}/release/mcptop
 # shellcheck source=benches/lib/servers.sh
 . benches/lib/servers.sh
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-    for _ in $(seq 200); do
-        if python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2)' "$1" 2>/dev/null; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    echo "port $1 never opened" >&2
-    return 1
-}
-
 ROWS=()
 # run LABEL TARGET [ARGS...]: one run, its result kept as $WORK/LABEL.json.
 run() {

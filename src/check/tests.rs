@@ -442,15 +442,7 @@ fn scenario_run(probe_us: u64, secs: u64) -> RunReport {
     .expect("workload");
     let t0 = Instant::now();
     let labels: Vec<String> = w.ops.iter().map(|o| o.label.clone()).collect();
-    let groups = w
-        .scenarios
-        .iter()
-        .map(|s| crate::metrics::ScenarioOps {
-            name: s.name.clone(),
-            ops: s.ops.clone(),
-            also: Vec::new(),
-        })
-        .collect();
+    let groups = crate::engine::scenario_groups(&w);
     let mut r = Recorder::new(&labels, t0, None).with_scenarios(groups);
     let wobble = [1.0, 1.03, 0.98, 1.01, 0.99];
     let mut status = EngineStatus {

@@ -12,7 +12,7 @@ use super::fault_clock::FaultClock;
 use super::reconnect::{ClientFault, Resilient, WrapOptions};
 use super::scheduler::Plan;
 use crate::metrics::accounting::Accounting;
-use crate::metrics::failover::{FailoverReport, SessionMoves};
+use crate::metrics::failover::{FailoverReport, FailoverSource, SessionMoves};
 use crate::metrics::fault_marks::{FaultMark, FaultMarks};
 use crate::metrics::recovery::{self, FaultTimeline};
 use crate::metrics::sampler::ResourceMonitor;
@@ -265,9 +265,15 @@ impl Armed {
                 let in_flight = hit.iter().map(|s| s.in_flight()).sum();
                 let measured = clock.measured(start);
                 log.fired(index, (Instant::now(), measured), in_flight);
+                // On the charts' clock (since measuring began, pauses
+                // included), as the intervals it is drawn among: after a
+                // pause, `fault.at` of measured time would sit that much
+                // early. The label keeps the workload's `at`.
                 marks.push(FaultMark {
                     label: fault.label(),
-                    t_s: fault.at.as_secs_f64(),
+                    t_s: Instant::now()
+                        .saturating_duration_since(start)
+                        .as_secs_f64(),
                 });
                 let pids = match fault.target {
                     // The `--target-pid` given in that target's place.
@@ -294,6 +300,13 @@ impl Armed {
     /// Where the faults are marked as they fire.
     pub fn marks(&self) -> FaultMarks {
         self.marks.clone()
+    }
+
+    /// Has `recorder` show the faults' marks and, with failover, the
+    /// sessions' moves in its snapshots.
+    pub fn watch_from(&self, recorder: &mut crate::metrics::recorder::Recorder) {
+        recorder.watch_faults(self.marks());
+        recorder.watch_failover(self.failover_source());
     }
 
     /// The sessions a fault hits.
@@ -378,23 +391,46 @@ impl Armed {
 
     /// The sessions' moves between targets, with failover.
     fn failover_report(&self) -> Option<FailoverReport> {
-        let (targets, timeouts) = self.failover.clone()?;
-        let moves: Vec<SessionMoves> = self
-            .sessions
-            .iter()
-            .filter_map(|s| s.failover_figures())
-            .map(|(migrations, answered)| SessionMoves {
-                took_s: migrations
-                    .iter()
-                    .map(|m| m.took().map(|d| d.as_secs_f64()))
-                    .collect(),
-                lost: migrations.iter().map(|m| m.lost).sum(),
-                not_sent: migrations.iter().map(|m| m.not_sent).sum(),
-                answered,
-            })
-            .collect();
-        Some(FailoverReport::build(targets, timeouts, &moves))
+        failover_report(&self.sessions, self.failover.as_ref())
     }
+
+    /// The failover figures as the run goes, for the live screen and
+    /// `/metrics`.
+    pub fn failover_source(&self) -> FailoverSource {
+        if self.failover.is_none() {
+            return FailoverSource::default();
+        }
+        // Weak: the figures must not keep a session (and its child) alive
+        // after the run let it go.
+        let sessions: Vec<_> = self.sessions.iter().map(Arc::downgrade).collect();
+        let failover = self.failover.clone();
+        FailoverSource::new(move || {
+            let sessions: Vec<_> = sessions.iter().filter_map(|s| s.upgrade()).collect();
+            failover_report(&sessions, failover.as_ref())
+        })
+    }
+}
+
+/// The sessions' moves between targets, with failover (`targets`, `timeouts`).
+fn failover_report(
+    sessions: &[Arc<Resilient>],
+    failover: Option<&(Vec<String>, u32)>,
+) -> Option<FailoverReport> {
+    let (targets, timeouts) = failover.cloned()?;
+    let moves: Vec<SessionMoves> = sessions
+        .iter()
+        .filter_map(|s| s.failover_figures())
+        .map(|(migrations, answered)| SessionMoves {
+            took_s: migrations
+                .iter()
+                .map(|m| m.took().map(|d| d.as_secs_f64()))
+                .collect(),
+            lost: migrations.iter().map(|m| m.lost).sum(),
+            not_sent: migrations.iter().map(|m| m.not_sent).sum(),
+            answered,
+        })
+        .collect();
+    Some(FailoverReport::build(targets, timeouts, &moves))
 }
 
 /// The successes and failures by kind in the units the run planned:

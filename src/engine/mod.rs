@@ -23,6 +23,10 @@ use connect::CONNECT_PARALLELISM;
 #[cfg(test)]
 use phases::drain;
 pub use phases::run;
+/// How the recorder groups a workload's ops by scenario (tests of the
+/// layers above build their recorders with it).
+#[cfg(test)]
+pub(crate) use scenarios::groups as scenario_groups;
 
 use crate::metrics::sampler::ResourceMonitor;
 use crate::metrics::{RunMetrics, Snapshot};

@@ -80,7 +80,7 @@ async fn run_opening(setup: RunSetup<'_>, opener: Opener) -> Result<RunOutcome, 
         .collect();
     let mut driver = Driver::new(workload, &connected, (slots.clone(), opener), t0, resources);
     chaos.start(driver.plan_tx.subscribe());
-    driver.recorder.watch_faults(chaos.marks());
+    chaos.watch_from(&mut driver.recorder);
     let stopped_by = driver
         .drive(&mut target_events, &mut controls, &snapshots, tick, &stop)
         .await;

@@ -47,7 +47,7 @@ pub(super) fn start(
 
 /// Each scenario's operations, as the recorder groups them: its requests,
 /// and the ops that record its iterations and sessions.
-pub(super) fn groups(workload: &Workload) -> Vec<ScenarioOps> {
+pub(crate) fn groups(workload: &Workload) -> Vec<ScenarioOps> {
     workload
         .scenarios
         .iter()

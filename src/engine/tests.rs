@@ -173,6 +173,15 @@ async fn run_with(
     connector: &dyn Connector,
     during: impl FnOnce(Harness) -> tokio::task::JoinHandle<()>,
 ) -> RunOutcome {
+    try_run_with(w, connector, during).await.expect("run")
+}
+
+/// `run_with` for a run that may be refused or stopped before it measures.
+async fn try_run_with(
+    w: &Workload,
+    connector: &dyn Connector,
+    during: impl FnOnce(Harness) -> tokio::task::JoinHandle<()>,
+) -> Result<RunOutcome, EngineError> {
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let (snap_tx, snap_rx) = watch::channel(Snapshot::default());
@@ -193,8 +202,7 @@ async fn run_with(
         stop,
         resources: None,
     })
-    .await
-    .expect("run");
+    .await;
     side.abort();
     outcome
 }

@@ -5,7 +5,8 @@
 //! in flight, asked/sent/achieved rate, latency histograms (corrected and
 //! service) in fixed buckets counted from the recorder's HDR histograms,
 //! mcptop's and the target's RSS/CPU, the allocator's figures, and SSE
-//! resumption (replay latency histogram, duplicate and gap counters).
+//! resumption (replay latency histogram, duplicate and gap counters), and
+//! with failover the sessions' moves (`mcptop_failover_*`).
 //!
 //! The run publishes each snapshot here (`publish`); with no endpoint
 //! listening that is a no-op.
@@ -213,6 +214,7 @@ impl Collector for SnapshotCollector {
             &latency,
         )?;
         self.resumption(&mut enc)?;
+        self.failover(&mut enc)?;
         self.processes(&mut enc)?;
         self.allocator(&mut enc)
     }
@@ -251,6 +253,73 @@ impl SnapshotCollector {
             "mcptop_sse_resume_gaps",
             "SSE resumption: numbered events that never arrived",
             &count(|s| s.gaps),
+        )
+    }
+
+    /// Failover (`failover = true`): the sessions' moves between targets;
+    /// nothing without failover, and no time before a move finished.
+    fn failover(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
+        let Some(f) = &self.0.failover else {
+            return Ok(());
+        };
+        gauge(
+            enc,
+            "mcptop_failover_sessions_migrated",
+            "Failover: sessions that moved to another target at least once",
+            &[(vec![], f64::from(f.sessions_migrated))],
+        )?;
+        gauge(
+            enc,
+            "mcptop_failover_sessions_migrated_ratio",
+            "Failover: share of the sessions that moved (0 to 1)",
+            &[(vec![], f.migrated_pct / 100.0)],
+        )?;
+        let times: Vec<(Labels, f64)> = [("0.5", f.failover_p50_s), ("1", f.failover_max_s)]
+            .into_iter()
+            .filter_map(|(q, t)| Some((vec![("quantile", q.to_string())], t?)))
+            .collect();
+        if !times.is_empty() {
+            gauge(
+                enc,
+                "mcptop_failover_time_seconds",
+                "Failover: failure seen to the first reply from the next target, median (0.5) and max (1) over finished moves",
+                &times,
+            )?;
+        }
+        counter(
+            enc,
+            "mcptop_failover_requests_lost",
+            "Failover: requests on the wire when their session's target failed",
+            &[(vec![], f.requests_lost)],
+        )?;
+        counter(
+            enc,
+            "mcptop_failover_requests_not_sent",
+            "Failover: requests planned while their session was moving",
+            &[(vec![], f.requests_not_sent)],
+        )?;
+        let by_target = |v: fn(&crate::metrics::failover::TargetShare) -> f64| {
+            f.answered
+                .iter()
+                .map(|t| (vec![("target", t.target.clone())], v(t)))
+                .collect::<Vec<_>>()
+        };
+        gauge(
+            enc,
+            "mcptop_failover_replies_share_ratio",
+            "Failover: each target's share of the replies (0 to 1)",
+            &by_target(|t| t.share_pct / 100.0),
+        )?;
+        let replies: Vec<(Labels, u64)> = f
+            .answered
+            .iter()
+            .map(|t| (vec![("target", t.target.clone())], t.ok))
+            .collect();
+        counter(
+            enc,
+            "mcptop_failover_replies",
+            "Failover: replies each target gave",
+            &replies,
         )
     }
 

@@ -5,6 +5,25 @@
 //! each target gave.
 
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Where the recorder reads the failover figures at each tick, so that the
+/// live screen and `/metrics` show them while the run goes: the engine
+/// sums its sessions' moves on demand. Empty (`None` figures) without
+/// failover.
+#[derive(Clone, Default)]
+pub struct FailoverSource(Option<Arc<dyn Fn() -> Option<FailoverReport> + Send + Sync>>);
+
+impl FailoverSource {
+    pub fn new(read: impl Fn() -> Option<FailoverReport> + Send + Sync + 'static) -> Self {
+        FailoverSource(Some(Arc::new(read)))
+    }
+
+    /// The figures now; `None` without failover.
+    pub fn read(&self) -> Option<FailoverReport> {
+        self.0.as_ref().and_then(|read| read())
+    }
+}
 
 /// What one session did, as its `Resilient` wrapper saw it.
 #[derive(Debug, Clone, Default, PartialEq)]

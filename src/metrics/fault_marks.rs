@@ -1,6 +1,6 @@
 //! The faults fired so far, as the live screen marks them on its charts:
-//! each one's label and its time on the measured clock (the chart's x
-//! axis). The faults' task adds a mark when one fires; each snapshot
+//! each one's label and the time it fired on the chart's x axis (since
+//! measuring began, pauses included, as the intervals). The faults' task adds a mark when one fires; each snapshot
 //! carries the list.
 
 use serde::{Deserialize, Serialize};
@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 pub struct FaultMark {
     /// `kill@5s`.
     pub label: String,
-    /// Seconds of measured time when it fired.
+    /// When it fired, in seconds since measuring began with pauses
+    /// included: the clock of the intervals' `t_s` that the charts draw
+    /// (the label has the workload's `at`, measured time).
     pub t_s: f64,
 }
 

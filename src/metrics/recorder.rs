@@ -70,6 +70,7 @@ pub struct Recorder {
     warnings: BTreeMap<&'static str, String>,
     extra_warnings: Vec<String>,
     fault_marks: super::fault_marks::FaultMarks,
+    failover: super::failover::FailoverSource,
     late_sends: u64,
     max_send_lag_us: u64,
     /// Send lag as a histogram, over the run and per interval.
@@ -125,6 +126,7 @@ impl Recorder {
             warnings: BTreeMap::new(),
             extra_warnings: Vec::new(),
             fault_marks: Default::default(),
+            failover: Default::default(),
             late_sends: 0,
             max_send_lag_us: 0,
             send_lag: SendLag::default(),
@@ -170,6 +172,11 @@ impl Recorder {
     /// Where the run's faults are marked as they fire.
     pub fn watch_faults(&mut self, marks: super::fault_marks::FaultMarks) {
         self.fault_marks = marks;
+    }
+
+    /// Where the sessions' failover figures are read at each tick.
+    pub fn watch_failover(&mut self, source: super::failover::FailoverSource) {
+        self.failover = source;
     }
 
     /// Marks the operations (indices) that record flow iterations, not
@@ -465,6 +472,7 @@ impl Recorder {
             fault_marks: self.fault_marks.list(),
             // Filled by the connection watch (`ResourceMonitor::complete`).
             sse_resume: Vec::new(),
+            failover: self.failover.read(),
         };
         if let Some(monitor) = &self.resources {
             monitor.complete(&mut snapshot);

@@ -254,4 +254,7 @@ pub struct Snapshot {
     /// SSE resumption so far, per operation (`resume_after`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sse_resume: Vec<super::resume::ResumeLive>,
+    /// With `failover = true`: the sessions' moves between targets so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover: Option<super::failover::FailoverReport>,
 }

@@ -265,15 +265,7 @@ fn scenario_report() -> RunReport {
     let w = Workload::parse(text, "test").expect("valid workload");
     let t0 = Instant::now();
     let labels: Vec<String> = w.ops.iter().map(|o| o.label.clone()).collect();
-    let groups = w
-        .scenarios
-        .iter()
-        .map(|s| crate::metrics::ScenarioOps {
-            name: s.name.clone(),
-            ops: s.ops.clone(),
-            also: Vec::new(),
-        })
-        .collect();
+    let groups = crate::engine::scenario_groups(&w);
     let mut r = Recorder::new(&labels, t0, None).with_scenarios(groups);
     for (op, late_ms) in [(0, 5), (1, 0)] {
         for i in 0..20 {

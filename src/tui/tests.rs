@@ -517,3 +517,62 @@ fn the_ops_table_shows_bytes_received_per_second_at_100_columns() {
         .lines()
         .all(|l| l.trim_matches('"').chars().count() <= 100));
 }
+
+/// The failover figures the engine reports: 4 sessions, 3 moved (65, 70
+/// and 90 ms), 2 lost and 1 not sent while moving, target 1 answering 3 of
+/// 4 replies.
+fn failover_figures() -> crate::metrics::failover::FailoverReport {
+    use crate::metrics::failover::{FailoverReport, SessionMoves};
+    let moved = |took: f64, lost: u64| SessionMoves {
+        took_s: vec![Some(took)],
+        lost,
+        not_sent: 0,
+        answered: vec![100, 400],
+    };
+    let stayed = SessionMoves {
+        not_sent: 1,
+        answered: vec![100, 100],
+        ..SessionMoves::default()
+    };
+    let targets = vec![
+        "http://127.0.0.1:3011/mcp".into(),
+        "http://127.0.0.1:3012/mcp".into(),
+    ];
+    let sessions = [moved(0.065, 2), moved(0.070, 0), moved(0.090, 0), stayed];
+    FailoverReport::build(targets, 3, &sessions)
+}
+
+/// With failover, the errors pane has a line for the sessions' moves (the
+/// result file's `failover` as the run goes); without, none.
+#[test]
+fn live_screen_shows_failover_in_the_errors_pane() {
+    use super::panes::errors;
+    let m = model(Snapshot {
+        failover: Some(failover_figures()),
+        ..open_snapshot()
+    });
+    let pane = |width: u16, m: &LiveModel| screen(width, 8, |f| errors::render(f, f.area(), m));
+    let wide = pane(160, &m);
+    assert!(
+        wide.contains(
+            "failover: 3/4 sessions moved, p50 70ms max 90ms, 2 lost 1 not sent, \
+             replies http://127.0.0.1:3011/mcp 24% http://127.0.0.1:3012/mcp 76%"
+        ),
+        "{wide}"
+    );
+    let text = pane(120, &m);
+    assert!(
+        text.contains(
+            "failover: 3/4 sessions moved, p50 70ms max 90ms, 2 lost 1 not sent, \
+             replies 24%/76%"
+        ),
+        "{text}"
+    );
+    insta::assert_snapshot!(text);
+    let narrow = pane(60, &m);
+    assert!(
+        narrow.contains("failover: 3/4 sessions moved, max 90ms, 2 lost 1 not sent"),
+        "{narrow}"
+    );
+    assert!(!pane(120, &model(open_snapshot())).contains("failover"));
+}

@@ -5,7 +5,7 @@
 //! listings.
 
 use crate::harness::{mcptop_bin, read_json, TestDir};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Runs the shipped workload `name` for 2 s against `target`, with `mark`
 /// in the environment (children inherit it); the result file.
@@ -48,18 +48,7 @@ fn session_churn_over_stdio_leaves_no_child_behind_and_reports_sessions_per_seco
         initialize["count"].as_u64().unwrap_or(0) >= opened,
         "{initialize}"
     );
-    // mcptop has exited: wait (bounded) for any child still being reaped.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while crate::harness::processes_with_env("MCPTOP_TEST_CHURN_MARK", &mark) > 0
-        && Instant::now() < deadline
-    {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(
-        crate::harness::processes_with_env("MCPTOP_TEST_CHURN_MARK", &mark),
-        0,
-        "children left behind"
-    );
+    crate::harness::assert_no_process_left("MCPTOP_TEST_CHURN_MARK", &mark);
 }
 
 #[test]

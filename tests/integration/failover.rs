@@ -5,16 +5,18 @@
 //! every planned request be in one bucket, the move's time be measured,
 //! and nothing be left running.
 
-use crate::harness::{processes_with_env, read_json, TestDir};
+use crate::harness::{
+    assert_accounted, assert_completed, assert_no_process_left, read_json, unique_mark, TestDir,
+};
 use crate::net::serve;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn killing_the_first_target_moves_every_session_to_the_second() {
     let mut first = serve(&["--http", "127.0.0.1:0"]);
     let second = serve(&["--http", "127.0.0.1:0"]);
     let dir = TestDir::new();
-    let mark = format!("failover-{}", std::process::id());
+    let mark = unique_mark("failover");
     let (p0, p1) = (first.pid().to_string(), second.pid().to_string());
     dir.mcptop()
         .args(["run", "failover", "--headless", "-q", "--failover"])
@@ -30,20 +32,8 @@ fn killing_the_first_target_moves_every_session_to_the_second() {
         "the kill fault did not end the first server"
     );
     let r = read_json(&dir.join("r.json"));
-    assert_eq!(
-        r["stopped_by"]["reason"], "completed",
-        "{}",
-        r["stopped_by"]
-    );
-    let a = &r["accounting"];
-    let n = |k: &str| a[k].as_u64().unwrap_or_else(|| panic!("no {k} in {a}"));
-    let errors: u64 = a["errors"]
-        .as_object()
-        .map(|o| o.values().filter_map(|v| v.as_u64()).sum())
-        .unwrap_or(0);
-    let sum = n("ok") + errors + n("timed_out") + n("lost") + n("not_sent") + n("unanswered");
-    assert_eq!(sum, n("planned"), "buckets do not add up: {a}");
-    assert!(n("planned") > 0, "{a}");
+    assert_completed(&r);
+    assert_accounted(&r);
     let f = &r["failover"];
     assert_eq!(f["sessions"], 4, "{f}");
     assert_eq!(f["migrated_pct"], 100.0, "{f}");
@@ -65,12 +55,8 @@ fn killing_the_first_target_moves_every_session_to_the_second() {
     // The run's summary says it too.
     let summary = std::fs::read_to_string(dir.join("r.json")).expect("read");
     assert!(summary.contains("\"failover\""));
-    // mcptop has exited: nothing it started is left (bounded wait for reaping).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while processes_with_env("MCPTOP_TEST_FAULT_MARK", &mark) > 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(processes_with_env("MCPTOP_TEST_FAULT_MARK", &mark), 0);
+    // mcptop has exited: nothing it started is left.
+    assert_no_process_left("MCPTOP_TEST_FAULT_MARK", &mark);
 }
 
 #[test]

@@ -5,31 +5,12 @@
 //! The runs may end with exit code 1: on a busy machine the workloads'
 //! error-rate gate can fail, which is not what these tests are about.
 
-use crate::harness::{mcptop_bin, read_json, TestDir};
+use crate::harness::{
+    assert_accounted, assert_completed, assert_no_process_left, mcptop_bin, read_json, unique_mark,
+    TestDir,
+};
 use crate::net::serve;
-use std::time::{Duration, Instant};
-
-fn unique_mark(what: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("{what}-{}-{nanos}", std::process::id())
-}
-
-/// The buckets add up to the planned count; returns the accounting.
-fn assert_accounted(r: &serde_json::Value) -> &serde_json::Value {
-    let a = &r["accounting"];
-    let n = |k: &str| a[k].as_u64().unwrap_or_else(|| panic!("no {k} in {a}"));
-    let errors: u64 = a["errors"]
-        .as_object()
-        .map(|o| o.values().filter_map(|v| v.as_u64()).sum())
-        .unwrap_or(0);
-    let sum = n("ok") + errors + n("timed_out") + n("lost") + n("not_sent") + n("unanswered");
-    assert_eq!(sum, n("planned"), "buckets do not add up: {a}");
-    assert_eq!(n("sum"), n("planned"), "{a}");
-    assert!(n("planned") > 0, "{a}");
-    a
-}
+use std::time::Duration;
 
 /// The recovery figures were computed against a pre-fault baseline. Whether
 /// the target recovered within the run is not asserted: "p99 within 2x of
@@ -63,11 +44,7 @@ fn chaos_kill_over_stdio_reconnects_accounts_for_every_request_and_leaves_no_chi
         .assert()
         .code(0);
     let r = read_json(&dir.join("r.json"));
-    assert_eq!(
-        r["stopped_by"]["reason"], "completed",
-        "{}",
-        r["stopped_by"]
-    );
+    assert_completed(&r);
     let a = assert_accounted(&r);
     let f = &r["faults"][0];
     assert_eq!(f["fault"], "kill@5s", "{f}");
@@ -90,18 +67,7 @@ fn chaos_kill_over_stdio_reconnects_accounts_for_every_request_and_leaves_no_chi
     let failed = r["overall"]["errors"].as_u64().expect("errors");
     assert_eq!(f["detection_s"].as_f64().is_some(), failed > 0, "{f}");
     assert_recovery_measured(f);
-    // mcptop has exited: wait (bounded) for any child still being reaped.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while crate::harness::processes_with_env("MCPTOP_TEST_FAULT_MARK", &mark) > 0
-        && Instant::now() < deadline
-    {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(
-        crate::harness::processes_with_env("MCPTOP_TEST_FAULT_MARK", &mark),
-        0,
-        "children left behind"
-    );
+    assert_no_process_left("MCPTOP_TEST_FAULT_MARK", &mark);
 }
 
 #[test]
@@ -217,11 +183,7 @@ fn http_sessions_killed_with_their_server_are_seen_dead_and_reconnect_to_its_suc
         "the run did not end"
     );
     let r = read_json(&dir.join("r.json"));
-    assert_eq!(
-        r["stopped_by"]["reason"], "completed",
-        "{}",
-        r["stopped_by"]
-    );
+    assert_completed(&r);
     let a = assert_accounted(&r);
     let f = &r["faults"][0];
     assert_eq!(f["fault"], "kill@2s", "{f}");

@@ -119,6 +119,52 @@ impl RequestHead {
     }
 }
 
+/// A marker unique to this test process and moment, for `MCPTOP_TEST_*_MARK`
+/// environment variables that tag the children a run starts.
+pub fn unique_mark(what: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{what}-{}-{nanos}", std::process::id())
+}
+
+/// The run's result says it ran to its end (not stopped by an error or a
+/// signal).
+pub fn assert_completed(r: &serde_json::Value) {
+    assert_eq!(
+        r["stopped_by"]["reason"], "completed",
+        "{}",
+        r["stopped_by"]
+    );
+}
+
+/// Every planned request is in exactly one bucket (ok, an error kind, timed
+/// out, lost, not sent, unanswered) and there was load; returns the
+/// accounting.
+pub fn assert_accounted(r: &serde_json::Value) -> &serde_json::Value {
+    let a = &r["accounting"];
+    let n = |k: &str| a[k].as_u64().unwrap_or_else(|| panic!("no {k} in {a}"));
+    let errors: u64 = a["errors"]
+        .as_object()
+        .map(|o| o.values().filter_map(|v| v.as_u64()).sum())
+        .unwrap_or(0);
+    let sum = n("ok") + errors + n("timed_out") + n("lost") + n("not_sent") + n("unanswered");
+    assert_eq!(sum, n("planned"), "buckets do not add up: {a}");
+    assert_eq!(n("sum"), n("planned"), "{a}");
+    assert!(n("planned") > 0, "{a}");
+    a
+}
+
+/// After mcptop has exited, no process marked `var=value` is left: waits
+/// (bounded, 10 s) for children still being reaped, then asserts.
+pub fn assert_no_process_left(var: &str, value: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while processes_with_env(var, value) > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(processes_with_env(var, value), 0, "children left behind");
+}
+
 /// Live processes whose environment holds `var=value`: the children a test
 /// marked, counted to prove none is left behind.
 pub fn processes_with_env(var: &str, value: &str) -> usize {

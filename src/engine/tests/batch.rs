@@ -57,20 +57,7 @@ async fn a_server_that_negotiates_another_era_refuses_the_batch_run() {
     // `auto` offers 2025-03-26, but this server answers 2025-11-25.
     let w = workload("batch = 10\nconcurrency = 10\nrequests = 10");
     let connector = ScriptedConnector::new(fixed(1));
-    let (_events_tx, events_rx) = mpsc::unbounded_channel();
-    let (_control_tx, control_rx) = mpsc::unbounded_channel();
-    let (snap_tx, _snap_rx) = watch::channel(Snapshot::default());
-    let result = run(RunSetup {
-        workload: &w,
-        connector: &connector,
-        target_events: events_rx,
-        controls: control_rx,
-        snapshots: snap_tx,
-        tick: Duration::from_secs(1),
-        stop: StopToken::new(),
-        resources: None,
-    })
-    .await;
+    let result = try_run_with(&w, &connector, |_| tokio::spawn(async {})).await;
     let Err(e) = result else {
         panic!("the run must be refused");
     };

@@ -5,6 +5,7 @@
 //! checked to the request.
 
 use super::*;
+use crate::transport::failover::Targets;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Death {
@@ -45,58 +46,45 @@ impl Session for Dying {
     }
 }
 
-/// Two scripted targets; the first dies at `dies` (from the connector's
-/// making) and, after a reset death, refuses new sessions.
-struct Pair {
-    targets: [ScriptedConnector; 2],
-    dies: Duration,
+/// Target 0: a scripted target whose sessions die at `dies` and which,
+/// after a reset death, refuses new sessions.
+struct DyingTarget {
+    inner: ScriptedConnector,
+    dies: Instant,
     death: Death,
 }
 
-impl Pair {
-    fn new(delay_ms: u64, dies: Duration, death: Death) -> Pair {
-        Pair {
-            targets: [
-                ScriptedConnector::new(fixed(delay_ms)),
-                ScriptedConnector::new(fixed(delay_ms)),
-            ],
-            dies,
-            death,
-        }
-    }
-}
-
-impl Connector for Pair {
+impl Connector for DyingTarget {
     fn connect(&self, session: u32) -> BoxFuture<'_, Result<Connected, TargetError>> {
-        self.connect_to(0, session)
-    }
-
-    fn connect_to(
-        &self,
-        target: usize,
-        session: u32,
-    ) -> BoxFuture<'_, Result<Connected, TargetError>> {
         Box::pin(async move {
-            let first = &self.targets[0];
-            let dies = first.origin + self.dies;
-            if target % 2 == 1 {
-                return self.targets[1].connect(session).await;
-            }
-            if self.death == Death::Reset && Instant::now() >= dies {
+            if self.death == Death::Reset && Instant::now() >= self.dies {
                 return Err(TargetError::Handshake {
                     session,
                     reason: "connection refused".into(),
                 });
             }
-            let mut c = first.connect(session).await?;
+            let mut c = self.inner.connect(session).await?;
             c.session = Arc::new(Dying {
                 inner: c.session,
-                dies,
+                dies: self.dies,
                 death: self.death,
             });
             Ok(c)
         })
     }
+}
+
+/// The run's own failover connector over two scripted targets replying in
+/// `delay_ms`; the first dies `dies` from now.
+fn pair(delay_ms: u64, dies: Duration, death: Death) -> Targets {
+    Targets::new(vec![
+        Box::new(DyingTarget {
+            inner: ScriptedConnector::new(fixed(delay_ms)),
+            dies: Instant::now() + dies,
+            death,
+        }),
+        Box::new(ScriptedConnector::new(fixed(delay_ms))),
+    ])
 }
 
 const TWO: &str = "targets = [\"http://127.0.0.1:1/mcp\", \"http://127.0.0.1:2/mcp\"]\n\
@@ -115,7 +103,7 @@ async fn a_reset_moves_the_session_to_the_next_target_and_loses_what_was_on_the_
     // planned 3.01-3.05 s waited for it (within the 100 ms a request waits)
     // and go out then: the first reply from target 1 is at 3.067 s.
     let w = workload(&format!("{TWO}rate = 100\nduration = \"6s\""));
-    let pair = Pair::new(15, Duration::from_millis(3002), Death::Reset);
+    let pair = pair(15, Duration::from_millis(3002), Death::Reset);
     let out = run_with(&w, &pair, |_| tokio::spawn(async {})).await;
     assert_eq!(out.stopped_by, StopReason::Completed);
     let m = &out.metrics;
@@ -149,7 +137,7 @@ async fn n_timeouts_in_a_row_move_the_session_and_what_was_on_the_old_target_is_
     let w = workload(&format!(
         "{TWO}failover_timeouts = 3\nrate = 100\nduration = \"6s\"\ntimeout = \"105ms\""
     ));
-    let pair = Pair::new(15, Duration::from_secs(2), Death::Silent);
+    let pair = pair(15, Duration::from_secs(2), Death::Silent);
     let out = run_with(&w, &pair, |_| tokio::spawn(async {})).await;
     let m = &out.metrics;
     let a = m.accounting.as_ref().expect("accounting");
@@ -172,7 +160,7 @@ async fn fewer_timeouts_than_the_limit_do_not_move_the_session() {
     let w = workload(&format!(
         "{TWO}failover_timeouts = 1000\nrate = 100\nduration = \"4s\"\ntimeout = \"105ms\""
     ));
-    let pair = Pair::new(15, Duration::from_secs(2), Death::Silent);
+    let pair = pair(15, Duration::from_secs(2), Death::Silent);
     let out = run_with(&w, &pair, |_| tokio::spawn(async {})).await;
     let f = out.metrics.failover.as_ref().expect("failover figures");
     assert_eq!((f.sessions_migrated, f.migrations), (0, 0));

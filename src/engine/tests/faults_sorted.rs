@@ -124,7 +124,10 @@ async fn a_pause_moves_a_fault_still_to_come_by_its_length() {
     // Paused from 1 s to 2.5 s of the run: a fault `at = 2s` of measured
     // time fires 1.5 s late, at 3.5 s after the start of measuring (its
     // session comes back 50 ms later, at the first reconnect attempt), and
-    // reports `at_s` 2.0 s: measured time, as its chart marker.
+    // reports `at_s` 2.0 s: measured time. Its chart marker is at 3.5 s, on
+    // the clock of the intervals it is drawn among (pauses included): in
+    // the interval that ends at 4 s, whose requests the drop cost, not in
+    // the paused one that ends at 2 s.
     let w = workload(
         "rate = 100\nduration = \"5s\"\nwarmup = \"0s\"\nreconnect = true\n\
          [[faults]]\nat = \"2s\"\ndrop_connections = true",
@@ -153,9 +156,31 @@ async fn a_pause_moves_a_fault_still_to_come_by_its_length() {
     );
     let f = &out.metrics.faults[0];
     assert_eq!(f.at_s, 2.0, "{f:?}");
-    let marks = kept.recv().expect("snapshots").borrow().fault_marks.clone();
+    let last = kept.recv().expect("snapshots").borrow().clone();
+    let marks = &last.fault_marks;
     assert_eq!(marks.len(), 1, "{marks:?}");
-    assert_eq!(marks[0].t_s, f.at_s, "{marks:?}");
+    assert_eq!(marks[0].t_s, 3.5, "{marks:?}");
+    let at = |t: f64| {
+        last.history
+            .iter()
+            .find(|i| i.t_s - i.length_s < t && t <= i.t_s)
+            .unwrap_or_else(|| panic!("no interval holds {t} s"))
+    };
+    // Its interval is the one whose requests waited for the new session
+    // (corrected latency up to 55 ms; 5 ms in every other interval).
+    let hit = at(marks[0].t_s);
+    assert_eq!((hit.t_s, hit.corrected.max_us), (4.0, 55_007), "{hit:?}");
+    let slow: Vec<f64> = last
+        .history
+        .iter()
+        .filter(|i| i.corrected.max_us > 10_000)
+        .map(|i| i.t_s)
+        .collect();
+    assert_eq!(slow, [4.0]);
+    // The measured `at` would have put it in the paused interval (one
+    // reply, to the request sent as the pause began).
+    let paused = at(f.at_s);
+    assert_eq!((paused.t_s, paused.completed), (2.0, 1), "{paused:?}");
 }
 
 /// The scripted target whose sessions die under the calls sent in `dying`

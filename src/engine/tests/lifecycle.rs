@@ -106,25 +106,12 @@ async fn a_signal_while_connecting_stops_at_once_and_drops_the_connects() {
         started: AtomicUsize::new(0),
         dropped: Arc::new(AtomicUsize::new(0)),
     };
-    let stop = StopToken::new();
-    let trigger = stop.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        trigger.trigger(StopSignal::Terminate);
-    });
-    let (_events_tx, events_rx) = mpsc::unbounded_channel();
-    let (_control_tx, control_rx) = mpsc::unbounded_channel();
-    let (snap_tx, _snap_rx) = watch::channel(Snapshot::default());
     let start = Instant::now();
-    let result = run(RunSetup {
-        workload: &w,
-        connector: &connector,
-        target_events: events_rx,
-        controls: control_rx,
-        snapshots: snap_tx,
-        tick: Duration::from_secs(1),
-        stop,
-        resources: None,
+    let result = try_run_with(&w, &connector, |h| {
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            h.stop.trigger(StopSignal::Terminate);
+        })
     })
     .await;
     assert_eq!(Instant::now() - start, Duration::from_millis(300));
@@ -145,21 +132,8 @@ async fn a_signal_while_measuring_marks_the_run_and_drains_briefly() {
     // second after the signal, not their ten-second timeout.
     let w = workload("sessions = 1\nconcurrency = 4\nduration = \"60s\"\nwarmup = \"0s\"");
     let connector = ScriptedConnector::new(fixed(3_600_000));
-    let start = Instant::now();
-    let out = run_with(&w, &connector, |h| {
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            h.stop.trigger(StopSignal::Interrupt);
-        })
-    })
-    .await;
-    assert_eq!(Instant::now() - start, Duration::from_millis(1_500));
-    assert_eq!(
-        out.stopped_by,
-        StopReason::Signal {
-            signal: StopSignal::Interrupt
-        }
-    );
+    let (out, took) = signalled(&w, &connector, 500, StopSignal::Interrupt).await;
+    assert_eq!(took, Duration::from_millis(1_500));
     assert_eq!(out.unfinished, 4);
     assert_eq!(out.metrics.duration_s, 0.5);
 }
@@ -170,22 +144,29 @@ async fn a_signal_during_the_drain_cuts_it_short() {
     // at 1.2 s leaves it one second more, and the run says it was stopped.
     let w = workload("sessions = 1\nconcurrency = 1\nduration = \"1s\"\nwarmup = \"0s\"");
     let connector = ScriptedConnector::new(fixed(4_000));
+    let (out, took) = signalled(&w, &connector, 1_200, StopSignal::Hangup).await;
+    assert_eq!(took, Duration::from_millis(2_200));
+    assert_eq!(out.unfinished, 1);
+}
+
+/// Runs `w`, `signal` arriving `after_ms` from the start; the outcome,
+/// which must say the signal stopped the run, and how long the run took.
+async fn signalled(
+    w: &Workload,
+    connector: &dyn Connector,
+    after_ms: u64,
+    signal: StopSignal,
+) -> (RunOutcome, Duration) {
     let start = Instant::now();
-    let out = run_with(&w, &connector, |h| {
+    let out = run_with(w, connector, |h| {
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(1_200)).await;
-            h.stop.trigger(StopSignal::Hangup);
+            tokio::time::sleep(Duration::from_millis(after_ms)).await;
+            h.stop.trigger(signal);
         })
     })
     .await;
-    assert_eq!(Instant::now() - start, Duration::from_millis(2_200));
-    assert_eq!(
-        out.stopped_by,
-        StopReason::Signal {
-            signal: StopSignal::Hangup
-        }
-    );
-    assert_eq!(out.unfinished, 1);
+    assert_eq!(out.stopped_by, StopReason::Signal { signal });
+    (out, Instant::now() - start)
 }
 
 /// Every connect waits `after`, then fails (a connect timeout).
@@ -216,21 +197,8 @@ async fn the_first_failed_connect_ends_the_connect_phase() {
         after: Duration::from_secs(10),
         started: AtomicUsize::new(0),
     };
-    let (_events_tx, events_rx) = mpsc::unbounded_channel();
-    let (_control_tx, control_rx) = mpsc::unbounded_channel();
-    let (snap_tx, _snap_rx) = watch::channel(Snapshot::default());
     let start = Instant::now();
-    let result = run(RunSetup {
-        workload: &w,
-        connector: &connector,
-        target_events: events_rx,
-        controls: control_rx,
-        snapshots: snap_tx,
-        tick: Duration::from_secs(1),
-        stop: StopToken::new(),
-        resources: None,
-    })
-    .await;
+    let result = try_run_with(&w, &connector, |_| tokio::spawn(async {})).await;
     assert!(matches!(result, Err(EngineError::Connect(_))));
     assert_eq!(Instant::now() - start, Duration::from_secs(10));
     assert_eq!(

@@ -81,6 +81,7 @@ pub fn run_page(r: &RunReport) -> Result<String, String> {
     body.push_str(&over_time(r)?);
     body.push_str(&ops::per_op_and_scenario(r)?);
     body.push_str(&sse_resume(r));
+    body.push_str(&failover(r));
     body.push_str("<h2>Latency distribution</h2>\n");
     body.push_str(&distribution(r)?);
     body.push_str(&memory(r)?);
@@ -426,6 +427,53 @@ fn sse_resume(r: &RunReport) -> String {
             ],
             &rows
         )
+    )
+}
+
+/// Failover (`failover = true`): the sessions' moves, then a row per
+/// target with its replies and share; nothing without failover.
+fn failover(r: &RunReport) -> String {
+    let Some(f) = &r.metrics.failover else {
+        return String::new();
+    };
+    let secs = |t: Option<f64>| t.map_or("-".into(), |t| format!("{:.3}", t));
+    let moves = table(
+        &[
+            "sessions migrated",
+            "moves",
+            "unfinished",
+            "failover p50 s",
+            "failover max s",
+            "lost",
+            "not sent",
+        ],
+        &[vec![
+            format!(
+                "{}/{} ({:.1}%)",
+                f.sessions_migrated, f.sessions, f.migrated_pct
+            ),
+            f.migrations.to_string(),
+            f.migrations_unfinished.to_string(),
+            secs(f.failover_p50_s),
+            secs(f.failover_max_s),
+            f.requests_lost.to_string(),
+            f.requests_not_sent.to_string(),
+        ]],
+    );
+    let shares: Vec<Vec<String>> = f
+        .answered
+        .iter()
+        .map(|t| {
+            vec![
+                escape(&t.target),
+                t.ok.to_string(),
+                format!("{:.1}", t.share_pct),
+            ]
+        })
+        .collect();
+    format!(
+        "<h2>Failover</h2>\n{moves}{}",
+        table(&["target", "replies", "share %"], &shares)
     )
 }
 

@@ -169,3 +169,46 @@ async fn sse_resumption_has_a_row_per_operation() {
     assert_eq!(cells[8], "16667", "{row}");
     assert_eq!(cells[9..], ["0", "2"], "{row}");
 }
+
+/// Failover's figures (the result file's `failover`) are a table of the
+/// sessions' moves and one of each target's replies; a run without
+/// failover has no such section, and a target is escaped.
+#[tokio::test(start_paused = true)]
+async fn failover_has_the_moves_and_a_row_per_target() {
+    use crate::metrics::failover::{FailoverReport, SessionMoves};
+    let mut r = run(TWO_OPS, 100, 3, 500, 7);
+    assert!(!run_page(&r).expect("page").contains("<h2>Failover</h2>"));
+    let moved = |took: f64| SessionMoves {
+        took_s: vec![Some(took)],
+        lost: 2,
+        not_sent: 0,
+        answered: vec![100, 300],
+    };
+    let targets = vec!["http://a/mcp".to_string(), "http://b/mcp?x=<1>".to_string()];
+    r.metrics.failover = Some(FailoverReport::build(
+        targets,
+        3,
+        &[moved(0.065), moved(0.08), SessionMoves::default()],
+    ));
+    let page = run_page(&r).expect("page");
+    let at = page.find("<h2>Failover</h2>").expect("section");
+    let section = &page[at..];
+    let rows: Vec<&str> = section
+        .lines()
+        .filter(|l| l.starts_with("<tr><td>"))
+        .take(3)
+        .collect();
+    assert_eq!(
+        rows[0],
+        "<tr><td>2/3 (66.7%)</td><td>2</td><td>0</td><td>0.065</td><td>0.080</td>\
+         <td>4</td><td>0</td></tr>"
+    );
+    assert_eq!(
+        rows[1],
+        "<tr><td>http://a/mcp</td><td>200</td><td>25.0</td></tr>"
+    );
+    assert_eq!(
+        rows[2],
+        "<tr><td>http://b/mcp?x=&lt;1&gt;</td><td>600</td><td>75.0</td></tr>"
+    );
+}

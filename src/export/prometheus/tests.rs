@@ -259,3 +259,56 @@ async fn sse_resumption_is_exposed_per_operation() {
     // Without resumption, no such series.
     assert!(!exposition(&Snapshot::default()).contains("mcptop_sse"));
 }
+
+/// Failover as the recorder reads it from the run's sessions at a tick:
+/// sessions moved, the move's median and max time, lost and not sent, and
+/// each target's replies and share. Without failover, no such series.
+#[tokio::test(start_paused = true)]
+async fn failover_is_exposed_with_each_targets_share() {
+    use crate::metrics::failover::{FailoverReport, FailoverSource, SessionMoves};
+    let t0 = Instant::now();
+    let mut r = Recorder::new(&["echo".to_string()], t0, None);
+    r.watch_failover(FailoverSource::new(|| {
+        let moved = SessionMoves {
+            took_s: vec![Some(0.065)],
+            lost: 2,
+            not_sent: 1,
+            answered: vec![299, 299],
+        };
+        let targets = vec!["http://a/mcp".to_string(), "http://b/mcp".to_string()];
+        Some(FailoverReport::build(
+            targets,
+            3,
+            &[moved, SessionMoves::default()],
+        ))
+    }));
+    let snap = r.tick(t0 + Duration::from_secs(1), EngineStatus::default());
+    let text = exposition(&snap);
+    assert_eq!(value(&text, "mcptop_failover_sessions_migrated"), 1.0);
+    assert_eq!(value(&text, "mcptop_failover_sessions_migrated_ratio"), 0.5);
+    assert_eq!(
+        value(&text, r#"mcptop_failover_time_seconds{quantile="0.5"}"#),
+        0.065
+    );
+    assert_eq!(
+        value(&text, r#"mcptop_failover_time_seconds{quantile="1"}"#),
+        0.065
+    );
+    assert_eq!(value(&text, "mcptop_failover_requests_lost_total"), 2.0);
+    assert_eq!(value(&text, "mcptop_failover_requests_not_sent_total"), 1.0);
+    assert_eq!(
+        value(
+            &text,
+            r#"mcptop_failover_replies_total{target="http://b/mcp"}"#
+        ),
+        299.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            r#"mcptop_failover_replies_share_ratio{target="http://a/mcp"}"#
+        ),
+        0.5
+    );
+    assert!(!exposition(&snapshot()).contains("mcptop_failover"));
+}

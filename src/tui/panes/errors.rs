@@ -2,7 +2,9 @@
 //! warnings (the recorder's and those the view derives from measured memory
 //! and descriptors), and how long reaching the target took: the connect,
 //! TLS and initialize medians of network targets, and SSE resumption
-//! (replays, their p50 / p99, duplicates and gaps). Messages quote the
+//! (replays, their p50 / p99, duplicates and gaps), and with failover the
+//! sessions' moves (how many, how long, lost and not sent, each target's
+//! share of the replies). Messages quote the
 //! target, so they are escaped here too.
 
 use super::{block, dim, fit_line, fmt_us_short};
@@ -68,6 +70,46 @@ fn resume_lines(s: &Snapshot) -> Vec<(Vec<String>, bool)> {
         .collect()
 }
 
+/// With failover, `failover: 3/4 sessions moved, p50 70ms max 90ms, 2 lost
+/// 1 not sent, replies http://a 24% http://b 76%`, with shorter variants
+/// for a narrow pane (widest first); nothing without failover.
+fn failover_lines(s: &Snapshot) -> Vec<String> {
+    let Some(f) = &s.failover else {
+        return Vec::new();
+    };
+    let secs = |v: f64| fmt_us_short((v * 1e6).round() as u64);
+    let moved = format!("{}/{} sessions moved", f.sessions_migrated, f.sessions);
+    let (time, short_time) = match (f.failover_p50_s, f.failover_max_s) {
+        (Some(p50), Some(max)) => (
+            format!("p50 {} max {}", secs(p50), secs(max)),
+            format!("max {}", secs(max)),
+        ),
+        _ => ("no move finished".to_string(), "none done".to_string()),
+    };
+    let lost = format!("{} lost {} not sent", f.requests_lost, f.requests_not_sent);
+    let shares = |named: bool| -> String {
+        f.answered
+            .iter()
+            .map(|t| match named {
+                true => format!("{} {:.0}%", escape_line(&t.target), t.share_pct),
+                false => format!("{:.0}%", t.share_pct),
+            })
+            .collect::<Vec<_>>()
+            .join(if named { " " } else { "/" })
+    };
+    vec![
+        format!(
+            "failover: {moved}, {time}, {lost}, replies {}",
+            shares(true)
+        ),
+        format!(
+            "failover: {moved}, {time}, {lost}, replies {}",
+            shares(false)
+        ),
+        format!("failover: {moved}, {short_time}, {lost}"),
+    ]
+}
+
 /// mcptop's own send lag (the floor under every corrected latency), or the
 /// late sends alone from a snapshot that has no lag histogram.
 fn send_lag_lines(s: &Snapshot) -> Vec<String> {
@@ -130,6 +172,11 @@ pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
             .into_iter()
             .map(|v| Line::from(Span::styled(v, style)))
             .collect();
+        lines.push(fit_line(area.width.saturating_sub(2), variants));
+    }
+    let variants = failover_lines(s);
+    if !variants.is_empty() {
+        let variants = variants.into_iter().map(Line::from).collect();
         lines.push(fit_line(area.width.saturating_sub(2), variants));
     }
     if s.protocol.violations > 0 {
