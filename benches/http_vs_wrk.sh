@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 C=${1:-16}
 SECS=${2:-10}
 N=${3:-10000}
-cargo build --release --quiet
+if [ "${NO_BUILD:-0}" != 1 ]; then cargo build --release --quiet; fi
 BIN=${CARGO_TARGET_DIR:-target}/release/mcptop
 # shellcheck source=benches/lib/servers.sh
 . benches/lib/servers.sh
