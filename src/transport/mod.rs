@@ -160,7 +160,24 @@ pub trait Connector: Send + Sync {
     ) -> BoxFuture<'_, Result<Connected, TargetError>> {
         self.connect(session)
     }
+
+    /// Sessions this target may have opening at once while a run connects.
+    fn connect_parallelism(&self) -> usize {
+        CONNECT_PARALLELISM
+    }
 }
+
+/// Sessions opened at once by default: a child process each (stdio), so
+/// as many interpreters starting together as this, or HTTP requests.
+pub const CONNECT_PARALLELISM: usize = 32;
+
+/// Sessions opened at once over a raw socket (`tcp://`): a socket and one
+/// `initialize` round trip each, so the bound only has to keep the
+/// handshakes in flight below a server's accept queue (1,024 in tokio's
+/// and most servers' `listen`; a full queue drops the SYN and the kernel
+/// retries it a second later). On a busy machine each wake-up of mcptop
+/// or the server then serves a batch of sessions, not a few.
+pub const SOCKET_CONNECT_PARALLELISM: usize = 256;
 
 /// How long opening a TCP connection may take where no handshake timeout
 /// is at hand (HTTP connections, opened as requests need them).
