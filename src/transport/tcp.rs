@@ -89,9 +89,6 @@ mod tests {
         };
         assert_eq!(bound("tcp://127.0.0.1:9"), SOCKET_CONNECT_PARALLELISM);
         assert_eq!(bound("stdio:python3 server.py"), CONNECT_PARALLELISM);
-        // Below a listen queue of 1,024, so no handshake is dropped.
-        assert!(SOCKET_CONNECT_PARALLELISM > CONNECT_PARALLELISM);
-        assert!(SOCKET_CONNECT_PARALLELISM < 1_024);
     }
 
     #[tokio::test]
