@@ -1,6 +1,6 @@
-//! Connecting a run's sessions: every one, `CONNECT_PARALLELISM` at a
-//! time, giving up on a stop signal or the first failure, and what the
-//! target said about itself.
+//! Connecting a run's sessions: every one, the target's
+//! `connect_parallelism` at a time, giving up on a stop signal or the first
+//! failure, and what the target said about itself.
 
 use super::stop::StopToken;
 use super::{EngineError, TargetInfo};
@@ -8,9 +8,6 @@ use crate::metrics::sampler::ResourceMonitor;
 use crate::transport::{Connected, Connector, TargetError};
 use crate::workload::Workload;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
-
-/// Sessions opened at once while connecting.
-pub(super) const CONNECT_PARALLELISM: usize = 32;
 
 /// Connects every session (giving up on a stop signal) and checks that
 /// they can run the workload; says what the target is.
@@ -48,24 +45,29 @@ pub(super) async fn connect(
     Ok((connected, target))
 }
 
-/// Opens every session, `CONNECT_PARALLELISM` at a time. The first failure
-/// ends it: the sessions still connecting are dropped (their children
-/// killed) rather than each waiting out its own timeout.
-async fn connect_all(
+/// Opens every session, the connector's `connect_parallelism` at a time.
+/// A slot is given to the next session as soon as any one connects (a slow
+/// handshake holds its own slot, not the others'); the sessions keep their
+/// numbers' order. The first failure ends it: the sessions still connecting
+/// are dropped (their children killed) rather than each waiting out its
+/// own timeout.
+pub(super) async fn connect_all(
     connector: &dyn Connector,
     sessions: u32,
     resources: Option<&ResourceMonitor>,
 ) -> Result<Vec<Connected>, TargetError> {
-    stream::iter(0..sessions)
+    let mut connected: Vec<(u32, Connected)> = stream::iter(0..sessions)
         .map(|i| async move {
             let connected = connector.connect(i).await?;
             // The cost of one session: its process and mcptop's RSS now.
             if let Some(monitor) = resources {
                 monitor.session_connected(connected.pid);
             }
-            Ok(connected)
+            Ok((i, connected))
         })
-        .buffered(CONNECT_PARALLELISM)
+        .buffer_unordered(connector.connect_parallelism().max(1))
         .try_collect()
-        .await
+        .await?;
+    connected.sort_unstable_by_key(|(i, _)| *i);
+    Ok(connected.into_iter().map(|(_, c)| c).collect())
 }

@@ -19,7 +19,7 @@ mod send_trace;
 pub mod stop;
 
 #[cfg(test)]
-use connect::CONNECT_PARALLELISM;
+use crate::transport::CONNECT_PARALLELISM;
 #[cfg(test)]
 use phases::drain;
 pub use phases::run;

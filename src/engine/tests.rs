@@ -556,6 +556,7 @@ async fn asked_sends_start_counting_when_warmup_ends() {
 
 mod batch;
 mod churn;
+mod connecting;
 mod failover;
 mod faults;
 mod faults_sorted;

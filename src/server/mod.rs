@@ -89,9 +89,15 @@ pub struct EventsArgs {
 
 #[derive(Debug, Clone)]
 pub struct BuiltinServer {
-    tool_router: ToolRouter<Self>,
+    /// One for every session: built once (its tools' descriptions and
+    /// schemas), not per session opened.
+    tool_router: std::sync::Arc<ToolRouter<Self>>,
     streams: events::HttpStreams,
 }
+
+/// The tools of every `BuiltinServer`.
+static TOOLS: std::sync::OnceLock<std::sync::Arc<ToolRouter<BuiltinServer>>> =
+    std::sync::OnceLock::new();
 
 impl Default for BuiltinServer {
     fn default() -> Self {
@@ -103,7 +109,9 @@ impl Default for BuiltinServer {
 impl BuiltinServer {
     pub fn new() -> Self {
         Self {
-            tool_router: Self::tool_router(),
+            tool_router: TOOLS
+                .get_or_init(|| std::sync::Arc::new(Self::tool_router()))
+                .clone(),
             streams: events::HttpStreams::Resumable,
         }
     }
@@ -380,7 +388,9 @@ where
     W: tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     use rmcp::ServiceExt;
-    let running = BuiltinServer::new().serve(transport).await?;
+    // The handshake's future is large (7.4 KiB in rmcp 3.11): boxed, it is
+    // freed once the session runs instead of sizing every session's task.
+    let running = Box::pin(BuiltinServer::new().serve(transport)).await?;
     let _ = running.waiting().await;
     Ok(())
 }
@@ -402,5 +412,32 @@ mod tests {
         assert_eq!(payload_text(0).expect("ok").len(), 0);
         assert_eq!(payload_text(4096).expect("ok").len(), 4096);
         assert!(payload_text(MAX_PAYLOAD_BYTES + 1).is_err());
+    }
+
+    #[test]
+    fn every_session_shares_one_tool_router() {
+        // Built per session, the router cost each session its tools' table
+        // and a name check per tool (allocations and CPU while connecting).
+        let (a, b) = (
+            BuiltinServer::new(),
+            BuiltinServer::without_resumable_streams("x"),
+        );
+        assert!(std::sync::Arc::ptr_eq(&a.tool_router, &b.tool_router));
+        assert_eq!(
+            a.tool_router.list_all().len(),
+            b.tool_router.list_all().len()
+        );
+        assert!(a.tool_router.has_route("echo"));
+    }
+
+    #[tokio::test]
+    async fn a_sessions_task_does_not_hold_the_handshakes_state() {
+        // The task serving a session is as large as this future, for as long
+        // as the session is open: rmcp's handshake is boxed and freed after.
+        let (_client, server) = tokio::io::duplex(64);
+        let (reader, writer) = tokio::io::split(server);
+        let serving = serve_lines(batch::BatchingTransport::new(reader, writer));
+        let bytes = std::mem::size_of_val(&serving);
+        assert!(bytes < 2_048, "serve_lines' future is {bytes} bytes");
     }
 }

@@ -160,7 +160,29 @@ pub trait Connector: Send + Sync {
     ) -> BoxFuture<'_, Result<Connected, TargetError>> {
         self.connect(session)
     }
+
+    /// Sessions this target may have opening at once while a run connects.
+    fn connect_parallelism(&self) -> usize {
+        CONNECT_PARALLELISM
+    }
 }
+
+/// Sessions opened at once by default: a child process each (stdio), so
+/// as many interpreters starting together as this, or HTTP requests.
+pub const CONNECT_PARALLELISM: usize = 32;
+
+/// Sessions opened at once over a raw socket (`tcp://`): a socket and one
+/// `initialize` round trip each, so the bound only has to keep the
+/// handshakes in flight within a server's accept queue: 128 is tokio's
+/// (mio's) `listen` backlog, `mcptop serve`'s among them. Past it a busy
+/// server's queue overflows, the kernel drops the SYN and retries it a
+/// second later (measured with 256: `TcpExtListenOverflows`, connects of
+/// 1.0-2.3 s). On a busy machine each wake-up of mcptop or the server
+/// serves a batch of sessions, not a few.
+pub const SOCKET_CONNECT_PARALLELISM: usize = 128;
+// More than the default, and within a listen queue of 128.
+const _: () = assert!(SOCKET_CONNECT_PARALLELISM > CONNECT_PARALLELISM);
+const _: () = assert!(SOCKET_CONNECT_PARALLELISM <= 128);
 
 /// How long opening a TCP connection may take where no handshake timeout
 /// is at hand (HTTP connections, opened as requests need them).

@@ -61,11 +61,35 @@ impl Connector for TcpConnector {
             Ok(connected)
         })
     }
+
+    fn connect_parallelism(&self) -> usize {
+        super::SOCKET_CONNECT_PARALLELISM
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::{ConnectOptions, CONNECT_PARALLELISM, SOCKET_CONNECT_PARALLELISM};
+    use crate::workload::TargetSpec;
+
+    #[test]
+    fn a_socket_target_opens_more_sessions_at_once_than_a_child_process_one() {
+        let options = ConnectOptions {
+            protocol: Default::default(),
+            handshake_timeout: Duration::from_secs(5),
+            http_connections: 1,
+            server_stream: false,
+            deployed: Default::default(),
+        };
+        let bound = |target: &str| {
+            let spec = TargetSpec::parse(target).expect("target");
+            let (events, _) = tokio::sync::mpsc::unbounded_channel();
+            crate::transport::connector(&spec, options.clone(), events).connect_parallelism()
+        };
+        assert_eq!(bound("tcp://127.0.0.1:9"), SOCKET_CONNECT_PARALLELISM);
+        assert_eq!(bound("stdio:python3 server.py"), CONNECT_PARALLELISM);
+    }
 
     #[tokio::test]
     async fn a_full_accept_queue_fails_at_the_connect_timeout_exactly() {
