@@ -156,6 +156,33 @@ const HTTP_BUSY: &[u8] =
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 const TCP_BUSY: &[u8] = b"{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32000,\"message\":\"server busy: too many connections\"}}\n";
 
+/// Connections the kernel may queue before `accept` takes them. tokio (mio)
+/// listens with std's 128: 10,000 sessions connecting at once overflowed it,
+/// and every dropped SYN cost its client a one-second retransmit. The kernel
+/// caps this at `net.core.somaxconn` (4,096 by default).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds the first of `wanted` that accepts, with [`LISTEN_BACKLOG`].
+fn listen_on(wanted: &[SocketAddr]) -> std::io::Result<TcpListener> {
+    let mut last = std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address to bind");
+    for addr in wanted {
+        let socket = match addr {
+            SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+            SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+        };
+        let bound = socket.and_then(|s| {
+            s.set_reuseaddr(true)?;
+            s.bind(*addr)?;
+            s.listen(LISTEN_BACKLOG)
+        });
+        match bound {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
 impl Listener {
     async fn bind(
         addr: &str,
@@ -172,7 +199,7 @@ impl Listener {
         if let Some(warning) = wanted.iter().find_map(|a| exposure_warning(*a)) {
             eprintln!("{warning}");
         }
-        let socket = TcpListener::bind(wanted.as_slice()).await.map_err(cannot)?;
+        let socket = listen_on(&wanted).map_err(cannot)?;
         let local: SocketAddr = socket.local_addr()?;
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {scheme}://{local}{path}")?;
@@ -501,5 +528,22 @@ mod tests {
         assert_eq!(first_message_byte(&mut http).await.expect("byte"), b'P');
         let blank = vec![b' '; MAX_LEADING_WHITESPACE + 1];
         assert!(first_message_byte(&mut blank.as_slice()).await.is_err());
+    }
+
+    /// A burst of connects waits in the kernel's queue while nothing accepts:
+    /// with std's backlog of 128 the ones past it would time out (their SYN
+    /// dropped, retried a second later).
+    #[tokio::test]
+    async fn a_burst_of_connects_queues_past_stds_backlog_of_128() {
+        let listener = listen_on(&["127.0.0.1:0".parse().expect("addr")]).expect("listen");
+        let addr = listener.local_addr().expect("addr");
+        let connects = (0..600)
+            .map(|_| tokio::time::timeout(Duration::from_millis(700), TcpStream::connect(addr)));
+        let done = futures_util::future::join_all(connects).await;
+        let connected = done.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+        assert_eq!(
+            connected, 600,
+            "connects completed while nothing accepted (net.core.somaxconn caps the backlog)"
+        );
     }
 }
