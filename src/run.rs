@@ -283,7 +283,7 @@ async fn measure(request: &RunRequest<'_>, view: View) -> anyhow::Result<RunRepo
     ));
     let options = ConnectOptions {
         protocol: offered_protocol(workload),
-        handshake_timeout: HANDSHAKE_TIMEOUT,
+        handshake_timeout: workload.connect_timeout,
         http_connections: workload.connections,
         server_stream: workload.server_stream,
         deployed: deployed.clone(),

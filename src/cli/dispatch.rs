@@ -122,6 +122,7 @@ fn overrides(args: &RunArgs) -> Overrides {
         sessions: args.load.sessions,
         requests: args.requests,
         warmup: args.load.warmup.clone(),
+        connect_timeout: args.load.connect_timeout.clone(),
         protocol: args.protocol.clone(),
         headers: args.deployed.headers.clone(),
         tls: args.deployed.tls(),

@@ -266,6 +266,10 @@ pub struct LoadArgs {
     /// Warm-up before measuring, e.g. 1s (0s for none)
     #[arg(long)]
     pub warmup: Option<String>,
+    /// How long opening a session may take, up to the reply to `initialize`
+    /// (a stdio server's start-up included), e.g. 30s (default 10s)
+    #[arg(long, value_name = "DURATION")]
+    pub connect_timeout: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -43,6 +43,7 @@ pub async fn run(args: ProfileArgs) -> anyhow::Result<Exit> {
         sessions: args.load.sessions,
         requests: None,
         warmup: args.load.warmup.clone(),
+        connect_timeout: args.load.connect_timeout.clone(),
         protocol: None,
         runtime: args.runtime.clone(),
         ..Overrides::default()

@@ -85,7 +85,7 @@ impl CallError {
 /// Why a session could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("no reply to {1} within {0:?}{2}")]
+    #[error("no reply to {1} within {0:?} (connect_timeout){2}")]
     Timeout(Duration, &'static str, String),
     #[error("{0} failed: {1}")]
     Call(&'static str, CallError),

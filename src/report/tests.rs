@@ -358,6 +358,39 @@ async fn a_progress_line_during_warm_up_says_how_far_it_is() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_progress_line_gives_the_intervals_bytes_per_second() {
+    use crate::metrics::snapshot::IntervalStats;
+    use crate::metrics::wire_rates::ByteRates;
+    let t0 = Instant::now();
+    let r = Recorder::new(&["a".to_string()], t0, None);
+    let status = EngineStatus {
+        phase: Phase::Measuring,
+        ..EngineStatus::default()
+    };
+    let mut snap = r.snapshot(t0 + Duration::from_secs(2), status);
+    snap.last = Some(IntervalStats {
+        throughput: 10.0,
+        ..IntervalStats::default()
+    });
+    // Nothing counted (a target whose bytes are not counted): no bytes.
+    let line = super::text::progress_line(&snap);
+    assert!(!line.contains("recv"), "{line}");
+    if let Some(last) = snap.last.as_mut() {
+        last.bytes = ByteRates {
+            bytes_sent: 2048,
+            bytes_received: 104_857_600,
+            bytes_sent_per_s: 2048.0,
+            bytes_received_per_s: 104_857_600.0,
+        };
+    }
+    let line = super::text::progress_line(&snap);
+    assert!(
+        line.contains("err 0  recv 100.00 MiB/s  sent 2.0 KiB/s  in flight 0"),
+        "{line}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_summary_gives_mcptops_cpu_per_request_and_it_reads_back() {
     use crate::metrics::generator_cpu::GeneratorCpu;
     let dir = tempfile::tempdir().expect("tempdir");

@@ -1,5 +1,6 @@
 //! Plain-text output: the one-line progress a headless run prints every
-//! tick, and the final summary table. Formatting only; figures come from the
+//! tick (with the last interval's bytes received and sent per second), and
+//! the final summary table. Formatting only; figures come from the
 //! `Snapshot` and the `RunReport`. Whatever a target said (its name, error
 //! messages, stderr, warnings quoting it) is escaped as it is printed, also
 //! when the report was read back from a file someone else wrote.
@@ -8,6 +9,7 @@ use super::RunReport;
 use crate::engine::StopReason;
 use crate::metrics::recorder::OpMetrics;
 use crate::metrics::units::{fmt_mib, fmt_us};
+use crate::metrics::wire_rates::fmt_bytes_per_s;
 use crate::metrics::RunMetrics;
 use crate::metrics::Snapshot;
 use crate::protocol::escape::{escape_line, escape_text};
@@ -29,6 +31,16 @@ pub fn progress_line(s: &Snapshot) -> String {
                 fmt_us(i.corrected.p999_us),
                 i.errors
             );
+            // Bytes only where the transport counts them (nothing to say
+            // otherwise, and the line stays as it was for such targets).
+            if !i.bytes.is_empty() {
+                let _ = write!(
+                    line,
+                    "  recv {}  sent {}",
+                    fmt_bytes_per_s(i.bytes.bytes_received_per_s),
+                    fmt_bytes_per_s(i.bytes.bytes_sent_per_s)
+                );
+            }
         }
         None => match s.warmup {
             Some(w) => {

@@ -2,8 +2,9 @@
 //! target, driven in-process over an in-memory duplex, and `mcptop serve
 //! --stdio` serves it to other clients. Its tools have known costs so users
 //! can calibrate: `sleep` has a known latency, `cpu` a known CPU time spent in
-//! `burn_cpu`, `payload` a known reply size, `events` a known number of
-//! notifications on the request's stream (`events`, `event_store`).
+//! `burn_cpu`, `payload` a known reply size (built once per size and cached,
+//! `payload`), `events` a known number of notifications on the request's
+//! stream (`events`, `event_store`).
 
 pub mod access;
 pub mod batch;
@@ -13,6 +14,7 @@ pub mod http_batch;
 pub mod http_conn;
 pub mod https;
 pub mod net;
+pub mod payload;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
@@ -28,8 +30,7 @@ use rmcp::{schemars, tool, tool_handler, tool_router, ErrorData, RoleServer, Ser
 use serde::Deserialize;
 use std::time::Duration;
 
-/// Largest reply the `payload` tool and resource will build.
-pub const MAX_PAYLOAD_BYTES: u64 = 16 * 1024 * 1024;
+pub use payload::MAX_PAYLOAD_BYTES;
 /// Longest the `sleep` and `cpu` tools will wait.
 const MAX_WAIT_MS: u64 = 60_000;
 
@@ -173,7 +174,7 @@ impl BuiltinServer {
         &self,
         Parameters(PayloadArgs { bytes }): Parameters<PayloadArgs>,
     ) -> CallToolResult {
-        match payload_text(bytes) {
+        match payload::text(bytes, false) {
             Ok(text) => CallToolResult::success(vec![ContentBlock::text(text)]),
             Err(e) => tool_error(e),
         }
@@ -246,23 +247,10 @@ pub fn burn_cpu(budget: Duration) -> u64 {
     rounds
 }
 
-fn payload_text(bytes: u64) -> Result<String, String> {
-    if bytes > MAX_PAYLOAD_BYTES {
-        return Err(format!("bytes must be at most {MAX_PAYLOAD_BYTES}"));
-    }
-    const PATTERN: &[u8] = b"mcptop-payload-";
-    let text: Vec<u8> = PATTERN
-        .iter()
-        .copied()
-        .cycle()
-        .take(bytes as usize)
-        .collect();
-    Ok(String::from_utf8_lossy(&text).into_owned())
-}
-
 const README_TEXT: &str =
     "mcptop builtin server: tools echo, add, sleep, sleep_us, cpu, payload, json, events, fail; \
-resources mcptop://static/readme, mcptop://static/config, mcptop://payload/{bytes}; prompt greet.";
+resources mcptop://static/readme, mcptop://static/config, mcptop://payload/{bytes} (cached; \
+?fresh to build it per read); prompt greet.";
 const CONFIG_TEXT: &str = r#"{"name":"mcptop-builtin","tools":9,"resources":3,"prompts":1}"#;
 
 #[tool_handler(router = self.tool_router)]
@@ -300,6 +288,8 @@ impl ServerHandler for BuiltinServer {
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
         Ok(ListResourceTemplatesResult::with_all_items(vec![
             ResourceTemplate::new("mcptop://payload/{bytes}", "payload"),
+            // The same text built on every read (not from the cache).
+            ResourceTemplate::new("mcptop://payload/{bytes}?fresh", "payload-fresh"),
         ]))
     }
 
@@ -314,10 +304,10 @@ impl ServerHandler for BuiltinServer {
             "mcptop://static/config" => CONFIG_TEXT.to_string(),
             other => match other
                 .strip_prefix("mcptop://payload/")
-                .map(str::parse::<u64>)
+                .and_then(payload::parse_uri_tail)
             {
-                Some(Ok(bytes)) => {
-                    payload_text(bytes).map_err(|e| ErrorData::invalid_params(e, None))?
+                Some((bytes, fresh)) => {
+                    payload::text(bytes, fresh).map_err(|e| ErrorData::invalid_params(e, None))?
                 }
                 _ => {
                     return Err(ErrorData::resource_not_found(
@@ -405,13 +395,6 @@ mod tests {
         let rounds = burn_cpu(Duration::from_millis(2));
         assert!(start.elapsed() >= Duration::from_millis(2));
         assert!(rounds > 0);
-    }
-
-    #[test]
-    fn payload_has_exact_length_and_a_cap() {
-        assert_eq!(payload_text(0).expect("ok").len(), 0);
-        assert_eq!(payload_text(4096).expect("ok").len(), 4096);
-        assert!(payload_text(MAX_PAYLOAD_BYTES + 1).is_err());
     }
 
     #[test]

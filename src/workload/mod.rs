@@ -212,6 +212,9 @@ pub struct Workload {
     pub duration: Option<Duration>,
     pub requests: Option<u64>,
     pub warmup: Duration,
+    /// How long opening a session may take (`connect_timeout`): the
+    /// connection and the server's reply to `initialize`.
+    pub connect_timeout: Duration,
     pub stages: Vec<Stage>,
     pub ops: Vec<Operation>,
     pub thresholds: Vec<Threshold>,
@@ -241,6 +244,8 @@ pub struct Overrides {
     pub sessions: Option<u32>,
     pub requests: Option<u64>,
     pub warmup: Option<String>,
+    /// `--connect-timeout`.
+    pub connect_timeout: Option<String>,
     pub protocol: Option<String>,
     /// `-H "Name: value"`, added to (or replacing) the file's `[headers]`.
     pub headers: Vec<(String, String)>,
@@ -254,6 +259,8 @@ pub struct Overrides {
 }
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long opening a session may take unless `connect_timeout` says.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_OPEN_PIPELINE: u32 = 64;
 const MAX_SESSIONS: u32 = 100_000;
 
@@ -504,6 +511,9 @@ fn apply_overrides(mut spec: WorkloadSpec, o: &Overrides) -> WorkloadSpec {
     }
     if let Some(w) = &o.warmup {
         spec.warmup = Some(w.clone());
+    }
+    if let Some(t) = &o.connect_timeout {
+        spec.connect_timeout = Some(t.clone());
     }
     if let Some(p) = &o.protocol {
         spec.protocol = Some(p.clone());

@@ -45,6 +45,10 @@ pub struct WorkloadSpec {
     /// Default per-operation timeout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
+    /// How long opening a session may take, up to the server's reply to
+    /// `initialize` (a stdio server's start-up included); default 10s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout: Option<String>,
     /// `auto` (default: negotiate) or a version to force, e.g. `2025-06-18`
     /// or the stateless `2026-07-28`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -80,6 +80,11 @@ fn invalid_workloads_name_the_key_and_the_problem() {
             "exist only in protocol 2025-03-26",
         ),
         ("batch-of-one", "batch", "expected 2 to 1000"),
+        (
+            "bad-connect-timeout",
+            "connect_timeout",
+            "expected a duration above zero, got \"0s\"",
+        ),
         ("six-mistakes", "ops[1].wieght", "unknown field `wieght`"),
     ];
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/invalid_workloads");
@@ -121,6 +126,31 @@ fn closed_loop_pipeline_defaults_to_concurrency_per_session() {
     assert_eq!(w.shape, LoadShape::ClosedLoop { concurrency: 10 });
     assert_eq!(w.ops[0].label, "ping");
     assert_eq!(w.ops[0].timeout, DEFAULT_TIMEOUT);
+}
+
+#[test]
+fn connect_timeout_defaults_to_ten_seconds_and_the_flag_wins() {
+    let text = "name = \"x\"\nconcurrency = 1\nduration = \"1s\"\n\
+                connect_timeout = \"30s\"\n[[ops]]\nmethod = \"ping\"\n";
+    let w = Workload::parse_with(text, "x", &Overrides::default()).expect("valid");
+    assert_eq!(w.connect_timeout, Duration::from_secs(30));
+    assert_eq!(w.spec.connect_timeout.as_deref(), Some("30s"));
+    let o = Overrides {
+        connect_timeout: Some("45s".into()),
+        ..Overrides::default()
+    };
+    let w = Workload::parse_with(text, "x", &o).expect("valid");
+    assert_eq!(w.connect_timeout, Duration::from_secs(45));
+    let plain = text.replace("connect_timeout = \"30s\"\n", "");
+    let w = Workload::parse_with(&plain, "x", &Overrides::default()).expect("valid");
+    assert_eq!(w.connect_timeout, super::DEFAULT_CONNECT_TIMEOUT);
+    assert_eq!(super::DEFAULT_CONNECT_TIMEOUT, Duration::from_secs(10));
+    let o = Overrides {
+        connect_timeout: Some("soon".into()),
+        ..Overrides::default()
+    };
+    let err = Workload::parse_with(&plain, "x", &o).expect_err("bad flag");
+    assert_eq!(err.key, "connect_timeout", "{err}");
 }
 
 #[test]

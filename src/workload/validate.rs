@@ -109,11 +109,7 @@ pub(super) fn validate(
         .warmup
         .as_deref()
         .and_then(|d| p.check("warmup", parse_duration(d)));
-    let default_timeout = spec
-        .timeout
-        .as_deref()
-        .and_then(|d| p.check("timeout", parse_positive_duration(d)))
-        .unwrap_or(DEFAULT_TIMEOUT);
+    let (default_timeout, connect_timeout) = timeouts(&spec, &mut p);
     let (ops, scenarios, connections) =
         ops_and_scenarios(&spec, default_timeout, connections, &mut p);
     let thresholds = thresholds(&spec, &ops, &mut p);
@@ -138,6 +134,7 @@ pub(super) fn validate(
                 duration,
                 requests: spec.requests,
                 warmup: warmup.unwrap_or_default(),
+                connect_timeout,
                 stages,
                 ops,
                 thresholds,
@@ -152,6 +149,22 @@ pub(super) fn validate(
         }
         _ => Err(p.list),
     }
+}
+
+/// The operations' default `timeout` and the sessions' `connect_timeout`.
+fn timeouts(spec: &WorkloadSpec, p: &mut Problems) -> (Duration, Duration) {
+    let mut positive = |key: &str, text: Option<&str>, default: Duration| {
+        text.and_then(|d| p.check(key, parse_positive_duration(d)))
+            .unwrap_or(default)
+    };
+    (
+        positive("timeout", spec.timeout.as_deref(), DEFAULT_TIMEOUT),
+        positive(
+            "connect_timeout",
+            spec.connect_timeout.as_deref(),
+            super::DEFAULT_CONNECT_TIMEOUT,
+        ),
+    )
 }
 
 /// The file's target: one mcptop can reach, and one its operations can run on

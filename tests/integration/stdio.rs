@@ -141,6 +141,49 @@ fn a_server_that_never_answers_initialize_times_out_clearly() {
         .stderr(predicate::str::contains("initialize"));
 }
 
+fn slow_init(seconds: &str) -> String {
+    format!(
+        "stdio:python3 {} {seconds}",
+        fixture("slow_init_server.py").display()
+    )
+}
+
+#[test]
+fn a_slow_initialize_is_refused_at_a_short_connect_timeout_and_taken_at_a_long_one() {
+    let dir = TestDir::new();
+    // Answers initialize 3 s after it asks: past 500 ms, whatever the load.
+    dir.mcptop()
+        .args(["run", "echo", "--target", &slow_init("3")])
+        .args(["--connect-timeout", "500ms", "--duration", "1s"])
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "no reply to initialize within 500ms (connect_timeout)",
+        ));
+    // The same server, given 60 s (the workload key; default 10 s).
+    let work = dir.write(
+        "slow.toml",
+        "name = \"slow\"\nconcurrency = 1\nrequests = 20\nwarmup = \"0s\"\n\
+         connect_timeout = \"60s\"\n[[ops]]\nmethod = \"tools/call\"\ntool = \"echo\"\n\
+         arguments = { message = \"hi\" }\n",
+    );
+    dir.mcptop()
+        .args([
+            "run",
+            &work.display().to_string(),
+            "--target",
+            &slow_init("3"),
+        ])
+        .args(["--out", "r.json", "--quiet"])
+        .timeout(std::time::Duration::from_secs(120))
+        .assert()
+        .success();
+    let r = read_json(&dir.join("r.json"));
+    assert_eq!(r["overall"]["operations"], 20, "{}", r["overall"]);
+    assert_eq!(r["overall"]["errors"], 0, "{}", r["overall"]);
+}
+
 #[test]
 fn the_stateless_era_over_stdio_to_mcptop_serve() {
     let r = echo_300(&self_target(), &["--protocol", "2026-07-28"]);
