@@ -34,12 +34,14 @@ line = next(l for l in text.splitlines() if l.startswith("mcptop_allocator_bytes
 print(f"{float(line.split()[-1]) / 2**20:.2f}")
 PY
 }
-# Warm-up (1 s) first; then one reading per step, bounded by the duration.
+# Warm-up (1 s) first; then one reading per step, bounded by the duration. The time
+# column is the time read (a step also spends the readings' own time, seconds on a busy box).
 sleep 2
+T0=$(date +%s.%N)
 for i in $(seq 0 $((DURATION / STEP))); do
   kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$PID/status" 2>/dev/null || true)
   [ -z "$kb" ] && break
-  printf '%8d %10.1f %14s\n' $((i * STEP)) "$(echo "$kb / 1024" | bc -l)" "$(allocated)" \
+  printf '%8.0f %10.1f %14s\n' "$(echo "$(date +%s.%N) - $T0" | bc -l)" "$(echo "$kb / 1024" | bc -l)" "$(allocated)" \
     | tee -a "$OUT/rss.txt"
   [ "$i" -lt $((DURATION / STEP)) ] && sleep "$STEP"
 done
