@@ -4,7 +4,12 @@
 //! Release build: `cargo run --release --example profiler_memory -- 30`.
 //! `--child` runs the same profile through `SelfProfiler` (what `mcptop
 //! profile` uses); run from this example its names are found in-process,
-//! since only the mcptop binary answers `__symbolize`.
+//! since only the mcptop binary answers `__symbolize`. Its 30 s of
+//! sampling prints the figures every second, so growth while sampling is
+//! told apart from the step at start and the one at stop. `--many-stacks`
+//! (after `--child`) has the busy threads walk 4,096 distinct stacks, more
+//! than pprof's table holds (1,024), as a real run's many tasks do, so
+//! evicted stacks go to pprof's temporary file.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -24,8 +29,9 @@ fn status() -> String {
             .unwrap_or(0.0)
     };
     let j = mcptop::metrics::alloc::read();
+    let mapped = mapped_mib();
     format!(
-        "rss {:6.1} MiB (anon {:6.1}, file {:5.1}; peak {:6.1})  jemalloc allocated {:6.1} resident {:6.1}",
+        "rss {:6.1} MiB (anon {:6.1}, file {:5.1}; peak {:6.1})  jemalloc allocated {:6.1} resident {:6.1} mapped {mapped:6.1}",
         field("VmRSS:"),
         field("RssAnon:"),
         field("RssFile:"),
@@ -33,6 +39,18 @@ fn status() -> String {
         j.allocated_bytes as f64 / 1048576.0,
         j.resident_bytes as f64 / 1048576.0,
     )
+}
+
+/// jemalloc's mapped bytes (its chunks, dirty pages included), MiB.
+#[cfg(feature = "jemalloc")]
+fn mapped_mib() -> f64 {
+    let _ = tikv_jemalloc_ctl::epoch::advance();
+    tikv_jemalloc_ctl::stats::mapped::read().unwrap_or(0) as f64 / 1048576.0
+}
+
+#[cfg(not(feature = "jemalloc"))]
+fn mapped_mib() -> f64 {
+    0.0
 }
 
 fn step(what: &str) {
@@ -43,13 +61,20 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let seconds: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(30);
     let child = args.next().as_deref() == Some("--child");
+    let many = args.next().as_deref() == Some("--many-stacks");
     let stop = Arc::new(AtomicBool::new(false));
     let workers: Vec<_> = (0..2)
         .map(|_| {
             let flag = stop.clone();
             std::thread::spawn(move || {
+                let mut path = 0u32;
                 while !flag.load(Ordering::Relaxed) {
-                    mcptop::server::burn_cpu(Duration::from_millis(5));
+                    if many {
+                        descend(path, 12);
+                        path = path.wrapping_add(1);
+                    } else {
+                        mcptop::server::burn_cpu(Duration::from_millis(5));
+                    }
                 }
             })
         })
@@ -66,6 +91,37 @@ fn main() {
     }
 }
 
+/// One of 2^depth distinct stacks, by `path`'s low bits, then a little CPU.
+#[inline(never)]
+fn left(path: u32, depth: u32) {
+    descend(path, depth);
+    std::hint::black_box(1u8);
+}
+
+#[inline(never)]
+fn right(path: u32, depth: u32) {
+    descend(path, depth);
+    std::hint::black_box(2u16);
+}
+
+fn descend(path: u32, depth: u32) {
+    match depth {
+        0 => {
+            std::hint::black_box(mcptop::server::burn_cpu(Duration::from_micros(200)));
+        }
+        _ if path & 1 == 0 => left(path >> 1, depth - 1),
+        _ => right(path >> 1, depth - 1),
+    }
+}
+
+/// Sleeps `seconds`, printing the figures every second.
+fn sample_for(seconds: u64) {
+    for s in 1..=seconds {
+        std::thread::sleep(Duration::from_secs(1));
+        step(&format!("  {s} s of samples"));
+    }
+}
+
 fn run_as_mcptop_does(seconds: u64) {
     let dir = std::env::temp_dir().join(format!("profmem-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
@@ -78,8 +134,7 @@ fn run_as_mcptop_does(seconds: u64) {
     };
     let profiler = mcptop::profile::SelfProfiler::start(99).expect("start");
     step("SelfProfiler::start");
-    std::thread::sleep(Duration::from_secs(seconds));
-    step(&format!("{seconds} s of samples"));
+    sample_for(seconds);
     let out = profiler.finish(&options).expect("finish");
     step(&format!(
         "finish ({} samples, notes {:?})",

@@ -8,6 +8,7 @@
 //! measured phase counts, as for latency. A run without one report says
 //! "not reported" and why, never zeros.
 
+use crate::metrics::retention::Ring;
 use crate::metrics::snapshot::{IntervalStats, Phase, Snapshot};
 use crate::metrics::units::{fmt_mib, fmt_us};
 use crate::metrics::RunMetrics;
@@ -176,7 +177,7 @@ pub struct GcRecorder {
     dropped: u64,
     /// The newest hour of intervals (`recorder::HISTORY_LEN`), like the
     /// send-lag and scenario rings: a day-long run's stay bounded.
-    intervals: VecDeque<GcInterval>,
+    intervals: Ring<GcInterval>,
 }
 
 impl GcRecorder {
@@ -195,7 +196,7 @@ impl GcRecorder {
             by_kind: BTreeMap::new(),
             heap: (None, None),
             dropped: 0,
-            intervals: VecDeque::new(),
+            intervals: Ring::new(super::recorder::HISTORY_LEN),
         }
     }
 
@@ -245,10 +246,7 @@ impl GcRecorder {
         }
         self.closed_until_s = interval.t_s;
         let figures = self.interval_figures(interval, &placed);
-        self.intervals.push_back(figures);
-        while self.intervals.len() > super::recorder::HISTORY_LEN {
-            self.intervals.pop_front();
-        }
+        self.intervals.push(figures);
         for p in placed {
             self.count(p.event);
         }

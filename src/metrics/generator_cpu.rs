@@ -5,8 +5,8 @@
 //! CPU, not the target, is what limits the rate. Readings come in with
 //! explicit instants (the clock is injectable), so tests are exact.
 
+use super::retention::Ring;
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
 use tokio::time::Instant;
 
 /// Share of mcptop's worker cores in use at which its CPU is the limit.
@@ -62,8 +62,7 @@ pub struct CpuMeter {
     last: Option<(Instant, f64)>,
     cpu_s: f64,
     requests: u64,
-    intervals: VecDeque<CpuInterval>,
-    keep: usize,
+    intervals: Ring<CpuInterval>,
 }
 
 impl CpuMeter {
@@ -76,8 +75,7 @@ impl CpuMeter {
             last: None,
             cpu_s: 0.0,
             requests: 0,
-            intervals: VecDeque::new(),
-            keep,
+            intervals: Ring::new(keep),
         }
     }
 
@@ -131,10 +129,7 @@ impl CpuMeter {
         };
         self.cpu_s += cpu_s;
         self.requests += completed;
-        self.intervals.push_back(interval);
-        if self.intervals.len() > self.keep {
-            self.intervals.pop_front();
-        }
+        self.intervals.push(interval);
         Some(interval)
     }
 

@@ -4,8 +4,8 @@
 //! (CPU %, allocations per second and per request, RSS growth in MiB/min,
 //! cost per session, leak suspicion) is computed here and nowhere else.
 
+use super::retention::Ring;
 use super::snapshot::{AllocatorStats, MemoryStats, ProcessStats};
-use std::collections::VecDeque;
 
 /// Samples kept for slopes and charts (ten minutes at four per second).
 pub const RESOURCE_HISTORY_LEN: usize = 2400;
@@ -173,9 +173,9 @@ pub fn per_request(from: RequestMark, to: RequestMark) -> Option<(f64, f64)> {
 }
 
 /// Collects readings and turns them into `MemoryStats` and `AllocatorStats`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ResourceRecorder {
-    readings: VecDeque<ResourceReading>,
+    readings: Ring<ResourceReading>,
     /// (sessions open, mcptop + target RSS) while sessions connect.
     session_points: Vec<(f64, f64)>,
     /// Sampler time when measuring began; earlier readings are warm-up.
@@ -201,16 +201,30 @@ pub struct ProfilerMark {
     pub rss_after: u64,
 }
 
+impl Default for ResourceRecorder {
+    /// Its readings' ring made at full length (`retention::Ring`): ten
+    /// minutes of readings are RSS from the start, not growth.
+    fn default() -> ResourceRecorder {
+        ResourceRecorder {
+            readings: Ring::new(RESOURCE_HISTORY_LEN),
+            session_points: Vec::new(),
+            measure_from: None,
+            measure_until: None,
+            window_start: None,
+            window_end: None,
+            ended: false,
+            profiler: None,
+        }
+    }
+}
+
 impl ResourceRecorder {
     pub fn new() -> ResourceRecorder {
         ResourceRecorder::default()
     }
 
     pub fn push(&mut self, reading: ResourceReading) {
-        self.readings.push_back(reading);
-        if self.readings.len() > RESOURCE_HISTORY_LEN {
-            self.readings.pop_front();
-        }
+        self.readings.push(reading);
     }
 
     /// A session finished connecting; `rss_bytes` is mcptop plus target RSS after it.

@@ -14,7 +14,9 @@ use super::{decode_histogram, encode_histogram, new_histogram};
 use hdrhistogram::Histogram;
 use std::collections::VecDeque;
 
+mod ring;
 mod shelf;
+pub use ring::Ring;
 pub use shelf::{Shelf, Shelved, ShelvedHistory};
 
 /// One step of coarseness: intervals of up to `width_s`, kept while they
@@ -76,11 +78,35 @@ impl<T: Coarsen> Default for Retained<T> {
 
 impl<T: Coarsen> Retained<T> {
     pub fn new(rules: &[Tier], max: usize) -> Retained<T> {
+        let max = max.max(1);
+        // The finest tier is allocated at its full length (an hour of one-second
+        // intervals) once: grown a push at a time it doubled, 2,048 -> 4,096
+        // intervals copied at 34 minutes. Its pages still fill as it does.
+        let finest = |rule: &Tier| {
+            let n = (rule.keep_s / rule.width_s.max(f64::MIN_POSITIVE)).ceil() + 2.0;
+            if n.is_finite() {
+                (n as usize).min(max + 1)
+            } else {
+                0
+            }
+        };
         Retained {
-            tiers: rules.iter().map(|_| VecDeque::new()).collect(),
+            tiers: rules
+                .iter()
+                .enumerate()
+                .map(|(i, rule)| match i {
+                    0 => VecDeque::with_capacity(finest(rule)),
+                    _ => VecDeque::new(),
+                })
+                .collect(),
             rules: rules.to_vec(),
-            max: max.max(1),
+            max,
         }
+    }
+
+    /// Items the finest tier holds without growing its buffer.
+    pub fn finest_capacity(&self) -> usize {
+        self.tiers.first().map_or(0, VecDeque::capacity)
     }
 
     /// Adds the newest interval; older ones move to coarser tiers.

@@ -7,10 +7,10 @@
 //! it are mcptop's, not the server's ([`SendLagReport::floor_note`]).
 
 use super::recorder::HISTORY_LEN;
+use super::retention::Ring;
 use super::{encode_histogram, new_histogram};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
 
 /// A send more than this behind its planned time counts as late. The pacer
 /// (`crate::pacer`) keeps the lag to tens of µs when a core is free, so a
@@ -100,7 +100,7 @@ pub struct SendLag {
     interval: Histogram<u64>,
     late: u64,
     interval_late: u64,
-    history: VecDeque<LagInterval>,
+    history: Ring<LagInterval>,
 }
 
 impl Default for SendLag {
@@ -110,7 +110,7 @@ impl Default for SendLag {
             interval: new_histogram(),
             late: 0,
             interval_late: 0,
-            history: VecDeque::new(),
+            history: Ring::new(HISTORY_LEN),
         }
     }
 }
@@ -155,10 +155,7 @@ impl SendLag {
         let lag = figures(&self.interval, self.interval_late);
         self.interval.reset();
         self.interval_late = 0;
-        self.history.push_back(LagInterval { t_s, lag });
-        if self.history.len() > HISTORY_LEN {
-            self.history.pop_front();
-        }
+        self.history.push(LagInterval { t_s, lag });
     }
 
     /// The run's report, with the intervals closed so far.

@@ -167,6 +167,10 @@ pub struct SelfProfiler {
     started: Instant,
 }
 
+/// One distinct sampled stack: its thread's name, its addresses (innermost
+/// first, as the unwinder gave them) and how many samples it had.
+type SampledStack = (String, Vec<usize>, u64);
+
 /// Frames of pprof's signal handler and unwinder.
 fn is_unwinder_frame(name: &str) -> bool {
     name.starts_with("backtrace::")
@@ -200,24 +204,8 @@ impl SelfProfiler {
     /// on how their frames were named.
     pub fn stop(self) -> Result<(Folded, Duration, Vec<String>), ProfileError> {
         let duration = self.started.elapsed();
-        let report = self
-            .guard
-            .report()
-            .build_unresolved()
-            .map_err(|e| ProfileError::Report(e.to_string()))?;
+        let stacks = self.sampled_stacks()?;
         drop(self.guard);
-        let mut stacks = Vec::with_capacity(report.data.len());
-        for (frames, count) in report.data {
-            let thread = String::from_utf8_lossy(&frames.thread_name[..frames.thread_name_length])
-                .into_owned();
-            let thread = if thread.is_empty() {
-                format!("{:?}", frames.thread_id)
-            } else {
-                thread
-            };
-            let ips: Vec<usize> = frames.frames.iter().map(|f| f.ip() as usize).collect();
-            stacks.push((thread, ips, u64::try_from(count).unwrap_or(0)));
-        }
         crate::metrics::alloc::purge();
         let (names, notes) = name_addresses(&stacks);
         let mut folded = Folded::new();
@@ -226,6 +214,49 @@ impl SelfProfiler {
             *folded.entry(key).or_default() += count;
         }
         Ok((folded, duration, notes))
+    }
+
+    /// Every distinct sampled stack so far, (thread, addresses, count). Each
+    /// is kept as its addresses only (a few hundred bytes), not as pprof's
+    /// 128-frame slot (4.2 KB), and pprof's temporary file of evicted stacks
+    /// is read a buffer at a time: the memory this takes follows the stacks
+    /// sampled, not the profile's length times 4.2 KB.
+    fn sampled_stacks(&self) -> Result<Vec<SampledStack>, ProfileError> {
+        // Keyed by the thread id followed by the addresses, so a lookup
+        // borrows a reused scratch slice instead of allocating a key.
+        let mut counts: std::collections::HashMap<Box<[usize]>, u64> = Default::default();
+        let mut threads: std::collections::HashMap<u64, String> = Default::default();
+        let mut key: Vec<usize> = Vec::with_capacity(pprof::MAX_DEPTH + 1);
+        self.guard
+            .report()
+            .for_each_unresolved(|frames, count| {
+                let count = u64::try_from(count).unwrap_or(0);
+                key.clear();
+                key.push(frames.thread_id as usize);
+                key.extend(frames.frames.iter().map(|f| f.ip() as usize));
+                match counts.get_mut(key.as_slice()) {
+                    Some(n) => *n += count,
+                    None => {
+                        counts.insert(key.as_slice().into(), count);
+                    }
+                }
+                threads.entry(frames.thread_id).or_insert_with(|| {
+                    let name = &frames.thread_name[..frames.thread_name_length];
+                    match String::from_utf8_lossy(name).into_owned() {
+                        n if n.is_empty() => format!("{:?}", frames.thread_id),
+                        n => n,
+                    }
+                });
+            })
+            .map_err(|e| ProfileError::Report(e.to_string()))?;
+        Ok(counts
+            .into_iter()
+            .map(|(key, count)| {
+                let id = key.first().map_or(0, |&t| t as u64);
+                let thread = threads.get(&id).cloned().unwrap_or_default();
+                (thread, key.get(1..).unwrap_or_default().to_vec(), count)
+            })
+            .collect())
     }
 
     pub fn finish(self, options: &ProfileOptions) -> Result<ProfileOutput, ProfileError> {
@@ -248,7 +279,7 @@ fn give_back_symbols() {
 /// with the cache given back after, and a note saying so.
 #[cfg(unix)]
 fn name_addresses(
-    stacks: &[(String, Vec<usize>, u64)],
+    stacks: &[SampledStack],
 ) -> (std::collections::HashMap<usize, Vec<String>>, Vec<String>) {
     let mut ips: Vec<usize> = stacks
         .iter()
@@ -379,9 +410,13 @@ mod tests {
         assert_eq!(options.diff_path(), dir.path().join("p.diff.svg"));
     }
 
+    /// pprof samples the whole process: one profile at a time in these tests.
+    static ONE_PROFILE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[cfg(unix)]
     #[test]
     fn captures_a_busy_thread() {
+        let _one = ONE_PROFILE.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().expect("temp dir");
         let options = ProfileOptions {
             frequency: 199,
@@ -409,5 +444,88 @@ mod tests {
         );
         let svg = std::fs::read_to_string(&out.svg).expect("svg");
         assert!(svg.contains("busy test") && svg.contains("samples at 199 Hz"));
+    }
+
+    /// One of 2^depth distinct stacks, picked by `path`'s low bits, then a
+    /// little CPU at its tip. `left` and `right` differ so they stay two functions.
+    #[inline(never)]
+    fn left(path: u32, depth: u32) {
+        descend(path, depth);
+        std::hint::black_box(1u8);
+    }
+
+    #[inline(never)]
+    fn right(path: u32, depth: u32) {
+        descend(path, depth);
+        std::hint::black_box(2u16);
+    }
+
+    fn descend(path: u32, depth: u32) {
+        match depth {
+            0 => {
+                std::hint::black_box(crate::server::burn_cpu(Duration::from_micros(200)));
+            }
+            _ if path & 1 == 0 => left(path >> 1, depth - 1),
+            _ => right(path >> 1, depth - 1),
+        }
+    }
+
+    /// pprof keeps a stack in a 128-frame slot (about 4.2 KB) and reads its
+    /// file of evicted stacks whole; the stacks taken at stop must cost what
+    /// their addresses need, not a slot each.
+    #[cfg(all(unix, feature = "jemalloc"))]
+    #[test]
+    fn stopping_keeps_addresses_not_a_4_kb_slot_per_stack() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let _one = ONE_PROFILE.lock().unwrap_or_else(|e| e.into_inner());
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let flag = stop.clone();
+                std::thread::spawn(move || {
+                    let mut path = 0u32;
+                    while !flag.load(Ordering::Relaxed) {
+                        descend(path, 12);
+                        path = path.wrapping_add(1);
+                    }
+                })
+            })
+            .collect();
+        let profiler = SelfProfiler::start(997).expect("profiler");
+        // Sample until more distinct stacks than pprof's table holds (1,024),
+        // so some went to its file; bounded in time.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut seen = 0;
+        while seen < 1_300 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(250));
+            seen = profiler.sampled_stacks().expect("stacks").len();
+        }
+        let allocated = || {
+            tikv_jemalloc_ctl::thread::allocatedp::read()
+                .map(|p| p.get())
+                .expect("thread.allocatedp")
+        };
+        let before = allocated();
+        let stacks = profiler.sampled_stacks().expect("stacks");
+        let asked = allocated() - before;
+        stop.store(true, Ordering::Relaxed);
+        workers.into_iter().for_each(|w| w.join().expect("worker"));
+        drop(profiler);
+        assert!(
+            stacks.len() >= 1_300,
+            "only {} distinct stacks",
+            stacks.len()
+        );
+        let deepest = stacks
+            .iter()
+            .map(|(_, ips, _)| ips.len())
+            .max()
+            .unwrap_or(0);
+        let per_stack = asked / stacks.len() as u64;
+        assert!(
+            per_stack < 2_048,
+            "{asked} bytes asked for {} stacks ({per_stack} each, deepest {deepest} frames)",
+            stacks.len()
+        );
     }
 }

@@ -8,13 +8,14 @@ use super::{
     interval_stats, keep_up_warning, op_metrics, OpMetrics, OpState, Recorder, LATE_SEND_US,
 };
 use crate::client::wire_bytes::WireBytes;
+use crate::metrics::retention::Ring;
 use crate::metrics::send_lag::{SendLag, SendLagReport};
 use crate::metrics::snapshot::{IntervalStats, ScenarioNow};
 use crate::metrics::wire_rates::ByteRates;
 use crate::metrics::{new_histogram, ErrorKind, Sample};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 /// A scenario's operations: `ops` are its requests (a mix or a flow's
@@ -100,7 +101,7 @@ pub(super) struct ScenarioState {
     completed: u64,
     errors: u64,
     bytes: WireBytes,
-    pub history: VecDeque<IntervalStats>,
+    pub history: Ring<IntervalStats>,
     pub late_sends: u64,
     pub max_send_lag_us: u64,
     send_lag: SendLag,
@@ -117,7 +118,7 @@ impl ScenarioState {
             completed: 0,
             errors: 0,
             bytes: WireBytes::default(),
-            history: VecDeque::new(),
+            history: Ring::new(super::HISTORY_LEN),
             late_sends: 0,
             max_send_lag_us: 0,
             send_lag: SendLag::default(),
@@ -169,10 +170,7 @@ impl ScenarioState {
             }
         }
         self.send_lag.close_interval(t_s);
-        self.history.push_back(stats);
-        if self.history.len() > super::HISTORY_LEN {
-            self.history.pop_front();
-        }
+        self.history.push(stats);
         self.corrected.reset();
         self.service.reset();
         self.completed = 0;

@@ -92,6 +92,19 @@ fn a_day_of_one_second_intervals_is_bounded() {
     assert_eq!(r.iter().next().map(|s| s.1 - s.0), Some(60.0));
 }
 
+/// The last hour's tier is allocated once, at its full length: a day of
+/// pushes never grows (so never copies) its buffer.
+#[test]
+fn the_finest_tier_is_allocated_once_for_a_day() {
+    let mut r: Retained<Span> = Retained::default();
+    let capacity = r.finest_capacity();
+    assert!(capacity >= 3_600, "{capacity}");
+    for t in 0..86_400u64 {
+        r.push(Span(t as f64, (t + 1) as f64, 1));
+        assert_eq!(r.finest_capacity(), capacity, "after {t} s");
+    }
+}
+
 /// The recorder's pairs (figures and histograms per operation) through a
 /// day of one-second intervals on a paused clock: a reply in one interval
 /// of each 600 (encoding every interval's histograms takes minutes in a

@@ -200,6 +200,27 @@ impl<T> TempFdArray<T> {
         Ok(())
     }
 
+    // mcptop: the temporary file a buffer at a time, then the buffer: unlike
+    // `try_iter`, which reads the whole file into memory at once (every stack
+    // spilled over the profile, about 4.2 KB each, 25 MB for 30 s of two busy
+    // threads), the memory used is one buffer whatever the profile's length.
+    fn for_each_entry(&self, mut f: impl FnMut(&T)) -> std::io::Result<()> {
+        let chunk = BUFFER_LENGTH * std::mem::size_of::<T>();
+        let mut bytes = AVec::<u8>::with_capacity(std::mem::align_of::<T>(), chunk);
+        bytes.resize(chunk, 0);
+        let mut file = self.file.reopen()?;
+        file.seek(SeekFrom::Start(0))?;
+        for _ in 0..self.flush_n {
+            file.read_exact(&mut bytes[0..chunk])?;
+            // Safe as in `try_iter`: the file holds whole buffers of `T` written
+            // by `flush_buffer` from this process, and `T` owns no heap memory.
+            let ts = unsafe { std::slice::from_raw_parts(bytes.as_ptr() as *const T, BUFFER_LENGTH) };
+            ts.iter().for_each(&mut f);
+        }
+        self.buffer[0..self.buffer_index].iter().for_each(f);
+        Ok(())
+    }
+
     fn try_iter(&self) -> std::io::Result<impl Iterator<Item = &T>> {
         let size = BUFFER_LENGTH * self.flush_n * std::mem::size_of::<T>();
 
@@ -269,6 +290,13 @@ impl<T: Hash + Eq + 'static> Collector<T> {
         }
 
         Ok(())
+    }
+
+    /// mcptop: every entry, the table's then the temporary file's, the file
+    /// read a buffer at a time (`TempFdArray::for_each_entry`).
+    pub fn for_each(&self, mut f: impl FnMut(&Entry<T>)) -> std::io::Result<()> {
+        self.map.iter().for_each(&mut f);
+        self.temp_array.for_each_entry(f)
     }
 
     pub fn try_iter(&self) -> std::io::Result<impl Iterator<Item = &Entry<T>>> {

@@ -59,6 +59,29 @@ impl<'a> ReportBuilder<'a> {
         self
     }
 
+    /// mcptop: each sampled stack with its count as the collector holds it,
+    /// without building a report. A stack can come more than once (from the
+    /// table and from the temporary file): the caller adds them up, keeping
+    /// only what it needs of each (its addresses), so the memory follows the
+    /// distinct stacks' depth, not 4.2 KB a stack, and the temporary file is
+    /// read a buffer at a time, not whole (`build_unresolved` does both).
+    pub fn for_each_unresolved(&self, mut f: impl FnMut(&UnresolvedFrames, isize)) -> Result<()> {
+        match self.profiler.read().as_ref() {
+            Err(err) => {
+                log::error!("Error in creating profiler: {}", err);
+                Err(Error::CreatingError)
+            }
+            Ok(profiler) => {
+                profiler.data.for_each(|entry| {
+                    if entry.count > 0 {
+                        f(&entry.item, entry.count);
+                    }
+                })?;
+                Ok(())
+            }
+        }
+    }
+
     /// Build an `UnresolvedReport`
     pub fn build_unresolved(&self) -> Result<UnresolvedReport> {
         let mut hash_map = HashMap::new();
