@@ -2,9 +2,11 @@
 # Pacing acceptance (issue 17), release builds, before (main) and after (this
 # tree), alternated in one script run so both see the same machine load:
 #   1. open loop at 500 and 5,000 req/s, one session, pipeline 1, echo tool,
-#      against `mcptop serve --stdio` (the builtin server as a child: it
-#      answers at once, no interpreter in the way): corrected p50 - service
-#      p50 (goal <= 100 µs) and the send lag;
+#      against the tiny instant server of issue 17 (tests/fixtures/
+#      instant_server.c, compiled here with cc; instant_server.py without cc)
+#      and against `mcptop serve --stdio` (rmcp, a full server), each row
+#      labelled: corrected p50 - service p50 (goal <= 100 µs) and the send lag;
+#      SERVERS="instant serve" picks (also instant-py);
 #   2. the builtin sleep mixture (90 % ms=2, 10 % ms=20, 8 in flight):
 #      p50 within 2.0-2.3 ms, p95 within 20.0-20.4 ms;
 #      2b. sleep_us {us = 1000}, one in flight: the client-side overshoot
@@ -17,7 +19,7 @@
 #      per sample).
 #
 #   4. (ONLY=4, after only) where a 5,000/s send's time goes, step by step
-#      (MCPTOP_SEND_TRACE and benches/send_steps.py).
+#      (MCPTOP_SEND_TRACE and benches/send_steps.py), against each server.
 #
 #   bash benches/pacing.sh                 # builds main in target/pacing-before
 #   BEFORE=/path/to/main/mcptop AFTER=/path/to/this/mcptop bash benches/pacing.sh
@@ -42,6 +44,23 @@ if [ -z "$before" ]; then
 fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+servers=${SERVERS:-instant serve}
+instant_py="python3 $PWD/tests/fixtures/instant_server.py"
+if cc -O2 -o "$out/instant_server" tests/fixtures/instant_server.c 2>/dev/null; then
+    instant_c=$out/instant_server
+else
+    echo "(cc failed or missing: the instant server is the Python one)"
+    instant_c=$instant_py
+fi
+# The stdio command of server $1 for mcptop binary $2.
+server_cmd() {
+    case $1 in
+        instant) echo "$instant_c" ;;
+        instant-py) echo "$instant_py" ;;
+        serve) echo "$2 serve --stdio" ;;
+        *) echo "unknown server $1 (instant, instant-py, serve)" >&2; exit 2 ;;
+    esac
+}
 
 field() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 
@@ -91,16 +110,18 @@ lag() {
 
 echo "== machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 if [[ $only == *1* ]]; then
-echo "== 1. open loop, one session, pipeline 1, echo against mcptop serve --stdio (${secs}s each, $repeats rounds)"
+echo "== 1. open loop, one session, pipeline 1, echo against stdio servers: $servers (${secs}s each, $repeats rounds)"
+for server in $servers; do
 for rate in 500 5000; do
     open_workload "$rate"
     for i in $(seq "$repeats"); do
         for side in before after; do
             bin=${!side}
-            $bin run "$out/open-$rate.toml" --quiet --target "stdio:$bin serve --stdio" --out "$out/o.json" >/dev/null || true
-            echo "$rate/s $side #$i: corrected p50 - service p50 = $(field "$out/o.json" "r['overall']['latency_p50_us'] - r['overall']['service_p50_us']") µs (p50 $(field "$out/o.json" "r['overall']['latency_p50_us']"), svc p50 $(field "$out/o.json" "r['overall']['service_p50_us']"), p99 $(field "$out/o.json" "r['overall']['latency_p99_us']")); sent $(field "$out/o.json" "'%.1f' % r['sent_rate']")/s; $(lag "$out/o.json")"
+            $bin run "$out/open-$rate.toml" --quiet --target "stdio:$(server_cmd "$server" "$bin")" --out "$out/o.json" >/dev/null || true
+            echo "$server $rate/s $side #$i: corrected p50 - service p50 = $(field "$out/o.json" "r['overall']['latency_p50_us'] - r['overall']['service_p50_us']") µs (p50 $(field "$out/o.json" "r['overall']['latency_p50_us']"), svc p50 $(field "$out/o.json" "r['overall']['service_p50_us']"), p99 $(field "$out/o.json" "r['overall']['latency_p99_us']")); sent $(field "$out/o.json" "'%.1f' % r['sent_rate']")/s; $(lag "$out/o.json")"
         done
     done
+done
 done
 
 fi
@@ -169,7 +190,9 @@ fi
 if [[ $only == *4* ]]; then
 echo "== 4. where a 5,000/s send's time goes (after only, MCPTOP_SEND_TRACE, ${secs}s)"
 open_workload 5000
-MCPTOP_SEND_TRACE="$out/trace.csv" $after run "$out/open-5000.toml" --quiet --target "stdio:$after serve --stdio" --out "$out/o.json" >/dev/null || true
-echo "corrected p50 - service p50 = $(field "$out/o.json" "r['overall']['latency_p50_us'] - r['overall']['service_p50_us']") µs; $(lag "$out/o.json")"
-python3 benches/send_steps.py "$out/trace.csv"
+for server in $servers; do
+    MCPTOP_SEND_TRACE="$out/trace.csv" $after run "$out/open-5000.toml" --quiet --target "stdio:$(server_cmd "$server" "$after")" --out "$out/o.json" >/dev/null || true
+    echo "-- $server: corrected p50 - service p50 = $(field "$out/o.json" "r['overall']['latency_p50_us'] - r['overall']['service_p50_us']") µs; $(lag "$out/o.json")"
+    python3 benches/send_steps.py "$out/trace.csv"
+done
 fi

@@ -40,6 +40,8 @@ def main():
         ("slot free - planned/woke", lambda r: r["slot_ns"] - max(r["woke_ns"], 0)),
         ("task ran (sent) - slot", lambda r: r["sent_ns"] - r["slot_ns"]),
         ("SEND LAG sent - planned", lambda r: r["sent_ns"]),
+        ("written - sent (own task)", lambda r: r["written_ns"] - r["sent_ns"] if r.get("written_ns", -1) >= 0 else None),
+        ("reply read - written", lambda r: r["done_ns"] - r["written_ns"] if r.get("written_ns", -1) >= 0 else None),
         ("reply read - sent (service)", lambda r: r["done_ns"] - r["sent_ns"]),
         ("task resumed - reply read", lambda r: r["recorded_ns"] - r["done_ns"]),
     ]
@@ -47,6 +49,9 @@ def main():
     for name, f in steps:
         vals = [v for v in (f(r) for r in rows) if v is not None]
         print(f"{name:30} " + " ".join(f"{pct(vals, q) / 1e3:8.1f}" for q in (0.5, 0.9, 0.99)) + f" {max(vals) / 1e3 if vals else 0:9.1f}  n={len(vals)}")
+    if "written_ns" in rows[0]:
+        queued = sum(1 for r in rows if r["written_ns"] < 0)
+        print(f"written by the writer task, not the request's own (no written instant): {queued} ({100 * queued / len(rows):.1f} %)")
     waited = sum(1 for r in rows if r["woke_ns"] < 0)
     slot_wait = sum(1 for r in rows if r["slot_ns"] - max(r["woke_ns"], 0) > 5000)
     print(f"planned time already past at the scheduler (no pacer wait): {waited} ({100 * waited / len(rows):.1f} %)")

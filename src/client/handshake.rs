@@ -92,9 +92,11 @@ impl McpSession {
         let probe = self.handshake(&initialize_request(era), timeout).await?;
         let server = initialized(probe)?;
         self.shared.initialized.store(true, Ordering::SeqCst);
-        self.out
-            .send(wire::encode_notification("notifications/initialized"))
-            .map_err(|_| ConnectError::Other("connection closed after initialize".into()))?;
+        self.post(
+            wire::encode_notification("notifications/initialized"),
+            false,
+        )
+        .map_err(|()| ConnectError::Other("connection closed after initialize".into()))?;
         Ok(server)
     }
 

@@ -10,6 +10,7 @@
 pub mod handshake;
 mod outcome;
 pub mod wire_bytes;
+pub mod writer;
 
 pub use outcome::{judge, rpc_error};
 
@@ -22,15 +23,14 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, oneshot};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 /// The read buffer per session: small, as it is zeroed (all resident) and
 /// idle sessions must stay cheap; long lines are assembled piecewise. Writes
-/// keep no buffer between bursts, joined up to `WRITE_BURST_BYTES`.
+/// are `writer`'s.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
-const WRITE_BURST_BYTES: usize = 8 * 1024;
 
 /// One request of a JSON-RPC batch, with how long its reply may take.
 #[derive(Debug, Clone, Copy)]
@@ -236,7 +236,7 @@ impl Shared {
 /// One MCP session. Cheap to share: calls take `&self`.
 pub struct McpSession {
     shared: Arc<Shared>,
-    out: mpsc::UnboundedSender<Vec<u8>>,
+    out: Arc<writer::Outbox>,
     pub server: ServerIdentity,
     /// The stateless era's per-request `_meta`, serialized.
     meta: Option<Vec<u8>>,
@@ -303,8 +303,8 @@ impl McpSession {
             batch_sent: AtomicBool::new(false),
             counters: Arc::new(SessionCounters::default()),
         });
-        let (out_tx, out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
-        let writer_task = tokio::spawn(write_loop(writer, out_rx, shared.clone()));
+        let out_tx = Arc::new(writer::Outbox::new(Box::new(writer)));
+        let writer_task = tokio::spawn(write_loop(out_tx.clone(), shared.clone()));
         let reader_task = tokio::spawn(read_loop(
             reader,
             shared.clone(),
@@ -372,7 +372,7 @@ impl McpSession {
                 .map(|(item, id)| self.encode(item.request, id)),
         );
         let body_len = body.len();
-        let sent = !self.shared.closed.load(Ordering::Relaxed) && self.out.send(body).is_ok();
+        let sent = !self.shared.closed.load(Ordering::Relaxed) && self.post(body, false).is_ok();
         if sent {
             wire_bytes::add_sent(body_len);
         }
@@ -403,8 +403,11 @@ impl McpSession {
         }
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
+        // Alone in flight: written by this task (see `writer`).
+        let mut alone = false;
         if let Ok(mut p) = self.shared.pending.lock() {
             p.insert(id, Waiter { tx, batch: None });
+            alone = p.len() == 1;
         }
         let _guard = PendingGuard {
             shared: &self.shared,
@@ -412,7 +415,7 @@ impl McpSession {
         };
         let body = self.encode(req, id);
         let body_len = body.len();
-        if self.out.send(body).is_err() {
+        if self.post(body, alone).is_err() {
             return (
                 Instant::now(),
                 Err(CallError::Transport(self.shared.close_reason())),
@@ -431,6 +434,11 @@ impl McpSession {
         }
     }
 
+    /// Hands `body` to the stream; a write that failed closes the session.
+    fn post(&self, body: Vec<u8>, direct: bool) -> Result<(), ()> {
+        post(&self.shared, &self.out, body, direct)
+    }
+
     fn encode(&self, req: &PreparedRequest, id: u64) -> Vec<u8> {
         match &self.meta {
             Some(meta) => req.encode_with_meta(id, meta),
@@ -447,39 +455,33 @@ impl McpSession {
     }
 }
 
-async fn write_loop<W: AsyncWrite + Unpin>(
-    mut writer: W,
-    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
-    shared: Arc<Shared>,
-) {
-    // Queued messages are joined into one write; an idle session holds no buffer.
-    while let Some(mut burst) = rx.recv().await {
-        let mut result = Ok(());
-        while let Ok(more) = rx.try_recv() {
-            if burst.len() + more.len() > WRITE_BURST_BYTES && result.is_ok() {
-                result = writer.write_all(&burst).await;
-                burst.clear();
-            }
-            burst.extend_from_slice(&more);
+/// Writes `body` (by this task when `direct` and the stream is idle); a
+/// failed write closes the session with its reason.
+fn post(shared: &Shared, out: &writer::Outbox, body: Vec<u8>, direct: bool) -> Result<(), ()> {
+    match out.send(body, direct) {
+        Ok(writer::Sent::Written(at)) => {
+            writer::note_written(at);
+            Ok(())
         }
-        if result.is_ok() {
-            result = writer.write_all(&burst).await;
-        }
-        if result.is_ok() {
-            result = writer.flush().await;
-        }
-        if let Err(e) = result {
-            shared.close(format!("write failed: {e}"));
-            return;
+        Ok(writer::Sent::Queued) => Ok(()),
+        Err(writer::SendError::Closed) => Err(()),
+        Err(writer::SendError::Failed(why)) => {
+            shared.close(why);
+            Err(())
         }
     }
-    let _ = writer.shutdown().await;
+}
+
+async fn write_loop(out: Arc<writer::Outbox>, shared: Arc<Shared>) {
+    if let Err(why) = out.run().await {
+        shared.close(why);
+    }
 }
 
 async fn read_loop<R: AsyncRead + Unpin>(
     reader: R,
     shared: Arc<Shared>,
-    out: mpsc::UnboundedSender<Vec<u8>>,
+    out: Arc<writer::Outbox>,
     max_line_bytes: usize,
 ) {
     let reader = tokio::io::BufReader::with_capacity(READ_BUFFER_BYTES, reader);
@@ -553,7 +555,7 @@ fn on_too_long<R>(shared: &Shared, lines: &LineReader<R>) {
 /// returns its batch.
 fn on_message(
     shared: &Shared,
-    out: &mpsc::UnboundedSender<Vec<u8>>,
+    out: &writer::Outbox,
     message: Incoming,
     (at, wire_len): (Instant, usize),
 ) -> Option<BatchIds> {
@@ -566,7 +568,7 @@ fn on_message(
                 .counters
                 .server_requests
                 .fetch_add(1, Ordering::Relaxed);
-            let _ = out.send(wire::reply_to_server(&id, &method));
+            let _ = post(shared, out, wire::reply_to_server(&id, &method), false);
         }
         Incoming::Notification { .. } => {
             shared

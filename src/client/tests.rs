@@ -5,6 +5,7 @@ use super::*;
 use crate::protocol::Era;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream};
+use tokio::sync::mpsc;
 
 const T: Duration = Duration::from_secs(2);
 
@@ -558,4 +559,31 @@ async fn a_malformed_reply_with_an_id_fails_its_request_at_once() {
     // Only the over-long line is a violation; the other two were the
     // failures of the requests they named.
     assert_eq!(session.counters().violations.load(Ordering::Relaxed), 1);
+}
+
+#[tokio::test]
+async fn a_request_alone_in_flight_is_written_by_its_own_task() {
+    // Answers everything but `hold`, which stays in flight.
+    let session = connect_to("2025-06-18", |m| {
+        if m["method"] == "hold" || m.get("id").is_none() {
+            return vec![];
+        }
+        vec![json!({"jsonrpc": "2.0", "id": m["id"], "result": {}}).to_string()]
+    })
+    .await
+    .expect("connect");
+    // The initialized notification may still queue: one round trip first.
+    session.call(&ping()).await.expect("first ping");
+    let (alone, written) = writer::traced(session.call(&ping())).await;
+    assert!(alone.is_ok(), "{alone:?}");
+    let written = written.expect("alone in flight: written by its own task");
+    assert!(written <= alone.expect("answered"));
+    // With another request in flight it queues for the writer task.
+    let held = PreparedRequest::new("hold", &json!({}));
+    let hold = session.request(&held);
+    tokio::pin!(hold);
+    assert!(futures_util::poll!(&mut hold).is_pending());
+    let (second, written) = writer::traced(session.call(&ping())).await;
+    assert!(second.is_ok(), "{second:?}");
+    assert_eq!(written, None, "queued behind the writer task");
 }

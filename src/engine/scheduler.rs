@@ -402,14 +402,18 @@ impl Scheduler {
             let slot_ref = &sessions[slot];
             let sent = Instant::now();
             let call = tokio::time::timeout(op.timeout, slot_ref.session.call(&op.request));
-            let (result, bytes) = wire_bytes::measure(call).await;
+            // With the trace on, also when the request's own task wrote it.
+            let ((result, written), bytes) = match trace {
+                Some(_) => wire_bytes::measure(crate::client::writer::traced(call)).await,
+                None => wire_bytes::measure(async { (call.await, None) }).await,
+            };
             let (done, outcome) = match result {
                 Ok(Ok(at)) => (at, Ok(())),
                 Ok(Err(e)) => (Instant::now(), Err(e)),
                 Err(_) => (Instant::now(), Err(CallError::Timeout)),
             };
             if let Some(trace) = trace {
-                trace.push(steps, sent, done, Instant::now());
+                trace.push(steps, sent, written, done, Instant::now());
             }
             // The sample first: a drain that sees nothing in flight must
             // find every sample queued.

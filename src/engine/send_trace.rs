@@ -1,7 +1,9 @@
 //! A debugging trace of where an open-loop send's time goes, step by step:
 //! planned start, the pacer's wake-up, the scheduler resuming, a slot free,
-//! the request task running (`sent`), the reply read (`done`) and the task
-//! resuming with it (`recorded`). Off unless `MCPTOP_SEND_TRACE=<file>` is
+//! the request task running (`sent`), its request written to the stream
+//! (`written`, when its own task wrote it: see `client::writer`; -1 when the
+//! writer task did), the reply read (`done`) and the task resuming with it
+//! (`recorded`). Off unless `MCPTOP_SEND_TRACE=<file>` is
 //! set; then every single (non-batch, non-flow) send is kept, up to
 //! [`MAX_ROWS`], and written as CSV when the scheduler ends. It is how the
 //! 5,000/s gap of issue 17 was taken apart (`benches/send_steps.py`,
@@ -32,7 +34,7 @@ pub struct Steps {
 pub struct SendTrace {
     path: std::path::PathBuf,
     start: Instant,
-    rows: Mutex<Vec<[i64; 7]>>,
+    rows: Mutex<Vec<[i64; 8]>>,
 }
 
 /// The process's trace, or `None` (the default): read once.
@@ -60,8 +62,16 @@ fn ns(from: Instant, to: Instant) -> i64 {
 }
 
 impl SendTrace {
-    /// Keeps one send's steps with its `sent`, `done` and `recorded` instants.
-    pub fn push(&self, steps: Steps, sent: Instant, done: Instant, recorded: Instant) {
+    /// Keeps one send's steps with its `sent`, `written`, `done` and
+    /// `recorded` instants.
+    pub fn push(
+        &self,
+        steps: Steps,
+        sent: Instant,
+        written: Option<Instant>,
+        done: Instant,
+        recorded: Instant,
+    ) {
         let p = steps.planned;
         let opt = |t: Option<Instant>| t.map_or(-1, |t| ns(p, t));
         let row = [
@@ -70,6 +80,7 @@ impl SendTrace {
             opt(steps.woke),
             ns(p, steps.slot),
             ns(p, sent),
+            opt(written),
             ns(p, done),
             ns(p, recorded),
         ];
@@ -87,7 +98,7 @@ impl SendTrace {
             let mut out = std::io::BufWriter::new(f);
             writeln!(
                 out,
-                "planned_ns,fired_ns,woke_ns,slot_ns,sent_ns,done_ns,recorded_ns"
+                "planned_ns,fired_ns,woke_ns,slot_ns,sent_ns,written_ns,done_ns,recorded_ns"
             )?;
             for r in rows.iter() {
                 let cells: Vec<String> = r.iter().map(i64::to_string).collect();

@@ -16,6 +16,7 @@ mod harness;
 mod hostile;
 mod hostile_http;
 mod http_stream;
+mod instant;
 mod lifecycle;
 mod loud;
 mod net;
