@@ -70,7 +70,7 @@ fn main() {
                 let mut path = 0u32;
                 while !flag.load(Ordering::Relaxed) {
                     if many {
-                        descend(path, 12);
+                        mcptop::profile::stacks::descend(path, 12);
                         path = path.wrapping_add(1);
                     } else {
                         mcptop::server::burn_cpu(Duration::from_millis(5));
@@ -88,29 +88,6 @@ fn main() {
     stop.store(true, Ordering::Relaxed);
     for w in workers {
         let _ = w.join();
-    }
-}
-
-/// One of 2^depth distinct stacks, by `path`'s low bits, then a little CPU.
-#[inline(never)]
-fn left(path: u32, depth: u32) {
-    descend(path, depth);
-    std::hint::black_box(1u8);
-}
-
-#[inline(never)]
-fn right(path: u32, depth: u32) {
-    descend(path, depth);
-    std::hint::black_box(2u16);
-}
-
-fn descend(path: u32, depth: u32) {
-    match depth {
-        0 => {
-            std::hint::black_box(mcptop::server::burn_cpu(Duration::from_micros(200)));
-        }
-        _ if path & 1 == 0 => left(path >> 1, depth - 1),
-        _ => right(path >> 1, depth - 1),
     }
 }
 

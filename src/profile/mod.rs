@@ -13,6 +13,8 @@ pub mod perf;
 #[cfg(unix)]
 pub mod pyspy;
 pub mod runtime;
+#[doc(hidden)]
+pub mod stacks;
 #[cfg(target_os = "linux")]
 pub mod symbolize;
 
@@ -446,30 +448,6 @@ mod tests {
         assert!(svg.contains("busy test") && svg.contains("samples at 199 Hz"));
     }
 
-    /// One of 2^depth distinct stacks, picked by `path`'s low bits, then a
-    /// little CPU at its tip. `left` and `right` differ so they stay two functions.
-    #[inline(never)]
-    fn left(path: u32, depth: u32) {
-        descend(path, depth);
-        std::hint::black_box(1u8);
-    }
-
-    #[inline(never)]
-    fn right(path: u32, depth: u32) {
-        descend(path, depth);
-        std::hint::black_box(2u16);
-    }
-
-    fn descend(path: u32, depth: u32) {
-        match depth {
-            0 => {
-                std::hint::black_box(crate::server::burn_cpu(Duration::from_micros(200)));
-            }
-            _ if path & 1 == 0 => left(path >> 1, depth - 1),
-            _ => right(path >> 1, depth - 1),
-        }
-    }
-
     /// pprof keeps a stack in a 128-frame slot (about 4.2 KB) and reads its
     /// file of evicted stacks whole; the stacks taken at stop must cost what
     /// their addresses need, not a slot each.
@@ -485,7 +463,7 @@ mod tests {
                 std::thread::spawn(move || {
                     let mut path = 0u32;
                     while !flag.load(Ordering::Relaxed) {
-                        descend(path, 12);
+                        super::stacks::descend(path, 12);
                         path = path.wrapping_add(1);
                     }
                 })
