@@ -24,21 +24,6 @@ BIN=$PWD/${CARGO_TARGET_DIR:-target}/release/mcptop
 # shellcheck source=benches/lib/servers.sh
 . benches/lib/servers.sh
 
-ROWS=()
-# run LABEL WORKLOAD TARGET: one run, its result kept as $WORK/LABEL.json.
-run() {
-    local label=$1 workload=$2 target=$3
-    echo "== $label: $workload -> $target" >&2
-    if "$BIN" run "$workload" --target "$target" --duration "$DURATION" --quiet \
-        --out "$WORK/$label.json" >"$WORK/$label.txt" 2>&1; then
-        ROWS+=("$label")
-    else
-        echo "$label: run failed (exit $?):" >&2
-        tail -5 "$WORK/$label.txt" >&2
-        ROWS+=("$label:failed")
-    fi
-}
-
 # serve LABEL WORKLOAD CMD...: a server on a free port (PORT in CMD and in
 # its environment), one run against http://127.0.0.1:PORT/mcp, then stopped.
 serve() {
@@ -51,12 +36,12 @@ serve() {
     local pid=$!
     PIDS+=("$pid")
     wait_port "$port"
-    run "$label" "$workload" "http://127.0.0.1:$port/mcp"
+    run_row "$label" "$workload" "http://127.0.0.1:$port/mcp"
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
 }
 
-run builtin resource-10mb builtin
+run_row builtin resource-10mb builtin
 serve serve-http resource-10mb "$BIN" serve --http 127.0.0.1:PORT
 if [ -n "${PEER_EVERYTHING_HTTP:-}" ]; then
     # The same load shape as resource-10mb, the echo tool carrying ECHO_BYTES.

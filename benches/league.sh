@@ -28,20 +28,11 @@ BIN=$PWD/${CARGO_TARGET_DIR:-target}/release/mcptop
 # shellcheck source=benches/lib/servers.sh
 . benches/lib/servers.sh
 
-ROWS=()
-# run LABEL TARGET [ARGS...]: one run, its result kept as $WORK/LABEL.json.
+# run LABEL TARGET [ARGS...]: one run of the shipped echo workload.
 run() {
     local label=$1 target=$2
     shift 2
-    echo "== $label: $target" >&2
-    if "$BIN" run echo --target "$target" --duration "$DURATION" --quiet \
-        --connect-timeout "$CONNECT_TIMEOUT" --out "$WORK/$label.json" "$@" >"$WORK/$label.txt" 2>&1; then
-        ROWS+=("$label")
-    else
-        echo "$label: run failed (exit $?):" >&2
-        tail -5 "$WORK/$label.txt" >&2
-        ROWS+=("$label:failed")
-    fi
+    run_row "$label" echo "$target" --connect-timeout "$CONNECT_TIMEOUT" "$@"
 }
 
 # serve LABEL URL_PREFIX URL_SUFFIX CMD...: starts a server on a free port

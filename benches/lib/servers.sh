@@ -3,7 +3,8 @@
 # set): a scratch directory WORK, an array PIDS of everything the script
 # starts, and an exit trap that kills each of them and removes WORK, so no
 # server outlives its bench. `serve` starts `mcptop serve` under that trap;
-# `free_port` and `wait_port` pick and wait for a loopback port.
+# `free_port` and `wait_port` pick and wait for a loopback port; `run_row`
+# runs one row of a table into ROWS.
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
@@ -40,4 +41,23 @@ wait_port() {
     done
     echo "port $1 never opened" >&2
     return 1
+}
+
+# run_row LABEL WORKLOAD TARGET [ARGS...]: one `mcptop run` of DURATION, its
+# result kept as $WORK/LABEL.json and its output as $WORK/LABEL.txt; LABEL
+# goes into ROWS, as LABEL:failed (with the output's tail on stderr) when
+# the run failed.
+ROWS=()
+run_row() {
+    local label=$1 workload=$2 target=$3
+    shift 3
+    echo "== $label: $workload -> $target" >&2
+    if "$BIN" run "$workload" --target "$target" --duration "$DURATION" --quiet \
+        --out "$WORK/$label.json" "$@" >"$WORK/$label.txt" 2>&1; then
+        ROWS+=("$label")
+    else
+        echo "$label: run failed (exit $?):" >&2
+        tail -5 "$WORK/$label.txt" >&2
+        ROWS+=("$label:failed")
+    fi
 }
