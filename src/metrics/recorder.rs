@@ -71,8 +71,6 @@ pub struct Recorder {
     extra_warnings: Vec<String>,
     fault_marks: super::fault_marks::FaultMarks,
     failover: super::failover::FailoverSource,
-    late_sends: u64,
-    max_send_lag_us: u64,
     /// Send lag as a histogram, over the run and per interval.
     send_lag: SendLag,
     warmup_samples: u64,
@@ -127,8 +125,6 @@ impl Recorder {
             extra_warnings: Vec::new(),
             fault_marks: Default::default(),
             failover: Default::default(),
-            late_sends: 0,
-            max_send_lag_us: 0,
             send_lag: SendLag::default(),
             warmup_samples: 0,
             last_status: EngineStatus::default(),
@@ -224,12 +220,7 @@ impl Recorder {
         if let Some(&Some(i)) = self.op_scenario.get(s.op) {
             self.scenarios[i].record(s);
         }
-        let lag = s.send_lag_us();
-        if lag > LATE_SEND_US {
-            self.late_sends += 1;
-        }
-        self.max_send_lag_us = self.max_send_lag_us.max(lag);
-        self.send_lag.record(lag);
+        self.send_lag.record(s.send_lag_us());
         self.interval_completed += 1;
         op.bytes += s.bytes;
         self.all_bytes += s.bytes;
@@ -455,8 +446,8 @@ impl Recorder {
             warnings: self.warnings(),
             histogram: log_buckets(&self.all_corrected),
             protocol: status.protocol,
-            late_sends: self.late_sends,
-            max_send_lag_us: self.max_send_lag_us,
+            late_sends: self.send_lag.late(),
+            max_send_lag_us: self.send_lag.max_us(),
             send_lag: self.send_lag.figures(),
             memory: None,
             allocator: None,
@@ -550,8 +541,8 @@ impl Recorder {
             sent_rate: per_sec(status.sent_total),
             planned_sends: status.planned_total,
             sends: status.sent_total,
-            late_sends: self.late_sends,
-            max_send_lag_us: self.max_send_lag_us,
+            late_sends: self.send_lag.late(),
+            max_send_lag_us: self.send_lag.max_us(),
             send_lag: self.send_lag.report(),
             backpressure_waits: status.backpressure_total,
             warmup_samples: self.warmup_samples,

@@ -100,6 +100,8 @@ pub struct SendLag {
     interval: Histogram<u64>,
     late: u64,
     interval_late: u64,
+    /// The largest lag exactly (the histogram's max is its bucket's top).
+    max_us: u64,
     history: Ring<LagInterval>,
 }
 
@@ -110,6 +112,7 @@ impl Default for SendLag {
             interval: new_histogram(),
             late: 0,
             interval_late: 0,
+            max_us: 0,
             history: Ring::new(HISTORY_LEN),
         }
     }
@@ -134,6 +137,7 @@ impl SendLag {
     pub fn record(&mut self, lag_us: u64) {
         self.run.saturating_record(lag_us);
         self.interval.saturating_record(lag_us);
+        self.max_us = self.max_us.max(lag_us);
         if lag_us > LATE_SEND_US {
             self.late += 1;
             self.interval_late += 1;
@@ -143,6 +147,11 @@ impl SendLag {
     /// Sends counted late so far.
     pub fn late(&self) -> u64 {
         self.late
+    }
+
+    /// The largest lag so far, µs, exactly.
+    pub fn max_us(&self) -> u64 {
+        self.max_us
     }
 
     /// The run so far.
@@ -185,6 +194,8 @@ mod tests {
             (5, 2, 40_031) // 40 ms, as HDR keeps it (32 µs buckets)
         );
         assert_eq!(f.p50_us, LATE_SEND_US);
+        // The run's max_send_lag_us is exact, unlike the histogram's.
+        assert_eq!((lag.late(), lag.max_us()), (2, 40_000));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! Markdown tables).
 
 use super::junit::{self, Case, Suite};
-use super::text::describe_stop;
+use super::text::{describe_stop, op_cells};
 use super::RunReport;
 use crate::metrics::units::fmt_us;
 use crate::protocol::escape::{escape_line, escape_text};
@@ -49,25 +49,12 @@ pub fn markdown(r: &RunReport) -> String {
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for o in m.ops.iter().chain(std::iter::once(&m.overall)) {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} |",
-            if o.label == "all" {
-                "**all**"
-            } else {
-                &o.label
-            },
-            o.ok,
-            o.errors,
-            o.throughput_msg_per_s,
-            fmt_us(o.corrected.p50_us),
-            fmt_us(o.corrected.p90_us),
-            fmt_us(o.corrected.p99_us),
-            fmt_us(o.corrected.p999_us),
-            fmt_us(o.corrected.max_us),
-            fmt_us(o.service.p50_us),
-            fmt_us(o.service.p99_us)
-        );
+        let label = if o.label == "all" {
+            "**all**"
+        } else {
+            &o.label
+        };
+        let _ = writeln!(out, "| {label} | {} |", op_cells(o).join(" | "));
     }
     let _ = writeln!(out, "\nLatency from the planned start (coordinated-omission corrected); service time from the actual send.");
     if let Some(asked) = m.asked_rate {

@@ -61,21 +61,31 @@ pub fn progress_line(s: &Snapshot) -> String {
     line
 }
 
+/// An operation's figures as cells of the summary's and the Markdown
+/// report's tables: ok, errors, req/s, corrected p50, p90, p99, p99.9, max,
+/// service p50, p99.
+pub(super) fn op_cells(op: &OpMetrics) -> [String; 10] {
+    let (c, s) = (&op.corrected, &op.service);
+    [
+        op.ok.to_string(),
+        op.errors.to_string(),
+        format!("{:.1}", op.throughput_msg_per_s),
+        fmt_us(c.p50_us),
+        fmt_us(c.p90_us),
+        fmt_us(c.p99_us),
+        fmt_us(c.p999_us),
+        fmt_us(c.max_us),
+        fmt_us(s.p50_us),
+        fmt_us(s.p99_us),
+    ]
+}
+
 fn op_row(out: &mut String, op: &OpMetrics, width: usize) {
+    let [ok, errors, rate, p50, p90, p99, p999, max, s50, s99] = op_cells(op);
     let _ = writeln!(
         out,
-        "{:<width$} {:>9} {:>7} {:>10.1} {:>9} {:>9} {:>9} {:>9} {:>9} | {:>9} {:>9}",
+        "{:<width$} {ok:>9} {errors:>7} {rate:>10} {p50:>9} {p90:>9} {p99:>9} {p999:>9} {max:>9} | {s50:>9} {s99:>9}",
         op.label,
-        op.ok,
-        op.errors,
-        op.throughput_msg_per_s,
-        fmt_us(op.corrected.p50_us),
-        fmt_us(op.corrected.p90_us),
-        fmt_us(op.corrected.p99_us),
-        fmt_us(op.corrected.p999_us),
-        fmt_us(op.corrected.max_us),
-        fmt_us(op.service.p50_us),
-        fmt_us(op.service.p99_us),
     );
 }
 

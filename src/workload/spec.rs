@@ -137,7 +137,9 @@ pub struct ScenarioSpec {
 }
 
 /// One `[[scenarios.flow]]` step: an operation, which may take its tool,
-/// resource or prompt from an earlier step's result.
+/// resource or prompt from an earlier step's result. Its fields repeat
+/// [`OpSpec`]'s rather than flatten a shared struct: serde's `flatten` does
+/// not work with `deny_unknown_fields`, and a misspelt key must be an error.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FlowStepSpec {

@@ -4,9 +4,7 @@
 //! arrival process. The engine says what it asked of each scenario
 //! (`ScenarioStatus`); the samples say the rest.
 
-use super::{
-    interval_stats, keep_up_warning, op_metrics, OpMetrics, OpState, Recorder, LATE_SEND_US,
-};
+use super::{interval_stats, keep_up_warning, op_metrics, OpMetrics, OpState, Recorder};
 use crate::client::wire_bytes::WireBytes;
 use crate::metrics::retention::Ring;
 use crate::metrics::send_lag::{SendLag, SendLagReport};
@@ -102,8 +100,6 @@ pub(super) struct ScenarioState {
     errors: u64,
     bytes: WireBytes,
     pub history: Ring<IntervalStats>,
-    pub late_sends: u64,
-    pub max_send_lag_us: u64,
     send_lag: SendLag,
     warnings: BTreeMap<&'static str, String>,
     pub last_status: ScenarioStatus,
@@ -119,8 +115,6 @@ impl ScenarioState {
             errors: 0,
             bytes: WireBytes::default(),
             history: Ring::new(super::HISTORY_LEN),
-            late_sends: 0,
-            max_send_lag_us: 0,
             send_lag: SendLag::default(),
             warnings: BTreeMap::new(),
             last_status: ScenarioStatus::default(),
@@ -129,12 +123,7 @@ impl ScenarioState {
 
     /// Counts one measured request of this scenario.
     pub fn record(&mut self, s: &Sample) {
-        let lag = s.send_lag_us();
-        if lag > LATE_SEND_US {
-            self.late_sends += 1;
-        }
-        self.max_send_lag_us = self.max_send_lag_us.max(lag);
-        self.send_lag.record(lag);
+        self.send_lag.record(s.send_lag_us());
         self.completed += 1;
         self.bytes += s.bytes;
         match &s.outcome {
@@ -195,8 +184,8 @@ impl ScenarioState {
             active: status.active,
             last: self.history.back().cloned(),
             history: self.history.iter().skip(from).cloned().collect(),
-            late_sends: self.late_sends,
-            max_send_lag_us: self.max_send_lag_us,
+            late_sends: self.send_lag.late(),
+            max_send_lag_us: self.send_lag.max_us(),
             send_lag: self.send_lag.figures(),
         }
     }
@@ -225,8 +214,8 @@ impl ScenarioState {
             sent_rate: per_sec(status.sent_total),
             planned_sends: status.planned_total,
             sends: status.sent_total,
-            late_sends: self.late_sends,
-            max_send_lag_us: self.max_send_lag_us,
+            late_sends: self.send_lag.late(),
+            max_send_lag_us: self.send_lag.max_us(),
             send_lag: self.send_lag.report(),
             backpressure_waits: status.backpressure_total,
             warnings: self.warnings().cloned().collect(),

@@ -3,24 +3,17 @@
 //! readings the model keeps). "not measured" until the profiler fills
 //! `Snapshot::allocator`. Every line is fitted to the width, never cut.
 
-use super::spark::{self, Scale};
+use super::spark::{self, Row, Scale};
 use super::{block, dim, fit_line, fmt_bytes, fmt_rate};
 use crate::tui::state::LiveModel;
 use ratatui::layout::Rect;
 use ratatui::style::Color;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 pub const TITLE: &str = " allocator ";
 const RATE: Color = Color::LightGreen;
 const HEAP: Color = Color::LightBlue;
-
-enum Row {
-    Text(Line<'static>),
-    /// Allocation rate (`false`) or live heap (`true`) over the window.
-    Chart(bool),
-}
 
 pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
     let frame = block(TITLE);
@@ -42,35 +35,26 @@ pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
     f.render_widget(frame, area);
     let (lo, hi) = m.window_bounds();
     let history = m.allocator_history();
-    for (k, row) in rows.into_iter().take(usize::from(inner.height)).enumerate() {
-        let at = Rect {
-            y: inner.y + k as u16,
-            height: 1,
-            ..inner
-        };
-        match row {
-            Row::Text(line) => f.render_widget(Paragraph::new(line), at),
-            Row::Chart(heap) => {
-                let points: Vec<(f64, u64)> = history
-                    .iter()
-                    .map(|p| {
-                        let v = if heap {
-                            p.allocated_bytes
-                        } else {
-                            p.bytes_per_s.max(0.0) as u64
-                        };
-                        (p.t_s, v)
-                    })
-                    .collect();
-                let (label, color, scale) = if heap {
-                    ("heap", HEAP, Scale::Growth)
+    // Chart rows: allocation rate (`false`) or live heap (`true`) over the window.
+    spark::draw_rows(f, inner, rows, |f, at, heap| {
+        let points: Vec<(f64, u64)> = history
+            .iter()
+            .map(|p| {
+                let v = if heap {
+                    p.allocated_bytes
                 } else {
-                    ("rate", RATE, Scale::FromZero)
+                    p.bytes_per_s.max(0.0) as u64
                 };
-                spark::row(f, at, label, color, &points, (lo, hi), scale);
-            }
-        }
-    }
+                (p.t_s, v)
+            })
+            .collect();
+        let (label, color, scale) = if heap {
+            ("heap", HEAP, Scale::Growth)
+        } else {
+            ("rate", RATE, Scale::FromZero)
+        };
+        spark::row(f, at, label, color, &points, (lo, hi), scale);
+    });
 }
 
 /// The allocator's rows that fit `room`, in reading order.

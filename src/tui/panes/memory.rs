@@ -3,7 +3,7 @@
 //! `MemoryStats::history`). "not measured" until the profiler fills
 //! `Snapshot::memory`. Every line is fitted to the width, never cut.
 
-use super::spark::{self, Scale};
+use super::spark::{self, Row, Scale};
 use super::{block, dim, fit_line, fmt_bytes};
 use crate::metrics::snapshot::{MemoryStats, ProcessStats};
 use crate::tui::state::LiveModel;
@@ -16,13 +16,6 @@ use ratatui::Frame;
 pub const TITLE: &str = " memory ";
 const MCPTOP: Color = Color::Cyan;
 const TARGET: Color = Color::LightMagenta;
-
-/// A row of the pane: text, or the RSS chart of mcptop (`false`) or the
-/// target (`true`).
-enum Row {
-    Text(Line<'static>),
-    Chart(bool),
-}
 
 pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
     let frame = block(TITLE);
@@ -37,25 +30,21 @@ pub fn render(f: &mut Frame, area: Rect, m: &LiveModel) {
     f.render_widget(frame, area);
     let (lo, hi) = m.window_bounds();
     let window = window(mem, hi - lo);
-    for (k, row) in rows(mem, inner.width, inner.height).into_iter().enumerate() {
-        let at = Rect {
-            y: inner.y + k as u16,
-            height: 1,
-            ..inner
-        };
-        match row {
-            Row::Text(line) => f.render_widget(Paragraph::new(line), at),
-            Row::Chart(target) => {
-                let points = series(mem, target);
-                let (label, color) = if target {
-                    ("target", TARGET)
-                } else {
-                    ("mcptop", MCPTOP)
-                };
-                spark::row(f, at, label, color, &points, window, Scale::Growth);
-            }
-        }
-    }
+    // Chart rows: the RSS of mcptop (`false`) or of the target (`true`).
+    spark::draw_rows(
+        f,
+        inner,
+        rows(mem, inner.width, inner.height),
+        |f, at, target| {
+            let points = series(mem, target);
+            let (label, color) = if target {
+                ("target", TARGET)
+            } else {
+                ("mcptop", MCPTOP)
+            };
+            spark::row(f, at, label, color, &points, window, Scale::Growth);
+        },
+    );
 }
 
 /// The rows that fit `height`, in reading order: the figures first, then

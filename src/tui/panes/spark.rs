@@ -1,13 +1,42 @@
 //! Small charts for the memory and allocator panes: a label, then a
 //! sparkline of a measured series over the chart window, one bar per slice
-//! of time (the largest reading in it; no bar where nothing was read).
+//! of time (the largest reading in it; no bar where nothing was read);
+//! and the panes' rows of text and charts, one a line.
 
 use super::dim;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
-use ratatui::text::Span;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline};
 use ratatui::Frame;
+
+/// A row of the memory or allocator pane: text, or one of its two charts
+/// (which one is the pane's to say).
+pub enum Row {
+    Text(Line<'static>),
+    Chart(bool),
+}
+
+/// Draws `rows` in `inner`, one a line, as many as fit; `chart` draws a
+/// chart row in the line it is given.
+pub fn draw_rows(
+    f: &mut Frame,
+    inner: Rect,
+    rows: Vec<Row>,
+    mut chart: impl FnMut(&mut Frame, Rect, bool),
+) {
+    for (k, row) in rows.into_iter().take(usize::from(inner.height)).enumerate() {
+        let at = Rect {
+            y: inner.y + k as u16,
+            height: 1,
+            ..inner
+        };
+        match row {
+            Row::Text(line) => f.render_widget(Paragraph::new(line), at),
+            Row::Chart(which) => chart(f, at, which),
+        }
+    }
+}
 
 /// How the bars are scaled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
