@@ -3,13 +3,12 @@
 //! engine's snapshots say measuring began, and stops it when they say it
 //! ended.
 
-use super::flame;
 use super::{ProfileError, ProfileOptions, ProfileOutput};
 use crate::metrics::sampler::ResourceMonitor;
 use crate::metrics::snapshot::Phase;
 use crate::metrics::Snapshot;
 use crate::report::text;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::watch;
 
 /// What is profiled.
@@ -54,14 +53,9 @@ pub async fn profile_measured_phase(
         }
     }
     let running = running.ok_or(ProfileError::NotMeasured)?;
-    tokio::task::spawn_blocking(move || {
-        let (stacks, duration, notes) = stop(running)?;
-        let mut output = super::write_capture(&stacks, duration, &options)?;
-        output.notes = notes;
-        Ok(output)
-    })
-    .await
-    .map_err(|e| ProfileError::Report(e.to_string()))?
+    tokio::task::spawn_blocking(move || finish(running, &options))
+        .await
+        .map_err(|e| ProfileError::Report(e.to_string()))?
 }
 
 async fn start(
@@ -120,22 +114,24 @@ async fn start(
     }
 }
 
-/// The stacks, how long they were sampled, and notes on what stayed unnamed.
-type Stopped = (flame::Folded, Duration, Vec<String>);
-
-fn stop(running: Running) -> Result<Stopped, ProfileError> {
-    match running {
+/// Stops the profiler and writes the graphs: mcptop's own stacks through
+/// the profiler's child (`SelfProfiler::finish`), other processes' here.
+fn finish(running: Running, options: &ProfileOptions) -> Result<ProfileOutput, ProfileError> {
+    let (stacks, duration, notes) = match running {
         #[cfg(unix)]
-        Running::SelfProcess(p) => p.stop(),
+        Running::SelfProcess(p) => return p.finish(options),
         #[cfg(target_os = "linux")]
         Running::External(r, started) => {
             let duration = started.elapsed();
-            r.stop().map(|(s, notes)| (s, duration, notes))
+            r.stop().map(|(s, notes)| (s, duration, notes))?
         }
         #[cfg(unix)]
         Running::PySpy(r, started) => {
             let duration = started.elapsed();
-            r.stop().map(|s| (s, duration, Vec::new()))
+            (r.stop()?, duration, Vec::new())
         }
-    }
+    };
+    let mut output = super::write_capture(&stacks, duration, options)?;
+    output.notes = notes;
+    Ok(output)
 }

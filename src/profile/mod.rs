@@ -9,6 +9,8 @@ pub mod flame;
 pub mod jit_map;
 pub mod measured;
 #[cfg(target_os = "linux")]
+pub mod offload;
+#[cfg(target_os = "linux")]
 pub mod perf;
 #[cfg(unix)]
 pub mod pyspy;
@@ -56,6 +58,9 @@ pub enum ProfileError {
     Perf(String),
     #[error("cannot render the flame graph: {0}")]
     Render(String),
+    /// The symbolizer child's capture failed; its message as it gave it.
+    #[error("{0}")]
+    Symbolizer(String),
     #[error("{0}: no folded stacks in this file")]
     NotFolded(PathBuf),
     #[error("{path}: {source}")]
@@ -171,7 +176,7 @@ pub struct SelfProfiler {
 
 /// One distinct sampled stack: its thread's name, its addresses (innermost
 /// first, as the unwinder gave them) and how many samples it had.
-type SampledStack = (String, Vec<usize>, u64);
+pub(crate) type SampledStack = (String, Vec<usize>, u64);
 
 /// Frames of pprof's signal handler and unwinder.
 fn is_unwinder_frame(name: &str) -> bool {
@@ -202,20 +207,50 @@ impl SelfProfiler {
         })
     }
 
-    /// Stops sampling and returns the stacks, thread name first, and notes
-    /// on how their frames were named.
-    pub fn stop(self) -> Result<(Folded, Duration, Vec<String>), ProfileError> {
+    /// Stops sampling, writes the graphs and says what they hold. The
+    /// stacks are named, folded and rendered by a child `mcptop __symbolize`
+    /// (`profile::offload`), so the run's memory never holds their text.
+    pub fn finish(self, options: &ProfileOptions) -> Result<ProfileOutput, ProfileError> {
+        let program = std::env::current_exe();
+        let symbolizer = program
+            .as_deref()
+            .map_err(|e| format!("cannot find mcptop's binary: {e}"));
+        self.finish_with(options, symbolizer)
+    }
+
+    /// `finish` with `symbolizer` as the program that names and renders
+    /// (or why there is none): in-process when it cannot, with a note.
+    pub fn finish_with(
+        self,
+        options: &ProfileOptions,
+        symbolizer: Result<&Path, String>,
+    ) -> Result<ProfileOutput, ProfileError> {
         let duration = self.started.elapsed();
         let stacks = self.sampled_stacks()?;
         drop(self.guard);
         crate::metrics::alloc::purge();
-        let (names, notes) = name_addresses(&stacks);
-        let mut folded = Folded::new();
-        for (thread, ips, count) in &stacks {
-            let key = fold_stack(thread, ips, &names);
-            *folded.entry(key).or_default() += count;
+        if stacks.iter().all(|(_, _, n)| *n == 0) {
+            return Err(ProfileError::NoSamples);
         }
-        Ok((folded, duration, notes))
+        #[cfg(target_os = "linux")]
+        let why = match symbolizer {
+            Ok(program) => match offload::render_in_child(program, &stacks, duration, options) {
+                Ok(output) => return Ok(output),
+                Err(offload::Failed::Capture(e)) => return Err(e),
+                Err(offload::Failed::CannotRun(why)) => why,
+            },
+            Err(why) => why,
+        };
+        #[cfg(not(target_os = "linux"))]
+        let why =
+            symbolizer.map_or_else(|e| e, |_| "no symbolizer process on this platform".into());
+        let folded = fold_here(&stacks);
+        let mut output = write_capture(&folded, duration, options)?;
+        output.notes.push(format!(
+            "frames were named in mcptop's own process and the graph rendered there ({why}): \
+             its memory rose while it did"
+        ));
+        Ok(output)
     }
 
     /// Every distinct sampled stack so far, (thread, addresses, count). Each
@@ -260,13 +295,6 @@ impl SelfProfiler {
             })
             .collect())
     }
-
-    pub fn finish(self, options: &ProfileOptions) -> Result<ProfileOutput, ProfileError> {
-        let (stacks, duration, notes) = self.stop()?;
-        let mut output = write_capture(&stacks, duration, options)?;
-        output.notes = notes;
-        Ok(output)
-    }
 }
 
 /// Drops the unwinder's symbol cache and gives the freed pages back.
@@ -276,31 +304,23 @@ fn give_back_symbols() {
     crate::metrics::alloc::purge();
 }
 
-/// Names of every address the stacks hold: from a child `mcptop
-/// __symbolize` (the run's memory never holds the debug info), else here,
-/// with the cache given back after, and a note saying so.
+/// The stacks named and folded in this process (when no child can do it),
+/// with the symbol cache given back after.
 #[cfg(unix)]
-fn name_addresses(
-    stacks: &[SampledStack],
-) -> (std::collections::HashMap<usize, Vec<String>>, Vec<String>) {
+fn fold_here(stacks: &[SampledStack]) -> Folded {
     let mut ips: Vec<usize> = stacks
         .iter()
         .flat_map(|(_, ips, _)| ips.iter().copied())
         .collect();
     ips.sort_unstable();
     ips.dedup();
-    #[cfg(target_os = "linux")]
-    let why = match symbolize::resolve_in_child(&ips) {
-        Ok(names) => return (names, Vec::new()),
-        Err(why) => why,
-    };
-    #[cfg(not(target_os = "linux"))]
-    let why = "no symbolizer process on this platform".to_string();
     let names = ips.iter().map(|&ip| (ip, symbolize_here(ip))).collect();
     give_back_symbols();
-    let note =
-        format!("frames were named in mcptop's own process ({why}): its memory rose while it did");
-    (names, vec![note])
+    let mut folded = Folded::new();
+    for (thread, ips, count) in stacks {
+        *folded.entry(fold_stack(thread, ips, &names)).or_default() += count;
+    }
+    folded
 }
 
 #[cfg(all(unix, target_os = "linux"))]
@@ -329,7 +349,7 @@ fn symbolize_here(ip: usize) -> Vec<String> {
 /// unwinder's own frames on top are dropped (the profiler, not the
 /// profiled).
 #[cfg(unix)]
-fn fold_stack(
+pub(crate) fn fold_stack(
     thread: &str,
     ips: &[usize],
     names: &std::collections::HashMap<usize, Vec<String>>,
@@ -446,6 +466,70 @@ mod tests {
         );
         let svg = std::fs::read_to_string(&out.svg).expect("svg");
         assert!(svg.contains("busy test") && svg.contains("samples at 199 Hz"));
+    }
+
+    /// The run's process hands its stacks over as addresses and leaves
+    /// naming, folding and rendering to the child (here a stand-in that
+    /// writes no graph): it writes neither file, sends no name, and
+    /// allocates little while it stops. Folding and rendering here cost
+    /// tens of MiB at the end of a 30 s profile.
+    #[cfg(all(target_os = "linux", feature = "jemalloc"))]
+    #[test]
+    fn stopping_hands_addresses_to_the_child_and_renders_nothing_here() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let _one = ONE_PROFILE.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = tempfile::tempdir().expect("temp dir");
+        let options = ProfileOptions {
+            frequency: 199,
+            svg: dir.path().join("busy.svg"),
+            title: "handed over".into(),
+            diff_against: None,
+            jvm: false,
+        };
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let worker = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                crate::server::burn_cpu(Duration::from_millis(5));
+            }
+        });
+        let profiler = SelfProfiler::start(199).expect("profiler");
+        let sampled = |p: &SelfProfiler| {
+            let stacks = p.sampled_stacks().expect("stacks");
+            stacks.iter().map(|(_, _, n)| n).sum::<u64>()
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while sampled(&profiler) < 50 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        stop.store(true, Ordering::Relaxed);
+        worker.join().expect("worker");
+        let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_symbolizer.py");
+        let allocated = || {
+            tikv_jemalloc_ctl::thread::allocatedp::read()
+                .map(|p| p.get())
+                .expect("thread.allocatedp")
+        };
+        let before = allocated();
+        let out = profiler.finish_with(&options, Ok(&fake)).expect("finished");
+        let asked = allocated() - before;
+        assert!(out.notes.is_empty(), "{:?}", out.notes);
+        assert!(out.samples >= 50, "{out:?}");
+        assert_eq!(out.top, vec![("fake::busiest".to_string(), out.samples)]);
+        assert!(
+            !options.svg.exists() && !options.folded_path().exists(),
+            "the run's process wrote the graphs itself"
+        );
+        let job = std::fs::read_to_string(dir.path().join("busy.svg.job")).expect("job");
+        assert!(job.contains("title\thanded over\n"), "{job}");
+        assert!(!job.contains("burn_cpu"), "names crossed: {job}");
+        // Stopping pprof builds its next table (4.3 MB) before freeing the
+        // old; naming here would load the binary's debug info (far more).
+        assert!(
+            asked < 8 << 20,
+            "{asked} bytes allocated while stopping ({} of job)",
+            job.len()
+        );
     }
 
     /// pprof keeps a stack in a 128-frame slot (about 4.2 KB) and reads its
