@@ -108,3 +108,56 @@ async fn only_a_scheduler_scope_gives_a_window_or_takes_the_direct_write() {
     assert_eq!(inside, (US(80), false));
     assert_eq!((current_window(), direct_allowed()), (Duration::ZERO, true));
 }
+
+/// A session against a scripted server that answers `initialize` and then
+/// every request with an empty result.
+async fn session() -> crate::client::McpSession {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let (client, server) = tokio::io::duplex(1 << 16);
+    tokio::spawn(async move {
+        let (r, mut w) = tokio::io::split(server);
+        let mut lines = tokio::io::BufReader::new(r).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let msg: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+            let Some(id) = msg.get("id") else { continue };
+            let result = match msg["method"].as_str() {
+                Some("initialize") => serde_json::json!({"protocolVersion": "2025-06-18",
+                    "capabilities": {}, "serverInfo": {"name": "s", "version": "1"}}),
+                _ => serde_json::json!({}),
+            };
+            let reply = serde_json::json!({"jsonrpc": "2.0", "id": id, "result": result});
+            if w.write_all(format!("{reply}\n").as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    });
+    let (r, w) = tokio::io::split(client);
+    let era = crate::protocol::Era::V2025_11_25;
+    crate::client::McpSession::connect(r, w, era, Duration::from_secs(5))
+        .await
+        .expect("connect")
+}
+
+/// Whether a lone request sent under `hint` was written by its own task.
+async fn written_by_itself(hint: Hint) -> bool {
+    let s = session().await;
+    let ping = crate::protocol::jsonrpc::PreparedRequest::new("ping", &serde_json::json!({}));
+    // The initialized notification is queued for the writer task: once a
+    // first ping's reply is back, that queue has been written and is idle.
+    s.call(&ping).await.expect("first ping answered");
+    let call = scope(hint, crate::client::writer::traced(s.call(&ping)));
+    let (reply, written) = call.await;
+    reply.expect("ping answered");
+    written.is_some()
+}
+
+#[tokio::test]
+async fn a_lone_request_is_written_by_itself_only_where_the_scheduler_allows() {
+    let hint = |direct| Hint {
+        window: Duration::ZERO,
+        direct,
+    };
+    assert!(written_by_itself(hint(true)).await);
+    // Closed loop at several in flight per session: the writer task writes.
+    assert!(!written_by_itself(hint(false)).await);
+}
