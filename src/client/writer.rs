@@ -5,6 +5,9 @@
 //! in flight is written by its own task, at once (`Outbox::send` with
 //! `direct`): no hand-off to a writer task, which at 5,000 paced sends a
 //! second was one more task wake-up per request on the round trip (issue 17).
+//! Under a scheduler only where its session holds one request at a time by
+//! plan (`super::reply_poll::Hint`): at several in flight it would split
+//! what the writer task joins into one write (issue 17D).
 //! Everything else (a write that would block, one under way, several requests
 //! in flight, replies to the server's requests) is queued and written by the
 //! writer task (`run`), which joins what queued into one write, as before.
