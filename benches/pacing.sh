@@ -14,12 +14,12 @@
 #      2c. the server-side overshoot (`slept_us` in the reply - 1 ms,
 #      examples/sleep_overshoot.rs), stdio child and in-process builtin;
 #   3. the closed-loop ceilings of benches/run.sh (builtin echo at 1, 16, 64
-#      in flight; stdio at 16): after/before ratios (closed loop never waits
-#      on the pacer; what changed on its path is one more histogram record
-#      per sample).
+#      in flight; stdio at 16 and at 1): after/before ratios (closed loop
+#      never waits on the pacer); CASES=stdio,stdio-1 picks cases.
 #
 #   4. (ONLY=4, after only) where a 5,000/s send's time goes, step by step
-#      (MCPTOP_SEND_TRACE and benches/send_steps.py), against each server.
+#      (MCPTOP_SEND_TRACE and benches/send_steps.py), against each server,
+#      the reply poll off then on, with the vCPUs' halts per send.
 #
 #   bash benches/pacing.sh                 # builds main in target/pacing-before
 #   BEFORE=/path/to/main/mcptop AFTER=/path/to/this/mcptop bash benches/pacing.sh
@@ -166,6 +166,8 @@ done
 
 fi
 if [[ $only == *3* ]]; then
+# CASES=stdio,stdio-1 picks cases, comma-separated (stdio: 16 in flight, stdio-1: one).
+IFS=, read -r -a cases <<< "${CASES:-echo --concurrency 1,echo --concurrency 16,echo --concurrency 64,stdio,stdio-1}"
 echo "== 3. ceilings (benches/run.sh's closed loops), ${secs}s each: after/before"
 ceiling() { # side name args...
     local bin=${!1} name=$2; shift 2
@@ -173,10 +175,11 @@ ceiling() { # side name args...
     field "$out/c.json" "r['overall']['throughput_msg_per_s']"
 }
 for i in $(seq "$repeats"); do
-    for case in "echo --concurrency 1" "echo --concurrency 16" "echo --concurrency 64" "stdio"; do
-        if [ "$case" = stdio ]; then
-            b=$(ceiling before stdio echo --target "stdio:$before serve --stdio")
-            a=$(ceiling after stdio echo --target "stdio:$after serve --stdio")
+    for case in "${cases[@]}"; do
+        if [ "$case" = stdio ] || [ "$case" = stdio-1 ]; then
+            depth=16; [ "$case" = stdio-1 ] && depth=1
+            b=$(ceiling before stdio echo --concurrency $depth --target "stdio:$before serve --stdio")
+            a=$(ceiling after stdio echo --concurrency $depth --target "stdio:$after serve --stdio")
         else
             # shellcheck disable=SC2086
             b=$(ceiling before x $case)
@@ -190,9 +193,16 @@ fi
 if [[ $only == *4* ]]; then
 echo "== 4. where a 5,000/s send's time goes (after only, MCPTOP_SEND_TRACE, ${secs}s)"
 open_workload 5000
+# Idle-state entries (halts) of every vCPU: how often a core went idle.
+halts() { cat /sys/devices/system/cpu/cpu*/cpuidle/state*/usage 2>/dev/null | awk '{s+=$1} END {print s+0}'; }
 for server in $servers; do
-    MCPTOP_SEND_TRACE="$out/trace.csv" $after run "$out/open-5000.toml" --quiet --target "stdio:$(server_cmd "$server" "$after")" --out "$out/o.json" >/dev/null || true
-    echo "-- $server: corrected p50 - service p50 = $(field "$out/o.json" "r['overall']['latency_p50_us'] - r['overall']['service_p50_us']") µs; $(lag "$out/o.json")"
-    python3 benches/send_steps.py "$out/trace.csv"
+    # The reply poll (src/client/reply_poll.rs) off, then as decided.
+    for poll in 0 1; do
+        h0=$(halts)
+        MCPTOP_REPLY_POLL=$poll MCPTOP_SEND_TRACE="$out/trace.csv" $after run "$out/open-5000.toml" --quiet --target "stdio:$(server_cmd "$server" "$after")" --out "$out/o.json" >/dev/null || true
+        h1=$(halts)
+        echo "-- $server, MCPTOP_REPLY_POLL=$poll: corrected p50 - service p50 = $(field "$out/o.json" "r['overall']['latency_p50_us'] - r['overall']['service_p50_us']") µs; $(lag "$out/o.json"); vCPU halts per send $(python3 -c "import sys; print('%.2f' % ((int(sys.argv[1]) - int(sys.argv[2])) / max(1, int(sys.argv[3]))))" "$h1" "$h0" "$(field "$out/o.json" "r['sends']")")"
+        python3 benches/send_steps.py "$out/trace.csv"
+    done
 done
 fi
