@@ -79,27 +79,28 @@ impl PreparedRequest {
     /// `encode` with `"_meta": meta` added to `params` (which must be an
     /// object, as every MCP request's is); `meta` is a serialized JSON object.
     pub fn encode_with_meta(&self, id: u64, meta: &[u8]) -> Vec<u8> {
-        let plain = self.encode(id);
-        let at = plain.len() - self.tail.len() + self.params_at;
-        if plain.get(at) != Some(&b'{') {
-            return plain;
+        let at = self.params_at;
+        if self.tail.get(at) != Some(&b'{') {
+            return self.encode(id);
         }
-        let mut buf = Vec::with_capacity(plain.len() + meta.len() + 12);
-        buf.extend_from_slice(&plain[..=at]);
+        // Built in one buffer: the request path allocates once for its body.
+        let mut buf = Vec::with_capacity(32 + self.tail.len() + meta.len() + 12);
+        buf.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+        push_digits(&mut buf, id);
+        buf.extend_from_slice(&self.tail[..=at]);
         buf.extend_from_slice(b"\"_meta\":");
         buf.extend_from_slice(meta);
-        if plain.get(at + 1) != Some(&b'}') {
+        if self.tail.get(at + 1) != Some(&b'}') {
             buf.push(b',');
         }
-        buf.extend_from_slice(&plain[at + 1..]);
+        buf.extend_from_slice(&self.tail[at + 1..]);
         buf
     }
 
     pub fn encode(&self, id: u64) -> Vec<u8> {
         let mut buf = Vec::with_capacity(32 + self.tail.len());
         buf.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
-        let mut digits = itoa_buf(id);
-        buf.append(&mut digits);
+        push_digits(&mut buf, id);
         buf.extend_from_slice(&self.tail);
         buf
     }
@@ -113,7 +114,8 @@ impl PreparedRequest {
     }
 }
 
-fn itoa_buf(mut n: u64) -> Vec<u8> {
+/// Appends `n` in decimal, without a buffer of its own.
+fn push_digits(out: &mut Vec<u8>, mut n: u64) {
     let mut tmp = [0u8; 20];
     let mut i = tmp.len();
     loop {
@@ -124,7 +126,7 @@ fn itoa_buf(mut n: u64) -> Vec<u8> {
             break;
         }
     }
-    tmp[i..].to_vec()
+    out.extend_from_slice(&tmp[i..]);
 }
 
 /// The start of a line, for error messages, with control characters
@@ -222,6 +224,18 @@ mod tests {
         let v: Value = serde_json::from_str(&text).expect("valid json");
         assert_eq!(v["params"]["_meta"], serde_json::json!({}));
         assert_eq!(v["id"], 6);
+        let text = String::from_utf8(p.encode_with_meta(12_345, b"{}")).expect("utf8");
+        assert_eq!(
+            text,
+            "{\"jsonrpc\":\"2.0\",\"id\":12345,\"method\":\"tools/call\",\
+             \"params\":{\"_meta\":{},\"name\":\"echo\"}}\n"
+        );
+        let listed = PreparedRequest::new("x", &serde_json::json!([1]));
+        assert_eq!(
+            listed.encode_with_meta(7, b"{}"),
+            listed.encode(7),
+            "not an object"
+        );
     }
 
     #[test]

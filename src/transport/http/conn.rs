@@ -47,9 +47,18 @@ pub struct Head {
 /// Builds a request head; values must not contain CR or LF.
 pub struct RequestBytes(Vec<u8>);
 
+/// Room for a request head's usual headers, so building one allocates once.
+const HEAD_ROOM: usize = 512;
+
 impl RequestBytes {
     pub fn new(method: &str, path: &str, host: &str) -> RequestBytes {
-        let mut b = Vec::with_capacity(512);
+        RequestBytes::with_body_room(method, path, host, 0)
+    }
+
+    /// A head whose buffer also has room for a body of `body_len` bytes, so
+    /// `finish` copies the body in without growing it.
+    pub fn with_body_room(method: &str, path: &str, host: &str, body_len: usize) -> RequestBytes {
+        let mut b = Vec::with_capacity(HEAD_ROOM + body_len);
         b.extend_from_slice(method.as_bytes());
         b.push(b' ');
         b.extend_from_slice(path.as_bytes());
@@ -70,12 +79,28 @@ impl RequestBytes {
     }
 
     pub fn finish(mut self, body: &[u8]) -> Vec<u8> {
+        self.0.reserve(body.len() + 40);
         self.0.extend_from_slice(b"Content-Length: ");
-        self.0.extend_from_slice(body.len().to_string().as_bytes());
+        push_decimal(&mut self.0, body.len());
         self.0.extend_from_slice(b"\r\n\r\n");
         self.0.extend_from_slice(body);
         self.0
     }
+}
+
+/// Appends `n` in decimal, without the `String` that `to_string` makes.
+fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 fn bad(what: impl Into<String>) -> io::Error {
@@ -129,61 +154,41 @@ impl Conn {
         }
     }
 
+    /// Reads one response head. Nearly always one read brings the whole head
+    /// (and the body), so it is parsed where it lies in the read buffer;
+    /// only a head split across reads is gathered line by line first.
     async fn read_head(&mut self) -> io::Result<Head> {
-        let mut line = Vec::with_capacity(128);
-        let mut total = 0;
-        let mut head = Head {
-            status: 0,
-            event_stream: false,
-            session_id: None,
-            www_authenticate: None,
-            framing: Framing::UntilClose,
-            wire_len: 0,
-        };
-        let mut keep_alive = true;
-        let mut first = true;
+        let buffered = self.io.fill_buf().await?;
+        if buffered.is_empty() {
+            return Err(closed_before_reply());
+        }
+        if let Some(end) = head_end(buffered) {
+            let parsed = parse_head(&buffered[..end]);
+            self.io.consume(end);
+            return self.judged(parsed?);
+        }
+        let mut bytes = Vec::with_capacity(buffered.len().max(128) * 2);
         loop {
-            line.clear();
+            let line_start = bytes.len();
             let n = (&mut self.io)
-                .take((MAX_HEAD_BYTES - total) as u64 + 1)
-                .read_until(b'\n', &mut line)
+                .take((MAX_HEAD_BYTES - line_start) as u64 + 1)
+                .read_until(b'\n', &mut bytes)
                 .await?;
             if n == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "connection closed before a reply",
-                ));
+                return Err(closed_before_reply());
             }
-            total += n;
-            if total > MAX_HEAD_BYTES {
+            if bytes.len() > MAX_HEAD_BYTES {
                 return Err(bad("response head too long"));
             }
-            let text = std::str::from_utf8(&line)
-                .map_err(|_| bad("response head is not UTF-8"))?
-                .trim_end();
-            if first {
-                first = false;
-                let mut parts = text.split(' ');
-                let version = parts.next().unwrap_or_default();
-                if !version.starts_with("HTTP/1.") {
-                    return Err(bad(format!("not an HTTP/1 reply: {text:?}")));
-                }
-                keep_alive = version != "HTTP/1.0";
-                head.status = parts
-                    .next()
-                    .and_then(|s| s.parse().ok())
-                    .ok_or_else(|| bad(format!("bad status line {text:?}")))?;
-                continue;
-            }
-            if text.is_empty() {
+            if line_start > 0 && bytes[line_start..].trim_ascii_end().is_empty() {
                 break;
             }
-            apply_header(&mut head, &mut keep_alive, text)?;
         }
-        if head.status == 204 || head.status == 304 || head.framing == Framing::Length(0) {
-            head.framing = Framing::Done;
-        }
-        head.wire_len = total;
+        self.judged(parse_head(&bytes)?)
+    }
+
+    /// Notes whether the connection can carry the next request.
+    fn judged(&mut self, (head, keep_alive): (Head, bool)) -> io::Result<Head> {
         // Reusable once the body is read, if the server keeps the connection.
         self.reusable = keep_alive && head.framing != Framing::UntilClose;
         Ok(head)
@@ -269,6 +274,59 @@ impl Conn {
         }
         Ok(String::from_utf8_lossy(&line).trim_end().to_string())
     }
+}
+
+fn closed_before_reply() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "connection closed before a reply",
+    )
+}
+
+/// Where the head at the start of `bytes` ends (just past its blank line),
+/// if it is all there. A line of only whitespace counts as blank.
+fn head_end(bytes: &[u8]) -> Option<usize> {
+    let mut at = bytes.iter().position(|&b| b == b'\n')? + 1;
+    loop {
+        let len = bytes[at..].iter().position(|&b| b == b'\n')? + 1;
+        let line = &bytes[at..at + len];
+        at += len;
+        if line.trim_ascii_end().is_empty() {
+            return Some(at);
+        }
+    }
+}
+
+/// Parses a whole response head, status line to blank line; also says
+/// whether the server keeps the connection open.
+fn parse_head(bytes: &[u8]) -> io::Result<(Head, bool)> {
+    let text = std::str::from_utf8(bytes).map_err(|_| bad("response head is not UTF-8"))?;
+    let mut lines = text.split_terminator('\n').map(str::trim_ascii_end);
+    let status_line = lines.next().unwrap_or_default();
+    let mut parts = status_line.split(' ');
+    let version = parts.next().unwrap_or_default();
+    if !version.starts_with("HTTP/1.") {
+        return Err(bad(format!("not an HTTP/1 reply: {status_line:?}")));
+    }
+    let mut keep_alive = version != "HTTP/1.0";
+    let mut head = Head {
+        status: parts
+            .next()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| bad(format!("bad status line {status_line:?}")))?,
+        event_stream: false,
+        session_id: None,
+        www_authenticate: None,
+        framing: Framing::UntilClose,
+        wire_len: bytes.len(),
+    };
+    for line in lines.take_while(|l| !l.is_empty()) {
+        apply_header(&mut head, &mut keep_alive, line)?;
+    }
+    if head.status == 204 || head.status == 304 || head.framing == Framing::Length(0) {
+        head.framing = Framing::Done;
+    }
+    Ok((head, keep_alive))
 }
 
 /// Reads one response header line into `head` (framing, event stream,
@@ -381,6 +439,61 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_head_longer_than_one_read_parses_and_leaves_the_body() {
+        // Past the read buffer, so the head cannot arrive in one read.
+        let filler = format!("X-Filler: {}\r\n", "f".repeat(100)).repeat(200);
+        let reply = format!(
+            "HTTP/1.1 200 OK\r\n{filler}Mcp-Session-Id: long\r\nContent-Length: 2\r\n\r\nok"
+        );
+        assert!(reply.len() > READ_BUFFER_BYTES);
+        let addr = canned(vec![Box::leak(reply.into_boxed_str())]).await;
+        let mut conn = Conn::dial(&addr).await.expect("dial");
+        let request = RequestBytes::new("POST", "/mcp", &addr).finish(b"{}");
+        let head = conn.send(&request).await.expect("head");
+        assert_eq!(head.status, 200);
+        assert_eq!(head.session_id.as_deref(), Some("long"));
+        assert!(head.wire_len > READ_BUFFER_BYTES, "{}", head.wire_len);
+        assert_eq!(body(&mut conn, &head).await, "ok");
+    }
+
+    #[test]
+    fn a_head_is_found_and_parsed_where_it_lies() {
+        let text = b"HTTP/1.0 200 OK\nContent-Length: 3\nConnection: keep-alive\n \r\nabc";
+        let end = head_end(text).expect("whole head");
+        assert_eq!(&text[end..], b"abc", "a whitespace line ends the head");
+        let (head, keep_alive) = parse_head(&text[..end]).expect("parses");
+        assert_eq!(
+            (head.status, head.framing, head.wire_len),
+            (200, Framing::Length(3), end)
+        );
+        assert!(keep_alive, "HTTP/1.0 with keep-alive");
+        assert_eq!(head_end(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"), None);
+        assert_eq!(head_end(b"HTTP/1.1 200 OK"), None);
+        let (head, _) = parse_head(b"HTTP/1.1 204 No Content\r\n\r\n").expect("parses");
+        assert_eq!(head.framing, Framing::Done);
+        let err = parse_head(b"HTTP/1.1 abc\r\n\r\n").expect_err("bad status");
+        assert!(err.to_string().contains("bad status line"), "{err}");
+        let err = parse_head(b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n").expect_err("bad header");
+        assert!(err.to_string().contains("bad header line"), "{err}");
+    }
+
+    #[test]
+    fn content_length_is_written_for_every_body_size() {
+        for len in [0, 7, 10, 99, 307, 12_345] {
+            let body = vec![b'x'; len];
+            let sized = RequestBytes::with_body_room("POST", "/mcp", "h:1", len).finish(&body);
+            let plain = RequestBytes::new("POST", "/mcp", "h:1").finish(&body);
+            assert_eq!(sized, plain);
+            let text = String::from_utf8(sized).expect("utf8");
+            assert!(
+                text.contains(&format!("\r\nContent-Length: {len}\r\n\r\n")),
+                "{len}"
+            );
+            assert!(text.ends_with(&"x".repeat(len)));
+        }
     }
 
     #[test]

@@ -203,7 +203,8 @@ impl HttpSession {
 
     pub async fn call(&self, req: &PreparedRequest) -> Result<Instant, CallError> {
         if let Some(ask) = &req.resume {
-            return self.inner.call_resuming(req, ask).await;
+            // Boxed: the rare path would otherwise swell every call's future.
+            return Box::pin(self.inner.call_resuming(req, ask)).await;
         }
         let (at, outcome) = self.exchange(req).await?;
         judge(req, at, outcome)
@@ -219,7 +220,7 @@ impl HttpSession {
         let inner = &self.inner;
         let mut renewals = 0;
         loop {
-            let generation = inner.state().generation;
+            let generation = inner.generation();
             let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
             let body = match inner.mode {
                 SessionMode::Initialized => req.encode(id),
@@ -256,7 +257,7 @@ impl HttpSession {
         let longest = items.iter().map(|i| i.timeout).max().unwrap_or_default();
         let mut renewals = 0;
         loop {
-            let generation = inner.state().generation;
+            let generation = inner.generation();
             let count = items.len() as u64;
             let first = inner.next_id.fetch_add(count, Ordering::Relaxed);
             let body = wire::encode_batch(
@@ -377,10 +378,19 @@ fn expired_again() -> CallError {
 
 impl Inner {
     fn state(&self) -> State {
+        self.with_state(State::clone)
+    }
+
+    /// Reads the state in place, without the copy `state` makes.
+    fn with_state<T>(&self, read: impl FnOnce(&State) -> T) -> T {
         match self.state.read() {
-            Ok(s) => s.clone(),
-            Err(p) => p.into_inner().clone(),
+            Ok(s) => read(&s),
+            Err(p) => read(&p.into_inner()),
         }
+    }
+
+    fn generation(&self) -> u64 {
+        self.with_state(|s| s.generation)
     }
 
     async fn initialize(&self) -> Result<ServerIdentity, ConnectError> {
@@ -427,7 +437,7 @@ impl Inner {
     /// Starts a new session after a 404, once for all the requests that saw it.
     async fn renew(&self, seen_generation: u64) -> Result<(), CallError> {
         let _one_at_a_time = self.renew.lock().await;
-        if self.state().generation != seen_generation {
+        if self.generation() != seen_generation {
             return Ok(());
         }
         self.counters

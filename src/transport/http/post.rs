@@ -11,6 +11,7 @@ use crate::client::{rpc_error, wire_bytes, CallError};
 use crate::protocol::jsonrpc::{self as wire, Incoming, Messages, ResultProbe};
 use crate::protocol::lines::MAX_LINE_BYTES;
 use crate::protocol::sse;
+use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use tokio::time::Instant;
 
@@ -109,29 +110,34 @@ impl Inner {
         self.post_raw(body, replies, method, name, true).await.0
     }
 
-    /// A POST's request line and headers: the session's id and protocol
-    /// version when `with_session`, the method and name when stateless.
-    /// Also says whether a session id went with it.
+    /// A POST's request line and headers, with room for a body of
+    /// `body_len` bytes: the session's id and protocol version when
+    /// `with_session`, the method and name when stateless. Also says whether
+    /// a session id went with it.
     pub(super) fn post_head(
         &self,
         method: &str,
         name: Option<&str>,
         with_session: bool,
+        body_len: usize,
     ) -> (RequestBytes, bool) {
-        let state = self.state();
-        let mut request = RequestBytes::new("POST", &self.path, &self.host);
+        let mut request = RequestBytes::with_body_room("POST", &self.path, &self.host, body_len);
         request
             .header("Content-Type", "application/json")
             .header("Accept", ACCEPT_BOTH);
-        let sent_session = with_session && state.session_id.is_some();
-        if with_session {
+        // Read in place: a copy of the state would cost two `String`s a request.
+        let sent_session = self.with_state(|state| {
+            if !with_session {
+                return false;
+            }
             if let Some(id) = &state.session_id {
                 request.header(SESSION_HEADER, id);
             }
             if let Some(v) = &state.version {
                 request.header(VERSION_HEADER, v);
             }
-        }
+            state.session_id.is_some()
+        });
         if self.mode == SessionMode::Stateless {
             request.header("Mcp-Method", method);
             if let Some(value) = name.map(header_text) {
@@ -152,7 +158,7 @@ impl Inner {
         name: Option<&str>,
         with_session: bool,
     ) -> (Posted, Option<String>) {
-        let (mut request, sent_session) = self.post_head(method, name, with_session);
+        let (mut request, sent_session) = self.post_head(method, name, with_session, body.len());
         let deployed = self.pool.deployed();
         let authorization = match deployed.authorization().await {
             Ok(a) => a,
@@ -192,7 +198,9 @@ impl Inner {
             return (Posted::Failed(CallError::Protocol(why)), session_id);
         }
         if head.event_stream && ok {
-            return (self.read_events(reply, replies).await, session_id);
+            // Boxed: its parser would otherwise swell every POST's future,
+            // which is moved on each request, by the size of the rare path.
+            return (Box::pin(self.read_events(reply, replies)).await, session_id);
         }
         let bytes = match reply.collect(MAX_LINE_BYTES).await {
             Ok(b) => b,
@@ -356,18 +364,18 @@ impl Inner {
 
 /// A header value for a name: as is when it is plain printable ASCII, else
 /// in the `=?base64?...?=` form the 2026-07-28 transport defines.
-fn header_text(name: &str) -> String {
+fn header_text(name: &str) -> Cow<'_, str> {
     let plain = !name.is_empty()
         && name.bytes().all(|b| (0x20..0x7f).contains(&b))
         && !name.starts_with(' ')
         && !name.ends_with(' ')
         && !name.starts_with("=?base64?");
     if plain {
-        return name.to_string();
+        return Cow::Borrowed(name);
     }
     use base64::Engine;
     let encoded = base64::engine::general_purpose::STANDARD.encode(name.as_bytes());
-    format!("=?base64?{encoded}?=")
+    Cow::Owned(format!("=?base64?{encoded}?="))
 }
 
 #[cfg(test)]

@@ -214,7 +214,7 @@ impl Inner {
         id: u64,
         meta: &[u8],
     ) -> Result<Body, CallError> {
-        let (mut request, _) = self.post_head(req.method, req.target_name.as_deref(), true);
+        let (mut request, _) = self.post_head(req.method, req.target_name.as_deref(), true, 0);
         let deployed = self.pool.deployed();
         let authorization = deployed.authorization().await?;
         deployed.decorate(&mut request, authorization.as_ref());
