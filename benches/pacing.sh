@@ -19,7 +19,7 @@
 #
 #   4. (ONLY=4, after only) where a 5,000/s send's time goes, step by step
 #      (MCPTOP_SEND_TRACE and benches/send_steps.py), against each server,
-#      the reply poll off then on, with the vCPUs' halts per send.
+#      with the vCPUs' halts per send.
 #
 #   bash benches/pacing.sh                 # builds main in target/pacing-before
 #   BEFORE=/path/to/main/mcptop AFTER=/path/to/this/mcptop bash benches/pacing.sh
@@ -196,13 +196,10 @@ open_workload 5000
 # Idle-state entries (halts) of every vCPU: how often a core went idle.
 halts() { cat /sys/devices/system/cpu/cpu*/cpuidle/state*/usage 2>/dev/null | awk '{s+=$1} END {print s+0}'; }
 for server in $servers; do
-    # The reply poll (src/client/reply_poll.rs) off, then as decided.
-    for poll in 0 1; do
-        h0=$(halts)
-        MCPTOP_REPLY_POLL=$poll MCPTOP_SEND_TRACE="$out/trace.csv" $after run "$out/open-5000.toml" --quiet --target "stdio:$(server_cmd "$server" "$after")" --out "$out/o.json" >/dev/null || true
-        h1=$(halts)
-        echo "-- $server, MCPTOP_REPLY_POLL=$poll: corrected p50 - service p50 = $(field "$out/o.json" "r['overall']['latency_p50_us'] - r['overall']['service_p50_us']") µs; $(lag "$out/o.json"); vCPU halts per send $(python3 -c "import sys; print('%.2f' % ((int(sys.argv[1]) - int(sys.argv[2])) / max(1, int(sys.argv[3]))))" "$h1" "$h0" "$(field "$out/o.json" "r['sends']")")"
-        python3 benches/send_steps.py "$out/trace.csv"
-    done
+    h0=$(halts)
+    MCPTOP_SEND_TRACE="$out/trace.csv" $after run "$out/open-5000.toml" --quiet --target "stdio:$(server_cmd "$server" "$after")" --out "$out/o.json" >/dev/null || true
+    h1=$(halts)
+    echo "-- $server: corrected p50 - service p50 = $(field "$out/o.json" "r['overall']['latency_p50_us'] - r['overall']['service_p50_us']") µs; $(lag "$out/o.json"); vCPU halts per send $(python3 -c "import sys; print('%.2f' % ((int(sys.argv[1]) - int(sys.argv[2])) / max(1, int(sys.argv[3]))))" "$h1" "$h0" "$(field "$out/o.json" "r['sends']")")"
+    python3 benches/send_steps.py "$out/trace.csv"
 done
 fi

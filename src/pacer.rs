@@ -318,7 +318,7 @@ fn lower_timer_slack() {}
 mod exact;
 mod lead;
 pub use exact::{sleep_exact, Slept, WaitKind, EXACT_MAX, EXACT_WAITERS, SPIN_LEAD};
-pub use lead::{note_spun, sleep_until_on_worker, worker_lead, MAX_LEAD_SHARE, WORKER_LEAD};
+pub use lead::{sleep_until_on_worker, worker_lead, MAX_LEAD_SHARE, WORKER_LEAD};
 
 #[cfg(test)]
 mod tests;

@@ -9,7 +9,6 @@
 
 pub mod handshake;
 mod outcome;
-pub mod reply_poll;
 pub mod wire_bytes;
 pub mod writer;
 
@@ -408,7 +407,7 @@ impl McpSession {
         let mut alone = false;
         if let Ok(mut p) = self.shared.pending.lock() {
             p.insert(id, Waiter { tx, batch: None });
-            alone = p.len() == 1 && writer::direct_allowed() && reply_poll::direct_allowed();
+            alone = p.len() == 1;
         }
         let _guard = PendingGuard {
             shared: &self.shared,
@@ -416,28 +415,27 @@ impl McpSession {
         };
         let body = self.encode(req, id);
         let body_len = body.len();
-        let Ok(written) = self.post(body, alone) else {
+        if self.post(body, alone).is_err() {
             return (
                 Instant::now(),
                 Err(CallError::Transport(self.shared.close_reason())),
             );
-        };
+        }
         wire_bytes::add_sent(body_len);
-        match reply_poll::wait(rx, written).await {
-            Some((reply, wire_len)) => {
+        match rx.await {
+            Ok((reply, wire_len)) => {
                 wire_bytes::add_received(wire_len);
                 reply
             }
-            None => (
+            Err(_) => (
                 Instant::now(),
                 Err(CallError::Transport(self.shared.close_reason())),
             ),
         }
     }
 
-    /// Hands `body` to the stream (`Ok(true)`: written by this task); a
-    /// write that failed closes the session.
-    fn post(&self, body: Vec<u8>, direct: bool) -> Result<bool, ()> {
+    /// Hands `body` to the stream; a write that failed closes the session.
+    fn post(&self, body: Vec<u8>, direct: bool) -> Result<(), ()> {
         post(&self.shared, &self.out, body, direct)
     }
 
@@ -459,13 +457,13 @@ impl McpSession {
 
 /// Writes `body` (by this task when `direct` and the stream is idle); a
 /// failed write closes the session with its reason.
-fn post(shared: &Shared, out: &writer::Outbox, body: Vec<u8>, direct: bool) -> Result<bool, ()> {
+fn post(shared: &Shared, out: &writer::Outbox, body: Vec<u8>, direct: bool) -> Result<(), ()> {
     match out.send(body, direct) {
         Ok(writer::Sent::Written(at)) => {
             writer::note_written(at);
-            Ok(true)
+            Ok(())
         }
-        Ok(writer::Sent::Queued) => Ok(false),
+        Ok(writer::Sent::Queued) => Ok(()),
         Err(writer::SendError::Closed) => Err(()),
         Err(writer::SendError::Failed(why)) => {
             shared.close(why);

@@ -5,9 +5,6 @@
 //! in flight is written by its own task, at once (`Outbox::send` with
 //! `direct`): no hand-off to a writer task, which at 5,000 paced sends a
 //! second was one more task wake-up per request on the round trip (issue 17).
-//! Under a scheduler only where its session holds one request at a time by
-//! plan (`super::reply_poll::Hint`): at several in flight it would split
-//! what the writer task joins into one write (issue 17D).
 //! Everything else (a write that would block, one under way, several requests
 //! in flight, replies to the server's requests) is queued and written by the
 //! writer task (`run`), which joins what queued into one write, as before.
@@ -87,34 +84,47 @@ impl Outbox {
     /// queued for the writer task.
     pub fn send(&self, body: Vec<u8>, direct: bool) -> Result<Sent, SendError> {
         let mut st = self.lock();
-        let st = &mut *st;
-        let Some(stream) = st.stream.as_mut() else {
+        let State {
+            stream,
+            queue,
+            done,
+            busy,
+        } = &mut *st;
+        let Some(stream) = stream.as_mut() else {
             return Err(SendError::Closed);
         };
-        let mut from = 0;
-        if direct && !st.busy {
+        if direct && !*busy {
             let mut cx = Context::from_waker(Waker::noop());
-            from = match write_some(stream, &body, &mut cx) {
+            match write_some(stream, &body, &mut cx) {
                 Err(e) => {
                     st.stream = None;
                     return Err(SendError::Failed(format!("write failed: {e}")));
                 }
-                Ok(n) if n == body.len() => match Pin::new(stream).poll_flush(&mut cx) {
-                    Poll::Ready(Ok(())) => return Ok(Sent::Written(Instant::now())),
+                Ok(n) if n == body.len() => {
+                    if let Poll::Ready(Ok(())) = Pin::new(stream).poll_flush(&mut cx) {
+                        return Ok(Sent::Written(Instant::now()));
+                    }
                     // A buffered stream (TLS) still holds it: its writer flushes.
-                    _ => n,
-                },
-                Ok(n) => n,
-            };
+                    *busy = true;
+                    self.wake.notify_one();
+                    return Ok(Sent::Queued);
+                }
+                Ok(n) => {
+                    queue.extend_from_slice(&body[n..]);
+                    *busy = true;
+                    self.wake.notify_one();
+                    return Ok(Sent::Queued);
+                }
+            }
         }
-        if st.queue.is_empty() && from == 0 {
-            st.queue = body;
-            st.done = 0;
+        if queue.is_empty() {
+            *queue = body;
+            *done = 0;
         } else {
-            st.queue.extend_from_slice(&body[from..]);
+            queue.extend_from_slice(&body);
         }
-        if !st.busy {
-            st.busy = true;
+        if !*busy {
+            *busy = true;
             self.wake.notify_one();
         }
         Ok(Sent::Queued)
@@ -167,14 +177,6 @@ impl Outbox {
         st.stream = None;
         Poll::Ready(Err(format!("write failed: {why}")))
     }
-}
-
-/// Whether a lone request may be written by its own task (the default);
-/// `MCPTOP_DIRECT_WRITE=0` queues every request for the writer task, to
-/// measure against (docs/PERFORMANCE.md, "Pacing", issue 17D).
-pub fn direct_allowed() -> bool {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| std::env::var("MCPTOP_DIRECT_WRITE").map_or(true, |v| v != "0"))
 }
 
 /// One non-blocking attempt to write all of `body`: how much went.

@@ -392,7 +392,6 @@ impl Scheduler {
         let counters = self.counters.clone();
         let scenario = self.scenario.clone();
         let samples = self.samples.clone();
-        let hint = self.send_hint();
         sessions[slot].in_flight.fetch_add(1, Ordering::Relaxed);
         counters.in_flight.fetch_add(1, Ordering::Relaxed);
         if let Some(s) = &scenario {
@@ -403,7 +402,6 @@ impl Scheduler {
             let slot_ref = &sessions[slot];
             let sent = Instant::now();
             let call = tokio::time::timeout(op.timeout, slot_ref.session.call(&op.request));
-            let call = crate::client::reply_poll::scope(hint, call);
             // With the trace on, also when the request's own task wrote it.
             let ((result, written), bytes) = match trace {
                 Some(_) => wire_bytes::measure(crate::client::writer::traced(call)).await,
@@ -434,31 +432,6 @@ impl Scheduler {
             counters.in_flight.fetch_sub(1, Ordering::Relaxed);
             counters.slot_freed.notify_waiters();
         });
-    }
-
-    /// What a request task is told (`client::reply_poll`): how long it may
-    /// poll for its reply (open loop only, few sessions, pipeline 1, a spare
-    /// core), and whether its lone request may be written by itself (only
-    /// when a session holds one request at a time by plan).
-    fn send_hint(&self) -> crate::client::reply_poll::Hint {
-        let shape = self.plan.borrow().shape;
-        let (gap, depth) = match shape {
-            LoadShape::OpenLoop { rate } if rate > 0.0 => {
-                (Some(Duration::from_secs_f64(1.0 / rate)), self.pipeline)
-            }
-            LoadShape::OpenLoop { .. } => (None, self.pipeline),
-            LoadShape::ClosedLoop { concurrency } => (None, self.pipeline.min(concurrency)),
-        };
-        let spare = gap.is_some() && crate::pacer::spare_core_now();
-        crate::client::reply_poll::Hint {
-            window: crate::client::reply_poll::window_for(
-                gap,
-                self.sessions.len(),
-                self.pipeline,
-                spare,
-            ),
-            direct: depth <= 1,
-        }
     }
 
     /// Sends `(planned, op)` requests as one batch; each gets its own sample.

@@ -30,13 +30,6 @@ pub const MAX_LEAD_SHARE: f64 = 0.5;
 /// Nanoseconds spent in the finishing loops, for the pacer's idle check.
 pub(super) static SPUN_NS: AtomicU64 = AtomicU64::new(0);
 
-/// Counts `d` of mcptop's own bounded spinning elsewhere (the client's
-/// reply poll) as idle for the pacer's spare-core check, as the finishing
-/// loops are: otherwise the spin would switch itself off.
-pub fn note_spun(d: Duration) {
-    SPUN_NS.fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
-}
-
 /// [`WORKER_LEAD`], or `MCPTOP_WORKER_LEAD_US` (0 turns the lead off, to
 /// measure against).
 fn longest_lead() -> Duration {
