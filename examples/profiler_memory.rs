@@ -11,8 +11,7 @@
 //! than pprof's table holds (1,024), as a real run's many tasks do, so
 //! evicted stacks go to pprof's temporary file.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use mcptop::profile::stacks::{self, Busy};
 use std::time::Duration;
 
 #[global_allocator]
@@ -62,33 +61,20 @@ fn main() {
     let seconds: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(30);
     let child = args.next().as_deref() == Some("--child");
     let many = args.next().as_deref() == Some("--many-stacks");
-    let stop = Arc::new(AtomicBool::new(false));
-    let workers: Vec<_> = (0..2)
-        .map(|_| {
-            let flag = stop.clone();
-            std::thread::spawn(move || {
-                let mut path = 0u32;
-                while !flag.load(Ordering::Relaxed) {
-                    if many {
-                        mcptop::profile::stacks::descend(path, 12);
-                        path = path.wrapping_add(1);
-                    } else {
-                        mcptop::server::burn_cpu(Duration::from_millis(5));
-                    }
-                }
-            })
-        })
-        .collect();
+    let busy = Busy::start(2, move |path| {
+        if many {
+            stacks::descend(path, 12);
+        } else {
+            mcptop::server::burn_cpu(Duration::from_millis(5));
+        }
+    });
     step("start (2 busy threads)");
     if child {
         run_as_mcptop_does(seconds);
     } else {
         run_piece_by_piece(seconds);
     }
-    stop.store(true, Ordering::Relaxed);
-    for w in workers {
-        let _ = w.join();
-    }
+    drop(busy);
 }
 
 /// Sleeps `seconds`, printing the figures every second.

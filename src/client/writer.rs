@@ -93,6 +93,9 @@ impl Outbox {
         let Some(stream) = stream.as_mut() else {
             return Err(SendError::Closed);
         };
+        // What the writer task still has to write of `body` (all of it
+        // unless this task wrote some).
+        let mut from = 0;
         if direct && !*busy {
             let mut cx = Context::from_waker(Waker::noop());
             match write_some(stream, &body, &mut cx) {
@@ -105,23 +108,16 @@ impl Outbox {
                         return Ok(Sent::Written(Instant::now()));
                     }
                     // A buffered stream (TLS) still holds it: its writer flushes.
-                    *busy = true;
-                    self.wake.notify_one();
-                    return Ok(Sent::Queued);
+                    from = n;
                 }
-                Ok(n) => {
-                    queue.extend_from_slice(&body[n..]);
-                    *busy = true;
-                    self.wake.notify_one();
-                    return Ok(Sent::Queued);
-                }
+                Ok(n) => from = n,
             }
         }
-        if queue.is_empty() {
+        if from == 0 && queue.is_empty() {
             *queue = body;
             *done = 0;
         } else {
-            queue.extend_from_slice(&body);
+            queue.extend_from_slice(&body[from..]);
         }
         if !*busy {
             *busy = true;

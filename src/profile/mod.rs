@@ -447,16 +447,11 @@ mod tests {
             diff_against: None,
             jvm: false,
         };
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = stop.clone();
-        let worker = std::thread::spawn(move || {
-            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
-                crate::server::burn_cpu(Duration::from_millis(5));
-            }
+        let busy = stacks::Busy::start(1, |_| {
+            crate::server::burn_cpu(Duration::from_millis(5));
         });
         let out = capture_self(Duration::from_millis(800), &options);
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let _ = worker.join();
+        drop(busy);
         let out = out.expect("captured");
         assert!(out.samples > 10, "{out:?}");
         let stacks = flame::read_folded(&out.folded).expect("folded");
@@ -476,7 +471,6 @@ mod tests {
     #[cfg(all(target_os = "linux", feature = "jemalloc"))]
     #[test]
     fn stopping_hands_addresses_to_the_child_and_renders_nothing_here() {
-        use std::sync::atomic::{AtomicBool, Ordering};
         let _one = ONE_PROFILE.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().expect("temp dir");
         let options = ProfileOptions {
@@ -486,12 +480,8 @@ mod tests {
             diff_against: None,
             jvm: false,
         };
-        let stop = std::sync::Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let worker = std::thread::spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                crate::server::burn_cpu(Duration::from_millis(5));
-            }
+        let busy = stacks::Busy::start(1, |_| {
+            crate::server::burn_cpu(Duration::from_millis(5));
         });
         let profiler = SelfProfiler::start(199).expect("profiler");
         let sampled = |p: &SelfProfiler| {
@@ -502,8 +492,7 @@ mod tests {
         while sampled(&profiler) < 50 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
-        stop.store(true, Ordering::Relaxed);
-        worker.join().expect("worker");
+        drop(busy);
         let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_symbolizer.py");
         let allocated = || {
             tikv_jemalloc_ctl::thread::allocatedp::read()
@@ -538,21 +527,8 @@ mod tests {
     #[cfg(all(unix, feature = "jemalloc"))]
     #[test]
     fn stopping_keeps_addresses_not_a_4_kb_slot_per_stack() {
-        use std::sync::atomic::{AtomicBool, Ordering};
         let _one = ONE_PROFILE.lock().unwrap_or_else(|e| e.into_inner());
-        let stop = std::sync::Arc::new(AtomicBool::new(false));
-        let workers: Vec<_> = (0..2)
-            .map(|_| {
-                let flag = stop.clone();
-                std::thread::spawn(move || {
-                    let mut path = 0u32;
-                    while !flag.load(Ordering::Relaxed) {
-                        super::stacks::descend(path, 12);
-                        path = path.wrapping_add(1);
-                    }
-                })
-            })
-            .collect();
+        let busy = stacks::Busy::start(2, |path| stacks::descend(path, 12));
         let profiler = SelfProfiler::start(997).expect("profiler");
         // Sample until more distinct stacks than pprof's table holds (1,024),
         // so some went to its file; bounded in time.
@@ -570,8 +546,7 @@ mod tests {
         let before = allocated();
         let stacks = profiler.sampled_stacks().expect("stacks");
         let asked = allocated() - before;
-        stop.store(true, Ordering::Relaxed);
-        workers.into_iter().for_each(|w| w.join().expect("worker"));
+        drop(busy);
         drop(profiler);
         assert!(
             stacks.len() >= 1_300,
