@@ -61,10 +61,10 @@ pub fn progress_line(s: &Snapshot) -> String {
     line
 }
 
-/// An operation's figures as cells of the summary's and the Markdown
-/// report's tables: ok, errors, req/s, corrected p50, p90, p99, p99.9, max,
+/// An operation's figures as cells of the summary's, the Markdown and the
+/// HTML report's tables: ok, errors, req/s, corrected p50, p90, p99, p99.9, max,
 /// service p50, p99.
-pub(super) fn op_cells(op: &OpMetrics) -> [String; 10] {
+pub fn op_cells(op: &OpMetrics) -> [String; 10] {
     let (c, s) = (&op.corrected, &op.service);
     [
         op.ok.to_string(),

@@ -11,7 +11,7 @@ mod verdict;
 pub use verdict::verdict_page;
 
 use crate::metrics::recorder::OpMetrics;
-use crate::metrics::units::{fmt_mib, fmt_us};
+use crate::metrics::units::fmt_mib;
 use crate::metrics::wire_rates::fmt_bytes_per_s;
 use crate::metrics::{decode_histogram, log_buckets, spectrum::spectrum};
 use crate::report::RunReport;
@@ -137,23 +137,19 @@ fn overview(r: &RunReport) -> String {
 }
 
 fn op_row(o: &OpMetrics) -> Vec<String> {
-    let (c, s) = (&o.corrected, &o.service);
-    vec![
+    // ok and errors stand apart here (operations, error rate); the rest
+    // (req/s, corrected and service percentiles) as every report has them.
+    let cells = crate::report::text::op_cells(o);
+    let mut row = vec![
         escape(&o.label),
         o.operations.to_string(),
         o.errors.to_string(),
         format!("{:.2}%", o.error_rate * 100.0),
-        format!("{:.1}", o.throughput_msg_per_s),
-        fmt_us(c.p50_us),
-        fmt_us(c.p90_us),
-        fmt_us(c.p99_us),
-        fmt_us(c.p999_us),
-        fmt_us(c.max_us),
-        fmt_us(s.p50_us),
-        fmt_us(s.p99_us),
-        fmt_bytes_per_s(o.bytes.bytes_sent_per_s),
-        fmt_bytes_per_s(o.bytes.bytes_received_per_s),
-    ]
+    ];
+    row.extend(cells.into_iter().skip(2));
+    row.push(fmt_bytes_per_s(o.bytes.bytes_sent_per_s));
+    row.push(fmt_bytes_per_s(o.bytes.bytes_received_per_s));
+    row
 }
 
 fn summary_table(r: &RunReport) -> String {
