@@ -114,19 +114,10 @@ impl PreparedRequest {
     }
 }
 
-/// Appends `n` in decimal, without a buffer of its own.
-fn push_digits(out: &mut Vec<u8>, mut n: u64) {
-    let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&tmp[i..]);
+/// Appends `n` in decimal, without a `String` of its own (`to_string`
+/// would allocate one a request).
+pub fn push_digits(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 /// The start of a line, for error messages, with control characters

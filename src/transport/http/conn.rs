@@ -81,26 +81,11 @@ impl RequestBytes {
     pub fn finish(mut self, body: &[u8]) -> Vec<u8> {
         self.0.reserve(body.len() + 40);
         self.0.extend_from_slice(b"Content-Length: ");
-        push_decimal(&mut self.0, body.len());
+        crate::protocol::jsonrpc::push_digits(&mut self.0, body.len() as u64);
         self.0.extend_from_slice(b"\r\n\r\n");
         self.0.extend_from_slice(body);
         self.0
     }
-}
-
-/// Appends `n` in decimal, without the `String` that `to_string` makes.
-fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
 }
 
 fn bad(what: impl Into<String>) -> io::Error {
