@@ -38,6 +38,17 @@ struct Latest {
     labels: Vec<(String, String)>,
 }
 
+impl Latest {
+    /// Keeps `snap` for the next scrapes, without the histories the
+    /// exposition does not read: a whole copy grew with the run.
+    fn keep(&self, snap: &Snapshot) {
+        let lean = snap.without_history();
+        if let Ok(mut s) = self.snapshot.lock() {
+            *s = Some(lean);
+        }
+    }
+}
+
 /// Hands a snapshot to the endpoint, if one is listening.
 pub fn publish(snap: &Snapshot) {
     let live = match LIVE.lock() {
@@ -45,9 +56,7 @@ pub fn publish(snap: &Snapshot) {
         Err(_) => return,
     };
     if let Some(latest) = live {
-        if let Ok(mut s) = latest.snapshot.lock() {
-            *s = Some(snap.clone());
-        }
+        latest.keep(snap);
     }
 }
 
@@ -55,11 +64,9 @@ pub fn publish(snap: &Snapshot) {
 pub async fn follow(mut snaps: tokio::sync::watch::Receiver<Snapshot>) {
     while snaps.changed().await.is_ok() {
         let listening = LIVE.lock().is_ok_and(|l| l.is_some());
+        let snap = snaps.borrow_and_update();
         if listening {
-            let snap = snaps.borrow_and_update().clone();
             publish(&snap);
-        } else {
-            snaps.borrow_and_update();
         }
     }
 }

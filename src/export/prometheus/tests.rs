@@ -312,3 +312,46 @@ async fn failover_is_exposed_with_each_targets_share() {
     );
     assert!(!exposition(&snapshot()).contains("mcptop_failover"));
 }
+
+/// The endpoint keeps the latest snapshot between scrapes. Kept whole, its
+/// histories (600 intervals, the memory readings) made mcptop's live memory
+/// climb for the first ten minutes of every run with `--prometheus`; the
+/// copy it keeps has none, and the exposition did not read them.
+#[tokio::test(start_paused = true)]
+async fn the_endpoint_keeps_the_figures_and_not_the_histories() {
+    let mut snap = snapshot();
+    let interval = snap.last.clone().expect("one interval closed");
+    snap.history = vec![interval; 600];
+    snap.memory = Some(crate::metrics::snapshot::MemoryStats {
+        mcptop: Some(crate::metrics::snapshot::ProcessStats {
+            rss_bytes: 24 << 20,
+            ..Default::default()
+        }),
+        mcptop_slope_mib_per_min: Some(0.1),
+        history: vec![(1.0, 24 << 20, 0); 600],
+        allocator_history: vec![(1.0, 6 << 20, 11 << 20); 600],
+        ..Default::default()
+    });
+    snap.scenarios = vec![crate::metrics::snapshot::ScenarioNow {
+        name: "steady".into(),
+        history: snap.history.clone(),
+        ..Default::default()
+    }];
+    let latest = Latest::default();
+    latest.keep(&snap);
+    let kept = latest
+        .snapshot
+        .lock()
+        .expect("not poisoned")
+        .clone()
+        .expect("kept");
+    assert!(kept.history.is_empty());
+    let memory = kept.memory.as_ref().expect("memory figures kept");
+    assert!(memory.history.is_empty() && memory.allocator_history.is_empty());
+    assert_eq!(memory.mcptop, snap.memory.as_ref().and_then(|m| m.mcptop));
+    assert!(kept.scenarios[0].history.is_empty());
+    assert_eq!(kept.scenarios[0].name, "steady");
+    assert_eq!(kept.last, snap.last);
+    assert_eq!(kept.total, snap.total);
+    assert_eq!(exposition(&kept), exposition(&snap));
+}

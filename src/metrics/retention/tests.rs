@@ -105,6 +105,23 @@ fn the_finest_tier_is_allocated_once_for_a_day() {
     }
 }
 
+/// The 10 s tier grows an hour of intervals at a time: after a day it holds
+/// 8,280 and has room for at most 360 more (doubled, it had 16,384).
+#[test]
+fn the_coarser_tiers_grow_by_an_hour_not_by_doubling() {
+    let mut r: Retained<Span> = Retained::default();
+    for t in 0..86_400u64 {
+        r.push(Span(t as f64, (t + 1) as f64, 1));
+        let (kept, room) = (r.tiers[1].len(), r.capacity(1));
+        assert!(
+            room < kept + 360 + 1,
+            "after {t} s: {kept} kept, room for {room}"
+        );
+    }
+    assert_eq!(r.tiers[1].len(), 8_280);
+    assert_eq!(r.capacity(1), 8_280);
+}
+
 /// The recorder's pairs (figures and histograms per operation) through a
 /// day of one-second intervals on a paused clock: a reply in one interval
 /// of each 600 (encoding every interval's histograms takes minutes in a
