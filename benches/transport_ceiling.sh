@@ -13,7 +13,7 @@
 # benches/lib/vs_wrk.sh. Each of REPEATS rounds runs the reference, mcptop,
 # the reference again; a round's ratio is mcptop over the mean of the two.
 #
-# Usage: [REPEATS=3] [TRANSPORTS="stdio ws http"] bash benches/transport_ceiling.sh [CONCURRENCY=8] [SECONDS=5]
+# Usage: [REPEATS=3] [TRANSPORTS="stdio ws http"] [MCPTOP_ARGS="--threads 2"] bash benches/transport_ceiling.sh [CONCURRENCY=8] [SECONDS=5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 C=${1:-8}
@@ -21,7 +21,7 @@ SECS=${2:-5}
 REPEATS=${REPEATS:-3}
 TRANSPORTS=${TRANSPORTS:-stdio ws http}
 nice -n 10 cargo build --release --quiet --bin mcptop --example minimal_client
-BIN=$PWD/${CARGO_TARGET_DIR:-target}/release/mcptop
+BIN=${MCPTOP_BIN:-$PWD/${CARGO_TARGET_DIR:-target}/release/mcptop}
 MIN=$PWD/${CARGO_TARGET_DIR:-target}/release/examples/minimal_client
 # shellcheck source=benches/lib/servers.sh
 . benches/lib/servers.sh
@@ -31,8 +31,9 @@ vs_wrk_files
 
 # mcptop's rate with the plain command on TARGET.
 mcptop_plain() {
+    # shellcheck disable=SC2086 # MCPTOP_ARGS: words of extra flags, e.g. "--threads 2"
     "$BIN" run echo --target "$1" --concurrency "$C" --duration "${SECS}s" --warmup 1s \
-        --quiet --out "$WORK/m.json" >/dev/null
+        --quiet --out "$WORK/m.json" ${MCPTOP_ARGS:-} >/dev/null
     python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['overall']['throughput_msg_per_s']))" "$WORK/m.json"
 }
 

@@ -21,6 +21,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
+pub mod threads;
+pub use threads::Workers;
+
 /// How long a session may take to answer `initialize`.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Snapshot period.
@@ -89,6 +92,30 @@ pub fn target_of(workload: &Workload, given: Option<&str>) -> Result<TargetSpec,
     TargetSpec::parse(&text)
 }
 
+/// The worker count of a run of workload `name` against the `given`
+/// targets (none: the workload's own), `asked` by `--threads`
+/// (`threads::choose`). A workload or target that does not resolve weighs
+/// nothing here: the command itself says what is wrong with it.
+pub fn workers_for(asked: Option<usize>, name: &str, given: &[String]) -> anyhow::Result<Workers> {
+    let mut targets = Vec::new();
+    if let Ok(workload) = catalog::resolve(name, &Overrides::default()) {
+        if given.is_empty() {
+            targets.extend(target_of(&workload, None));
+            if let Some(f) = &workload.chaos.failover {
+                targets.extend(f.targets.iter().cloned());
+            }
+        } else {
+            targets.extend(
+                given
+                    .iter()
+                    .filter_map(|t| target_of(&workload, Some(t)).ok()),
+            );
+        }
+    }
+    let env = std::env::var(threads::THREADS_ENV).ok();
+    threads::choose(asked, env.as_deref(), &targets, threads::cores()).map_err(|e| anyhow!(e))
+}
+
 /// Why a workload or its target cannot be run.
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
@@ -125,7 +152,15 @@ pub fn default_out(workload: &str) -> PathBuf {
 pub fn stoppable<T>(
     command: impl std::future::Future<Output = anyhow::Result<T>>,
 ) -> anyhow::Result<T> {
-    runtime()?.block_on(async {
+    stoppable_on(default_workers()?, command)
+}
+
+/// As `stoppable`, on a runtime of `workers` threads (`threads::choose`).
+pub fn stoppable_on<T>(
+    workers: Workers,
+    command: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    runtime_of(workers)?.block_on(async {
         stop::listen();
         let result = command.await;
         // Child groups end here, while a second signal can still cut it short.
@@ -134,9 +169,22 @@ pub fn stoppable<T>(
     })
 }
 
-/// A multi-threaded async runtime for one command.
+/// A multi-threaded async runtime for one command: a worker per core, or
+/// as `TOKIO_WORKER_THREADS` says.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    runtime_of(default_workers()?)
+}
+
+/// The worker count of a command with no target to weigh.
+pub fn default_workers() -> anyhow::Result<Workers> {
+    let env = std::env::var(threads::THREADS_ENV).ok();
+    threads::choose(None, env.as_deref(), &[], threads::cores()).map_err(|e| anyhow!(e))
+}
+
+/// A multi-threaded async runtime of `workers` threads.
+pub fn runtime_of(workers: Workers) -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers.count)
         .enable_all()
         .build()
         .context("cannot start the async runtime")

@@ -274,6 +274,14 @@ pub fn environment_notes(base: &RunReport, cur: &RunReport) -> Vec<String> {
     };
     differ("target", &b.target, &c.target);
     differ("CPUs", &b.cpus.to_string(), &c.cpus.to_string());
+    // Not recorded (0) in files written before it was.
+    if b.worker_threads > 0 && c.worker_threads > 0 {
+        differ(
+            "worker threads",
+            &b.worker_threads.to_string(),
+            &c.worker_threads.to_string(),
+        );
+    }
     differ("mcptop version", &b.mcptop_version, &c.mcptop_version);
     differ("build", &b.build, &c.build);
     differ("server", &b.server_name, &c.server_name);

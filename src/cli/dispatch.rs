@@ -10,7 +10,7 @@ use crate::metrics::sampler::ResourceMonitor;
 use crate::report::formats::Format;
 use crate::report::output::{numbered, OutPath, OutputError, Saved};
 use crate::report::{self, text};
-use crate::run::{self, stoppable, Exit, RunRequest, View};
+use crate::run::{self, stoppable, stoppable_on, Exit, RunRequest, View};
 use crate::workload::{catalog, Overrides};
 use anyhow::anyhow;
 use std::io::IsTerminal;
@@ -39,13 +39,20 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             deployed,
         }) => super::validate::run(&workloads, target.as_deref(), &deployed.overrides()),
         Some(Command::Serve(args)) => serve(args),
-        Some(Command::Run(args)) => stoppable(run_command(args)),
+        Some(Command::Run(args)) => {
+            let workers = run::workers_for(args.load.threads, &args.workload, &args.target)?;
+            stoppable_on(workers, run_command(args))
+        }
         Some(Command::Baseline(BaselineCommand::Save(args))) => {
             stoppable(super::gate::baseline_save(args))
         }
         Some(Command::Check(args)) => stoppable(super::gate::check(args)),
         Some(Command::Compare(args)) => super::gate::compare(args),
-        Some(Command::Profile(args)) => stoppable(super::profile::run(args)),
+        Some(Command::Profile(args)) => {
+            let given: Vec<String> = args.target.iter().cloned().collect();
+            let workers = run::workers_for(args.load.threads, &args.workload, &given)?;
+            stoppable_on(workers, super::profile::run(args))
+        }
         Some(Command::Calibrate(args)) => stoppable(super::calibrate::run(args)),
         // Hooks: outputs (report in every format, merge, completions, man page).
         Some(Command::Report(args)) => super::export::report(&args),

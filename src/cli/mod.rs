@@ -270,6 +270,11 @@ pub struct LoadArgs {
     /// (a stdio server's start-up included), e.g. 30s (default 10s)
     #[arg(long, value_name = "DURATION")]
     pub connect_timeout: Option<String>,
+    /// Worker threads of mcptop's runtime (default: one per core, or half the
+    /// cores for an HTTP target on a loopback address; TOKIO_WORKER_THREADS is
+    /// read too)
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -193,7 +193,8 @@ pub fn cpu_limit_warning(
         Pace::Closed if includes_target => None,
         Pace::Closed => Some(format!(
             "mcptop's CPU limits the rate at {at:.0}s: {used}; the target may answer faster \
-             than measured (add cores, or run mcptop on another machine)"
+             than measured (give it more worker threads with --threads, or more cores, or run mcptop \
+             on another machine)"
         )),
         Pace::Behind { asked, sent } => Some(format!(
             "mcptop's CPU limits the rate at {at:.0}s: sent {sent:.0}/s of {asked:.0}/s asked; \

@@ -30,6 +30,10 @@ pub struct Environment {
     pub os: String,
     pub arch: String,
     pub cpus: usize,
+    /// Worker threads of mcptop's async runtime (`--threads`; 0: not
+    /// recorded, in files written before it was).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub worker_threads: usize,
     pub build: String,
     /// This machine's floor (`mcptop calibrate`), when one was saved before
     /// the run (`.mcptop/calibration.json`).
@@ -49,6 +53,8 @@ impl Environment {
             cpus: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
+            worker_threads: tokio::runtime::Handle::try_current()
+                .map_or(0, |h| h.metrics().num_workers()),
             build: if cfg!(debug_assertions) {
                 "debug"
             } else {
@@ -200,6 +206,10 @@ impl RunReport {
         }
         Ok(report)
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn check_threshold(t: &Threshold, m: &RunMetrics) -> ThresholdVerdict {

@@ -149,9 +149,17 @@ fn heading(out: &mut String, r: &RunReport) {
             .collect();
         format!("scenarios: {}", each.join(", "))
     };
+    let workers = match r.environment.worker_threads {
+        0 => String::new(),
+        n => format!(
+            ", mcptop: {} on {} cores",
+            crate::metrics::units::count_of(n as u64, "worker thread"),
+            r.environment.cpus
+        ),
+    };
     let _ = writeln!(
         out,
-        "{} -> {} ({} {}, protocol {})",
+        "{} -> {} ({} {}, protocol {}{workers})",
         r.workload_id,
         escape_line(&r.environment.target),
         if r.environment.server_name.is_empty() {

@@ -1,7 +1,7 @@
 //! The `mcptop` binary end to end on the builtin target: result files, exit
 //! codes, workload lookup, validation, signals.
 
-use crate::harness::{read_json, TestDir};
+use crate::harness::{mcptop_bin, read_json, TestDir};
 use predicates::prelude::*;
 
 #[test]
@@ -246,4 +246,72 @@ fn sigint_stops_the_run_and_keeps_what_was_measured() {
     assert_eq!(r["stopped_by"]["signal"], "SIGINT");
     assert!(r["overall"]["operations"].as_u64().unwrap_or(0) > 0);
     assert!(r["duration_s"].as_f64().unwrap_or(99.0) < 10.0);
+}
+
+#[test]
+fn worker_threads_follow_where_the_target_runs() {
+    let dir = TestDir::new();
+    let threads_of = |args: &[&str], out: &str| {
+        dir.mcptop()
+            .env_remove("TOKIO_WORKER_THREADS")
+            .args(["run", "echo", "--requests", "50", "--warmup", "0s", "-q"])
+            .args(args)
+            .args(["--out", out])
+            .assert()
+            .success();
+        let r = read_json(&dir.join(out));
+        let env = &r["environment"];
+        (
+            env["worker_threads"].as_u64().expect("worker_threads"),
+            env["cpus"].as_u64().expect("cpus"),
+        )
+    };
+    // The builtin server shares mcptop's runtime: every core.
+    let (workers, cpus) = threads_of(&[], "builtin.json");
+    assert_eq!(workers, cpus);
+    // An HTTP server on this machine keeps half the cores for itself.
+    let mut server = std::process::Command::new(mcptop_bin())
+        .args([
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--json-response",
+            "--stateless",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start mcptop serve --http");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("read the address");
+    let url = line.trim().trim_start_matches("listening on ").to_string();
+    let (workers, cpus) = threads_of(&["--target", &url], "http.json");
+    let (asked, _) = threads_of(&["--target", &url, "--threads", "3"], "asked.json");
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(workers, (cpus / 2).max(1), "{url}");
+    assert_eq!(asked, 3);
+    // A stdio child: every core (measured no better on half).
+    let stdio = format!("stdio:{} serve --stdio", mcptop_bin().display());
+    let (workers, cpus) = threads_of(&["--target", &stdio], "stdio.json");
+    assert_eq!(workers, cpus);
+}
+
+#[test]
+fn a_bad_worker_count_is_an_error_naming_it() {
+    let dir = TestDir::new();
+    dir.mcptop()
+        .args(["run", "echo", "--requests", "5", "--threads", "0"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--threads must be at least 1"));
+    dir.mcptop()
+        .env("TOKIO_WORKER_THREADS", "two")
+        .args(["run", "echo", "--requests", "5"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("TOKIO_WORKER_THREADS=\"two\""));
 }
