@@ -112,8 +112,7 @@ pub fn workers_for(asked: Option<usize>, name: &str, given: &[String]) -> anyhow
             );
         }
     }
-    let env = std::env::var(threads::THREADS_ENV).ok();
-    threads::choose(asked, env.as_deref(), &targets, threads::cores()).map_err(|e| anyhow!(e))
+    workers_against(asked, &targets)
 }
 
 /// Why a workload or its target cannot be run.
@@ -177,8 +176,13 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// The worker count of a command with no target to weigh.
 pub fn default_workers() -> anyhow::Result<Workers> {
+    workers_against(None, &[])
+}
+
+/// `threads::choose` on this machine, `TOKIO_WORKER_THREADS` read.
+fn workers_against(asked: Option<usize>, targets: &[TargetSpec]) -> anyhow::Result<Workers> {
     let env = std::env::var(threads::THREADS_ENV).ok();
-    threads::choose(None, env.as_deref(), &[], threads::cores()).map_err(|e| anyhow!(e))
+    threads::choose(asked, env.as_deref(), targets, threads::cores()).map_err(|e| anyhow!(e))
 }
 
 /// A multi-threaded async runtime of `workers` threads.

@@ -37,16 +37,6 @@ pub enum Why {
     TargetHere,
 }
 
-impl Workers {
-    /// Every core of this machine.
-    pub fn all_cores() -> Workers {
-        Workers {
-            count: cores(),
-            why: Why::AllCores,
-        }
-    }
-}
-
 /// This machine's cores (at least one).
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
